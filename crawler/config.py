@@ -1,0 +1,387 @@
+"""Loading and validating bantin's one TOML configuration file.
+
+This module is the only reader of configuration files and of the environment
+for settings. Everything is validated before anything runs: a bad file is
+refused with the file, the key and what is wrong (exit status 2 at the CLI).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import unicodedata
+from datetime import tzinfo
+from email.utils import parseaddr
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo, field_validator, model_validator
+
+from crawler import PROJECT_URL, __version__
+from crawler.errors import ConfigError, QueryError
+
+CONFIG_ENV = "BANTIN_CONFIG"
+APP_NAME = "bantin"
+DEFAULT_USER_AGENT = f"bantin/{__version__} (+{PROJECT_URL})"
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "bantin.toml"
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{Path(platformdirs.user_data_dir(APP_NAME)) / 'bantin.sqlite3'}"
+
+
+class _Section(BaseModel):
+    # strict: TOML already has real types, so "2" for an integer is a mistake worth reporting.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class SiteConfig(_Section):
+    base_url: str = "https://nhandan.vn"
+    # RSS category feeds to read besides /rss/home.rss, as "<slug>-<zoneId>" (e.g. "kinhte-1185").
+    category_feeds: list[str] = Field(default_factory=list)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_origin(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL such as https://nhandan.vn")
+        return value.rstrip("/")
+
+    @field_validator("category_feeds")
+    @classmethod
+    def _feed_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            slug, _, zone = name.rpartition("-")
+            if not slug or not zone.isdigit():
+                raise ValueError(f"{name!r} is not a feed name such as 'kinhte-1185'")
+        return value
+
+
+class StorageConfig(_Section):
+    database_url: str = ""
+
+    @field_validator("database_url")
+    @classmethod
+    def _parsable(cls, value: str) -> str:
+        if not value:
+            return value
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(f"not a database URL ({exc})") from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError("only sqlite:/// and postgresql+psycopg:// databases are supported")
+        return value
+
+    @property
+    def url(self) -> str:
+        return self.database_url or default_database_url()
+
+
+class CrawlConfig(_Section):
+    lookback_days: int = Field(2, ge=1, le=3650)
+    obey_robots: bool = True
+    download_delay: float = Field(1.0, ge=0, le=600)
+    concurrency: int = Field(2, ge=1, le=32)
+    user_agent: str = Field(DEFAULT_USER_AGENT, min_length=1)
+    autothrottle: bool = True
+    timeout_seconds: float = Field(30.0, gt=0, le=600)
+    retries: int = Field(3, ge=0, le=20)
+    max_page_mb: float = Field(5.0, gt=0, le=100)
+    # A run in which more than this share of article pages fell back past the
+    # site's own selectors (or failed) is marked degraded: the layout changed.
+    degraded_share: float = Field(0.2, ge=0, le=1)
+    # A crawl started by the service is stopped after this long.
+    time_limit_minutes: float = Field(60, gt=0, le=24 * 60)
+    # Result pages read per topic term by `bantin crawl --search`.
+    search_pages: int = Field(3, ge=1, le=50)
+
+
+class ScheduleConfig(_Section):
+    timezone: str = "Asia/Ho_Chi_Minh"
+    crawl: str = "0 6 * * *"
+    digest: str = "30 6 * * *"
+    # How late a missed run may still start (APScheduler's default of one second
+    # would silently skip a run that was due while the service was down).
+    misfire_grace_hours: float = Field(12, gt=0, le=24 * 7)
+    # How long the digest job waits for the day's crawl before sending anyway.
+    digest_wait_minutes: float = Field(60, ge=0, le=24 * 60)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("crawl", "digest")
+    @classmethod
+    def _valid_cron(cls, expression: str, info: ValidationInfo) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        zone = ZoneInfo(info.data.get("timezone") or "UTC")
+        try:
+            CronTrigger.from_crontab(expression, timezone=zone)
+        except ValueError as exc:
+            raise ValueError(f"bad cron string {expression!r}: {exc}") from None
+        return expression
+
+    @property
+    def tz(self) -> tzinfo:
+        return ZoneInfo(self.timezone)
+
+
+class SmtpConfig(_Section):
+    host: str = "localhost"
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str = ""
+    password_env: str = "BANTIN_SMTP_PASSWORD"
+    password_file: str = ""
+    sender: str = "Bản tin NDO <bantin@example.org>"
+    verify_tls: bool = True
+    timeout_seconds: float = Field(30.0, gt=0, le=600)
+    # Transient failures (4xx, dropped connections) are retried this many times
+    # in one run, with back-off, before the row waits for the next run.
+    max_attempts: int = Field(3, ge=1, le=20)
+    retry_backoff_seconds: float = Field(2.0, ge=0, le=600)
+
+    @field_validator("sender")
+    @classmethod
+    def _sender_address(cls, value: str) -> str:
+        _display, address = parseaddr(value)
+        _check_email(address)
+        return value
+
+    def password(self) -> str | None:
+        """The SMTP password from the environment or a file; never from the config itself."""
+        if self.password_file:
+            try:
+                return Path(self.password_file).expanduser().read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"cannot read password file: {exc.strerror}", key="smtp.password_file") from None
+        if self.password_env:
+            return os.environ.get(self.password_env)
+        return None
+
+
+class DigestConfig(_Section):
+    language: Literal["vi", "en"] = "vi"
+    send_empty: bool = False
+    max_items: int = Field(60, ge=1, le=1000)
+    # Gmail clips HTML past ~102 KB; base64 adds a third, so 75 KB is the budget.
+    max_html_kb: int = Field(75, ge=10, le=1000)
+    unsubscribe_mailto: str = ""
+    unsubscribe_url: str = ""
+    # Where `bantin digest --preview` writes when --out is not given.
+    preview_dir: str = ""
+
+    @field_validator("unsubscribe_mailto")
+    @classmethod
+    def _mailto(cls, value: str) -> str:
+        if value:
+            _check_email(value.removeprefix("mailto:"))
+        return value
+
+    @field_validator("unsubscribe_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if value and (urlsplit(value).scheme != "https" or not urlsplit(value).hostname):
+            raise ValueError("must be an https:// URL")
+        return value
+
+
+class TopicConfig(_Section):
+    name: str = Field(min_length=1, max_length=200)
+    query: str = Field(min_length=1)
+    accents: Literal["auto", "exact", "fold"] = "auto"
+
+
+class RecipientConfig(_Section):
+    email: str
+    name: str = ""
+    # None (omitted) means every topic.
+    topics: list[str] | None = None
+    language: Literal["vi", "en"] | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        return _check_email(value)
+
+
+class Config(_Section):
+    site: SiteConfig = SiteConfig()
+    storage: StorageConfig = StorageConfig()
+    crawl: CrawlConfig = CrawlConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    smtp: SmtpConfig = SmtpConfig()
+    digest: DigestConfig = DigestConfig()
+    topics: list[TopicConfig] = Field(default_factory=list)
+    recipients: list[RecipientConfig] = Field(default_factory=list)
+    # Where the configuration was read from (None: built-in defaults).
+    _path: Path | None = PrivateAttr(None)
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> "Config":
+        seen: dict[str, int] = {}
+        for index, topic in enumerate(self.topics):
+            key = topic_key(topic.name)
+            if key in seen:
+                raise _KeyedError(f"topics[{index}].name", f"duplicate topic name {topic.name!r} (also topics[{seen[key]}])")
+            seen[key] = index
+        addresses: dict[str, int] = {}
+        for index, recipient in enumerate(self.recipients):
+            address = recipient.email.lower()
+            if address in addresses:
+                raise _KeyedError(f"recipients[{index}].email", f"duplicate recipient {recipient.email!r}")
+            addresses[address] = index
+            for name in recipient.topics or ():
+                if topic_key(name) not in seen:
+                    raise _KeyedError(f"recipients[{index}].topics", f"unknown topic {name!r}")
+        return self
+
+    def topics_for(self, recipient: RecipientConfig) -> list[TopicConfig]:
+        """The recipient's topics in config order (all topics when the list is omitted)."""
+        if recipient.topics is None:
+            return list(self.topics)
+        wanted = {topic_key(name) for name in recipient.topics}
+        return [topic for topic in self.topics if topic_key(topic.name) in wanted]
+
+
+class _KeyedError(ValueError):
+    """A cross-field problem that knows which key it belongs to."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+
+
+def topic_key(name: str) -> str:
+    """Topic names compare as the reader sees them: NFC, case-insensitive, trimmed."""
+    return unicodedata.normalize("NFC", name).strip().casefold()
+
+
+def _check_email(address: str) -> str:
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        validate_email(address, check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        raise ValueError(f"bad e-mail address {address!r}: {exc}") from None
+    return address
+
+
+def find_config_path(explicit: str | os.PathLike | None = None) -> tuple[Path | None, bool]:
+    """Where the configuration is: (path, required).
+
+    An explicitly named file (``--config`` or ``$BANTIN_CONFIG``) must exist;
+    the implicit places are only used when present.
+    """
+    if explicit:
+        return Path(explicit).expanduser(), True
+    from_env = os.environ.get(CONFIG_ENV)
+    if from_env:
+        return Path(from_env).expanduser(), True
+    for candidate in (Path.cwd() / "bantin.toml", default_config_path()):
+        if candidate.is_file():
+            return candidate, False
+    return None, False
+
+
+def load_config(explicit: str | os.PathLike | None = None) -> Config:
+    """Find, read and validate the configuration; built-in defaults when there is no file."""
+    path, required = find_config_path(explicit)
+    if path is None:
+        return Config()
+    if not path.is_file():
+        if required:
+            raise ConfigError("no such configuration file (run `bantin init` to write one)", path=path)
+        return Config()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", path=path) from None
+    config = parse_config(raw.decode("utf-8", errors="replace"), path=path)
+    config._path = path
+    return config
+
+
+def parse_config(text: str, *, path: object = "<config>") -> Config:
+    """Validate TOML text into a Config, raising ConfigError with the key at fault."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=path) from None
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise _config_error(exc, path) from None
+    except _KeyedError as exc:
+        raise ConfigError(str(exc), path=path, key=exc.key) from None
+    _check_queries(config, path)
+    return config
+
+
+def _config_error(exc: ValidationError, path: object) -> ConfigError:
+    error = exc.errors()[0]
+    key = _dotted(error["loc"])
+    context = error.get("ctx", {}).get("error")
+    if isinstance(context, _KeyedError):
+        return ConfigError(str(context), path=path, key=context.key)
+    message = str(context) if isinstance(context, ValueError) else error["msg"]
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif error["type"] == "missing":
+        message = "required key is missing"
+    elif not isinstance(context, ValueError) and "input" in error and not isinstance(error["input"], dict):
+        message = f"{message} (got {error['input']!r})"
+    extra = len(exc.errors()) - 1
+    if extra:
+        message += f" (and {extra} more problem{'s' if extra > 1 else ''})"
+    return ConfigError(message, path=path, key=key)
+
+
+def _dotted(location: tuple) -> str:
+    key = ""
+    for part in location:
+        if isinstance(part, int):
+            key += f"[{part}]"
+        else:
+            key += f".{part}" if key else str(part)
+    return key
+
+
+def _check_queries(config: Config, path: object) -> None:
+    from crawler.query import parse_query
+
+    for index, topic in enumerate(config.topics):
+        try:
+            parse_query(topic.query, topic=topic.name)
+        except QueryError as exc:
+            raise ConfigError(str(exc), path=path, key=f"topics[{index}].query") from None
+
+
+def starter_config(database_url: str | None = None) -> str:
+    """The commented starter file that `bantin init` writes."""
+    template = resources.files("crawler").joinpath("starter.toml").read_text(encoding="utf-8")
+    return template.replace("@DATABASE_URL@", database_url or default_database_url()).replace(
+        "@USER_AGENT@", DEFAULT_USER_AGENT
+    )

@@ -1,0 +1,235 @@
+"""bantin's tables, as SQLAlchemy 2 typed models.
+
+Every instant is stored in UTC (``UTCDateTime`` refuses naive datetimes) and
+shown in Asia/Ho_Chi_Minh by whoever displays it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r} cannot be stored: give it a time zone")
+        value = value.astimezone(timezone.utc)
+        # SQLite keeps no offset; store the UTC wall time and restore the zone on the way out.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+    }
+
+
+class Article(Base):
+    """One NDO article, keyed by the site's own post id."""
+
+    __tablename__ = "articles"
+
+    article_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    url: Mapped[str] = mapped_column(String(1000), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    sapo: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(500), default="")
+    category: Mapped[list[Any]] = mapped_column(default=list)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    # [{"url": ..., "caption": ...}, ...]
+    images: Mapped[list[Any]] = mapped_column(default=list)
+    published_at: Mapped[datetime | None] = mapped_column(index=True)
+    modified_at: Mapped[datetime | None]
+    first_seen_at: Mapped[datetime]
+    fetched_at: Mapped[datetime]
+    # When what a reader sees last changed; `version` counts those changes.
+    changed_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    extractor: Mapped[str] = mapped_column(String(16), default="site")
+
+
+class ArticleSource(Base):
+    """Which discovery source (RSS, sitemap, listing, search...) saw which article."""
+
+    __tablename__ = "article_sources"
+
+    article_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("articles.article_id", ondelete="CASCADE"), primary_key=True
+    )
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    # The newest modification time this source announced (sitemap lastmod, feed date).
+    lastmod: Mapped[datetime | None]
+
+
+class CrawlRun(Base):
+    """The crawl ledger: one row per run."""
+
+    __tablename__ = "crawl_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    finished_at: Mapped[datetime | None]
+    # running | ok | degraded | failed | interrupted
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    trigger: Mapped[str] = mapped_column(String(16), default="manual")
+    site_url: Mapped[str] = mapped_column(String(500), default="")
+    since: Mapped[date | None] = mapped_column(Date)
+    # {source: {"discovered": n, "fetched": n, "new": n, "updated": n, "failed": n}}
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # [{"url": ..., "reason": ..., "source": ...}], capped
+    errors: Mapped[list[Any]] = mapped_column(default=list)
+    article_pages: Mapped[int] = mapped_column(Integer, default=0)
+    fallback_pages: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    pid: Mapped[int | None] = mapped_column(Integer)
+    hostname: Mapped[str] = mapped_column(String(255), default="")
+    heartbeat_at: Mapped[datetime | None]
+
+
+class Topic(Base):
+    """The topics the archive was last matched against (the config is the source of truth)."""
+
+    __tablename__ = "topics"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    query: Mapped[str] = mapped_column(Text)
+    accents: Mapped[str] = mapped_column(String(8), default="auto")
+    # A hash of the normalised query and accent mode: a change means re-match.
+    version: Mapped[str] = mapped_column(String(64))
+    # The version the whole archive was last matched with (None: never).
+    matched_version: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime]
+
+
+class Match(Base):
+    """An article matched a topic; `hits` says which term, where, with a snippet."""
+
+    __tablename__ = "matches"
+    __table_args__ = (UniqueConstraint("article_id", "topic"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("articles.article_id", ondelete="CASCADE"), index=True
+    )
+    topic: Mapped[str] = mapped_column(String(200), ForeignKey("topics.name", ondelete="CASCADE"), index=True)
+    topic_version: Mapped[str] = mapped_column(String(64))
+    article_version: Mapped[int] = mapped_column(Integer)
+    # [{"term", "field", "start", "end", "snippet", ...}]
+    hits: Mapped[list[Any]] = mapped_column(default=list)
+    matched_at: Mapped[datetime]
+
+
+class OutboxMessage(Base):
+    """One digest message for one recipient: pending -> sending -> sent | failed."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("digest_key", "recipient"), Index(None, "status", "next_attempt_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest_key: Mapped[str] = mapped_column(String(64))
+    digest_date: Mapped[date] = mapped_column(Date, index=True)
+    recipient: Mapped[str] = mapped_column(String(320), index=True)
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    subject: Mapped[str] = mapped_column(Text)
+    # The exact bytes handed to SMTP, so a resend after a crash is the same message.
+    raw_message: Mapped[bytes] = mapped_column(LargeBinary)
+    # [[article_id, article_version], ...] that this message delivers
+    items: Mapped[list[Any]] = mapped_column(default=list)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    kind: Mapped[str] = mapped_column(String(16), default="digest")
+
+
+class Delivery(Base):
+    """What each recipient has received: written in the same transaction that marks a message sent."""
+
+    __tablename__ = "deliveries"
+
+    recipient: Mapped[str] = mapped_column(String(320), primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("articles.article_id", ondelete="CASCADE"), primary_key=True
+    )
+    article_version: Mapped[int] = mapped_column(Integer)
+    outbox_id: Mapped[int] = mapped_column(Integer, ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+    delivered_at: Mapped[datetime]
+
+
+class Lease(Base):
+    """A named lock with an expiry, held by one process at a time (works across machines)."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(255))
+    acquired_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    info: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class JobRun(Base):
+    """One run of a scheduled or manual job (crawl or digest) as the service saw it."""
+
+    __tablename__ = "job_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job: Mapped[str] = mapped_column(String(32), index=True)
+    trigger: Mapped[str] = mapped_column(String(16), default="schedule")
+    scheduled_for: Mapped[datetime | None]
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    # running | ok | failed | interrupted | skipped
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,57 @@
+"""The typed article item that page objects produce and pipelines store."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    url: str
+    caption: str = ""
+
+
+@dataclass(slots=True)
+class Article:
+    """One NDO article as extracted from its page.
+
+    ``extractor`` names the layer that served the title and body: ``"site"``
+    (the site's own selectors), ``"jsonld"`` (structured data / meta tags) or
+    ``"generic"`` (the last-resort generic extractor). ``fallbacks`` lists the
+    fields that could not be read with the site selectors; a run with many of
+    them is a sign that the site changed its layout.
+    """
+
+    article_id: int
+    url: str
+    title: str
+    body: str
+    sapo: str = ""
+    author: str = ""
+    published_at: datetime | None = None
+    modified_at: datetime | None = None
+    category: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    images: list[Image] = field(default_factory=list)
+    extractor: str = "site"
+    fallbacks: list[str] = field(default_factory=list)
+
+    def content_hash(self) -> str:
+        """A digest of what a reader sees, so re-fetches that change nothing are not updates."""
+        payload = json.dumps(
+            [self.title, self.sapo, self.body, self.author, self.category, self.tags,
+             [[image.url, image.caption] for image in self.images]],
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready data; datetimes as ISO 8601 with offset."""
+        data = asdict(self)
+        for key in ("published_at", "modified_at"):
+            value = getattr(self, key)
+            data[key] = value.isoformat() if value else None
+        return data
