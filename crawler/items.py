@@ -55,3 +55,17 @@ class Article:
             value = getattr(self, key)
             data[key] = value.isoformat() if value else None
         return data
+
+
+@dataclass(slots=True)
+class CrawledArticle:
+    """What the spider hands the pipelines: the article plus who found it.
+
+    ``sources`` maps each discovery source that announced the article in this
+    run to the modification time it announced (or None); ``source`` is the one
+    whose announcement caused the fetch (counts are attributed to it).
+    """
+
+    article: Article
+    source: str
+    sources: dict[str, datetime | None] = field(default_factory=dict)

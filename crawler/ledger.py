@@ -1,0 +1,261 @@
+"""The crawl ledger: one CrawlRun row per run, kept current while the crawl runs.
+
+A Scrapy extension: it opens the row when the spider opens, counts what the
+spider and pipelines signal, writes the counts (and a heartbeat) every few
+seconds so a killed crawl leaves a truthful row, and closes the row with a
+status when the spider closes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections import defaultdict
+from datetime import date, datetime, timedelta, timezone
+
+from scrapy import signals
+from sqlalchemy import select, update
+
+from crawler import signals as bantin_signals
+from crawler.db import Database
+from crawler.db.models import CrawlRun
+
+log = logging.getLogger("bantin.crawl")
+
+COUNTERS = ("discovered", "fetched", "new", "updated", "unchanged", "failed")
+MAX_ERRORS = 200
+FLUSH_SECONDS = 5.0
+# Below this many article pages, a few odd ones say nothing about the layout.
+DEGRADED_MIN_PAGES = 5
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class RunCounts:
+    """Per-source counters and the errors of one run."""
+
+    def __init__(self) -> None:
+        self.by_source: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
+        self.errors: list[dict] = []
+        self.error_total = 0
+        self.article_pages = 0
+        self.fallback_pages = 0
+        self.source_pages_ok = 0
+        self.source_pages_failed = 0
+
+    def add(self, source: str, counter: str, amount: int = 1) -> None:
+        self.by_source[source][counter] += amount
+
+    def error(self, source: str, url: str, reason: str) -> None:
+        self.error_total += 1
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append({"source": source, "url": url, "reason": reason})
+
+    def totals(self) -> dict[str, int]:
+        return {counter: sum(counts[counter] for counts in self.by_source.values()) for counter in COUNTERS}
+
+    def as_json(self) -> dict:
+        return {source: dict(counts) for source, counts in sorted(self.by_source.items())}
+
+
+class CrawlLedger:
+    def __init__(self, crawler):
+        settings = crawler.settings
+        self.crawler = crawler
+        self.database_url = settings.get("BANTIN_DATABASE_URL")
+        self.degraded_share = settings.getfloat("BANTIN_DEGRADED_SHARE", 0.2)
+        self.trigger = settings.get("BANTIN_TRIGGER", "manual")
+        self.site_url = settings.get("BANTIN_SITE_URL", "")
+        since = settings.get("BANTIN_SINCE")
+        self.since = date.fromisoformat(since) if since else None
+        self.counts = RunCounts()
+        self.database: Database | None = None
+        self.run_id: int | None = None
+        self._flusher = None
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        ledger = cls(crawler)
+        connect = crawler.signals.connect
+        connect(ledger.spider_opened, signal=signals.spider_opened)
+        connect(ledger.spider_closed, signal=signals.spider_closed)
+        connect(ledger.source_discovered, signal=bantin_signals.source_discovered)
+        connect(ledger.source_failed, signal=bantin_signals.source_failed)
+        connect(ledger.article_requested, signal=bantin_signals.article_requested)
+        connect(ledger.article_stored, signal=bantin_signals.article_stored)
+        connect(ledger.article_failed, signal=bantin_signals.article_failed)
+        connect(ledger.response_received, signal=signals.response_received)
+        crawler.bantin_ledger = ledger
+        return ledger
+
+    # -- signals -----------------------------------------------------------------
+
+    def spider_opened(self, spider) -> None:
+        self.database = Database(self.database_url)
+        now = utcnow()
+        with self.database.session() as session:
+            close_orphaned_runs(session, now=now)
+            run = CrawlRun(
+                started_at=now,
+                status="running",
+                trigger=self.trigger,
+                site_url=self.site_url,
+                since=self.since,
+                pid=os.getpid(),
+                hostname=socket.gethostname(),
+                heartbeat_at=now,
+                counts={},
+                errors=[],
+            )
+            session.add(run)
+            session.flush()
+            self.run_id = run.id
+        self.crawler.stats.set_value("bantin/run_id", self.run_id)
+        from twisted.internet import task
+
+        self._flusher = task.LoopingCall(self.flush)
+        self._flusher.start(FLUSH_SECONDS, now=False)
+        log.info("crawl run %s started (%s, site %s)", self.run_id, self.trigger, self.site_url)
+
+    def source_discovered(self, source: str, count: int) -> None:
+        self.counts.add(source, "discovered", count)
+
+    def source_failed(self, source: str, url: str, reason: str) -> None:
+        self.counts.source_pages_failed += 1
+        self.counts.add(source, "failed")
+        self.counts.error(source, url, reason)
+        log.warning("source %s failed: %s: %s", source, url, reason)
+
+    def article_requested(self, source: str) -> None:
+        self.counts.add(source, "fetched")
+
+    def article_stored(self, source: str, outcome: str, extractor: str) -> None:
+        self.counts.add(source, outcome)
+        self.counts.article_pages += 1
+        if extractor != "site":
+            self.counts.fallback_pages += 1
+
+    def article_failed(self, source: str, url: str, reason: str, extraction: bool = False) -> None:
+        self.counts.add(source, "failed")
+        self.counts.error(source, url, reason)
+        if extraction:
+            self.counts.article_pages += 1
+            self.counts.fallback_pages += 1
+        log.warning("article failed: %s: %s", url, reason)
+
+    def response_received(self, response, request, spider) -> None:
+        if request.meta.get("bantin_kind") == "source" and response.status < 400:
+            self.counts.source_pages_ok += 1
+
+    def flush(self) -> None:
+        """Write the counts so far and a heartbeat: a killed crawl leaves a truthful row."""
+        if self.database is None or self.run_id is None:
+            return
+        try:
+            with self.database.session() as session:
+                session.execute(
+                    update(CrawlRun)
+                    .where(CrawlRun.id == self.run_id)
+                    .values(
+                        counts=self.counts.as_json(),
+                        errors=list(self.counts.errors),
+                        article_pages=self.counts.article_pages,
+                        fallback_pages=self.counts.fallback_pages,
+                        heartbeat_at=utcnow(),
+                    )
+                )
+        except Exception:  # noqa: BLE001 - a missed heartbeat must not stop the crawl
+            log.exception("could not update the crawl ledger")
+
+    def spider_closed(self, spider, reason: str) -> None:
+        if self._flusher is not None and self._flusher.running:
+            self._flusher.stop()
+        if self.database is None or self.run_id is None:
+            return
+        status, message = self.verdict(reason)
+        with self.database.session() as session:
+            session.execute(
+                update(CrawlRun)
+                .where(CrawlRun.id == self.run_id)
+                .values(
+                    status=status,
+                    message=message,
+                    finished_at=utcnow(),
+                    heartbeat_at=utcnow(),
+                    counts=self.counts.as_json(),
+                    errors=list(self.counts.errors),
+                    article_pages=self.counts.article_pages,
+                    fallback_pages=self.counts.fallback_pages,
+                )
+            )
+        self.crawler.stats.set_value("bantin/status", status)
+        log_method = log.info if status == "ok" else log.warning
+        totals = self.counts.totals()
+        log_method(
+            "crawl run %s %s: %s%s",
+            self.run_id,
+            status,
+            ", ".join(f"{key} {value}" for key, value in totals.items()),
+            f" — {message}" if message else "",
+        )
+        self.database.dispose()
+
+    def verdict(self, reason: str) -> tuple[str, str]:
+        counts = self.counts
+        if reason in ("shutdown", "closespider_timeout"):
+            why = "time limit reached" if reason == "closespider_timeout" else "stopped by a signal"
+            return "interrupted", f"{why}; the next run picks up what this one missed"
+        if reason != "finished":
+            return "failed", f"crawl ended: {reason}"
+        if counts.source_pages_ok == 0 and counts.source_pages_failed > 0:
+            return "failed", f"no discovery source could be read ({counts.source_pages_failed} failed)"
+        if counts.article_pages >= DEGRADED_MIN_PAGES:
+            share = counts.fallback_pages / counts.article_pages
+            if share > self.degraded_share:
+                return "degraded", (
+                    f"{counts.fallback_pages} of {counts.article_pages} article pages could not be read with the "
+                    f"site's selectors ({share:.0%} > {self.degraded_share:.0%}): the site's layout may have changed"
+                )
+        failed = counts.totals()["failed"]
+        if failed:
+            return "ok", f"{failed} page(s) failed; they are retried on the next run"
+        return "ok", ""
+
+
+def close_orphaned_runs(session, *, now: datetime, stale_after: timedelta = timedelta(minutes=2)) -> int:
+    """Mark 'running' rows whose process is gone as interrupted (a killed crawl).
+
+    A row is orphaned when its process no longer exists on this host, or when
+    its heartbeat is older than `stale_after` (any host).
+    """
+    hostname = socket.gethostname()
+    closed = 0
+    for run in session.scalars(select(CrawlRun).where(CrawlRun.status == "running")):
+        same_host_dead = run.hostname == hostname and run.pid is not None and not _pid_alive(run.pid)
+        stale = run.heartbeat_at is None or run.heartbeat_at < now - stale_after
+        if run.pid == os.getpid() and run.hostname == hostname:
+            continue
+        if same_host_dead or stale:
+            run.status = "interrupted"
+            run.finished_at = run.heartbeat_at or run.started_at
+            run.message = (run.message + "; " if run.message else "") + "the crawl process ended without closing its run"
+            closed += 1
+    return closed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (killed, not yet reaped by its parent) is gone for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().split(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):
+        return True

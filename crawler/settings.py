@@ -1,0 +1,42 @@
+"""Scrapy settings for bantin's crawl.
+
+`scrapy crawl nhandan` (from the repository root) and `bantin crawl` both use
+this module; the values that come from bantin's configuration (politeness,
+the site, the database) are filled in by `crawler.addon.BantinAddon`, or set
+by `bantin crawl` itself from the same function.
+"""
+
+BOT_NAME = "bantin"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+ADDONS = {"crawler.addon.BantinAddon": 0}
+
+ITEM_PIPELINES = {
+    "crawler.pipelines.ArchivePipeline": 300,
+}
+EXTENSIONS = {
+    "crawler.ledger.CrawlLedger": 0,
+    "crawler.progress.TerminalProgress": 10,
+    "scrapy.extensions.telnet.TelnetConsole": None,
+}
+DOWNLOADER_MIDDLEWARES = {
+    # Retries with back-off (and Retry-After) instead of Scrapy's immediate retries.
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
+}
+
+RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
+RETRY_BACKOFF_BASE = 1.0
+RETRY_BACKOFF_MAX = 60.0
+DOWNLOAD_WARNSIZE = 0
+COOKIES_ENABLED = False
+REFERER_ENABLED = True
+DNS_TIMEOUT = 20
+# The live site is gzip-compressed; HttpCompressionMiddleware (on by default) handles it.
+COMPRESSION_ENABLED = True
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+FEED_EXPORT_ENCODING = "utf-8"
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+LOG_LEVEL = "INFO"

@@ -1,0 +1,155 @@
+"""Topics in the database: keeping the stored matches in step with the configured queries.
+
+The configuration is the source of truth for topics; the `topics` table
+remembers which query version the archive was last matched with, so a new or
+changed topic is re-matched over the whole archive (and is never empty).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from crawler.config import TopicConfig
+from crawler.db import Database
+from crawler.db.models import Article, Match, Topic
+from crawler.matching import ArticleFields, Matcher, TopicSpec
+
+log = logging.getLogger("bantin.topics")
+
+REMATCH_BATCH = 500
+
+
+@dataclass
+class TopicSet:
+    """All configured topics compiled once into one matcher."""
+
+    specs: list[TopicSpec]
+    matcher: Matcher
+
+    @classmethod
+    def from_config(cls, topics: Iterable[TopicConfig | dict]) -> "TopicSet":
+        specs = [_spec(topic) for topic in topics]
+        return cls(specs, Matcher(specs))
+
+    @property
+    def versions(self) -> dict[str, str]:
+        return {spec.name: spec.version for spec in self.specs}
+
+    def subset(self, names: Iterable[str]) -> "TopicSet":
+        wanted = set(names)
+        return TopicSet.from_config([spec for spec in self.specs if spec.name in wanted])
+
+
+def _spec(topic: TopicConfig | TopicSpec | dict) -> TopicSpec:
+    if isinstance(topic, TopicSpec):
+        return topic
+    if isinstance(topic, dict):
+        return TopicSpec(name=topic["name"], query=topic["query"], accents=topic.get("accents", "auto"))
+    return TopicSpec(name=topic.name, query=topic.query, accents=topic.accents)
+
+
+def sync_topics(session: Session, topic_set: TopicSet, *, now: datetime) -> list[str]:
+    """Make the topics table match the configuration; return the topics the archive must be re-matched for."""
+    rows = {row.name: row for row in session.scalars(select(Topic))}
+    stale: list[str] = []
+    for spec in topic_set.specs:
+        row = rows.pop(spec.name, None)
+        if row is None:
+            row = Topic(name=spec.name, query=spec.query, accents=spec.accents, version=spec.version, updated_at=now)
+            session.add(row)
+        elif row.version != spec.version:
+            row.query, row.accents, row.version, row.updated_at = spec.query, spec.accents, spec.version, now
+        if row.matched_version != spec.version:
+            stale.append(spec.name)
+    for removed in rows.values():
+        # A topic taken out of the configuration takes its matches with it.
+        session.execute(delete(Match).where(Match.topic == removed.name))
+        session.delete(removed)
+    return stale
+
+
+def match_article(session: Session, article: Article, topic_set: TopicSet, *, now: datetime) -> list[str]:
+    """Re-match one stored article against every topic in the set; returns the matched topic names."""
+    found = topic_set.matcher.match(ArticleFields.from_article(article))
+    names = [spec.name for spec in topic_set.specs]
+    existing = {
+        match.topic: match
+        for match in session.scalars(
+            select(Match).where(Match.article_id == article.article_id, Match.topic.in_(names))
+        )
+    }
+    versions = topic_set.versions
+    for name in names:
+        hits = found.get(name)
+        match = existing.get(name)
+        if not hits:
+            if match is not None:
+                session.delete(match)
+            continue
+        payload = [hit.to_dict() for hit in hits]
+        if match is None:
+            session.add(
+                Match(
+                    article_id=article.article_id,
+                    topic=name,
+                    topic_version=versions[name],
+                    article_version=article.version,
+                    hits=payload,
+                    matched_at=now,
+                )
+            )
+        else:
+            match.topic_version = versions[name]
+            match.article_version = article.version
+            match.hits = payload
+            match.matched_at = now
+    return [name for name in names if found.get(name)]
+
+
+def rematch(database: Database, topic_set: TopicSet, *, now: datetime, batch_size: int = REMATCH_BATCH) -> dict[str, int]:
+    """Match the whole archive against these topics, in short batches; returns matches per topic."""
+    counts = dict.fromkeys(topic_set.versions, 0)
+    if not topic_set.specs:
+        return counts
+    last_id = -1
+    while True:
+        with database.session() as session:
+            batch = list(
+                session.scalars(
+                    select(Article).where(Article.article_id > last_id).order_by(Article.article_id).limit(batch_size)
+                )
+            )
+            for article in batch:
+                for name in match_article(session, article, topic_set, now=now):
+                    counts[name] += 1
+        if len(batch) < batch_size:
+            break
+        last_id = batch[-1].article_id
+    with database.session() as session:
+        for spec in topic_set.specs:
+            topic = session.get(Topic, spec.name)
+            if topic is not None and topic.version == spec.version:
+                topic.matched_version = spec.version
+    return counts
+
+
+def prepare_topics(database: Database, topics: Sequence[TopicConfig | dict], *, now: datetime) -> TopicSet:
+    """Compile the configured topics, record them, and re-match the archive for new or changed ones."""
+    topic_set = TopicSet.from_config(topics)
+    with database.session() as session:
+        stale = sync_topics(session, topic_set, now=now)
+    if stale:
+        counts = rematch(database, topic_set.subset(stale), now=now)
+        for name in stale:
+            log.info("topic %r re-matched over the archive: %d article(s)", name, counts.get(name, 0))
+    return topic_set
+
+
+def match_counts(session: Session) -> dict[str, int]:
+    return dict(session.execute(select(Match.topic, func.count()).group_by(Match.topic)).all())

@@ -1,0 +1,420 @@
+"""The digest run: outbox rows, delivery with retry, crash recovery, previews, resends.
+
+Exactly-once, as far as SMTP allows: an outbox row holds the exact bytes of one
+message; it goes pending -> sending -> sent | failed. A row is marked sent,
+and the reader's Delivery rows are written, in one transaction after the
+server accepted the message. A crash between the two leaves the row "sending";
+the next run resends those bytes (same Message-ID, so clients can fold a
+duplicate) rather than risk losing the digest. Runs hold the "outbox" lease so
+that a "sending" row seen by a run always belongs to a dead one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import format_datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from crawler.config import Config, RecipientConfig
+from crawler.db import Database
+from crawler.db.models import Article, Delivery, OutboxMessage
+from crawler.errors import UsageError
+from crawler.locks import hold_lease
+from reports.digest import Digest, build_digest, recipient_key
+from reports.mailer import (
+    Envelope,
+    SmtpPermanentError,
+    SmtpSession,
+    SmtpTemporaryError,
+    SmtpTransportError,
+    build_message,
+    message_id,
+    sender_address,
+    unsubscribe_targets,
+)
+from reports.render import Rendered, render_within
+
+log = logging.getLogger("bantin.digest")
+
+OUTBOX_LEASE = "outbox"
+# After a run's attempts are used up, a row waits at least this long (and at most MAX_WAIT).
+MIN_WAIT = timedelta(minutes=1)
+MAX_WAIT = timedelta(hours=1)
+
+
+@dataclass(slots=True)
+class RecipientResult:
+    email: str
+    # sent | failed | pending | empty (nothing owed, no message)
+    status: str
+    items: int
+    error: str = ""
+    outbox_id: int | None = None
+    digest_key: str = ""
+    subject: str = ""
+
+
+@dataclass(slots=True)
+class DigestRun:
+    results: list[RecipientResult] = field(default_factory=list)
+    # Rows found in "sending" (left by a crashed run) and resent.
+    recovered: int = 0
+
+    def _count(self, status: str) -> int:
+        return sum(1 for result in self.results if result.status == status)
+
+    @property
+    def sent(self) -> int:
+        return self._count("sent")
+
+    @property
+    def failed(self) -> int:
+        return self._count("failed")
+
+    @property
+    def pending(self) -> int:
+        return self._count("pending")
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.pending
+
+
+@dataclass(slots=True)
+class Preview:
+    recipient: str
+    subject: str
+    eml_bytes: bytes
+    html: str
+    text: str = ""
+    items: int = 0
+    shown: int = 0
+    # False when nothing is owed and [digest] send_empty is off: a real run would not send it.
+    would_send: bool = True
+
+
+@dataclass(slots=True)
+class _Composed:
+    digest: Digest
+    rendered: Rendered
+    message: EmailMessage
+    digest_key: str
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _compose(session: Session, config: Config, recipient: RecipientConfig, now: datetime) -> _Composed:
+    digest = build_digest(session, config, recipient, now=now)
+    unsubscribe = unsubscribe_targets(config.digest, config.smtp, recipient.email)
+    digest, rendered = render_within(
+        digest, max_html_kb=config.digest.max_html_kb, unsubscribe=unsubscribe[0] or unsubscribe[1]
+    )
+    key = _next_digest_key(session, recipient.email, digest.digest_date)
+    message = build_message(
+        config,
+        recipient=recipient.email,
+        recipient_name=recipient.name,
+        subject=digest.subject,
+        text=rendered.text,
+        html=rendered.html,
+        msg_id=message_id(key, recipient.email, sender_address(config.smtp)),
+        now=now,
+        unsubscribe=unsubscribe,
+    )
+    return _Composed(digest, rendered, message, key)
+
+
+def _next_digest_key(session: Session, email: str, day: date) -> str:
+    """"2025-03-27" for a recipient's first digest of the day, then "2025-03-27-2", ..."""
+    earlier = session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.recipient == recipient_key(email),
+            OutboxMessage.digest_date == day,
+            OutboxMessage.kind == "digest",
+        )
+    ) or 0
+    return day.isoformat() if not earlier else f"{day.isoformat()}-{earlier + 1}"
+
+
+def build_previews(
+    config: Config, database: Database, *, now: datetime | None = None, only: str | None = None
+) -> list[Preview]:
+    """Render what each recipient would get now. Reads only: never writes outbox or delivery rows."""
+    now = now or _utcnow()
+    recipients = _select_recipients(config, only)
+    previews = []
+    for recipient in recipients:
+        with database.session() as session:
+            composed = _compose(session, config, recipient, now)
+            session.rollback()
+        previews.append(
+            Preview(
+                recipient=recipient.email,
+                subject=composed.digest.subject,
+                eml_bytes=composed.message.as_bytes(),
+                html=composed.rendered.html,
+                text=composed.rendered.text,
+                items=composed.digest.total,
+                shown=composed.rendered.shown,
+                would_send=not composed.digest.empty or config.digest.send_empty,
+            )
+        )
+    return previews
+
+
+def _select_recipients(config: Config, only: str | None) -> list[RecipientConfig]:
+    if only is None:
+        return list(config.recipients)
+    chosen = [r for r in config.recipients if recipient_key(r.email) == recipient_key(only)]
+    if not chosen:
+        raise UsageError(f"{only} is not a recipient in the configuration")
+    return chosen
+
+
+def run_digest(
+    config: Config,
+    database: Database,
+    *,
+    now: datetime | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> DigestRun:
+    """Recover interrupted sends, queue one message per recipient who is owed something, send what is due."""
+    now = now or _utcnow()
+    with hold_lease(database, OUTBOX_LEASE, info={"job": "digest"}):
+        run = DigestRun(recovered=_recover_sending(database, now))
+        queued: set[str] = set()
+        for recipient in config.recipients:
+            if _enqueue(config, database, recipient, now):
+                queued.add(recipient_key(recipient.email))
+        run.results.extend(_send_due(config, database, now=now, sleep=sleep))
+        reported = {recipient_key(result.email) for result in run.results}
+        for recipient in config.recipients:
+            key = recipient_key(recipient.email)
+            if key not in queued and key not in reported:
+                run.results.append(RecipientResult(recipient.email, "empty", 0))
+    return run
+
+
+def _recover_sending(database: Database, now: datetime) -> int:
+    with database.session() as session:
+        stuck = session.scalars(select(OutboxMessage).where(OutboxMessage.status == "sending")).all()
+        for row in stuck:
+            log.warning(
+                "outbox %d (%s, digest %s) was left 'sending' by an interrupted run; the server may already "
+                "have it: resending with the same Message-ID %s", row.id, row.recipient, row.digest_key, row.message_id,
+            )
+            row.status = "pending"
+            row.next_attempt_at = None
+            row.last_error = "interrupted while sending; resent"
+            row.updated_at = now
+        return len(stuck)
+
+
+def _enqueue(config: Config, database: Database, recipient: RecipientConfig, now: datetime) -> bool:
+    """Write the outbox row for what `recipient` is owed; False when there is nothing to send."""
+    with database.session() as session:
+        composed = _compose(session, config, recipient, now)
+        digest = composed.digest
+        if digest.empty:
+            if not config.digest.send_empty or _has_digest_on(session, recipient.email, digest.digest_date):
+                return False
+        session.add(
+            OutboxMessage(
+                digest_key=composed.digest_key,
+                digest_date=digest.digest_date,
+                recipient=recipient_key(recipient.email),
+                message_id=composed.message["Message-ID"],
+                subject=digest.subject,
+                raw_message=composed.message.as_bytes(),
+                items=[[article_id, version] for article_id, version in digest.items],
+                status="pending",
+                attempts=0,
+                created_at=now,
+                updated_at=now,
+                kind="digest",
+            )
+        )
+    log.info("queued digest %s for %s: %d items", composed.digest_key, recipient.email, digest.total)
+    return True
+
+
+def _has_digest_on(session: Session, email: str, day: date) -> bool:
+    return bool(session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.recipient == recipient_key(email), OutboxMessage.digest_date == day,
+            OutboxMessage.kind == "digest",
+        )
+    ))
+
+
+def _send_due(
+    config: Config,
+    database: Database,
+    *,
+    now: datetime,
+    sleep: Callable[[float], None],
+    only_ids: list[int] | None = None,
+) -> list[RecipientResult]:
+    configured = {recipient_key(r.email): r.email for r in config.recipients}
+    with database.session() as session:
+        query = select(OutboxMessage.id).where(OutboxMessage.status == "pending").order_by(OutboxMessage.id)
+        if only_ids is not None:
+            query = query.where(OutboxMessage.id.in_(only_ids))
+        else:
+            query = query.where((OutboxMessage.next_attempt_at.is_(None)) | (OutboxMessage.next_attempt_at <= now))
+        due = list(session.scalars(query))
+    results: list[RecipientResult] = []
+    envelope_from = sender_address(config.smtp)
+    transport_error: str | None = None
+    with SmtpSession(config.smtp) as smtp:
+        for row_id in due:
+            with database.session() as session:
+                row = session.get(OutboxMessage, row_id)
+                recipient, raw, items = row.recipient, row.raw_message, len(row.items or ())
+                info = dict(outbox_id=row.id, digest_key=row.digest_key, subject=row.subject)
+            shown_email = configured.get(recipient, recipient)
+            if recipient not in configured and only_ids is None:
+                _finish(database, row_id, "failed", now, error="recipient is no longer in the configuration")
+                results.append(RecipientResult(shown_email, "failed", items, "recipient is no longer in the configuration", **info))
+                continue
+            if transport_error is not None:
+                results.append(RecipientResult(shown_email, "pending", items, f"not attempted: {transport_error}", **info))
+                continue
+            status, error = _deliver(config, database, smtp, row_id, raw, Envelope(envelope_from, recipient), now, sleep)
+            if status == "transport":
+                transport_error = error
+                status = "pending"
+            results.append(RecipientResult(shown_email, status, items, error, **info))
+    return results
+
+
+def _deliver(
+    config: Config, database: Database, smtp: SmtpSession, row_id: int, raw: bytes, envelope: Envelope,
+    now: datetime, sleep: Callable[[float], None],
+) -> tuple[str, str]:
+    """Try one row up to smtp.max_attempts times; returns (status, error)."""
+    backoff = config.smtp.retry_backoff_seconds
+    error = ""
+    for attempt in range(config.smtp.max_attempts):
+        if not _claim(database, row_id, now):
+            return "pending", "taken by another run"
+        try:
+            smtp.send(raw, envelope)
+        except SmtpPermanentError as exc:
+            _finish(database, row_id, "failed", now, error=str(exc))
+            log.error("digest for %s refused by the server: %s", envelope.recipient, exc)
+            return "failed", str(exc)
+        except SmtpTemporaryError as exc:
+            error = str(exc)
+            wait = min(max(timedelta(seconds=backoff * 2 ** (attempt + 1)), MIN_WAIT), MAX_WAIT)
+            _finish(database, row_id, "pending", now, error=error, next_attempt_at=now + wait)
+            log.warning("digest for %s not sent (attempt %d of %d): %s", envelope.recipient, attempt + 1,
+                        config.smtp.max_attempts, exc)
+            if attempt + 1 < config.smtp.max_attempts and backoff:
+                sleep(backoff * 2**attempt)
+            if attempt + 1 == config.smtp.max_attempts and isinstance(exc, SmtpTransportError):
+                return "transport", error
+            continue
+        _mark_sent(database, row_id, now)
+        log.info("digest for %s accepted by the server", envelope.recipient)
+        return "sent", ""
+    return "pending", error
+
+
+def _claim(database: Database, row_id: int, now: datetime) -> bool:
+    """pending -> sending, only if nobody else did it first."""
+    with database.session() as session:
+        result = session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id, OutboxMessage.status == "pending")
+            .values(status="sending", attempts=OutboxMessage.attempts + 1, updated_at=now)
+        )
+        return result.rowcount == 1
+
+
+def _finish(
+    database: Database, row_id: int, status: str, now: datetime, *, error: str,
+    next_attempt_at: datetime | None = None,
+) -> None:
+    with database.session() as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id)
+            .values(status=status, last_error=error[:2000], next_attempt_at=next_attempt_at, updated_at=now)
+        )
+
+
+def _mark_sent(database: Database, row_id: int, now: datetime) -> None:
+    """The server accepted the message: mark it sent and record the deliveries, in ONE transaction."""
+    with database.session() as session:
+        row = session.get(OutboxMessage, row_id)
+        row.status = "sent"
+        row.sent_at = now
+        row.updated_at = now
+        row.last_error = ""
+        row.next_attempt_at = None
+        if row.kind != "digest":
+            return
+        pairs = {int(article_id): int(version) for article_id, version in row.items or ()}
+        existing = set(session.scalars(select(Article.article_id).where(Article.article_id.in_(pairs))))
+        for article_id, version in pairs.items():
+            if article_id not in existing:
+                continue  # deleted from the archive since the message was built
+            delivery = session.get(Delivery, (row.recipient, article_id))
+            if delivery is None:
+                session.add(Delivery(recipient=row.recipient, article_id=article_id, article_version=version,
+                                     outbox_id=row.id, delivered_at=now))
+            elif delivery.article_version < version:
+                delivery.article_version = version
+                delivery.outbox_id = row.id
+                delivery.delivered_at = now
+
+
+def resend_digest(
+    config: Config, database: Database, day: date, to: str, *, now: datetime | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> DigestRun:
+    """Send a past digest again, as a new message (a new Message-ID, so the reader's client shows it)."""
+    now = now or _utcnow()
+    key = recipient_key(to)
+    with hold_lease(database, OUTBOX_LEASE, info={"job": "resend"}):
+        with database.session() as session:
+            original = session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.recipient == key, OutboxMessage.digest_date == day,
+                       OutboxMessage.kind == "digest", OutboxMessage.status == "sent")
+                .order_by(OutboxMessage.id.desc()).limit(1)
+            ).first()
+            if original is None:
+                raise UsageError(f"no digest was sent to {to} on {day.isoformat()} (see `bantin status`)")
+            resends = session.scalar(
+                select(func.count()).select_from(OutboxMessage).where(
+                    OutboxMessage.recipient == key, OutboxMessage.kind == "resend",
+                    OutboxMessage.digest_key.like(f"{original.digest_key}-r%"),
+                )
+            ) or 0
+            digest_key = f"{original.digest_key}-r{resends + 1}"
+            msg_id = message_id(digest_key, key, sender_address(config.smtp))
+            message = BytesParser(policy=policy.SMTP).parsebytes(original.raw_message)
+            message.replace_header("Message-ID", msg_id)
+            message.replace_header("Date", format_datetime(now.astimezone(config.schedule.tz)))
+            row = OutboxMessage(
+                digest_key=digest_key, digest_date=original.digest_date, recipient=key, message_id=msg_id,
+                subject=original.subject, raw_message=message.as_bytes(), items=list(original.items or []),
+                status="pending", attempts=0, created_at=now, updated_at=now, kind="resend",
+            )
+            session.add(row)
+            session.flush()
+            row_id = row.id
+        return DigestRun(results=_send_due(config, database, now=now, sleep=sleep, only_ids=[row_id]))

@@ -1,0 +1,413 @@
+"""Select what each recipient is owed and turn it into plain data for the templates.
+
+"Owed" means: every article matched to one of the recipient's topics whose
+current version has not been delivered to them and is not already waiting in
+an unsent outbox row for them. That is "since the last digest they received",
+so downtime neither drops nor repeats anything. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crawler.config import Config, RecipientConfig, TopicConfig, topic_key
+from crawler.db.models import Article, CrawlRun, Delivery, Match, OutboxMessage
+from reports import i18n
+
+# A crawl older than this when the digest is built is worth a warning.
+STALE_CRAWL = timedelta(hours=26)
+MAX_SNIPPETS = 3
+MAX_REASONS = 6
+IN_FLIGHT = ("pending", "sending")
+BAD_CRAWL = ("degraded", "failed", "interrupted")
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    text: str
+    hit: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Snippet:
+    field: str
+    field_label: str
+    segments: list[Segment]
+
+
+@dataclass(slots=True)
+class Reason:
+    """A term that made the article match, and the fields it was found in."""
+
+    term: str
+    fields: list[str]
+    field_labels: list[str]
+
+    @property
+    def field_label(self) -> str:
+        return ", ".join(self.field_labels)
+
+
+@dataclass(slots=True)
+class Item:
+    article_id: int
+    version: int
+    title: str
+    url: str | None
+    published: str
+    published_at: datetime | None
+    category: str
+    author: str
+    sapo: str
+    snippets: list[Snippet]
+    reasons: list[Reason]
+    topic: str
+    other_topics: list[str]
+    updated: bool
+
+
+@dataclass(slots=True)
+class Group:
+    topic: str
+    items: list[Item]
+    # Owed in this topic, including items left out by the cap.
+    total: int
+
+
+@dataclass(slots=True)
+class Coverage:
+    runs: int
+    scanned: int
+    sources: list[str]
+    failures: int
+    last_crawl_at: datetime | None
+    warning: str | None
+    line: str
+
+
+@dataclass(slots=True)
+class Digest:
+    """Everything one message says, as plain data (no ORM objects past this point)."""
+
+    recipient: str
+    name: str
+    language: str
+    date: str
+    digest_date: Any
+    groups: list[Group]
+    # Owed but not shown in the HTML (cap or size budget); listed by title in the text part.
+    overflow: list[Item]
+    total: int
+    topic_counts: list[tuple[str, int]]
+    topics: list[str]
+    coverage: Coverage
+    subject: str
+    items: list[tuple[int, int]] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return self.total == 0
+
+    def with_shown(self, limit: int) -> "Digest":
+        """The same digest showing only `limit` items in the groups, the rest as overflow."""
+        ordered = _fair_order(self.groups, self.overflow)
+        shown = {id(item) for item in ordered[:limit]}
+        groups = [
+            Group(group.topic, [item for item in group.items + self.overflow if id(item) in shown and item.topic == group.topic], group.total)
+            for group in self.groups
+        ]
+        for group in groups:
+            group.items.sort(key=_newest_first)
+        overflow = [item for item in ordered if id(item) not in shown]
+        return Digest(
+            self.recipient, self.name, self.language, self.date, self.digest_date, groups, overflow, self.total,
+            self.topic_counts, self.topics, self.coverage, self.subject, self.items,
+        )
+
+
+def recipient_key(email: str) -> str:
+    """How a recipient is stored in outbox and delivery rows."""
+    return email.strip().lower()
+
+
+def safe_url(url: str | None) -> str | None:
+    """Only absolute http(s) URLs become links: scraped hrefs may be javascript: or worse."""
+    if not url or any(ch in url for ch in "\r\n\t\0 \"'<>\\`"):
+        return None
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return url
+
+
+def build_digest(
+    session: Session, config: Config, recipient: RecipientConfig, *, now: datetime, max_items: int | None = None
+) -> Digest:
+    """What `recipient` is owed at `now`, grouped and capped, with the coverage line."""
+    tz = config.schedule.tz
+    language = recipient.language or config.digest.language
+    topics = config.topics_for(recipient)
+    items = owed_items(session, recipient, topics, tz=tz, language=language)
+    local_now = now.astimezone(tz)
+    date_text = local_now.strftime("%d/%m/%Y")
+    groups = [Group(topic.name, [], 0) for topic in topics]
+    by_topic = {group.topic: group for group in groups}
+    for item in items:
+        group = by_topic[item.topic]
+        group.items.append(item)
+        group.total += 1
+    for group in groups:
+        group.items.sort(key=_newest_first)
+    groups = [group for group in groups if group.total]
+    topic_counts = [(group.topic, group.total) for group in groups]
+    total = len(items)
+    cap = max_items if max_items is not None else config.digest.max_items
+    since = previous_digest_at(session, recipient.email)
+    coverage = crawl_coverage(session, since=since, now=now, tz=tz, language=language)
+    digest = Digest(
+        recipient=recipient.email,
+        name=recipient.name,
+        language=language,
+        date=date_text,
+        digest_date=local_now.date(),
+        groups=groups,
+        overflow=[],
+        total=total,
+        topic_counts=topic_counts,
+        topics=[topic.name for topic in topics],
+        coverage=coverage,
+        subject=subject_line(language, date_text, total, topic_counts),
+        items=sorted((item.article_id, item.version) for item in items),
+    )
+    return digest.with_shown(cap) if total > cap else digest
+
+
+def subject_line(language: str, date_text: str, total: int, topic_counts: list[tuple[str, int]]) -> str:
+    if not total:
+        return i18n.text(language, "subject_empty", date=date_text)
+    head = i18n.text(language, "subject", date=date_text, count=total)
+    parts = [f"{name} ({count})" for name, count in topic_counts[:3]]
+    if len(topic_counts) > 3:
+        parts.append("…")
+    return f"{head} — {', '.join(parts)}"
+
+
+def owed_items(
+    session: Session, recipient: RecipientConfig, topics: list[TopicConfig], *, tz: tzinfo, language: str
+) -> list[Item]:
+    """One Item per owed article, under the first of the recipient's topics it matched."""
+    if not topics:
+        return []
+    order = {topic_key(topic.name): index for index, topic in enumerate(topics)}
+    names = {topic_key(topic.name): topic.name for topic in topics}
+    key = recipient_key(recipient.email)
+    delivered = dict(
+        session.execute(select(Delivery.article_id, Delivery.article_version).where(Delivery.recipient == key)).all()
+    )
+    in_flight: dict[int, int] = {}
+    for (pairs,) in session.execute(
+        select(OutboxMessage.items).where(OutboxMessage.recipient == key, OutboxMessage.status.in_(IN_FLIGHT))
+    ):
+        for article_id, version in pairs or ():
+            in_flight[int(article_id)] = max(int(version), in_flight.get(int(article_id), 0))
+    rows = session.execute(
+        select(Match.topic, Match.hits, Article)
+        .join(Article, Article.article_id == Match.article_id)
+        .where(Match.topic.in_([topic.name for topic in topics]))
+    ).all()
+    matched: dict[int, tuple[Article, list[tuple[int, str, list[Any]]]]] = {}
+    for topic_name, hits, article in rows:
+        index = order.get(topic_key(topic_name))
+        if index is None:
+            continue
+        if delivered.get(article.article_id, 0) >= article.version or in_flight.get(article.article_id, 0) >= article.version:
+            continue
+        matched.setdefault(article.article_id, (article, []))[1].append((index, topic_name, hits or []))
+    items = []
+    for article, topic_hits in matched.values():
+        topic_hits.sort(key=lambda entry: entry[0])
+        items.append(
+            _item(article, topic_hits, names, updated=article.article_id in delivered, tz=tz, language=language)
+        )
+    return items
+
+
+def _item(
+    article: Article, topic_hits: list[tuple[int, str, list[Any]]], names: dict[str, str], *, updated: bool,
+    tz: tzinfo, language: str,
+) -> Item:
+    snippets: list[Snippet] = []
+    seen_snippets: set[str] = set()
+    reasons: dict[str, Reason] = {}
+    for _index, _topic, hits in topic_hits:
+        for hit in hits:
+            # A term found under NOT is not a reason the article matched.
+            if not isinstance(hit, dict) or hit.get("negated"):
+                continue
+            term, field_ = str(hit.get("term", "")), str(hit.get("field", ""))
+            if term and (term in reasons or len(reasons) < MAX_REASONS):
+                reason = reasons.setdefault(term, Reason(term, [], []))
+                if field_ not in reason.fields:
+                    reason.fields.append(field_)
+                    reason.field_labels.append(i18n.field_name(language, field_))
+            snippet = str(hit.get("snippet") or "")
+            if snippet and snippet not in seen_snippets and len(snippets) < MAX_SNIPPETS and field_ != "title":
+                seen_snippets.add(snippet)
+                snippets.append(Snippet(field_, i18n.field_name(language, field_), highlight(snippet, hit)))
+    published_at = article.published_at
+    first_topic = names[topic_key(topic_hits[0][1])]
+    return Item(
+        article_id=article.article_id,
+        version=article.version,
+        title=_clean(article.title),
+        url=safe_url(article.url),
+        published=published_at.astimezone(tz).strftime("%H:%M %d/%m/%Y") if published_at else "",
+        published_at=published_at,
+        category=" › ".join(_clean(str(part)) for part in (article.category or [])),
+        author=_clean(article.author or ""),
+        sapo=_clean(article.sapo or ""),
+        snippets=snippets,
+        reasons=list(reasons.values()),
+        topic=first_topic,
+        other_topics=[names[topic_key(name)] for _i, name, _h in topic_hits[1:]],
+        updated=updated,
+    )
+
+
+def highlight(snippet: str, hit: dict[str, Any]) -> list[Segment]:
+    """Split a snippet into plain and highlighted segments (escaping is the template's job)."""
+    spans = _highlight_spans(snippet, hit)
+    segments: list[Segment] = []
+    position = 0
+    for start, end in spans:
+        if start < position:
+            continue
+        if start > position:
+            segments.append(Segment(snippet[position:start]))
+        segments.append(Segment(snippet[start:end], True))
+        position = end
+    if position < len(snippet):
+        segments.append(Segment(snippet[position:]))
+    return segments
+
+
+def _highlight_spans(snippet: str, hit: dict[str, Any]) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    pair = hit.get("highlight")
+    if isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(v, int) for v in pair):
+        spans.append((pair[0], pair[1]))
+    for key in ("highlights", "snippet_highlights"):
+        for pair in hit.get(key) or ():
+            if isinstance(pair, dict):
+                pair = (pair.get("start"), pair.get("end"))
+            if isinstance(pair, (list, tuple)) and len(pair) == 2:
+                spans.append((int(pair[0]), int(pair[1])))
+    for start_key, end_key in (("snippet_start", "snippet_end"), ("highlight_start", "highlight_end")):
+        if isinstance(hit.get(start_key), int) and isinstance(hit.get(end_key), int):
+            spans.append((hit[start_key], hit[end_key]))
+    spans = sorted((max(0, s), min(len(snippet), e)) for s, e in spans if 0 <= s < e)
+    if spans:
+        return spans
+    # No offsets recorded: find the term itself (exact-form matches are the common case).
+    term = unicodedata.normalize("NFC", str(hit.get("term", ""))).casefold()
+    text = unicodedata.normalize("NFC", snippet)
+    if term and len(text) == len(snippet):
+        found = text.casefold().find(term)
+        if found >= 0 and len(text.casefold()) == len(text):
+            return [(found, found + len(term))]
+    return []
+
+
+def _clean(value: str) -> str:
+    return unicodedata.normalize("NFC", value).replace("\0", "").strip()
+
+
+def _newest_first(item: Item) -> tuple:
+    stamp = item.published_at.timestamp() if item.published_at else float("-inf")
+    return (-stamp, -item.article_id)
+
+
+def _fair_order(groups: list[Group], overflow: list[Item]) -> list[Item]:
+    """Items in round-robin over topics (newest first in each), so a cap never starves a topic."""
+    queues: dict[str, list[Item]] = {group.topic: [] for group in groups}
+    for group in groups:
+        queues[group.topic].extend(group.items)
+    for item in overflow:
+        queues.setdefault(item.topic, []).append(item)
+    for queue in queues.values():
+        queue.sort(key=_newest_first)
+    ordered: list[Item] = []
+    depth = 0
+    while len(ordered) < sum(len(queue) for queue in queues.values()):
+        for queue in queues.values():
+            if depth < len(queue):
+                ordered.append(queue[depth])
+        depth += 1
+    return ordered
+
+
+def previous_digest_at(session: Session, email: str) -> datetime | None:
+    """When the last digest this recipient received was built."""
+    return session.scalar(
+        select(OutboxMessage.created_at)
+        .where(
+            OutboxMessage.recipient == recipient_key(email),
+            OutboxMessage.status == "sent",
+            OutboxMessage.kind == "digest",
+        )
+        .order_by(OutboxMessage.created_at.desc())
+        .limit(1)
+    )
+
+
+def crawl_coverage(
+    session: Session, *, since: datetime | None, now: datetime, tz: tzinfo, language: str
+) -> Coverage:
+    """The crawl ledger since the previous digest (or the last day), as one line plus a warning."""
+    window_start = since or (now - timedelta(days=1))
+    runs = session.scalars(
+        select(CrawlRun).where(CrawlRun.started_at >= window_start, CrawlRun.started_at <= now).order_by(CrawlRun.started_at)
+    ).all()
+    scanned = failures = 0
+    sources: set[str] = set()
+    for run in runs:
+        for source, counts in (run.counts or {}).items():
+            if not isinstance(counts, dict):
+                continue
+            sources.add(str(source))
+            scanned += int(counts.get("new", 0) or 0) + int(counts.get("updated", 0) or 0)
+            failures += int(counts.get("failed", 0) or 0)
+    last = session.scalars(
+        select(CrawlRun).where(CrawlRun.status != "running", CrawlRun.started_at <= now)
+        .order_by(CrawlRun.started_at.desc()).limit(1)
+    ).first()
+    last_good = session.scalar(
+        select(CrawlRun.finished_at).where(CrawlRun.status == "ok", CrawlRun.started_at <= now)
+        .order_by(CrawlRun.started_at.desc()).limit(1)
+    )
+
+    def when(moment: datetime | None) -> str:
+        return moment.astimezone(tz).strftime("%H:%M %d/%m/%Y") if moment else "?"
+
+    warning = None
+    if last is None:
+        warning = i18n.text(language, "warn_never")
+    elif last.status in BAD_CRAWL:
+        warning = i18n.text(language, "warn_degraded", when=when(last.started_at), status=last.status)
+    elif last_good is None or now - last_good > STALE_CRAWL:
+        warning = i18n.text(language, "warn_stale", when=when(last_good or last.started_at))
+    if runs:
+        line = i18n.text(
+            language, "coverage", scanned=scanned, runs=len(runs),
+            sources=", ".join(sorted(sources)) or i18n.text(language, "no_sources"), failures=failures,
+        )
+    else:
+        line = i18n.text(language, "coverage_none")
+    return Coverage(len(runs), scanned, sorted(sources), failures, last.started_at if last else None, warning, line)

@@ -1,0 +1,1 @@
+"""The background service: `bantin serve` runs the scheduled crawl and digest."""

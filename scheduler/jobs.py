@@ -1,0 +1,398 @@
+"""The service's jobs: a crawl in a child process, the digest in-process, and their ledger.
+
+The crawl runs as ``python -m crawler crawl`` in its own process (Scrapy's
+reactor cannot be restarted in a long-lived process); this module watches it,
+copies its output to the service log, enforces the time limit and repairs the
+crawl ledger when the child dies without closing its row. Every job run, as the
+service saw it, is a JobRun row: the last successful one is what catch-up after
+downtime is measured against.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+
+from crawler.db import Database
+from crawler.db.models import CrawlRun, JobRun, Lease
+from crawler.locks import pid_alive
+
+log = logging.getLogger("bantin.service")
+child_log = logging.getLogger("bantin.service.crawl")
+
+Clock = Callable[[], datetime]
+
+# Exit status of a crawl child that found the crawl lock taken (LockBusyError).
+EXIT_BUSY = 75
+SUCCESS_STATUSES = ("ok", "degraded")
+# Started-at times are written by the child's clock; allow it to lag ours a little.
+CLOCK_SLACK = timedelta(seconds=5)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# -- event log ------------------------------------------------------------------
+
+
+def log_event(job: str, event: str, outcome: str | None = None, *, level: int = logging.INFO, **fields: Any) -> None:
+    """One log line per event: job, event, outcome, counts (structured for --log-format json)."""
+    data: dict[str, Any] = {"job": job, "event": event}
+    if outcome is not None:
+        data["outcome"] = outcome
+    data.update({key: value for key, value in fields.items() if value is not None})
+    text = " ".join(f"{key}={_text_value(value)}" for key, value in data.items())
+    log.log(level, text, extra={"bantin_fields": data})
+
+
+def _text_value(value: Any) -> str:
+    if isinstance(value, float):
+        value = f"{value:.1f}"
+    value = str(value)
+    return f'"{value}"' if (" " in value or not value) else value
+
+
+# -- job ledger -----------------------------------------------------------------
+
+
+def start_job_run(
+    database: Database, job: str, *, trigger: str, scheduled_for: datetime | None, now: datetime
+) -> int:
+    with database.session() as session:
+        run = JobRun(job=job, trigger=trigger, scheduled_for=scheduled_for, started_at=now, status="running", detail={})
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def finish_job_run(database: Database, run_id: int, *, status: str, detail: dict[str, Any], now: datetime) -> None:
+    with database.session() as session:
+        session.execute(
+            update(JobRun).where(JobRun.id == run_id).values(status=status, detail=detail, finished_at=now)
+        )
+
+
+def interrupt_leftover_job_runs(database: Database, *, now: datetime) -> int:
+    """JobRuns left 'running' by a service that died: only one service runs, so none is live."""
+    with database.session() as session:
+        result = session.execute(
+            update(JobRun)
+            .where(JobRun.status == "running")
+            .values(status="interrupted", finished_at=now, detail={"reason": "the service stopped during this job"})
+        )
+        return result.rowcount
+
+
+def last_success(database: Database, job: str) -> datetime | None:
+    """When the last successful run of `job` was due (or started, when it was not scheduled)."""
+    with database.session() as session:
+        runs = session.execute(
+            select(JobRun.scheduled_for, JobRun.started_at).where(JobRun.job == job, JobRun.status == "ok")
+            .order_by(JobRun.started_at.desc()).limit(20)
+        ).all()
+    moments = [max(filter(None, (scheduled, started))) for scheduled, started in runs]
+    return max(moments, default=None)
+
+
+def job_succeeded_since(database: Database, job: str, moment: datetime) -> bool:
+    """Whether a run of `job` completed successfully for a fire time at or after `moment`."""
+    done = last_success(database, job)
+    if done is not None and done >= moment:
+        return True
+    return job == "crawl" and crawl_succeeded_since(database, moment)
+
+
+def crawl_succeeded_since(database: Database, moment: datetime) -> bool:
+    """Whether any crawl (scheduled or manual) finished ok or degraded at or after `moment`."""
+    with database.session() as session:
+        found = session.scalar(
+            select(func.count()).select_from(CrawlRun).where(
+                CrawlRun.status.in_(SUCCESS_STATUSES), CrawlRun.finished_at >= moment
+            )
+        )
+    return bool(found)
+
+
+@contextlib.contextmanager
+def recorded_job(
+    database: Database, job: str, *, trigger: str = "manual", scheduled_for: datetime | None = None,
+    clock: Clock | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Record a JobRun around a block (for manual runs): ok unless the block raises."""
+    clock = clock or utcnow
+    run_id = start_job_run(database, job, trigger=trigger, scheduled_for=scheduled_for, now=clock())
+    detail: dict[str, Any] = {}
+    try:
+        yield detail
+    except BaseException as exc:
+        detail.setdefault("error", f"{type(exc).__name__}: {exc}")
+        finish_job_run(database, run_id, status="failed", detail=detail, now=clock())
+        raise
+    finish_job_run(database, run_id, status=detail.pop("status", "ok"), detail=detail, now=clock())
+
+
+# -- crawl ledger repair --------------------------------------------------------
+
+
+def fail_abandoned_crawl_runs(
+    database: Database, *, pid: int, hostname: str, spawned_at: datetime, reason: str, now: datetime
+) -> list[int]:
+    """Mark the crawl rows a dead child left 'running' as failed, with the reason.
+
+    A row belongs to the child when it carries the child's pid and host and was
+    started after the child was spawned (pids are reused).
+    """
+    with database.session() as session:
+        rows = session.scalars(
+            select(CrawlRun).where(
+                CrawlRun.status == "running",
+                CrawlRun.pid == pid,
+                CrawlRun.hostname == hostname,
+                CrawlRun.started_at >= spawned_at - CLOCK_SLACK,
+            )
+        ).all()
+        for run in rows:
+            run.status = "failed"
+            run.finished_at = now
+            run.message = f"{run.message}; {reason}" if run.message else reason
+        return [run.id for run in rows]
+
+
+def fail_dead_local_crawl_runs(database: Database, *, now: datetime, hostname: str | None = None) -> list[int]:
+    """At service start: 'running' crawl rows whose process on this host is gone are failed."""
+    hostname = hostname or socket.gethostname()
+    with database.session() as session:
+        rows = session.scalars(
+            select(CrawlRun).where(CrawlRun.status == "running", CrawlRun.hostname == hostname)
+        ).all()
+        dead = [run for run in rows if run.pid is not None and run.pid != os.getpid() and not pid_alive(run.pid)]
+        for run in dead:
+            run.status = "failed"
+            run.finished_at = run.heartbeat_at or now
+            reason = "the crawl process ended without closing its run (found at service start)"
+            run.message = f"{run.message}; {reason}" if run.message else reason
+        return [run.id for run in dead]
+
+
+def drop_leases_of(database: Database, *, pid: int, hostname: str) -> None:
+    """A killed child cannot release its leases; free them so the next crawl need not wait."""
+    prefix = f"{hostname}:{pid}:"
+    with database.session() as session:
+        session.execute(delete(Lease).where(Lease.owner.startswith(prefix, autoescape=True)))
+
+
+def crawl_run_of(database: Database, *, pid: int, hostname: str, spawned_at: datetime) -> CrawlRun | None:
+    with database.session() as session:
+        return session.scalars(
+            select(CrawlRun)
+            .where(CrawlRun.pid == pid, CrawlRun.hostname == hostname, CrawlRun.started_at >= spawned_at - CLOCK_SLACK)
+            .order_by(CrawlRun.started_at.desc())
+            .limit(1)
+        ).first()
+
+
+# -- the crawl child ------------------------------------------------------------
+
+
+def default_crawl_command(config_path: Path | str | None) -> list[str]:
+    command = [sys.executable, "-m", "crawler"]
+    if config_path is not None:
+        command += ["--config", str(Path(config_path).resolve())]
+    return command + ["crawl", "--trigger", "service"]
+
+
+@dataclass
+class CrawlOutcome:
+    """What became of one crawl child."""
+
+    status: str  # ok | degraded | failed | interrupted | busy
+    returncode: int | None
+    message: str = ""
+    run_id: int | None = None
+    pid: int | None = None
+    totals: dict[str, int] = field(default_factory=dict)
+    duration: float = 0.0
+
+    @property
+    def job_status(self) -> str:
+        return {"ok": "ok", "degraded": "ok", "busy": "skipped", "interrupted": "interrupted"}.get(self.status, "failed")
+
+    def detail(self) -> dict[str, Any]:
+        return {
+            "crawl_status": self.status,
+            "returncode": self.returncode,
+            "message": self.message,
+            "crawl_run": self.run_id,
+            "pid": self.pid,
+            "totals": self.totals,
+            "duration_seconds": round(self.duration, 1),
+        }
+
+
+def run_crawl_child(
+    command: Sequence[str],
+    *,
+    database: Database,
+    time_limit: float,
+    kill_grace: float = 30.0,
+    stop: threading.Event | None = None,
+    clock: Clock | None = None,
+    poll_seconds: float = 0.2,
+    on_spawn: Callable[[int], None] | None = None,
+) -> CrawlOutcome:
+    """Run one crawl child to its end and say what became of it.
+
+    The child gets SIGTERM when `stop` is set or `time_limit` seconds pass, and
+    SIGKILL if it is still alive `kill_grace` seconds later. A ledger row the
+    child left 'running' is then marked failed with the reason.
+    """
+    clock = clock or utcnow
+    stop = stop or threading.Event()
+    hostname = socket.gethostname()
+    spawned_at = clock()
+    started = time.monotonic()
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(
+        list(command),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        # Its own session: a terminal's Ctrl-C reaches only the service, which
+        # then stops the child itself, in order.
+        start_new_session=True,
+        env=env,
+    )
+    if on_spawn is not None:
+        on_spawn(process.pid)
+    reader = threading.Thread(target=_copy_output, args=(process,), name="crawl-output", daemon=True)
+    reader.start()
+    stopped_for: str | None = None
+    deadline = started + time_limit
+    while True:
+        try:
+            process.wait(timeout=poll_seconds)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        if stop.is_set():
+            stopped_for = "stopped with the service"
+        elif time.monotonic() >= deadline:
+            stopped_for = f"time limit of {time_limit / 60:g} min reached"
+        else:
+            continue
+        log_event("crawl", "stopping", pid=process.pid, reason=stopped_for)
+        _terminate(process, kill_grace)
+        break
+    reader.join(timeout=5)
+    duration = time.monotonic() - started
+    returncode = process.returncode
+    return _outcome(
+        database, process.pid, hostname, spawned_at, returncode, stopped_for, stop.is_set(), duration, clock
+    )
+
+
+def _terminate(process: subprocess.Popen, grace: float) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        log_event("crawl", "killing", pid=process.pid, reason=f"still running {grace:g} s after SIGTERM",
+                  level=logging.WARNING)
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        process.wait()
+
+
+def _copy_output(process: subprocess.Popen) -> None:
+    assert process.stdout is not None
+    for raw in process.stdout:
+        line = raw.decode("utf-8", errors="replace").rstrip()
+        if line:
+            child_log.info("crawl[%d] %s", process.pid, line)
+
+
+def _outcome(
+    database: Database,
+    pid: int,
+    hostname: str,
+    spawned_at: datetime,
+    returncode: int,
+    stopped_for: str | None,
+    service_stopping: bool,
+    duration: float,
+    clock: Clock,
+) -> CrawlOutcome:
+    if returncode < 0:
+        how = f"killed by {signal.Signals(-returncode).name}"
+    else:
+        how = f"exit status {returncode}"
+    reason = f"crawl process {pid} {how}" + (f" ({stopped_for})" if stopped_for else "")
+    fixed = fail_abandoned_crawl_runs(
+        database, pid=pid, hostname=hostname, spawned_at=spawned_at, reason=reason, now=clock()
+    )
+    if fixed:
+        drop_leases_of(database, pid=pid, hostname=hostname)
+    run = crawl_run_of(database, pid=pid, hostname=hostname, spawned_at=spawned_at)
+    totals = _totals(run.counts) if run is not None else {}
+    run_id = run.id if run is not None else None
+    if returncode == 0 and stopped_for is None:
+        status = run.status if run is not None and run.status in SUCCESS_STATUSES else "ok"
+        message = run.message if run is not None else ""
+    elif returncode == EXIT_BUSY and stopped_for is None and run is None:
+        status, message = "busy", "another crawl holds the crawl lock (a manual `bantin crawl`?)"
+    elif service_stopping and not fixed:
+        status, message = "interrupted", reason
+    else:
+        status = "failed"
+        message = reason if run is None or fixed else f"{reason}: {run.status}" + (f" — {run.message}" if run.message else "")
+    return CrawlOutcome(status, returncode, message, run_id, pid, totals, duration)
+
+
+def _totals(counts: dict[str, Any] | None) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for per_source in (counts or {}).values():
+        if isinstance(per_source, dict):
+            for key, value in per_source.items():
+                if isinstance(value, int):
+                    totals[key] = totals.get(key, 0) + value
+    return totals
+
+
+# -- the digest -----------------------------------------------------------------
+
+
+def default_digest_runner() -> Callable[..., Any]:
+    """`run_digest(config, database, *, now=None)` from the reports package."""
+    import importlib
+
+    for module_name in ("reports.mailer", "reports.delivery"):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        runner = getattr(module, "run_digest", None)
+        if runner is not None:
+            return runner
+    raise RuntimeError("no run_digest in reports.mailer or reports.delivery: the digest cannot be sent")
+
+
+def digest_counts(result: Any) -> dict[str, int]:
+    return {key: int(getattr(result, key, 0) or 0) for key in ("sent", "failed", "pending")}

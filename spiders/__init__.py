@@ -1,0 +1,1 @@
+"""Scrapy spiders for bantin; page objects (extraction) live in ``spiders.pages``."""

@@ -1,0 +1,609 @@
+"""The NDO article page object: HTML + URL in, a typed :class:`~crawler.items.Article` out.
+
+No Scrapy here, so it runs on saved pages. Each field is read in layers: the site's
+own selectors (``spiders.pages.selectors``), then JSON-LD / meta tags, then, for the
+body only, a generic extractor (trafilatura). ``Article.extractor`` names the layer
+that served title and body; ``Article.fallbacks`` names each field whose site
+selectors found nothing while a lower layer supplied a value.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import datetime
+from typing import Any, Callable, Iterator
+
+import lxml.html
+from lxml import etree
+
+from crawler.errors import ExtractionError
+from crawler.items import Article, Image
+
+from .dates import parse_datetime
+from .selectors import SELECTORS, NdoSelectors, xpath, xpath_any
+from .textutil import clean_text, dedupe
+from .urls import absolute_http_url, article_id_from_url, canonical_url, same_site
+
+log = logging.getLogger("bantin.extract")
+
+LAYERS = ("site", "jsonld", "generic")
+
+# Elements whose text is one paragraph; containers are walked into instead.
+_LEAF_BLOCKS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "pre", "dt", "dd", "figcaption"})
+_CONTAINERS = frozenset({
+    "div", "section", "article", "blockquote", "ul", "ol", "dl", "table", "thead", "tbody", "tfoot",
+    "tr", "td", "th", "center", "main", "header", "aside", "details", "summary",
+})
+
+# Player time labels: "0:00", "0:00 / 0:00", "01:02:03 / 1:00:00".
+_PLAYER_TIME = re.compile(r"^\d{1,2}(?::\d{2}){1,2}(?:\s*/\s*\d{1,2}(?::\d{2}){1,2})?$")
+_ALT_LINE = re.compile(r"^(?P<prefix>.*?)\s*ảnh\s*\d+$", re.I)
+_FOOTER_LINE = re.compile(
+    r"^(?:©|bản quyền thuộc về báo nhân dân|tổng biên tập\s*:|phó tổng biên tập\s*:"
+    r"|trụ sở bộ biên tập\s*:|giấy phép số\b.*bộ thông tin)",
+    re.I,
+)
+
+_PAPER_NAMES = frozenset(name.casefold() for name in (
+    "Báo Nhân Dân điện tử", "Báo Nhân Dân", "Nhân Dân điện tử", "Nhân Dân", "NDO", "Báo NDO",
+    "nhandan.vn", "Nhandan.vn", "Nhân Dân Online",
+))
+# Credit prefixes; "Theo" ("according to") carries no colon.
+_AUTHOR_PREFIX = re.compile(
+    r"(?:(?:bài\s*(?:và|,|&|-|/)?\s*ảnh|tin\s*(?:và|,|&)?\s*ảnh|bài|ảnh|video|clip|tin|đồ\s*họa|đồ\s*hoạ"
+    r"|thiết\s*kế|thực\s*hiện|trình\s*bày|biên\s*tập|dựng|quay|nguồn|tác\s*giả|phóng\s*viên)\s*[:：]"
+    r"|theo\s+)",
+    re.I,
+)
+_AUTHOR_SPLIT = re.compile(r"\s*(?:[;|,\n–—]|\s-\s)\s*")
+_TITLE_SUFFIX = re.compile(r"\s*[|\-–—]\s*(?:báo\s+)?nhân dân(?:\s+điện tử)?\s*$", re.I)
+
+
+def clean_author(raw: str | list[str] | None) -> str:
+    """Credit text -> ``"NAME, NAME"``: prefixes such as ``Bài và ảnh:`` and the paper's own name removed."""
+    if not raw:
+        return ""
+    values = raw if isinstance(raw, list) else [raw]
+    names: list[str] = []
+    for value in values:
+        text = clean_text(value)
+        # Each prefix becomes a separator, so "Bài: A - Ảnh: B" yields A and B.
+        text = _AUTHOR_PREFIX.sub(";", text)
+        for part in _AUTHOR_SPLIT.split(text):
+            name = part.strip(" .:;,-()[]")
+            if name and name.casefold() not in _PAPER_NAMES:
+                names.append(name)
+    return ", ".join(dedupe(names))
+
+
+_HOME_CRUMBS = frozenset({"trang chủ", "home", "nhân dân", "báo nhân dân"})
+
+
+def _crumb_name(item: dict) -> str:
+    name = item.get("name")
+    if isinstance(name, str):
+        return name
+    names = _names(item.get("item"))
+    return names[0] if names else ""
+
+
+def _jsonld_objects(data: Any) -> Iterator[dict]:
+    if isinstance(data, list):
+        for entry in data:
+            yield from _jsonld_objects(entry)
+    elif isinstance(data, dict):
+        yield data
+        graph = data.get("@graph")
+        if graph is not None:
+            yield from _jsonld_objects(graph)
+
+
+def _types(obj: dict) -> set[str]:
+    kind = obj.get("@type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    return {str(k) for k in kinds if k}
+
+
+def _names(value: Any) -> list[str]:
+    """JSON-LD author/keywords: a string, a {name} object, or a list of them."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        name = value.get("name")
+        return [name] if isinstance(name, str) else []
+    if isinstance(value, list):
+        return [name for entry in value for name in _names(entry)]
+    return []
+
+
+class ArticlePage:
+    """One NDO article page. ``ArticlePage(html, url).to_item()`` -> :class:`Article`.
+
+    Raises :class:`ExtractionError` when no title, no body or no article id can be
+    found by any layer: a half item is never returned.
+    """
+
+    def __init__(self, html: str | bytes, url: str, *, selectors: NdoSelectors = SELECTORS):
+        self.url = url
+        self.sel = selectors.article
+        self.meta_keys = selectors.meta
+        self.root = _parse_html(html, url)
+        self._meta: dict[str, list[str]] | None = None
+        self._jsonld: list[dict] | None = None
+        self._item: Article | None = None
+        self._fallbacks: list[str] = []
+
+    # -- public -------------------------------------------------------------------------------
+
+    def to_item(self) -> Article:
+        if self._item is None:
+            self._item = self._build()
+        return self._item
+
+    # -- orchestration ------------------------------------------------------------------------
+
+    def _build(self) -> Article:
+        url = self._canonical()
+        article_id = article_id_from_url(url) or article_id_from_url(self.url) or self._meta_int(
+            self.meta_keys.item_id)
+        if article_id is None:
+            raise ExtractionError("no article id (post<ID>) in the URL, og:url or dable:item_id", url=self.url)
+
+        scope = self._scope()
+        title, title_layer = self._title(scope)
+        if not title:
+            raise ExtractionError("no title found by any layer", url=self.url)
+
+        body_el = self._first(scope, self.sel.body)
+        author = self._author(scope)
+        published = self._published(scope)
+        category = self._category(scope)
+        tags = self._tags(scope, body_el)
+        sapo = self._sapo(scope)
+        images: list[Image] = []
+        paragraphs: list[str] = []
+        body_layer = "site"
+        if body_el is not None:
+            self._strip(body_el, self.sel.clutter)
+            images = self._images(body_el)
+            self._strip(body_el, self.sel.media)
+            paragraphs = self._filter_paragraphs(self._blocks(body_el), title, images)
+        if not paragraphs:
+            # No body block, or an empty one (a stale container left behind by a redesign).
+            if body_el is None:
+                images = self._images_outside_body(scope)
+            raw, body_layer = self._body_fallback(scope)
+            paragraphs = self._filter_paragraphs(raw, title, images)
+            if paragraphs:
+                self._fallbacks.append("body")
+        body = "\n\n".join(paragraphs)
+        if not body:
+            raise ExtractionError("no body text found by any layer", url=self.url)
+
+        extractor = max(title_layer, body_layer, key=LAYERS.index)
+        fallbacks = [name for name in ("title", "sapo", "body", "author", "published_at", "category", "tags")
+                     if name in self._fallbacks]
+        if fallbacks or extractor != "site":
+            log.info("%s: served by %s layer; fields past site selectors: %s", url, extractor,
+                     ", ".join(fallbacks) or "-")
+        else:
+            log.debug("%s: served by site layer", url)
+        return Article(
+            article_id=article_id,
+            url=url,
+            title=title,
+            body=body,
+            sapo=sapo,
+            author=author,
+            published_at=published,
+            modified_at=self._modified(),
+            category=category,
+            tags=tags,
+            images=images,
+            extractor=extractor,
+            fallbacks=fallbacks,
+        )
+
+    def _layered(self, field: str, site: Callable[[], Any], *lower: Callable[[], Any]) -> Any:
+        """First non-empty value; a field served below the site layer is recorded in fallbacks."""
+        value = site()
+        if value:
+            return value
+        for getter in lower:
+            value = getter()
+            if value:
+                self._fallbacks.append(field)
+                return value
+        return value
+
+    # -- lookups ------------------------------------------------------------------------------
+
+    def _first(self, context, alternatives: tuple[str, ...]):
+        for css in alternatives:
+            found = xpath(css)(context)
+            if found:
+                return found[0]
+        return None
+
+    def _all(self, context, alternatives: tuple[str, ...]) -> list:
+        for css in alternatives:
+            found = xpath(css)(context)
+            if found:
+                return found
+        return []
+
+    def _scope(self):
+        """The article block when one holds the title or body; else the whole page."""
+        for css in self.sel.scope:
+            for el in xpath(css)(self.root):
+                if self._first(el, self.sel.title) is not None or self._first(el, self.sel.body) is not None:
+                    return el
+        return self.root
+
+    @property
+    def meta(self) -> dict[str, list[str]]:
+        if self._meta is None:
+            meta: dict[str, list[str]] = {}
+            for el in self.root.iter("meta"):
+                key = el.get("property") or el.get("name") or el.get("itemprop")
+                content = el.get("content")
+                if key and content is not None:
+                    meta.setdefault(key.strip().lower(), []).append(content)
+            self._meta = meta
+        return self._meta
+
+    def _meta_first(self, keys: tuple[str, ...]) -> str:
+        for key in keys:
+            for value in self.meta.get(key, ()):
+                text = clean_text(value)
+                if text:
+                    return text
+        return ""
+
+    def _meta_all(self, keys: tuple[str, ...]) -> list[str]:
+        return [clean_text(value) for key in keys for value in self.meta.get(key, ())]
+
+    def _meta_int(self, keys: tuple[str, ...]) -> int | None:
+        value = self._meta_first(keys)
+        return int(value) if value.isdigit() else None
+
+    @property
+    def jsonld(self) -> list[dict]:
+        """NewsArticle-like objects from every JSON-LD script (lists and @graph included)."""
+        if self._jsonld is None:
+            found: list[dict] = []
+            for script in xpath(self.sel.jsonld)(self.root):
+                try:
+                    data = json.loads(script.text_content() or "null", strict=False)
+                except ValueError:
+                    log.debug("%s: unreadable JSON-LD block skipped", self.url)
+                    continue
+                found.extend(_jsonld_objects(data))
+            self._jsonld = found
+        return self._jsonld
+
+    def _ld(self, key: str) -> Any:
+        for obj in self.jsonld:
+            if any("Article" in kind or kind == "VideoObject" for kind in _types(obj)) and obj.get(key):
+                return obj[key]
+        return None
+
+    # -- fields -------------------------------------------------------------------------------
+
+    def _canonical(self) -> str:
+        for candidate in (self._meta_first(self.meta_keys.url), self._link_canonical()):
+            absolute = absolute_http_url(candidate, self.url)
+            if absolute and same_site(absolute, self.url) and article_id_from_url(absolute):
+                return canonical_url(absolute)
+        return canonical_url(self.url)
+
+    def _link_canonical(self) -> str:
+        for link in self.root.iter("link"):
+            if (link.get("rel") or "").lower() == "canonical":
+                return link.get("href") or ""
+        return ""
+
+    def _title(self, scope) -> tuple[str, str]:
+        el = self._first(scope, self.sel.title)
+        text = clean_text(el.text_content()) if el is not None else ""
+        if text:
+            return text, "site"
+        headline = self._ld("headline")
+        structured = (clean_text(headline) if isinstance(headline, str) else "") \
+            or self._meta_first(self.meta_keys.title)
+        if structured:
+            self._fallbacks.append("title")
+            return _TITLE_SUFFIX.sub("", structured), "jsonld"
+        candidates = [clean_text(h1.text_content()) for h1 in self.root.iter("h1")]
+        candidates += [_TITLE_SUFFIX.sub("", clean_text(t.text_content())) for t in self.root.iter("title")]
+        text = next((c for c in candidates if c), "")
+        if text:
+            self._fallbacks.append("title")
+        return text, "generic"
+
+    def _sapo(self, scope) -> str:
+        def site() -> str:
+            el = self._first(scope, self.sel.sapo)
+            return clean_text(el.text_content()) if el is not None else ""
+
+        def ld() -> str:
+            value = self._ld("description")
+            return clean_text(value) if isinstance(value, str) else ""
+
+        return self._layered("sapo", site, ld, lambda: self._meta_first(self.meta_keys.sapo))
+
+    def _author(self, scope) -> str:
+        def site() -> str | None:
+            found = self._all(scope, self.sel.author)
+            # Matched but only the paper's name -> "" yet still served by the site layer.
+            return clean_author([el.text_content() for el in found]) if found else None
+
+        value = site()
+        if value is not None:
+            return value
+        ld = clean_author(_names(self._ld("author")))
+        meta = clean_author(self._meta_all(self.meta_keys.author))
+        if ld or meta:
+            self._fallbacks.append("author")
+        return ld or meta
+
+    def _published(self, scope) -> datetime | None:
+        def site() -> datetime | None:
+            for el in self._all(scope, self.sel.published):
+                parsed = parse_datetime(el.get("datetime"))
+                if parsed:
+                    return parsed
+            return None
+
+        def ld() -> datetime | None:
+            value = self._ld("datePublished")
+            return parse_datetime(value) if isinstance(value, str) else None
+
+        def meta() -> datetime | None:
+            for value in self._meta_all(self.meta_keys.published):
+                parsed = parse_datetime(value)
+                if parsed:
+                    return parsed
+            return None
+
+        def visible() -> datetime | None:
+            el = self._first(scope, self.sel.published_text)
+            return parse_datetime(clean_text(el.text_content())) if el is not None else None
+
+        return self._layered("published_at", site, ld, meta, visible)
+
+    def _modified(self) -> datetime | None:
+        value = self._ld("dateModified")
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+        if parsed:
+            return parsed
+        for value in self._meta_all(self.meta_keys.modified):
+            parsed = parse_datetime(value)
+            if parsed:
+                return parsed
+        return None
+
+    def _category(self, scope) -> list[str]:
+        def site() -> list[str]:
+            crumbs = self._all(self.root, self.sel.breadcrumbs)
+            names = [clean_text(el.text_content()) for el in crumbs]
+            return dedupe([n for n in names if n.casefold() not in _HOME_CRUMBS])
+
+        def ld_breadcrumbs() -> list[str]:
+            for obj in self.jsonld:
+                if "BreadcrumbList" not in _types(obj):
+                    continue
+                items = [i for i in obj.get("itemListElement") or [] if isinstance(i, dict)]
+                items.sort(key=lambda i: i.get("position") or 0)
+                names = [clean_text(_crumb_name(i)) for i in items]
+                names = [n for n in names if n and n.casefold() not in _HOME_CRUMBS]
+                if names:
+                    return dedupe(names)
+            return []
+
+        def meta() -> list[str]:
+            return dedupe(self._meta_all(self.meta_keys.section))
+
+        def ld_section() -> list[str]:
+            return dedupe([clean_text(n) for n in _names(self._ld("articleSection"))])
+
+        return self._layered("category", site, meta, ld_breadcrumbs, ld_section) or []
+
+    def _tags(self, scope, body_el) -> list[str]:
+        def site() -> list[str]:
+            excluded = set()
+            for box in xpath_any(self.sel.teasers)(scope):  # links in teasers are not this article's tags
+                excluded.update(box.iter("a"))
+            if body_el is not None:
+                excluded.update(body_el.iter("a"))
+            links = [a for a in self._all(scope, self.sel.tag_links) if a not in excluded]
+            return dedupe([clean_text(a.text_content()).lstrip("#").strip() for a in links])
+
+        def split(values: list[str]) -> list[str]:
+            return dedupe([clean_text(part) for value in values for part in re.split(r"[,;]", value)])
+
+        def meta() -> list[str]:
+            for key in self.meta_keys.keywords:
+                tags = split(self._meta_all((key,)))
+                if tags:
+                    return tags
+            return []
+
+        return self._layered("tags", site, meta, lambda: split(_names(self._ld("keywords")))) or []
+
+    # -- images -------------------------------------------------------------------------------
+
+    def _images(self, container) -> list[Image]:
+        images: list[Image] = []
+        for el in container.iter("figure", "table"):
+            if el.tag == "figure":
+                imgs = xpath(self.sel.figure_img)(el)
+                caps = xpath(self.sel.figcaption)(el)
+            elif "picture" in (el.get("class") or "").split():
+                imgs = xpath(self.sel.legacy_img)(el)
+                caps = xpath(self.sel.legacy_caption)(el)
+            else:
+                continue
+            caption = clean_text(caps[0].text_content()) if caps else ""
+            for img in imgs:
+                src = self._img_src(img)
+                if src:
+                    images.append(Image(url=src, caption=caption))
+        return _dedupe_images(images)
+
+    def _img_src(self, img) -> str | None:
+        for attr in self.sel.img_attrs:
+            src = absolute_http_url(img.get(attr), self.url)
+            if src:
+                return src
+        return None
+
+    def _images_outside_body(self, scope) -> list[Image]:
+        self._strip(scope, self.sel.clutter)
+        return self._images(scope)
+
+    # -- body ---------------------------------------------------------------------------------
+
+    def _strip(self, context, alternatives: tuple[str, ...]) -> None:
+        for el in xpath_any(alternatives)(context):
+            if el is context:
+                continue
+            parent = el.getparent()
+            if parent is not None:
+                _drop_keep_tail(el)
+
+    def _blocks(self, container) -> list[str]:
+        for br in container.iter("br"):
+            br.tail = "\n" + (br.tail or "")
+        out: list[str] = []
+        _walk(container, out)
+        return out
+
+    def _body_fallback(self, scope) -> tuple[list[str], str]:
+        body = self._ld("articleBody")
+        if isinstance(body, str) and body.strip():
+            if "<" in body:
+                fragment = lxml.html.fragment_fromstring(body, create_parent="div")
+                return self._blocks(fragment), "jsonld"
+            return [clean_text(p) for p in body.splitlines()], "jsonld"
+        structured = self._first(self.root, self.sel.structured_body)
+        if structured is not None:
+            self._strip(structured, self.sel.clutter + self.sel.media)
+            paragraphs = self._blocks(structured)
+            if any(clean_text(p) for p in paragraphs):
+                return paragraphs, "jsonld"
+        return self._generic(), "generic"
+
+    def _generic(self) -> list[str]:
+        # Imported here: trafilatura is slow to import and only needed when the site changed its layout.
+        import trafilatura
+
+        self._strip(self.root, self.sel.clutter + self.sel.chrome + self.sel.media)
+        for el in self.root.iter("h1"):
+            _drop_keep_tail(el)
+        text = trafilatura.extract(self.root, url=self.url, include_comments=False, include_tables=False,
+                                   include_images=False, favor_recall=True, deduplicate=False)
+        return text.splitlines() if text else []
+
+    def _filter_paragraphs(self, paragraphs: list[str], title: str, images: list[Image]) -> list[str]:
+        captions = {image.caption.casefold() for image in images if image.caption}
+        folded_title = title.casefold()
+        out: list[str] = []
+        for raw in paragraphs:
+            text = clean_text(raw)
+            if not text or _PLAYER_TIME.match(text) or _FOOTER_LINE.match(text):
+                continue
+            folded = text.casefold()
+            if folded == folded_title:
+                continue
+            alt = _ALT_LINE.match(text)
+            if alt and (alt["prefix"].casefold() == folded_title or not alt["prefix"]):
+                continue
+            if folded in captions:
+                continue
+            out.append(text)
+        return out
+
+
+def _walk(el, out: list[str]) -> None:
+    """Collect paragraph texts in document order: leaf blocks whole, containers recursed, inline runs joined."""
+    run: list[str] = [el.text or ""]
+    for child in el:
+        tag = child.tag if isinstance(child.tag, str) else None
+        if tag is None:  # comments and processing instructions: only their tail is text
+            run.append(child.tail or "")
+            continue
+        tag = tag.lower()
+        if tag in _LEAF_BLOCKS:
+            out.append("".join(run))
+            out.append(child.text_content())
+            run = [child.tail or ""]
+        elif tag in _CONTAINERS:
+            out.append("".join(run))
+            _walk(child, out)
+            run = [child.tail or ""]
+        else:
+            run.append(child.text_content())
+            run.append(child.tail or "")
+    out.append("".join(run))
+
+
+def _drop_keep_tail(el) -> None:
+    """Remove an element but keep the text that follows it (lxml stores it on the element)."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    tail = el.tail
+    if tail:
+        previous = el.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(el)
+
+
+def _dedupe_images(images: list[Image]) -> list[Image]:
+    by_url: dict[str, Image] = {}
+    for image in images:
+        known = by_url.get(image.url)
+        if known is None or (not known.caption and image.caption):
+            by_url[image.url] = image
+    return list(by_url.values())
+
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+
+
+def _decode(html: bytes) -> str:
+    if html.startswith(b"\xef\xbb\xbf"):
+        return html[3:].decode("utf-8", errors="replace")
+    try:
+        return html.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    match = _META_CHARSET.search(html[:4096])
+    if match:
+        try:
+            return html.decode(match.group(1).decode("ascii"), errors="replace")
+        except LookupError:
+            pass
+    return html.decode("utf-8", errors="replace")
+
+
+def _parse_html(html: str | bytes, url: str):
+    text = _decode(html) if isinstance(html, (bytes, bytearray)) else html
+    text = text.lstrip("\ufeff")
+    if not text.strip():
+        raise ExtractionError("empty page", url=url)
+    try:
+        return lxml.html.document_fromstring(text)
+    except (etree.ParserError, ValueError) as exc:
+        # lxml refuses str input that declares an XML encoding; re-feed it as bytes.
+        try:
+            return lxml.html.document_fromstring(text.encode("utf-8"),
+                                                 parser=lxml.html.HTMLParser(encoding="utf-8"))
+        except (etree.ParserError, ValueError):
+            raise ExtractionError(f"unparseable HTML: {exc}", url=url) from exc

@@ -1,0 +1,41 @@
+"""Text clean-up shared by the page objects: NFC, the Ð/đ mix-up, invisible characters."""
+
+from __future__ import annotations
+
+import unicodedata
+
+# Ð (U+00D0, Icelandic eth) and ð are typed for Đ/đ on some NDO pages; no Vietnamese text means eth.
+_TRANSLATE = str.maketrans(
+    {
+        "\u00d0": "\u0110",
+        "\u00f0": "\u0111",
+        "\u00a0": " ",
+        "\u202f": " ",
+        "\u200b": None,
+        "\u200c": None,
+        "\u200d": None,
+        "\u2060": None,
+        "\ufeff": None,
+        "\u00ad": None,
+    }
+)
+
+
+def clean_text(value: str | None) -> str:
+    """NFC, Ð read as Đ, invisible characters removed, whitespace collapsed to single spaces."""
+    if not value:
+        return ""
+    value = unicodedata.normalize("NFC", value.translate(_TRANSLATE))
+    return " ".join(value.split())
+
+
+def dedupe(values: list[str]) -> list[str]:
+    """Drop empty and repeated values, keeping the first occurrence's order."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for value in values:
+        key = value.casefold()
+        if value and key not in seen:
+            seen.add(key)
+            out.append(value)
+    return out

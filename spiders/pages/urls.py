@@ -1,0 +1,62 @@
+"""URL identity for NDO articles: the ``post<ID>`` number and the canonical form."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+ARTICLE_PATH = re.compile(r"/[^/]+-post(\d+)\.html$")
+
+
+def canonical_url(url: str) -> str:
+    """The URL without query string and fragment (NDO article identity ignores both)."""
+    parts = urlsplit(url.strip())
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, "", ""))
+
+
+def article_id_from_url(url: str | None) -> int | None:
+    if not url:
+        return None
+    match = ARTICLE_PATH.search(urlsplit(url.strip()).path)
+    return int(match.group(1)) if match else None
+
+
+def host_of(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    return host[4:] if host.startswith("www.") else host
+
+
+def same_site(url: str, base_url: str) -> bool:
+    """Same host (``www.`` ignored) and same non-default port; only http(s)."""
+    a, b = urlsplit(url), urlsplit(base_url)
+    if a.scheme not in ("http", "https"):
+        return False
+    try:
+        return host_of(url) == host_of(base_url) and _port(a) == _port(b)
+    except ValueError:
+        return False
+
+
+def _port(parts) -> int | None:
+    # http and https on default ports count as one site (og:url may differ in scheme only).
+    port = parts.port
+    return None if port in (None, 80, 443) else port
+
+
+def is_article_url(url: str, base_url: str) -> bool:
+    """An NDO article page (``…-post<ID>.html``) on the same host as ``base_url``."""
+    absolute = urljoin(base_url, url.strip())
+    return same_site(absolute, base_url) and article_id_from_url(absolute) is not None
+
+
+def absolute_http_url(url: str | None, base_url: str) -> str | None:
+    """Resolve against the page URL; only http(s) results are kept (no ``data:``, ``javascript:``)."""
+    if not url:
+        return None
+    url = url.strip()
+    if not url or url.startswith(("data:", "javascript:", "about:", "#")):
+        return None
+    absolute = urljoin(base_url, url)
+    if urlsplit(absolute).scheme not in ("http", "https") or not urlsplit(absolute).netloc:
+        return None
+    return absolute

@@ -1,0 +1,158 @@
+"""Shared builders for the digest, mailer and render tests: a database with hand-made matches, an SMTP sink."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from email import message_from_bytes, policy
+from pathlib import Path
+
+from crawler.config import parse_config
+from crawler.db import Database
+from crawler.db.models import Article, CrawlRun, Match, Topic
+
+NOW = datetime(2025, 3, 27, 0, 0, tzinfo=timezone.utc)  # 07:00 in Hà Nội
+CNHT = "Công nghiệp hỗ trợ"
+QN = "Quảng Ninh"
+
+
+def free_port() -> int:
+    # aiosmtpd's Controller cannot use port 0 (it connects back to the configured port).
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_config(db_url: str, port: int = 25, *, extra: str = "", digest: str = "", smtp: str = ""):
+    return parse_config(f'''
+[storage]
+database_url = "{db_url}"
+[smtp]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+sender = "Bản tin NDO <bantin@example.org>"
+max_attempts = 2
+retry_backoff_seconds = 0.0
+timeout_seconds = 5.0
+{smtp}
+[digest]
+unsubscribe_mailto = "unsubscribe@example.org"
+unsubscribe_url = "https://example.org/unsub"
+{digest}
+[[topics]]
+name = "{CNHT}"
+query = '"công nghiệp hỗ trợ" OR CNHT'
+[[topics]]
+name = "{QN}"
+query = '"Quảng Ninh"'
+[[recipients]]
+email = "an@example.org"
+name = "Nguyễn Văn Ân"
+[[recipients]]
+email = "binh@example.org"
+name = "Trần Thị Bình"
+topics = ["{QN}"]
+language = "en"
+{extra}
+''')
+
+
+def hit(term: str, field: str, snippet: str, *, negated: bool = False) -> dict:
+    start = snippet.lower().find(term.lower())
+    return {"term": term, "field": field, "index": 0, "start": start, "end": start + len(term),
+            "snippet": snippet, "highlight": [start, start + len(term)], "negated": negated}
+
+
+@dataclass
+class Archive:
+    database: Database
+    next_id: int = 1000
+    topics_seen: set = field(default_factory=set)
+
+    def topic(self, name: str) -> None:
+        if name in self.topics_seen:
+            return
+        with self.database.session() as session:
+            session.add(Topic(name=name, query=name, accents="auto", version="v1", matched_version="v1",
+                              updated_at=NOW))
+        self.topics_seen.add(name)
+
+    def article(self, title: str, *, topics: dict[str, list[dict]], published: datetime | None = None,
+                url: str | None = None, sapo: str = "Sapo của bài.", author: str = "Minh Hà",
+                category: list[str] | None = None) -> int:
+        self.next_id += 1
+        article_id = self.next_id
+        published = published or NOW - timedelta(hours=article_id % 20)
+        for name in topics:
+            self.topic(name)
+        with self.database.session() as session:
+            session.add(Article(
+                article_id=article_id, url=url or f"https://nhandan.vn/bai-{article_id}-post{article_id}.html",
+                title=title, sapo=sapo, body="Nội dung.", author=author, category=category or ["Kinh tế", "Doanh nghiệp"],
+                tags=[], images=[], published_at=published, modified_at=None, first_seen_at=published,
+                fetched_at=published, changed_at=published, version=1, content_hash="x" * 64,
+            ))
+            session.flush()
+            for name, hits in topics.items():
+                session.add(Match(article_id=article_id, topic=name, topic_version="v1", article_version=1,
+                                  hits=hits, matched_at=published))
+        return article_id
+
+    def update_article(self, article_id: int, title: str) -> None:
+        with self.database.session() as session:
+            article = session.get(Article, article_id)
+            article.title = title
+            article.version += 1
+            for match in session.query(Match).filter_by(article_id=article_id):
+                match.article_version = article.version
+
+    def crawl(self, *, started: datetime, status: str = "ok", counts: dict | None = None) -> None:
+        with self.database.session() as session:
+            session.add(CrawlRun(started_at=started, finished_at=started + timedelta(minutes=3), status=status,
+                                 counts=counts or {"rss": {"discovered": 40, "fetched": 12, "new": 10, "updated": 2, "failed": 1},
+                                                    "sitemap": {"discovered": 50, "fetched": 3, "new": 3, "updated": 0, "failed": 0}}))
+
+
+def standard_archive(database: Database) -> Archive:
+    """Three CNHT articles (one also Quảng Ninh), two Quảng Ninh, a hostile title, a javascript: link."""
+    archive = Archive(database)
+    archive.crawl(started=NOW - timedelta(hours=1))
+    archive.article("Phát triển công nghiệp hỗ trợ ở Bắc Ninh", topics={
+        CNHT: [hit("công nghiệp hỗ trợ", "title", "Phát triển công nghiệp hỗ trợ ở Bắc Ninh"),
+               hit("công nghiệp hỗ trợ", "body", "Doanh nghiệp công nghiệp hỗ trợ cần vốn & đất <sạch>.")]},
+        published=NOW - timedelta(hours=2))
+    archive.article("Quảng Ninh thu hút CNHT", topics={
+        CNHT: [hit("CNHT", "title", "Quảng Ninh thu hút CNHT")],
+        QN: [hit("Quảng Ninh", "sapo", "Tỉnh Quảng Ninh công bố 12 dự án mới.")]},
+        published=NOW - timedelta(hours=3))
+    archive.article("<script>alert('x')</script> Hạ Long đón khách", topics={
+        QN: [hit("Quảng Ninh", "body", "Thành phố Hạ Long, Quảng Ninh đón 1 triệu khách.")]},
+        published=NOW - timedelta(hours=1), url="javascript:alert(1)")
+    return archive
+
+
+class Sink:
+    """An aiosmtpd handler that records messages and can refuse on demand."""
+
+    def __init__(self):
+        self.messages: list[bytes] = []
+        self.replies: list[str] = []  # consumed one per DATA; "" = accept
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            reply = self.replies.pop(0) if self.replies else ""
+        if reply == "drop":
+            session.transport.close()
+            return "421 closing"
+        if reply:
+            return reply
+        with self.lock:
+            self.messages.append(envelope.original_content or envelope.content)
+        return "250 OK queued"
+
+    def parsed(self):
+        return [message_from_bytes(raw, policy=policy.default) for raw in self.messages]

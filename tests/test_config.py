@@ -1,0 +1,156 @@
+"""Configuration: found in the documented order, validated before anything runs, exit status 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crawler.config import Config, find_config_path, load_config, parse_config, starter_config
+from crawler.errors import ConfigError
+
+VALID = """
+[site]
+base_url = "http://127.0.0.1:8080/"
+[storage]
+database_url = "sqlite:///x.sqlite3"
+[crawl]
+lookback_days = 3
+download_delay = 0.5
+[schedule]
+timezone = "Asia/Ho_Chi_Minh"
+crawl = "0 6 * * *"
+digest = "30 6 * * 1-5"
+[smtp]
+host = "smtp.example.org"
+port = 465
+security = "ssl"
+username = "bantin"
+password_env = "MY_SMTP_PASSWORD"
+sender = "Bản tin NDO <bantin@example.org>"
+[digest]
+language = "en"
+unsubscribe_mailto = "unsubscribe@example.org"
+[[topics]]
+name = "Công nghiệp hỗ trợ"
+query = '"công nghiệp hỗ trợ" OR CNHT'
+[[topics]]
+name = "Quảng Ninh"
+query = "Quảng Ninh"
+accents = "exact"
+[[recipients]]
+email = "reader@example.org"
+topics = ["Công nghiệp hỗ trợ"]
+[[recipients]]
+email = "all@example.org"
+"""
+
+
+def test_valid_config_reads_every_section():
+    config = parse_config(VALID)
+    assert config.site.base_url == "http://127.0.0.1:8080"  # trailing slash dropped
+    assert config.crawl.lookback_days == 3
+    assert config.smtp.security == "ssl"
+    assert [t.name for t in config.topics] == ["Công nghiệp hỗ trợ", "Quảng Ninh"]
+    assert [t.name for t in config.topics_for(config.recipients[0])] == ["Công nghiệp hỗ trợ"]
+    assert len(config.topics_for(config.recipients[1])) == 2  # omitted = all topics
+
+
+def test_starter_config_is_valid_and_commented(tmp_path):
+    text = starter_config(f"sqlite:///{tmp_path}/db.sqlite3")
+    config = parse_config(text)
+    assert config.storage.database_url.endswith("db.sqlite3")
+    assert text.count("#") > 20
+    assert "password =" not in text  # secrets never live in the file
+
+
+BAD = [
+    ("[crawl]\nconcurrency = \"2\"", "crawl.concurrency", "valid integer"),
+    ("[crawl]\nspeed = 1", "crawl.speed", "unknown key"),
+    ("[nonsense]\nx = 1", "nonsense", "unknown key"),
+    ("[crawl]\ndownload_delay = -1", "crawl.download_delay", "greater than or equal"),
+    ("[schedule]\ncrawl = \"0 25 * * *\"", "schedule.crawl", "bad cron string"),
+    ("[schedule]\ndigest = \"every morning\"", "schedule.digest", "bad cron string"),
+    ("[schedule]\ntimezone = \"Asia/Hanoi_City\"", "schedule.timezone", "unknown time zone"),
+    ("[smtp]\nsecurity = \"tls\"", "smtp.security", "'starttls', 'ssl' or 'none'"),
+    ("[smtp]\nsender = \"not an address\"", "smtp.sender", "bad e-mail address"),
+    ("[site]\nbase_url = \"nhandan.vn\"", "site.base_url", "http(s) URL"),
+    ("[storage]\ndatabase_url = \"mysql://x\"", "storage.database_url", "only sqlite"),
+    ("[digest]\nunsubscribe_url = \"http://x.org/u\"", "digest.unsubscribe_url", "https://"),
+    ('[[topics]]\nname = "A"\nquery = "x"\n[[topics]]\nname = "a"\nquery = "y"', "topics[1].name", "duplicate topic"),
+    ('[[topics]]\nname = "A"\nquery = "(x"', "topics[0].query", "position"),
+    ('[[topics]]\nname = "A"\nquery = "x"\naccents = "none"', "topics[0].accents", "'auto', 'exact' or 'fold'"),
+    ('[[topics]]\nname = "A"', "topics[0].query", "required key is missing"),
+    ('[[recipients]]\nemail = "reader@"', "recipients[0].email", "bad e-mail address"),
+    ('[[recipients]]\nemail = "a@example.org"\n[[recipients]]\nemail = "A@example.org"', "recipients[1].email", "duplicate recipient"),
+    ('[[topics]]\nname = "A"\nquery = "x"\n[[recipients]]\nemail = "a@example.org"\ntopics = ["B"]',
+     "recipients[0].topics", "unknown topic 'B'"),
+    ("[crawl\n", None, "not valid TOML"),
+]
+
+
+@pytest.mark.parametrize("text, key, message", BAD, ids=[b[1] or "toml" for b in BAD])
+def test_invalid_config_names_file_key_and_problem(text, key, message):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, path="bantin.toml")
+    error = caught.value
+    assert error.exit_code == 2
+    assert error.key == key
+    assert message in str(error)
+    assert str(error).startswith("bantin.toml: ")
+
+
+def test_search_order_flag_then_env_then_cwd_then_user_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    user_dir = tmp_path / "xdg" / "bantin"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    assert find_config_path() == (None, False)
+    user_dir.mkdir(parents=True)
+    (user_dir / "bantin.toml").write_text("")
+    assert find_config_path()[0] == user_dir / "bantin.toml"
+    (tmp_path / "bantin.toml").write_text("")
+    assert find_config_path()[0] == tmp_path / "bantin.toml"
+    monkeypatch.setenv("BANTIN_CONFIG", str(tmp_path / "env.toml"))
+    assert find_config_path() == (tmp_path / "env.toml", True)
+    assert find_config_path("flag.toml") == (Path("flag.toml"), True)
+
+
+def test_named_file_must_exist(tmp_path):
+    with pytest.raises(ConfigError, match="no such configuration file"):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_defaults_without_any_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = load_config()
+    assert config.path is None
+    assert config == Config()
+    assert config.storage.url.startswith("sqlite:///")
+
+
+def test_password_comes_from_environment_or_file(tmp_path, monkeypatch):
+    config = parse_config('[smtp]\npassword_env = "X_PASS"')
+    assert config.smtp.password() is None
+    monkeypatch.setenv("X_PASS", "s3cret")
+    assert config.smtp.password() == "s3cret"
+    secret = tmp_path / "pw"
+    secret.write_text("from-file\n")
+    config = parse_config(f'[smtp]\npassword_file = "{secret}"')
+    assert config.smtp.password() == "from-file"
+
+
+@pytest.mark.parametrize("command", [["crawl"], ["articles", "list"], ["status"]])
+def test_cli_refuses_bad_config_with_exit_2_and_one_line(tmp_path, command):
+    path = tmp_path / "bantin.toml"
+    path.write_text('[crawl]\nconcurrency = "fast"\n', encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "crawler", "--config", str(path), *command],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"bantin: error: {path}: crawl.concurrency: Input should be a valid integer (got 'fast')"
+    ]
+    assert "Traceback" not in result.stderr

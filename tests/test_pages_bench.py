@@ -1,0 +1,13 @@
+"""The extraction benchmark runs end to end on the saved fixtures (figures are printed, never asserted)."""
+
+from __future__ import annotations
+
+from crawler import bench_extract
+
+
+def test_bench_runs_on_fixtures(capsys):
+    assert bench_extract.main(["--fixtures", "--pages", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "pages: 4 from test fixtures" in out
+    assert "layers: {'site': 4}" in out
+    assert "ratio:" in out

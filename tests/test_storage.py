@@ -1,0 +1,135 @@
+"""Storage: migrations, UTC instants, incremental bookkeeping — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select, text
+
+from crawler.db import Database, table_names
+from crawler.db.articles import known_articles, needs_fetch, record_sources, store_article
+from crawler.db.models import Article, ArticleSource, Lease
+from crawler.errors import DatabaseTooNewError
+from crawler.items import Article as Item
+from crawler.items import Image
+
+VN = timezone(timedelta(hours=7))
+NOW = datetime(2026, 3, 27, 1, 0, tzinfo=timezone.utc)
+
+
+def item(article_id=985001, **changes) -> Item:
+    fields = dict(
+        article_id=article_id,
+        url=f"https://nhandan.vn/bai-viet-post{article_id}.html",
+        title="Phát triển công nghiệp hỗ trợ",
+        sapo="Sapo.",
+        body="Đoạn một.\n\nĐoạn hai.",
+        author="VĂN CHÚC",
+        published_at=datetime(2026, 3, 27, 8, 15, tzinfo=VN),
+        modified_at=None,
+        category=["Kinh tế", "Chứng khoán"],
+        tags=["Quảng Ninh"],
+        images=[Image("https://image.nhandan.vn/a.jpg", "Quang cảnh hội thảo.")],
+    )
+    fields.update(changes)
+    return Item(**fields)
+
+
+def test_new_database_gets_every_table(database):
+    assert {"articles", "article_sources", "crawl_runs", "topics", "matches", "outbox", "deliveries",
+            "leases", "job_runs", "alembic_version"} <= set(table_names(database.engine))
+
+
+def test_reopening_is_idempotent(database_url):
+    Database(database_url).dispose()
+    Database(database_url).dispose()
+
+
+def test_database_newer_than_code_is_refused(database):
+    with database.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+    with pytest.raises(DatabaseTooNewError, match="newer than this bantin knows"):
+        Database(database.url)
+
+
+def test_older_database_is_upgraded(database_url):
+    from alembic import command
+
+    from crawler.db import _alembic_config, _create_engine
+
+    engine = _create_engine(database_url)
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "head")
+        command.downgrade(_alembic_config(connection), "base")
+    assert "articles" not in table_names(engine)
+    engine.dispose()
+    database = Database(database_url)
+    assert "articles" in table_names(database.engine)
+    database.dispose()
+
+
+def test_models_and_migrations_agree(database):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from crawler.db.models import Base
+
+    with database.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []
+
+
+def test_instants_round_trip_as_aware_utc(database):
+    local = datetime(2026, 3, 27, 8, 15, tzinfo=VN)
+    with database.session() as session:
+        session.add(Lease(name="x", owner="o", acquired_at=local, heartbeat_at=local, expires_at=local))
+    with database.session() as session:
+        lease = session.get(Lease, "x")
+        assert lease.acquired_at == local
+        assert lease.acquired_at.utcoffset() == timedelta(0)
+
+
+def test_naive_datetimes_are_refused(database):
+    with pytest.raises(Exception, match="naive datetime"):
+        with database.session() as session:
+            session.add(Lease(name="x", owner="o", acquired_at=datetime(2026, 1, 1),
+                              heartbeat_at=NOW, expires_at=NOW))
+
+
+def test_store_new_unchanged_updated(database):
+    with database.session() as session:
+        assert store_article(session, item(), now=NOW) == "new"
+    with database.session() as session:
+        assert store_article(session, item(), now=NOW + timedelta(hours=1)) == "unchanged"
+    with database.session() as session:
+        assert store_article(session, item(body="Đoạn một.\n\nĐoạn hai đã sửa."), now=NOW + timedelta(hours=2)) == "updated"
+    with database.session() as session:
+        row = session.get(Article, 985001)
+        assert row.version == 2
+        assert row.first_seen_at == NOW
+        assert row.changed_at == NOW + timedelta(hours=2)
+        assert row.images == [{"url": "https://image.nhandan.vn/a.jpg", "caption": "Quang cảnh hội thảo."}]
+        assert row.category == ["Kinh tế", "Chứng khoán"]
+        assert row.published_at == datetime(2026, 3, 27, 1, 15, tzinfo=timezone.utc)
+
+
+def test_sources_and_change_detection(database):
+    published = datetime(2026, 3, 27, 8, 15, tzinfo=VN)
+    with database.session() as session:
+        store_article(session, item(), now=NOW)
+        session.flush()
+        record_sources(session, 985001, {"rss": published, "google_news": None}, now=NOW)
+    with database.session() as session:
+        record_sources(session, 985001, {"rss": published + timedelta(hours=1)}, now=NOW + timedelta(hours=1))
+        sources = {s.source: s for s in session.scalars(select(ArticleSource))}
+        assert set(sources) == {"rss", "google_news"}
+        assert sources["rss"].lastmod == published + timedelta(hours=1)
+        assert sources["rss"].first_seen_at == NOW
+        known = known_articles(session, [985001, 985002])
+    assert set(known) == {985001}
+    state = known[985001]
+    assert needs_fetch(None, None)  # never stored: fetch
+    assert not needs_fetch(state, None)
+    assert not needs_fetch(state, published + timedelta(hours=1, seconds=30))  # within tolerance
+    assert needs_fetch(state, published + timedelta(hours=3))
