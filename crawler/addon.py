@@ -41,7 +41,6 @@ def scrapy_settings(
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency,
         "CONCURRENT_REQUESTS": max(crawl.concurrency, 1),
         "DOWNLOAD_DELAY": crawl.download_delay,
-        "RANDOMIZE_DOWNLOAD_DELAY": True,
         "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
         "AUTOTHROTTLE_START_DELAY": max(crawl.download_delay, 0.5),
     }
@@ -50,7 +49,6 @@ def scrapy_settings(
         settings.update(
             DOWNLOAD_DELAY=0,
             AUTOTHROTTLE_ENABLED=False,
-            RANDOMIZE_DOWNLOAD_DELAY=False,
             CONCURRENT_REQUESTS_PER_DOMAIN=16,
             CONCURRENT_REQUESTS=16,
         )

@@ -77,12 +77,14 @@ def run_crawl(config: Config, options: CrawlOptions) -> CrawlResult:
         polite=options.polite,
     )
     overrides["BANTIN_PROGRESS"] = options.progress
+    # bantin's CLI owns the root log handler; Scrapy logs through it.
+    overrides["LOG_INSTALL_ROOT_HANDLER"] = False
     if options.time_limit_minutes:
         overrides["CLOSESPIDER_TIMEOUT"] = int(options.time_limit_minutes * 60)
     overrides.update(options.extra_settings)
     settings.setdict(overrides, priority="cmdline")
 
-    process = CrawlerProcess(settings, install_root_handler=False)
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler(NhandanSpider)
     process.crawl(crawler)
     process.start()

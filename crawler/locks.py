@@ -117,7 +117,7 @@ class LeaseInfo:
         what = self.info.get("purpose")
         age = max(0, int((now - self.heartbeat_at).total_seconds()))
         return (
-            f"{what + ' ' if what else ''}on host {self.host} (pid {self.pid}) since "
+            f"{what or 'another bantin process'} on host {self.host} (pid {self.pid}) since "
             f"{_format_time(self.acquired_at)}, last heartbeat {age} s ago"
         )
 
@@ -298,7 +298,7 @@ def hold_lease(
             break
         if time.monotonic() >= deadline:
             raise LockBusyError(
-                f"the {name} lock is held by another bantin process {holder.describe(clock())}"
+                f"the {name} lock is held by {holder.describe(clock())}"
                 f"{f'; waited {wait:g} s' if wait else ''}; try again later"
             )
         time.sleep(min(POLL_SECONDS, max(deadline - time.monotonic(), 0.01)))

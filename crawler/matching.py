@@ -143,7 +143,7 @@ _TOKEN = re.compile(r"\S+")
 
 def make_snippet(text: str, start: int, end: int, words: int = SNIPPET_WORDS) -> tuple[str, tuple[int, int]]:
     """About ``words`` words either side of text[start:end], and the hit's span in it."""
-    window = max(200, words * 30)
+    window = words * 14 + 40  # Vietnamese syllables average under 5 letters
     lo = max(0, start - window)
     before_tokens = list(_TOKEN.finditer(text, lo, start))
     cut_before = before_tokens[-words].start() if len(before_tokens) >= words else lo

@@ -93,7 +93,7 @@ class Normalized:
         self._oe = [edit[3] for edit in edits]
         self._exact: str | None = None
         self._folded: str | None = None
-        self._fold_map: list[int] | None = None
+        self._fold_map: tuple[list[int], list[int]] | None = None
 
     def __repr__(self) -> str:
         return f"Normalized(key={self.key!r})"
@@ -140,7 +140,8 @@ class Normalized:
             return self.to_original(start, end)
         if not 0 <= start < end <= len(folded):
             raise ValueError(f"span {start}:{end} outside folded key of length {len(folded)}")
-        return self.to_original(self._fold_map[start], self._fold_map[end - 1] + 1)
+        starts, ends = self._fold_map
+        return self.to_original(starts[start], ends[end - 1])
 
 
 def normalize(text: str) -> Normalized:
@@ -304,8 +305,8 @@ class _FoldTable(dict):
         char = chr(code)
         if char in "đĐ":
             value = "d"
-        elif _is_attacher(char) and unicodedata.category(char)[0] == "M":
-            value = ""
+        elif unicodedata.category(char)[0] == "M":
+            value = ""  # a mark that did not compose with its letter
         else:
             decomposed = unicodedata.normalize("NFD", char)
             stripped = "".join(c for c in decomposed if unicodedata.category(c)[0] != "M")
@@ -322,14 +323,25 @@ def fold(text: str) -> str:
     return text.translate(_FOLD)
 
 
-def _fold_with_map(text: str) -> tuple[str, list[int] | None]:
+def _fold_with_map(text: str) -> tuple[str, tuple[list[int], list[int]] | None]:
+    """Fold, plus (exact start, exact end) per folded character when lengths differ.
+
+    A mark that folds to nothing is attributed to the character before it, so a
+    highlight still covers it.
+    """
     folded = text.translate(_FOLD)
     if len(folded) == len(text):
         return folded, None
-    index: list[int] = []
+    starts: list[int] = []
+    ends: list[int] = []
     for i, char in enumerate(text):
-        index.extend([i] * len(_FOLD[ord(char)]))
-    return folded, index
+        out = _FOLD[ord(char)]
+        if not out and ends:
+            ends[-1] = i + 1
+        for _ in out:
+            starts.append(i)
+            ends.append(i + 1)
+    return folded, (starts, ends)
 
 
 # --- helpers for terms and display ----------------------------------------------------
@@ -349,10 +361,13 @@ def has_vietnamese_diacritics(term: str) -> bool:
 
 _DISPLAY_SPACE = re.compile(rf"[\s{_INV}]*\s[\s{_INV}]*")
 _DISPLAY_INVISIBLE = re.compile(rf"[{_INV}]+")
+_DISPLAY_IRREGULAR = re.compile(rf"[{_INV}]|[^\S ]|  ")
 
 
 def clean_display(text: str) -> str:
     """Text for showing: invisibles deleted, white-space runs as one space, NFC; case kept."""
+    if not _DISPLAY_IRREGULAR.search(text) and unicodedata.is_normalized("NFC", text):
+        return text
     text = _DISPLAY_SPACE.sub(" ", text)
     text = _DISPLAY_INVISIBLE.sub("", text)
     return unicodedata.normalize("NFC", text)

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import format_datetime
@@ -31,6 +30,7 @@ from crawler.errors import UsageError
 from crawler.locks import hold_lease
 from reports.digest import Digest, build_digest, recipient_key
 from reports.mailer import (
+    MAIL_POLICY,
     Envelope,
     SmtpPermanentError,
     SmtpSession,
@@ -406,7 +406,7 @@ def resend_digest(
             ) or 0
             digest_key = f"{original.digest_key}-r{resends + 1}"
             msg_id = message_id(digest_key, key, sender_address(config.smtp))
-            message = BytesParser(policy=policy.SMTP).parsebytes(original.raw_message)
+            message = BytesParser(policy=MAIL_POLICY).parsebytes(original.raw_message)
             message.replace_header("Message-ID", msg_id)
             message.replace_header("Date", format_datetime(now.astimezone(config.schedule.tz)))
             row = OutboxMessage(

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from crawler.config import Config, RecipientConfig, TopicConfig, topic_key
 from crawler.db.models import Article, CrawlRun, Delivery, Match, OutboxMessage
@@ -193,10 +193,14 @@ def subject_line(language: str, date_text: str, total: int, topic_counts: list[t
     if not total:
         return i18n.text(language, "subject_empty", date=date_text)
     head = i18n.text(language, "subject", date=date_text, count=total)
-    parts = [f"{name} ({count})" for name, count in topic_counts[:3]]
+    parts = [f"{_shorten(name, 40)} ({count})" for name, count in topic_counts[:3]]
     if len(topic_counts) > 3:
         parts.append("…")
     return f"{head} — {', '.join(parts)}"
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def owed_items(
@@ -221,6 +225,8 @@ def owed_items(
         select(Match.topic, Match.hits, Article)
         .join(Article, Article.article_id == Match.article_id)
         .where(Match.topic.in_([topic.name for topic in topics]))
+        # The body is the bulk of an article and the digest never shows it.
+        .options(defer(Article.body), defer(Article.images))
     ).all()
     matched: dict[int, tuple[Article, list[tuple[int, str, list[Any]]]]] = {}
     for topic_name, hits, article in rows:

@@ -23,6 +23,9 @@ from crawler.errors import ConfigError, DeliveryError, HeaderInjectionError
 log = logging.getLogger(__name__)
 
 FORBIDDEN_IN_HEADERS = ("\r", "\n", "\0")
+# CRLF, and headers folded only past RFC 5322's hard limit: the stdlib folder drops the
+# space between RFC 2047 encoded words when it folds a Vietnamese subject ("mới —Công").
+MAIL_POLICY = policy.SMTP.clone(max_line_length=998)
 
 
 def check_header(name: str, value: str, *, source: str) -> str:
@@ -82,7 +85,7 @@ def build_message(
 ) -> EmailMessage:
     """multipart/alternative (text first, then HTML), UTF-8 headers, a +0700 Date."""
     smtp = config.smtp
-    message = EmailMessage(policy=policy.SMTP)
+    message = EmailMessage(policy=MAIL_POLICY)
     message["Subject"] = check_header("Subject", subject, source="topic names / language strings")
     message["From"] = check_header("From", smtp.sender, source="config smtp.sender")
     message["To"] = check_header(

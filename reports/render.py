@@ -53,7 +53,7 @@ def _inliner() -> css_inline.CSSInliner:
     return css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
 
-def render(digest: Digest, *, unsubscribe: str | None = None) -> Rendered:
+def render(digest: Digest, *, unsubscribe: str | None = None, text: bool = True) -> Rendered:
     context = {
         "d": digest,
         "lang": digest.language,
@@ -61,9 +61,9 @@ def render(digest: Digest, *, unsubscribe: str | None = None) -> Rendered:
         "shown": sum(len(group.items) for group in digest.groups),
     }
     env = environment()
-    text = env.get_template(TEXT_TEMPLATE).render(context)
     html = _inliner().inline(env.get_template(HTML_TEMPLATE).render(context))
-    return Rendered(text=text, html=html, shown=context["shown"])
+    body = env.get_template(TEXT_TEMPLATE).render(context) if text else ""
+    return Rendered(text=body, html=html, shown=context["shown"])
 
 
 def render_within(digest: Digest, *, max_html_kb: int, unsubscribe: str | None = None) -> tuple[Digest, Rendered]:
@@ -73,10 +73,10 @@ def render_within(digest: Digest, *, max_html_kb: int, unsubscribe: str | None =
     left-out items move to the "and N more" list of the text part.
     """
     budget = max_html_kb * 1024
-    rendered = render(digest, unsubscribe=unsubscribe)
+    rendered = render(digest, unsubscribe=unsubscribe, text=False)
     while rendered.html_bytes > budget and rendered.shown > 0:
         # Shrink in proportion to the overshoot, by at least one item.
         target = min(rendered.shown - 1, int(rendered.shown * budget / rendered.html_bytes * 0.95))
         digest = digest.with_shown(max(target, 0))
-        rendered = render(digest, unsubscribe=unsubscribe)
-    return digest, rendered
+        rendered = render(digest, unsubscribe=unsubscribe, text=False)
+    return digest, render(digest, unsubscribe=unsubscribe)

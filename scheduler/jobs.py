@@ -351,7 +351,10 @@ def _outcome(
     run = crawl_run_of(database, pid=pid, hostname=hostname, spawned_at=spawned_at)
     totals = _totals(run.counts) if run is not None else {}
     run_id = run.id if run is not None else None
-    if returncode == 0 and stopped_for is None:
+    if run is not None and run.status in SUCCESS_STATUSES:
+        # The crawl completed (even if the process was stopped on its way out).
+        status, message = run.status, run.message
+    elif returncode == 0 and stopped_for is None:
         status = run.status if run is not None and run.status in SUCCESS_STATUSES else "ok"
         message = run.message if run is not None else ""
     elif returncode == EXIT_BUSY and stopped_for is None and run is None:

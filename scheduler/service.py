@@ -55,11 +55,53 @@ def utcnow() -> datetime:
 # -- triggers -------------------------------------------------------------------
 
 
+DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
 def make_trigger(expression: str, zone: str) -> CronTrigger:
-    """A cron trigger in the configured zone, whatever the machine's TZ."""
+    """A cron trigger in the configured zone, whatever the machine's TZ.
+
+    The day-of-week field is read as cron reads it (0 or 7 = Sunday, 1 =
+    Monday): APScheduler 3 numbers days from Monday = 0, so numbers are
+    turned into day names first.
+    """
     from zoneinfo import ZoneInfo
 
-    return CronTrigger.from_crontab(expression, timezone=ZoneInfo(zone))
+    fields = expression.split()
+    if len(fields) == 5:
+        fields[4] = cron_day_of_week(fields[4])
+    return CronTrigger.from_crontab(" ".join(fields), timezone=ZoneInfo(zone))
+
+
+def cron_day_of_week(field: str) -> str:
+    """A cron day-of-week field with its numbers (0-7, Sunday = 0 or 7) as day names."""
+    parts = []
+    for part in field.split(","):
+        base, _, step_text = part.partition("/")
+        if base == "*" and not step_text:
+            parts.append("*")
+            continue
+        if not any(ch.isdigit() for ch in base) and base != "*":
+            parts.append(part)  # already names, e.g. mon-fri
+            continue
+        try:
+            step = int(step_text) if step_text else 1
+            if base == "*":
+                first, last = 0, 6
+            elif "-" in base:
+                first, last = (int(value) for value in base.split("-", 1))
+            else:
+                first = int(base)
+                last = 6 if step_text else first
+        except ValueError:
+            parts.append(part)  # let APScheduler report it
+            continue
+        if not (0 <= first <= 7 and 0 <= last <= 7 and first <= last and step > 0):
+            parts.append(part)
+            continue
+        parts.extend(DAY_NAMES[day % 7] for day in range(first, last + 1, step))
+    unique = list(dict.fromkeys(parts))
+    return ",".join(unique)
 
 
 def schedule_triggers(schedule: ScheduleConfig) -> dict[str, CronTrigger]:
@@ -140,7 +182,8 @@ def configure_logging(log_format: str, *, debug: bool = False) -> None:
         root.setLevel(logging.INFO)
     if not debug:
         # APScheduler's "Running job ..." lines duplicate our own event lines.
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        for noisy in ("apscheduler", "alembic"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 # -- the service ----------------------------------------------------------------
@@ -350,13 +393,15 @@ class Service:
         self._add_jobs({job_id: now for job_id in missed})
 
     def _next_runs(self) -> dict[str, str]:
+        # From the triggers, not scheduler.get_jobs(): this runs in job-event
+        # listeners, and the scheduler holds its job store lock while shutdown
+        # waits for those very jobs.
+        now = self.clock()
         runs: dict[str, str] = {}
-        if self.scheduler is None:
-            return runs
-        for job in self.scheduler.get_jobs():
-            moment = getattr(job, "next_run_time", None)
+        for job_id, trigger in self.triggers.items():
+            moment = next_fire_time(trigger, now)
             if moment is not None:
-                runs[f"next_{job.id}"] = moment.isoformat()
+                runs[f"next_{job_id}"] = moment.isoformat()
         return runs
 
     def _publish(self) -> None:

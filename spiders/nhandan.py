@@ -46,35 +46,37 @@ SEARCH = "search"
 class NhandanSpider(scrapy.Spider):
     name = "nhandan"
 
-    @classmethod
-    def from_crawler(cls, crawler, *args, **kwargs):
-        spider = super().from_crawler(crawler, *args, **kwargs)
-        settings = crawler.settings
-        spider.base_url = settings.get("BANTIN_SITE_URL", "https://nhandan.vn").rstrip("/")
-        spider.allowed_domains = [urlsplit(spider.base_url).hostname]
+    def configure(self, settings, archive: ArchiveIndex | None = None) -> None:
+        """Read this run's settings (called at start: add-ons fill settings after the spider is built)."""
+        self.base_url = settings.get("BANTIN_SITE_URL", "https://nhandan.vn").rstrip("/")
+        self.allowed_domains = [urlsplit(self.base_url).hostname]
         now_text = settings.get("BANTIN_NOW")
-        spider.now = datetime.fromisoformat(now_text) if now_text else datetime.now(timezone.utc)
+        self.now = datetime.fromisoformat(now_text) if now_text else datetime.now(timezone.utc)
         since = settings.get("BANTIN_SINCE")
         if since:
-            spider.window_start = datetime.combine(date.fromisoformat(since), time(), SITE_TZ)
-            spider.backfill = True
+            self.window_start = datetime.combine(date.fromisoformat(since), time(), SITE_TZ)
+            self.backfill = True
         else:
-            spider.window_start = spider.now - timedelta(days=settings.getint("BANTIN_LOOKBACK_DAYS", 2))
-            spider.backfill = False
-        spider.category_feeds = settings.getlist("BANTIN_CATEGORY_FEEDS")
-        spider.search_terms = search_terms(settings.getlist("BANTIN_TOPICS")) if settings.getbool("BANTIN_SEARCH") else []
-        spider.search_pages = settings.getint("BANTIN_SEARCH_PAGES", 3)
-        spider.archive = ArchiveIndex(settings.get("BANTIN_DATABASE_URL"))
+            self.window_start = self.now - timedelta(days=settings.getint("BANTIN_LOOKBACK_DAYS", 2))
+            self.backfill = False
+        self.category_feeds = settings.getlist("BANTIN_CATEGORY_FEEDS")
+        self.search_terms = search_terms(settings.getlist("BANTIN_TOPICS")) if settings.getbool("BANTIN_SEARCH") else []
+        self.search_pages = settings.getint("BANTIN_SEARCH_PAGES", 3)
+        self.archive = archive or ArchiveIndex(settings.get("BANTIN_DATABASE_URL"))
         # article id -> {source: announced modification time} for this run
-        spider.announced: dict[int, dict[str, datetime | None]] = {}
-        spider.requested: set[int] = set()
-        crawler.signals.connect(spider.archive.close, signal=scrapy.signals.spider_closed)
-        return spider
+        self.announced: dict[int, dict[str, datetime | None]] = {}
+        self.requested: set[int] = set()
+
+    def closed(self, reason: str) -> None:
+        archive = getattr(self, "archive", None)
+        if archive is not None:
+            archive.close()
 
     def url(self, path: str) -> str:
         return self.base_url + path
 
     async def start(self):
+        self.configure(self.crawler.settings)
         for request in self.source_requests():
             yield request
 
@@ -186,7 +188,8 @@ class NhandanSpider(scrapy.Spider):
         """Record what a source announced and request what the archive lacks or has stale."""
         source = response.meta["bantin_source"]
         in_window = [entry for entry in entries if self.in_window(entry, source)]
-        self.signal(bantin_signals.source_discovered, source=source, count=len(in_window))
+        first_time = {entry.article_id for entry in in_window if source not in self.announced.get(entry.article_id, {})}
+        self.signal(bantin_signals.source_discovered, source=source, count=len(first_time))
         known = self.archive.known(entry.article_id for entry in in_window if entry.article_id not in self.requested)
         unchanged: dict[int, dict[str, datetime | None]] = {}
         for entry in in_window:

@@ -26,7 +26,11 @@ def free_port() -> int:
 
 
 def make_config(db_url: str, port: int = 25, *, extra: str = "", digest: str = "", smtp: str = ""):
-    return parse_config(f'''
+    return parse_config(config_text(db_url, port, extra=extra, digest=digest, smtp=smtp))
+
+
+def config_text(db_url: str, port: int = 25, *, extra: str = "", digest: str = "", smtp: str = "") -> str:
+    return (f'''
 [storage]
 database_url = "{db_url}"
 [smtp]
@@ -146,7 +150,7 @@ class Sink:
         with self.lock:
             reply = self.replies.pop(0) if self.replies else ""
         if reply == "drop":
-            session.transport.close()
+            server.transport.close()
             return "421 closing"
         if reply:
             return reply

@@ -17,6 +17,7 @@ import click
 
 from crawler import __version__
 from crawler.errors import BantinError
+from crawler.logs import quiet_libraries
 
 # command name -> "module:attribute", imported on first use
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -89,10 +90,7 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool, quiet: bool) -
     """bantin: follow Báo Nhân Dân (nhandan.vn) on your topics, with a daily digest e-mail."""
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    if not debug:
-        # Scrapy and Twisted are chatty; their warnings still show.
-        for noisy in ("scrapy", "twisted", "py.warnings", "alembic", "trafilatura", "htmldate", "mail.log"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_libraries(debug)
     ctx.obj = App(config_path, debug)
 
 

@@ -341,7 +341,13 @@ def article_page(model: SiteModel, article: SampleArticle, base: str, same_zone:
     title = f"{article.served(article.title)} | Báo Nhân Dân điện tử"
     main = (_drifted_article if article.layout == "drifted" else _standard_article)(model, article, base)
     more = "".join(story(a, base, "h3") for a in same_zone if a is not article)[:20000]
-    popular = "".join(story(a, base, "h5", False) for a in most_read)
+    popular = "".join(story(a, base, "h5", True) for a in most_read)
+    # The live CMS inlines its menu and tracking config: kilobytes of script around the article.
+    config = _json_script({"zones": [{"id": z.zone_id, "url": base + z.path, "name": z.name,
+                                      "rss": base + z.rss_path} for z in model.zones],
+                           "article": {"id": article.article_id, "zone": article.zone.zone_id,
+                                       "tracking": ["ga4", "dable", "admicro", "chartbeat"]},
+                           "ads": {f"adsWeb_Ads{n}": {"size": [300, 250], "lazy": True} for n in range(40)}})
     return (
         _head(title, base, _article_meta(article, base))
         + "<body class=\"page-article\">\n" + _header(model, base)
@@ -349,7 +355,7 @@ def article_page(model: SiteModel, article: SampleArticle, base: str, same_zone:
         + f"<section class=\"box-same-zone\"><h2 class=\"box-heading\">Tin cùng chuyên mục</h2>{more}</section>\n"
         + "</div><aside class=\"sidebar\"><div class=\"qc\" id=\"adsWeb_AdsRight1\"></div>"
         + f"<section class=\"box-most-read\"><h2 class=\"box-heading\">Đọc nhiều</h2>{popular}</section>"
-        + "</aside></div></main>\n" + _footer(base)
+        + "</aside></div></main>\n" + f"<script>window.__NDO__={config};</script>\n" + _footer(base)
     )
 
 

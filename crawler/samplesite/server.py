@@ -273,8 +273,8 @@ class SampleSite:
         key = (article_id, article.revision)
         if accept_gzip and key in self._article_cache:
             return Response(200, HTML, b"", headers, self._article_cache[key])
-        zone_list = self._zone_lists.get(article.zone.zone_id, [])[:6]
-        body = render.article_page(self.model, article, self.base_url, zone_list, self._visible[:8]).encode()
+        zone_list = self._zone_lists.get(article.zone.zone_id, [])[:8]
+        body = render.article_page(self.model, article, self.base_url, zone_list, self._visible[:10]).encode()
         response = Response(200, HTML, body, headers)
         if accept_gzip:
             response.gz = gzip.compress(body, compresslevel=6, mtime=0)
@@ -451,7 +451,6 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "nginx"
-    sys_version = ""
     timeout = 60
     site: SampleSite
 
@@ -463,6 +462,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
         pass
+
+    def version_string(self) -> str:
+        return self.server_version
 
     def do_GET(self) -> None:
         self._handle(head=False)
@@ -480,8 +482,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/_sample/"):
             self._admin()
         else:
-            self._send(Response(405, TEXT, b"method not allowed\n"), head=False, accept_gzip=False)
             self._log(405)
+            self._send(Response(405, TEXT, b"method not allowed\n"), head=False, accept_gzip=False)
 
     def _admin(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -519,8 +521,9 @@ class _Handler(BaseHTTPRequestHandler):
             response = Response(200, HTML, render.MALFORMED.encode())
         else:
             response = self.site.respond(self.path, accept_gzip)
-        self._send(response, head, accept_gzip, truncate=kind == "truncated")
+        # Logged before sending, so a client that has its answer always finds it in the log.
         self._log(response.status, label)
+        self._send(response, head, accept_gzip, truncate=kind == "truncated")
 
     def _send(self, response: Response, head: bool, accept_gzip: bool, truncate: bool = False) -> None:
         body = response.body

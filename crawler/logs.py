@@ -1,0 +1,31 @@
+"""Log levels for the libraries bantin runs on."""
+
+from __future__ import annotations
+
+import logging
+
+# Scrapy and Twisted are chatty at INFO/DEBUG; their warnings still show.
+NOISY_LOGGERS = ("scrapy", "twisted", "py.warnings", "alembic", "trafilatura", "htmldate", "mail.log", "filelock")
+
+
+class LibraryChatterFilter(logging.Filter):
+    """Drops library records below WARNING.
+
+    A filter on the handler rather than logger levels, because Scrapy resets
+    its loggers' levels each time a crawler process is created.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        return not any(record.name == name or record.name.startswith(name + ".") for name in NOISY_LOGGERS)
+
+
+def quiet_libraries(debug: bool) -> None:
+    """Keep library chatter out of bantin's log unless debugging."""
+    for handler in logging.getLogger().handlers:
+        if debug:
+            for existing in [f for f in handler.filters if isinstance(f, LibraryChatterFilter)]:
+                handler.removeFilter(existing)
+        elif not any(isinstance(f, LibraryChatterFilter) for f in handler.filters):
+            handler.addFilter(LibraryChatterFilter())

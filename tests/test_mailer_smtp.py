@@ -1,0 +1,289 @@
+"""Delivery against a real SMTP server on loopback (aiosmtpd): messages, outbox states, recovery, CLI."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from email.utils import parsedate_to_datetime
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from crawler.cli import main as cli_main
+from crawler.db import Database
+from crawler.db.models import Delivery, OutboxMessage
+from crawler.errors import HeaderInjectionError, UsageError
+from tests.digest_support import CNHT, NOW, QN, Sink, config_text, free_port, hit, make_config, standard_archive
+from reports import delivery
+from reports.delivery import build_previews, resend_digest, run_digest
+from reports.mailer import build_message, check_header
+
+LATER = NOW + timedelta(hours=2)
+
+
+@pytest.fixture
+def sink():
+    handler = Sink()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    handler.port = port
+    yield handler
+    controller.stop()
+
+
+@pytest.fixture
+def env(tmp_path, sink):
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    database = Database(url)
+    archive = standard_archive(database)
+    config = make_config(url, sink.port)
+    yield config, database, archive
+    database.dispose()
+
+
+def rows(database):
+    with database.session() as session:
+        return {row.recipient: row for row in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))}
+
+
+def deliveries(database):
+    with database.session() as session:
+        return sorted((d.recipient, d.article_id, d.article_version) for d in session.scalars(select(Delivery)))
+
+
+def no_sleep(_seconds):
+    raise AssertionError("retry_backoff_seconds is 0 in these tests: nothing should sleep")
+
+
+def test_delivered_message_parses_with_both_parts_and_headers(env, sink):
+    config, database, _ = env
+    run = run_digest(config, database, now=NOW, sleep=no_sleep)
+    assert (run.sent, run.failed, run.pending) == (2, 0, 0)
+    assert len(sink.messages) == 2
+    messages = {m["To"].addresses[0].addr_spec: m for m in sink.parsed()}
+    an = messages["an@example.org"]
+    assert an["Subject"] == "Bản tin NDO 27/03/2025: 3 bài mới — Công nghiệp hỗ trợ (2), Quảng Ninh (1)"
+    assert an["To"].addresses[0].display_name == "Nguyễn Văn Ân"
+    assert an["From"].addresses[0].display_name == "Bản tin NDO"
+    assert an["Date"].endswith("+0700") and parsedate_to_datetime(str(an["Date"])) == NOW
+    assert re.fullmatch(r"<bantin\.2025-03-27\.[0-9a-f]{20}@example\.org>", an["Message-ID"])
+    assert an["List-Unsubscribe"] == ("<https://example.org/unsub?email=an%40example.org>, "
+                                      "<mailto:unsubscribe@example.org?subject=unsubscribe%20an%40example.org>")
+    assert an["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert an.get_content_type() == "multipart/alternative"
+    parts = [part.get_content_type() for part in an.iter_parts()]
+    assert parts == ["text/plain", "text/html"]
+    text = an.get_body(("plain",)).get_content()
+    html = an.get_body(("html",)).get_content()
+    assert "Chào Nguyễn Văn Ân," in text and "*công nghiệp hỗ trợ*" in text
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert re.search(r"<mark[^>]*>Quảng Ninh</mark>", html)
+    assert 'href="https://nhandan.vn/bai-1001-post1001.html"' in html and "javascript:" not in html
+    assert 'href="https://example.org/unsub?email=an%40example.org"' in html
+    binh = messages["binh@example.org"]
+    assert binh["Subject"] == "NDO digest 27/03/2025: 2 new articles — Quảng Ninh (2)"
+    outbox = rows(database)
+    assert {r.status for r in outbox.values()} == {"sent"}
+    assert outbox["an@example.org"].message_id == an["Message-ID"]
+    assert len(deliveries(database)) == 5
+
+
+def test_second_send_sends_nothing_new_and_new_articles_come_next(env, sink):
+    config, database, archive = env
+    run_digest(config, database, now=NOW)
+    again = run_digest(config, database, now=LATER)
+    assert len(sink.messages) == 2
+    assert [r.status for r in again.results] == ["empty", "empty"]
+    archive.article("Quảng Ninh mở cảng mới", topics={QN: [hit("Quảng Ninh", "title", "Quảng Ninh mở cảng mới")]})
+    third = run_digest(config, database, now=LATER)
+    assert third.sent == 2 and len(sink.messages) == 4
+    latest = sink.parsed()[-1]
+    assert "1 new article" in latest["Subject"] or "1 bài mới" in latest["Subject"]
+    keys = sorted(r.digest_key for r in third.results)
+    assert keys == ["2025-03-27-2", "2025-03-27-2"]
+
+
+def test_changed_article_comes_back_once_marked_updated(env, sink):
+    config, database, archive = env
+    run_digest(config, database, now=NOW)
+    archive.update_article(1001, "Phát triển công nghiệp hỗ trợ ở Bắc Ninh (cập nhật)")
+    run = run_digest(config, database, now=LATER)
+    assert [(r.email, r.status, r.items) for r in run.results] == [("an@example.org", "sent", 1), ("binh@example.org", "empty", 0)]
+    text = sink.parsed()[-1].get_body(("plain",)).get_content()
+    assert "[Đã cập nhật] Phát triển công nghiệp hỗ trợ ở Bắc Ninh (cập nhật)" in text
+    assert ("an@example.org", 1001, 2) in deliveries(database)
+    assert run_digest(config, database, now=LATER).sent == 0
+
+
+def test_4xx_then_5xx_keeps_the_outbox_right(env, sink):
+    config, database, _ = env
+    sink.replies = ["451 4.3.0 try again later"] * 4  # both attempts for each recipient
+    run = run_digest(config, database, now=NOW)
+    assert (run.sent, run.failed, run.pending) == (0, 0, 2)
+    outbox = rows(database)
+    assert {r.status for r in outbox.values()} == {"pending"}
+    assert all(r.attempts == 2 and "451" in r.last_error for r in outbox.values())
+    assert all(r.next_attempt_at > NOW for r in outbox.values())
+    assert deliveries(database) == []
+    # Not yet due: nothing is tried, nothing new is queued (the articles are in flight).
+    early = run_digest(config, database, now=NOW + timedelta(seconds=10))
+    assert early.sent == 0 and len(rows(database)) == 2
+    sink.replies = ["550 5.1.1 mailbox unavailable"]
+    later = run_digest(config, database, now=LATER)
+    statuses = {r.email: (r.status, r.error) for r in later.results}
+    assert statuses["an@example.org"][0] == "failed" and "550 5.1.1 mailbox unavailable" in statuses["an@example.org"][1]
+    assert statuses["binh@example.org"] == ("sent", "")
+    outbox = rows(database)
+    assert outbox["an@example.org"].status == "failed" and "550" in outbox["an@example.org"].last_error
+    assert {d[0] for d in deliveries(database)} == {"binh@example.org"}
+    # Nothing is lost: the failed reader's articles are owed again in the next digest.
+    next_run = run_digest(config, database, now=LATER + timedelta(hours=1))
+    assert [(r.email, r.status, r.items) for r in next_run.results] == [("an@example.org", "sent", 3), ("binh@example.org", "empty", 0)]
+
+
+def test_dropped_connection_is_retried(env, sink):
+    config, database, _ = env
+    sink.replies = ["drop"]
+    run = run_digest(config, database, now=NOW)
+    assert run.sent == 2
+    assert len(sink.messages) == 2
+    assert {r.attempts for r in rows(database).values()} == {1, 2}
+
+
+def test_server_down_leaves_everything_pending(tmp_path):
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    database = Database(url)
+    standard_archive(database)
+    config = make_config(url, free_port())  # nothing listens there
+    run = run_digest(config, database, now=NOW)
+    assert (run.sent, run.failed, run.pending) == (0, 0, 2)
+    assert all("cannot reach SMTP server" in r.error for r in run.results)
+    outbox = rows(database)
+    assert {r.status for r in outbox.values()} == {"pending"}
+    # After the connection failed twice, the second row was not even tried.
+    assert sorted(r.attempts for r in outbox.values()) == [0, 2]
+    assert deliveries(database) == []
+    database.dispose()
+
+
+def test_crash_between_accept_and_commit_is_resent_with_the_same_message_id(env, sink, monkeypatch, caplog):
+    config, database, _ = env
+
+    class Crash(BaseException):
+        pass
+
+    def die(*_args, **_kwargs):
+        raise Crash()
+
+    monkeypatch.setattr(delivery, "_mark_sent", die)
+    with pytest.raises(Crash):
+        run_digest(config, database, now=NOW)
+    assert len(sink.messages) == 1  # the server accepted it...
+    outbox = rows(database)
+    assert outbox["an@example.org"].status == "sending"  # ...but the commit never happened
+    assert deliveries(database) == []
+    monkeypatch.undo()
+    with caplog.at_level("WARNING", logger="bantin.digest"):
+        run = run_digest(config, database, now=LATER)
+    assert run.recovered == 1 and run.sent == 2
+    assert "left 'sending' by an interrupted run" in caplog.text
+    first, resent = sink.parsed()[0], sink.parsed()[1]
+    assert resent["Message-ID"] == first["Message-ID"]
+    assert resent["To"].addresses[0].addr_spec == "an@example.org"
+    assert len(sink.messages) == 3
+    assert {r.status for r in rows(database).values()} == {"sent"}
+    assert len(deliveries(database)) == 5
+
+
+def test_preview_never_marks_anything_sent(env, sink):
+    config, database, _ = env
+    previews = build_previews(config, database, now=NOW)
+    assert [p.recipient for p in previews] == ["an@example.org", "binh@example.org"]
+    assert previews[0].items == 3 and b"multipart/alternative" in previews[0].eml_bytes
+    assert rows(database) == {} and deliveries(database) == []
+    assert sink.messages == []
+    assert [p.recipient for p in build_previews(config, database, now=NOW, only="BINH@example.org")] == ["binh@example.org"]
+    with pytest.raises(UsageError):
+        build_previews(config, database, now=NOW, only="nobody@example.org")
+
+
+def test_resend_sends_a_past_digest_again(env, sink):
+    config, database, _ = env
+    run_digest(config, database, now=NOW)
+    run = resend_digest(config, database, NOW.date(), "an@example.org", now=LATER)
+    assert run.sent == 1
+    original, again = sink.parsed()[0], sink.parsed()[-1]
+    assert again["Subject"] == original["Subject"]
+    assert again["Message-ID"] != original["Message-ID"]
+    assert again.get_body(("html",)).get_content() == original.get_body(("html",)).get_content()
+    with pytest.raises(UsageError):
+        resend_digest(config, database, (NOW - timedelta(days=3)).date(), "an@example.org", now=LATER)
+
+
+def test_send_empty_sends_one_empty_digest_a_day(tmp_path, sink):
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    database = Database(url)
+    config = make_config(url, sink.port, digest="send_empty = true")
+    assert run_digest(config, database, now=NOW).sent == 2
+    assert "không có bài mới" in str(sink.parsed()[0]["Subject"])
+    assert run_digest(config, database, now=LATER).sent == 0
+    database.dispose()
+
+
+def test_header_values_with_cr_lf_nul_are_refused(env):
+    config, _, _ = env
+    for bad in ("a\r\nBcc: x@evil.example", "a\nb", "a\0b"):
+        with pytest.raises(HeaderInjectionError, match="Subject"):
+            check_header("Subject", bad, source="test")
+        with pytest.raises(HeaderInjectionError, match="To"):
+            build_message(config, recipient="an@example.org", recipient_name=bad, subject="s", text="t", html=None,
+                          msg_id="<m@x>", now=NOW, unsubscribe=None)
+
+
+def write_config(tmp_path, port):
+    path = tmp_path / "bantin.toml"
+    path.write_text(config_text(f"sqlite:///{tmp_path / 'db.sqlite3'}", port), encoding="utf-8")
+    return path
+
+
+def run_cli(*args):
+    try:
+        cli_main(list(args))
+    except SystemExit as exc:
+        return exc.code or 0
+    return 0
+
+
+def test_cli_send_preview_resend_and_exit_codes(tmp_path, sink, capsys):
+    path = write_config(tmp_path, sink.port)
+    database = Database(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    standard_archive(database)
+    out = tmp_path / "previews"
+    assert run_cli("--config", str(path), "digest", "--preview", "--out", str(out)) == 0
+    printed = capsys.readouterr().out
+    assert "an@example.org: 3 items" in printed and ".eml" in printed
+    assert len(list(out.glob("*.eml"))) == 2 and len(list(out.glob("*.html"))) == 2
+    assert rows(database) == {}
+    assert run_cli("--config", str(path), "digest", "--preview", "--send") == 2
+    assert "exactly one of" in capsys.readouterr().err
+    sink.replies = ["554 5.7.1 rejected"]
+    assert run_cli("--config", str(path), "digest", "--send") == 1
+    captured = capsys.readouterr()
+    assert "an@example.org: failed" in captured.err and "554 5.7.1 rejected" in captured.err
+    assert "sent 1, failed 1, pending 0" in captured.out
+    today = rows(database)["binh@example.org"].digest_date.isoformat()
+    assert run_cli("--config", str(path), "digest", "--send") == 0  # the failed reader's items go out now
+    assert run_cli("--config", str(path), "digest", "--resend", today, "--to", "binh@example.org") == 0
+    assert run_cli("--config", str(path), "digest", "--resend", today) == 2
+    assert run_cli("--config", str(path), "smtp", "test", "--to", "ops@example.org") == 0
+    assert "accepted by the server" in capsys.readouterr().out
+    assert sink.parsed()[-1]["Subject"] == "bantin: thư kiểm tra SMTP"
+    database.dispose()
+
+
+def test_cli_smtp_test_with_the_server_down(tmp_path, capsys):
+    path = write_config(tmp_path, free_port())
+    assert run_cli("--config", str(path), "smtp", "test", "--to", "ops@example.org") == 1
+    assert "cannot reach SMTP server" in capsys.readouterr().err
