@@ -120,9 +120,10 @@ def test_two_services_started_together_only_one_runs(setup):
                      what="one service to give up")
     winner = two if loser is one else one
     assert loser.process.returncode == 75
-    assert winner.process.poll() is None
+    wait_for(lambda: setup.crawls(), what="the winner's crawl", process=winner.process)
     assert winner.stop() == 0
     assert [run.status for run in setup.crawls()] == ["interrupted"]
+    assert len(setup.job_runs("crawl")) == 1
 
 
 def test_sigterm_during_a_crawl_then_the_next_start_finishes(setup):

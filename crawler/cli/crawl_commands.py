@@ -352,17 +352,17 @@ def _full(row) -> dict:
 @pass_app
 def search_articles(app: App, query: str, since, until, mode: str, limit: int, output_format: str) -> None:
     """Search the archive with a topic query (same language and Vietnamese rules as topics)."""
-    from crawler.matching import ArticleFields, match_query
-    from crawler.query import parse_query
+    from crawler.cli.topic_commands import single_query_matcher
+    from crawler.matching import ArticleFields
 
-    parse_query(query)
+    matcher = single_query_matcher(query, mode)
     results = []
     with app.database.session() as session:
         for row in session.scalars(_article_query(since, until, None).execution_options(yield_per=500)):
-            outcome = match_query(query, ArticleFields.from_article(row), mode=mode)
+            outcome = matcher.explain(ArticleFields.from_article(row), "query")
             if outcome.matched:
                 summary = _summary(row, [])
-                summary["terms"] = sorted({hit.term for hit in outcome.hits})
+                summary["terms"] = sorted({hit.term for hit in outcome.hits if not hit.negated})
                 results.append(summary)
                 if len(results) >= limit:
                     break

@@ -1,0 +1,214 @@
+"""`bantin match` and `bantin topics`: trying queries, back-testing and re-matching topics."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+import click
+from sqlalchemy import func, select
+
+from crawler.cli import App, pass_app
+from crawler.cli.output import DISPLAY_TZ, emit_json, emit_rows, format_option, local_time
+from crawler.errors import UsageError
+
+MODES = click.Choice(["auto", "exact", "fold"])
+
+
+def single_query_matcher(query: str, mode: str):
+    """One compiled matcher for an ad-hoc query, reused over many articles."""
+    from crawler.matching import Matcher, TopicSpec
+    from crawler.query import parse_query
+
+    parse_query(query)  # a malformed query is reported without a topic name
+    return Matcher([TopicSpec("query", query, mode)])
+
+
+@click.command()
+@click.argument("query")
+@click.option("--text", help="The text to match (default: --file, else standard input).")
+@click.option("--file", "path", type=click.Path(exists=True, dir_okay=False), help="Read the text from this file.")
+@click.option("--article", "article_key", metavar="ID_OR_URL", help="Match a stored article (all its fields).")
+@click.option("--mode", type=MODES, default="auto", show_default=True,
+              help="auto: a term typed without diacritics ignores them; exact; fold.")
+@format_option("json", "text", default="text")
+@click.pass_obj
+def match(app: App, query: str, text: str | None, path: str | None, article_key: str | None, mode: str,
+          output_format: str) -> None:
+    """Check whether QUERY matches a text, and why: which term, which field, where.
+
+    Exit status 0 when it matches, 1 when it does not, 2 for a malformed query.
+    """
+    from crawler.matching import ArticleFields
+
+    sources = [given for given in (text, path, article_key) if given is not None]
+    if len(sources) > 1:
+        raise UsageError("give at most one of --text, --file and --article")
+    if article_key:
+        from crawler.cli.crawl_commands import _find_article
+
+        with app.database.session() as session:
+            fields = ArticleFields.from_article(_find_article(session, article_key))
+    elif path:
+        with open(path, encoding="utf-8") as handle:
+            fields = ArticleFields(body=handle.read())
+    elif text is not None:
+        fields = ArticleFields(body=text)
+    else:
+        if sys.stdin.isatty():
+            raise UsageError("give --text, --file or --article, or pipe the text in")
+        fields = ArticleFields(body=sys.stdin.read())
+    result = single_query_matcher(query, mode).explain(fields, "query")
+    if output_format == "json":
+        emit_json({
+            "matched": result.matched,
+            "hits": [
+                {"term": h.term, "field": h.field, "start": h.start, "end": h.end, "snippet": h.snippet,
+                 **({"negated": True} if h.negated else {})}
+                for h in result.hits
+            ],
+        })
+    else:
+        click.echo("matched" if result.matched else "no match")
+        for hit in result.hits:
+            flag = " (excluded by NOT)" if hit.negated else ""
+            click.echo(f"  {hit.term!r} in {hit.field} [{hit.start}:{hit.end}]{flag}: {_highlight(hit)}")
+    sys.exit(0 if result.matched else 1)
+
+
+def _highlight(hit) -> str:
+    before, found, after = hit.snippet_parts
+    return before + click.style(found, bold=True, fg="yellow") + after
+
+
+@click.group()
+def topics() -> None:
+    """List the configured topics, back-test a query on the archive, re-match the archive."""
+
+
+@topics.command("list")
+@format_option("table", "json")
+@pass_app
+def list_topics(app: App, output_format: str) -> None:
+    """The configured topics, their match counts and whether the archive is up to date with them."""
+    from crawler.db.models import Match, Topic
+    from crawler.matching import TopicSpec
+
+    with app.database.session() as session:
+        stored = {row.name: row for row in session.scalars(select(Topic))}
+        counts = dict(session.execute(select(Match.topic, func.count()).group_by(Match.topic)).all())
+        latest = dict(session.execute(select(Match.topic, func.max(Match.matched_at)).group_by(Match.topic)).all())
+    rows = []
+    for topic in app.config.topics:
+        version = TopicSpec(topic.name, topic.query, topic.accents).version
+        row = stored.get(topic.name)
+        state = "current" if row is not None and row.matched_version == version else "needs rematch"
+        rows.append({
+            "name": topic.name, "query": topic.query, "accents": topic.accents,
+            "matches": counts.get(topic.name, 0), "last_matched": latest.get(topic.name), "archive": state,
+        })
+    if output_format == "table" and not rows:
+        click.echo("no topics configured: add [[topics]] to the configuration")
+        return
+    emit_rows(rows, ["name", "query", "accents", "matches", "archive"], output_format)
+
+
+@topics.command("test")
+@click.argument("query")
+@click.option("--days", type=click.IntRange(1), default=30, show_default=True, help="How far back to look.")
+@click.option("--mode", type=MODES, default="auto", show_default=True)
+@click.option("--limit", type=click.IntRange(0), default=30, show_default=True, help="Titles to list.")
+@format_option("text", "json", default="text")
+@pass_app
+def test_topic(app: App, query: str, days: int, mode: str, limit: int, output_format: str) -> None:
+    """Back-test QUERY on the archive before subscribing: matches per day, titles, and the terms that carried them."""
+    from crawler.db.models import Article
+    from crawler.matching import ArticleFields
+
+    matcher = single_query_matcher(query, mode)
+    since = datetime.now(timezone.utc) - timedelta(days=days)
+    per_day: Counter[str] = Counter()
+    terms: Counter[str] = Counter()
+    matched = []
+    scanned = 0
+    with app.database.session() as session:
+        rows = session.scalars(
+            select(Article).where(Article.published_at >= since)
+            .order_by(Article.published_at.desc()).execution_options(yield_per=500)
+        )
+        for row in rows:
+            scanned += 1
+            result = matcher.explain(ArticleFields.from_article(row), "query")
+            if not result.matched:
+                continue
+            day = row.published_at.astimezone(DISPLAY_TZ).date().isoformat()
+            per_day[day] += 1
+            carried = sorted({hit.term for hit in result.hits if not hit.negated})
+            terms.update(carried)
+            matched.append((row, result.hits, carried))
+    if output_format == "json":
+        emit_json({
+            "query": query, "days": days, "scanned": scanned, "matched": len(matched),
+            "per_day": dict(sorted(per_day.items())), "terms": dict(terms.most_common()),
+            "articles": [
+                {"article_id": row.article_id, "published_at": row.published_at, "title": row.title, "url": row.url,
+                 "terms": carried, "hits": [hit.to_dict() for hit in hits]}
+                for row, hits, carried in matched[:limit]
+            ],
+        })
+        return
+    click.echo(f"{len(matched)} of {scanned} articles from the last {days} days match {query!r}")
+    if not scanned:
+        click.echo("the archive has no articles from that period: run `bantin crawl` (or `--since` to back-fill)")
+        return
+    if per_day:
+        width = max(per_day.values())
+        click.echo("\nper day:")
+        for day in sorted(per_day):
+            click.echo(f"  {day}  {'█' * max(1, round(per_day[day] * 30 / width))} {per_day[day]}")
+        click.echo("\nterms that carried the matches:")
+        for term, count in terms.most_common():
+            click.echo(f"  {count:4d}  {term}")
+        click.echo("\narticles:")
+        for row, hits, _ in matched[:limit]:
+            click.echo(f"  {local_time(row.published_at)}  {_title_with_hits(row.title, hits)}")
+            if not any(hit.field == "title" for hit in hits):
+                first = next((hit for hit in hits if not hit.negated), None)
+                if first is not None:
+                    click.echo(f"        {first.field}: {_highlight(first)}")
+        if len(matched) > limit:
+            click.echo(f"  ... and {len(matched) - limit} more")
+
+
+def _title_with_hits(title: str, hits) -> str:
+    spans = sorted((hit.start, hit.end) for hit in hits if hit.field == "title" and not hit.negated)
+    out, position = [], 0
+    for start, end in spans:
+        if start < position:
+            continue
+        out += [title[position:start], click.style(title[start:end], bold=True, fg="yellow")]
+        position = end
+    out.append(title[position:])
+    return "".join(out)
+
+
+@topics.command("rematch")
+@click.option("--topic", "names", multiple=True, help="Only this topic (repeatable; default: all).")
+@pass_app
+def rematch_topics(app: App, names: tuple[str, ...]) -> None:
+    """Match the whole archive again against the configured topics."""
+    from crawler.cli.crawl_commands import _resolve_topic
+    from crawler.topics import TopicSet, rematch, sync_topics
+
+    now = datetime.now(timezone.utc)
+    topic_set = TopicSet.from_config(app.config.topics)
+    if names:
+        topic_set = topic_set.subset(_resolve_topic(app, name) for name in names)
+    if not topic_set.specs:
+        raise UsageError("no topics configured: add [[topics]] to the configuration")
+    with app.database.session() as session:
+        sync_topics(session, TopicSet.from_config(app.config.topics), now=now)
+    counts = rematch(app.database, topic_set, now=now)
+    for name, count in counts.items():
+        click.echo(f"{name}: {count} matching article(s)")
