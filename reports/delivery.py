@@ -28,6 +28,7 @@ from crawler.db import Database
 from crawler.db.models import Article, Delivery, OutboxMessage
 from crawler.errors import UsageError
 from crawler.locks import hold_lease
+from crawler.topics import prepare_topics
 from reports.digest import Digest, build_digest, recipient_key
 from reports.mailer import (
     MAIL_POLICY,
@@ -150,9 +151,11 @@ def _next_digest_key(session: Session, email: str, day: date) -> str:
 def build_previews(
     config: Config, database: Database, *, now: datetime | None = None, only: str | None = None
 ) -> list[Preview]:
-    """Render what each recipient would get now. Reads only: never writes outbox or delivery rows."""
+    """Render what each recipient would get now. Never writes outbox or delivery rows."""
     now = now or _utcnow()
     recipients = _select_recipients(config, only)
+    # A topic added or changed since the last crawl is matched over the archive first.
+    prepare_topics(database, config.topics, now=now)
     previews = []
     for recipient in recipients:
         with database.session() as session:
@@ -191,6 +194,7 @@ def run_digest(
 ) -> DigestRun:
     """Recover interrupted sends, queue one message per recipient who is owed something, send what is due."""
     now = now or _utcnow()
+    prepare_topics(database, config.topics, now=now)
     with hold_lease(database, OUTBOX_LEASE, info={"job": "digest"}):
         run = DigestRun(recovered=_recover_sending(database, now))
         queued: set[str] = set()

@@ -12,6 +12,7 @@ from pathlib import Path
 from crawler.config import parse_config
 from crawler.db import Database
 from crawler.db.models import Article, CrawlRun, Match, Topic
+from crawler.matching import TopicSpec
 
 NOW = datetime(2025, 3, 27, 0, 0, tzinfo=timezone.utc)  # 07:00 in Hà Nội
 CNHT = "Công nghiệp hỗ trợ"
@@ -23,6 +24,9 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+TOPIC_QUERIES = {CNHT: '"công nghiệp hỗ trợ" OR CNHT', QN: '"Quảng Ninh"'}
 
 
 def make_config(db_url: str, port: int = 25, *, extra: str = "", digest: str = "", smtp: str = ""):
@@ -79,8 +83,12 @@ class Archive:
     def topic(self, name: str) -> None:
         if name in self.topics_seen:
             return
+        # Recorded as the crawl would leave it: matched with the configured query's version,
+        # so the digest does not re-match these hand-made matches away.
+        query = TOPIC_QUERIES.get(name, name)
+        version = TopicSpec(name, query).version
         with self.database.session() as session:
-            session.add(Topic(name=name, query=name, accents="auto", version="v1", matched_version="v1",
+            session.add(Topic(name=name, query=query, accents="auto", version=version, matched_version=version,
                               updated_at=NOW))
         self.topics_seen.add(name)
 
