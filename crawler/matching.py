@@ -141,20 +141,39 @@ class MatchResult:
 _TOKEN = re.compile(r"\S+")
 
 
+def _cut_before(text: str, start: int, words: int) -> tuple[int, bool]:
+    """Where ``words`` whole words before ``start`` begin, and whether text precedes them."""
+    window = words * 8 + 16  # Vietnamese syllables average under 5 letters
+    while True:
+        lo = max(0, start - window)
+        tokens = list(_TOKEN.finditer(text, lo, start))
+        # The first token may be cut by the window edge: only rely on it at the text's start.
+        if len(tokens) > words or lo == 0:
+            break
+        window *= 4
+    if len(tokens) > words:
+        return tokens[-words].start(), True
+    return 0, False
+
+
+def _cut_after(text: str, end: int, words: int) -> tuple[int, bool]:
+    """Where ``words`` whole words after ``end`` stop, and whether text follows them."""
+    window = words * 8 + 16
+    while True:
+        hi = min(len(text), end + window)
+        tokens = list(_TOKEN.finditer(text, end, hi))
+        if len(tokens) > words or hi == len(text):
+            break
+        window *= 4
+    if len(tokens) > words:
+        return tokens[words - 1].end(), True
+    return len(text), False
+
+
 def make_snippet(text: str, start: int, end: int, words: int = SNIPPET_WORDS) -> tuple[str, tuple[int, int]]:
     """About ``words`` words either side of text[start:end], and the hit's span in it."""
-    window = words * 14 + 40  # Vietnamese syllables average under 5 letters
-    lo = max(0, start - window)
-    before_tokens = list(_TOKEN.finditer(text, lo, start))
-    cut_before = before_tokens[-words].start() if len(before_tokens) >= words else lo
-    # Exactly ``words`` tokens fit without cutting; more tokens, or a window that
-    # did not reach the text's start, mean there is text before the snippet.
-    truncated_before = len(before_tokens) > words or (lo > 0 and cut_before > 0)
-    hi = min(len(text), end + window)
-    after_tokens = list(_TOKEN.finditer(text, end, hi))
-    cut_after = after_tokens[words - 1].end() if len(after_tokens) >= words else hi
-    truncated_after = len(after_tokens) > words or (hi < len(text) and cut_after < len(text))
-
+    cut_before, truncated_before = _cut_before(text, start, words)
+    cut_after, truncated_after = _cut_after(text, end, words)
     before = clean_display(text[cut_before:start]).lstrip()
     hit = clean_display(text[start:end])
     after = clean_display(text[end:cut_after]).rstrip()

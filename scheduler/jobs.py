@@ -254,6 +254,7 @@ def run_crawl_child(
     clock: Clock | None = None,
     poll_seconds: float = 0.2,
     on_spawn: Callable[[int], None] | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> CrawlOutcome:
     """Run one crawl child to its end and say what became of it.
 
@@ -265,7 +266,7 @@ def run_crawl_child(
     stop = stop or threading.Event()
     hostname = socket.gethostname()
     spawned_at = clock()
-    started = time.monotonic()
+    started = monotonic()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     process = subprocess.Popen(
         list(command),
@@ -291,7 +292,7 @@ def run_crawl_child(
             pass
         if stop.is_set():
             stopped_for = "stopped with the service"
-        elif time.monotonic() >= deadline:
+        elif monotonic() >= deadline:
             stopped_for = f"time limit of {time_limit / 60:g} min reached"
         else:
             continue
@@ -299,7 +300,7 @@ def run_crawl_child(
         _terminate(process, kill_grace)
         break
     reader.join(timeout=5)
-    duration = time.monotonic() - started
+    duration = monotonic() - started
     returncode = process.returncode
     return _outcome(
         database, process.pid, hostname, spawned_at, returncode, stopped_for, stop.is_set(), duration, clock

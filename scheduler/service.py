@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable, Sequence
@@ -277,6 +278,7 @@ class Service:
             return 0
         finally:
             self.started.set()
+            self._close_signal_pipe()
             lease_cm.__exit__(None, None, None)
             self.lease = None
 
@@ -318,16 +320,45 @@ class Service:
         log_event("service", "reload", outcome="ok", **self._next_runs())
 
     def _install_signal_handlers(self) -> None:
-        def stop(signum, _frame):
-            self.request_stop(signal.Signals(signum).name)
+        # The handlers only write the signal number to a pipe: a handler runs
+        # in the main thread between any two bytecodes, possibly while that
+        # thread holds a lock the real work needs (the scheduler's, logging's,
+        # ours). A watcher thread reads the pipe and does the work.
+        read_fd, write_fd = os.pipe()
+        self._signal_pipe = (read_fd, write_fd)
 
-        def hangup(_signum, _frame):
-            # Not in the handler: it may have interrupted the scheduler holding its locks.
-            threading.Thread(target=self.reload, name="service-reload", daemon=True).start()
+        def forward(signum, _frame):
+            os.write(write_fd, bytes([signum]))
 
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGHUP, hangup)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, forward)
+        threading.Thread(target=self._watch_signals, args=(read_fd,), name="service-signals", daemon=True).start()
+
+    def _watch_signals(self, read_fd: int) -> None:
+        while True:
+            try:
+                data = os.read(read_fd, 1)
+            except OSError:
+                return
+            if not data or data == b"\0":
+                os.close(read_fd)
+                return
+            signum = data[0]
+            if signum == signal.SIGHUP:
+                self.reload()
+            else:
+                self.request_stop(signal.Signals(signum).name)
+
+    def _close_signal_pipe(self) -> None:
+        pipe = getattr(self, "_signal_pipe", None)
+        if pipe is None:
+            return
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        os.write(pipe[1], b"\0")
+        os.close(pipe[1])
+        self._signal_pipe = None
 
     def _recover(self) -> None:
         now = self.clock()

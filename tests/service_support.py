@@ -42,14 +42,28 @@ def close(status, message=""):
         run = s.get(CrawlRun, run_id)
         run.status, run.finished_at, run.message = status, now(), message
 
+run_id = None
+if mode == "stubborn":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+else:
+    def stop(signum, frame):
+        if run_id is not None:
+            close("interrupted", "stopped by a signal")
+        sys.exit(1)
+    signal.signal(signal.SIGTERM, stop)
+
 try:
     with hold_lease(db, "crawl", info={{"purpose": "fake crawl"}}, heartbeat_seconds=0.5):
+        # A SIGTERM during the insert is held until the row and its id are known.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGTERM}})
         with db.session() as s:
             run = CrawlRun(started_at=now(), status="running", trigger="service", pid=os.getpid(),
                            hostname=socket.gethostname(), heartbeat_at=now(),
                            counts={{"rss": {{"discovered": 3, "fetched": 2, "new": 2, "updated": 0, "failed": 0}}}},
                            errors=[])
-            s.add(run); s.flush(); run_id = run.id
+            s.add(run); s.flush(); new_id = run.id
+        run_id = new_id
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {{signal.SIGTERM}})
         print(f"fake crawl {{mode}} run {{run_id}} pid {{os.getpid()}}", flush=True)
         if mode == "ok":
             close("ok"); sys.exit(0)
@@ -57,12 +71,6 @@ try:
             close("degraded", "layout changed"); sys.exit(0)
         if mode == "crash":
             os._exit(3)
-        if mode == "stubborn":
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        else:
-            def stop(signum, frame):
-                close("interrupted", "stopped by a signal"); sys.exit(1)
-            signal.signal(signal.SIGTERM, stop)
         while True:
             time.sleep(0.05)
 except LockBusyError as exc:
@@ -81,6 +89,8 @@ from scheduler.service import Service, configure_logging
 from service_support import FakeDigest
 
 config_path, crawl_command, gate = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+import faulthandler, signal
+faulthandler.register(signal.SIGUSR1)
 configure_logging("text")
 config = load_config(config_path)
 database = Database(config.storage.url)
@@ -221,6 +231,10 @@ class Driver:
             self.process.send_signal(sig)
         try:
             return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.send_signal(signal.SIGUSR1)  # the driver dumps its threads' stacks
+            time.sleep(1)
+            raise AssertionError(f"the service did not stop:\n{self.output()[-8000:]}") from None
         finally:
             self.handle.close()
 

@@ -309,3 +309,12 @@ def test_folded_hit_offsets_land_on_original_characters() -> None:
     hit = match_query("Ha Noi", body).hits[0]
     assert unicodedata.normalize("NFC", body[hit.start:hit.end]) == "Hà\u00a0\u200bNội"
     assert hit.snippet_parts[1] == "Hà Nội"
+
+
+@pytest.mark.parametrize("filler", ["x", "rất-dài-" * 30])
+def test_snippet_counts_whole_words_whatever_their_length(filler: str) -> None:
+    text = " ".join([filler] * 30) + " Hà Nội " + " ".join([filler] * 30)
+    start = text.index("Hà Nội")
+    snippet, (hs, he) = make_snippet(text, start, start + 6)
+    assert snippet[hs:he] == "Hà Nội"
+    assert snippet.split() == ["…"] + [filler] * 12 + ["Hà", "Nội"] + [filler] * 12 + ["…"]

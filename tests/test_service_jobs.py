@@ -80,7 +80,12 @@ def test_crawl_child_killed_with_sigkill_is_recorded_failed(database, fake):
 
 
 def test_hung_crawl_is_stopped_at_the_time_limit(database, fake):
-    outcome = jobs.run_crawl_child(fake("stubborn"), database=database, time_limit=1.0, kill_grace=0.3)
+    # The child's time passes only once it is up and crawling (however slow its start).
+    def monotonic() -> float:
+        return 3600.0 if any(r.status == "running" for r in crawl_rows(database)) else 0.0
+
+    outcome = jobs.run_crawl_child(fake("stubborn"), database=database, time_limit=60, kill_grace=0.3,
+                                   monotonic=monotonic)
     assert outcome.status == "failed"
     assert "time limit" in outcome.message
     [run] = crawl_rows(database)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -43,7 +44,8 @@ def status(app, output_format: str, limit: int, quiet_days: int) -> None:
     else:
         click.echo(render_text(report))
     if not report["healthy"]:
-        raise click.exceptions.Exit(1)
+        # SystemExit, not click's Exit: the root command runs click in non-standalone mode.
+        sys.exit(1)
 
 
 # -- collecting -----------------------------------------------------------------

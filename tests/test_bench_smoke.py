@@ -1,0 +1,28 @@
+"""The crawl benchmark runs end to end on a small site and prints its ratios (figures are not checked)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_quick_benchmark_prints_every_figure():
+    result = subprocess.run([sys.executable, "-m", "crawler.bench_crawl", "--quick"], cwd=REPO,
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert re.search(r"^\s+extraction ratio: page object is [\d.]+x faster than trafilatura", out, re.M), out
+    assert re.search(r"^\s+crawl ratio real/bare: [\d.]+ \([\d.]+ vs [\d.]+ pages/s", out, re.M), out
+    assert re.search(r"^\s+peak memory: real crawl +[\d.]+ MB, bare Scrapy +[\d.]+ MB", out, re.M), out
+    assert re.search(r"^\s+memory vs archive size: (flat|GROWS)", out, re.M), out
+    # Both crawls downloaded the same pages, and the archive runs stored what they were given.
+    rows = dict(re.findall(r"^\s{4}(real #1|bare #1)\s+(\d+)\s", out, re.M))
+    assert rows["real #1"] == rows["bare #1"] and int(rows["real #1"]) > 20
+    assert re.search(r"^\s{4}40\s+[\d.]+ MB", out, re.M), out  # 2 x (2 days x 10) stored before the crawl

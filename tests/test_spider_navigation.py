@@ -1,0 +1,392 @@
+"""Spider navigation on fake responses: which requests the spider makes, and what it signals. No network.
+
+Responses come from the sample site's own router (``SampleSite.respond``, never started) or the saved
+fixtures; the archive is a fake passed to ``configure(settings, archive=...)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pytest
+import scrapy
+from scrapy.http import HtmlResponse, TextResponse, XmlResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.test import get_crawler
+from twisted.python.failure import Failure
+
+from crawler import signals as bantin_signals
+from crawler.db.articles import KnownArticle, needs_fetch
+from crawler.items import CrawledArticle
+from crawler.samplesite.model import VN_TZ, generate_site
+from crawler.samplesite.server import SampleSite
+from spiders.nhandan import GOOGLE_NEWS, LATEST, RSS, SEARCH, SITEMAP, NhandanSpider
+
+BASE = "http://127.0.0.1:8123"
+FIXTURES = Path(__file__).parent / "fixtures" / "ndo"
+
+
+class FakeArchive:
+    """What the spider asks of the archive: stored article ids with their last known change."""
+
+    needs_fetch = staticmethod(needs_fetch)
+
+    def __init__(self, stored: dict[int, datetime | None] | None = None):
+        self.stored = dict(stored or {})
+        self.asked: list[list[int]] = []
+        self.seen: dict[int, dict[str, datetime | None]] = {}
+
+    def known(self, article_ids):
+        ids = list(article_ids)
+        self.asked.append(ids)
+        return {i: KnownArticle(i, self.stored[i]) for i in ids if i in self.stored}
+
+    def saw(self, sources_by_article) -> None:
+        for article_id, sources in sources_by_article.items():
+            self.seen.setdefault(article_id, {}).update(sources)
+
+    def close(self) -> None:
+        pass
+
+
+class Site:
+    """The sample site's router without a server: request -> Scrapy response."""
+
+    def __init__(self, **generate):
+        self.model = generate_site(**generate)
+        self.server = SampleSite(self.model)
+        self.server.base_url = BASE  # links are rendered on this origin; nothing listens there
+
+    def response(self, request: scrapy.Request):
+        split = urlsplit(request.url)
+        path = split.path + (f"?{split.query}" if split.query else "")
+        answer = self.server.respond(path, accept_gzip=False)
+        kind = answer.content_type.split(";")[0]
+        cls = XmlResponse if "xml" in kind or "rss" in kind else HtmlResponse if "html" in kind else TextResponse
+        return cls(url=request.url, status=answer.status, body=answer.body, encoding="utf-8", request=request)
+
+
+def make_spider(site: Site | None = None, archive: FakeArchive | None = None, **settings):
+    values = {
+        "BANTIN_SITE_URL": BASE,
+        "BANTIN_NOW": site.model.now.isoformat() if site else "2026-08-20T12:00:00+07:00",
+        "BANTIN_LOOKBACK_DAYS": 2,
+        "BANTIN_DATABASE_URL": "sqlite://",
+        **settings,
+    }
+    crawler = get_crawler(NhandanSpider, values)
+    spider = NhandanSpider.from_crawler(crawler)
+    crawler.spider = spider
+    spider.configure(crawler.settings, archive=archive if archive is not None else FakeArchive())
+    return spider
+
+
+def record(spider, signal) -> list[dict]:
+    calls: list[dict] = []
+
+    def handler(signal=None, sender=None, **kwargs):
+        calls.append(kwargs)
+
+    spider.crawler.signals.connect(handler, signal=signal, weak=False)
+    return calls
+
+
+def path_of(request: scrapy.Request) -> str:
+    split = urlsplit(request.url)
+    return unquote(split.path + (f"?{split.query}" if split.query else ""))
+
+
+def split_output(output) -> tuple[list[scrapy.Request], list[CrawledArticle]]:
+    output = list(output or [])
+    return ([o for o in output if isinstance(o, scrapy.Request)], [o for o in output if isinstance(o, CrawledArticle)])
+
+
+def visit(site: Site, request: scrapy.Request):
+    return split_output(request.callback(site.response(request)))
+
+
+def crawl(spider, site: Site, requests: list[scrapy.Request]) -> tuple[list[str], list[CrawledArticle]]:
+    """Sources first (as their priority makes the engine do), then articles; returns article paths fetched."""
+    sources = [r for r in requests if r.meta["bantin_kind"] == "source"]
+    articles = [r for r in requests if r.meta["bantin_kind"] == "article"]
+    items: list[CrawledArticle] = []
+    while sources:
+        new, _ = visit(site, sources.pop(0))
+        sources += [r for r in new if r.meta["bantin_kind"] == "source"]
+        articles += [r for r in new if r.meta["bantin_kind"] == "article"]
+    for request in articles:
+        items += visit(site, request)[1]
+    return [path_of(r) for r in articles], items
+
+
+# -- start ---------------------------------------------------------------------------------
+
+async def _collect(agen) -> list:
+    return [item async for item in agen]
+
+
+def test_start_reads_settings_and_requests_the_everyday_sources(tmp_path):
+    crawler = get_crawler(NhandanSpider, {
+        "BANTIN_SITE_URL": BASE + "/",
+        "BANTIN_NOW": "2026-08-20T12:00:00+07:00",
+        "BANTIN_DATABASE_URL": f"sqlite:///{tmp_path / 'archive.db'}",
+        "BANTIN_CATEGORY_FEEDS": ["kinh-te-1185"],
+    })
+    spider = NhandanSpider.from_crawler(crawler)
+    crawler.spider = spider
+    try:
+        requests = asyncio.run(_collect(spider.start()))
+    finally:
+        spider.closed("finished")
+    assert [path_of(r) for r in requests] == [
+        "/sitemaps/google-news.xml",
+        "/rss/home.rss",
+        "/rss/kinh-te-1185.rss",
+        "/tin-moi.html",
+        "/api/morenews-latest-0-0.html?phrase=",
+    ]
+    assert all(r.url.startswith(BASE + "/") for r in requests)
+    assert [r.meta["bantin_source"] for r in requests] == [GOOGLE_NEWS, RSS, RSS, LATEST, LATEST]
+    assert all(r.meta["bantin_kind"] == "source" and r.priority > 0 and r.errback for r in requests)
+    assert spider.allowed_domains == ["127.0.0.1"]
+    assert spider.window_start == datetime.fromisoformat("2026-08-18T12:00:00+07:00")
+
+
+def test_since_adds_the_sitemap_index_and_moves_the_window():
+    spider = make_spider(BANTIN_SINCE="2026-07-01")
+    paths = [path_of(r) for r in spider.source_requests()]
+    assert paths[-1] == "/sitemap.xml" and paths.count("/sitemap.xml") == 1
+    assert spider.window_start == datetime(2026, 7, 1, tzinfo=VN_TZ)
+    assert "/sitemap.xml" not in [path_of(r) for r in make_spider().source_requests()]
+
+
+def test_search_adds_one_query_per_distinct_positive_term():
+    topics = [
+        {"name": "Công nghiệp hỗ trợ", "query": '"công nghiệp hỗ trợ" OR CNHT'},
+        {"name": "Quảng Ninh", "query": '"Quảng Ninh" -"Hạ Long"'},
+        {"name": "Đông Bắc", "query": '"quảng ninh" OR "Lạng Sơn"'},
+    ]
+    spider = make_spider(BANTIN_TOPICS=topics, BANTIN_SEARCH=True, BANTIN_SEARCH_PAGES=2)
+    searches = [r for r in spider.source_requests() if r.meta["bantin_source"] == SEARCH]
+    pages = [path_of(r) for r in searches if r.url.startswith(BASE + "/tim-kiem/")]
+    queries = [parse_qs(urlsplit(r.url).query)["q"][0] for r in searches if "/tim-kiem/" in r.url]
+    assert queries == ["công nghiệp hỗ trợ", "CNHT", "Quảng Ninh", "Lạng Sơn"]  # no NOT term, no repeat
+    assert len(pages) == 4
+    more = [parse_qs(urlsplit(r.url).query)["phrase"][0] for r in searches if "morenews-search-0-1" in r.url]
+    assert more == queries and len(searches) == 8
+    # Without --search, topics alone add nothing.
+    plain = make_spider(BANTIN_TOPICS=topics)
+    assert not [r for r in plain.source_requests() if r.meta["bantin_source"] == SEARCH]
+
+
+# -- announce ------------------------------------------------------------------------------
+
+def google_news_request(spider) -> scrapy.Request:
+    return next(r for r in spider.source_requests() if r.meta["bantin_source"] == GOOGLE_NEWS)
+
+
+def test_announce_requests_only_unknown_or_changed_articles():
+    site = Site(seed=3, days=2, per_day=8)
+    recent = site.model.recent(48)
+    unchanged, changed, *new = recent
+    archive = FakeArchive({
+        unchanged.article_id: unchanged.modified_at,
+        changed.article_id: changed.modified_at - timedelta(hours=2),
+    })
+    spider = make_spider(site, archive)
+    discovered = record(spider, bantin_signals.source_discovered)
+    requested = record(spider, bantin_signals.article_requested)
+    requests, _ = visit(site, google_news_request(spider))
+    fetched = {r.meta["bantin_article_id"] for r in requests}
+    assert fetched == {changed.article_id, *(a.article_id for a in new)}
+    assert all(r.meta["bantin_kind"] == "article" and r.meta["bantin_source"] == GOOGLE_NEWS for r in requests)
+    assert {r.url for r in requests} == {a.url(BASE) for a in [changed, *new]}
+    # The unchanged article is only remembered as still listed, with the date the source gave.
+    assert archive.seen == {unchanged.article_id: {GOOGLE_NEWS: unchanged.modified_at}}
+    assert discovered == [{"source": GOOGLE_NEWS, "count": len(recent)}]
+    assert requested == [{"source": GOOGLE_NEWS}] * len(fetched)
+
+
+def test_articles_before_the_window_are_neither_fetched_nor_marked_seen():
+    site = Site(seed=4, days=4, per_day=6)
+    spider = make_spider(site, BANTIN_LOOKBACK_DAYS=1)
+    rss = next(r for r in spider.source_requests() if path_of(r) == "/rss/home.rss")
+    requests, _ = visit(site, rss)
+    in_window = {a.article_id for a in site.model.visible() if a.modified_at >= spider.window_start}
+    assert in_window and len(in_window) < len(site.model.visible())
+    assert {r.meta["bantin_article_id"] for r in requests} == in_window
+
+
+def test_an_article_announced_by_several_sources_is_requested_once_with_all_its_sources():
+    site = Site(seed=5, days=2, per_day=10)
+    archive = FakeArchive()
+    spider = make_spider(site, archive)
+    fetched, items = crawl(spider, site, list(spider.source_requests()))
+    visible = site.model.visible()
+    assert sorted(fetched) == sorted(a.path for a in visible)  # each once
+    assert len(items) == len(visible)
+    newest = visible[0]
+    item = next(i for i in items if i.article.article_id == newest.article_id)
+    assert set(item.sources) == {GOOGLE_NEWS, RSS, LATEST}
+    assert item.source == GOOGLE_NEWS  # the first to announce it caused the fetch
+    assert item.sources[GOOGLE_NEWS] == newest.modified_at
+    # One archive lookup per source page, never per article.
+    assert len(archive.asked) <= 3 + len(visible) // 20 + 2
+
+
+def test_a_changed_article_is_fetched_again_only_once_even_if_every_source_says_so():
+    site = Site(seed=6, days=1, per_day=5)
+    article = site.model.visible()[0]
+    archive = FakeArchive({a.article_id: a.modified_at for a in site.model.visible()})
+    site.model.edit_article(article.article_id, at=article.modified_at + timedelta(hours=1))
+    spider = make_spider(site, archive)
+    fetched, items = crawl(spider, site, list(spider.source_requests()))
+    assert fetched == [article.path]
+    assert items[0].article.article_id == article.article_id
+    assert GOOGLE_NEWS in items[0].sources and RSS in items[0].sources
+
+
+# -- morenews pagination -------------------------------------------------------------------
+
+def latest_chain(spider, site: Site) -> list[int]:
+    """Follow the morenews-latest pages; returns the page numbers requested."""
+    request = spider.more_latest_request(0)
+    pages = []
+    while request is not None:
+        pages.append(request.meta["bantin_page"])
+        requests, _ = visit(site, request)
+        nxt = [r for r in requests if r.meta["bantin_kind"] == "source"]
+        assert len(nxt) <= 1
+        request = nxt[0] if nxt else None
+    return pages
+
+
+def test_morenews_stops_at_the_first_page_reaching_before_the_window():
+    site = Site(seed=7, days=6, per_day=10)  # 60 articles, 20 a page
+    spider = make_spider(site, BANTIN_LOOKBACK_DAYS=2)
+    pages = latest_chain(spider, site)
+    visible = site.model.visible()
+    # The last page read is the first whose oldest article is before the window.
+    last_page = visible[pages[-1] * 20:(pages[-1] + 1) * 20]
+    assert min(a.published_at for a in last_page) < spider.window_start
+    earlier = visible[:pages[-1] * 20]
+    assert all(a.published_at >= spider.window_start for a in earlier)
+    assert pages == list(range(len(pages))) and len(pages) < 3
+
+
+def test_morenews_stops_when_the_site_has_no_more():
+    site = Site(seed=8, days=2, per_day=15)  # 30 articles: page 1 is partial, page 2 empty
+    spider = make_spider(site, BANTIN_LOOKBACK_DAYS=30)
+    assert latest_chain(spider, site) == [0, 1, 2]
+
+
+def test_morenews_stops_when_it_says_has_more_false():
+    spider = make_spider(BANTIN_LOOKBACK_DAYS=3650)
+    request = spider.more_latest_request(3)
+    body = (FIXTURES / "morenews-latest-0-1.json").read_text(encoding="utf-8")
+    assert '"has_more"' not in body
+    stopped = body.replace('{"data": {', '{"data": {"has_more": false, ', 1)
+    for text, follows in ((body, True), (stopped, False)):
+        response = TextResponse(url=request.url, body=text.encode(), encoding="utf-8", request=request)
+        requests, _ = split_output(spider.parse_more_latest(response))
+        sources = [r for r in requests if r.meta["bantin_kind"] == "source"]
+        assert [r.meta["bantin_page"] for r in sources] == ([4] if follows else [])
+
+
+# -- monthly sitemaps ----------------------------------------------------------------------
+
+def test_monthly_sitemaps_are_chosen_by_name_for_the_window():
+    site = Site(seed=9, days=75, per_day=1, end_date=date(2026, 8, 10))  # late May .. August
+    assert {m for m in site.model.months()} == {(2026, 5), (2026, 6), (2026, 7), (2026, 8)}
+    spider = make_spider(site, BANTIN_SINCE="2026-06-20")
+    index = next(r for r in spider.source_requests() if path_of(r) == "/sitemap.xml")
+    requests, _ = visit(site, index)
+    assert [path_of(r) for r in requests] == ["/sitemaps/news-2026-8.xml", "/sitemaps/news-2026-7.xml",
+                                              "/sitemaps/news-2026-6.xml"]
+    assert all(r.meta["bantin_source"] == SITEMAP and r.callback == spider.parse_urlset for r in requests)
+    # Reading one of them announces only what is in the window.
+    june = requests[-1]
+    articles, _ = visit(site, june)
+    window = datetime(2026, 6, 20, tzinfo=VN_TZ)
+    expected = {a.article_id for a in site.model.in_month(2026, 6) if a.modified_at >= window}
+    assert expected and {r.meta["bantin_article_id"] for r in articles} == expected
+
+
+def test_monthly_sitemap_names_outside_the_window_or_unknown_are_skipped():
+    spider = make_spider(BANTIN_SINCE="2026-07-15", BANTIN_NOW="2026-08-20T12:00:00+07:00")
+    wanted = spider.monthly_sitemap_wanted
+    assert wanted("https://nhandan.vn/sitemaps/news-2026-7.xml", None)
+    assert wanted("https://nhandan.vn/sitemaps/news-2026-08.xml", None)
+    assert not wanted("https://nhandan.vn/sitemaps/news-2026-6.xml", None)
+    assert not wanted("https://nhandan.vn/sitemaps/news-2026-9.xml", None)
+    assert not wanted("https://nhandan.vn/sitemaps/categories.xml", None)
+    assert not wanted("https://nhandan.vn/sitemaps/news-2025-8.xml", None)
+
+
+# -- failures ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fixture, source", [
+    ("not-xml.html", GOOGLE_NEWS),
+    ("feed-garbage.rss", RSS),
+    ("morenews-malformed.json", LATEST),
+])
+def test_an_unreadable_source_page_signals_source_failed(fixture, source):
+    spider = make_spider()
+    failed = record(spider, bantin_signals.source_failed)
+    request = {
+        GOOGLE_NEWS: google_news_request(spider),
+        RSS: next(r for r in spider.source_requests() if path_of(r) == "/rss/home.rss"),
+        LATEST: spider.more_latest_request(0),
+    }[source]
+    response = TextResponse(url=request.url, body=(FIXTURES / fixture).read_bytes(), encoding="utf-8",
+                            request=request)
+    assert split_output(request.callback(response)) == ([], [])
+    assert len(failed) == 1
+    assert failed[0]["source"] == source and failed[0]["url"] == request.url and failed[0]["reason"]
+
+
+def test_a_source_that_does_not_download_signals_source_failed_with_the_status():
+    spider = make_spider()
+    failed = record(spider, bantin_signals.source_failed)
+    request = google_news_request(spider)
+    response = HtmlResponse(url=request.url, status=503, body=b"busy", request=request)
+    failure = Failure(HttpError(response, "Ignoring non-200 response"))
+    failure.request = request
+    request.errback(failure)
+    assert failed == [{"source": GOOGLE_NEWS, "url": request.url, "reason": "HTTP 503"}]
+
+
+def article_request(spider, url: str, article_id: int, source: str = RSS) -> scrapy.Request:
+    response = XmlResponse(url=BASE + "/rss/home.rss", body=b"", request=scrapy.Request(
+        BASE + "/rss/home.rss", meta={"bantin_source": source}))
+    from spiders.pages.listings import Discovered
+
+    (request,) = spider.announce(response, [Discovered(url=url, article_id=article_id)])
+    return request
+
+
+def test_an_article_page_that_cannot_be_extracted_signals_article_failed():
+    spider = make_spider()
+    failed = record(spider, bantin_signals.article_failed)
+    url = BASE + "/bai-khong-co-noi-dung-post990001.html"
+    request = article_request(spider, url, 990001)
+    response = HtmlResponse(url=url, body=(FIXTURES / "article_nobody.html").read_bytes(), request=request)
+    assert split_output(spider.parse_article(response)) == ([], [])
+    assert len(failed) == 1
+    assert failed[0]["extraction"] is True
+    assert failed[0]["source"] == RSS and failed[0]["url"] == url and failed[0]["reason"]
+
+
+def test_an_article_that_does_not_download_signals_article_failed_without_extraction():
+    spider = make_spider()
+    failed = record(spider, bantin_signals.article_failed)
+    url = BASE + "/bai-post990002.html"
+    request = article_request(spider, url, 990002)
+    response = HtmlResponse(url=url, status=404, body=b"", request=request)
+    failure = Failure(HttpError(response, "Ignoring non-200 response"))
+    failure.request = request
+    request.errback(failure)
+    assert failed == [{"source": RSS, "url": url, "reason": "HTTP 404"}]
