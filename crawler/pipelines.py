@@ -1,68 +1,116 @@
 """Scrapy item pipeline: a thin adapter over storage and matching.
 
-One short transaction per article: the article, the sources that saw it and
-its topic matches are committed together, so a crawl killed at any moment
-leaves either the whole article or nothing (and the next run fetches it).
+Articles are written in small batches, one short transaction per batch: each
+article, the sources that saw it and its topic matches are committed
+together, so a crawl killed at any moment leaves whole articles or nothing
+(and the next run fetches what is missing). A batch is written when it is
+full, after a short delay, and when the spider closes.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timezone
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler import signals as bantin_signals
 from crawler.db import Database
-from crawler.db.articles import record_sources, store_article
-from crawler.db.models import Article as ArticleRow
+from crawler.db.articles import load_articles, record_sources, store_article
 from crawler.items import CrawledArticle
 from crawler.topics import TopicSet, match_article, prepare_topics
 
 log = logging.getLogger("bantin.crawl")
 
+BATCH_SIZE = 50
+# A half-full batch waits at most this long, so a slow crawl still stores steadily.
+BATCH_SECONDS = 1.0
+
 
 class ArchivePipeline:
-    def __init__(self, crawler, database_url: str, topics: list[dict]):
+    def __init__(self, crawler, database_url: str, topics: list[dict], batch_size: int = BATCH_SIZE):
         self.crawler = crawler
         self.database_url = database_url
         self.topic_config = topics
+        self.batch_size = batch_size
         self.database: Database | None = None
         self.topics: TopicSet | None = None
+        self.pending: list[CrawledArticle] = []
+        self._flusher = None
 
     @classmethod
     def from_crawler(cls, crawler):
         settings = crawler.settings
-        return cls(crawler, settings.get("BANTIN_DATABASE_URL"), settings.getlist("BANTIN_TOPICS"))
+        return cls(
+            crawler,
+            settings.get("BANTIN_DATABASE_URL"),
+            settings.getlist("BANTIN_TOPICS"),
+            settings.getint("BANTIN_STORE_BATCH", BATCH_SIZE),
+        )
 
     def open_spider(self, spider=None) -> None:
         self.database = Database(self.database_url)
         self.topics = prepare_topics(self.database, self.topic_config, now=_now())
+        from twisted.internet import task
+
+        self._flusher = task.LoopingCall(self.flush)
+        self._flusher.start(BATCH_SECONDS, now=False)
 
     def close_spider(self, spider=None) -> None:
+        if self._flusher is not None and self._flusher.running:
+            self._flusher.stop()
+        self.flush()
         if self.database is not None:
             self.database.dispose()
 
     def process_item(self, item, spider=None):
         if not isinstance(item, CrawledArticle):
             return item
-        article = item.article
-        now = _now()
-        try:
-            with self.database.session() as session:
-                outcome = store_article(session, article, now=now)
-                # The source rows refer to the article: flush it first.
-                session.flush()
-                record_sources(session, article.article_id, item.sources or {item.source: None}, now=now)
-                if outcome != "unchanged":
-                    row = session.get(ArticleRow, article.article_id)
-                    match_article(session, row, self.topics, now=now)
-        except SQLAlchemyError as exc:
-            log.error("could not store %s: %s", article.url, exc)
-            self._signal(bantin_signals.article_failed, source=item.source, url=article.url, reason=f"storage: {exc}")
-            return item
-        self._signal(bantin_signals.article_stored, source=item.source, outcome=outcome, extractor=article.extractor)
+        self.pending.append(item)
+        if len(self.pending) >= self.batch_size:
+            self.flush()
         return item
+
+    def flush(self) -> None:
+        """Store the pending articles in one transaction; on failure, one by one to isolate the bad one."""
+        batch, self.pending = self.pending, []
+        if not batch:
+            return
+        started = time.perf_counter()
+        try:
+            outcomes = self._store(batch)
+        except SQLAlchemyError as exc:
+            log.warning("storing a batch of %d failed (%s); storing one by one", len(batch), exc)
+            outcomes = []
+            for item in batch:
+                try:
+                    outcomes += self._store([item])
+                except SQLAlchemyError as item_exc:
+                    log.error("could not store %s: %s", item.article.url, item_exc)
+                    self._signal(bantin_signals.article_failed, source=item.source, url=item.article.url,
+                                 reason=f"storage: {item_exc}")
+        for item, outcome in outcomes:
+            self._signal(bantin_signals.article_stored, source=item.source, outcome=outcome,
+                         extractor=item.article.extractor)
+        log.debug("stored %d article(s) in %.3fs", len(batch), time.perf_counter() - started)
+
+    def _store(self, batch: list[CrawledArticle]) -> list[tuple[CrawledArticle, str]]:
+        now = _now()
+        outcomes = []
+        with self.database.session() as session:
+            stored = load_articles(session, (item.article.article_id for item in batch))
+            for item in batch:
+                article = item.article
+                outcome, row = store_article(session, article, now=now, existing=stored.get(article.article_id))
+                stored[article.article_id] = row
+                new = outcome == "new"
+                # The unit of work inserts articles before the rows that refer to them.
+                record_sources(session, article.article_id, item.sources or {item.source: None}, now=now, new=new)
+                if outcome != "unchanged":
+                    match_article(session, row, self.topics, now=now, new=new)
+                outcomes.append((item, outcome))
+        return outcomes
 
     def _signal(self, signal, **kwargs) -> None:
         self.crawler.signals.send_catch_log(signal=signal, **kwargs)

@@ -26,6 +26,10 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.BackoffRetryMiddleware": 550,
 }
 
+# Items processed in parallel per response. Scrapy's default of 100 starts 100
+# asyncio tasks for every response, which costs more than the pages' own work.
+CONCURRENT_ITEMS = 16
+
 RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
 RETRY_BACKOFF_BASE = 1.0
 RETRY_BACKOFF_MAX = 60.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
@@ -31,15 +31,16 @@ class TopicSet:
 
     specs: list[TopicSpec]
     matcher: Matcher
+    # name -> query version, computed once (each is a parse and a hash)
+    versions: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.versions = {spec.name: spec.version for spec in self.specs}
 
     @classmethod
     def from_config(cls, topics: Iterable[TopicConfig | dict]) -> "TopicSet":
         specs = [_spec(topic) for topic in topics]
         return cls(specs, Matcher(specs))
-
-    @property
-    def versions(self) -> dict[str, str]:
-        return {spec.name: spec.version for spec in self.specs}
 
     def subset(self, names: Iterable[str]) -> "TopicSet":
         wanted = set(names)
@@ -74,11 +75,18 @@ def sync_topics(session: Session, topic_set: TopicSet, *, now: datetime) -> list
     return stale
 
 
-def match_article(session: Session, article: Article, topic_set: TopicSet, *, now: datetime) -> list[str]:
-    """Re-match one stored article against every topic in the set; returns the matched topic names."""
+def match_article(
+    session: Session, article: Article, topic_set: TopicSet, *, now: datetime, new: bool = False
+) -> list[str]:
+    """Re-match one stored article against every topic in the set; returns the matched topic names.
+
+    ``new``: the article was just inserted, so it has no stored matches to look up.
+    """
     found = topic_set.matcher.match(ArticleFields.from_article(article))
     names = [spec.name for spec in topic_set.specs]
-    existing = {
+    if not found and new:
+        return []
+    existing = {} if new else {
         match.topic: match
         for match in session.scalars(
             select(Match).where(Match.article_id == article.article_id, Match.topic.in_(names))

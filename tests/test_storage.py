@@ -99,11 +99,11 @@ def test_naive_datetimes_are_refused(database):
 
 def test_store_new_unchanged_updated(database):
     with database.session() as session:
-        assert store_article(session, item(), now=NOW) == "new"
+        assert store_article(session, item(), now=NOW)[0] == "new"
     with database.session() as session:
-        assert store_article(session, item(), now=NOW + timedelta(hours=1)) == "unchanged"
+        assert store_article(session, item(), now=NOW + timedelta(hours=1))[0] == "unchanged"
     with database.session() as session:
-        assert store_article(session, item(body="Đoạn một.\n\nĐoạn hai đã sửa."), now=NOW + timedelta(hours=2)) == "updated"
+        assert store_article(session, item(body="Đoạn một.\n\nĐoạn hai đã sửa."), now=NOW + timedelta(hours=2))[0] == "updated"
     with database.session() as session:
         row = session.get(Article, 985001)
         assert row.version == 2

@@ -60,22 +60,26 @@ def needs_fetch(known: KnownArticle | None, announced: datetime | None) -> bool:
     return announced > known.changed_as_of + CHANGE_TOLERANCE
 
 
-def store_article(session: Session, item: Article, *, now: datetime) -> StoreOutcome:
-    """Insert or update one article; a re-fetch that changes nothing a reader sees is 'unchanged'."""
+def store_article(
+    session: Session, item: Article, *, now: datetime, existing: ArticleRow | None | object = ...
+) -> tuple[StoreOutcome, ArticleRow]:
+    """Insert or update one article; a re-fetch that changes nothing a reader sees is 'unchanged'.
+
+    ``existing`` may pass the stored row (or None) when the caller already loaded it for a batch.
+    """
     content_hash = item.content_hash()
-    row = session.get(ArticleRow, item.article_id, with_for_update=True)
+    row = session.get(ArticleRow, item.article_id, with_for_update=True) if existing is ... else existing
     if row is None:
-        session.add(
-            ArticleRow(
-                article_id=item.article_id,
-                url=item.url,
-                first_seen_at=now,
-                changed_at=now,
-                version=1,
-                **_fields(item, content_hash, now),
-            )
+        row = ArticleRow(
+            article_id=item.article_id,
+            url=item.url,
+            first_seen_at=now,
+            changed_at=now,
+            version=1,
+            **_fields(item, content_hash, now),
         )
-        return "new"
+        session.add(row)
+        return "new", row
     changed = row.content_hash != content_hash
     for key, value in _fields(item, content_hash, now).items():
         setattr(row, key, value)
@@ -84,8 +88,17 @@ def store_article(session: Session, item: Article, *, now: datetime) -> StoreOut
     if changed:
         row.version += 1
         row.changed_at = now
-        return "updated"
-    return "unchanged"
+        return "updated", row
+    return "unchanged", row
+
+
+def load_articles(session: Session, article_ids: Iterable[int]) -> dict[int, ArticleRow]:
+    """The stored rows among these ids, locked for update (one query for a batch)."""
+    ids = sorted(set(article_ids))
+    if not ids:
+        return {}
+    rows = session.scalars(select(ArticleRow).where(ArticleRow.article_id.in_(ids)).with_for_update())
+    return {row.article_id: row for row in rows}
 
 
 def _fields(item: Article, content_hash: str, now: datetime) -> dict:
@@ -106,10 +119,13 @@ def _fields(item: Article, content_hash: str, now: datetime) -> dict:
 
 
 def record_sources(
-    session: Session, article_id: int, sources: Mapping[str, datetime | None], *, now: datetime
+    session: Session, article_id: int, sources: Mapping[str, datetime | None], *, now: datetime, new: bool = False
 ) -> None:
-    """Remember which sources saw an article (only for stored articles: 'seen' follows storage)."""
-    existing = {
+    """Remember which sources saw an article (only for stored articles: 'seen' follows storage).
+
+    ``new``: the article was just inserted, so it has no source rows to look up.
+    """
+    existing = {} if new else {
         row.source: row
         for row in session.scalars(select(ArticleSource).where(ArticleSource.article_id == article_id))
     }
