@@ -130,11 +130,10 @@ class ScheduleConfig(_Section):
     @field_validator("crawl", "digest")
     @classmethod
     def _valid_cron(cls, expression: str, info: ValidationInfo) -> str:
-        from apscheduler.triggers.cron import CronTrigger
+        from crawler.cron import make_trigger
 
-        zone = ZoneInfo(info.data.get("timezone") or "UTC")
         try:
-            CronTrigger.from_crontab(expression, timezone=zone)
+            make_trigger(expression, info.data.get("timezone") or "UTC")
         except ValueError as exc:
             raise ValueError(f"bad cron string {expression!r}: {exc}") from None
         return expression

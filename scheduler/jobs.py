@@ -16,7 +16,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -25,8 +24,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 
+from crawler.crawl import crawl_child_command
 from crawler.db import Database
 from crawler.db.models import CrawlRun, JobRun, Lease
 from crawler.locks import pid_alive
@@ -210,10 +210,7 @@ def crawl_run_of(database: Database, *, pid: int, hostname: str, spawned_at: dat
 
 
 def default_crawl_command(config_path: Path | str | None) -> list[str]:
-    command = [sys.executable, "-m", "crawler"]
-    if config_path is not None:
-        command += ["--config", str(Path(config_path).resolve())]
-    return command + ["crawl", "--trigger", "service"]
+    return crawl_child_command(config_path, "--trigger", "service")
 
 
 @dataclass

@@ -7,7 +7,6 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
-from pathlib import Path
 
 from crawler.config import parse_config
 from crawler.db import Database

@@ -234,3 +234,35 @@ def test_failed_dead_local_crawl_rows_at_start(database):
     fixed = jobs.fail_dead_local_crawl_runs(database, now=utc(2025, 3, 27))
     assert len(fixed) == 1
     assert sorted(run.status for run in crawl_rows(database)) == ["failed", "running"]
+
+
+def test_reload_recreates_jobs_and_keeps_a_bad_config_out(database, fake):
+    from crawler.errors import ConfigError
+
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    service = make_service(database, fake("ok"))
+    # A started (paused) scheduler, as in the service, but one that does not block.
+    service.scheduler = BackgroundScheduler(timezone=service.config.schedule.tz)
+    service.scheduler.start(paused=True)
+    service._add_jobs()
+    new = parse_config(f'''
+[storage]
+database_url = "{database.url}"
+[schedule]
+crawl = "15 5 * * *"
+digest = "45 5 * * *"
+''')
+    service.config_loader = lambda: new
+    service.reload()
+    assert str(service.scheduler.get_job("crawl").trigger.fields[5]) == "5"  # hour
+    assert service.config is new
+
+    def broken():
+        raise ConfigError("bad cron string", key="schedule.crawl")
+
+    service.config_loader = broken
+    service.reload()
+    assert service.config is new
+    assert [job.id for job in service.scheduler.get_jobs()] == ["crawl", "digest"]
+    service.scheduler.shutdown(wait=False)

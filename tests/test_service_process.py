@@ -169,19 +169,24 @@ def test_sigterm_during_a_digest_lets_it_finish(setup):
 
 
 def test_sigkilled_crawl_child_is_failed_and_the_service_goes_on(setup):
+    # Only the crawl is due (the digest is hours away).
+    later = datetime.now(timezone.utc) + timedelta(hours=6)
+    write_service_config(setup.config, setup.database.url,
+                         crawl=cron_at(datetime.now(timezone.utc) - timedelta(minutes=2)), digest=cron_at(later))
     setup.mode.write_text("hang")
     service = setup.start()
     running = wait_for(lambda: next((run for run in setup.crawls() if run.status == "running"), None),
                        what="the crawl", process=service.process)
-    setup.mode.write_text("ok")  # the digest's own crawl attempt will succeed
     os.kill(running.pid, signal.SIGKILL)
-    wait_for(lambda: setup.finished("digest"), what="the digest", process=service.process)
-    crawls = setup.crawls()
-    assert crawls[0].status == "failed" and "SIGKILL" in crawls[0].message
-    assert crawls[-1].status == "ok"
-    assert [run.status for run in setup.finished("digest")] == ["ok"]
+    killed_at = datetime.now(timezone.utc)
+    wait_for(lambda: setup.finished("crawl"), what="the crawl job to end", process=service.process)
+    [crawl] = setup.crawls()
+    assert crawl.status == "failed" and "SIGKILL" in crawl.message and crawl.finished_at is not None
+    assert [run.status for run in setup.job_runs("crawl")] == ["failed"]
     assert "job=crawl event=finished outcome=failed" in service.output()
-    assert service.process.poll() is None  # still serving
-    holder = lease_holder(setup.database, "service")
-    assert holder is not None and holder.pid == service.process.pid
+    assert lease_holder(setup.database, "crawl") is None
+    # Still serving: the service keeps its lease fresh after the crash.
+    wait_for(lambda: lease_holder(setup.database, "service").heartbeat_at > killed_at, what="a heartbeat",
+             process=service.process)
+    assert lease_holder(setup.database, "service").pid == service.process.pid
     assert service.stop() == 0

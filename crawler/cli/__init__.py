@@ -97,7 +97,9 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool, quiet: bool) -
 def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=argv, prog_name="bantin", standalone_mode=False)
+        # Not standalone: click returns a command's exit status (ctx.exit(n)) instead of exiting.
+        status = cli.main(args=argv, prog_name="bantin", standalone_mode=False)
+        sys.exit(status if isinstance(status, int) else 0)
     except click.exceptions.Abort:
         click.echo("bantin: interrupted", err=True)
         sys.exit(130)

@@ -5,15 +5,15 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import click
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 
 from crawler.cli import App, pass_app
 from crawler.cli.output import DISPLAY_TZ, dumps, emit_json, emit_rows, format_option, json_default, local_time
-from crawler.errors import BantinError, ExtractionError, UsageError
+from crawler.errors import BantinError, UsageError
 
 
 @click.command()
@@ -94,7 +94,7 @@ def crawl(app: App, since: datetime | None, site_url: str | None, search: bool, 
         progress=not no_progress,
         time_limit_minutes=time_limit,
     )
-    with hold_lease(database, "crawl", wait=wait, info={"trigger": trigger}):
+    with hold_lease(database, "crawl", wait=wait, info={"purpose": "`bantin crawl`", "trigger": trigger}):
         result = run_crawl(config, options)
     _print_crawl_summary(result)
     if not result.ok:
@@ -275,7 +275,7 @@ def list_articles(app: App, topic: str | None, since, until, limit: int, output_
 @pass_app
 def show_article(app: App, article: str, output_format: str) -> None:
     """One stored article in full: ARTICLE is its post id or URL."""
-    from crawler.db.models import Article, ArticleSource, Match
+    from crawler.db.models import ArticleSource, Match
 
     with app.database.session() as session:
         row = _find_article(session, article)
