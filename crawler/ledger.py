@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from crawler import signals as bantin_signals
 from crawler.db import Database
 from crawler.db.models import CrawlRun
+from crawler.locks import pid_alive
 
 log = logging.getLogger("bantin.crawl")
 
@@ -225,37 +226,31 @@ class CrawlLedger:
         return "ok", ""
 
 
-def close_orphaned_runs(session, *, now: datetime, stale_after: timedelta = timedelta(minutes=2)) -> int:
-    """Mark 'running' rows whose process is gone as interrupted (a killed crawl).
+# A running crawl writes its heartbeat every FLUSH_SECONDS; this much silence means it is gone.
+STALE_AFTER = timedelta(minutes=2)
 
-    A row is orphaned when its process no longer exists on this host, or when
-    its heartbeat is older than `stale_after` (any host).
-    """
-    hostname = socket.gethostname()
+
+def orphan_reason(run: CrawlRun, now: datetime, *, stale_after: timedelta = STALE_AFTER) -> str | None:
+    """Why a 'running' ledger row has no live crawl behind it, or None when it may still be running."""
+    if run.hostname == socket.gethostname() and run.pid is not None:
+        if run.pid == os.getpid():
+            return None
+        if not pid_alive(run.pid):
+            return f"its process (pid {run.pid}) is gone"
+    beat = run.heartbeat_at or run.started_at
+    if now - beat > stale_after:
+        return f"it has sent no heartbeat for {int((now - beat).total_seconds() // 60)} min"
+    return None
+
+
+def close_orphaned_runs(session, *, now: datetime, stale_after: timedelta = STALE_AFTER) -> int:
+    """Mark 'running' rows whose crawl is gone (killed, crashed, host lost) as interrupted."""
     closed = 0
     for run in session.scalars(select(CrawlRun).where(CrawlRun.status == "running")):
-        same_host_dead = run.hostname == hostname and run.pid is not None and not _pid_alive(run.pid)
-        stale = run.heartbeat_at is None or run.heartbeat_at < now - stale_after
-        if run.pid == os.getpid() and run.hostname == hostname:
+        if orphan_reason(run, now, stale_after=stale_after) is None:
             continue
-        if same_host_dead or stale:
-            run.status = "interrupted"
-            run.finished_at = run.heartbeat_at or run.started_at
-            run.message = (run.message + "; " if run.message else "") + "the crawl process ended without closing its run"
-            closed += 1
+        run.status = "interrupted"
+        run.finished_at = run.heartbeat_at or run.started_at
+        run.message = (run.message + "; " if run.message else "") + "the crawl process ended without closing its run"
+        closed += 1
     return closed
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (killed, not yet reaped by its parent) is gone for our purposes.
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().split(") ", 1)[1][:1] != "Z"
-    except (OSError, IndexError):
-        return True

@@ -7,7 +7,6 @@ doubles as a health check (systemd, monitoring, cron).
 from __future__ import annotations
 
 import json
-import socket
 import sys
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -222,14 +221,9 @@ def _digest_job(run, stamp) -> dict[str, Any]:
 
 
 def _stale_reason(run, now: datetime) -> str | None:
-    from crawler.locks import pid_alive
+    from crawler.ledger import orphan_reason
 
-    if run.hostname == socket.gethostname() and run.pid is not None and not pid_alive(run.pid):
-        return f"its process (pid {run.pid}) is gone"
-    beat = run.heartbeat_at or run.started_at
-    if now - beat > STALE_HEARTBEAT:
-        return f"it has sent no heartbeat for {int((now - beat).total_seconds() // 60)} min"
-    return None
+    return orphan_reason(run, now, stale_after=STALE_HEARTBEAT)
 
 
 def _silent_sources(history, now: datetime, quiet_days: int) -> list[tuple[str, datetime | None]]:
