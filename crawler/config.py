@@ -161,6 +161,7 @@ class SmtpConfig(_Section):
     @field_validator("sender")
     @classmethod
     def _sender_address(cls, value: str) -> str:
+        _single_line(value)
         _display, address = parseaddr(value)
         _check_email(address)
         return value
@@ -208,6 +209,9 @@ class TopicConfig(_Section):
     query: str = Field(min_length=1)
     accents: Literal["auto", "exact", "fold"] = "auto"
 
+    # Topic names end up in the digest's Subject header.
+    _one_line_name = field_validator("name")(lambda value: _single_line(value))
+
 
 class RecipientConfig(_Section):
     email: str
@@ -220,6 +224,9 @@ class RecipientConfig(_Section):
     @classmethod
     def _address(cls, value: str) -> str:
         return _check_email(value)
+
+    # The name goes into the To header.
+    _one_line_name = field_validator("name")(lambda value: _single_line(value))
 
 
 class Config(_Section):
@@ -276,6 +283,14 @@ class _KeyedError(ValueError):
 def topic_key(name: str) -> str:
     """Topic names compare as the reader sees them: NFC, case-insensitive, trimmed."""
     return unicodedata.normalize("NFC", name).strip().casefold()
+
+
+def _single_line(value: str) -> str:
+    """Values that become e-mail headers may not carry line breaks or NUL (header injection)."""
+    for char in ("\r", "\n", "\x00"):
+        if char in value:
+            raise ValueError(f"must be a single line (contains {char!r})")
+    return value
 
 
 def _check_email(address: str) -> str:

@@ -9,16 +9,26 @@ NOISY_LOGGERS = ("scrapy", "twisted", "py.warnings", "alembic", "trafilatura", "
 
 
 class LibraryChatterFilter(logging.Filter):
-    """Drops library records below WARNING.
+    """Drops library records below WARNING and folds their tracebacks into one line.
 
     A filter on the handler rather than logger levels, because Scrapy resets
     its loggers' levels each time a crawler process is created.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.WARNING:
+        if not any(record.name == name or record.name.startswith(name + ".") for name in NOISY_LOGGERS):
             return True
-        return not any(record.name == name or record.name.startswith(name + ".") for name in NOISY_LOGGERS)
+        if record.levelno < logging.WARNING:
+            return False
+        if record.exc_info:
+            # A library's traceback (e.g. Scrapy failing to fetch robots.txt) becomes one line;
+            # --debug shows it whole.
+            error = record.exc_info[1]
+            record.msg = f"{record.getMessage()} ({type(error).__name__}: {error})" if error else record.getMessage()
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
 
 
 def quiet_libraries(debug: bool) -> None:

@@ -244,6 +244,11 @@ class Matcher:
             self._add_topic(spec)
         for (folded, key), pid in self._patterns.items():
             (self._fold if folded else self._exact).add_word(key, (pid, len(key)))
+        # Fields no term can look at are neither normalised nor scanned.
+        self._scanned_bits = 0
+        for topic in self._topics:
+            for ref in topic.terms:
+                self._scanned_bits |= ref.scope_bits
         self._has_exact = len(self._exact) > 0
         self._has_fold = len(self._fold) > 0
         if self._has_exact:
@@ -306,12 +311,16 @@ class Matcher:
             automata.append((self._exact, False))
         if self._has_fold:
             automata.append((self._fold, True))
-        for unit, (name, index, text) in enumerate(fields.units()):
+        scanned = self._scanned_bits
+        for name, index, text in fields.units():
+            bit = _BIT[name]
+            if not bit & scanned:
+                continue
+            unit = len(units)
             norm = normalize(text)
             units.append((name, index, norm))
             if not norm.key:
                 continue
-            bit = _BIT[name]
             for automaton, folded in automata:
                 key = norm.folded if folded else norm.exact
                 last = len(key) - 1

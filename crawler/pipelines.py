@@ -9,6 +9,7 @@ full, after a short delay, and when the spider closes.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from datetime import datetime, timezone
@@ -26,6 +27,8 @@ log = logging.getLogger("bantin.crawl")
 BATCH_SIZE = 50
 # A half-full batch waits at most this long, so a slow crawl still stores steadily.
 BATCH_SECONDS = 1.0
+# Allocations between young-generation collections while crawling (Python's default is 700).
+GC_YOUNG_THRESHOLD = 5000
 
 
 class ArchivePipeline:
@@ -38,6 +41,7 @@ class ArchivePipeline:
         self.topics: TopicSet | None = None
         self.pending: list[CrawledArticle] = []
         self._flusher = None
+        self._gc_threshold: tuple[int, ...] | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -52,6 +56,14 @@ class ArchivePipeline:
     def open_spider(self, spider=None) -> None:
         self.database = Database(self.database_url)
         self.topics = prepare_topics(self.database, self.topic_config, now=_now())
+        # Everything loaded so far (modules, settings, the matcher) lives as long as the
+        # crawl: keep it out of the collector's generations, whose full passes over it
+        # otherwise cost about a tenth of the crawl's time. A larger youngest generation
+        # lets the many short-lived objects of each page die before a collection sees them.
+        gc.collect()
+        gc.freeze()
+        self._gc_threshold = gc.get_threshold()
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *self._gc_threshold[1:])
         from twisted.internet import task
 
         self._flusher = task.LoopingCall(self.flush)
@@ -63,6 +75,10 @@ class ArchivePipeline:
         self.flush()
         if self.database is not None:
             self.database.dispose()
+        if self._gc_threshold is not None:
+            gc.set_threshold(*self._gc_threshold)
+            self._gc_threshold = None
+            gc.unfreeze()
 
     def process_item(self, item, spider=None):
         if not isinstance(item, CrawledArticle):

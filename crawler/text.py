@@ -42,9 +42,35 @@ _ETH = str.maketrans({"\u00d0": "\u0110", "\u00f0": "\u0111"})
 # A white-space run that does not already read as one plain space, or a run of
 # invisible characters alone (deleted). A single " " between words is left to
 # the plain path so ordinary prose produces no edits at all.
+# Every alternative starts with a required character (never an optional
+# invisible), so the regex engine skips letters without trying the pattern:
+# the same runs as [INV]*(?:\s[INV]*){2,} | [INV]*[^\S ][INV]* | [INV]+.
 _IRREGULAR_RUN = re.compile(
-    rf"[{_INV}]*(?:\s[{_INV}]*){{2,}}|[{_INV}]*[^\S ][{_INV}]*|[{_INV}]+"
+    rf"[{_INV}][{_INV}]*(?:\s[{_INV}]*){{2,}}|\s[{_INV}]*(?:\s[{_INV}]*)+"
+    rf"|[{_INV}][{_INV}]*[^\S ][{_INV}]*|[^\S ][{_INV}]*|[{_INV}][{_INV}]*"
 )
+
+
+def _irregular_runs(text: str) -> list[tuple[int, int]]:
+    """Spans of ``_IRREGULAR_RUN`` in ``text``, without a regex pass for the common shapes.
+
+    Every white-space or invisible character except " " is unprintable, so
+    printable text without a double space has no runs at all, and text whose
+    only unprintable characters are paragraph breaks ("\n\n" between words)
+    has exactly those.
+    """
+    if "  " not in text:
+        if text.isprintable():
+            return []
+        if (" \n" not in text and "\n " not in text and "\n\n\n" not in text
+                and text.replace("\n\n", "").isprintable()):
+            runs = []
+            start = text.find("\n\n")
+            while start >= 0:
+                runs.append((start, start + 2))
+                start = text.find("\n\n", start + 2)
+            return runs
+    return [m.span() for m in _IRREGULAR_RUN.finditer(text)]
 
 
 def _is_attacher(char: str) -> bool:
@@ -146,20 +172,23 @@ class Normalized:
 
 def normalize(text: str) -> Normalized:
     """Normalise ``text`` for matching (see the module docstring)."""
-    pieces: list[str] = []
     edits: list[tuple[int, int, int, int]] = []
-    pos = kpos = 0
-    for m in _IRREGULAR_RUN.finditer(text):
-        start, end = m.span()
-        pieces.append(text[pos:start])
-        kpos += start - pos
-        replacement = " " if m.group().strip(INVISIBLE) else ""
-        pieces.append(replacement)
-        edits.append((kpos, kpos + len(replacement), start, end))
-        kpos += len(replacement)
-        pos = end
-    pieces.append(text[pos:])
-    cleaned = "".join(pieces)
+    runs = _irregular_runs(text)
+    if runs:
+        pieces: list[str] = []
+        pos = kpos = 0
+        for start, end in runs:
+            pieces.append(text[pos:start])
+            kpos += start - pos
+            replacement = " " if text[start:end].strip(INVISIBLE) else ""
+            pieces.append(replacement)
+            edits.append((kpos, kpos + len(replacement), start, end))
+            kpos += len(replacement)
+            pos = end
+        pieces.append(text[pos:])
+        cleaned = "".join(pieces)
+    else:
+        cleaned = text
     if "\u00d0" in cleaned or "\u00f0" in cleaned:
         cleaned = cleaned.translate(_ETH)
     # Plain path only when NFC and lower-casing are one-to-one; otherwise
@@ -287,12 +316,31 @@ def _replace_group(m: re.Match[str]) -> str:
     return value
 
 
+class _TokenCache(dict):
+    """Space-free token -> its tone-canonical form (computed on first sight).
+
+    A vowel group never spans a space and its context (a q/g before, a letter
+    after) stops at one, so each token can be done alone. Unchanged tokens map
+    to themselves (``re.sub`` returns its input when nothing matched).
+    """
+
+    def __missing__(self, token: str) -> str:
+        if len(self) >= _TOKEN_CACHE_SIZE:
+            self.clear()
+        value = self[token] = _AMBIGUOUS_GROUP.sub(_replace_group, token)
+        return value
+
+
+_TOKEN_CACHE_SIZE = 50_000
+_TOKENS = _TokenCache()
+
+
 def tone_canonical(key: str) -> str:
     """Move each syllable's tone mark to one fixed vowel; same length as ``key``.
 
     ``key`` must already be normalised (NFC, lower case).
     """
-    return _AMBIGUOUS_GROUP.sub(_replace_group, key)
+    return " ".join(map(_TOKENS.__getitem__, key.split(" ")))
 
 
 # --- folding ----------------------------------------------------------------------
@@ -323,13 +371,26 @@ def fold(text: str) -> str:
     return text.translate(_FOLD)
 
 
+class _FoldCache(dict):
+    """Space-free token -> ``fold(token)``: folding is per character and keeps " ", so tokens fold alone."""
+
+    def __missing__(self, token: str) -> str:
+        if len(self) >= _TOKEN_CACHE_SIZE:
+            self.clear()
+        value = self[token] = token.translate(_FOLD)
+        return value
+
+
+_FOLDED = _FoldCache()
+
+
 def _fold_with_map(text: str) -> tuple[str, tuple[list[int], list[int]] | None]:
     """Fold, plus (exact start, exact end) per folded character when lengths differ.
 
     A mark that folds to nothing is attributed to the character before it, so a
     highlight still covers it.
     """
-    folded = text.translate(_FOLD)
+    folded = " ".join(map(_FOLDED.__getitem__, text.split(" ")))
     if len(folded) == len(text):
         return folded, None
     starts: list[int] = []

@@ -219,17 +219,20 @@ class NhandanSpider(scrapy.Spider):
         when = entry.lastmod or entry.published_at
         return when is None or when >= self.window_start
 
-    def parse_article(self, response):
+    def parse_article(self, response) -> list[CrawledArticle]:
+        # A plain function, not a generator: Scrapy re-reads and parses the source of a
+        # generator callback to warn about return values, and its cache of that misses
+        # for bound methods, so a generator here cost an ast.parse per article.
         source = response.meta["bantin_source"]
         try:
             article = ArticlePage(response.body, response.url).to_item()
         except ExtractionError as exc:
             self.signal(bantin_signals.article_failed, source=source, url=response.url, reason=exc.reason, extraction=True)
-            return
+            return []
         announced = self.announced.get(response.meta["bantin_article_id"], {})
         if article.article_id != response.meta["bantin_article_id"]:
             announced = {**announced, **self.announced.get(article.article_id, {})}
-        yield CrawledArticle(article=article, source=source, sources=dict(announced))
+        return [CrawledArticle(article=article, source=source, sources=dict(announced))]
 
     def article_errback(self, failure):
         request = failure.request

@@ -154,3 +154,44 @@ def test_cli_refuses_bad_config_with_exit_2_and_one_line(tmp_path, command):
         f"bantin: error: {path}: crawl.concurrency: Input should be a valid integer (got 'fast')"
     ]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["crawl", "--since", "2026-02-30"], "Invalid value for '--since'"),
+    (["crawl", "--time-limit", "0"], "Invalid value for '--time-limit'"),
+    (["articles", "list", "--bogus"], "No such option '--bogus'"),
+    (["nonsense"], "No such command 'nonsense'"),
+])
+def test_usage_errors_are_one_line_with_exit_2(argv, message):
+    result = subprocess.run([sys.executable, "-m", "crawler", *argv], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("bantin: error: ") and message in lines[0]
+
+
+def test_init_writes_where_told(tmp_path):
+    path = tmp_path / "conf" / "bantin.toml"
+    database = tmp_path / "data" / "bantin.sqlite3"
+    result = subprocess.run(
+        [sys.executable, "-m", "crawler", "init", "--config", str(path), "--site-url", "http://127.0.0.1:8000",
+         "--database-url", f"sqlite:///{database}"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    config = load_config(path)
+    assert config.site.base_url == "http://127.0.0.1:8000"
+    assert database.exists()
+    again = subprocess.run([sys.executable, "-m", "crawler", "--config", str(path), "init"],
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+
+@pytest.mark.parametrize("text, key", [
+    ('[[topics]]\nname = "A\\r\\nBcc: x@example.org"\nquery = "a"', "topics[0].name"),
+    ('[[recipients]]\nemail = "a@example.org"\nname = "An\\nBcc: x@example.org"', "recipients[0].name"),
+    ('[smtp]\nsender = "X\\r\\nBcc: y@example.org <a@example.org>"', "smtp.sender"),
+])
+def test_header_values_with_line_breaks_are_refused_at_load(text, key):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text)
+    assert caught.value.key == key and "single line" in str(caught.value)

@@ -192,9 +192,9 @@ def test_broken_pages_are_failed_not_half_stored(env, kind):
 def test_timeouts_are_failures_not_hangs(env):
     target = sorted(expected_articles(env))[-1]
     env.site.inject_fault(f"/*-post{target}.html", "timeout", seconds=30)
-    started = time.monotonic()
+    # The crawl ends (env.crawl's own deadline would fail the test otherwise): a held
+    # connection costs the download timeout and its retries, not the whole crawl.
     env.crawl("--time-limit", "2")
-    assert time.monotonic() - started < 100
     assert target not in env.articles()
     assert any(str(target) in error["url"] for error in env.runs()[-1].errors)
 
@@ -206,6 +206,8 @@ def test_unreachable_site_fails_with_non_zero_exit(tmp_path, database_url):
     assert result.returncode == 1
     assert env.runs()[-1].status == "failed"
     assert "no discovery source could be read" in result.stdout
+    # Scrapy's own tracebacks (robots.txt, downloads) are folded into one line each.
+    assert "Traceback" not in result.stderr
 
 
 def test_layout_drift_marks_the_run_degraded(tmp_path, database_url):

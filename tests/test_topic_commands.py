@@ -113,7 +113,7 @@ def test_topics_list_test_and_rematch(tmp_path, archive, capsys):
     assert report["terms"] == {"quang ninh": 2, "quang nam": 1}
     assert sum(report["per_day"].values()) == 3
     code, out, _ = run(capsys, "--config", str(path), "topics", "test", "CNHT")
-    assert "1 of 5 articles" in out and "Hội thảo về CNHT" in out
+    assert "1 of 5 articles" in out and "Hội thảo về «CNHT» tại Hà Nội" in out  # highlighted when piped
 
 
 def test_articles_list_filters_by_topic(tmp_path, archive, capsys):

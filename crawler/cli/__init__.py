@@ -103,8 +103,13 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("bantin: interrupted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        # One line, like every other error: the usage text is one --help away.
+        command = exc.ctx.command_path if exc.ctx else "bantin"
+        click.echo(f"bantin: error: {exc.format_message()} (see `{command} --help`)", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"bantin: error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

@@ -17,11 +17,13 @@ from crawler.errors import BantinError, UsageError
 
 
 @click.command()
+@click.option("--config", "local_config", metavar="PATH",
+              help="Where to write the file (same as `bantin --config PATH init`).")
 @click.option("--force", is_flag=True, help="Overwrite an existing configuration file.")
 @click.option("--site-url", metavar="URL", help="Write this site.base_url (e.g. the sample site's address).")
 @click.option("--database-url", metavar="URL", help="Write this storage.database_url.")
 @pass_app
-def init(app: App, force: bool, site_url: str | None, database_url: str | None) -> None:
+def init(app: App, local_config: str | None, force: bool, site_url: str | None, database_url: str | None) -> None:
     """Write a commented starter configuration and create the database.
 
     The file goes to --config PATH, else $BANTIN_CONFIG, else the user config dir.
@@ -31,7 +33,8 @@ def init(app: App, force: bool, site_url: str | None, database_url: str | None) 
 
     import os
 
-    path = Path(app.config_path or os.environ.get(CONFIG_ENV) or default_config_path()).expanduser()
+    chosen = local_config or app.config_path
+    path = Path(chosen or os.environ.get(CONFIG_ENV) or default_config_path()).expanduser()
     if path.exists() and not force:
         raise UsageError(f"{path} already exists (use --force to overwrite it)")
     text = starter_config(database_url)
@@ -44,7 +47,7 @@ def init(app: App, force: bool, site_url: str | None, database_url: str | None) 
     click.echo(f"wrote {path}")
     click.echo(f"database ready: {database.describe()}")
     database.dispose()
-    hint = f" --config {path}" if app.config_path else ""
+    hint = f" --config {path}" if chosen else ""
     click.echo(f"next: edit the topics and recipients, then run `bantin{hint} crawl`")
 
 
@@ -58,7 +61,8 @@ def init(app: App, force: bool, site_url: str | None, database_url: str | None) 
 @click.option("--trigger", type=click.Choice(["manual", "service", "demo"]), default="manual", hidden=True)
 @click.option("--now", "now_text", metavar="ISO", hidden=True, help="Pretend it is this instant (tests, demo).")
 @click.option("--fast", is_flag=True, hidden=True, help="No politeness delays (loopback sample site only).")
-@click.option("--time-limit", type=float, metavar="MINUTES", help="Stop the crawl after this long (default: none).")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), metavar="MINUTES",
+              help="Stop the crawl after this long (default: none).")
 @click.option("--no-progress", is_flag=True, help="No progress line, even on a terminal.")
 @pass_app
 def crawl(app: App, since: datetime | None, site_url: str | None, search: bool, wait: float, trigger: str,
@@ -241,7 +245,7 @@ def _topics_by_article(session, ids: list[int]) -> dict[int, list[str]]:
 def _summary(article, topics: list[str]) -> dict:
     return {
         "article_id": article.article_id,
-        "published": article.published_at,
+        "published": article.published_at.astimezone(DISPLAY_TZ) if article.published_at else None,
         "category": article.category,
         "title": article.title,
         "url": article.url,
@@ -342,7 +346,7 @@ def _full(row) -> dict:
     }
 
 
-@articles.command("search")
+@articles.command("search", context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})
 @click.argument("query")
 @_date_options
 @click.option("--mode", type=click.Choice(["auto", "exact", "fold"]), default="auto", show_default=True,

@@ -14,6 +14,9 @@ from crawler.cli.output import DISPLAY_TZ, emit_json, emit_rows, format_option, 
 from crawler.errors import UsageError
 
 MODES = click.Choice(["auto", "exact", "fold"])
+# A query may start with "-" (NOT): unknown options are taken as the query, and
+# -h is not a help alias here (it would fire inside a query such as -"Quảng Ninh").
+QUERY_COMMAND = {"ignore_unknown_options": True, "help_option_names": ["--help"]}
 
 
 def single_query_matcher(query: str, mode: str):
@@ -25,7 +28,7 @@ def single_query_matcher(query: str, mode: str):
     return Matcher([TopicSpec("query", query, mode)])
 
 
-@click.command()
+@click.command(context_settings=QUERY_COMMAND)
 @click.argument("query")
 @click.option("--text", help="The text to match (default: --file, else standard input).")
 @click.option("--file", "path", type=click.Path(exists=True, dir_okay=False), help="Read the text from this file.")
@@ -77,9 +80,16 @@ def match(app: App, query: str, text: str | None, path: str | None, article_key:
     sys.exit(0 if result.matched else 1)
 
 
+def _marked(text: str) -> str:
+    """A highlighted span: coloured on a terminal, between «» when piped or saved."""
+    if sys.stdout.isatty():
+        return click.style(text, bold=True, fg="yellow")
+    return f"«{text}»"
+
+
 def _highlight(hit) -> str:
     before, found, after = hit.snippet_parts
-    return before + click.style(found, bold=True, fg="yellow") + after
+    return before + _marked(found) + after
 
 
 @click.group()
@@ -114,7 +124,7 @@ def list_topics(app: App, output_format: str) -> None:
     emit_rows(rows, ["name", "query", "accents", "matches", "archive"], output_format)
 
 
-@topics.command("test")
+@topics.command("test", context_settings=QUERY_COMMAND)
 @click.argument("query")
 @click.option("--days", type=click.IntRange(1), default=30, show_default=True, help="How far back to look.")
 @click.option("--mode", type=MODES, default="auto", show_default=True)
@@ -187,7 +197,7 @@ def _title_with_hits(title: str, hits) -> str:
     for start, end in spans:
         if start < position:
             continue
-        out += [title[position:start], click.style(title[start:end], bold=True, fg="yellow")]
+        out += [title[position:start], _marked(title[start:end])]
         position = end
     out.append(title[position:])
     return "".join(out)

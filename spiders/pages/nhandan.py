@@ -134,6 +134,8 @@ class ArticlePage:
         self._jsonld: list[dict] | None = None
         self._item: Article | None = None
         self._fallbacks: list[str] = []
+        # (scope element, its title element) found while choosing the scope: the title lookup reuses it.
+        self._scope_title: tuple[Any, Any] | None = None
 
     # -- public -------------------------------------------------------------------------------
 
@@ -238,7 +240,11 @@ class ArticlePage:
         """The article block when one holds the title or body; else the whole page."""
         for css in self.sel.scope:
             for el in xpath(css)(self.root):
-                if self._first(el, self.sel.title) is not None or self._first(el, self.sel.body) is not None:
+                title = self._first(el, self.sel.title)
+                if title is not None:
+                    self._scope_title = (el, title)
+                    return el
+                if self._first(el, self.sel.body) is not None:
                     return el
         return self.root
 
@@ -306,7 +312,10 @@ class ArticlePage:
         return ""
 
     def _title(self, scope) -> tuple[str, str]:
-        el = self._first(scope, self.sel.title)
+        if self._scope_title is not None and self._scope_title[0] is scope:
+            el = self._scope_title[1]
+        else:
+            el = self._first(scope, self.sel.title)
         text = clean_text(el.text_content()) if el is not None else ""
         if text:
             return text, "site"
@@ -518,7 +527,8 @@ class ArticlePage:
             folded = text.casefold()
             if folded == folded_title:
                 continue
-            alt = _ALT_LINE.match(text)
+            # _ALT_LINE ends in a digit; its lazy prefix is costly on every other paragraph.
+            alt = _ALT_LINE.match(text) if text[-1].isdecimal() else None
             if alt and (alt["prefix"].casefold() == folded_title or not alt["prefix"]):
                 continue
             if folded in captions:
@@ -594,6 +604,20 @@ def _decode(html: bytes) -> str:
 
 
 def _parse_html(html: str | bytes, url: str):
+    if isinstance(html, (bytes, bytearray)) and not html.startswith(b"\xef\xbb\xbf"):
+        # Valid UTF-8 (the site's encoding): let libxml2 read the bytes as they are,
+        # which builds the same tree as the decoded text without converting it back.
+        try:
+            text = html.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            if not text or text.isspace():
+                raise ExtractionError("empty page", url=url)
+            try:
+                return lxml.html.document_fromstring(html, parser=lxml.html.HTMLParser(encoding="utf-8"))
+            except (etree.ParserError, ValueError):
+                pass  # the text path below reports it
     text = _decode(html) if isinstance(html, (bytes, bytearray)) else html
     text = text.lstrip("\ufeff")
     if not text.strip():

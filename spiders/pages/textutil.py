@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # Ð (U+00D0, Icelandic eth) and ð are typed for Đ/đ on some NDO pages; no Vietnamese text means eth.
@@ -21,11 +22,21 @@ _TRANSLATE = str.maketrans(
 )
 
 
+# Any character _TRANSLATE changes: most text has none, and a search is far cheaper than translate.
+_TRANSLATED = re.compile("[" + "".join(chr(code) for code in _TRANSLATE) + "]")
+
+
 def clean_text(value: str | None) -> str:
     """NFC, Ð read as Đ, invisible characters removed, whitespace collapsed to single spaces."""
     if not value:
         return ""
-    value = unicodedata.normalize("NFC", value.translate(_TRANSLATE))
+    if _TRANSLATED.search(value):
+        value = value.translate(_TRANSLATE)
+    value = unicodedata.normalize("NFC", value)
+    # Every white-space character but " " is unprintable: printable text with
+    # single inner spaces is already collapsed.
+    if value.isprintable() and "  " not in value and not value.startswith(" ") and not value.endswith(" "):
+        return value
     return " ".join(value.split())
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 ARTICLE_PATH = re.compile(r"/[^/]+-post(\d+)\.html$")
@@ -53,10 +54,18 @@ def absolute_http_url(url: str | None, base_url: str) -> str | None:
     """Resolve against the page URL; only http(s) results are kept (no ``data:``, ``javascript:``)."""
     if not url:
         return None
+    # str(): an lxml "smart string" would keep its whole document alive in the cache.
+    return _absolute_http_url(str(url), str(base_url))
+
+
+# Sources announce the same article URLs again and again (sitemaps, feeds, listings), and urljoin is slow.
+@lru_cache(maxsize=4096)
+def _absolute_http_url(url: str, base_url: str) -> str | None:
     url = url.strip()
     if not url or url.startswith(("data:", "javascript:", "about:", "#")):
         return None
     absolute = urljoin(base_url, url)
-    if urlsplit(absolute).scheme not in ("http", "https") or not urlsplit(absolute).netloc:
+    parts = urlsplit(absolute)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
         return None
     return absolute
