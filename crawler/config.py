@@ -166,6 +166,16 @@ class SmtpConfig(_Section):
         _check_email(address)
         return value
 
+    @model_validator(mode="after")
+    def _no_plaintext_login(self) -> "SmtpConfig":
+        if self.security == "none" and self.username and self.host not in ("localhost", "127.0.0.1", "::1"):
+            raise _KeyedError(
+                "smtp.security",
+                "'none' with a username would send the password unencrypted to "
+                f"{self.host}: use 'starttls' or 'ssl' (plain login is allowed only to localhost)",
+            )
+        return self
+
     def password(self) -> str | None:
         """The SMTP password from the environment or a file; never from the config itself."""
         if self.password_file:

@@ -87,6 +87,7 @@ BAD = [
     ('[[recipients]]\nemail = "a@example.org"\n[[recipients]]\nemail = "A@example.org"', "recipients[1].email", "duplicate recipient"),
     ('[[topics]]\nname = "A"\nquery = "x"\n[[recipients]]\nemail = "a@example.org"\ntopics = ["B"]',
      "recipients[0].topics", "unknown topic 'B'"),
+    ('[smtp]\nhost = "mail.example.org"\nsecurity = "none"\nusername = "u"', "smtp.security", "unencrypted"),
     ("[crawl\n", None, "not valid TOML"),
 ]
 
