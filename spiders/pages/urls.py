@@ -9,6 +9,11 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 ARTICLE_PATH = re.compile(r"/[^/]+-post(\d+)\.html$")
 
 
+def _plain(value):
+    """A str subclass (an lxml "smart string" keeps its whole document alive) as a plain str, for cache keys."""
+    return str(value) if isinstance(value, str) and type(value) is not str else value
+
+
 def canonical_url(url: str) -> str:
     """The URL without query string and fragment (NDO article identity ignores both)."""
     parts = urlsplit(url.strip())
@@ -29,6 +34,13 @@ def host_of(url: str) -> str:
 
 def same_site(url: str, base_url: str) -> bool:
     """Same host (``www.`` ignored) and same non-default port; only http(s)."""
+    return _same_site(_plain(url), _plain(base_url))
+
+
+# Cached, like is_article_url and absolute_http_url: listings and feeds announce the
+# same URLs again and again, and urlsplit/urljoin are slow.
+@lru_cache(maxsize=4096)
+def _same_site(url: str, base_url: str) -> bool:
     a, b = urlsplit(url), urlsplit(base_url)
     if a.scheme not in ("http", "https"):
         return False
@@ -46,6 +58,11 @@ def _port(parts) -> int | None:
 
 def is_article_url(url: str, base_url: str) -> bool:
     """An NDO article page (``…-post<ID>.html``) on the same host as ``base_url``."""
+    return _is_article_url(_plain(url), _plain(base_url))
+
+
+@lru_cache(maxsize=4096)
+def _is_article_url(url: str, base_url: str) -> bool:
     absolute = urljoin(base_url, url.strip())
     return same_site(absolute, base_url) and article_id_from_url(absolute) is not None
 
@@ -54,11 +71,9 @@ def absolute_http_url(url: str | None, base_url: str) -> str | None:
     """Resolve against the page URL; only http(s) results are kept (no ``data:``, ``javascript:``)."""
     if not url:
         return None
-    # str(): an lxml "smart string" would keep its whole document alive in the cache.
-    return _absolute_http_url(str(url), str(base_url))
+    return _absolute_http_url(_plain(url), _plain(base_url))
 
 
-# Sources announce the same article URLs again and again (sitemaps, feeds, listings), and urljoin is slow.
 @lru_cache(maxsize=4096)
 def _absolute_http_url(url: str, base_url: str) -> str | None:
     url = url.strip()
