@@ -106,6 +106,10 @@ def _tokenize(query: str, topic: str | None) -> list[_Token]:
             while j < n and not query[j].isspace() and query[j] not in '()"':
                 j += 1
             word = query[i:j]
+            rest = query[j:].lstrip()
+            if word == "-" and (not rest or rest[0] == ")"):
+                raise QueryError("dangling operator '-': nothing follows it",
+                                 query=query, position=i, topic=topic)
             prefix = _FIELD_PREFIX.match(word)
             if word in _OPERATORS:
                 tokens.append(_Token(word, i, word))
@@ -223,8 +227,11 @@ class _Parser:
         return self.term(self.query[first.position:last.end], first.position, first.position)
 
     def term(self, text: str, position: int, error_position: int) -> Term:
-        if not term_keys(text)[0]:
+        key = term_keys(text)[0]
+        if not key:
             raise self.error("empty phrase", error_position)
+        if not any(char.isalnum() for char in key):
+            raise self.error(f"a term needs a letter or a digit, not only {text.strip()!r}", error_position)
         return Term(" ".join(text.split()), None, position)
 
     def scope(self, node: Node, token: _Token) -> Node:

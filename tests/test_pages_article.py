@@ -39,6 +39,12 @@ def test_identity_and_canonical_url(full):
     assert full.url == FULL_URL
 
 
+def test_saved_file_takes_the_pages_own_canonical_url():
+    saved = extract("article_full.html", (FIXTURES / "article_full.html").resolve().as_uri())
+    assert saved.url == FULL_URL
+    assert saved.article_id == 981234
+
+
 def test_title_keeps_curly_quotes(full):
     assert full.title == TITLE
 

@@ -87,6 +87,11 @@ def test_grammar(query: str, tree: object) -> None:
         ("title:", 0, "needs a phrase"),
         ("title:-x", 0, "needs a phrase"),
         ("title:(body:x)", 12, "cannot be nested"),
+        ("x AND -", 6, "dangling operator '-'"),
+        ("x -", 2, "dangling operator '-'"),
+        ("(x -) y", 3, "dangling operator '-'"),
+        ('"-"', 0, "needs a letter or a digit"),
+        ('a "…?!"', 2, "needs a letter or a digit"),
     ],
 )
 def test_malformed_queries_are_refused(query: str, position: int, fragment: str) -> None:

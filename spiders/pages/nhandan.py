@@ -299,9 +299,11 @@ class ArticlePage:
     # -- fields -------------------------------------------------------------------------------
 
     def _canonical(self) -> str:
+        # A saved file (file://) has no site of its own: trust the page's own canonical URL.
+        saved_file = self.url.startswith("file:")
         for candidate in (self._meta_first(self.meta_keys.url), self._link_canonical()):
             absolute = absolute_http_url(candidate, self.url)
-            if absolute and same_site(absolute, self.url) and article_id_from_url(absolute):
+            if absolute and (saved_file or same_site(absolute, self.url)) and article_id_from_url(absolute):
                 return canonical_url(absolute)
         return canonical_url(self.url)
 
