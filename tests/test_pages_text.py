@@ -65,3 +65,10 @@ def test_every_selector_compiles():
                 xpath(css)
                 checked += 1
     assert checked > 30
+
+
+def test_control_characters_from_the_page_are_dropped():
+    from spiders.pages.textutil import clean_text
+
+    assert clean_text("Tin\x1b[31m nóng\x07 hôm\x00 nay\x9b") == "Tin[31m nóng hôm nay"
+    assert clean_text("dòng một\ndòng\thai") == "dòng một dòng hai"

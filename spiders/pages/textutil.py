@@ -22,6 +22,10 @@ _TRANSLATE = str.maketrans(
 )
 
 
+# Control characters other than white space: scraped text is untrusted, and an ESC or BEL
+# in a title would reach the terminals of everyone running `bantin articles list`.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+
 # Any character _TRANSLATE changes: most text has none, and a search is far cheaper than translate.
 _TRANSLATED = re.compile("[" + "".join(chr(code) for code in _TRANSLATE) + "]")
 
@@ -37,7 +41,7 @@ def clean_text(value: str | None) -> str:
     # single inner spaces is already collapsed.
     if value.isprintable() and "  " not in value and not value.startswith(" ") and not value.endswith(" "):
         return value
-    return " ".join(value.split())
+    return " ".join(_CONTROL.sub("", value).split())
 
 
 def dedupe(values: list[str]) -> list[str]:
