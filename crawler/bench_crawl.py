@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+from crawler.samplesite import DEMO_TOPICS, topics_toml
+
 REPO = Path(__file__).resolve().parent.parent
 # Stored articles that the benchmarked site never announces: ids far above the site's.
 PREFILL_ID_BASE = 900_000_000
@@ -42,15 +44,6 @@ PREFILL_BASE_URL = "https://nhandan.vn"
 FLAT_TOLERANCE_KB = 8 * 1024
 FLAT_TOLERANCE_SHARE = 0.05
 
-TOPICS = """
-[[topics]]
-name = "Công nghiệp hỗ trợ"
-query = '"công nghiệp hỗ trợ" OR CNHT'
-
-[[topics]]
-name = "Quảng Ninh"
-query = '"Quảng Ninh"'
-"""
 
 
 # ------------------------------------------------------------------ the bare spider (child mode)
@@ -187,7 +180,7 @@ lookback_days = {self.lookback_days}
 download_delay = 0
 timeout_seconds = 30
 retries = 2
-{TOPICS}
+{topics_toml()}
 """,
             encoding="utf-8",
         )
@@ -243,15 +236,11 @@ def prefill_archive(database_url: str, *, copies: int, seed: int, days: int, per
                         record_sources(session, item.article_id, {"sitemap": item.modified_at}, now=now)
                     stored += len(moved)
         # Match the archive now, so the crawl does not re-match it as for a new topic.
-        topics = [{"name": name, "query": query} for name, query in _topic_pairs()]
+        topics = [{"name": name, "query": query} for name, query in DEMO_TOPICS]
         prepare_topics(database, topics, now=now)
     finally:
         database.dispose()
     return stored
-
-
-def _topic_pairs() -> list[tuple[str, str]]:
-    return re.findall(r'name = "([^"]+)"\nquery = \'([^\']+)\'', TOPICS)
 
 
 # ------------------------------------------------------------------ (a) extraction

@@ -11,18 +11,9 @@ from sqlalchemy import select
 
 from crawler.db import Database
 from crawler.db.models import Article, ArticleSource, CrawlRun
+from crawler.samplesite import topics_toml
 from crawler.samplesite.model import generate_site
 from crawler.samplesite.server import SampleSite
-
-TOPICS = """
-[[topics]]
-name = "Công nghiệp hỗ trợ"
-query = '"công nghiệp hỗ trợ" OR CNHT'
-
-[[topics]]
-name = "Quảng Ninh"
-query = '"Quảng Ninh"'
-"""
 
 
 @dataclass
@@ -99,7 +90,7 @@ download_delay = 0
 timeout_seconds = 5
 retries = 2
 {extra}
-{TOPICS}
+{topics_toml()}
 """,
         encoding="utf-8",
     )

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from crawler.db import Database
 from crawler.db.models import CrawlRun, OutboxMessage
+from crawler.samplesite import topics_toml
 from crawler.samplesite.model import generate_site
 from crawler.samplesite.server import SampleSite
 from tests.digest_support import Sink, free_port
@@ -50,12 +51,7 @@ host = "127.0.0.1"
 port = {port}
 security = "none"
 sender = "Bản tin NDO <bantin@example.org>"
-[[topics]]
-name = "Công nghiệp hỗ trợ"
-query = '"công nghiệp hỗ trợ" OR CNHT'
-[[topics]]
-name = "Quảng Ninh"
-query = '"Quảng Ninh"'
+{topics_toml()}
 [[recipients]]
 email = "an@example.org"
 [[recipients]]

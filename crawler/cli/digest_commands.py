@@ -138,11 +138,10 @@ def smtp_test(app: App, to: str) -> None:
     click.echo(f"accepted by the server: {msg_id} to {to}")
 
 
-DEMO_TOPICS = [("Công nghiệp hỗ trợ", '"công nghiệp hỗ trợ" OR CNHT'), ("Quảng Ninh", '"Quảng Ninh"')]
-
-
 def demo_config(base_url: str, database_url: str, preview_dir: Path) -> str:
-    topics = "\n".join(f'[[topics]]\nname = "{name}"\nquery = \'{query}\'\n' for name, query in DEMO_TOPICS)
+    from crawler.samplesite import topics_toml
+
+    topics = topics_toml()
     return f'''# Written by `bantin demo`: a throw-away configuration for the bundled sample site.
 [site]
 base_url = "{base_url}"
@@ -235,7 +234,8 @@ def demo(directory: str | None, days: int) -> None:
             stored = session.scalar(select(func.count()).select_from(Article))
             per_topic = dict(session.execute(select(Match.topic, func.count()).group_by(Match.topic)).all())
         step(f"{stored} articles stored in {database_path}")
-        for name, _query in DEMO_TOPICS:
+        for topic in config.topics:
+            name = topic.name
             step(f"topic {name!r}: {per_topic.get(name, 0)} matching articles")
         previews = build_previews(config, database, now=datetime.now(timezone.utc))
         stamp = datetime.now(config.schedule.tz).strftime("%Y-%m-%d")

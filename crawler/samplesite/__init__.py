@@ -27,7 +27,17 @@ from crawler.samplesite.model import (
 )
 from crawler.samplesite.server import Fault, RequestRecord, SampleSite
 
+# The topics the sample site's themed articles are written for: the demo's starter topics.
+DEMO_TOPICS = [("Công nghiệp hỗ trợ", '"công nghiệp hỗ trợ" OR CNHT'), ("Quảng Ninh", '"Quảng Ninh"')]
+
+
+def topics_toml(topics: list[tuple[str, str]] = DEMO_TOPICS) -> str:
+    """`[[topics]]` tables for a configuration file."""
+    return "".join(f'\n[[topics]]\nname = "{name}"\nquery = \'{query}\'\n' for name, query in topics)
+
 __all__ = [
+    "DEMO_TOPICS",
+    "topics_toml",
     "VN_TZ", "Fault", "RequestRecord", "SampleArticle", "SampleImage", "SampleSite", "SampleSiteClient",
     "SiteModel", "Tag", "Topic", "Zone", "fold", "generate_site", "save_fixtures",
 ]
