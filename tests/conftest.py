@@ -7,6 +7,12 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Hypothesis' per-example deadline is a timed assertion: on a loaded 2-core CI machine it
+# fails tests that are merely slow. Correctness is what the properties check.
+settings.register_profile("bantin", deadline=None)
+settings.load_profile("bantin")
 
 POSTGRES_ENV = "BANTIN_TEST_POSTGRES_URL"
 
