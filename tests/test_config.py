@@ -196,3 +196,10 @@ def test_header_values_with_line_breaks_are_refused_at_load(text, key):
     with pytest.raises(ConfigError) as caught:
         parse_config(text)
     assert caught.value.key == key and "single line" in str(caught.value)
+
+
+@pytest.mark.parametrize("argv", [[], ["articles"], ["topics"]])
+def test_a_group_alone_prints_its_help(argv):
+    result = subprocess.run([sys.executable, "-m", "crawler", *argv], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert result.stdout.startswith("Usage: bantin") and result.stderr == ""

@@ -103,6 +103,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("bantin: interrupted", err=True)
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # `bantin` or `bantin articles` alone: show the help, as asked.
+        click.echo(exc.ctx.get_help())
+        sys.exit(0)
     except click.UsageError as exc:
         # One line, like every other error: the usage text is one --help away.
         command = exc.ctx.command_path if exc.ctx else "bantin"
