@@ -183,16 +183,25 @@ def build_digest(
         topic_counts=topic_counts,
         topics=[topic.name for topic in topics],
         coverage=coverage,
-        subject=subject_line(language, date_text, total, topic_counts),
+        subject=subject_line(language, date_text, total, topic_counts,
+                             updates=sum(1 for item in items if item.updated)),
         items=sorted((item.article_id, item.version) for item in items),
     )
     return digest.with_shown(cap) if total > cap else digest
 
 
-def subject_line(language: str, date_text: str, total: int, topic_counts: list[tuple[str, int]]) -> str:
+def subject_line(
+    language: str, date_text: str, total: int, topic_counts: list[tuple[str, int]], *, updates: int = 0
+) -> str:
+    """The subject counts new articles and, apart, articles that changed since the reader got them."""
     if not total:
         return i18n.text(language, "subject_empty", date=date_text)
-    head = i18n.text(language, "subject", date=date_text, count=total)
+    if updates == total:
+        head = i18n.text(language, "subject_updates_only", date=date_text, updates=updates)
+    elif updates:
+        head = i18n.text(language, "subject_with_updates", date=date_text, count=total - updates, updates=updates)
+    else:
+        head = i18n.text(language, "subject", date=date_text, count=total)
     parts = [f"{_shorten(name, 40)} ({count})" for name, count in topic_counts[:3]]
     if len(topic_counts) > 3:
         parts.append("…")

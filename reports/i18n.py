@@ -6,6 +6,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "vi": {
         "brand": "Bản tin NDO",
         "subject": "Bản tin NDO {date}: {count} bài mới",
+        "subject_with_updates": "Bản tin NDO {date}: {count} bài mới, {updates} bài cập nhật",
+        "subject_updates_only": "Bản tin NDO {date}: {updates} bài cập nhật",
         "subject_empty": "Bản tin NDO {date}: không có bài mới",
         "heading": "Bản tin NDO ngày {date}",
         "greeting": "Chào {name},",
@@ -36,6 +38,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "en": {
         "brand": "NDO digest",
         "subject": "NDO digest {date}: {count} new {articles}",
+        "subject_with_updates": "NDO digest {date}: {count} new {articles}, {updates} updated",
+        "subject_updates_only": "NDO digest {date}: {updates} updated",
         "subject_empty": "NDO digest {date}: nothing new",
         "heading": "NDO digest for {date}",
         "greeting": "Hello {name},",

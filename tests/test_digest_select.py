@@ -70,6 +70,8 @@ def test_delivered_articles_are_not_owed_until_they_change(setup):
     assert again.total == 1
     assert again.groups[0].items[0].updated is True
     assert again.groups[0].items[0].title == "Tiêu đề mới: công nghiệp hỗ trợ"
+    # The subject does not call a changed article new.
+    assert again.subject.startswith("Bản tin NDO 27/03/2025: 1 bài cập nhật — ")
 
 
 def test_articles_in_an_unsent_outbox_row_are_not_owed_twice(setup):
