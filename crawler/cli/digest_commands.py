@@ -65,7 +65,7 @@ def _print_results(run) -> None:
 @click.option("--preview", is_flag=True, help="Render without sending: write .eml and .html files.")
 @click.option("--send", is_flag=True, help="Build and deliver the digest now.")
 @click.option("--resend", "resend_date", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
-              help="Send the digest of this date again (needs --to).")
+              help="Send the digest of this date again (needs --to; the last one sent that day).")
 @click.option("--to", "to", metavar="EMAIL", help="Only this recipient.")
 @click.option("--out", metavar="DIR", help="Where --preview writes (default: digest.preview_dir or the user data dir).")
 @pass_app
