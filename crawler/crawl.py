@@ -7,6 +7,7 @@ as a child process instead of calling this.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -85,6 +86,10 @@ def run_crawl(config: Config, options: CrawlOptions) -> CrawlResult:
     settings.setdict(overrides, priority="cmdline")
 
     process = CrawlerProcess(settings)
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        # Scrapy has just reset its loggers to DEBUG; its per-page debug records
+        # ("Crawled", "Scraped from") would be built only to be dropped.
+        logging.getLogger("scrapy").setLevel(logging.INFO)
     crawler = process.create_crawler(NhandanSpider)
     process.crawl(crawler)
     process.start()

@@ -24,6 +24,16 @@ DOWNLOADER_MIDDLEWARES = {
     # Retries with back-off (and Retry-After) instead of Scrapy's immediate retries.
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
+    # Default components the crawl has no use for (no logins, no meta-refresh pages on
+    # the site); each costs a little on every request.
+    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+}
+SPIDER_MIDDLEWARES = {
+    # Depth limits and URL-length checks guard open-ended crawls; this one only follows
+    # links its own sources list, one level deep.
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+    "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
 }
 
 # Items processed in parallel per response. Scrapy's default of 100 starts 100
