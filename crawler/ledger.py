@@ -85,10 +85,8 @@ class CrawlLedger:
         connect(ledger.spider_closed, signal=signals.spider_closed)
         connect(ledger.source_discovered, signal=bantin_signals.source_discovered)
         connect(ledger.source_failed, signal=bantin_signals.source_failed)
-        connect(ledger.article_requested, signal=bantin_signals.article_requested)
-        connect(ledger.article_stored, signal=bantin_signals.article_stored)
+        connect(ledger.articles_stored, signal=bantin_signals.articles_stored)
         connect(ledger.article_failed, signal=bantin_signals.article_failed)
-        connect(ledger.response_received, signal=signals.response_received)
         crawler.bantin_ledger = ledger
         return ledger
 
@@ -121,8 +119,11 @@ class CrawlLedger:
         self._flusher.start(FLUSH_SECONDS, now=False)
         log.info("crawl run %s started (%s, site %s)", self.run_id, self.trigger, self.site_url)
 
-    def source_discovered(self, source: str, count: int) -> None:
+    def source_discovered(self, source: str, count: int, requested: int = 0) -> None:
+        # Only a source page that was read and parsed announces anything.
+        self.counts.source_pages_ok += 1
         self.counts.add(source, "discovered", count)
+        self.counts.add(source, "fetched", requested)
 
     def source_failed(self, source: str, url: str, reason: str) -> None:
         self.counts.source_pages_failed += 1
@@ -130,14 +131,12 @@ class CrawlLedger:
         self.counts.error(source, url, reason)
         log.warning("source %s failed: %s: %s", source, url, reason)
 
-    def article_requested(self, source: str) -> None:
-        self.counts.add(source, "fetched")
-
-    def article_stored(self, source: str, outcome: str, extractor: str) -> None:
-        self.counts.add(source, outcome)
-        self.counts.article_pages += 1
-        if extractor != "site":
-            self.counts.fallback_pages += 1
+    def articles_stored(self, outcomes: list[tuple[str, str, str]]) -> None:
+        for source, outcome, extractor in outcomes:
+            self.counts.add(source, outcome)
+            self.counts.article_pages += 1
+            if extractor != "site":
+                self.counts.fallback_pages += 1
 
     def article_failed(self, source: str, url: str, reason: str, extraction: bool = False) -> None:
         self.counts.add(source, "failed")
@@ -146,10 +145,6 @@ class CrawlLedger:
             self.counts.article_pages += 1
             self.counts.fallback_pages += 1
         log.warning("article failed: %s: %s", url, reason)
-
-    def response_received(self, response, request, spider) -> None:
-        if request.meta.get("bantin_kind") == "source" and response.status < 400:
-            self.counts.source_pages_ok += 1
 
     def flush(self) -> None:
         """Write the counts so far and a heartbeat: a killed crawl leaves a truthful row."""

@@ -106,9 +106,9 @@ class ArchivePipeline:
                     log.error("could not store %s: %s", item.article.url, item_exc)
                     self._signal(bantin_signals.article_failed, source=item.source, url=item.article.url,
                                  reason=f"storage: {item_exc}")
-        for item, outcome in outcomes:
-            self._signal(bantin_signals.article_stored, source=item.source, outcome=outcome,
-                         extractor=item.article.extractor)
+        if outcomes:
+            self._signal(bantin_signals.articles_stored,
+                         outcomes=[(item.source, outcome, item.article.extractor) for item, outcome in outcomes])
         log.debug("stored %d article(s) in %.3fs", len(batch), time.perf_counter() - started)
 
     def _store(self, batch: list[CrawledArticle]) -> list[tuple[CrawledArticle, str]]:

@@ -189,7 +189,7 @@ class NhandanSpider(scrapy.Spider):
         source = response.meta["bantin_source"]
         in_window = [entry for entry in entries if self.in_window(entry, source)]
         first_time = {entry.article_id for entry in in_window if source not in self.announced.get(entry.article_id, {})}
-        self.signal(bantin_signals.source_discovered, source=source, count=len(first_time))
+        requested = 0
         known = self.archive.known(entry.article_id for entry in in_window if entry.article_id not in self.requested)
         unchanged: dict[int, dict[str, datetime | None]] = {}
         for entry in in_window:
@@ -201,7 +201,7 @@ class NhandanSpider(scrapy.Spider):
                 continue
             if self.archive.needs_fetch(known.get(entry.article_id), announced):
                 self.requested.add(entry.article_id)
-                self.signal(bantin_signals.article_requested, source=source)
+                requested += 1
                 yield scrapy.Request(
                     entry.url,
                     callback=self.parse_article,
@@ -212,6 +212,7 @@ class NhandanSpider(scrapy.Spider):
                 unchanged[entry.article_id] = {source: sources[source]}
         # Known, unchanged articles: only remember that this source still lists them.
         self.archive.saw(unchanged)
+        self.signal(bantin_signals.source_discovered, source=source, count=len(first_time), requested=requested)
 
     def in_window(self, entry: Discovered, source: str) -> bool:
         if source == SEARCH:
