@@ -31,9 +31,10 @@ DOWNLOADER_MIDDLEWARES = {
 }
 SPIDER_MIDDLEWARES = {
     # Depth limits and URL-length checks guard open-ended crawls; this one only follows
-    # links its own sources list, one level deep.
+    # links its own sources list, one level deep. Nor does the site need a Referer.
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
     "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
+    "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
 }
 
 # Items processed in parallel per response. Scrapy's default of 100 starts 100
@@ -45,7 +46,6 @@ RETRY_BACKOFF_BASE = 1.0
 RETRY_BACKOFF_MAX = 60.0
 DOWNLOAD_WARNSIZE = 0
 COOKIES_ENABLED = False
-REFERER_ENABLED = True
 DNS_TIMEOUT = 20
 # The live site is gzip-compressed; HttpCompressionMiddleware (on by default) handles it.
 COMPRESSION_ENABLED = True

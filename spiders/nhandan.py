@@ -207,6 +207,9 @@ class NhandanSpider(scrapy.Spider):
                     callback=self.parse_article,
                     errback=self.article_errback,
                     meta={"bantin_kind": "article", "bantin_source": source, "bantin_article_id": entry.article_id},
+                    # `self.requested` already makes each article one request (by id, which
+                    # URL fingerprints cannot: slugs change); skip the duplicate filter's work.
+                    dont_filter=True,
                 )
             else:
                 unchanged[entry.article_id] = {source: sources[source]}
