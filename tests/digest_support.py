@@ -167,3 +167,10 @@ class Sink:
 
     def parsed(self):
         return [message_from_bytes(raw, policy=policy.default) for raw in self.messages]
+
+
+def standard_setup(tmp_path):
+    """A fresh SQLite archive with the standard articles and a config for it: (config, database, archive)."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    database = Database(url)
+    return make_config(url), database, standard_archive(database)

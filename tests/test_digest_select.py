@@ -8,16 +8,20 @@ import pytest
 
 from crawler.db import Database
 from crawler.db.models import Delivery, OutboxMessage
-from tests.digest_support import CNHT, NOW, QN, hit, make_config, standard_archive
 from reports.digest import build_digest, safe_url
+from tests.digest_support import (
+    CNHT,
+    NOW,
+    QN,
+    hit,
+    make_config,
+    standard_setup,
+)
 
 
 @pytest.fixture
 def setup(tmp_path):
-    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    database = Database(url)
-    archive = standard_archive(database)
-    config = make_config(url)
+    config, database, archive = standard_setup(tmp_path)
     yield config, database, archive
     database.dispose()
 

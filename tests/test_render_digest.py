@@ -7,18 +7,19 @@ import re
 import pytest
 from jinja2 import UndefinedError
 
-from crawler.db import Database
-from tests.digest_support import CNHT, NOW, hit, make_config, standard_archive
 from reports.digest import build_digest
 from reports.render import environment, render, render_within
+from tests.digest_support import (
+    CNHT,
+    NOW,
+    hit,
+    standard_setup,
+)
 
 
 @pytest.fixture
 def built(tmp_path):
-    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    database = Database(url)
-    archive = standard_archive(database)
-    config = make_config(url)
+    config, database, archive = standard_setup(tmp_path)
     yield config, database, archive
     database.dispose()
 
