@@ -10,8 +10,8 @@ from html import escape
 import pytest
 
 from crawler.db import Database
-from tests.digest_support import CNHT, QN, hit, make_config, standard_archive, NOW
 from reports.delivery import build_previews
+from tests.digest_support import CNHT, NOW, QN, hit, make_config, standard_archive
 
 BROWSER = next((path for name in ("chromium", "chromium-browser", "google-chrome")
                 if (path := shutil.which(name))), None)

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from crawler.config import Config, find_config_path, load_config, parse_config, starter_config
+from crawler.config import (
+    Config,
+    find_config_path,
+    load_config,
+    parse_config,
+    starter_config,
+)
 from crawler.errors import ConfigError
 
 VALID = """

@@ -13,11 +13,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers beside this file
 
+from service_support import REPO, FakeClock, utc
+
 from crawler.db import Database
 from crawler.db.models import Lease
 from crawler.errors import LockBusyError
 from crawler.locks import hold_lease, lease_holder, make_owner, parse_owner, try_acquire
-from service_support import REPO, FakeClock, utc
 
 
 def dead_pid() -> int:

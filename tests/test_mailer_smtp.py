@@ -14,10 +14,19 @@ from crawler.cli import main as cli_main
 from crawler.db import Database
 from crawler.db.models import Delivery, OutboxMessage
 from crawler.errors import HeaderInjectionError, UsageError
-from tests.digest_support import NOW, QN, Sink, config_text, free_port, hit, make_config, standard_archive
 from reports import delivery
 from reports.delivery import build_previews, resend_digest, run_digest
 from reports.mailer import build_message, check_header
+from tests.digest_support import (
+    NOW,
+    QN,
+    Sink,
+    config_text,
+    free_port,
+    hit,
+    make_config,
+    standard_archive,
+)
 
 LATER = NOW + timedelta(hours=2)
 

@@ -9,7 +9,15 @@ from hypothesis import strategies as st
 
 from crawler.errors import ConfigError, QueryError
 from crawler.items import Article
-from crawler.matching import ArticleFields, Hit, Matcher, TopicSpec, make_snippet, match_query, query_version
+from crawler.matching import (
+    ArticleFields,
+    Hit,
+    Matcher,
+    TopicSpec,
+    make_snippet,
+    match_query,
+    query_version,
+)
 
 NFD = lambda s: unicodedata.normalize("NFD", s)  # noqa: E731
 

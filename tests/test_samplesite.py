@@ -19,7 +19,13 @@ from pathlib import Path
 import pytest
 from parsel import Selector
 
-from crawler.samplesite import SampleSite, SampleSiteClient, fold, generate_site, save_fixtures
+from crawler.samplesite import (
+    SampleSite,
+    SampleSiteClient,
+    fold,
+    generate_site,
+    save_fixtures,
+)
 from crawler.samplesite.model import VN_TZ
 
 END = date(2026, 8, 8)

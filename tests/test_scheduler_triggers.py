@@ -11,10 +11,17 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers beside this file
 
+from service_support import VN, utc
+
 from crawler.config import parse_config
 from crawler.db.models import CrawlRun, JobRun
-from scheduler.service import Service, catch_up_due, make_trigger, next_fire_time, previous_fire_time
-from service_support import VN, utc
+from scheduler.service import (
+    Service,
+    catch_up_due,
+    make_trigger,
+    next_fire_time,
+    previous_fire_time,
+)
 
 
 @pytest.fixture(autouse=True)

@@ -15,12 +15,21 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers beside this file
 
+from service_support import (
+    FakeClock,
+    FakeDigest,
+    count,
+    fake_crawl_command,
+    utc,
+    wait_for,
+    write_scripts,
+)
+
 from crawler.config import parse_config
 from crawler.db.models import CrawlRun, JobRun, Lease, OutboxMessage
 from crawler.locks import hold_lease, lease_holder
 from scheduler import jobs
 from scheduler.service import Service
-from service_support import FakeClock, FakeDigest, count, fake_crawl_command, utc, wait_for, write_scripts
 
 
 @pytest.fixture
@@ -237,9 +246,9 @@ def test_failed_dead_local_crawl_rows_at_start(database):
 
 
 def test_reload_recreates_jobs_and_keeps_a_bad_config_out(database, fake):
-    from crawler.errors import ConfigError
-
     from apscheduler.schedulers.background import BackgroundScheduler
+
+    from crawler.errors import ConfigError
 
     service = make_service(database, fake("ok"))
     # A started (paused) scheduler, as in the service, but one that does not block.

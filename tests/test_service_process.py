@@ -14,8 +14,6 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers beside this file
 
-from crawler.db.models import CrawlRun, JobRun, OutboxMessage
-from crawler.locks import lease_holder
 from service_support import (
     REPO,
     Driver,
@@ -26,6 +24,9 @@ from service_support import (
     write_scripts,
     write_service_config,
 )
+
+from crawler.db.models import CrawlRun, JobRun, OutboxMessage
+from crawler.locks import lease_holder
 
 pytestmark = pytest.mark.slow
 

@@ -13,10 +13,11 @@ from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers beside this file
 
+from service_support import write_service_config
+
 from crawler.cli import cli
 from crawler.db.models import CrawlRun, JobRun, Lease, OutboxMessage
 from crawler.locks import hold_lease
-from service_support import write_service_config
 
 NOW = datetime.now(timezone.utc)
 

@@ -8,7 +8,12 @@ import pytest
 from sqlalchemy import select, text
 
 from crawler.db import Database, table_names
-from crawler.db.articles import known_articles, needs_fetch, record_sources, store_article
+from crawler.db.articles import (
+    known_articles,
+    needs_fetch,
+    record_sources,
+    store_article,
+)
 from crawler.db.models import Article, ArticleSource, Lease
 from crawler.errors import DatabaseTooNewError
 from crawler.items import Article as Item

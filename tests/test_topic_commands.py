@@ -8,12 +8,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from crawler.cli import main
 from crawler.db import Database
 from crawler.db.articles import store_article
 from crawler.db.models import Match, Topic
 from crawler.items import Article
 from crawler.topics import prepare_topics
+from tests.cli_support import run
 
 NOW = datetime.now(timezone.utc)
 
@@ -42,14 +42,6 @@ def archive(tmp_path, database_url):
             ), now=NOW)
     database.dispose()
     return database_url
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main([*argv])
-        raise SystemExit(0)
-    captured = capsys.readouterr()
-    return exited.value.code or 0, captured.out, captured.err
 
 
 def stored_matches(database_url: str) -> dict[str, set[int]]:
