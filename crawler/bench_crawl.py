@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+from crawler.crawl import crawl_child_command
 from crawler.samplesite import DEMO_TOPICS, topics_toml
 
 REPO = Path(__file__).resolve().parent.parent
@@ -187,8 +188,8 @@ retries = 2
         return path
 
     def real(self, label: str, name: str) -> ChildRun:
-        command = [sys.executable, "-m", "crawler", "--config", str(self.config(name)), "crawl", "--fast",
-                   "--no-progress", "--now", self.now.isoformat(), "--since", self.since.isoformat()]
+        command = crawl_child_command(self.config(name), "--fast", "--no-progress", "--now", self.now.isoformat(),
+                                      "--since", self.since.isoformat())
         return _checked(run_child(label, command, self.site, self.workdir / f"{name}.log"))
 
     def bare(self, label: str, urls_file: Path, settings_file: Path) -> ChildRun:

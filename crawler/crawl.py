@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -116,14 +115,11 @@ def run_crawl(config: Config, options: CrawlOptions) -> CrawlResult:
         database.dispose()
 
 
-def crawl_child_command(config_path: str | os.PathLike | None, *args: str) -> list[str]:
-    """The command line that runs `bantin crawl` as a child process."""
+def crawl_child_command(config_path: str | os.PathLike | None, *args: str, quiet: bool = False) -> list[str]:
+    """The command line that runs `bantin crawl` as a child process (the service, the demo, benchmarks, tests)."""
     command = [sys.executable, "-m", "crawler"]
+    if quiet:
+        command.append("--quiet")
     if config_path:
         command += ["--config", str(Path(config_path).resolve())]
     return [*command, "crawl", *args]
-
-
-def run_crawl_child(config_path: str | os.PathLike | None, *args: str, **popen_kwargs) -> subprocess.CompletedProcess:
-    """Run a crawl in a child process and wait for it (used by the demo and tests)."""
-    return subprocess.run(crawl_child_command(config_path, *args), check=False, **popen_kwargs)

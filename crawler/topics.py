@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from crawler.config import TopicConfig
@@ -158,6 +158,3 @@ def prepare_topics(database: Database, topics: Sequence[TopicConfig | dict], *, 
             log.info("topic %r re-matched over the archive: %d article(s)", name, counts.get(name, 0))
     return topic_set
 
-
-def match_counts(session: Session) -> dict[str, int]:
-    return dict(session.execute(select(Match.topic, func.count()).group_by(Match.topic)).all())

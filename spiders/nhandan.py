@@ -174,13 +174,7 @@ class NhandanSpider(scrapy.Spider):
             )
 
     def source_errback(self, failure):
-        request = failure.request
-        self.signal(
-            bantin_signals.source_failed,
-            source=request.meta["bantin_source"],
-            url=request.url,
-            reason=describe_failure(failure),
-        )
+        self.report_failure(bantin_signals.source_failed, failure)
 
     # -- articles --------------------------------------------------------------------------
 
@@ -239,13 +233,12 @@ class NhandanSpider(scrapy.Spider):
         return [CrawledArticle(article=article, source=source, sources=dict(announced))]
 
     def article_errback(self, failure):
+        self.report_failure(bantin_signals.article_failed, failure)
+
+    def report_failure(self, signal, failure) -> None:
+        """A request that never produced a usable response: tell the ledger which and why."""
         request = failure.request
-        self.signal(
-            bantin_signals.article_failed,
-            source=request.meta["bantin_source"],
-            url=request.url,
-            reason=describe_failure(failure),
-        )
+        self.signal(signal, source=request.meta["bantin_source"], url=request.url, reason=describe_failure(failure))
 
     def signal(self, signal, **kwargs) -> None:
         self.crawler.signals.send_catch_log(signal=signal, **kwargs)

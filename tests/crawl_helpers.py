@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
 
+from crawler.crawl import crawl_child_command
 from crawler.db import Database
 from crawler.db.models import Article, ArticleSource, CrawlRun
 from crawler.samplesite import topics_toml
@@ -22,22 +22,18 @@ class CrawlEnv:
     config_path: Path
     database_url: str
 
+    def command(self, *args: str) -> list[str]:
+        return crawl_child_command(self.config_path, "--fast", "--no-progress", "--now",
+                                   self.site.model.now.isoformat(), *args)
+
     def crawl(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
-        command = [
-            sys.executable, "-m", "crawler", "--config", str(self.config_path), "crawl", "--fast", "--no-progress",
-            "--now", self.site.model.now.isoformat(), *args,
-        ]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(self.command(*args), capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
             raise AssertionError(f"crawl exited {result.returncode}\n{result.stdout}\n{result.stderr}")
         return result
 
     def start_crawl(self, *args: str) -> subprocess.Popen:
-        command = [
-            sys.executable, "-m", "crawler", "--config", str(self.config_path), "crawl", "--fast", "--no-progress",
-            "--now", self.site.model.now.isoformat(), *args,
-        ]
-        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(self.command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def database(self) -> Database:
         return Database(self.database_url)

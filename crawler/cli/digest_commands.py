@@ -191,6 +191,7 @@ def demo(directory: str | None, days: int) -> None:
     from sqlalchemy import func, select
 
     from crawler.config import load_config
+    from crawler.crawl import crawl_child_command
     from crawler.db import Database
     from crawler.db.models import Article, Match
     from crawler.samplesite.model import generate_site
@@ -215,8 +216,7 @@ def demo(directory: str | None, days: int) -> None:
         step(f"configuration written: {config_path}")
         step("crawling (bantin crawl, in a child process) ...")
         child = subprocess.run(
-            [sys.executable, "-m", "crawler", "--quiet", "--config", str(config_path), "crawl", "--no-progress",
-             "--trigger", "demo"],
+            crawl_child_command(config_path, "--no-progress", "--trigger", "demo", quiet=True),
             capture_output=True, text=True, timeout=300,
         )
         for line in child.stdout.splitlines():
