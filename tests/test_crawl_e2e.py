@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from sqlalchemy import select
 
 from crawler.db.models import Match
 from tests.crawl_helpers import make_env
+from tests.service_support import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -112,9 +112,7 @@ def test_third_run_with_nothing_new_downloads_no_article(env):
 def test_killed_crawl_loses_nothing_and_the_next_run_finishes(env):
     env.site.inject_fault("/*-post*.html", "slow", seconds=0.4)
     process = env.start_crawl()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(env.articles()) < 5:
-        time.sleep(0.2)
+    wait_for(lambda: len(env.articles()) >= 5, timeout=60, what="five stored articles", process=process)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     partial = env.articles()
@@ -135,9 +133,7 @@ def test_killed_crawl_loses_nothing_and_the_next_run_finishes(env):
 def test_sigterm_stops_cleanly_and_records_interrupted(env):
     env.site.inject_fault("/*-post*.html", "slow", seconds=0.5)
     process = env.start_crawl()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(env.articles()) < 2:
-        time.sleep(0.2)
+    wait_for(lambda: len(env.articles()) >= 2, timeout=60, what="two stored articles", process=process)
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 1, err
@@ -265,9 +261,7 @@ def test_manual_crawl_refuses_while_another_holds_the_lock(env):
     env.site.inject_fault("/*-post*.html", "slow", seconds=0.3)
     first = env.start_crawl()
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not env.runs():
-            time.sleep(0.2)
+        wait_for(env.runs, timeout=60, what="the first crawl's ledger row", process=first)
         second = env.crawl(check=False)
         assert second.returncode == 75
         assert "bantin: error:" in second.stderr and "crawl" in second.stderr
