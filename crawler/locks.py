@@ -30,8 +30,8 @@ from typing import Any
 from sqlalchemy import delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from crawler.db import Database
-from crawler.db.models import Lease
+from crawler.store import Database
+from crawler.store.models import Lease
 from crawler.errors import LockBusyError
 
 log = logging.getLogger("bantin.locks")

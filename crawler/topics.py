@@ -16,8 +16,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from crawler.config import TopicConfig
-from crawler.db import Database
-from crawler.db.models import Article, Match, Topic
+from crawler.store import Database
+from crawler.store.models import Article, Match, Topic
 from crawler.matching import ArticleFields, Matcher, TopicSpec
 
 log = logging.getLogger("bantin.topics")

@@ -24,8 +24,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from crawler.config import Config, RecipientConfig
-from crawler.db import Database
-from crawler.db.models import Article, Delivery, OutboxMessage
+from crawler.store import Database
+from crawler.store.models import Article, Delivery, OutboxMessage
 from crawler.errors import UsageError
 from crawler.locks import hold_lease
 from crawler.topics import prepare_topics

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
 from crawler.config import Config, RecipientConfig, TopicConfig, topic_key
-from crawler.db.models import Article, CrawlRun, Delivery, Match, OutboxMessage
+from crawler.store.models import Article, CrawlRun, Delivery, Match, OutboxMessage
 from reports import i18n
 
 # A crawl older than this when the digest is built is worth a warning.

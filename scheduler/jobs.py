@@ -26,9 +26,9 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
-from crawler.crawl import crawl_child_command
-from crawler.db import Database
-from crawler.db.models import CrawlRun, JobRun, Lease
+from crawler.crawl.run import crawl_child_command
+from crawler.store import Database
+from crawler.store.models import CrawlRun, JobRun, Lease
 from crawler.locks import pid_alive
 
 log = logging.getLogger("bantin.service")

@@ -34,7 +34,7 @@ from apscheduler.triggers.cron import CronTrigger
 from crawler import __version__
 from crawler.config import Config, ScheduleConfig, load_config
 from crawler.cron import cron_day_of_week, make_trigger  # noqa: F401 - re-exported for the scheduler's callers
-from crawler.db import Database
+from crawler.store import Database
 from crawler.errors import BantinError, LockBusyError
 from crawler.locks import HeldLease, hold_lease, lease_holder, this_host
 from scheduler import jobs

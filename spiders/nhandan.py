@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 import scrapy
 
-from crawler import signals as bantin_signals
-from crawler.db.articles import ArchiveIndex
+from crawler.crawl import events
+from crawler.store.articles import ArchiveIndex
 from crawler.errors import ExtractionError
 from crawler.items import CrawledArticle
 from spiders.pages.listings import (
@@ -167,14 +167,14 @@ class NhandanSpider(scrapy.Spider):
             yield from produce()
         except ExtractionError as exc:
             self.signal(
-                bantin_signals.source_failed,
+                events.source_failed,
                 source=response.meta["bantin_source"],
                 url=response.url,
                 reason=exc.reason,
             )
 
     def source_errback(self, failure):
-        self.report_failure(bantin_signals.source_failed, failure)
+        self.report_failure(events.source_failed, failure)
 
     # -- articles --------------------------------------------------------------------------
 
@@ -209,7 +209,7 @@ class NhandanSpider(scrapy.Spider):
                 unchanged[entry.article_id] = {source: sources[source]}
         # Known, unchanged articles: only remember that this source still lists them.
         self.archive.saw(unchanged)
-        self.signal(bantin_signals.source_discovered, source=source, count=len(first_time), requested=requested)
+        self.signal(events.source_discovered, source=source, count=len(first_time), requested=requested)
 
     def in_window(self, entry: Discovered, source: str) -> bool:
         if source == SEARCH:
@@ -225,7 +225,7 @@ class NhandanSpider(scrapy.Spider):
         try:
             article = ArticlePage(response.body, response.url).to_item()
         except ExtractionError as exc:
-            self.signal(bantin_signals.article_failed, source=source, url=response.url, reason=exc.reason, extraction=True)
+            self.signal(events.article_failed, source=source, url=response.url, reason=exc.reason, extraction=True)
             return []
         announced = self.announced.get(response.meta["bantin_article_id"], {})
         if article.article_id != response.meta["bantin_article_id"]:
@@ -233,7 +233,7 @@ class NhandanSpider(scrapy.Spider):
         return [CrawledArticle(article=article, source=source, sources=dict(announced))]
 
     def article_errback(self, failure):
-        self.report_failure(bantin_signals.article_failed, failure)
+        self.report_failure(events.article_failed, failure)
 
     def report_failure(self, signal, failure) -> None:
         """A request that never produced a usable response: tell the ledger which and why."""

@@ -63,7 +63,7 @@ def database_url(request, tmp_path: Path):
 
 @pytest.fixture
 def database(database_url):
-    from crawler.db import Database
+    from crawler.store import Database
 
     db = Database(database_url)
     yield db

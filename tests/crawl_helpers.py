@@ -8,9 +8,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from crawler.crawl import crawl_child_command
-from crawler.db import Database
-from crawler.db.models import Article, ArticleSource, CrawlRun
+from crawler.crawl.run import crawl_child_command
+from crawler.store import Database
+from crawler.store.models import Article, ArticleSource, CrawlRun
 from crawler.samplesite import topics_toml
 from crawler.samplesite.model import generate_site
 from crawler.samplesite.server import SampleSite

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
 
 from crawler.config import parse_config
-from crawler.db import Database
-from crawler.db.models import Article, CrawlRun, Match, Topic
+from crawler.store import Database
+from crawler.store.models import Article, CrawlRun, Match, Topic
 from crawler.matching import TopicSpec
 
 NOW = datetime(2025, 3, 27, 0, 0, tzinfo=timezone.utc)  # 07:00 in Hà Nội

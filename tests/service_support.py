@@ -27,8 +27,8 @@ FAKE_CRAWL = r'''
 import os, signal, socket, sys, time
 from datetime import datetime, timezone
 sys.path.insert(0, {repo!r})
-from crawler.db import Database
-from crawler.db.models import CrawlRun
+from crawler.store import Database
+from crawler.store.models import CrawlRun
 from crawler.errors import LockBusyError
 from crawler.locks import hold_lease
 
@@ -83,7 +83,7 @@ import json, sys
 sys.path.insert(0, {repo!r})
 sys.path.insert(0, {tests!r})
 from crawler.config import load_config
-from crawler.db import Database
+from crawler.store import Database
 from crawler.errors import LockBusyError
 from scheduler.service import Service, configure_logging
 from service_support import FakeDigest
@@ -139,7 +139,7 @@ class FakeDigest:
     def __call__(self, config, database, *, now=None):
         from sqlalchemy.dialects import postgresql, sqlite
 
-        from crawler.db.models import OutboxMessage
+        from crawler.store.models import OutboxMessage
 
         now = now or datetime.now(timezone.utc)
         day = now.astimezone(VN).date()

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.db import Database
-from crawler.db.articles import record_sources, store_article
+from crawler.store import Database
+from crawler.store.articles import record_sources, store_article
 from crawler.items import Article, Image
 from tests.cli_support import run
 

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 def test_quick_benchmark_prints_every_figure():
-    result = subprocess.run([sys.executable, "-m", "crawler.bench_crawl", "--quick"], cwd=REPO,
+    result = subprocess.run([sys.executable, "-m", "bench.crawl", "--quick"], cwd=REPO,
                             capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout

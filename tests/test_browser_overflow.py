@@ -9,7 +9,7 @@ from html import escape
 
 import pytest
 
-from crawler.db import Database
+from crawler.store import Database
 from reports.delivery import build_previews
 from tests.digest_support import CNHT, NOW, QN, hit, make_config, standard_archive
 

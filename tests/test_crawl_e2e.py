@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from crawler.db.models import Match
+from crawler.store.models import Match
 from tests.crawl_helpers import make_env
 from tests.service_support import wait_for
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from crawler.db import Database
-from crawler.db.models import Delivery, OutboxMessage
+from crawler.store import Database
+from crawler.store.models import Delivery, OutboxMessage
 from reports.digest import build_digest, safe_url
 from tests.digest_support import (
     CNHT,

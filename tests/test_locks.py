@@ -15,8 +15,8 @@ sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers beside this
 
 from service_support import REPO, FakeClock, utc
 
-from crawler.db import Database
-from crawler.db.models import Lease
+from crawler.store import Database
+from crawler.store.models import Lease
 from crawler.errors import LockBusyError
 from crawler.locks import hold_lease, lease_holder, make_owner, parse_owner, try_acquire
 
@@ -171,7 +171,7 @@ def test_takeover_race_has_one_winner(database_url):
 RACER = r"""
 import sys, time
 sys.path.insert(0, {repo!r})
-from crawler.db import Database
+from crawler.store import Database
 from crawler.errors import LockBusyError
 from crawler.locks import hold_lease
 db = Database(sys.argv[1])

@@ -11,8 +11,8 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from crawler.cli import main as cli_main
-from crawler.db import Database
-from crawler.db.models import Delivery, OutboxMessage
+from crawler.store import Database
+from crawler.store.models import Delivery, OutboxMessage
 from crawler.errors import HeaderInjectionError, UsageError
 from reports import delivery
 from reports.delivery import build_previews, resend_digest, run_digest

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crawler import bench_extract
+from bench import extract as bench_extract
 
 
 def test_bench_runs_on_fixtures(capsys):

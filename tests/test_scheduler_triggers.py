@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers beside this
 from service_support import VN, utc
 
 from crawler.config import parse_config
-from crawler.db.models import CrawlRun, JobRun
+from crawler.store.models import CrawlRun, JobRun
 from scheduler.service import (
     Service,
     catch_up_due,

@@ -11,8 +11,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from crawler.db import Database
-from crawler.db.models import CrawlRun, OutboxMessage
+from crawler.store import Database
+from crawler.store.models import CrawlRun, OutboxMessage
 from crawler.samplesite import topics_toml
 from crawler.samplesite.model import generate_site
 from crawler.samplesite.server import SampleSite

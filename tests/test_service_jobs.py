@@ -26,7 +26,7 @@ from service_support import (
 )
 
 from crawler.config import parse_config
-from crawler.db.models import CrawlRun, JobRun, Lease, OutboxMessage
+from crawler.store.models import CrawlRun, JobRun, Lease, OutboxMessage
 from crawler.locks import hold_lease, lease_holder
 from scheduler import jobs
 from scheduler.service import Service

@@ -25,7 +25,7 @@ from service_support import (
     write_service_config,
 )
 
-from crawler.db.models import CrawlRun, JobRun, OutboxMessage
+from crawler.store.models import CrawlRun, JobRun, OutboxMessage
 from crawler.locks import lease_holder
 
 pytestmark = pytest.mark.slow

@@ -18,8 +18,8 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
-from crawler import signals as bantin_signals
-from crawler.db.articles import KnownArticle, needs_fetch
+from crawler.crawl import events
+from crawler.store.articles import KnownArticle, needs_fetch
 from crawler.items import CrawledArticle
 from crawler.samplesite.model import VN_TZ, generate_site
 from crawler.samplesite.server import SampleSite
@@ -197,7 +197,7 @@ def test_announce_requests_only_unknown_or_changed_articles():
         changed.article_id: changed.modified_at - timedelta(hours=2),
     })
     spider = make_spider(site, archive)
-    discovered = record(spider, bantin_signals.source_discovered)
+    discovered = record(spider, events.source_discovered)
     requests, _ = visit(site, google_news_request(spider))
     fetched = {r.meta["bantin_article_id"] for r in requests}
     assert fetched == {changed.article_id, *(a.article_id for a in new)}
@@ -333,7 +333,7 @@ def test_monthly_sitemap_names_outside_the_window_or_unknown_are_skipped():
 ])
 def test_an_unreadable_source_page_signals_source_failed(fixture, source):
     spider = make_spider()
-    failed = record(spider, bantin_signals.source_failed)
+    failed = record(spider, events.source_failed)
     request = {
         GOOGLE_NEWS: google_news_request(spider),
         RSS: next(r for r in spider.source_requests() if path_of(r) == "/rss/home.rss"),
@@ -348,7 +348,7 @@ def test_an_unreadable_source_page_signals_source_failed(fixture, source):
 
 def test_a_source_that_does_not_download_signals_source_failed_with_the_status():
     spider = make_spider()
-    failed = record(spider, bantin_signals.source_failed)
+    failed = record(spider, events.source_failed)
     request = google_news_request(spider)
     response = HtmlResponse(url=request.url, status=503, body=b"busy", request=request)
     failure = Failure(HttpError(response, "Ignoring non-200 response"))
@@ -368,7 +368,7 @@ def article_request(spider, url: str, article_id: int, source: str = RSS) -> scr
 
 def test_an_article_page_that_cannot_be_extracted_signals_article_failed():
     spider = make_spider()
-    failed = record(spider, bantin_signals.article_failed)
+    failed = record(spider, events.article_failed)
     url = BASE + "/bai-khong-co-noi-dung-post990001.html"
     request = article_request(spider, url, 990001)
     response = HtmlResponse(url=url, body=(FIXTURES / "article_nobody.html").read_bytes(), request=request)
@@ -380,7 +380,7 @@ def test_an_article_page_that_cannot_be_extracted_signals_article_failed():
 
 def test_an_article_that_does_not_download_signals_article_failed_without_extraction():
     spider = make_spider()
-    failed = record(spider, bantin_signals.article_failed)
+    failed = record(spider, events.article_failed)
     url = BASE + "/bai-post990002.html"
     request = article_request(spider, url, 990002)
     response = HtmlResponse(url=url, status=404, body=b"", request=request)

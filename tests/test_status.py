@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers beside this
 from service_support import write_service_config
 
 from crawler.cli import cli
-from crawler.db.models import CrawlRun, JobRun, Lease, OutboxMessage
+from crawler.store.models import CrawlRun, JobRun, Lease, OutboxMessage
 from crawler.locks import hold_lease
 
 NOW = datetime.now(timezone.utc)

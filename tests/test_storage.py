@@ -7,14 +7,14 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select, text
 
-from crawler.db import Database, table_names
-from crawler.db.articles import (
+from crawler.store import Database, table_names
+from crawler.store.articles import (
     known_articles,
     needs_fetch,
     record_sources,
     store_article,
 )
-from crawler.db.models import Article, ArticleSource, Lease
+from crawler.store.models import Article, ArticleSource, Lease
 from crawler.errors import DatabaseTooNewError
 from crawler.items import Article as Item
 from crawler.items import Image
@@ -61,7 +61,7 @@ def test_database_newer_than_code_is_refused(database):
 def test_older_database_is_upgraded(database_url):
     from alembic import command
 
-    from crawler.db import _alembic_config, _create_engine
+    from crawler.store import _alembic_config, _create_engine
 
     engine = _create_engine(database_url)
     with engine.begin() as connection:
@@ -78,7 +78,7 @@ def test_models_and_migrations_agree(database):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from crawler.db.models import Base
+    from crawler.store.models import Base
 
     with database.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)

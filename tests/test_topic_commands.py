@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from crawler.db import Database
-from crawler.db.articles import store_article
-from crawler.db.models import Match, Topic
+from crawler.store import Database
+from crawler.store.articles import store_article
+from crawler.store.models import Match, Topic
 from crawler.items import Article
 from crawler.topics import prepare_topics
 from tests.cli_support import run

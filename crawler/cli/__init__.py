@@ -67,7 +67,7 @@ class App:
 
     @cached_property
     def database(self):
-        from crawler.db import Database
+        from crawler.store import Database
 
         return Database(self.config.storage.url)
 

@@ -29,7 +29,7 @@ def init(app: App, local_config: str | None, force: bool, site_url: str | None, 
     The file goes to --config PATH, else $BANTIN_CONFIG, else the user config dir.
     """
     from crawler.config import CONFIG_ENV, default_config_path, parse_config, starter_config
-    from crawler.db import Database
+    from crawler.store import Database
 
     import os
 
@@ -74,7 +74,7 @@ def crawl(app: App, since: datetime | None, site_url: str | None, search: bool, 
     Exit status: 0 when the run is ok or degraded, 1 when it failed or was
     interrupted, 75 when another crawl holds the lock.
     """
-    from crawler.crawl import CrawlOptions, run_crawl
+    from crawler.crawl.run import CrawlOptions, run_crawl
     from crawler.locks import hold_lease
 
     config = app.config
@@ -206,7 +206,7 @@ def _date_options(func):
 
 
 def _article_query(since: datetime | None, until: datetime | None, topic: str | None):
-    from crawler.db.models import Article, Match
+    from crawler.store.models import Article, Match
 
     query = select(Article)
     if since:
@@ -231,7 +231,7 @@ def _resolve_topic(app: App, topic: str | None) -> str | None:
 
 
 def _topics_by_article(session, ids: list[int]) -> dict[int, list[str]]:
-    from crawler.db.models import Match
+    from crawler.store.models import Match
 
     found: dict[int, list[str]] = {}
     if ids:
@@ -279,7 +279,7 @@ def list_articles(app: App, topic: str | None, since, until, limit: int, output_
 @pass_app
 def show_article(app: App, article: str, output_format: str) -> None:
     """One stored article in full: ARTICLE is its post id or URL."""
-    from crawler.db.models import ArticleSource, Match
+    from crawler.store.models import ArticleSource, Match
 
     with app.database.session() as session:
         row = _find_article(session, article)
@@ -311,7 +311,7 @@ def show_article(app: App, article: str, output_format: str) -> None:
 
 
 def _find_article(session, key: str):
-    from crawler.db.models import Article
+    from crawler.store.models import Article
     from spiders.pages.urls import article_id_from_url, canonical_url
 
     if key.isdigit():

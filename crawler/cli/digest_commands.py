@@ -191,9 +191,9 @@ def demo(directory: str | None, days: int) -> None:
     from sqlalchemy import func, select
 
     from crawler.config import load_config
-    from crawler.crawl import crawl_child_command
-    from crawler.db import Database
-    from crawler.db.models import Article, Match
+    from crawler.crawl.run import crawl_child_command
+    from crawler.store import Database
+    from crawler.store.models import Article, Match
     from crawler.samplesite.model import generate_site
     from crawler.samplesite.server import SampleSite
     from reports.delivery import build_previews

@@ -51,7 +51,7 @@ def status(app, output_format: str, limit: int, quiet_days: int) -> None:
 
 
 def collect_status(config, database, *, now: datetime, limit: int = 5, quiet_days: int = 3) -> dict[str, Any]:
-    from crawler.db.models import CrawlRun, JobRun, OutboxMessage
+    from crawler.store.models import CrawlRun, JobRun, OutboxMessage
     from crawler.locks import lease_holder
 
     zone = config.schedule.tz
@@ -221,7 +221,7 @@ def _digest_job(run, stamp) -> dict[str, Any]:
 
 
 def _stale_reason(run, now: datetime) -> str | None:
-    from crawler.ledger import orphan_reason
+    from crawler.crawl.ledger import orphan_reason
 
     return orphan_reason(run, now, stale_after=STALE_HEARTBEAT)
 

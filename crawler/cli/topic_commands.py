@@ -102,7 +102,7 @@ def topics() -> None:
 @pass_app
 def list_topics(app: App, output_format: str) -> None:
     """The configured topics, their match counts and whether the archive is up to date with them."""
-    from crawler.db.models import Match, Topic
+    from crawler.store.models import Match, Topic
     from crawler.matching import TopicSpec
 
     with app.database.session() as session:
@@ -133,7 +133,7 @@ def list_topics(app: App, output_format: str) -> None:
 @pass_app
 def test_topic(app: App, query: str, days: int, mode: str, limit: int, output_format: str) -> None:
     """Back-test QUERY on the archive before subscribing: matches per day, titles, and the terms that carried them."""
-    from crawler.db.models import Article
+    from crawler.store.models import Article
     from crawler.matching import ArticleFields
 
     matcher = single_query_matcher(query, mode)

@@ -16,9 +16,9 @@ from datetime import datetime, timezone
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from crawler import signals as bantin_signals
-from crawler.db import Database
-from crawler.db.articles import load_articles, record_sources, store_article
+from crawler.crawl import events
+from crawler.store import Database
+from crawler.store.articles import load_articles, record_sources, store_article
 from crawler.items import CrawledArticle
 from crawler.topics import TopicSet, match_article, prepare_topics
 
@@ -104,10 +104,10 @@ class ArchivePipeline:
                     outcomes += self._store([item])
                 except SQLAlchemyError as item_exc:
                     log.error("could not store %s: %s", item.article.url, item_exc)
-                    self._signal(bantin_signals.article_failed, source=item.source, url=item.article.url,
+                    self._signal(events.article_failed, source=item.source, url=item.article.url,
                                  reason=f"storage: {item_exc}")
         if outcomes:
-            self._signal(bantin_signals.articles_stored,
+            self._signal(events.articles_stored,
                          outcomes=[(item.source, outcome, item.article.extractor) for item, outcome in outcomes])
         log.debug("stored %d article(s) in %.3fs", len(batch), time.perf_counter() - started)
 

@@ -80,7 +80,7 @@ def _alembic_config(connection):
     from alembic.config import Config as AlembicConfig
 
     config = AlembicConfig()
-    config.set_main_option("script_location", str(resources.files("crawler.db") / "migrations"))
+    config.set_main_option("script_location", str(resources.files("crawler.store") / "migrations"))
     config.attributes["connection"] = connection
     return config
 

@@ -1,6 +1,6 @@
 """Benchmark: the matching engine against one compiled regex per term.
 
-    python -m crawler.bench_matching [--terms 5000] [--articles 10000] [--naive-sample 200]
+    python -m bench.matching [--terms 5000] [--articles 10000] [--naive-sample 200]
 
 Generates (seeded) Vietnamese-like articles and topic terms, checks that the
 engine and the naive approach agree on every sampled article, and prints the
@@ -204,7 +204,7 @@ def _time_scan(matcher: Matcher, articles: list[ArticleFields]) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m crawler.bench_matching", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.matching", description=__doc__.split("\n")[0])
     parser.add_argument("--terms", type=int, default=5000)
     parser.add_argument("--articles", type=int, default=10000)
     parser.add_argument("--naive-sample", type=int, default=100,

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from crawler.addon import scrapy_settings
+from crawler.crawl.addon import scrapy_settings
 from crawler.config import Config
-from crawler.db import Database
-from crawler.db.models import CrawlRun
+from crawler.store import Database
+from crawler.store.models import CrawlRun
 from crawler.errors import CrawlError
 
 
@@ -66,7 +66,7 @@ def run_crawl(config: Config, options: CrawlOptions) -> CrawlResult:
     from spiders.nhandan import NhandanSpider
 
     settings = Settings()
-    settings.setmodule("crawler.settings", priority="project")
+    settings.setmodule("crawler.crawl.settings", priority="project")
     overrides = scrapy_settings(
         config,
         site_url=options.site_url,

@@ -2,7 +2,7 @@
 
 `scrapy crawl nhandan` (from the repository root) and `bantin crawl` both use
 this module; the values that come from bantin's configuration (politeness,
-the site, the database) are filled in by `crawler.addon.BantinAddon`, or set
+the site, the database) are filled in by `crawler.crawl.addon.BantinAddon`, or set
 by `bantin crawl` itself from the same function.
 """
 
@@ -10,20 +10,20 @@ BOT_NAME = "bantin"
 SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
 
-ADDONS = {"crawler.addon.BantinAddon": 0}
+ADDONS = {"crawler.crawl.addon.BantinAddon": 0}
 
 ITEM_PIPELINES = {
-    "crawler.pipelines.ArchivePipeline": 300,
+    "crawler.crawl.pipelines.ArchivePipeline": 300,
 }
 EXTENSIONS = {
-    "crawler.ledger.CrawlLedger": 0,
-    "crawler.progress.TerminalProgress": 10,
+    "crawler.crawl.ledger.CrawlLedger": 0,
+    "crawler.crawl.progress.TerminalProgress": 10,
     "scrapy.extensions.telnet.TelnetConsole": None,
 }
 DOWNLOADER_MIDDLEWARES = {
     # Retries with back-off (and Retry-After) instead of Scrapy's immediate retries.
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "crawler.middlewares.BackoffRetryMiddleware": 550,
+    "crawler.crawl.middlewares.BackoffRetryMiddleware": 550,
     # Default components the crawl has no use for (no logins, no meta-refresh pages on
     # the site); each costs a little on every request.
     "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,

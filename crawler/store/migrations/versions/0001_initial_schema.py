@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import crawler.db.models
+import crawler.store.models
 
 
 revision = '0001'
@@ -30,11 +30,11 @@ def upgrade() -> None:
     sa.Column('category', sa.JSON(), nullable=False),
     sa.Column('tags', sa.JSON(), nullable=False),
     sa.Column('images', sa.JSON(), nullable=False),
-    sa.Column('published_at', crawler.db.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('modified_at', crawler.db.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('first_seen_at', crawler.db.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('fetched_at', crawler.db.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('changed_at', crawler.db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('published_at', crawler.store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('modified_at', crawler.store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('first_seen_at', crawler.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('fetched_at', crawler.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('changed_at', crawler.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('content_hash', sa.String(length=64), nullable=False),
     sa.Column('extractor', sa.String(length=16), nullable=False),
@@ -46,8 +46,8 @@ def upgrade() -> None:
 
     op.create_table('crawl_runs',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('started_at', crawler.db.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', crawler.db.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', crawler.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', crawler.store.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('trigger', sa.String(length=16), nullable=False),
     sa.Column('site_url', sa.String(length=500), nullable=False),
@@ -59,7 +59,7 @@ def upgrade() -> None:
     sa.Column('message', sa.Text(), nullable=False),
     sa.Column('pid', sa.Integer(), nullable=True),
     sa.Column('hostname', sa.String(length=255), nullable=False),
-    sa.Column('heartbeat_at', crawler.db.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('heartbeat_at', crawler.store.models.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_crawl_runs'))
     )
     with op.batch_alter_table('crawl_runs', schema=None) as batch_op:
@@ -69,9 +69,9 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('job', sa.String(length=32), nullable=False),
     sa.Column('trigger', sa.String(length=16), nullable=False),
-    sa.Column('scheduled_for', crawler.db.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('started_at', crawler.db.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', crawler.db.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('scheduled_for', crawler.store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', crawler.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', crawler.store.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('detail', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_job_runs'))
@@ -82,9 +82,9 @@ def upgrade() -> None:
     op.create_table('leases',
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('owner', sa.String(length=255), nullable=False),
-    sa.Column('acquired_at', crawler.db.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('heartbeat_at', crawler.db.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', crawler.db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('acquired_at', crawler.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('heartbeat_at', crawler.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', crawler.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('info', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_leases'))
     )
@@ -99,11 +99,11 @@ def upgrade() -> None:
     sa.Column('items', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', crawler.db.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', crawler.store.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=False),
-    sa.Column('created_at', crawler.db.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', crawler.db.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', crawler.db.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', crawler.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', crawler.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', crawler.store.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
     sa.UniqueConstraint('digest_key', 'recipient', name=op.f('uq_outbox_digest_key_recipient')),
@@ -120,15 +120,15 @@ def upgrade() -> None:
     sa.Column('accents', sa.String(length=8), nullable=False),
     sa.Column('version', sa.String(length=64), nullable=False),
     sa.Column('matched_version', sa.String(length=64), nullable=True),
-    sa.Column('updated_at', crawler.db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', crawler.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_topics'))
     )
     op.create_table('article_sources',
     sa.Column('article_id', sa.BigInteger(), nullable=False),
     sa.Column('source', sa.String(length=32), nullable=False),
-    sa.Column('first_seen_at', crawler.db.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_seen_at', crawler.db.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('lastmod', crawler.db.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('first_seen_at', crawler.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', crawler.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('lastmod', crawler.store.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['article_id'], ['articles.article_id'], name=op.f('fk_article_sources_article_id_articles'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('article_id', 'source', name=op.f('pk_article_sources'))
     )
@@ -137,7 +137,7 @@ def upgrade() -> None:
     sa.Column('article_id', sa.BigInteger(), nullable=False),
     sa.Column('article_version', sa.Integer(), nullable=False),
     sa.Column('outbox_id', sa.Integer(), nullable=False),
-    sa.Column('delivered_at', crawler.db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('delivered_at', crawler.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['article_id'], ['articles.article_id'], name=op.f('fk_deliveries_article_id_articles'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['outbox_id'], ['outbox.id'], name=op.f('fk_deliveries_outbox_id_outbox'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('recipient', 'article_id', name=op.f('pk_deliveries'))
@@ -152,7 +152,7 @@ def upgrade() -> None:
     sa.Column('topic_version', sa.String(length=64), nullable=False),
     sa.Column('article_version', sa.Integer(), nullable=False),
     sa.Column('hits', sa.JSON(), nullable=False),
-    sa.Column('matched_at', crawler.db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('matched_at', crawler.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['article_id'], ['articles.article_id'], name=op.f('fk_matches_article_id_articles'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['topic'], ['topics.name'], name=op.f('fk_matches_topic_topics'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_matches')),

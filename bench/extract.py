@@ -1,6 +1,6 @@
 """Extraction throughput: the NDO page object vs ``trafilatura.extract`` on the same pages, in one run.
 
-    python -m crawler.bench_extract [--pages N] [--seed S]
+    python -m bench.extract [--pages N] [--seed S]
 
 Pages come from the sample site generator (``crawler.samplesite``) when it can render
 article pages, else from the saved test fixtures repeated. A benchmark, not a test:
@@ -74,7 +74,7 @@ def _time(pages: list[Page], run) -> tuple[float, Counter]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m crawler.bench_extract", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.extract", description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=400, help="number of article pages (default 400)")
     parser.add_argument("--seed", type=int, default=7, help="sample site seed (default 7)")
     parser.add_argument("--fixtures", action="store_true", help="use the saved fixtures even if the sample site works")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from alembic import context
 
-from crawler.db.models import Base
+from crawler.store.models import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("bantin's migrations run through crawler.db.upgrade(), which passes a connection")
+    raise RuntimeError("bantin's migrations run through crawler.store.upgrade(), which passes a connection")
 
 context.configure(
     connection=connection,

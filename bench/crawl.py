@@ -1,10 +1,10 @@
 """Crawl benchmark: bantin's crawl vs a bare Scrapy download of the same pages, plus peak memory.
 
-    python -m crawler.bench_crawl [--days 30 --per-day 70] [--repeats 2] [--quick]
+    python -m bench.crawl [--days 30 --per-day 70] [--repeats 2] [--quick]
 
 One run prints everything issue 2 asks for:
 
-(a) extraction throughput of the page object vs ``trafilatura.extract`` (``crawler.bench_extract``);
+(a) extraction throughput of the page object vs ``trafilatura.extract`` (``bench.extract``);
 (b) a full ``bantin crawl --fast`` of a large generated sample site vs a bare Scrapy spider that only
     downloads the same URLs with the same concurrency (pages/s and the ratio), each crawl in its own
     child process, alternating, the median reported;
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from crawler.crawl import crawl_child_command
+from crawler.crawl.run import crawl_child_command
 from crawler.samplesite import DEMO_TOPICS, topics_toml
 
 REPO = Path(__file__).resolve().parent.parent
@@ -193,14 +193,14 @@ retries = 2
         return _checked(run_child(label, command, self.site, self.workdir / f"{name}.log"))
 
     def bare(self, label: str, urls_file: Path, settings_file: Path) -> ChildRun:
-        command = [sys.executable, "-m", "crawler.bench_crawl", "--bare", "--urls", str(urls_file),
+        command = [sys.executable, "-m", "bench.crawl", "--bare", "--urls", str(urls_file),
                    "--settings", str(settings_file)]
         return _checked(run_child(label, command, self.site, self.workdir / f"{label.replace(' ', '_')}.log"))
 
 
 def bare_settings(config_path: Path) -> dict:
     """The download settings the real crawl runs with (`--fast`), so both use the same concurrency."""
-    from crawler.addon import scrapy_settings
+    from crawler.crawl.addon import scrapy_settings
     from crawler.config import load_config
 
     real = scrapy_settings(load_config(config_path), polite=False)
@@ -211,8 +211,8 @@ def bare_settings(config_path: Path) -> dict:
 
 def prefill_archive(database_url: str, *, copies: int, seed: int, days: int, per_day: int, end_date: date) -> int:
     """Store ``copies`` x (days x per_day) articles the benchmarked site never lists, as if crawled before."""
-    from crawler.db import Database
-    from crawler.db.articles import record_sources, store_article
+    from crawler.store import Database
+    from crawler.store.articles import record_sources, store_article
     from crawler.samplesite.model import generate_site
     from crawler.topics import prepare_topics
 
@@ -247,8 +247,8 @@ def prefill_archive(database_url: str, *, copies: int, seed: int, days: int, per
 # ------------------------------------------------------------------ (a) extraction
 
 def extraction(pages: int) -> tuple[list[str], float | None]:
-    """Run ``crawler.bench_extract`` in this process; returns its lines and its ratio."""
-    from crawler import bench_extract
+    """Run ``bench.extract`` in this process; returns its lines and its ratio."""
+    from bench import extract as bench_extract
 
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
@@ -385,7 +385,7 @@ def _warm_paths(bench: Bench, warm: ChildRun) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m crawler.bench_crawl", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.crawl", description=__doc__.split("\n\n")[0])
     parser.add_argument("--days", type=int, default=30, help="days of articles on the sample site (default 30)")
     parser.add_argument("--per-day", type=int, default=70, help="articles per day (default 70)")
     parser.add_argument("--seed", type=int, default=0)

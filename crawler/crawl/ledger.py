@@ -17,9 +17,9 @@ from datetime import date, datetime, timedelta, timezone
 from scrapy import signals
 from sqlalchemy import select, update
 
-from crawler import signals as bantin_signals
-from crawler.db import Database
-from crawler.db.models import CrawlRun
+from crawler.crawl import events
+from crawler.store import Database
+from crawler.store.models import CrawlRun
 from crawler.locks import pid_alive
 
 log = logging.getLogger("bantin.crawl")
@@ -83,10 +83,10 @@ class CrawlLedger:
         connect = crawler.signals.connect
         connect(ledger.spider_opened, signal=signals.spider_opened)
         connect(ledger.spider_closed, signal=signals.spider_closed)
-        connect(ledger.source_discovered, signal=bantin_signals.source_discovered)
-        connect(ledger.source_failed, signal=bantin_signals.source_failed)
-        connect(ledger.articles_stored, signal=bantin_signals.articles_stored)
-        connect(ledger.article_failed, signal=bantin_signals.article_failed)
+        connect(ledger.source_discovered, signal=events.source_discovered)
+        connect(ledger.source_failed, signal=events.source_failed)
+        connect(ledger.articles_stored, signal=events.articles_stored)
+        connect(ledger.article_failed, signal=events.article_failed)
         crawler.bantin_ledger = ledger
         return ledger
 

@@ -10,8 +10,8 @@ from typing import Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crawler.db.models import Article as ArticleRow
-from crawler.db.models import ArticleSource
+from crawler.store.models import Article as ArticleRow
+from crawler.store.models import ArticleSource
 from crawler.items import Article
 
 StoreOutcome = Literal["new", "updated", "unchanged"]
@@ -160,7 +160,7 @@ class ArchiveIndex:
     """
 
     def __init__(self, database_url: str):
-        from crawler.db import Database
+        from crawler.store import Database
 
         self.database = Database(database_url)
 

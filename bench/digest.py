@@ -1,6 +1,6 @@
 """Benchmark: build and render digests for 100 recipients over 2,000 matched articles.
 
-    python -m crawler.bench_digest [--recipients 100] [--articles 2000]
+    python -m bench.digest [--recipients 100] [--articles 2000]
 
 Prints the time per digest (select + render + inline CSS + build the message)
 and the HTML size distribution, and checks every message against the
@@ -44,7 +44,7 @@ def _snippet(rng: random.Random, term: str) -> dict:
 
 
 def populate(database, *, articles: int, now: datetime, seed: int = 7) -> None:
-    from crawler.db.models import Article, CrawlRun, Match, Topic
+    from crawler.store.models import Article, CrawlRun, Match, Topic
 
     rng = random.Random(seed)
     with database.session() as session:
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--articles", type=int, default=2000)
     args = parser.parse_args(argv)
 
-    from crawler.db import Database
+    from crawler.store import Database
     from reports.delivery import build_previews
 
     now = datetime(2025, 3, 27, 0, 30, tzinfo=timezone.utc)

@@ -1,0 +1,1 @@
+"""The Scrapy runtime of one crawl: settings, add-on, pipelines, ledger, middlewares, progress."""
