@@ -225,17 +225,13 @@ def prefill_archive(database_url: str, *, copies: int, seed: int, days: int, per
         for copy in range(copies):
             for start in range(0, len(items), 500):
                 with database.session() as session:
-                    moved = []
                     for item in items[start:start + 500]:
-                        article_id = PREFILL_ID_BASE + copy * 10_000_000 + item.article_id
-                        moved.append(dataclasses.replace(
-                            item, article_id=article_id, url=f"{PREFILL_BASE_URL}/luu-tru-post{article_id}.html"))
-                    for item in moved:
-                        store_article(session, item, now=now)
-                    session.flush()
-                    for item in moved:
-                        record_sources(session, item.article_id, {"sitemap": item.modified_at}, now=now)
-                    stored += len(moved)
+                        post_id = PREFILL_ID_BASE + copy * 10_000_000 + int(item.external_id)
+                        moved = dataclasses.replace(
+                            item, external_id=str(post_id), url=f"{PREFILL_BASE_URL}/luu-tru-post{post_id}.html")
+                        _, row = store_article(session, moved, now=now)
+                        record_sources(session, row, {"sitemap": moved.modified_at}, now=now, new=True)
+                        stored += 1
         # Match the archive now, so the crawl does not re-match it as for a new topic.
         topics = [{"name": name, "query": query} for name, query in DEMO_TOPICS]
         prepare_topics(database, topics, now=now)

@@ -44,7 +44,7 @@ def _snippet(rng: random.Random, term: str) -> dict:
 
 
 def populate(database, *, articles: int, now: datetime, seed: int = 7) -> None:
-    from crawler.store.models import Article, CrawlRun, Match, Topic
+    from crawler.store.models import ArticleRow, CrawlRun, Match, Topic
 
     rng = random.Random(seed)
     with database.session() as session:
@@ -58,15 +58,16 @@ def populate(database, *, articles: int, now: datetime, seed: int = 7) -> None:
             published = now - timedelta(minutes=17 * n)
             chosen = rng.sample(TOPICS, rng.choice([1, 1, 2]))
             title = f"{_sentence(rng, 8)} {chosen[0][2]} {_sentence(rng, 4).lower()}"
-            session.add(Article(
-                article_id=article_id, url=f"https://nhandan.vn/bai-viet-so-{n}-post{article_id}.html", title=title,
+            article = ArticleRow(
+                site="nhandan", external_id=str(article_id), url=f"https://nhandan.vn/bai-viet-so-{n}-post{article_id}.html", title=title,
                 sapo=_sentence(rng, 40) + ".", body=_sentence(rng, 300), author="Phóng viên " + rng.choice(WORDS).title(),
                 category=["Kinh tế", rng.choice(["Doanh nghiệp", "Đầu tư", "Thị trường"])], tags=[], images=[],
                 published_at=published, modified_at=None, first_seen_at=published, fetched_at=published,
                 changed_at=published, version=1, content_hash="0" * 64,
-            ))
+            )
+            session.add(article)
             for name, _query, term in chosen:
-                session.add(Match(article_id=article_id, topic=name, topic_version="b1", article_version=1,
+                session.add(Match(article=article, topic=name, topic_version="b1", article_version=1,
                                   hits=[_snippet(rng, term) for _ in range(rng.choice([1, 2, 3]))], matched_at=published))
 
 

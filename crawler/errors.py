@@ -46,6 +46,16 @@ class UsageError(BantinError):
     exit_code = 2
 
 
+class AmbiguousArticleError(UsageError):
+    """A bare article id that several sites use: the person must say which."""
+
+    def __init__(self, reference: str, candidates: list[str]):
+        self.reference = reference
+        self.candidates = candidates
+        super().__init__(f"{reference!r} is an article id on several sites: {', '.join(candidates)} "
+                         "(say SITE:ID or give the URL)")
+
+
 class StorageError(BantinError):
     """The database cannot be opened, migrated or written."""
 

@@ -15,8 +15,11 @@ class Image:
 
 
 @dataclass(slots=True)
-class Article:
-    """One NDO article as extracted from its page.
+class ExtractedArticle:
+    """One article as a site's page object extracted it from its page.
+
+    ``site`` and ``external_id`` are the article's identity as its site gives it
+    (the registered site id, and the site's own id for the article, as text).
 
     ``extractor`` names the layer that served the title and body: ``"site"``
     (the site's own selectors), ``"jsonld"`` (structured data / meta tags) or
@@ -25,7 +28,8 @@ class Article:
     them is a sign that the site changed its layout.
     """
 
-    article_id: int
+    site: str
+    external_id: str
     url: str
     title: str
     body: str
@@ -66,6 +70,6 @@ class CrawledArticle:
     whose announcement caused the fetch (counts are attributed to it).
     """
 
-    article: Article
+    article: ExtractedArticle
     source: str
     sources: dict[str, datetime | None] = field(default_factory=dict)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from crawler.config import TopicConfig
 from crawler.store import Database
-from crawler.store.models import Article, Match, Topic
+from crawler.store.models import ArticleRow, Match, Topic
 from crawler.matching import ArticleFields, Matcher, TopicSpec
 
 log = logging.getLogger("bantin.topics")
@@ -76,11 +76,11 @@ def sync_topics(session: Session, topic_set: TopicSet, *, now: datetime) -> list
 
 
 def match_article(
-    session: Session, article: Article, topic_set: TopicSet, *, now: datetime, new: bool = False
+    session: Session, article: ArticleRow, topic_set: TopicSet, *, now: datetime, new: bool = False
 ) -> list[str]:
     """Re-match one stored article against every topic in the set; returns the matched topic names.
 
-    ``new``: the article was just inserted, so it has no stored matches to look up.
+    ``new``: the article was just added, so it has no stored matches to look up (nor a key yet).
     """
     found = topic_set.matcher.match(ArticleFields.from_article(article))
     names = [spec.name for spec in topic_set.specs]
@@ -89,7 +89,7 @@ def match_article(
     existing = {} if new else {
         match.topic: match
         for match in session.scalars(
-            select(Match).where(Match.article_id == article.article_id, Match.topic.in_(names))
+            select(Match).where(Match.article_id == article.id, Match.topic.in_(names))
         )
     }
     versions = topic_set.versions
@@ -104,7 +104,7 @@ def match_article(
         if match is None:
             session.add(
                 Match(
-                    article_id=article.article_id,
+                    article=article,
                     topic=name,
                     topic_version=versions[name],
                     article_version=article.version,
@@ -130,7 +130,7 @@ def rematch(database: Database, topic_set: TopicSet, *, now: datetime, batch_siz
         with database.session() as session:
             batch = list(
                 session.scalars(
-                    select(Article).where(Article.article_id > last_id).order_by(Article.article_id).limit(batch_size)
+                    select(ArticleRow).where(ArticleRow.id > last_id).order_by(ArticleRow.id).limit(batch_size)
                 )
             )
             for article in batch:
@@ -138,7 +138,7 @@ def rematch(database: Database, topic_set: TopicSet, *, now: datetime, batch_siz
                     counts[name] += 1
         if len(batch) < batch_size:
             break
-        last_id = batch[-1].article_id
+        last_id = batch[-1].id
     with database.session() as session:
         for spec in topic_set.specs:
             topic = session.get(Topic, spec.name)

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from crawler.config import Config, RecipientConfig
 from crawler.store import Database
-from crawler.store.models import Article, Delivery, OutboxMessage
+from crawler.store.models import ArticleRow, Delivery, OutboxMessage
 from crawler.errors import UsageError
 from crawler.locks import hold_lease
 from crawler.topics import prepare_topics
@@ -371,7 +371,7 @@ def _mark_sent(database: Database, row_id: int, now: datetime) -> None:
         if row.kind != "digest":
             return
         pairs = {int(article_id): int(version) for article_id, version in row.items or ()}
-        existing = set(session.scalars(select(Article.article_id).where(Article.article_id.in_(pairs))))
+        existing = set(session.scalars(select(ArticleRow.id).where(ArticleRow.id.in_(pairs))))
         for article_id, version in pairs.items():
             if article_id not in existing:
                 continue  # deleted from the archive since the message was built

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
 from crawler.config import Config, RecipientConfig, TopicConfig, topic_key
-from crawler.store.models import Article, CrawlRun, Delivery, Match, OutboxMessage
+from crawler.store.models import ArticleRow, CrawlRun, Delivery, Match, OutboxMessage
 from reports import i18n
 
 # A crawl older than this when the digest is built is worth a warning.
@@ -231,31 +231,31 @@ def owed_items(
         for article_id, version in pairs or ():
             in_flight[int(article_id)] = max(int(version), in_flight.get(int(article_id), 0))
     rows = session.execute(
-        select(Match.topic, Match.hits, Article)
-        .join(Article, Article.article_id == Match.article_id)
+        select(Match.topic, Match.hits, ArticleRow)
+        .join(ArticleRow, ArticleRow.id == Match.article_id)
         .where(Match.topic.in_([topic.name for topic in topics]))
         # The body is the bulk of an article and the digest never shows it.
-        .options(defer(Article.body), defer(Article.images))
+        .options(defer(ArticleRow.body), defer(ArticleRow.images))
     ).all()
-    matched: dict[int, tuple[Article, list[tuple[int, str, list[Any]]]]] = {}
+    matched: dict[int, tuple[ArticleRow, list[tuple[int, str, list[Any]]]]] = {}
     for topic_name, hits, article in rows:
         index = order.get(topic_key(topic_name))
         if index is None:
             continue
-        if delivered.get(article.article_id, 0) >= article.version or in_flight.get(article.article_id, 0) >= article.version:
+        if delivered.get(article.id, 0) >= article.version or in_flight.get(article.id, 0) >= article.version:
             continue
-        matched.setdefault(article.article_id, (article, []))[1].append((index, topic_name, hits or []))
+        matched.setdefault(article.id, (article, []))[1].append((index, topic_name, hits or []))
     items = []
     for article, topic_hits in matched.values():
         topic_hits.sort(key=lambda entry: entry[0])
         items.append(
-            _item(article, topic_hits, names, updated=article.article_id in delivered, tz=tz, language=language)
+            _item(article, topic_hits, names, updated=article.id in delivered, tz=tz, language=language)
         )
     return items
 
 
 def _item(
-    article: Article, topic_hits: list[tuple[int, str, list[Any]]], names: dict[str, str], *, updated: bool,
+    article: ArticleRow, topic_hits: list[tuple[int, str, list[Any]]], names: dict[str, str], *, updated: bool,
     tz: tzinfo, language: str,
 ) -> Item:
     snippets: list[Snippet] = []
@@ -279,7 +279,7 @@ def _item(
     published_at = article.published_at
     first_topic = names[topic_key(topic_hits[0][1])]
     return Item(
-        article_id=article.article_id,
+        article_id=article.id,
         version=article.version,
         title=_clean(article.title),
         url=safe_url(article.url),

@@ -28,7 +28,7 @@ from spiders.pages.listings import (
     parse_sitemap_index,
     parse_urlset,
 )
-from spiders.pages.nhandan import ArticlePage
+from spiders.pages.nhandan import SITE_ID, ArticlePage
 
 SITE_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 # Past this many "load more" pages something is wrong (the window never closes).
@@ -62,10 +62,10 @@ class NhandanSpider(scrapy.Spider):
         self.category_feeds = settings.getlist("BANTIN_CATEGORY_FEEDS")
         self.search_terms = search_terms(settings.getlist("BANTIN_TOPICS")) if settings.getbool("BANTIN_SEARCH") else []
         self.search_pages = settings.getint("BANTIN_SEARCH_PAGES", 3)
-        self.archive = archive or ArchiveIndex(settings.get("BANTIN_DATABASE_URL"))
-        # article id -> {source: announced modification time} for this run
-        self.announced: dict[int, dict[str, datetime | None]] = {}
-        self.requested: set[int] = set()
+        self.archive = archive or ArchiveIndex(settings.get("BANTIN_DATABASE_URL"), SITE_ID)
+        # external id -> {source: announced modification time} for this run
+        self.announced: dict[str, dict[str, datetime | None]] = {}
+        self.requested: set[str] = set()
 
     def closed(self, reason: str) -> None:
         archive = getattr(self, "archive", None)
@@ -182,31 +182,33 @@ class NhandanSpider(scrapy.Spider):
         """Record what a source announced and request what the archive lacks or has stale."""
         source = response.meta["bantin_source"]
         in_window = [entry for entry in entries if self.in_window(entry, source)]
-        first_time = {entry.article_id for entry in in_window if source not in self.announced.get(entry.article_id, {})}
+        first_time = {entry.external_id for entry in in_window
+                      if source not in self.announced.get(entry.external_id, {})}
         requested = 0
-        known = self.archive.known(entry.article_id for entry in in_window if entry.article_id not in self.requested)
+        known = self.archive.known(entry.external_id for entry in in_window if entry.external_id not in self.requested)
         unchanged: dict[int, dict[str, datetime | None]] = {}
         for entry in in_window:
             announced = entry.lastmod or entry.published_at
-            sources = self.announced.setdefault(entry.article_id, {})
+            sources = self.announced.setdefault(entry.external_id, {})
             previous = sources.get(source)
             sources[source] = max((t for t in (previous, announced) if t is not None), default=None)
-            if entry.article_id in self.requested:
+            if entry.external_id in self.requested:
                 continue
-            if self.archive.needs_fetch(known.get(entry.article_id), announced):
-                self.requested.add(entry.article_id)
+            stored = known.get(entry.external_id)
+            if self.archive.needs_fetch(stored, announced):
+                self.requested.add(entry.external_id)
                 requested += 1
                 yield scrapy.Request(
                     entry.url,
                     callback=self.parse_article,
                     errback=self.article_errback,
-                    meta={"bantin_kind": "article", "bantin_source": source, "bantin_article_id": entry.article_id},
+                    meta={"bantin_kind": "article", "bantin_source": source, "bantin_external_id": entry.external_id},
                     # `self.requested` already makes each article one request (by id, which
                     # URL fingerprints cannot: slugs change); skip the duplicate filter's work.
                     dont_filter=True,
                 )
-            else:
-                unchanged[entry.article_id] = {source: sources[source]}
+            elif stored is not None:
+                unchanged[stored.article_id] = {source: sources[source]}
         # Known, unchanged articles: only remember that this source still lists them.
         self.archive.saw(unchanged)
         self.signal(events.source_discovered, source=source, count=len(first_time), requested=requested)
@@ -227,9 +229,9 @@ class NhandanSpider(scrapy.Spider):
         except ExtractionError as exc:
             self.signal(events.article_failed, source=source, url=response.url, reason=exc.reason, extraction=True)
             return []
-        announced = self.announced.get(response.meta["bantin_article_id"], {})
-        if article.article_id != response.meta["bantin_article_id"]:
-            announced = {**announced, **self.announced.get(article.article_id, {})}
+        announced = self.announced.get(response.meta["bantin_external_id"], {})
+        if article.external_id != response.meta["bantin_external_id"]:
+            announced = {**announced, **self.announced.get(article.external_id, {})}
         return [CrawledArticle(article=article, source=source, sources=dict(announced))]
 
     def article_errback(self, failure):

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from crawler.crawl.run import crawl_child_command
 from crawler.store import Database
-from crawler.store.models import Article, ArticleSource, CrawlRun
+from crawler.store.models import ArticleRow, ArticleSource, CrawlRun
 from crawler.samplesite import topics_toml
 from crawler.samplesite.model import generate_site
 from crawler.samplesite.server import SampleSite
@@ -38,11 +38,12 @@ class CrawlEnv:
     def database(self) -> Database:
         return Database(self.database_url)
 
-    def articles(self) -> dict[int, Article]:
+    def articles(self) -> dict[int, ArticleRow]:
+        """The stored articles by the sample site's own (numeric) post id."""
         db = self.database()
         try:
             with db.session() as session:
-                return {row.article_id: row for row in session.scalars(select(Article))}
+                return {int(row.external_id): row for row in session.scalars(select(ArticleRow))}
         finally:
             db.dispose()
 
@@ -51,8 +52,9 @@ class CrawlEnv:
         try:
             with db.session() as session:
                 found: dict[int, set[str]] = {}
+                post_ids = dict(session.execute(select(ArticleRow.id, ArticleRow.external_id)).all())
                 for row in session.scalars(select(ArticleSource)):
-                    found.setdefault(row.article_id, set()).add(row.source)
+                    found.setdefault(int(post_ids[row.article_id]), set()).add(row.source)
                 return found
         finally:
             db.dispose()

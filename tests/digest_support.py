@@ -10,7 +10,7 @@ from email import message_from_bytes, policy
 
 from crawler.config import parse_config
 from crawler.store import Database
-from crawler.store.models import Article, CrawlRun, Match, Topic
+from crawler.store.models import ArticleRow, CrawlRun, Match, Topic
 from crawler.matching import TopicSpec
 
 NOW = datetime(2025, 3, 27, 0, 0, tzinfo=timezone.utc)  # 07:00 in Hà Nội
@@ -100,8 +100,8 @@ class Archive:
         for name in topics:
             self.topic(name)
         with self.database.session() as session:
-            session.add(Article(
-                article_id=article_id, url=url or f"https://nhandan.vn/bai-{article_id}-post{article_id}.html",
+            session.add(ArticleRow(
+                id=article_id, site="nhandan", external_id=str(article_id), url=url or f"https://nhandan.vn/bai-{article_id}-post{article_id}.html",
                 title=title, sapo=sapo, body="Nội dung.", author=author, category=category or ["Kinh tế", "Doanh nghiệp"],
                 tags=[], images=[], published_at=published, modified_at=None, first_seen_at=published,
                 fetched_at=published, changed_at=published, version=1, content_hash="x" * 64,
@@ -114,7 +114,7 @@ class Archive:
 
     def update_article(self, article_id: int, title: str) -> None:
         with self.database.session() as session:
-            article = session.get(Article, article_id)
+            article = session.get(ArticleRow, article_id)
             article.title = title
             article.version += 1
             for match in session.query(Match).filter_by(article_id=article_id):

@@ -12,7 +12,7 @@ import pytest
 
 from crawler.store import Database
 from crawler.store.articles import record_sources, store_article
-from crawler.items import Article, Image
+from crawler.items import ExtractedArticle, Image
 from tests.cli_support import run
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ndo"
@@ -23,7 +23,7 @@ def test_extract_a_saved_page_prints_the_item_as_json(capsys):
     code, out, _ = run(capsys, "extract", str(FIXTURES / "article_full.html"))
     item = json.loads(out)
     assert code == 0
-    assert item["article_id"] == 981234
+    assert (item["site"], item["external_id"]) == ("nhandan", "981234")
     assert item["url"].startswith("https://nhandan.vn/") and item["url"].endswith("-post981234.html")
     assert item["extractor"] == "site"
     assert item["published_at"].endswith("+07:00")
@@ -32,7 +32,7 @@ def test_extract_a_saved_page_prints_the_item_as_json(capsys):
 
 def test_extract_text_format_and_errors(capsys, tmp_path):
     code, out, _ = run(capsys, "extract", str(FIXTURES / "article_full.html"), "--format", "text")
-    assert code == 0 and out.startswith("article_id: 981234")
+    assert code == 0 and out.startswith("site: nhandan\nexternal_id: 981234")
     code, _, err = run(capsys, "extract", str(tmp_path / "missing.html"))
     assert code == 2 and err.strip().splitlines() == [f"bantin: error: cannot read {tmp_path / 'missing.html'}: "
                                                       "No such file or directory"]
@@ -46,14 +46,13 @@ def test_extract_text_format_and_errors(capsys, tmp_path):
 def config_path(tmp_path, database_url):
     database = Database(database_url)
     with database.session() as session:
-        store_article(session, Article(
-            article_id=985001, url="https://nhandan.vn/quang-ninh-post985001.html",
+        _, row = store_article(session, ExtractedArticle(
+            site="nhandan", external_id="985001", url="https://nhandan.vn/quang-ninh-post985001.html",
             title="Quảng Ninh phát triển công nghiệp hỗ trợ", sapo="Sapo.", body="Đoạn một.\n\nĐoạn hai.",
             author="VĂN CHÚC", published_at=NOW, category=["Kinh tế"], tags=["Quảng Ninh"],
             images=[Image("https://image.nhandan.vn/a.jpg", "Quang cảnh hội thảo.")],
         ), now=NOW)
-        session.flush()
-        record_sources(session, 985001, {"rss": NOW}, now=NOW)
+        record_sources(session, row, {"rss": NOW}, now=NOW, new=True)
     database.dispose()
     path = tmp_path / "bantin.toml"
     path.write_text(f'[storage]\ndatabase_url = "{database_url}"\n', encoding="utf-8")

@@ -70,9 +70,10 @@ def test_matches_are_stored_with_the_crawl(env):
     with db.session() as session:
         matches = list(session.scalars(select(Match)))
     db.dispose()
+    post_ids = {row.id: post_id for post_id, row in env.articles().items()}
     by_topic = {}
     for match in matches:
-        by_topic.setdefault(match.topic, set()).add(match.article_id)
+        by_topic.setdefault(match.topic, set()).add(post_ids[match.article_id])
     assert by_topic.get("Quảng Ninh") and by_topic.get("Công nghiệp hỗ trợ")
     for article_id in by_topic["Quảng Ninh"]:
         truth = env.site.model.by_id[article_id]

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crawler.errors import ConfigError, QueryError
-from crawler.items import Article
+from crawler.items import ExtractedArticle
 from crawler.matching import (
     ArticleFields,
     Hit,
@@ -215,8 +215,8 @@ def test_query_version_is_stable_and_tracks_meaning() -> None:
 
 
 def test_from_article() -> None:
-    article = Article(article_id=1, url="https://nhandan.vn/x-post1.html", title="Đà Nẵng", body="biển",
-                      tags=["du lịch"], category=["Xã hội"])
+    article = ExtractedArticle(site="nhandan", external_id="1", url="https://nhandan.vn/x-post1.html", title="Đà Nẵng", body="biển",
+                               tags=["du lịch"], category=["Xã hội"])
     fields = ArticleFields.from_article(article)
     assert match_query("tag:du lịch Đà Nẵng", fields).matched is False  # one phrase
     assert match_query('tag:"du lịch" "Đà Nẵng"', fields).matched is True

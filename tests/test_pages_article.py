@@ -35,14 +35,14 @@ def full():
 # -- the full modern page ------------------------------------------------------------------------
 
 def test_identity_and_canonical_url(full):
-    assert full.article_id == 981234
+    assert full.external_id == "981234"
     assert full.url == FULL_URL
 
 
 def test_saved_file_takes_the_pages_own_canonical_url():
     saved = extract("article_full.html", (FIXTURES / "article_full.html").resolve().as_uri())
     assert saved.url == FULL_URL
-    assert saved.article_id == 981234
+    assert saved.external_id == "981234"
 
 
 def test_title_keeps_curly_quotes(full):
@@ -211,17 +211,17 @@ def test_page_without_any_article_id_raises():
 def test_offsite_og_url_ignored_for_sample_site_url():
     item = extract("article_video.html", "http://127.0.0.1:8123/video-le-thuong-co-post983000.html?x=1#t")
     assert item.url == "http://127.0.0.1:8123/video-le-thuong-co-post983000.html"
-    assert item.article_id == 983000
+    assert item.external_id == "983000"
 
 
 def test_id_from_og_url_when_requested_url_has_none():
     item = extract("article_full.html", "https://nhandan.vn/redirect?id=981234")
-    assert (item.article_id, item.url) == (981234, FULL_URL)
+    assert (item.external_id, item.url) == ("981234", FULL_URL)
 
 
 def test_id_from_dable_item_id_as_last_resort():
     item = extract("article_video.html", "http://127.0.0.1:9/xem?id=1")
-    assert item.article_id == 983000
+    assert item.external_id == "983000"
 
 
 # -- video page, legacy/NFD page ----------------------------------------------------------------

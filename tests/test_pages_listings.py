@@ -53,19 +53,19 @@ def test_sitemap_index_with_bom_relative_duplicate_and_foreign_entries():
 def test_google_news_sitemap_titles_dates_and_filtering():
     found = parse_urlset(load("google-news.xml"), BASE)
     assert found == [
-        Discovered(A1, 981234, lastmod=None, title="Siết chặt quản lý “công nghiệp hỗ trợ” tại Quảng Ninh",
+        Discovered(A1, "981234", lastmod=None, title="Siết chặt quản lý “công nghiệp hỗ trợ” tại Quảng Ninh",
                    published_at=datetime(2026, 8, 8, 7, 15, tzinfo=ICT)),
-        Discovered(A2, 982000, lastmod=datetime(2026, 8, 7, 10, 0, tzinfo=ICT), title="Giá lúa tăng mạnh & ổn định",
+        Discovered(A2, "982000", lastmod=datetime(2026, 8, 7, 10, 0, tzinfo=ICT), title="Giá lúa tăng mạnh & ổn định",
                    published_at=datetime(2026, 8, 7, 6, 0, tzinfo=ICT)),
     ]
 
 
 def test_monthly_sitemap_plain_lastmod():
     found = parse_urlset(load("news-2026-8.xml"), BASE)
-    assert [(d.article_id, d.lastmod) for d in found] == [
-        (970001, datetime(2026, 8, 1, 8, 0, tzinfo=ICT)),
-        (970002, datetime(2026, 8, 2, tzinfo=VN_TZ)),
-        (970003, None),
+    assert [(d.external_id, d.lastmod) for d in found] == [
+        ("970001", datetime(2026, 8, 1, 8, 0, tzinfo=ICT)),
+        ("970002", datetime(2026, 8, 2, tzinfo=VN_TZ)),
+        ("970003", None),
     ]
     assert all(d.title is None and d.published_at is None for d in found)
 
@@ -89,7 +89,7 @@ def test_sample_site_base_url_keeps_its_own_host():
 def test_truncated_sitemap_recovers_entries_with_warning(caplog):
     with caplog.at_level(logging.WARNING, logger="bantin.extract"):
         found = parse_urlset(load("sitemap-truncated.xml"), BASE)
-    assert [d.article_id for d in found] == [970001, 970002]
+    assert [d.external_id for d in found] == ["970001", "970002"]
     assert "damaged" in caplog.text
 
 
@@ -115,16 +115,16 @@ def test_empty_or_corrupt_xml_raises(data):
 def test_rss_items_link_guid_pubdate():
     found = parse_rss(load("home.rss"), BASE)
     assert found == [
-        Discovered(A1, 981234, title="Siết chặt quản lý “công nghiệp hỗ trợ” tại Quảng Ninh",
+        Discovered(A1, "981234", title="Siết chặt quản lý “công nghiệp hỗ trợ” tại Quảng Ninh",
                    published_at=datetime(2026, 8, 8, 7, 15, tzinfo=ICT)),
-        Discovered(A2, 982000, title="Giá lúa tăng mạnh", published_at=datetime(2026, 8, 7, 13, 0, tzinfo=ICT)),
-        Discovered("https://nhandan.vn/khong-mui-gio-post982001.html", 982001, title="Không có múi giờ",
+        Discovered(A2, "982000", title="Giá lúa tăng mạnh", published_at=datetime(2026, 8, 7, 13, 0, tzinfo=ICT)),
+        Discovered("https://nhandan.vn/khong-mui-gio-post982001.html", "982001", title="Không có múi giờ",
                    published_at=datetime(2026, 8, 7, 6, 0, tzinfo=VN_TZ)),
     ]
 
 
 def test_truncated_rss_keeps_complete_items():
-    assert [d.article_id for d in parse_rss(load("feed-truncated.rss"), BASE)] == [970001]
+    assert [d.external_id for d in parse_rss(load("feed-truncated.rss"), BASE)] == ["970001"]
 
 
 def test_atom_feed():
@@ -132,7 +132,7 @@ def test_atom_feed():
     <link rel="alternate" href="https://nhandan.vn/bai-atom-post11.html"/>
     <published>2026-08-08T07:15:00+07:00</published><updated>2026-08-08T08:00:00+07:00</updated></entry></feed>"""
     [entry] = parse_rss(xml, BASE)
-    assert (entry.article_id, entry.title, entry.lastmod) == (11, "Bài Atom", datetime(2026, 8, 8, 8, tzinfo=ICT))
+    assert (entry.external_id, entry.title, entry.lastmod) == ("11", "Bài Atom", datetime(2026, 8, 8, 8, tzinfo=ICT))
 
 
 # -- HTML listings --------------------------------------------------------------------------------
@@ -140,20 +140,20 @@ def test_atom_feed():
 def test_tin_moi_listing():
     found = parse_listing_html(load("tin-moi.html"), BASE)
     assert found == [
-        Discovered(A1, 981234, title="Siết chặt quản lý “công nghiệp hỗ trợ” tại Quảng Ninh",
+        Discovered(A1, "981234", title="Siết chặt quản lý “công nghiệp hỗ trợ” tại Quảng Ninh",
                    published_at=datetime(2026, 8, 8, 7, 15, tzinfo=ICT)),
-        Discovered(A2, 982000, title="Giá lúa tăng mạnh", published_at=datetime(2026, 8, 7, 6, 0, tzinfo=VN_TZ)),
+        Discovered(A2, "982000", title="Giá lúa tăng mạnh", published_at=datetime(2026, 8, 7, 6, 0, tzinfo=VN_TZ)),
     ]
 
 
 def test_category_listing_h2_and_h3_headings():
-    assert [(d.article_id, d.title) for d in parse_listing_html(load("category-kinhte.html"), BASE)] == [
-        (982000, "Giá lúa tăng mạnh"), (970001, "Bài một")]
+    assert [(d.external_id, d.title) for d in parse_listing_html(load("category-kinhte.html"), BASE)] == [
+        ("982000", "Giá lúa tăng mạnh"), ("970001", "Bài một")]
 
 
 def test_search_results():
-    assert [(d.article_id, d.title) for d in parse_listing_html(load("search-results.html"), BASE)] == [
-        (960001, "Phát triển công nghiệp hỗ trợ"), (960002, "CNHT ở Quảng Ninh")]
+    assert [(d.external_id, d.title) for d in parse_listing_html(load("search-results.html"), BASE)] == [
+        ("960001", "Phát triển công nghiệp hỗ trợ"), ("960002", "CNHT ở Quảng Ninh")]
 
 
 def test_unknown_listing_layout_falls_back_to_article_links_with_warning(caplog):
@@ -175,10 +175,10 @@ def test_morenews_latest_items_titles_and_dates():
     items, has_more = parse_morenews_json(load("morenews-latest-0-1.json"), BASE)
     assert has_more is True
     assert items == [
-        Discovered(A1, 981234, title="Siết chặt quản lý “công nghiệp hỗ trợ” tại Quảng Ninh",
+        Discovered(A1, "981234", title="Siết chặt quản lý “công nghiệp hỗ trợ” tại Quảng Ninh",
                    published_at=datetime(2026, 8, 8, 7, 15, tzinfo=VN_TZ)),
-        Discovered(A2, 982000, title="Giá lúa tăng mạnh", published_at=datetime(2026, 8, 7, 6, 0, tzinfo=VN_TZ)),
-        Discovered("https://nhandan.vn/khong-ngay-post982002.html", 982002, title="Không có ngày"),
+        Discovered(A2, "982000", title="Giá lúa tăng mạnh", published_at=datetime(2026, 8, 7, 6, 0, tzinfo=VN_TZ)),
+        Discovered("https://nhandan.vn/khong-ngay-post982002.html", "982002", title="Không có ngày"),
     ]
     assert items[0].published_at.utcoffset() == timedelta(hours=7)
 
@@ -189,11 +189,11 @@ def test_morenews_empty_page_ends_pagination():
 
 def test_morenews_zone_and_search_variants():
     zone, more = parse_morenews_json(load("morenews-zone-1185-2.json"), BASE)
-    assert more and [(d.article_id, d.published_at) for d in zone] == [
-        (970001, datetime(2026, 8, 1, 8, 0, tzinfo=VN_TZ))]
+    assert more and [(d.external_id, d.published_at) for d in zone] == [
+        ("970001", datetime(2026, 8, 1, 8, 0, tzinfo=VN_TZ))]
     search, more = parse_morenews_json(load("morenews-search-0-2.json").decode("utf-8"), BASE)
-    assert more and [(d.article_id, d.published_at) for d in search] == [
-        (960001, datetime(2024, 1, 15, 9, 30, tzinfo=VN_TZ))]
+    assert more and [(d.external_id, d.published_at) for d in search] == [
+        ("960001", datetime(2024, 1, 15, 9, 30, tzinfo=VN_TZ))]
 
 
 def test_morenews_error_code_means_no_more():

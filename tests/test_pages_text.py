@@ -7,7 +7,7 @@ from dataclasses import fields
 
 import pytest
 
-from spiders.pages import article_id_from_url, canonical_url, clean_text, is_article_url
+from spiders.pages import external_id_from_url, canonical_url, clean_text, is_article_url
 from spiders.pages.selectors import SELECTORS, xpath
 
 
@@ -27,8 +27,8 @@ def test_clean_text_nfc_eth_invisible_and_spaces():
     ("https://nhandan.vn/a-post12.html/extra", None),
     (None, None),
 ])
-def test_article_id_from_url(url, expected):
-    assert article_id_from_url(url) == expected
+def test_external_id_from_url(url, expected):
+    assert external_id_from_url(url) == (None if expected is None else str(expected))
 
 
 def test_canonical_url_strips_query_and_fragment():

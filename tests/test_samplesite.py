@@ -494,9 +494,9 @@ def test_subprocess_server_with_client():
         assert len(articles) == 20
         assert fetch(base + "/robots.txt")[0] == 200
         new = client.publish_next_day(count=3)
-        assert len(new) == 3 and new[0]["article_id"] > articles[-1]["article_id"]
+        assert len(new) == 3 and int(new[0]["external_id"]) > int(articles[-1]["external_id"])
         path = urllib.parse.urlsplit(articles[0]["url"]).path
-        edited = client.edit_article(articles[0]["article_id"], sapo="Tóm tắt mới.")
+        edited = client.edit_article(int(articles[0]["external_id"]), sapo="Tóm tắt mới.")
         assert edited["sapo"] == "Tóm tắt mới." and edited["modified_at"] > articles[0]["modified_at"]
         client.inject_fault(path, 503, count=1)
         assert fetch(base + path)[0] == 503

@@ -39,10 +39,11 @@ class FakeArchive:
         self.asked: list[list[int]] = []
         self.seen: dict[int, dict[str, datetime | None]] = {}
 
-    def known(self, article_ids):
-        ids = list(article_ids)
+    def known(self, external_ids):
+        ids = [int(external_id) for external_id in external_ids]
         self.asked.append(ids)
-        return {i: KnownArticle(i, self.stored[i]) for i in ids if i in self.stored}
+        # The fake's surrogate key is the post id itself.
+        return {str(i): KnownArticle(i, self.stored[i]) for i in ids if i in self.stored}
 
     def saw(self, sources_by_article) -> None:
         for article_id, sources in sources_by_article.items():
@@ -199,7 +200,7 @@ def test_announce_requests_only_unknown_or_changed_articles():
     spider = make_spider(site, archive)
     discovered = record(spider, events.source_discovered)
     requests, _ = visit(site, google_news_request(spider))
-    fetched = {r.meta["bantin_article_id"] for r in requests}
+    fetched = {int(r.meta["bantin_external_id"]) for r in requests}
     assert fetched == {changed.article_id, *(a.article_id for a in new)}
     assert all(r.meta["bantin_kind"] == "article" and r.meta["bantin_source"] == GOOGLE_NEWS for r in requests)
     assert {r.url for r in requests} == {a.url(BASE) for a in [changed, *new]}
@@ -215,7 +216,7 @@ def test_articles_before_the_window_are_neither_fetched_nor_marked_seen():
     requests, _ = visit(site, rss)
     in_window = {a.article_id for a in site.model.visible() if a.modified_at >= spider.window_start}
     assert in_window and len(in_window) < len(site.model.visible())
-    assert {r.meta["bantin_article_id"] for r in requests} == in_window
+    assert {int(r.meta["bantin_external_id"]) for r in requests} == in_window
 
 
 def test_an_article_announced_by_several_sources_is_requested_once_with_all_its_sources():
@@ -227,7 +228,7 @@ def test_an_article_announced_by_several_sources_is_requested_once_with_all_its_
     assert sorted(fetched) == sorted(a.path for a in visible)  # each once
     assert len(items) == len(visible)
     newest = visible[0]
-    item = next(i for i in items if i.article.article_id == newest.article_id)
+    item = next(i for i in items if int(i.article.external_id) == newest.article_id)
     assert set(item.sources) == {GOOGLE_NEWS, RSS, LATEST}
     assert item.source == GOOGLE_NEWS  # the first to announce it caused the fetch
     assert item.sources[GOOGLE_NEWS] == newest.modified_at
@@ -243,7 +244,7 @@ def test_a_changed_article_is_fetched_again_only_once_even_if_every_source_says_
     spider = make_spider(site, archive)
     fetched, items = crawl(spider, site, list(spider.source_requests()))
     assert fetched == [article.path]
-    assert items[0].article.article_id == article.article_id
+    assert int(items[0].article.external_id) == article.article_id
     assert GOOGLE_NEWS in items[0].sources and RSS in items[0].sources
 
 
@@ -310,7 +311,7 @@ def test_monthly_sitemaps_are_chosen_by_name_for_the_window():
     articles, _ = visit(site, june)
     window = datetime(2026, 6, 20, tzinfo=VN_TZ)
     expected = {a.article_id for a in site.model.in_month(2026, 6) if a.modified_at >= window}
-    assert expected and {r.meta["bantin_article_id"] for r in articles} == expected
+    assert expected and {int(r.meta["bantin_external_id"]) for r in articles} == expected
 
 
 def test_monthly_sitemap_names_outside_the_window_or_unknown_are_skipped():
@@ -362,7 +363,7 @@ def article_request(spider, url: str, article_id: int, source: str = RSS) -> scr
         BASE + "/rss/home.rss", meta={"bantin_source": source}))
     from spiders.pages.listings import Discovered
 
-    (request,) = spider.announce(response, [Discovered(url=url, article_id=article_id)])
+    (request,) = spider.announce(response, [Discovered(url=url, external_id=str(article_id))])
     return request
 
 

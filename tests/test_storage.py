@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 
 from crawler.store import Database, table_names
 from crawler.store.articles import (
@@ -14,9 +14,9 @@ from crawler.store.articles import (
     record_sources,
     store_article,
 )
-from crawler.store.models import Article, ArticleSource, Lease
+from crawler.store.models import ArticleRow, ArticleSource, Lease
 from crawler.errors import DatabaseTooNewError
-from crawler.items import Article as Item
+from crawler.items import ExtractedArticle as Item
 from crawler.items import Image
 
 VN = timezone(timedelta(hours=7))
@@ -25,7 +25,8 @@ NOW = datetime(2026, 3, 27, 1, 0, tzinfo=timezone.utc)
 
 def item(article_id=985001, **changes) -> Item:
     fields = dict(
-        article_id=article_id,
+        site="nhandan",
+        external_id=str(article_id),
         url=f"https://nhandan.vn/bai-viet-post{article_id}.html",
         title="Phát triển công nghiệp hỗ trợ",
         sapo="Sapo.",
@@ -65,12 +66,11 @@ def test_older_database_is_upgraded(database_url):
 
     engine = _create_engine(database_url)
     with engine.begin() as connection:
-        command.upgrade(_alembic_config(connection), "head")
-        command.downgrade(_alembic_config(connection), "base")
-    assert "articles" not in table_names(engine)
+        command.upgrade(_alembic_config(connection), "0001")
+    assert "external_id" not in {c["name"] for c in inspect(engine).get_columns("articles")}
     engine.dispose()
     database = Database(database_url)
-    assert "articles" in table_names(database.engine)
+    assert "external_id" in {c["name"] for c in inspect(database.engine).get_columns("articles")}
     database.dispose()
 
 
@@ -110,7 +110,8 @@ def test_store_new_unchanged_updated(database):
     with database.session() as session:
         assert store_article(session, item(body="Đoạn một.\n\nĐoạn hai đã sửa."), now=NOW + timedelta(hours=2))[0] == "updated"
     with database.session() as session:
-        row = session.get(Article, 985001)
+        row = session.scalars(select(ArticleRow)).one()
+        assert (row.site, row.external_id) == ("nhandan", "985001")
         assert row.version == 2
         assert row.first_seen_at == NOW
         assert row.changed_at == NOW + timedelta(hours=2)
@@ -122,18 +123,20 @@ def test_store_new_unchanged_updated(database):
 def test_sources_and_change_detection(database):
     published = datetime(2026, 3, 27, 8, 15, tzinfo=VN)
     with database.session() as session:
-        store_article(session, item(), now=NOW)
-        session.flush()
-        record_sources(session, 985001, {"rss": published, "google_news": None}, now=NOW)
+        _, row = store_article(session, item(), now=NOW)
+        record_sources(session, row, {"rss": published, "google_news": None}, now=NOW, new=True)
     with database.session() as session:
-        record_sources(session, 985001, {"rss": published + timedelta(hours=1)}, now=NOW + timedelta(hours=1))
+        row = session.scalars(select(ArticleRow)).one()
+        record_sources(session, row, {"rss": published + timedelta(hours=1)}, now=NOW + timedelta(hours=1))
         sources = {s.source: s for s in session.scalars(select(ArticleSource))}
         assert set(sources) == {"rss", "google_news"}
         assert sources["rss"].lastmod == published + timedelta(hours=1)
         assert sources["rss"].first_seen_at == NOW
-        known = known_articles(session, [985001, 985002])
-    assert set(known) == {985001}
-    state = known[985001]
+        known = known_articles(session, "nhandan", ["985001", "985002"])
+        assert known_articles(session, "another-site", ["985001"]) == {}
+    assert set(known) == {"985001"}
+    state = known["985001"]
+    assert state.article_id == row.id
     assert needs_fetch(None, None)  # never stored: fetch
     assert not needs_fetch(state, None)
     assert not needs_fetch(state, published + timedelta(hours=1, seconds=30))  # within tolerance

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from crawler.store import Database
 from crawler.store.articles import store_article
-from crawler.store.models import Match, Topic
-from crawler.items import Article
+from crawler.store.models import ArticleRow, Match, Topic
+from crawler.items import ExtractedArticle
 from crawler.topics import prepare_topics
 from tests.cli_support import run
 
@@ -36,8 +36,8 @@ def archive(tmp_path, database_url):
     database = Database(database_url)
     with database.session() as session:
         for offset, (article_id, title, body, tags) in enumerate(ARTICLES):
-            store_article(session, Article(
-                article_id=article_id, url=f"https://nhandan.vn/a-post{article_id}.html", title=title, body=body,
+            store_article(session, ExtractedArticle(
+                site="nhandan", external_id=str(article_id), url=f"https://nhandan.vn/a-post{article_id}.html", title=title, body=body,
                 tags=tags, published_at=NOW - timedelta(days=offset), category=["Kinh tế"],
             ), now=NOW)
     database.dispose()
@@ -48,8 +48,8 @@ def stored_matches(database_url: str) -> dict[str, set[int]]:
     database = Database(database_url)
     with database.session() as session:
         found: dict[str, set[int]] = {}
-        for match in session.scalars(select(Match)):
-            found.setdefault(match.topic, set()).add(match.article_id)
+        for match, post_id in session.execute(select(Match, ArticleRow.external_id).join(ArticleRow)):
+            found.setdefault(match.topic, set()).add(int(post_id))
     database.dispose()
     return found
 
@@ -74,7 +74,7 @@ def test_matches_record_term_field_offsets_and_snippet(archive):
     database = Database(archive)
     prepare_topics(database, [{"name": "QN", "query": '"Quảng Ninh"'}], now=NOW)
     with database.session() as session:
-        match = session.scalar(select(Match).where(Match.article_id == 1005))
+        match = session.scalar(select(Match).join(ArticleRow).where(ArticleRow.external_id == "1005"))
         hits = match.hits
         assert match.article_version == 1 and match.topic_version
     database.dispose()
@@ -114,7 +114,7 @@ def test_articles_list_filters_by_topic(tmp_path, archive, capsys):
     run(capsys, "--config", str(path), "topics", "rematch")
     code, out, _ = run(capsys, "--config", str(path), "articles", "list", "--topic", "quảng ninh", "--format", "json")
     assert code == 0
-    assert [row["article_id"] for row in json.loads(out)] == [1001, 1005]
+    assert [row["external_id"] for row in json.loads(out)] == ["1001", "1005"]
     code, _, err = run(capsys, "--config", str(path), "articles", "list", "--topic", "Hà Nội")
     assert code == 2 and "unknown topic 'Hà Nội'" in err
 
@@ -124,7 +124,7 @@ def test_articles_search_uses_vietnamese_rules(tmp_path, archive, capsys):
     path.write_text(config_text(archive, []))
     code, out, _ = run(capsys, "--config", str(path), "articles", "search", '"công nghiệp hỗ trợ"', "--format", "json")
     # "công nghiệp. Hỗ trợ" (1004) is not the phrase: punctuation is not a space.
-    assert [row["article_id"] for row in json.loads(out)] == [1001]
+    assert [row["external_id"] for row in json.loads(out)] == ["1001"]
 
 
 @pytest.mark.parametrize("argv, matched", [

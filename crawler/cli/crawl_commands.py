@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -14,6 +14,7 @@ from sqlalchemy import select
 from crawler.cli import App, pass_app
 from crawler.cli.output import DISPLAY_TZ, dumps, emit_json, emit_rows, format_option, json_default, local_time
 from crawler.errors import BantinError, UsageError
+from crawler.store.archive import topics_by_article
 
 
 @click.command()
@@ -189,7 +190,7 @@ def _download(url: str) -> bytes:
 
 # -- articles ------------------------------------------------------------------------------------
 
-LIST_COLUMNS = ["article_id", "published", "category", "title", "topics"]
+LIST_COLUMNS = ["site", "external_id", "published", "category", "title", "topics"]
 
 
 @click.group()
@@ -205,17 +206,11 @@ def _date_options(func):
     return func
 
 
-def _article_query(since: datetime | None, until: datetime | None, topic: str | None):
-    from crawler.store.models import Article, Match
+def _article_query(since: datetime | None, until: datetime | None, topic: str | None, site: tuple[str, ...] = ()):
+    from crawler.store.archive import article_query
 
-    query = select(Article)
-    if since:
-        query = query.where(Article.published_at >= datetime.combine(since.date(), time(), DISPLAY_TZ))
-    if until:
-        query = query.where(Article.published_at < datetime.combine(until.date() + timedelta(days=1), time(), DISPLAY_TZ))
-    if topic:
-        query = query.where(Article.article_id.in_(select(Match.article_id).where(Match.topic == topic)))
-    return query.order_by(Article.published_at.desc().nulls_last(), Article.article_id.desc())
+    return article_query(since=since.date() if since else None, until=until.date() if until else None,
+                         topic=topic, sites=site or None)
 
 
 def _resolve_topic(app: App, topic: str | None) -> str | None:
@@ -230,21 +225,10 @@ def _resolve_topic(app: App, topic: str | None) -> str | None:
     raise UsageError(f"unknown topic {topic!r} (topics: {names})")
 
 
-def _topics_by_article(session, ids: list[int]) -> dict[int, list[str]]:
-    from crawler.store.models import Match
-
-    found: dict[int, list[str]] = {}
-    if ids:
-        for article_id, name in session.execute(
-            select(Match.article_id, Match.topic).where(Match.article_id.in_(ids)).order_by(Match.topic)
-        ):
-            found.setdefault(article_id, []).append(name)
-    return found
-
-
 def _summary(article, topics: list[str]) -> dict:
     return {
-        "article_id": article.article_id,
+        "site": article.site,
+        "external_id": article.external_id,
         "published": article.published_at.astimezone(DISPLAY_TZ) if article.published_at else None,
         "category": article.category,
         "title": article.title,
@@ -265,8 +249,8 @@ def list_articles(app: App, topic: str | None, since, until, limit: int, output_
     topic = _resolve_topic(app, topic)
     with app.database.session() as session:
         rows = list(session.scalars(_article_query(since, until, topic).limit(limit)))
-        topics = _topics_by_article(session, [row.article_id for row in rows])
-        data = [_summary(row, topics.get(row.article_id, [])) for row in rows]
+        topics = topics_by_article(session, [row.id for row in rows])
+        data = [_summary(row, topics.get(row.id, [])) for row in rows]
     if output_format == "table" and not data:
         click.echo("no articles stored yet: run `bantin crawl`" if not (topic or since or until) else "no articles match")
         return
@@ -278,13 +262,13 @@ def list_articles(app: App, topic: str | None, since, until, limit: int, output_
 @format_option("text", "json", default="text")
 @pass_app
 def show_article(app: App, article: str, output_format: str) -> None:
-    """One stored article in full: ARTICLE is its post id or URL."""
+    """One stored article in full: ARTICLE is its URL, SITE:ID, or the site's own id."""
     from crawler.store.models import ArticleSource, Match
 
     with app.database.session() as session:
         row = _find_article(session, article)
-        sources = list(session.scalars(select(ArticleSource).where(ArticleSource.article_id == row.article_id)))
-        matches = list(session.scalars(select(Match).where(Match.article_id == row.article_id)))
+        sources = list(session.scalars(select(ArticleSource).where(ArticleSource.article_id == row.id)))
+        matches = list(session.scalars(select(Match).where(Match.article_id == row.id)))
         data = _full(row)
         data["sources"] = [
             {"source": s.source, "first_seen_at": s.first_seen_at, "last_seen_at": s.last_seen_at, "lastmod": s.lastmod}
@@ -311,24 +295,21 @@ def show_article(app: App, article: str, output_format: str) -> None:
 
 
 def _find_article(session, key: str):
-    from crawler.store.models import Article
-    from spiders.pages.urls import article_id_from_url, canonical_url
+    from crawler.store.archive import find_article
+    from spiders.pages.nhandan import SITE_ID
+    from spiders.pages.urls import external_id_from_url
 
-    if key.isdigit():
-        row = session.get(Article, int(key))
-    else:
-        article_id = article_id_from_url(key)
-        row = session.get(Article, article_id) if article_id else None
-        if row is None:
-            row = session.scalar(select(Article).where(Article.url == canonical_url(key)))
-    if row is None:
-        raise UsageError(f"no stored article {key!r}")
-    return row
+    def resolve_url(url: str) -> tuple[str, str] | None:
+        external_id = external_id_from_url(url)
+        return (SITE_ID, external_id) if external_id else None
+
+    return find_article(session, key, resolve_url=resolve_url, known_sites=[SITE_ID])
 
 
 def _full(row) -> dict:
     return {
-        "article_id": row.article_id,
+        "site": row.site,
+        "external_id": row.external_id,
         "url": row.url,
         "title": row.title,
         "sapo": row.sapo,
@@ -373,7 +354,7 @@ def search_articles(app: App, query: str, since, until, mode: str, limit: int, o
     if output_format == "table" and not results:
         click.echo("no articles match")
         return
-    emit_rows(results, ["article_id", "published", "title", "terms"] if output_format == "table" else
+    emit_rows(results, ["site", "external_id", "published", "title", "terms"] if output_format == "table" else
               list(results[0]) if results else [], output_format)
 
 

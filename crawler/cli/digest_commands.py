@@ -193,7 +193,7 @@ def demo(directory: str | None, days: int) -> None:
     from crawler.config import load_config
     from crawler.crawl.run import crawl_child_command
     from crawler.store import Database
-    from crawler.store.models import Article, Match
+    from crawler.store.models import ArticleRow, Match
     from crawler.samplesite.model import generate_site
     from crawler.samplesite.server import SampleSite
     from reports.delivery import build_previews
@@ -231,7 +231,7 @@ def demo(directory: str | None, days: int) -> None:
     database = Database(config.storage.url)
     try:
         with database.session() as session:
-            stored = session.scalar(select(func.count()).select_from(Article))
+            stored = session.scalar(select(func.count()).select_from(ArticleRow))
             per_topic = dict(session.execute(select(Match.topic, func.count()).group_by(Match.topic)).all())
         step(f"{stored} articles stored in {database_path}")
         for topic in config.topics:

@@ -8,11 +8,12 @@ import sys
 import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, tzinfo
-from zoneinfo import ZoneInfo
 
 import click
 
-DISPLAY_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+from crawler.clock import VIETNAM
+
+DISPLAY_TZ = VIETNAM
 FORMATS = ("table", "json", "csv")
 
 

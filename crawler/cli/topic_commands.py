@@ -133,7 +133,7 @@ def list_topics(app: App, output_format: str) -> None:
 @pass_app
 def test_topic(app: App, query: str, days: int, mode: str, limit: int, output_format: str) -> None:
     """Back-test QUERY on the archive before subscribing: matches per day, titles, and the terms that carried them."""
-    from crawler.store.models import Article
+    from crawler.store.models import ArticleRow
     from crawler.matching import ArticleFields
 
     matcher = single_query_matcher(query, mode)
@@ -144,8 +144,8 @@ def test_topic(app: App, query: str, days: int, mode: str, limit: int, output_fo
     scanned = 0
     with app.database.session() as session:
         rows = session.scalars(
-            select(Article).where(Article.published_at >= since)
-            .order_by(Article.published_at.desc()).execution_options(yield_per=500)
+            select(ArticleRow).where(ArticleRow.published_at >= since)
+            .order_by(ArticleRow.published_at.desc()).execution_options(yield_per=500)
         )
         for row in rows:
             scanned += 1
@@ -162,7 +162,7 @@ def test_topic(app: App, query: str, days: int, mode: str, limit: int, output_fo
             "query": query, "days": days, "scanned": scanned, "matched": len(matched),
             "per_day": dict(sorted(per_day.items())), "terms": dict(terms.most_common()),
             "articles": [
-                {"article_id": row.article_id, "published_at": row.published_at, "title": row.title, "url": row.url,
+                {"site": row.site, "external_id": row.external_id, "published_at": row.published_at, "title": row.title, "url": row.url,
                  "terms": carried, "hits": [hit.to_dict() for hit in hits]}
                 for row, hits, carried in matched[:limit]
             ],

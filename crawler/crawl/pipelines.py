@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from crawler.crawl import events
 from crawler.store import Database
 from crawler.store.articles import load_articles, record_sources, store_article
+from crawler.store.models import ArticleRow
 from crawler.items import CrawledArticle
 from crawler.topics import TopicSet, match_article, prepare_topics
 
@@ -115,14 +116,18 @@ class ArchivePipeline:
         now = _now()
         outcomes = []
         with self.database.session() as session:
-            stored = load_articles(session, (item.article.article_id for item in batch))
+            stored: dict[tuple[str, str], ArticleRow] = {}
+            for site in {item.article.site for item in batch}:
+                ids = (item.article.external_id for item in batch if item.article.site == site)
+                stored.update(((site, external_id), row) for external_id, row in load_articles(session, site, ids).items())
             for item in batch:
                 article = item.article
-                outcome, row = store_article(session, article, now=now, existing=stored.get(article.article_id))
-                stored[article.article_id] = row
+                identity = (article.site, article.external_id)
+                outcome, row = store_article(session, article, now=now, existing=stored.get(identity))
+                stored[identity] = row
                 new = outcome == "new"
                 # The unit of work inserts articles before the rows that refer to them.
-                record_sources(session, article.article_id, item.sources or {item.source: None}, now=now, new=new)
+                record_sources(session, row, item.sources or {item.source: None}, now=now, new=new)
                 if outcome != "unchanged":
                     match_article(session, row, self.topics, now=now, new=new)
                 outcomes.append((item, outcome))

@@ -174,9 +174,10 @@ class SampleArticle:
         return text
 
     def expected(self, base_url: str = "https://nhandan.vn") -> dict:
-        """Ground truth in the shape of ``crawler.items.Article.to_dict()`` (less extractor bookkeeping)."""
+        """Ground truth in the shape of ``crawler.items.ExtractedArticle.to_dict()`` (less extractor bookkeeping)."""
         return {
-            "article_id": self.article_id,
+            "site": "nhandan",
+            "external_id": str(self.article_id),
             "url": self.url(base_url),
             "title": self.title,
             "sapo": self.sapo,
@@ -190,10 +191,10 @@ class SampleArticle:
         }
 
     def as_item(self, base_url: str = "https://nhandan.vn"):
-        from crawler.items import Article, Image
+        from crawler.items import ExtractedArticle, Image
 
-        return Article(
-            article_id=self.article_id, url=self.url(base_url), title=self.title, body=self.body,
+        return ExtractedArticle(
+            site="nhandan", external_id=str(self.article_id), url=self.url(base_url), title=self.title, body=self.body,
             sapo=self.sapo, author=self.author, published_at=self.published_at,
             modified_at=self.modified_at, category=self.categories, tags=self.tag_names,
             images=[Image(image.url, image.caption) for image in self.images],

@@ -87,28 +87,48 @@ def _alembic_config(connection):
 
 def upgrade(engine: Engine) -> None:
     """Bring a new or older database to this code's schema; refuse a newer one."""
-    from alembic import command
     from alembic.util import CommandError
+
+    try:
+        with engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                # Rebuilding a table on SQLite drops the old one, which with foreign keys
+                # on would cascade into every child row. The pragma only takes effect
+                # outside a transaction, so it goes to the driver before SQLAlchemy begins.
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with connection.begin():
+                    _upgrade_in(connection)
+                    if sqlite:
+                        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                        if broken:
+                            raise StorageError(f"migration left {len(broken)} dangling reference(s); rolled back")
+            finally:
+                if sqlite:
+                    connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+    except (SQLAlchemyError, CommandError) as exc:
+        raise StorageError(f"cannot open or migrate the database: {_first_line(exc)}") from exc
+
+
+def _upgrade_in(connection) -> None:
+    from alembic import command
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
-    try:
-        with engine.begin() as connection:
-            config = _alembic_config(connection)
-            script = ScriptDirectory.from_config(config)
-            heads = set(script.get_heads())
-            current = set(MigrationContext.configure(connection).get_current_heads())
-            if current == heads:
-                return
-            unknown = {rev for rev in current if _known_revision(script, rev) is None}
-            if unknown:
-                raise DatabaseTooNewError(
-                    f"the database is at schema {', '.join(sorted(unknown))}, newer than this bantin "
-                    f"knows (head {', '.join(sorted(heads))}): upgrade bantin"
-                )
-            command.upgrade(config, "head")
-    except (SQLAlchemyError, CommandError) as exc:
-        raise StorageError(f"cannot open or migrate the database: {_first_line(exc)}") from exc
+    config = _alembic_config(connection)
+    script = ScriptDirectory.from_config(config)
+    heads = set(script.get_heads())
+    current = set(MigrationContext.configure(connection).get_current_heads())
+    if current == heads:
+        return
+    unknown = {rev for rev in current if _known_revision(script, rev) is None}
+    if unknown:
+        raise DatabaseTooNewError(
+            f"the database is at schema {', '.join(sorted(unknown))}, newer than this bantin "
+            f"knows (head {', '.join(sorted(heads))}): upgrade bantin"
+        )
+    command.upgrade(config, "head")
 
 
 def _first_line(exc: Exception) -> str:

@@ -10,9 +10,8 @@ from typing import Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crawler.store.models import Article as ArticleRow
-from crawler.store.models import ArticleSource
-from crawler.items import Article
+from crawler.items import ExtractedArticle
+from crawler.store.models import ArticleRow, ArticleSource
 
 StoreOutcome = Literal["new", "updated", "unchanged"]
 
@@ -23,31 +22,34 @@ CHANGE_TOLERANCE = timedelta(seconds=60)
 
 @dataclass(frozen=True, slots=True)
 class KnownArticle:
+    # The surrogate key (articles.id).
     article_id: int
     # The newest time anything (the page itself or a source) said the article changed.
     changed_as_of: datetime | None
 
 
-def known_articles(session: Session, article_ids: Iterable[int]) -> dict[int, KnownArticle]:
-    """What the archive already knows about these ids (one query, for a page of discoveries)."""
-    ids = sorted(set(article_ids))
+def known_articles(session: Session, site: str, external_ids: Iterable[str]) -> dict[str, KnownArticle]:
+    """What the archive already knows about these ids of one site (one query, for a page of discoveries)."""
+    ids = sorted(set(external_ids))
     if not ids:
         return {}
-    newest_source = (
-        select(ArticleSource.article_id, func.max(ArticleSource.lastmod).label("lastmod"))
-        .where(ArticleSource.article_id.in_(ids))
-        .group_by(ArticleSource.article_id)
-        .subquery()
-    )
     rows = session.execute(
-        select(ArticleRow.article_id, ArticleRow.modified_at, ArticleRow.published_at, newest_source.c.lastmod)
-        .outerjoin(newest_source, newest_source.c.article_id == ArticleRow.article_id)
-        .where(ArticleRow.article_id.in_(ids))
+        select(ArticleRow.id, ArticleRow.external_id, ArticleRow.modified_at, ArticleRow.published_at)
+        .where(ArticleRow.site == site, ArticleRow.external_id.in_(ids))
+    ).all()
+    if not rows:
+        return {}
+    newest_source = dict(
+        session.execute(
+            select(ArticleSource.article_id, func.max(ArticleSource.lastmod))
+            .where(ArticleSource.article_id.in_([row.id for row in rows]))
+            .group_by(ArticleSource.article_id)
+        ).all()
     )
-    known: dict[int, KnownArticle] = {}
-    for article_id, modified_at, published_at, lastmod in rows:
-        times = [t for t in (modified_at, published_at, _aware(lastmod)) if t is not None]
-        known[article_id] = KnownArticle(article_id, max(times) if times else None)
+    known: dict[str, KnownArticle] = {}
+    for key, external_id, modified_at, published_at in rows:
+        times = [t for t in (modified_at, published_at, _aware(newest_source.get(key))) if t is not None]
+        known[external_id] = KnownArticle(key, max(times) if times else None)
     return known
 
 
@@ -61,17 +63,25 @@ def needs_fetch(known: KnownArticle | None, announced: datetime | None) -> bool:
 
 
 def store_article(
-    session: Session, item: Article, *, now: datetime, existing: ArticleRow | None | object = ...
+    session: Session, item: ExtractedArticle, *, now: datetime, existing: ArticleRow | None | object = ...
 ) -> tuple[StoreOutcome, ArticleRow]:
     """Insert or update one article; a re-fetch that changes nothing a reader sees is 'unchanged'.
 
     ``existing`` may pass the stored row (or None) when the caller already loaded it for a batch.
     """
     content_hash = item.content_hash()
-    row = session.get(ArticleRow, item.article_id, with_for_update=True) if existing is ... else existing
+    if existing is ...:
+        row = session.scalars(
+            select(ArticleRow)
+            .where(ArticleRow.site == item.site, ArticleRow.external_id == item.external_id)
+            .with_for_update()
+        ).one_or_none()
+    else:
+        row = existing  # type: ignore[assignment]
     if row is None:
         row = ArticleRow(
-            article_id=item.article_id,
+            site=item.site,
+            external_id=item.external_id,
             url=item.url,
             first_seen_at=now,
             changed_at=now,
@@ -92,16 +102,18 @@ def store_article(
     return "unchanged", row
 
 
-def load_articles(session: Session, article_ids: Iterable[int]) -> dict[int, ArticleRow]:
-    """The stored rows among these ids, locked for update (one query for a batch)."""
-    ids = sorted(set(article_ids))
+def load_articles(session: Session, site: str, external_ids: Iterable[str]) -> dict[str, ArticleRow]:
+    """The stored rows of one site among these ids, locked for update (one query for a batch)."""
+    ids = sorted(set(external_ids))
     if not ids:
         return {}
-    rows = session.scalars(select(ArticleRow).where(ArticleRow.article_id.in_(ids)).with_for_update())
-    return {row.article_id: row for row in rows}
+    rows = session.scalars(
+        select(ArticleRow).where(ArticleRow.site == site, ArticleRow.external_id.in_(ids)).with_for_update()
+    )
+    return {row.external_id: row for row in rows}
 
 
-def _fields(item: Article, content_hash: str, now: datetime) -> dict:
+def _fields(item: ExtractedArticle, content_hash: str, now: datetime) -> dict:
     return {
         "title": item.title,
         "sapo": item.sapo,
@@ -119,26 +131,40 @@ def _fields(item: Article, content_hash: str, now: datetime) -> dict:
 
 
 def record_sources(
-    session: Session, article_id: int, sources: Mapping[str, datetime | None], *, now: datetime, new: bool = False
+    session: Session, article: ArticleRow, sources: Mapping[str, datetime | None], *, now: datetime, new: bool = False
 ) -> None:
     """Remember which sources saw an article (only for stored articles: 'seen' follows storage).
 
-    ``new``: the article was just inserted, so it has no source rows to look up.
+    ``new``: the article was just added, so it has no source rows to look up (nor a key yet).
     """
-    existing = {} if new else {
-        row.source: row
-        for row in session.scalars(select(ArticleSource).where(ArticleSource.article_id == article_id))
+    if new:
+        for source, lastmod in sources.items():
+            session.add(ArticleSource(article=article, source=source, first_seen_at=now, last_seen_at=now,
+                                      lastmod=lastmod))
+        return
+    record_sources_of(session, {article.id: sources}, now=now)
+
+
+def record_sources_of(
+    session: Session, sources_by_key: Mapping[int, Mapping[str, datetime | None]], *, now: datetime
+) -> None:
+    """The same for stored articles known by their keys (one query for all of them)."""
+    if not sources_by_key:
+        return
+    existing = {
+        (row.article_id, row.source): row
+        for row in session.scalars(select(ArticleSource).where(ArticleSource.article_id.in_(sorted(sources_by_key))))
     }
-    for source, lastmod in sources.items():
-        row = existing.get(source)
-        if row is None:
-            session.add(
-                ArticleSource(article_id=article_id, source=source, first_seen_at=now, last_seen_at=now, lastmod=lastmod)
-            )
-            continue
-        row.last_seen_at = now
-        if lastmod is not None and (row.lastmod is None or lastmod > row.lastmod):
-            row.lastmod = lastmod
+    for key, sources in sources_by_key.items():
+        for source, lastmod in sources.items():
+            row = existing.get((key, source))
+            if row is None:
+                session.add(ArticleSource(article_id=key, source=source, first_seen_at=now, last_seen_at=now,
+                                          lastmod=lastmod))
+                continue
+            row.last_seen_at = now
+            if lastmod is not None and (row.lastmod is None or lastmod > row.lastmod):
+                row.lastmod = lastmod
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -159,29 +185,29 @@ class ArchiveIndex:
     short and never shared with the pipelines).
     """
 
-    def __init__(self, database_url: str):
+    def __init__(self, database_url: str, site: str):
         from crawler.store import Database
 
         self.database = Database(database_url)
+        self.site = site
 
-    def known(self, article_ids: Iterable[int]) -> dict[int, KnownArticle]:
-        ids = list(article_ids)
+    def known(self, external_ids: Iterable[str]) -> dict[str, KnownArticle]:
+        ids = list(external_ids)
         if not ids:
             return {}
         with self.database.session() as session:
-            return known_articles(session, ids)
+            return known_articles(session, self.site, ids)
 
     needs_fetch = staticmethod(needs_fetch)
 
-    def saw(self, sources_by_article: Mapping[int, Mapping[str, datetime | None]]) -> None:
-        if not sources_by_article:
+    def saw(self, sources_by_key: Mapping[int, Mapping[str, datetime | None]]) -> None:
+        """Known articles (by surrogate key) that sources listed again."""
+        if not sources_by_key:
             return
         from datetime import timezone
 
-        now = datetime.now(timezone.utc)
         with self.database.session() as session:
-            for article_id, sources in sources_by_article.items():
-                record_sources(session, article_id, sources, now=now)
+            record_sources_of(session, sources_by_key, now=datetime.now(timezone.utc))
 
     def close(self, *args, **kwargs) -> None:
         self.database.dispose()

@@ -24,7 +24,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -67,12 +67,26 @@ class Base(DeclarativeBase):
     }
 
 
-class Article(Base):
-    """One NDO article, keyed by the site's own post id."""
+# The surrogate keys of articles are 64-bit on PostgreSQL; on SQLite only INTEGER
+# PRIMARY KEY is the autoincrementing rowid (it is 64-bit there anyway).
+ArticleKey = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class ArticleRow(Base):
+    """One stored article: a surrogate key, and the identity its site gives it.
+
+    ``(site, external_id)`` is what the site calls the article (NDO's post id,
+    as text: each site owns the format); ``id`` is what every other table and
+    JSON payload refers to.
+    """
 
     __tablename__ = "articles"
+    # A unique index rather than a constraint: SQLite can add one without rebuilding the table.
+    __table_args__ = (Index(None, "site", "external_id", unique=True),)
 
-    article_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(ArticleKey, primary_key=True, autoincrement=True)
+    site: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(64))
     url: Mapped[str] = mapped_column(String(1000), unique=True)
     title: Mapped[str] = mapped_column(Text)
     sapo: Mapped[str] = mapped_column(Text, default="")
@@ -99,13 +113,16 @@ class ArticleSource(Base):
     __tablename__ = "article_sources"
 
     article_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("articles.article_id", ondelete="CASCADE"), primary_key=True
+        BigInteger, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
     )
     source: Mapped[str] = mapped_column(String(32), primary_key=True)
     first_seen_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     # The newest modification time this source announced (sitemap lastmod, feed date).
     lastmod: Mapped[datetime | None]
+
+    # Set on a row for a just-added article: the unit of work fills in its key at flush.
+    article: Mapped[ArticleRow] = relationship(lazy="raise")
 
 
 class CrawlRun(Base):
@@ -119,6 +136,8 @@ class CrawlRun(Base):
     # running | ok | degraded | failed | interrupted
     status: Mapped[str] = mapped_column(String(16), default="running")
     trigger: Mapped[str] = mapped_column(String(16), default="manual")
+    # The registered site this run crawled (one run per site).
+    site: Mapped[str] = mapped_column(String(32), default="nhandan", index=True)
     site_url: Mapped[str] = mapped_column(String(500), default="")
     since: Mapped[date | None] = mapped_column(Date)
     # {source: {"discovered": n, "fetched": n, "new": n, "updated": n, "failed": n}}
@@ -156,7 +175,7 @@ class Match(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     article_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("articles.article_id", ondelete="CASCADE"), index=True
+        BigInteger, ForeignKey("articles.id", ondelete="CASCADE"), index=True
     )
     topic: Mapped[str] = mapped_column(String(200), ForeignKey("topics.name", ondelete="CASCADE"), index=True)
     topic_version: Mapped[str] = mapped_column(String(64))
@@ -164,6 +183,9 @@ class Match(Base):
     # [{"term", "field", "start", "end", "snippet", ...}]
     hits: Mapped[list[Any]] = mapped_column(default=list)
     matched_at: Mapped[datetime]
+
+    # As for ArticleSource: lets a match be added with an article that has no key yet.
+    article: Mapped[ArticleRow] = relationship(lazy="raise")
 
 
 class OutboxMessage(Base):
@@ -180,7 +202,7 @@ class OutboxMessage(Base):
     subject: Mapped[str] = mapped_column(Text)
     # The exact bytes handed to SMTP, so a resend after a crash is the same message.
     raw_message: Mapped[bytes] = mapped_column(LargeBinary)
-    # [[article_id, article_version], ...] that this message delivers
+    # [[article key (articles.id), article_version], ...] that this message delivers
     items: Mapped[list[Any]] = mapped_column(default=list)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -199,7 +221,7 @@ class Delivery(Base):
 
     recipient: Mapped[str] = mapped_column(String(320), primary_key=True)
     article_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("articles.article_id", ondelete="CASCADE"), primary_key=True
+        BigInteger, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
     )
     article_version: Mapped[int] = mapped_column(Integer)
     outbox_id: Mapped[int] = mapped_column(Integer, ForeignKey("outbox.id", ondelete="CASCADE"), index=True)

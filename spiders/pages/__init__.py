@@ -15,7 +15,7 @@ from .listings import (
 from .nhandan import ArticlePage, clean_author
 from .selectors import SELECTORS, NdoSelectors
 from .textutil import clean_text
-from .urls import article_id_from_url, canonical_url, is_article_url
+from .urls import external_id_from_url, canonical_url, is_article_url
 
 __all__ = [
     "SELECTORS",
@@ -24,10 +24,10 @@ __all__ = [
     "Discovered",
     "NdoSelectors",
     "SitemapRef",
-    "article_id_from_url",
     "canonical_url",
     "clean_author",
     "clean_text",
+    "external_id_from_url",
     "is_article_url",
     "parse_datetime",
     "parse_listing_html",

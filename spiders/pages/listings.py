@@ -25,7 +25,7 @@ from crawler.errors import ExtractionError
 from .dates import parse_datetime
 from .selectors import SELECTORS, ListingSelectors, xpath
 from .textutil import clean_text
-from .urls import absolute_http_url, article_id_from_url, canonical_url, is_article_url, same_site
+from .urls import absolute_http_url, external_id_from_url, canonical_url, is_article_url, same_site
 
 log = logging.getLogger("bantin.extract")
 
@@ -41,7 +41,7 @@ class SitemapRef:
 @dataclass(frozen=True, slots=True)
 class Discovered:
     url: str
-    article_id: int
+    external_id: str
     lastmod: datetime | None = None
     title: str | None = None
     published_at: datetime | None = None
@@ -148,15 +148,15 @@ def parse_rss(xml: str | bytes, base_url: str) -> list[Discovered]:
 
 def _collect(found: Iterable[tuple[str, str | None, datetime | None, datetime | None]],
              base_url: str) -> list[Discovered]:
-    out: dict[int, Discovered] = {}
+    out: dict[str, Discovered] = {}
     for link, title, published, lastmod in found:
         url = absolute_http_url(link, base_url)
         if not url or not is_article_url(url, base_url):
             continue
         url = canonical_url(url)
-        article_id = article_id_from_url(url)
-        if article_id is not None and article_id not in out:
-            out[article_id] = Discovered(url=url, article_id=article_id, lastmod=lastmod, title=title,
+        external_id = external_id_from_url(url)
+        if external_id is not None and external_id not in out:
+            out[external_id] = Discovered(url=url, external_id=external_id, lastmod=lastmod, title=title,
                                          published_at=published)
     return list(out.values())
 

@@ -1,9 +1,9 @@
-"""The NDO article page object: HTML + URL in, a typed :class:`~crawler.items.Article` out.
+"""The NDO article page object: HTML + URL in, a typed :class:`~crawler.items.ExtractedArticle` out.
 
 No Scrapy here, so it runs on saved pages. Each field is read in layers: the site's
 own selectors (``spiders.pages.selectors``), then JSON-LD / meta tags, then, for the
-body only, a generic extractor (trafilatura). ``Article.extractor`` names the layer
-that served title and body; ``Article.fallbacks`` names each field whose site
+body only, a generic extractor (trafilatura). ``ExtractedArticle.extractor`` names the layer
+that served title and body; ``ExtractedArticle.fallbacks`` names each field whose site
 selectors found nothing while a lower layer supplied a value.
 """
 
@@ -19,16 +19,18 @@ import lxml.html
 from lxml import etree
 
 from crawler.errors import ExtractionError
-from crawler.items import Article, Image
+from crawler.items import ExtractedArticle, Image
 
 from .dates import parse_datetime
 from .selectors import SELECTORS, NdoSelectors, xpath, xpath_any
 from .textutil import clean_text, dedupe
-from .urls import absolute_http_url, article_id_from_url, canonical_url, same_site
+from .urls import absolute_http_url, external_id_from_url, canonical_url, same_site
 
 log = logging.getLogger("bantin.extract")
 
 LAYERS = ("site", "jsonld", "generic")
+# The registered site whose pages this object reads.
+SITE_ID = "nhandan"
 
 # Elements whose text is one paragraph; containers are walked into instead.
 _LEAF_BLOCKS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "pre", "dt", "dd", "figcaption"})
@@ -119,7 +121,7 @@ def _names(value: Any) -> list[str]:
 
 
 class ArticlePage:
-    """One NDO article page. ``ArticlePage(html, url).to_item()`` -> :class:`Article`.
+    """One NDO article page. ``ArticlePage(html, url).to_item()`` -> :class:`ExtractedArticle`.
 
     Raises :class:`ExtractionError` when no title, no body or no article id can be
     found by any layer: a half item is never returned.
@@ -132,25 +134,25 @@ class ArticlePage:
         self.root = _parse_html(html, url)
         self._meta: dict[str, list[str]] | None = None
         self._jsonld: list[dict] | None = None
-        self._item: Article | None = None
+        self._item: ExtractedArticle | None = None
         self._fallbacks: list[str] = []
         # (scope element, its title element) found while choosing the scope: the title lookup reuses it.
         self._scope_title: tuple[Any, Any] | None = None
 
     # -- public -------------------------------------------------------------------------------
 
-    def to_item(self) -> Article:
+    def to_item(self) -> ExtractedArticle:
         if self._item is None:
             self._item = self._build()
         return self._item
 
     # -- orchestration ------------------------------------------------------------------------
 
-    def _build(self) -> Article:
+    def _build(self) -> ExtractedArticle:
         url = self._canonical()
-        article_id = article_id_from_url(url) or article_id_from_url(self.url) or self._meta_int(
+        external_id = external_id_from_url(url) or external_id_from_url(self.url) or self._meta_id(
             self.meta_keys.item_id)
-        if article_id is None:
+        if external_id is None:
             raise ExtractionError("no article id (post<ID>) in the URL, og:url or dable:item_id", url=self.url)
 
         scope = self._scope()
@@ -192,8 +194,9 @@ class ArticlePage:
                      ", ".join(fallbacks) or "-")
         else:
             log.debug("%s: served by site layer", url)
-        return Article(
-            article_id=article_id,
+        return ExtractedArticle(
+            site=SITE_ID,
+            external_id=external_id,
             url=url,
             title=title,
             body=body,
@@ -271,9 +274,9 @@ class ArticlePage:
     def _meta_all(self, keys: tuple[str, ...]) -> list[str]:
         return [clean_text(value) for key in keys for value in self.meta.get(key, ())]
 
-    def _meta_int(self, keys: tuple[str, ...]) -> int | None:
+    def _meta_id(self, keys: tuple[str, ...]) -> str | None:
         value = self._meta_first(keys)
-        return int(value) if value.isdigit() else None
+        return str(int(value)) if value.isdigit() else None
 
     @property
     def jsonld(self) -> list[dict]:
@@ -303,7 +306,7 @@ class ArticlePage:
         saved_file = self.url.startswith("file:")
         for candidate in (self._meta_first(self.meta_keys.url), self._link_canonical()):
             absolute = absolute_http_url(candidate, self.url)
-            if absolute and (saved_file or same_site(absolute, self.url)) and article_id_from_url(absolute):
+            if absolute and (saved_file or same_site(absolute, self.url)) and external_id_from_url(absolute):
                 return canonical_url(absolute)
         return canonical_url(self.url)
 

@@ -20,11 +20,12 @@ def canonical_url(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, "", ""))
 
 
-def article_id_from_url(url: str | None) -> int | None:
+def external_id_from_url(url: str | None) -> str | None:
+    """NDO's post id in an article URL, as the text the archive keys it by (leading zeros dropped)."""
     if not url:
         return None
     match = ARTICLE_PATH.search(urlsplit(url.strip()).path)
-    return int(match.group(1)) if match else None
+    return str(int(match.group(1))) if match else None
 
 
 def host_of(url: str) -> str:
@@ -64,7 +65,7 @@ def is_article_url(url: str, base_url: str) -> bool:
 @lru_cache(maxsize=4096)
 def _is_article_url(url: str, base_url: str) -> bool:
     absolute = urljoin(base_url, url.strip())
-    return same_site(absolute, base_url) and article_id_from_url(absolute) is not None
+    return same_site(absolute, base_url) and external_id_from_url(absolute) is not None
 
 
 def absolute_http_url(url: str | None, base_url: str) -> str | None:
