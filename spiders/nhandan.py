@@ -29,8 +29,21 @@ from spiders.pages.listings import (
     parse_urlset,
 )
 from spiders.pages.nhandan import SITE_ID, ArticlePage
+from spiders.pages.urls import ARTICLE_PATH
+from spiders.registry import Site
 
-SITE_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+SITE = Site(
+    id=SITE_ID,
+    name="Báo Nhân Dân",
+    short_name="NDO",
+    base_url="https://nhandan.vn",
+    hosts=("nhandan.vn", "www.nhandan.vn"),
+    timezone=ZoneInfo("Asia/Ho_Chi_Minh"),
+    spider="nhandan",
+    article_path=ARTICLE_PATH,
+    normalise_id=lambda value: str(int(value)),
+)
+SITE_TZ = SITE.timezone
 # Past this many "load more" pages something is wrong (the window never closes).
 MAX_MORE_PAGES = 200
 MONTHLY_SITEMAP = re.compile(r"news-(\d{4})-(\d{1,2})\.xml")

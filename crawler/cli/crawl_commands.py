@@ -296,14 +296,9 @@ def show_article(app: App, article: str, output_format: str) -> None:
 
 def _find_article(session, key: str):
     from crawler.store.archive import find_article
-    from spiders.pages.nhandan import SITE_ID
-    from spiders.pages.urls import external_id_from_url
+    from spiders.registry import resolve_url, sites
 
-    def resolve_url(url: str) -> tuple[str, str] | None:
-        external_id = external_id_from_url(url)
-        return (SITE_ID, external_id) if external_id else None
-
-    return find_article(session, key, resolve_url=resolve_url, known_sites=[SITE_ID])
+    return find_article(session, key, resolve_url=resolve_url, known_sites=sites())
 
 
 def _full(row) -> dict:

@@ -1,0 +1,91 @@
+"""The sites bantin can follow, each described once, as data.
+
+A :class:`Site` is everything the rest of bantin may know about an outlet:
+its id, names, hosts, time zone, how its article URLs map to the site's own
+article id, and which Scrapy spider crawls it. The facts themselves (URL
+shapes, selectors, feeds) live in the site's own package under ``spiders/``;
+this module only lists them. Nothing here imports Scrapy or storage.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+
+class UnknownSiteError(LookupError):
+    """A site id that no registered site has."""
+
+    def __init__(self, site_id: str, known: list[str]):
+        self.site_id = site_id
+        self.known = known
+        super().__init__(f"unknown site {site_id!r} (known sites: {', '.join(known)})")
+
+
+@dataclass(frozen=True)
+class Site:
+    # Stable and stored with every article and crawl run: never rename one.
+    id: str
+    # How readers call it ("Báo Nhân Dân"), and the short form in subjects ("NDO").
+    name: str
+    short_name: str
+    base_url: str
+    # Every host the site serves articles from (``www.`` variants included).
+    hosts: tuple[str, ...]
+    timezone: ZoneInfo
+    # The Scrapy spider (its ``name``) that crawls this site.
+    spider: str
+    # The site's article URL path; its first group is the site's own article id.
+    article_path: re.Pattern[str]
+    # External ids are normalised by this (NDO: leading zeros dropped).
+    normalise_id: Callable[[str], str] = field(default=str)
+
+    def owns(self, url: str) -> bool:
+        """An http(s) URL on one of the site's hosts."""
+        parts = urlsplit(url.strip())
+        return parts.scheme in ("http", "https") and (parts.hostname or "").lower() in self.hosts
+
+    def external_id(self, url: str | None) -> str | None:
+        """The site's own id for the article at this URL (any host: mirrors keep the path), or None."""
+        if not url:
+            return None
+        match = self.article_path.search(urlsplit(url.strip()).path)
+        return self.normalise_id(match.group(1)) if match else None
+
+
+def _registered() -> dict[str, Site]:
+    # Each site package declares its Site; importing them here is the registry.
+    from spiders.nhandan import SITE as NHANDAN
+
+    return {site.id: site for site in (NHANDAN,)}
+
+
+@lru_cache(maxsize=1)
+def sites() -> dict[str, Site]:
+    """Every registered site by id, in registration order."""
+    return _registered()
+
+
+def get_site(site_id: str) -> Site:
+    try:
+        return sites()[site_id]
+    except KeyError:
+        raise UnknownSiteError(site_id, list(sites())) from None
+
+
+def site_for_url(url: str) -> Site | None:
+    """The registered site whose hosts serve this URL."""
+    return next((site for site in sites().values() if site.owns(url)), None)
+
+
+def resolve_url(url: str) -> tuple[str, str] | None:
+    """(site id, external id) for an article URL of a registered site, else None."""
+    site = site_for_url(url)
+    if site is None:
+        return None
+    external_id = site.external_id(url)
+    return (site.id, external_id) if external_id else None
