@@ -40,6 +40,7 @@ from crawler.topics import prepare_topics
 from reports.digest import Digest, build_digest, recipient_key
 from reports.mailer import (
     MAIL_POLICY,
+    UTF8_MAIL_POLICY,
     Envelope,
     ReaderLinks,
     SmtpOutcomeUnknownError,
@@ -49,6 +50,7 @@ from reports.mailer import (
     SmtpTransportError,
     build_message,
     message_id,
+    needs_smtputf8,
     sender_address,
 )
 from reports.render import Rendered, render_within
@@ -262,17 +264,16 @@ def retry_pending(
 
 
 def _report_waiting(config: Config, database: Database, run: DigestRun) -> None:
-    """A configured reader whose message waits for a later retry is pending, with when, not "empty"."""
-    reported = {recipient_key(result.email) for result in run.results}
+    """A configured reader's message that waits for a later retry is reported pending, with when, not "empty"."""
+    reported = {result.outbox_id for result in run.results}
     configured = {recipient_key(r.email): r.email for r in config.recipients}
     with database.session() as session:
         waiting = session.scalars(
             select(OutboxMessage).where(OutboxMessage.status == "pending").order_by(OutboxMessage.id)
         ).all()
         for row in waiting:
-            if row.recipient not in configured or row.recipient in reported:
+            if row.recipient not in configured or row.id in reported:
                 continue
-            reported.add(row.recipient)
             when = _local(row.next_attempt_at, config) if row.next_attempt_at else "the next run"
             error = f"waits for a retry at {when}" + (f" (last: {row.last_error})" if row.last_error else "")
             run.results.append(RecipientResult(configured[row.recipient], "pending", len(row.items or ()), error,
@@ -555,7 +556,8 @@ def resend_digest(
             ) or 0
             digest_key = f"{original.digest_key}-r{resends + 1}"
             msg_id = message_id(digest_key, key, sender_address(config.smtp))
-            message = BytesParser(policy=MAIL_POLICY).parsebytes(original.raw_message)
+            message = BytesParser(policy=UTF8_MAIL_POLICY if needs_smtputf8(key) else MAIL_POLICY).parsebytes(
+                original.raw_message)
             message.replace_header("Message-ID", msg_id)
             message.replace_header("Date", format_datetime(now.astimezone(config.schedule.tz)))
             row = OutboxMessage(

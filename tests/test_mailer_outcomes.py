@@ -17,7 +17,7 @@ from crawler.cli import main as cli_main
 from crawler.db import Database
 from crawler.db.models import OutboxMessage
 from reports import delivery, mailer
-from reports.delivery import run_digest
+from reports.delivery import resend_digest, run_digest
 from tests.digest_support import NOW, Sink, config_text, free_port, make_config, standard_archive
 
 EXTRA_READERS = '''
@@ -207,6 +207,11 @@ def test_smtputf8_is_used_when_the_server_offers_it(database):
         assert message["To"].addresses[0].addr_spec == "người.đọc@example.org"
         assert message["To"].addresses[0].display_name == "Người đọc"
         assert message["Subject"].startswith("Bản tin NDO 27/03/2025")
+        resent = resend_digest(config, database, NOW.date(), "người.đọc@example.org", now=NOW + timedelta(hours=1))
+        assert resent.sent == 1
+        again = message_from_string(sink.messages[-1].decode("utf-8"), policy=policy.default)
+        assert again["To"].addresses[0].addr_spec == "người.đọc@example.org"
+        assert again["Message-ID"] != message["Message-ID"] and again["Subject"] == message["Subject"]
     finally:
         controller.stop()
 
