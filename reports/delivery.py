@@ -422,8 +422,8 @@ def _deliver(
         except SmtpOutcomeUnknownError as exc:
             return _unknown_outcome(config, database, row_id, now, str(exc), envelope)
         except SmtpTemporaryError as exc:
-            error = str(exc)
-            _postpone(database, row_id, now, error=error, max_attempts=config.smtp.max_attempts)
+            retry_at = _postpone(database, row_id, now, error=str(exc), max_attempts=config.smtp.max_attempts)
+            error = f"{exc}; will retry at {_local(retry_at, config)}"
             log.warning("digest for %s not sent (attempt %d of %d): %s", envelope.recipient, attempt + 1,
                         config.smtp.max_attempts, exc)
             if attempt + 1 < config.smtp.max_attempts and backoff:
@@ -493,11 +493,13 @@ def _finish(
         row.updated_at = now
 
 
-def _postpone(database: Database, row_id: int, now: datetime, *, error: str, max_attempts: int) -> None:
+def _postpone(database: Database, row_id: int, now: datetime, *, error: str, max_attempts: int) -> datetime:
     """A temporary failure: the row waits, longer after each round of attempts (RETRY_FIRST doubling to RETRY_MAX)."""
     with database.session() as session:
         attempts = session.get(OutboxMessage, row_id).attempts
-    _finish(database, row_id, "pending", now, error=error, next_attempt_at=now + retry_delay(attempts, max_attempts))
+    retry_at = now + retry_delay(attempts, max_attempts)
+    _finish(database, row_id, "pending", now, error=error, next_attempt_at=retry_at)
+    return retry_at
 
 
 def retry_delay(attempts: int, max_attempts: int) -> timedelta:
