@@ -1,81 +1,58 @@
-"""Every CSS selector and meta key the NDO page objects use, kept together as data.
+"""The shape of the vendor CMS's selector table: what a site's profile row fills in, as data.
 
-When nhandan.vn changes its layout, the fix should be an edit here and nowhere
-else. Each field is a tuple of alternatives tried in order; the first one that
-matches wins. CSS is compiled once to XPath (see :func:`xpath`).
+When a site changes its layout, the fix should be an edit to its row (in its own
+package) and nowhere else. Each field is a tuple of alternatives tried in order;
+the first one that matches wins. Only what the web itself standardises (JSON-LD,
+microdata, Open Graph and meta names, lazy-image attributes, script/style/iframe
+clutter) has a default here; every class name and path is the site's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
-from cssselect import HTMLTranslator
-from lxml import etree
+# Never text: removed from the body (and from the page before the generic extractor) on every site.
+GENERIC_CLUTTER = (
+    "script",
+    "style",
+    "iframe",
+    "noscript",
+    "object",
+    "embed",
+    "form",
+    "button",
+    "audio",
+    "video",
+)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ArticleSelectors:
     # The block that holds the article (title, meta, body, tags); anything outside is page chrome.
-    scope: tuple[str, ...] = ("div.article", "article.article", "div.article-detail", "main")
-    title: tuple[str, ...] = ("h1.article__title.cms-title", "h1.article__title")
-    # The sapo's tag varies between div and h2, so it is selected by class only.
-    sapo: tuple[str, ...] = (".article__sapo.cms-desc", ".article__sapo")
-    body: tuple[str, ...] = (
-        "div.article__body.zce-content-body.cms-body",
-        "div.article__body.cms-body",
-    )
-    published: tuple[str, ...] = (
-        ".article__meta time.time[datetime]",
-        ".article__meta time[datetime]",
-    )
+    scope: tuple[str, ...]
+    title: tuple[str, ...]
+    sapo: tuple[str, ...]
+    body: tuple[str, ...]
+    published: tuple[str, ...]
     # Visible date text, a last resort after JSON-LD and meta.
-    published_text: tuple[str, ...] = (".article__meta time", ".article__meta .time")
-    author: tuple[str, ...] = (".article__author",)
-    breadcrumbs: tuple[str, ...] = (".breadcrumbs .text", ".breadcrumbs a")
-    tag_links: tuple[str, ...] = ('a[href*="/tu-khoa/"]',)
+    published_text: tuple[str, ...]
+    author: tuple[str, ...]
+    breadcrumbs: tuple[str, ...]
+    tag_links: tuple[str, ...]
     # Teaser boxes whose links belong to other articles (never tags, never body).
-    teasers: tuple[str, ...] = (".related-news", "article.story")
+    teasers: tuple[str, ...]
     # Removed from the body (and from the page before the generic extractor) before any text is read.
-    clutter: tuple[str, ...] = (
-        ".related-news",
-        "article.story",
-        "div.qc",
-        '[id^="adsWeb_"]',
-        "script",
-        "style",
-        "iframe",
-        "noscript",
-        "object",
-        "embed",
-        "form",
-        "button",
-        "audio",
-        "video",
-        '[class*="player"]',
-        ".article__footer",
-        "footer",
-    )
+    clutter: tuple[str, ...]
+    # Page chrome, removed from the whole page before the generic extractor runs.
+    chrome: tuple[str, ...]
+    legacy_picture: str
+    legacy_img: str
+    legacy_caption: str
     # Removed from the body after images were read from them: captions belong to images.
     media: tuple[str, ...] = ("figure", "figcaption", "table.picture")
-    # Page chrome, removed from the whole page before the generic extractor runs.
-    chrome: tuple[str, ...] = (
-        "header",
-        "nav",
-        "aside",
-        ".header",
-        ".footer",
-        ".sidebar",
-        ".breadcrumbs",
-        ".article__meta",
-        ".article__tag",
-    )
     figure: str = "figure"
     figure_img: str = "img"
     figcaption: str = "figcaption"
-    legacy_picture: str = "table.picture"
-    legacy_img: str = "td.pic img"
-    legacy_caption: str = "td.caption"
     # Structured-data layer: microdata body when the site selectors miss.
     structured_body: tuple[str, ...] = ('[itemprop="articleBody"]',)
     jsonld: str = 'script[type="application/ld+json"]'
@@ -98,41 +75,20 @@ class MetaKeys:
     keywords: tuple[str, ...] = ("news_keywords", "keywords", "article:tag")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ListingSelectors:
-    story: str = "article.story"
-    story_link: tuple[str, ...] = (
-        ".story__heading a.cms-link",
-        ".story__heading a",
-    )
-    search_link: tuple[str, ...] = (".box-search-result .story__heading a",)
-    story_time: tuple[str, ...] = ("time[datetime]", ".story__time", ".story__meta time", "time")
+    story: str
+    story_link: tuple[str, ...]
+    search_link: tuple[str, ...]
+    story_time: tuple[str, ...]
     # morenews JSON: the HTML inside data.articles
-    more_article: str = "article"
-    more_link: tuple[str, ...] = ("h3 a", "h2 a", ".story__heading a", "a.cms-link")
-    more_date: tuple[str, ...] = ("a.text.text2", ".story__time", "time")
+    more_article: str
+    more_link: tuple[str, ...]
+    more_date: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class NdoSelectors:
-    article: ArticleSelectors = ArticleSelectors()
+@dataclass(frozen=True, kw_only=True)
+class VendorCmsSelectors:
+    article: ArticleSelectors
+    listing: ListingSelectors
     meta: MetaKeys = MetaKeys()
-    listing: ListingSelectors = ListingSelectors()
-
-
-SELECTORS = NdoSelectors()
-
-_translator = HTMLTranslator()
-
-
-@lru_cache(maxsize=512)
-def xpath(css: str) -> etree.XPath:
-    """Compile a CSS selector (relative to the context node) once."""
-    return etree.XPath(_translator.css_to_xpath(css, prefix="descendant-or-self::"))
-
-
-@lru_cache(maxsize=128)
-def xpath_any(css_alternatives: tuple[str, ...]) -> etree.XPath:
-    """One XPath matching any of the alternatives, in document order (for removals)."""
-    parts = [_translator.css_to_xpath(css, prefix="descendant-or-self::") for css in css_alternatives]
-    return etree.XPath(" | ".join(parts))
