@@ -8,9 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
-from crawler.store.models import CrawlRun
 from tests.crawl_helpers import make_env
 
 pytestmark = pytest.mark.slow

@@ -402,3 +402,17 @@ def test_an_article_that_does_not_download_signals_article_failed_without_extrac
     failure.request = request
     request.errback(failure)
     assert failed == [{"source": RSS, "url": url, "reason": "HTTP 404"}]
+
+
+def test_a_source_page_counts_as_read_even_empty_and_not_when_it_fails():
+    spider = make_spider()
+    discovered = record(spider, events.source_discovered)
+    request = next(r for r in spider.source_requests() if path_of(r) == "/rss/home.rss")
+    empty = XmlResponse(url=request.url, body=b'<?xml version="1.0"?><rss><channel></channel></rss>', request=request)
+    assert filtered(spider, empty, request.callback(empty)) == []
+    assert discovered == [{"source": RSS, "count": 0, "requested": 0}]
+    request = next(r for r in spider.source_requests() if path_of(r) == "/rss/home.rss")
+    garbage = TextResponse(url=request.url, body=(FIXTURES / "feed-garbage.rss").read_bytes(), encoding="utf-8",
+                           request=request)
+    assert filtered(spider, garbage, request.callback(garbage)) == []
+    assert len(discovered) == 1  # a page that could not be read announces nothing

@@ -12,10 +12,10 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from datetime import datetime, timezone
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from crawler.clock import utcnow
 from crawler.crawl import events
 from crawler.crawl.archive import ArchiveStore
 from crawler.errors import CrawlError
@@ -59,7 +59,7 @@ class ArchivePipeline:
         )
 
     def open_spider(self, spider=None) -> None:
-        self.topics = prepare_topics(self.store.database, self.topic_config, now=_now())
+        self.topics = prepare_topics(self.store.database, self.topic_config, now=utcnow())
         # Everything loaded so far (modules, settings, the matcher) lives as long as the
         # crawl: keep it out of the collector's generations, whose full passes over it
         # otherwise cost about a tenth of the crawl's time. A larger youngest generation
@@ -114,7 +114,7 @@ class ArchivePipeline:
         log.debug("stored %d article(s) in %.3fs", len(batch), time.perf_counter() - started)
 
     def _store(self, batch: list[CrawledArticle]) -> list[tuple[CrawledArticle, str]]:
-        now = _now()
+        now = utcnow()
         outcomes = []
         with self.store.database.session() as session:
             stored: dict[tuple[str, str], ArticleRow] = {}
@@ -136,7 +136,3 @@ class ArchivePipeline:
 
     def _signal(self, signal, **kwargs) -> None:
         self.crawler.signals.send_catch_log(signal=signal, **kwargs)
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)

@@ -12,9 +12,7 @@ warning on logger ``bantin.extract``. A CMS family's own listings (HTML pages,
 from __future__ import annotations
 
 import gzip
-import json
 import logging
-import re
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
