@@ -146,7 +146,7 @@ def extract(file_or_url: str, page_url: str | None, output_format: str) -> None:
     The first thing to run when a page looks wrong: it shows every field and
     which extraction layer served it.
     """
-    from spiders.pages.nhandan import ArticlePage
+    from spiders.registry import site_for_url, sites
 
     if file_or_url.startswith(("http://", "https://")):
         html = _download(file_or_url)
@@ -158,7 +158,9 @@ def extract(file_or_url: str, page_url: str | None, output_format: str) -> None:
         except OSError as exc:
             raise UsageError(f"cannot read {path}: {exc.strerror}") from None
         page_url = page_url or path.resolve().as_uri()
-    item = ArticlePage(html, page_url).to_item()
+    # A saved file names no site: the first registered one (NDO) reads it.
+    site = site_for_url(page_url) or next(iter(sites().values()))
+    item = site.extract(html, page_url)
     data = item.to_dict()
     if output_format == "json":
         emit_json(data)

@@ -3,7 +3,10 @@
 A Scrapy extension: it opens the row when the spider opens, counts what the
 spider and pipelines signal, writes the counts (and a heartbeat) every few
 seconds so a killed crawl leaves a truthful row, and closes the row with a
-status when the spider closes.
+status when the spider closes. It writes through the crawl's one database
+(``ArchiveStore``); what it wrote last is :meth:`CrawlLedger.summary`, so the
+caller of a crawl never reopens the database to read it back. Other components
+find it with ``crawler.get_extension(CrawlLedger)``.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ import logging
 import os
 import socket
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 from scrapy import signals
 from sqlalchemy import select, update
 
 from crawler.crawl import events
-from crawler.store import Database
+from crawler.crawl.archive import ArchiveStore
 from crawler.store.models import CrawlRun
 from crawler.locks import pid_alive
 
@@ -62,19 +66,37 @@ class RunCounts:
         return {source: dict(counts) for source, counts in sorted(self.by_source.items())}
 
 
+@dataclass(frozen=True)
+class RunSummary:
+    """The ledger row of a run as the ledger last wrote it."""
+
+    run_id: int
+    status: str
+    message: str
+    # {source: {counter: n}}, as stored in crawl_runs.counts
+    counts: dict
+    errors: list
+    error_total: int
+    started_at: datetime
+    finished_at: datetime | None
+
+
 class CrawlLedger:
     def __init__(self, crawler):
         settings = crawler.settings
         self.crawler = crawler
-        self.database_url = settings.get("BANTIN_DATABASE_URL")
         self.degraded_share = settings.getfloat("BANTIN_DEGRADED_SHARE", 0.2)
         self.trigger = settings.get("BANTIN_TRIGGER", "manual")
         self.site_url = settings.get("BANTIN_SITE_URL", "")
         since = settings.get("BANTIN_SINCE")
         self.since = date.fromisoformat(since) if since else None
         self.counts = RunCounts()
-        self.database: Database | None = None
+        self.store: ArchiveStore | None = None
         self.run_id: int | None = None
+        self.started_at: datetime | None = None
+        self.finished_at: datetime | None = None
+        self.status = "running"
+        self.message = ""
         self._flusher = None
 
     @classmethod
@@ -87,15 +109,16 @@ class CrawlLedger:
         connect(ledger.source_failed, signal=events.source_failed)
         connect(ledger.articles_stored, signal=events.articles_stored)
         connect(ledger.article_failed, signal=events.article_failed)
-        crawler.bantin_ledger = ledger
         return ledger
 
     # -- signals -----------------------------------------------------------------
 
     def spider_opened(self, spider) -> None:
-        self.database = Database(self.database_url)
+        # Extensions are all built by now (the store may come after the ledger in EXTENSIONS).
+        self.store = self.crawler.get_extension(ArchiveStore)
         now = utcnow()
-        with self.database.session() as session:
+        self.started_at = now
+        with self.store.database.session() as session:
             close_orphaned_runs(session, now=now)
             run = CrawlRun(
                 started_at=now,
@@ -148,10 +171,10 @@ class CrawlLedger:
 
     def flush(self) -> None:
         """Write the counts so far and a heartbeat: a killed crawl leaves a truthful row."""
-        if self.database is None or self.run_id is None:
+        if self.store is None or self.run_id is None:
             return
         try:
-            with self.database.session() as session:
+            with self.store.database.session() as session:
                 session.execute(
                     update(CrawlRun)
                     .where(CrawlRun.id == self.run_id)
@@ -169,24 +192,26 @@ class CrawlLedger:
     def spider_closed(self, spider, reason: str) -> None:
         if self._flusher is not None and self._flusher.running:
             self._flusher.stop()
-        if self.database is None or self.run_id is None:
+        if self.store is None or self.run_id is None:
             return
         status, message = self.verdict(reason)
-        with self.database.session() as session:
+        finished = utcnow()
+        with self.store.database.session() as session:
             session.execute(
                 update(CrawlRun)
                 .where(CrawlRun.id == self.run_id)
                 .values(
                     status=status,
                     message=message,
-                    finished_at=utcnow(),
-                    heartbeat_at=utcnow(),
+                    finished_at=finished,
+                    heartbeat_at=finished,
                     counts=self.counts.as_json(),
                     errors=list(self.counts.errors),
                     article_pages=self.counts.article_pages,
                     fallback_pages=self.counts.fallback_pages,
                 )
             )
+        self.status, self.message, self.finished_at = status, message, finished
         self.crawler.stats.set_value("bantin/status", status)
         log_method = log.info if status == "ok" else log.warning
         totals = self.counts.totals()
@@ -197,7 +222,21 @@ class CrawlLedger:
             ", ".join(f"{key} {value}" for key, value in totals.items()),
             f" — {message}" if message else "",
         )
-        self.database.dispose()
+
+    def summary(self) -> RunSummary | None:
+        """The run as the ledger last wrote it (final once the spider has closed); None if it never started."""
+        if self.run_id is None or self.started_at is None:
+            return None
+        return RunSummary(
+            run_id=self.run_id,
+            status=self.status,
+            message=self.message,
+            counts=self.counts.as_json(),
+            errors=list(self.counts.errors),
+            error_total=self.counts.error_total,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+        )
 
     def verdict(self, reason: str) -> tuple[str, str]:
         counts = self.counts

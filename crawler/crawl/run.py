@@ -7,6 +7,7 @@ as a child process instead of calling this.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -16,8 +17,6 @@ from pathlib import Path
 
 from crawler.crawl.addon import scrapy_settings
 from crawler.config import Config
-from crawler.store import Database
-from crawler.store.models import CrawlRun
 from crawler.errors import CrawlError
 
 
@@ -63,7 +62,8 @@ def run_crawl(config: Config, options: CrawlOptions) -> CrawlResult:
     from scrapy.crawler import CrawlerProcess
     from scrapy.settings import Settings
 
-    from spiders.nhandan import NhandanSpider
+    from crawler.crawl.ledger import CrawlLedger
+    from spiders.nhandan.spider import NhandanSpider
 
     settings = Settings()
     settings.setmodule("crawler.crawl.settings", priority="project")
@@ -93,26 +93,15 @@ def run_crawl(config: Config, options: CrawlOptions) -> CrawlResult:
     process.crawl(crawler)
     process.start()
 
-    run_id = crawler.stats.get_value("bantin/run_id")
-    if run_id is None:
-        raise CrawlError("the crawl did not start (see the log above for the reason)")
-    ledger = getattr(crawler, "bantin_ledger", None)
-    database = Database(config.storage.url)
+    # The ledger's own last write: the crawl's database is closed by now, and is not reopened.
     try:
-        with database.session() as session:
-            run = session.get(CrawlRun, run_id)
-            return CrawlResult(
-                run_id=run.id,
-                status=run.status,
-                message=run.message,
-                counts=dict(run.counts or {}),
-                errors=list(run.errors or []),
-                error_total=ledger.counts.error_total if ledger else len(run.errors or []),
-                started_at=run.started_at,
-                finished_at=run.finished_at,
-            )
-    finally:
-        database.dispose()
+        ledger = crawler.get_extension(CrawlLedger)
+    except RuntimeError:  # the crawl failed before its extensions were built
+        ledger = None
+    summary = ledger.summary() if ledger is not None else None
+    if summary is None:
+        raise CrawlError("the crawl did not start (see the log above for the reason)")
+    return CrawlResult(**dataclasses.asdict(summary))
 
 
 def crawl_child_command(config_path: str | os.PathLike | None, *args: str, quiet: bool = False) -> list[str]:
