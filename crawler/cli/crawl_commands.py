@@ -294,6 +294,19 @@ def show_article(app: App, article: str, output_format: str) -> None:
         click.echo(f"topic {match['topic']!r}: {', '.join(terms)}")
 
 
+def _check_sites(session, wanted) -> None:
+    """Refuse a site that is neither registered nor in the archive (a typo would just match nothing)."""
+    if not wanted:
+        return
+    from crawler.store.models import ArticleRow
+    from spiders.registry import sites
+
+    known = set(sites()) | set(session.scalars(select(ArticleRow.site).distinct()))
+    unknown = [site for site in wanted if site not in known]
+    if unknown:
+        raise UsageError(f"unknown site {unknown[0]!r} (sites: {', '.join(sorted(known))})")
+
+
 def _find_article(session, key: str):
     from crawler.store.archive import find_article
     from spiders.registry import resolve_url, sites
@@ -325,32 +338,61 @@ def _full(row) -> dict:
 @articles.command("search", context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})
 @click.argument("query")
 @_date_options
+@click.option("--site", "sites", multiple=True, metavar="SITE", help="Only this site's articles (repeatable).")
 @click.option("--mode", type=click.Choice(["auto", "exact", "fold"]), default="auto", show_default=True,
               help="Accent handling (auto: a term typed without diacritics ignores them).")
-@click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True, help="Articles per page.")
+@click.option("--before", "before_key", metavar="ARTICLE",
+              help="The next page: articles older than this one (SITE:ID or URL, as a full page ends with).")
+@click.option("--count", "count_only", is_flag=True, help="Only say how many articles match.")
 @format_option()
 @pass_app
-def search_articles(app: App, query: str, since, until, mode: str, limit: int, output_format: str) -> None:
-    """Search the archive with a topic query (same language and Vietnamese rules as topics)."""
+def search_articles(app: App, query: str, since, until, sites: tuple[str, ...], mode: str, limit: int,
+                    before_key: str | None, count_only: bool, output_format: str) -> None:
+    """Search the archive with a topic query (same language and Vietnamese rules as topics), newest first.
+
+    The archive index finds the candidates; the matcher decides, so the answer is
+    the one a scan of every article would give.
+    """
     from crawler.cli.topic_commands import single_query_matcher
     from crawler.matching import ArticleFields
+    from crawler.query import parse_query
+    from crawler.store.archive import matching_articles
 
     matcher = single_query_matcher(query, mode)
-    results = []
+    tree = parse_query(query)
+    window = {"since": since.date() if since else None, "until": until.date() if until else None,
+              "sites": sites or None}
     with app.database.session() as session:
-        for row in session.scalars(_article_query(since, until, None).execution_options(yield_per=500)):
-            outcome = matcher.explain(ArticleFields.from_article(row), "query")
-            if outcome.matched:
-                summary = _summary(row, [])
-                summary["terms"] = sorted({hit.term for hit in outcome.hits if not hit.negated})
-                results.append(summary)
-                if len(results) >= limit:
-                    break
+        _check_sites(session, sites)
+        after = _find_article(session, before_key) if before_key else None
+        if count_only:
+            found = matching_articles(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row), "query"),
+                                      after=after, **window)
+            total = sum(1 for _ in found)
+            if output_format == "table":
+                click.echo(total)
+            else:
+                emit_rows([{"query": query, "matches": total}], ["query", "matches"], output_format)
+            return
+        results = []
+        last = None
+        found = matching_articles(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row), "query"),
+                                  after=after, **window)
+        for row, carried in found:
+            summary = _summary(row, [])
+            summary["terms"] = carried
+            results.append(summary)
+            last = row
+            if len(results) >= limit:
+                break
     if output_format == "table" and not results:
-        click.echo("no articles match")
+        click.echo("no articles match" if not after else "no more articles match")
         return
     emit_rows(results, ["site", "external_id", "published", "title", "terms"] if output_format == "table" else
               list(results[0]) if results else [], output_format)
+    if output_format == "table" and len(results) >= limit and last is not None:
+        click.echo(f"next page: --before {last.site}:{last.external_id}", err=True)
 
 
 @articles.command("export")
