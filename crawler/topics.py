@@ -143,9 +143,12 @@ def rematch(database: Database, topic_set: TopicSet, *, now: datetime, batch_siz
             with database.session() as session:
                 keys = candidate_ids(session, candidates, after=last_id, limit=batch_size)
                 batch = list(session.scalars(select(ArticleRow).where(ArticleRow.id.in_(keys)).order_by(ArticleRow.id)))
-                for article in batch:
-                    for name in match_article(session, article, topic_set, now=now):
-                        counts[name] += 1
+                # Each article's lookup of its own matches needs nothing pending flushed first:
+                # one flush per batch instead of one per article.
+                with session.no_autoflush:
+                    for article in batch:
+                        for name in match_article(session, article, topic_set, now=now):
+                            counts[name] += 1
             if len(keys) < batch_size:
                 break
             last_id = keys[-1]
