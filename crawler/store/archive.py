@@ -81,10 +81,24 @@ def matching_articles(
         log.debug("reading the query's candidates from the archive index")
     query = article_query(since=since, until=until, sites=sites, candidates=candidates, after=after,
                           published_from=published_from)
-    for row in session.scalars(query.execution_options(yield_per=batch)):
+    if candidates is None:
+        rows: Iterable[ArticleRow] = session.scalars(query.execution_options(yield_per=batch))
+    else:
+        rows = _rows_in_order(session, query, batch)
+    for row in rows:
         verdict = accept(row)
         if verdict is not None:
             yield row, verdict
+
+
+def _rows_in_order(session: Session, query: Select, batch: int) -> Iterator[ArticleRow]:
+    """The rows of ``query``, ordering only their keys: sorting whole ~3 KB rows costs more than reading them."""
+    keys = session.scalars(query.with_only_columns(ArticleRow.id).execution_options(yield_per=batch * 5)).all()
+    for start in range(0, len(keys), batch):
+        chunk = keys[start:start + batch]
+        loaded = {row.id: row for row in session.scalars(select(ArticleRow).where(ArticleRow.id.in_(chunk)))}
+        for key in chunk:
+            yield loaded[key]
 
 
 def topics_by_article(session: Session, keys: list[int]) -> dict[int, list[str]]:
