@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.items import ExtractedArticle, Image
 from crawler.store import Database
-from crawler.store.articles import load_articles, record_sources, store_article
+from crawler.store.articles import load_articles, record_sources_of, store_article
 from crawler.store.models import ArticleRow, ArticleSource, CrawlRun
 from crawler.topics import TopicSet, match_article
 
@@ -134,6 +134,7 @@ def _store(database: Database, batch: list[_Record], topics: TopicSet, now: date
     outcomes = []
     with database.session() as session:
         stored: dict[tuple[str, str], ArticleRow] = {}
+        seen: dict[int, dict[str, datetime | None]] = {}
         for site in {record.item.site for record in batch}:
             ids = [record.item.external_id for record in batch if record.item.site == site]
             stored.update(((site, key), row) for key, row in load_articles(session, site, ids).items())
@@ -153,10 +154,11 @@ def _store(database: Database, batch: list[_Record], topics: TopicSet, now: date
                                               last_seen_at=last or now, lastmod=lastmod))
             else:
                 sources = {source: lastmod for source, (_, _, lastmod) in record.sources.items()}
-                record_sources(session, row, sources or {SOURCE: None}, now=now)
+                seen[row.id] = sources or {SOURCE: None}
             if outcome != "unchanged":
                 match_article(session, row, topics, now=now, new=new)
             outcomes.append(outcome)
+        record_sources_of(session, seen, now=now)  # one query for the batch's known articles
     return outcomes
 
 

@@ -423,7 +423,7 @@ def export_articles(app: App, topic: str | None, since, until, output_format: st
                     if writer is None:
                         writer = csv.DictWriter(stream, fieldnames=list(data))
                         writer.writeheader()
-                    writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else
+                    writer.writerow({k: json.dumps(v, ensure_ascii=False, default=json_default) if isinstance(v, (list, dict)) else
                                      v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()})
                 elif output_format == "json":
                     stream.write(("," if count else "") + "\n" + dumps(data))
