@@ -91,6 +91,9 @@ def collect_status(config, database, *, now: datetime, limit: int = 5, quiet_day
             ).order_by(OutboxMessage.updated_at.desc()).limit(50)
         ).all()
         failing = [(row.recipient, row.status, row.attempts, row.last_error, row.next_attempt_at) for row in failing]
+        from crawler.store.index import INDEX_VERSION, index_status
+
+        archive_index = index_status(session)
 
     service_lease = lease_holder(database, "service")
     service = _service_state(service_lease, now, stamp)
@@ -132,6 +135,9 @@ def collect_status(config, database, *, now: datetime, limit: int = 5, quiet_day
         warn("outbox_retrying", f"{len(retrying)} digest message(s) waiting for a retry "
              f"({recipient}, {attempts} attempt(s){when}: {error or 'no reason recorded'})")
 
+    if not archive_index.complete:
+        warn("index_incomplete", f"the archive index is {archive_index.describe()} (searches read every article)")
+
     digests_by_date: dict[str, dict[str, int]] = {}
     for digest_date, row_status, count in by_date:
         digests_by_date.setdefault(digest_date.isoformat(), {})[row_status] = count
@@ -150,6 +156,9 @@ def collect_status(config, database, *, now: datetime, limit: int = 5, quiet_day
             **{key: outbox_counts.get(key, 0) for key in ("pending", "sending", "sent", "failed")},
             "last_sent_at": stamp(last_sent),
         },
+        "index": {"articles": archive_index.articles, "indexed": archive_index.indexed,
+                  "version": archive_index.version, "code_version": INDEX_VERSION,
+                  "complete": archive_index.complete, "state": archive_index.describe()},
         "warnings": warnings,
         "healthy": not warnings,
     }
@@ -320,6 +329,7 @@ def render_text(report: dict[str, Any]) -> str:
     lines.append(f"Outbox: {outbox['sent']} sent, {outbox['pending']} pending, {outbox['sending']} sending, "
                  f"{outbox['failed']} failed; last sent {_human(outbox['last_sent_at'])}")
 
+    lines.append(f"Archive index: {report['index']['state']}")
     if report["warnings"]:
         lines.append(f"Health: {len(report['warnings'])} warning(s)")
         lines.extend(f"  ! {warning['message']}" for warning in report["warnings"])
