@@ -147,14 +147,14 @@ def _row_info(row: Lease) -> LeaseInfo:
 
 def lease_holder(database: Database, name: str) -> LeaseInfo | None:
     """The current row for this lease (possibly expired: check `.live(now)`), or None."""
-    with database.session() as session:
+    with database.session(write=False) as session:
         row = session.get(Lease, name)
         return _row_info(row) if row is not None else None
 
 
 def crawl_lease_holders(database: Database) -> list[LeaseInfo]:
     """The rows of every site's crawl lease (possibly expired: check `.live(now)`)."""
-    with database.session() as session:
+    with database.session(write=False) as session:
         rows = session.scalars(select(Lease).where(Lease.name.startswith(CRAWL_LEASE_PREFIX, autoescape=True)))
         return [_row_info(row) for row in rows]
 

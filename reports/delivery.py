@@ -158,7 +158,7 @@ def build_previews(
     prepare_topics(database, config.topics, now=now)
     previews = []
     for recipient in recipients:
-        with database.session() as session:
+        with database.session(write=False) as session:
             composed = _compose(session, config, recipient, now)
             session.rollback()
         previews.append(

@@ -195,7 +195,7 @@ class ArchiveIndex:
         ids = list(external_ids)
         if not ids:
             return {}
-        with self.database.session() as session:
+        with self.database.session(write=False) as session:
             return known_articles(session, self.site, ids)
 
     needs_fetch = staticmethod(needs_fetch)
