@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crawler.store import Database
@@ -41,6 +41,14 @@ Clock = Callable[[], datetime]
 DEFAULT_TTL = timedelta(minutes=2)
 # How often a waiting acquirer tries again.
 POLL_SECONDS = 0.25
+
+
+CRAWL_LEASE_PREFIX = "crawl:"
+
+
+def crawl_lease(site: str) -> str:
+    """The lease one site's crawl holds: a site never overlaps itself, different sites may run together."""
+    return f"{CRAWL_LEASE_PREFIX}{site}"
 
 
 def utcnow() -> datetime:
@@ -139,9 +147,16 @@ def _row_info(row: Lease) -> LeaseInfo:
 
 def lease_holder(database: Database, name: str) -> LeaseInfo | None:
     """The current row for this lease (possibly expired: check `.live(now)`), or None."""
-    with database.session() as session:
+    with database.session(write=False) as session:
         row = session.get(Lease, name)
         return _row_info(row) if row is not None else None
+
+
+def crawl_lease_holders(database: Database) -> list[LeaseInfo]:
+    """The rows of every site's crawl lease (possibly expired: check `.live(now)`)."""
+    with database.session(write=False) as session:
+        rows = session.scalars(select(Lease).where(Lease.name.startswith(CRAWL_LEASE_PREFIX, autoescape=True)))
+        return [_row_info(row) for row in rows]
 
 
 class HeldLease:

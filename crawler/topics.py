@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crawler.config import TopicConfig
@@ -62,16 +63,22 @@ def sync_topics(session: Session, topic_set: TopicSet, *, now: datetime) -> list
     for spec in topic_set.specs:
         row = rows.pop(spec.name, None)
         if row is None:
-            row = Topic(name=spec.name, query=spec.query, accents=spec.accents, version=spec.version, updated_at=now)
-            session.add(row)
-        elif row.version != spec.version:
+            # Another process preparing the same configuration may add it at once.
+            module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+            session.execute(module.insert(Topic).values(
+                name=spec.name, query=spec.query, accents=spec.accents, version=spec.version, updated_at=now,
+            ).on_conflict_do_nothing(index_elements=[Topic.name]))
+            stale.append(spec.name)
+            continue
+        if row.version != spec.version:
             row.query, row.accents, row.version, row.updated_at = spec.query, spec.accents, spec.version, now
         if row.matched_version != spec.version:
             stale.append(spec.name)
     for removed in rows.values():
         # A topic taken out of the configuration takes its matches with it.
         session.execute(delete(Match).where(Match.topic == removed.name))
-        session.delete(removed)
+        # A statement, not session.delete(): a concurrent sync may have deleted it already.
+        session.execute(delete(Topic).where(Topic.name == removed.name))
     return stale
 
 
@@ -86,38 +93,34 @@ def match_article(
     names = [spec.name for spec in topic_set.specs]
     if not found and new:
         return []
-    existing = {} if new else {
-        match.topic: match
-        for match in session.scalars(
-            select(Match).where(Match.article_id == article.id, Match.topic.in_(names))
-        )
-    }
     versions = topic_set.versions
-    for name in names:
-        hits = found.get(name)
-        match = existing.get(name)
-        if not hits:
-            if match is not None:
-                session.delete(match)
-            continue
-        payload = [hit.to_dict() for hit in hits]
-        if match is None:
-            session.add(
-                Match(
-                    article=article,
-                    topic=name,
-                    topic_version=versions[name],
-                    article_version=article.version,
-                    hits=payload,
-                    matched_at=now,
-                )
-            )
-        else:
-            match.topic_version = versions[name]
-            match.article_version = article.version
-            match.hits = payload
-            match.matched_at = now
-    return [name for name in names if found.get(name)]
+    rows = [
+        dict(topic=name, topic_version=versions[name], article_version=article.version,
+             hits=[hit.to_dict() for hit in found[name]], matched_at=now)
+        for name in names if found.get(name)
+    ]
+    if new:
+        # Nobody else can see an article this transaction just added: plain inserts, batched at flush.
+        session.add_all(Match(article=article, **row) for row in rows)
+        return [row["topic"] for row in rows]
+    existing = set(session.scalars(select(Match.topic).where(Match.article_id == article.id, Match.topic.in_(names))))
+    gone = [name for name in names if name in existing and not found.get(name)]
+    if gone:
+        session.execute(delete(Match).where(Match.article_id == article.id, Match.topic.in_(gone)))
+    if rows:
+        # A concurrent re-match (another process preparing the same new topic) may insert
+        # the same (article, topic) at once: an upsert lets both succeed, last one wins.
+        session.execute(_upsert_matches(session, [dict(article_id=article.id, **row) for row in rows]))
+    return [row["topic"] for row in rows]
+
+
+def _upsert_matches(session: Session, rows: list[dict]):
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = module.insert(Match).values(rows)
+    return statement.on_conflict_do_update(
+        index_elements=[Match.article_id, Match.topic],
+        set_={column: statement.excluded[column] for column in ("topic_version", "article_version", "hits", "matched_at")},
+    )
 
 
 def rematch(database: Database, topic_set: TopicSet, *, now: datetime, batch_size: int = REMATCH_BATCH) -> dict[str, int]:

@@ -177,7 +177,7 @@ def build_previews(
     prepare_topics(database, config.topics, now=now)
     previews = []
     for recipient in recipients:
-        with database.session() as session:
+        with database.session(write=False) as session:
             composed = _compose(session, config, recipient, now, links)
             session.rollback()
         previews.append(

@@ -37,7 +37,7 @@ from crawler.config import Config, ScheduleConfig, load_config
 from crawler.cron import cron_day_of_week, make_trigger  # noqa: F401 - re-exported for the scheduler's callers
 from crawler.store import Database
 from crawler.errors import BantinError, LockBusyError
-from crawler.locks import HeldLease, hold_lease, lease_holder, this_host
+from crawler.locks import HeldLease, crawl_lease_holders, hold_lease, lease_holder, this_host
 from scheduler import jobs
 from scheduler.jobs import log_event
 
@@ -483,8 +483,8 @@ class Service:
         """A crawl runs here or anywhere else (someone holds a live crawl lease)."""
         if self._crawl_lock.locked():
             return True
-        holder = lease_holder(self.database, "crawl")
-        return holder is not None and holder.live(self.clock())
+        now = self.clock()
+        return any(holder.live(now) for holder in crawl_lease_holders(self.database))
 
     # -- the digest ---------------------------------------------------------------
 

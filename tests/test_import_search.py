@@ -72,9 +72,12 @@ def test_export_then_import_moves_the_archive(tmp_path, capsys, database_url, ta
     code, out, _ = run(capsys, "--config", target, "articles", "import", str(dump))
     assert "0 new, 0 updated, 12 unchanged, 2 skipped" in out
     moved, original = Database(target_url), Database(database_url)
-    fields = lambda db: {  # noqa: E731
-        (r.site, r.external_id): (r.url, r.title, r.body, r.tags, r.category, r.published_at, r.first_seen_at,
-                                  r.changed_at, r.version) for r in db.session().__enter__().scalars(select(ArticleRow))}
+    def fields(db):
+        with db.session(write=False) as session:
+            return {(r.site, r.external_id): (r.url, r.title, r.body, r.tags, r.category, r.published_at,
+                                              r.first_seen_at, r.changed_at, r.version)
+                    for r in session.scalars(select(ArticleRow))}
+
     assert fields(moved) == fields(original)
     with moved.session() as session:
         assert index_status(session).complete

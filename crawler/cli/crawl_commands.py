@@ -76,7 +76,8 @@ def crawl(app: App, since: datetime | None, site_url: str | None, search: bool, 
     interrupted, 75 when another crawl holds the lock.
     """
     from crawler.crawl.run import CrawlOptions, run_crawl
-    from crawler.locks import hold_lease
+    from crawler.locks import crawl_lease, hold_lease
+    from spiders.nhandan import SITE
 
     config = app.config
     if site_url:
@@ -99,7 +100,7 @@ def crawl(app: App, since: datetime | None, site_url: str | None, search: bool, 
         progress=not no_progress,
         time_limit_minutes=time_limit,
     )
-    with hold_lease(database, "crawl", wait=wait, info={"purpose": "`bantin crawl`", "trigger": trigger}):
+    with hold_lease(database, crawl_lease(SITE.id), wait=wait, info={"purpose": "`bantin crawl`", "trigger": trigger}):
         result = run_crawl(config, options)
     _print_crawl_summary(result)
     if not result.ok:

@@ -63,7 +63,7 @@ class ArchiveStore:
         ids = list(external_ids)
         if not ids:
             return {}
-        with self.database.session() as session:
+        with self.database.session(write=False) as session:
             return known_articles(session, site, ids)
 
     def saw(self, sources_by_key: Mapping[int, Mapping[str, datetime | None]]) -> None:

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from crawler.errors import DatabaseTooNewError, StorageError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Set on the engine behind read-only sessions: their transactions may start deferred.
+_READ_ONLY = "bantin_read_only"
 
 
 class Database:
@@ -24,13 +26,21 @@ class Database:
         self.url = url
         self.engine = _create_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self.engine.execution_options(**{_READ_ONLY: True}),
+                                           expire_on_commit=False)
         if migrate:
             upgrade(self.engine)
 
     @contextlib.contextmanager
-    def session(self) -> Iterator[Session]:
-        """One short transaction: commits on success, rolls back on error."""
-        with self._sessions.begin() as session:
+    def session(self, *, write: bool = True) -> Iterator[Session]:
+        """One short transaction: commits on success, rolls back on error.
+
+        On SQLite a writing transaction takes the write lock when it begins, so it
+        waits (busy timeout) for another writer instead of failing at its first
+        write after a read. ``write=False`` is for transactions that only read:
+        they never wait for writers (WAL readers see a snapshot).
+        """
+        with (self._sessions if write else self._read_sessions).begin() as session:
             yield session
 
     def dispose(self) -> None:
@@ -55,13 +65,20 @@ def _create_engine(url: str) -> Engine:
                 raise StorageError(f"cannot create the database folder: {exc}") from None
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; take it over so that
-        # a writing transaction starts as one (no lost upgrades between readers).
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        # pysqlite's own transaction handling defers BEGIN; take it over. A deferred
+        # transaction that reads and then writes gets SQLITE_BUSY at once, without the
+        # busy timeout, when another connection wrote in between (its snapshot is stale):
+        # so every transaction takes the write lock up front, except read-only ones.
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return create_engine(parsed, pool_pre_ping=True)
+
+
+def _sqlite_begin(connection) -> None:
+    read_only = connection.get_execution_options().get(_READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
