@@ -144,6 +144,23 @@ def lease_holder(database: Database, name: str) -> LeaseInfo | None:
         return _row_info(row) if row is not None else None
 
 
+def leases_named(database: Database, prefix: str) -> list[LeaseInfo]:
+    """Every lease row whose name starts with ``prefix`` (e.g. ``crawl:``, one per site), by name."""
+    from sqlalchemy import select
+
+    with database.session() as session:
+        rows = session.scalars(select(Lease).where(Lease.name.startswith(prefix, autoescape=True)).order_by(Lease.name))
+        return [_row_info(row) for row in rows]
+
+
+def crawl_lease(site: str) -> str:
+    """The lease a crawl of ``site`` holds: one site never overlaps itself, different sites may run together."""
+    return f"{CRAWL_LEASE_PREFIX}{site}"
+
+
+CRAWL_LEASE_PREFIX = "crawl:"
+
+
 class HeldLease:
     """A lease this process holds; renewed by a background thread until released."""
 

@@ -1,7 +1,7 @@
 """Helpers for the service tests: a fake crawl child, a fake digest, a service driver process.
 
 The fake crawl child behaves like `bantin crawl` towards the service: it holds
-the "crawl" lease, writes its own CrawlRun row with its pid and host, exits 75
+the "crawl:nhandan" lease, writes its own CrawlRun row with its pid and host, exits 75
 when the lease is taken, and on SIGTERM records "interrupted" and exits 1.
 """
 
@@ -53,7 +53,7 @@ else:
     signal.signal(signal.SIGTERM, stop)
 
 try:
-    with hold_lease(db, "crawl", info={{"purpose": "fake crawl"}}, heartbeat_seconds=0.5):
+    with hold_lease(db, "crawl:nhandan", info={{"purpose": "fake crawl"}}, heartbeat_seconds=0.5):
         # A SIGTERM during the insert is held until the row and its id are known.
         signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGTERM}})
         with db.session() as s:

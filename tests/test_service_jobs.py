@@ -60,7 +60,7 @@ def test_crawl_child_ok(database, fake):
     assert outcome.totals["new"] == 2
     [run] = crawl_rows(database)
     assert run.id == outcome.run_id and run.status == "ok"
-    assert lease_holder(database, "crawl") is None
+    assert lease_holder(database, "crawl:nhandan") is None
 
 
 def test_crawl_child_crash_is_recorded_failed(database, fake):
@@ -70,7 +70,7 @@ def test_crawl_child_crash_is_recorded_failed(database, fake):
     assert run.status == "failed" and run.finished_at is not None
     assert "exit status 3" in run.message
     # The dead child's lease is freed at once.
-    assert lease_holder(database, "crawl") is None
+    assert lease_holder(database, "crawl:nhandan") is None
 
 
 def test_crawl_child_killed_with_sigkill_is_recorded_failed(database, fake):
@@ -115,7 +115,7 @@ def test_stop_cancels_the_crawl_cleanly(database, fake):
     assert outcome.status == "interrupted" and outcome.job_status == "interrupted"
     [run] = crawl_rows(database)
     assert run.status == "interrupted"  # the child closed its own row
-    assert lease_holder(database, "crawl") is None
+    assert lease_holder(database, "crawl:nhandan") is None
 
 
 def make_service(database, command, *, clock=None, digest=None, poll=0.01, wait_minutes=5):
@@ -135,7 +135,7 @@ digest_wait_minutes = {wait_minutes}
 def test_service_crawl_refused_while_a_manual_crawl_runs(database, fake):
     """The manual crawl holds the crawl lease: the service's child exits 75 and the job is skipped."""
     service = make_service(database, fake("ok"))
-    with hold_lease(database, "crawl", info={"purpose": "`bantin crawl`"}):
+    with hold_lease(database, "crawl:nhandan", info={"purpose": "`bantin crawl`"}):
         outcome = service.run_crawl(trigger="schedule")
     assert outcome.status == "busy"
     [job] = job_rows(database, "crawl")
@@ -150,10 +150,10 @@ def test_manual_crawl_refused_while_the_service_crawls(database, fake, tmp_path)
     service = make_service(database, fake("hang"))
     worker = threading.Thread(target=service.run_crawl, kwargs={"trigger": "schedule"})
     worker.start()
-    wait_for(lambda: lease_holder(database, "crawl"), what="the service's crawl lease")
+    wait_for(lambda: lease_holder(database, "crawl:nhandan"), what="the service's crawl lease")
     second = subprocess.run(fake("ok"), capture_output=True, text=True, timeout=60)
     assert second.returncode == 75
-    assert "crawl lock is held by fake crawl" in second.stdout
+    assert "crawl:nhandan lock is held by fake crawl" in second.stdout
     service.stopping.set()
     worker.join()
     assert [run.status for run in crawl_rows(database)] == ["interrupted"]
@@ -185,7 +185,7 @@ def test_digest_waits_for_a_running_crawl(database, fake):
     clock = FakeClock(utc(2025, 3, 26, 23, 30))
     # A crawl elsewhere holds the lease and finishes after a few polls.
     with database.session() as session:
-        session.add(Lease(name="crawl", owner="otherhost:99:x", acquired_at=clock.now, heartbeat_at=clock.now,
+        session.add(Lease(name="crawl:nhandan", owner="otherhost:99:x", acquired_at=clock.now, heartbeat_at=clock.now,
                           expires_at=clock.now + timedelta(hours=1), info={}))
     polls = []
 
@@ -209,7 +209,7 @@ def test_digest_waits_for_a_running_crawl(database, fake):
 def test_digest_stops_waiting_after_digest_wait_minutes(database, fake):
     clock = FakeClock(utc(2025, 3, 26, 23, 30))
     with database.session() as session:
-        session.add(Lease(name="crawl", owner="otherhost:99:x", acquired_at=clock.now, heartbeat_at=clock.now,
+        session.add(Lease(name="crawl:nhandan", owner="otherhost:99:x", acquired_at=clock.now, heartbeat_at=clock.now,
                           expires_at=clock.now + timedelta(hours=5), info={}))
     service = make_service(database, fake("ok"), clock=clock, poll=30.0, wait_minutes=5)
     assert service.run_digest(trigger="schedule") == "ok"

@@ -138,7 +138,7 @@ def test_sigterm_during_a_crawl_then_the_next_start_finishes(setup):
     assert all(run.status != "running" for run in setup.job_runs("digest"))
     assert setup.outbox() == {}  # the digest never sent without its crawl
     assert lease_holder(setup.database, "service") is None
-    assert lease_holder(setup.database, "crawl") is None
+    assert lease_holder(setup.database, "crawl:nhandan") is None
 
     setup.mode.write_text("ok")
     again = setup.start()
@@ -185,7 +185,7 @@ def test_sigkilled_crawl_child_is_failed_and_the_service_goes_on(setup):
     assert crawl.status == "failed" and "SIGKILL" in crawl.message and crawl.finished_at is not None
     assert [run.status for run in setup.job_runs("crawl")] == ["failed"]
     assert "job=crawl event=finished outcome=failed" in service.output()
-    assert lease_holder(setup.database, "crawl") is None
+    assert lease_holder(setup.database, "crawl:nhandan") is None
     # Still serving: the service keeps its lease fresh after the crash.
     wait_for(lambda: lease_holder(setup.database, "service").heartbeat_at > killed_at, what="a heartbeat",
              process=service.process)

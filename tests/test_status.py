@@ -70,7 +70,7 @@ def test_healthy_status_exits_zero(config, database):
     code, report = status_json(config)
     assert code == 0 and report["healthy"] and report["warnings"] == []
     [crawl] = report["crawls"]
-    assert crawl["totals"] == {"discovered": 10, "fetched": 4, "new": 3, "updated": 1, "failed": 0}
+    assert crawl["totals"] == {"discovered": 10, "fetched": 4, "new": 3, "updated": 1, "unchanged": 0, "failed": 0}
     assert crawl["duration_seconds"] == 180.0
     text = status(config).output
     assert "Health: OK" in text and "rss: discovered 10 fetched 4 new 3 updated 1 failed 0" in text

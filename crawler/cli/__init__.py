@@ -25,12 +25,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "crawl": ("crawler.cli.crawl_commands:crawl", "Crawl the site into the archive."),
     "extract": ("crawler.cli.crawl_commands:extract", "Extract one article page and print the item."),
     "articles": ("crawler.cli.crawl_commands:articles", "List, show, search and export stored articles."),
+    "sites": ("crawler.cli.site_commands:sites", "List the followed sites, their last crawl and articles stored."),
     "status": ("crawler.cli.status_commands:status", "Show the service, the last runs and health warnings."),
     "match": ("crawler.cli.topic_commands:match", "Check whether a query matches a text, and why."),
     "topics": ("crawler.cli.topic_commands:topics", "List, back-test and re-match topics."),
     "digest": ("crawler.cli.digest_commands:digest", "Preview, send or resend the digest e-mails."),
     "smtp": ("crawler.cli.digest_commands:smtp", "Check the SMTP settings."),
-    "demo": ("crawler.cli.digest_commands:demo", "Run the whole chain offline on the bundled sample site."),
+    "demo": ("crawler.cli.demo_command:demo", "Run the whole chain offline on the bundled sample site."),
     "serve": ("crawler.cli.service_commands:serve", "Run the scheduled crawl and digest in the foreground."),
     "service": ("crawler.cli.service_commands:service", "Print a systemd unit for `bantin serve`."),
 }
@@ -59,11 +60,61 @@ class App:
         self.config_path = config_path
         self.debug = debug
 
+    def load_config(self):
+        """Read the configuration afresh, checking its sites against the registry (SIGHUP reloads too)."""
+        from crawler.config import load_config
+        from spiders.registry import sites
+
+        return load_config(self.config_path, known_sites=sites())
+
     @cached_property
     def config(self):
-        from crawler.config import load_config
+        return self.load_config()
 
-        return load_config(self.config_path)
+    def find_article(self, session, reference: str):
+        """The stored article a person means by a URL, SITE:ID or a site's own id (sites read their URLs)."""
+        from crawler.store.archive import find_article
+        from spiders.registry import resolve_url, sites
+
+        return find_article(session, reference, resolve_url=resolve_url, known_sites=sites())
+
+    def resolve_topic(self, topic: str | None) -> str | None:
+        """A configured topic's name as written in the configuration, from however it was typed."""
+        if topic is None:
+            return None
+        from crawler.config import topic_key
+        from crawler.errors import UsageError
+
+        for configured in self.config.topics:
+            if topic_key(configured.name) == topic_key(topic):
+                return configured.name
+        names = ", ".join(repr(t.name) for t in self.config.topics) or "none configured"
+        raise UsageError(f"unknown topic {topic!r} (topics: {names})")
+
+    def crawl_sites(self, chosen: tuple[str, ...] = ()) -> list:
+        """The sites a crawl covers, resolved against the registry: `chosen` ids, else every enabled one."""
+        from crawler.crawl.addon import CrawlSite
+        from crawler.errors import UsageError
+        from spiders.registry import get_site
+
+        config = self.config
+        if chosen:
+            entries = []
+            for site_id in dict.fromkeys(chosen):
+                entry = config.site_entry(site_id)
+                if entry is None:
+                    configured = ", ".join(e.id for e in config.site_entries())
+                    raise UsageError(f"--site {site_id}: not a configured site (configured: {configured})")
+                entries.append(entry)
+        else:
+            entries = config.enabled_sites()
+            if not entries:
+                raise UsageError("no site is enabled: set enabled = true in one of [[sites]], or give --site ID")
+        targets = []
+        for entry in entries:
+            site = get_site(entry.id)
+            targets.append(CrawlSite.from_entry(entry, spider=site.spider, base_url=site.base_url))
+        return targets
 
     @cached_property
     def database(self):

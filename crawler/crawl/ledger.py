@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
 
 from scrapy import signals
@@ -20,12 +19,11 @@ from sqlalchemy import select, update
 from crawler.crawl import events
 from crawler.store import Database
 from crawler.store.models import CrawlRun
+from crawler.store.records import COUNTERS, MAX_ERRORS, RunCounts, RunSummary  # noqa: F401 - the ledger's vocabulary
 from crawler.locks import pid_alive
 
 log = logging.getLogger("bantin.crawl")
 
-COUNTERS = ("discovered", "fetched", "new", "updated", "unchanged", "failed")
-MAX_ERRORS = 200
 FLUSH_SECONDS = 5.0
 # Below this many article pages, a few odd ones say nothing about the layout.
 DEGRADED_MIN_PAGES = 5
@@ -35,33 +33,6 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class RunCounts:
-    """Per-source counters and the errors of one run."""
-
-    def __init__(self) -> None:
-        self.by_source: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
-        self.errors: list[dict] = []
-        self.error_total = 0
-        self.article_pages = 0
-        self.fallback_pages = 0
-        self.source_pages_ok = 0
-        self.source_pages_failed = 0
-
-    def add(self, source: str, counter: str, amount: int = 1) -> None:
-        self.by_source[source][counter] += amount
-
-    def error(self, source: str, url: str, reason: str) -> None:
-        self.error_total += 1
-        if len(self.errors) < MAX_ERRORS:
-            self.errors.append({"source": source, "url": url, "reason": reason})
-
-    def totals(self) -> dict[str, int]:
-        return {counter: sum(counts[counter] for counts in self.by_source.values()) for counter in COUNTERS}
-
-    def as_json(self) -> dict:
-        return {source: dict(counts) for source, counts in sorted(self.by_source.items())}
-
-
 class CrawlLedger:
     def __init__(self, crawler):
         settings = crawler.settings
@@ -69,12 +40,17 @@ class CrawlLedger:
         self.database_url = settings.get("BANTIN_DATABASE_URL")
         self.degraded_share = settings.getfloat("BANTIN_DEGRADED_SHARE", 0.2)
         self.trigger = settings.get("BANTIN_TRIGGER", "manual")
+        self.site = settings.get("BANTIN_SITE") or "nhandan"
         self.site_url = settings.get("BANTIN_SITE_URL", "")
         since = settings.get("BANTIN_SINCE")
         self.since = date.fromisoformat(since) if since else None
         self.counts = RunCounts()
         self.database: Database | None = None
         self.run_id: int | None = None
+        self.started_at: datetime | None = None
+        self.finished_at: datetime | None = None
+        self.status = "running"
+        self.message = ""
         self._flusher = None
 
     @classmethod
@@ -101,6 +77,7 @@ class CrawlLedger:
                 started_at=now,
                 status="running",
                 trigger=self.trigger,
+                site=self.site,
                 site_url=self.site_url,
                 since=self.since,
                 pid=os.getpid(),
@@ -112,12 +89,13 @@ class CrawlLedger:
             session.add(run)
             session.flush()
             self.run_id = run.id
+        self.started_at = now
         self.crawler.stats.set_value("bantin/run_id", self.run_id)
         from twisted.internet import task
 
         self._flusher = task.LoopingCall(self.flush)
         self._flusher.start(FLUSH_SECONDS, now=False)
-        log.info("crawl run %s started (%s, site %s)", self.run_id, self.trigger, self.site_url)
+        log.info("crawl run %s started (%s, site %s at %s)", self.run_id, self.trigger, self.site, self.site_url)
 
     def source_discovered(self, source: str, count: int, requested: int = 0) -> None:
         # Only a source page that was read and parsed announces anything.
@@ -172,6 +150,7 @@ class CrawlLedger:
         if self.database is None or self.run_id is None:
             return
         status, message = self.verdict(reason)
+        self.status, self.message, self.finished_at = status, message, utcnow()
         with self.database.session() as session:
             session.execute(
                 update(CrawlRun)
@@ -179,8 +158,8 @@ class CrawlLedger:
                 .values(
                     status=status,
                     message=message,
-                    finished_at=utcnow(),
-                    heartbeat_at=utcnow(),
+                    finished_at=self.finished_at,
+                    heartbeat_at=self.finished_at,
                     counts=self.counts.as_json(),
                     errors=list(self.counts.errors),
                     article_pages=self.counts.article_pages,
@@ -191,13 +170,24 @@ class CrawlLedger:
         log_method = log.info if status == "ok" else log.warning
         totals = self.counts.totals()
         log_method(
-            "crawl run %s %s: %s%s",
+            "crawl run %s (%s) %s: %s%s",
             self.run_id,
+            self.site,
             status,
             ", ".join(f"{key} {value}" for key, value in totals.items()),
             f" — {message}" if message else "",
         )
         self.database.dispose()
+
+    def summary(self) -> RunSummary | None:
+        """What this run wrote to its ledger row, without reading it back (None: it never started)."""
+        if self.run_id is None or self.started_at is None:
+            return None
+        return RunSummary(
+            run_id=self.run_id, site=self.site, status=self.status, message=self.message, counts=self.counts,
+            errors=list(self.counts.errors), error_total=self.counts.error_total, started_at=self.started_at,
+            finished_at=self.finished_at,
+        )
 
     def verdict(self, reason: str) -> tuple[str, str]:
         counts = self.counts

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from crawler.clock import VIETNAM
 from crawler.errors import AmbiguousArticleError, UsageError
-from crawler.store.models import ArticleRow, Match
+from crawler.store.models import ArticleRow, CrawlRun, Match
 
 # A front end's way of reading an article URL: (site id, external id), or None when no site owns it.
 UrlResolver = Callable[[str], "tuple[str, str] | None"]
@@ -77,3 +77,17 @@ def find_article(session: Session, reference: str, *, resolve_url: UrlResolver, 
 
 def _by_identity(session: Session, site: str, external_id: str) -> ArticleRow | None:
     return session.scalar(select(ArticleRow).where(ArticleRow.site == site, ArticleRow.external_id == external_id))
+
+
+def articles_per_site(session: Session) -> dict[str, int]:
+    """How many articles the archive holds for each site."""
+    return dict(session.execute(select(ArticleRow.site, func.count()).group_by(ArticleRow.site)).all())
+
+
+def last_crawl_per_site(session: Session) -> dict[str, CrawlRun]:
+    """Each site's most recently started crawl run."""
+    latest = (
+        select(CrawlRun.site, func.max(CrawlRun.id).label("id")).group_by(CrawlRun.site).subquery()
+    )
+    rows = session.scalars(select(CrawlRun).join(latest, CrawlRun.id == latest.c.id))
+    return {run.site: run for run in rows}
