@@ -57,11 +57,21 @@ class Site:
         return self.normalise_id(match.group(1)) if match else None
 
 
+# Sites packaged outside this repository register a Site under this entry point group.
+ENTRY_POINT_GROUP = "bantin.sites"
+
+
 def _registered() -> dict[str, Site]:
     # Each site package declares its Site; importing them here is the registry.
+    from importlib.metadata import entry_points
+
     from spiders.nhandan import SITE as NHANDAN
 
-    return {site.id: site for site in (NHANDAN,)}
+    found = {site.id: site for site in (NHANDAN,)}
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        site = point.load()
+        found.setdefault(site.id, site)
+    return found
 
 
 @lru_cache(maxsize=1)

@@ -54,7 +54,7 @@ class SiteOutcome:
         return self.run.status if self.run is not None else "failed"
 
 
-def crawl_settings(config: Config, site: CrawlSite, options: CrawlOptions):
+def crawl_settings(config: Config, site: CrawlSite, options: CrawlOptions, *, priority: str = "cmdline"):
     """The full Scrapy settings of one site's crawler."""
     from scrapy.settings import Settings
 
@@ -75,7 +75,7 @@ def crawl_settings(config: Config, site: CrawlSite, options: CrawlOptions):
     if options.time_limit_minutes:
         overrides["CLOSESPIDER_TIMEOUT"] = int(options.time_limit_minutes * 60)
     overrides.update(options.extra_settings)
-    settings.setdict(overrides, priority="cmdline")
+    settings.setdict(overrides, priority=priority)
     return settings
 
 
@@ -90,7 +90,9 @@ def run_crawl(config: Config, sites: Sequence[CrawlSite], options: CrawlOptions)
 
     if not sites:
         raise CrawlError("no site to crawl")
-    process = CrawlerProcess(crawl_settings(config, sites[0], options))
+    # The process's settings are merged into every crawler's, overriding equal priorities:
+    # below the crawlers' own, so each keeps its site's values.
+    process = CrawlerProcess(crawl_settings(config, sites[0], options, priority="project"))
     if not logging.getLogger().isEnabledFor(logging.DEBUG):
         # Scrapy has just reset its loggers to DEBUG; its per-page debug records
         # ("Crawled", "Scraped from") would be built only to be dropped.
@@ -102,7 +104,9 @@ def run_crawl(config: Config, sites: Sequence[CrawlSite], options: CrawlOptions)
         except KeyError:
             crawlers.append((site, None, f"no spider named {site.spider!r}"))
             continue
-        crawler = Crawler(spidercls, crawl_settings(config, site, options))
+        # The first crawler installs the reactor (as CrawlerProcess.create_crawler would); the rest share it.
+        first = not any(crawler is not None for _, crawler, _ in crawlers)
+        crawler = Crawler(spidercls, crawl_settings(config, site, options), init_reactor=first)
         process.crawl(crawler)
         crawlers.append((site, crawler, ""))
     if any(crawler is not None for _, crawler, _ in crawlers):
