@@ -63,9 +63,14 @@ class App:
     def load_config(self):
         """Read the configuration afresh, checking its sites against the registry (SIGHUP reloads too)."""
         from crawler.config import load_config
-        from spiders.registry import sites
 
-        return load_config(self.config_path, known_sites=sites())
+        config = load_config(self.config_path)
+        if config.sites is not None:
+            # Only [[sites]] names sites; importing the registry loads every site package (and Scrapy).
+            from spiders.registry import sites
+
+            config.check_sites(sites(), path=config.path)
+        return config
 
     @cached_property
     def config(self):

@@ -292,10 +292,10 @@ def _summary(article, topics: list[str]) -> dict:
 def list_articles(app: App, topic: str | None, site_ids: tuple[str, ...], since, until, limit: int,
                   output_format: str) -> None:
     """The newest stored articles (filter by topic, site and publication date)."""
-    from spiders.registry import get_site
-
     topic = app.resolve_topic(topic)
     for site_id in site_ids:
+        from spiders.registry import get_site
+
         try:
             get_site(site_id)
         except LookupError as exc:
