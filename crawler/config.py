@@ -50,8 +50,8 @@ class SiteConfig(_Section):
     # RSS category feeds to read besides /rss/home.rss, as "<slug>-<zoneId>" (e.g. "kinhte-1185").
     category_feeds: list[str] = Field(default_factory=list)
 
-    _http_origin = field_validator("base_url")(lambda value: _http_origin(value))
-    _feed_names = field_validator("category_feeds")(lambda value: _feed_names(value))
+    _check_base_url = field_validator("base_url")(lambda value: _http_origin(value))
+    _check_feeds = field_validator("category_feeds")(lambda value: _feed_names(value))
 
 
 # The site bantin follows when the configuration names none (`[site]` is its entry).
@@ -71,8 +71,8 @@ class SiteEntry(_Section):
     download_delay: float | None = Field(None, ge=0, le=600)
     concurrency: int | None = Field(None, ge=1, le=32)
 
-    _http_origin = field_validator("base_url")(lambda value: value if value is None else _http_origin(value))
-    _feed_names = field_validator("category_feeds")(lambda value: _feed_names(value))
+    _check_base_url = field_validator("base_url")(lambda value: value if value is None else _http_origin(value))
+    _check_feeds = field_validator("category_feeds")(lambda value: _feed_names(value))
 
 
 def _http_origin(value: str) -> str:

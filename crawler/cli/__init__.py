@@ -96,30 +96,32 @@ class App:
         names = ", ".join(repr(t.name) for t in self.config.topics) or "none configured"
         raise UsageError(f"unknown topic {topic!r} (topics: {names})")
 
-    def crawl_sites(self, chosen: tuple[str, ...] = ()) -> list:
-        """The sites a crawl covers, resolved against the registry: `chosen` ids, else every enabled one."""
-        from crawler.crawl.addon import CrawlSite
+    def chosen_sites(self, chosen: tuple[str, ...] = ()) -> list:
+        """The `[[sites]]` entries a crawl covers: the `chosen` ids, else every enabled one (config only)."""
         from crawler.errors import UsageError
-        from spiders.registry import get_site
 
         config = self.config
-        if chosen:
-            entries = []
-            for site_id in dict.fromkeys(chosen):
-                entry = config.site_entry(site_id)
-                if entry is None:
-                    configured = ", ".join(e.id for e in config.site_entries())
-                    raise UsageError(f"--site {site_id}: not a configured site (configured: {configured})")
-                entries.append(entry)
-        else:
+        if not chosen:
             entries = config.enabled_sites()
             if not entries:
                 raise UsageError("no site is enabled: set enabled = true in one of [[sites]], or give --site ID")
-        targets = []
-        for entry in entries:
-            site = get_site(entry.id)
-            targets.append(CrawlSite.from_entry(entry, spider=site.spider, base_url=site.base_url))
-        return targets
+            return entries
+        entries = []
+        for site_id in dict.fromkeys(chosen):
+            entry = config.site_entry(site_id)
+            if entry is None:
+                configured = ", ".join(e.id for e in config.site_entries())
+                raise UsageError(f"--site {site_id}: not a configured site (configured: {configured})")
+            entries.append(entry)
+        return entries
+
+    def crawl_site(self, entry):
+        """A configured site resolved against the registry: its spider and (unless overridden) its address."""
+        from crawler.crawl.addon import CrawlSite
+        from spiders.registry import get_site
+
+        site = get_site(entry.id)
+        return CrawlSite.from_entry(entry, spider=site.spider, base_url=site.base_url)
 
     @cached_property
     def database(self):

@@ -85,14 +85,12 @@ def crawl(app: App, site_ids: tuple[str, ...], since: datetime | None, site_url:
     degraded, 1 when any failed or was interrupted, 75 when every chosen site
     was busy.
     """
-    from dataclasses import replace
-
     from crawler.crawl.run import CrawlOptions, run_crawl
 
     config = app.config
-    targets = app.crawl_sites(site_ids)
+    entries = app.chosen_sites(site_ids)
     if site_url:
-        if len(targets) != 1:
+        if len(entries) != 1:
             raise UsageError("--site-url goes with one site: add --site ID")
         from crawler.config import SiteConfig
 
@@ -100,7 +98,7 @@ def crawl(app: App, site_ids: tuple[str, ...], since: datetime | None, site_url:
             site_url = SiteConfig(base_url=site_url).base_url
         except ValueError as exc:
             raise UsageError(f"--site-url: {exc.errors()[0]['msg'] if hasattr(exc, 'errors') else exc}") from None
-        targets = [replace(targets[0], base_url=site_url)]
+        entries = [entries[0].model_copy(update={"base_url": site_url})]
     if now_text:
         _parse_instant(now_text)
     options = CrawlOptions(
@@ -114,18 +112,19 @@ def crawl(app: App, site_ids: tuple[str, ...], since: datetime | None, site_url:
     )
     info = {"purpose": "`bantin crawl`", "trigger": trigger}
     with contextlib.ExitStack() as held:
-        free, busy = _hold_site_leases(held, app.database, targets, wait=wait, info=info)
+        # The leases first: resolving sites loads the site packages (and Scrapy), which takes a while.
+        free, busy = _hold_site_leases(held, app.database, entries, wait=wait, info=info)
         for site_id, reason in busy:
             click.echo(f"{site_id}: skipped: {reason}", err=True)
         if not free:
             raise LockBusyError("every chosen site is being crawled already; try again later")
-        outcomes = run_crawl(config, free, options)
+        outcomes = run_crawl(config, [app.crawl_site(entry) for entry in free], options)
     _print_crawl_summary(outcomes, busy)
     if not all(outcome.ok for outcome in outcomes):
         sys.exit(1)
 
 
-def _hold_site_leases(stack: contextlib.ExitStack, database, targets, *, wait: float, info: dict):
+def _hold_site_leases(stack: contextlib.ExitStack, database, entries, *, wait: float, info: dict):
     """Take each site's crawl lease: (the sites now held, [(busy site, why)]), all waits within one deadline."""
     import time
 
@@ -133,7 +132,7 @@ def _hold_site_leases(stack: contextlib.ExitStack, database, targets, *, wait: f
 
     deadline = time.monotonic() + max(wait, 0.0)
     free, busy = [], []
-    for site in targets:
+    for site in entries:
         try:
             stack.enter_context(hold_lease(database, crawl_lease(site.id), wait=max(deadline - time.monotonic(), 0.0),
                                            info={**info, "site": site.id}))
