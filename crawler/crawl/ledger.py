@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta, timezone
 from scrapy import signals
 from sqlalchemy import select, update
 
+from crawler.config import DEFAULT_SITE
 from crawler.crawl import events
 from crawler.store import Database
 from crawler.store.models import CrawlRun
@@ -40,7 +41,7 @@ class CrawlLedger:
         self.database_url = settings.get("BANTIN_DATABASE_URL")
         self.degraded_share = settings.getfloat("BANTIN_DEGRADED_SHARE", 0.2)
         self.trigger = settings.get("BANTIN_TRIGGER", "manual")
-        self.site = settings.get("BANTIN_SITE") or "nhandan"
+        self.site = settings.get("BANTIN_SITE") or DEFAULT_SITE
         self.site_url = settings.get("BANTIN_SITE_URL", "")
         since = settings.get("BANTIN_SINCE")
         self.since = date.fromisoformat(since) if since else None
