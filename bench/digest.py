@@ -77,7 +77,7 @@ def bench_config(database_url: str, recipients: int, seed: int = 7):
     rng = random.Random(seed)
     return Config.model_validate({
         "storage": {"database_url": database_url},
-        "digest": {"unsubscribe_mailto": "unsubscribe@example.org", "unsubscribe_url": "https://example.org/unsub"},
+        "digest": {"unsubscribe_mailto": "unsubscribe@example.org"},
         "topics": [{"name": name, "query": query} for name, query, _ in TOPICS],
         "recipients": [
             {"email": f"reader{n}@example.org", "name": f"Bạn đọc số {n}",

@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     import trafilatura  # imported before timing: import cost is not extraction cost
 
     from crawler.errors import ExtractionError
-    from spiders.pages import ArticlePage
+    from spiders.nhandan import PROFILE
+    from spiders.vendorcms.article import ArticlePage
 
     pages = None if args.fixtures else sample_site_pages(args.pages, args.seed)
     source = f"sample site (seed {args.seed})"
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def page_object(page: Page) -> str:
         try:
-            return ArticlePage(page.html, page.url).to_item().extractor
+            return ArticlePage(page.html, page.url, PROFILE).to_item().extractor
         except ExtractionError:
             return "failed"
 

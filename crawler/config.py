@@ -233,10 +233,55 @@ class DigestConfig(_Section):
 
     @field_validator("unsubscribe_url")
     @classmethod
-    def _https(cls, value: str) -> str:
-        if value and (urlsplit(value).scheme != "https" or not urlsplit(value).hostname):
-            raise ValueError("must be an https:// URL")
+    def _retired(cls, value: str) -> str:
+        # The old form named the reader in the link: anyone could unsubscribe anyone.
+        if value:
+            raise ValueError(
+                "no longer supported: it put the reader's address in the link, so anyone could unsubscribe "
+                "anyone; set [web] public_url (and its secret) for signed one-click unsubscribe links"
+            )
         return value
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+# RFC 2104: a key shorter than the hash output weakens HMAC.
+MIN_SECRET_CHARS = 32
+
+
+class WebConfig(_Section):
+    # Where bantin's web app is reached: the base of every link a digest carries.
+    public_url: str = ""
+    secret_env: str = "BANTIN_WEB_SECRET"
+    secret_file: str = ""
+
+    @field_validator("public_url")
+    @classmethod
+    def _public(cls, value: str) -> str:
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.query or parts.fragment or not parts.hostname or parts.username or parts.password:
+            raise ValueError("must be a plain base URL such as https://bantin.example.org (no query, fragment or login)")
+        if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
+            raise ValueError("must be an https:// URL (http:// only for 127.0.0.1 or localhost)")
+        return value.rstrip("/")
+
+    def secret(self) -> bytes | None:
+        """The signing key from the environment or a file; never from the config itself."""
+        if self.secret_file:
+            try:
+                value = Path(self.secret_file).expanduser().read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"cannot read the secret file: {exc.strerror}", key="web.secret_file") from None
+            key = "web.secret_file"
+        else:
+            value = os.environ.get(self.secret_env, "").strip() if self.secret_env else ""
+            key = "web.secret_env"
+        if not value:
+            return None
+        if len(value) < MIN_SECRET_CHARS:
+            raise ConfigError(f"the secret is too short: use at least {MIN_SECRET_CHARS} random characters", key=key)
+        return value.encode("utf-8")
 
 
 class TopicConfig(_Section):
@@ -273,6 +318,7 @@ class Config(_Section):
     schedule: ScheduleConfig = ScheduleConfig()
     smtp: SmtpConfig = SmtpConfig()
     digest: DigestConfig = DigestConfig()
+    web: WebConfig = WebConfig()
     topics: list[TopicConfig] = Field(default_factory=list)
     recipients: list[RecipientConfig] = Field(default_factory=list)
     # Where the configuration was read from (None: built-in defaults).

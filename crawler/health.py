@@ -58,7 +58,10 @@ def collect_status(config, database, *, now: datetime, limit: int = 5, quiet_day
                 | ((OutboxMessage.status == "pending") & (OutboxMessage.attempts > 0))
             ).order_by(OutboxMessage.updated_at.desc()).limit(50)
         ).all()
-        failing = [(row.recipient, row.status, row.attempts, row.last_error, row.digest_date) for row in failing]
+        failing = [(row.recipient, row.status, row.attempts, row.last_error, row.next_attempt_at) for row in failing]
+        from crawler.store.index import INDEX_VERSION, index_status
+
+        archive_index = index_status(session)
 
     service_lease = lease_holder(database, "service")
     service = _service_state(service_lease, now, stamp)
@@ -111,9 +114,13 @@ def collect_status(config, database, *, now: datetime, limit: int = 5, quiet_day
         warn("outbox_failed", f"{len(failed_rows)} digest message(s) failed in the last 7 days "
              f"(latest: {recipient}: {error or 'no reason recorded'})")
     if retrying:
-        recipient, _, attempts, error, _ = retrying[0]
+        recipient, _, attempts, error, next_at = retrying[0]
+        when = f", next try {human_time(stamp(next_at))}" if next_at else ""
         warn("outbox_retrying", f"{len(retrying)} digest message(s) waiting for a retry "
-             f"({recipient}, {attempts} attempt(s): {error or 'no reason recorded'})")
+             f"({recipient}, {attempts} attempt(s){when}: {error or 'no reason recorded'})")
+
+    if not archive_index.complete:
+        warn("index_incomplete", f"the archive index is {archive_index.describe()} (searches read every article)")
 
     digests_by_date: dict[str, dict[str, int]] = {}
     for digest_date, row_status, count in by_date:
@@ -134,6 +141,9 @@ def collect_status(config, database, *, now: datetime, limit: int = 5, quiet_day
             **{key: outbox_counts.get(key, 0) for key in ("pending", "sending", "sent", "failed")},
             "last_sent_at": stamp(last_sent),
         },
+        "index": {"articles": archive_index.articles, "indexed": archive_index.indexed,
+                  "version": archive_index.version, "code_version": INDEX_VERSION,
+                  "complete": archive_index.complete, "state": archive_index.describe()},
         "warnings": warnings,
         "healthy": not warnings,
     }

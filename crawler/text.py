@@ -170,8 +170,24 @@ class Normalized:
         return self.to_original(starts[start], ends[end - 1])
 
 
+# The same field is normalised twice when an article is stored (the matcher, then the
+# archive index) and again by every topic test over it: keep the last few results.
+_RECENT_SIZE = 64
+_RECENT: dict[str, Normalized] = {}
+
+
 def normalize(text: str) -> Normalized:
     """Normalise ``text`` for matching (see the module docstring)."""
+    found = _RECENT.get(text)
+    if found is None:
+        found = _normalize(text)
+        if len(_RECENT) >= _RECENT_SIZE:
+            _RECENT.clear()
+        _RECENT[text] = found
+    return found
+
+
+def _normalize(text: str) -> Normalized:
     edits: list[tuple[int, int, int, int]] = []
     runs = _irregular_runs(text)
     if runs:

@@ -121,24 +121,58 @@ def match_article(
 
 
 def rematch(database: Database, topic_set: TopicSet, *, now: datetime, batch_size: int = REMATCH_BATCH) -> dict[str, int]:
-    """Match the whole archive against these topics, in short batches; returns matches per topic."""
+    """Match the archive against these topics, in short batches; returns matches per topic.
+
+    Only the articles the archive index cannot rule out for one of the topics are
+    read and matched; whatever else they matched before is dropped. Without a
+    usable index, every article is read.
+    """
+    from crawler.query import parse_query
+    from crawler.store.index import candidate_ids, candidate_subquery, index_available, narrowing, union
+
     counts = dict.fromkeys(topic_set.versions, 0)
     if not topic_set.specs:
         return counts
-    last_id = -1
-    while True:
+    names = [spec.name for spec in topic_set.specs]
+    candidates = union([narrowing(parse_query(spec.query, topic=spec.name)) for spec in topic_set.specs])
+    with database.session() as session:
+        usable = candidates is not None and index_available(session)
+    if usable:
+        last_id = -1
+        while True:
+            with database.session() as session:
+                keys = candidate_ids(session, candidates, after=last_id, limit=batch_size)
+                batch = list(session.scalars(select(ArticleRow).where(ArticleRow.id.in_(keys)).order_by(ArticleRow.id)))
+                # Each article's lookup of its own matches needs nothing pending flushed first:
+                # one flush per batch instead of one per article.
+                with session.no_autoflush:
+                    for article in batch:
+                        for name in match_article(session, article, topic_set, now=now):
+                            counts[name] += 1
+            if len(keys) < batch_size:
+                break
+            last_id = keys[-1]
         with database.session() as session:
-            batch = list(
-                session.scalars(
-                    select(ArticleRow).where(ArticleRow.id > last_id).order_by(ArticleRow.id).limit(batch_size)
+            # An article the index rules out for every one of these topics matches none of them.
+            ruled_in = candidate_subquery(session.get_bind().dialect.name, candidates)
+            session.execute(delete(Match).where(Match.topic.in_(names),
+                                                Match.article_id.not_in(select(ruled_in.c.id))))
+    else:
+        log.warning("re-matching by reading every article: the archive index cannot narrow %s", ", ".join(names))
+        last_id = -1
+        while True:
+            with database.session() as session:
+                batch = list(
+                    session.scalars(
+                        select(ArticleRow).where(ArticleRow.id > last_id).order_by(ArticleRow.id).limit(batch_size)
+                    )
                 )
-            )
-            for article in batch:
-                for name in match_article(session, article, topic_set, now=now):
-                    counts[name] += 1
-        if len(batch) < batch_size:
-            break
-        last_id = batch[-1].id
+                for article in batch:
+                    for name in match_article(session, article, topic_set, now=now):
+                        counts[name] += 1
+            if len(batch) < batch_size:
+                break
+            last_id = batch[-1].id
     with database.session() as session:
         for spec in topic_set.specs:
             topic = session.get(Topic, spec.name)

@@ -7,11 +7,19 @@ server accepted the message. A crash between the two leaves the row "sending";
 the next run resends those bytes (same Message-ID, so clients can fold a
 duplicate) rather than risk losing the digest. Runs hold the "outbox" lease so
 that a "sending" row seen by a run always belongs to a dead one.
+
+An outcome is "unknown" when the whole message went out and no reply came (a
+timeout or a dropped connection after the final ".", or a crash before the
+commit): the server may have it. Such a row is never resent in the same run,
+and resent at most MAX_UNKNOWN_RESENDS times in all; the count lives in the
+row's last_error (see _UNKNOWN_TAG), so that status and the CLI show it too.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,30 +34,38 @@ from sqlalchemy.orm import Session
 from crawler.config import Config, RecipientConfig
 from crawler.store import Database
 from crawler.store.models import ArticleRow, Delivery, OutboxMessage
-from crawler.errors import UsageError
+from crawler.errors import ConfigError, UsageError
 from crawler.locks import hold_lease
 from crawler.topics import prepare_topics
 from reports.digest import Digest, build_digest, recipient_key
 from reports.mailer import (
     MAIL_POLICY,
+    UTF8_MAIL_POLICY,
     Envelope,
+    ReaderLinks,
+    SmtpOutcomeUnknownError,
     SmtpPermanentError,
     SmtpSession,
     SmtpTemporaryError,
     SmtpTransportError,
     build_message,
     message_id,
+    needs_smtputf8,
     sender_address,
-    unsubscribe_targets,
 )
 from reports.render import Rendered, render_within
 
 log = logging.getLogger("bantin.digest")
 
 OUTBOX_LEASE = "outbox"
-# After a run's attempts are used up, a row waits at least this long (and at most MAX_WAIT).
-MIN_WAIT = timedelta(minutes=1)
-MAX_WAIT = timedelta(hours=1)
+# After a run's attempts are used up, a row waits RETRY_FIRST, then twice as long after each
+# further round, up to RETRY_MAX: greylisting (typically 5-30 minutes) passes the same day.
+RETRY_FIRST = timedelta(minutes=5)
+RETRY_MAX = timedelta(hours=4)
+# A message that may have been delivered is resent this many times at most, after this wait.
+MAX_UNKNOWN_RESENDS = 1
+UNKNOWN_WAIT = timedelta(hours=1)
+_UNKNOWN_TAG = re.compile(r" \[outcome unknown (\d+)x\]$")
 
 
 @dataclass(slots=True)
@@ -115,9 +131,11 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _compose(session: Session, config: Config, recipient: RecipientConfig, now: datetime) -> _Composed:
+def _compose(
+    session: Session, config: Config, recipient: RecipientConfig, now: datetime, links: ReaderLinks
+) -> _Composed:
     digest = build_digest(session, config, recipient, now=now)
-    unsubscribe = unsubscribe_targets(config.digest, config.smtp, recipient.email)
+    unsubscribe = links.unsubscribe(recipient.email)
     digest, rendered = render_within(
         digest, max_html_kb=config.digest.max_html_kb, unsubscribe=unsubscribe[0] or unsubscribe[1]
     )
@@ -154,12 +172,13 @@ def build_previews(
     """Render what each recipient would get now. Never writes outbox or delivery rows."""
     now = now or _utcnow()
     recipients = _select_recipients(config, only)
+    links = ReaderLinks.from_config(config)
     # A topic added or changed since the last crawl is matched over the archive first.
     prepare_topics(database, config.topics, now=now)
     previews = []
     for recipient in recipients:
         with database.session() as session:
-            composed = _compose(session, config, recipient, now)
+            composed = _compose(session, config, recipient, now, links)
             session.rollback()
         previews.append(
             Preview(
@@ -194,41 +213,122 @@ def run_digest(
 ) -> DigestRun:
     """Recover interrupted sends, queue one message per recipient who is owed something, send what is due."""
     now = now or _utcnow()
+    # Before anything is queued: a missing signing key is the whole run's problem, not one reader's.
+    links = ReaderLinks.from_config(config)
     prepare_topics(database, config.topics, now=now)
     with hold_lease(database, OUTBOX_LEASE, info={"job": "digest"}):
         run = DigestRun(recovered=_recover_sending(database, now))
-        queued: set[str] = set()
         for recipient in config.recipients:
-            if _enqueue(config, database, recipient, now):
-                queued.add(recipient_key(recipient.email))
+            try:
+                _enqueue(config, database, recipient, now, links)
+            except ConfigError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one reader's message must never stop the others
+                log.exception("cannot build the digest for %s", recipient.email)
+                run.results.append(
+                    RecipientResult(recipient.email, "failed", 0, f"cannot build the message: {_describe(exc)}")
+                )
         run.results.extend(_send_due(config, database, now=now, sleep=sleep))
+        # A row queued now is due at once, so it is in the results; one waiting for a retry is reported here.
+        _report_waiting(config, database, run)
         reported = {recipient_key(result.email) for result in run.results}
         for recipient in config.recipients:
-            key = recipient_key(recipient.email)
-            if key not in queued and key not in reported:
+            if recipient_key(recipient.email) not in reported:
                 run.results.append(RecipientResult(recipient.email, "empty", 0))
     return run
+
+
+def retry_due(database: Database, now: datetime) -> bool:
+    """Whether a pending row is due, or a row was left "sending" (a cheap check, no lease)."""
+    with database.session() as session:
+        return bool(session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(
+                (OutboxMessage.status == "sending")
+                | ((OutboxMessage.status == "pending")
+                   & (OutboxMessage.next_attempt_at.is_(None) | (OutboxMessage.next_attempt_at <= now)))
+            )
+        ))
+
+
+def retry_pending(
+    config: Config, database: Database, *, now: datetime | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> DigestRun:
+    """Send the pending rows that are due, and nothing new: the service's retry job, between digests."""
+    now = now or _utcnow()
+    with hold_lease(database, OUTBOX_LEASE, info={"job": "retry"}):
+        run = DigestRun(recovered=_recover_sending(database, now))
+        run.results.extend(_send_due(config, database, now=now, sleep=sleep))
+        _report_waiting(config, database, run)
+    return run
+
+
+def _report_waiting(config: Config, database: Database, run: DigestRun) -> None:
+    """A configured reader's message that waits for a later retry is reported pending, with when, not "empty"."""
+    reported = {result.outbox_id for result in run.results}
+    configured = {recipient_key(r.email): r.email for r in config.recipients}
+    with database.session() as session:
+        waiting = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.status == "pending").order_by(OutboxMessage.id)
+        ).all()
+        for row in waiting:
+            if row.recipient not in configured or row.id in reported:
+                continue
+            when = _local(row.next_attempt_at, config) if row.next_attempt_at else "the next run"
+            error = f"waits for a retry at {when}" + (f" (last: {row.last_error})" if row.last_error else "")
+            run.results.append(RecipientResult(configured[row.recipient], "pending", len(row.items or ()), error,
+                                               outbox_id=row.id, digest_key=row.digest_key, subject=row.subject))
+
+
+def _local(moment: datetime, config: Config) -> str:
+    return moment.astimezone(config.schedule.tz).strftime("%Y-%m-%d %H:%M %z")
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def unknown_outcomes(last_error: str | None) -> int:
+    """How many times this row was sent with an unknown outcome (kept at the end of last_error)."""
+    found = _UNKNOWN_TAG.search(last_error or "")
+    return int(found.group(1)) if found else 0
+
+
+def _with_unknown(error: str, count: int) -> str:
+    tag = f" [outcome unknown {count}x]" if count else ""
+    return error[: 2000 - len(tag)] + tag
 
 
 def _recover_sending(database: Database, now: datetime) -> int:
     with database.session() as session:
         stuck = session.scalars(select(OutboxMessage).where(OutboxMessage.status == "sending")).all()
         for row in stuck:
+            count = unknown_outcomes(row.last_error) + 1
+            row.updated_at = now
+            row.next_attempt_at = None
+            if count > MAX_UNKNOWN_RESENDS:
+                log.error("outbox %d (%s, digest %s) was left 'sending' again; sent %d times with an unknown outcome, "
+                          "not resent again", row.id, row.recipient, row.digest_key, count)
+                row.status = "failed"
+                row.last_error = _with_unknown(
+                    f"interrupted while sending, {count} times with an unknown outcome: not resent again "
+                    "(the reader may have it; its articles come again in the next digest)", count)
+                continue
             log.warning(
                 "outbox %d (%s, digest %s) was left 'sending' by an interrupted run; the server may already "
                 "have it: resending with the same Message-ID %s", row.id, row.recipient, row.digest_key, row.message_id,
             )
             row.status = "pending"
-            row.next_attempt_at = None
-            row.last_error = "interrupted while sending; resent"
-            row.updated_at = now
+            row.last_error = _with_unknown("interrupted while sending; resent", count)
         return len(stuck)
 
 
-def _enqueue(config: Config, database: Database, recipient: RecipientConfig, now: datetime) -> bool:
+def _enqueue(
+    config: Config, database: Database, recipient: RecipientConfig, now: datetime, links: ReaderLinks
+) -> bool:
     """Write the outbox row for what `recipient` is owed; False when there is nothing to send."""
     with database.session() as session:
-        composed = _compose(session, config, recipient, now)
+        composed = _compose(session, config, recipient, now, links)
         digest = composed.digest
         if digest.empty:
             if not config.digest.send_empty or _has_digest_on(session, recipient.email, digest.digest_date):
@@ -317,12 +417,13 @@ def _deliver(
             smtp.send(raw, envelope)
         except SmtpPermanentError as exc:
             _finish(database, row_id, "failed", now, error=str(exc))
-            log.error("digest for %s refused by the server: %s", envelope.recipient, exc)
+            log.error("digest for %s refused: %s", envelope.recipient, exc)
             return "failed", str(exc)
+        except SmtpOutcomeUnknownError as exc:
+            return _unknown_outcome(config, database, row_id, now, str(exc), envelope)
         except SmtpTemporaryError as exc:
-            error = str(exc)
-            wait = min(max(timedelta(seconds=backoff * 2 ** (attempt + 1)), MIN_WAIT), MAX_WAIT)
-            _finish(database, row_id, "pending", now, error=error, next_attempt_at=now + wait)
+            retry_at = _postpone(database, row_id, now, error=str(exc), max_attempts=config.smtp.max_attempts)
+            error = f"{exc}; will retry at {_local(retry_at, config)}"
             log.warning("digest for %s not sent (attempt %d of %d): %s", envelope.recipient, attempt + 1,
                         config.smtp.max_attempts, exc)
             if attempt + 1 < config.smtp.max_attempts and backoff:
@@ -330,10 +431,42 @@ def _deliver(
             if attempt + 1 == config.smtp.max_attempts and isinstance(exc, SmtpTransportError):
                 return "transport", error
             continue
+        except ConfigError as exc:
+            # Nothing went out (no password for the login): the row waits, the run stops with the config error.
+            _finish(database, row_id, "pending", now, error=str(exc))
+            raise
+        except Exception as exc:  # noqa: BLE001 - this message's problem: it must not stop the others, nor stay "sending"
+            error = f"cannot send: {_describe(exc)}"
+            log.exception("digest for %s could not be sent", envelope.recipient)
+            _finish(database, row_id, "failed", now, error=error)
+            return "failed", error
         _mark_sent(database, row_id, now)
         log.info("digest for %s accepted by the server", envelope.recipient)
         return "sent", ""
     return "pending", error
+
+
+def _unknown_outcome(
+    config: Config, database: Database, row_id: int, now: datetime, error: str, envelope: Envelope
+) -> tuple[str, str]:
+    """The server may have the message: never again in this run, and only MAX_UNKNOWN_RESENDS more times."""
+    with database.session() as session:
+        row = session.get(OutboxMessage, row_id)
+        count = unknown_outcomes(row.last_error) + 1
+        row.updated_at = now
+        if count > MAX_UNKNOWN_RESENDS:
+            row.status, row.next_attempt_at = "failed", None
+            shown = (f"outcome unknown again ({error}); sent {count} times, not resent again "
+                     "(the reader may have it; its articles come again in the next digest)")
+        else:
+            row.status, row.next_attempt_at = "pending", now + UNKNOWN_WAIT
+            left = MAX_UNKNOWN_RESENDS - count + 1
+            shown = (f"outcome unknown ({error}); will retry {'once' if left == 1 else f'{left} more times'} "
+                     f"at {_local(row.next_attempt_at, config)}")
+        row.last_error = _with_unknown(shown, count)
+        status = row.status
+    log.warning("digest for %s: %s", envelope.recipient, shown)
+    return status, shown
 
 
 def _claim(database: Database, row_id: int, now: datetime) -> bool:
@@ -352,11 +485,26 @@ def _finish(
     next_attempt_at: datetime | None = None,
 ) -> None:
     with database.session() as session:
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == row_id)
-            .values(status=status, last_error=error[:2000], next_attempt_at=next_attempt_at, updated_at=now)
-        )
+        row = session.get(OutboxMessage, row_id)
+        row.status = status
+        # Later errors keep the count of unknown outcomes: the resend cap must survive a 451 in between.
+        row.last_error = _with_unknown(error, unknown_outcomes(row.last_error))
+        row.next_attempt_at = next_attempt_at
+        row.updated_at = now
+
+
+def _postpone(database: Database, row_id: int, now: datetime, *, error: str, max_attempts: int) -> datetime:
+    """A temporary failure: the row waits, longer after each round of attempts (RETRY_FIRST doubling to RETRY_MAX)."""
+    with database.session() as session:
+        attempts = session.get(OutboxMessage, row_id).attempts
+    retry_at = now + retry_delay(attempts, max_attempts)
+    _finish(database, row_id, "pending", now, error=error, next_attempt_at=retry_at)
+    return retry_at
+
+
+def retry_delay(attempts: int, max_attempts: int) -> timedelta:
+    rounds = max(1, math.ceil(attempts / max_attempts))
+    return min(RETRY_FIRST * 2 ** min(rounds - 1, 16), RETRY_MAX)
 
 
 def _mark_sent(database: Database, row_id: int, now: datetime) -> None:
@@ -410,7 +558,8 @@ def resend_digest(
             ) or 0
             digest_key = f"{original.digest_key}-r{resends + 1}"
             msg_id = message_id(digest_key, key, sender_address(config.smtp))
-            message = BytesParser(policy=MAIL_POLICY).parsebytes(original.raw_message)
+            message = BytesParser(policy=UTF8_MAIL_POLICY if needs_smtputf8(key) else MAIL_POLICY).parsebytes(
+                original.raw_message)
             message.replace_header("Message-ID", msg_id)
             message.replace_header("Date", format_datetime(now.astimezone(config.schedule.tz)))
             row = OutboxMessage(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import smtplib
 import socket
 import ssl
@@ -14,11 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, parseaddr
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from email.utils import format_datetime, parseaddr
+from urllib.parse import quote
 
-from crawler.config import Config, DigestConfig, SmtpConfig
+from crawler.config import Config, SmtpConfig
 from crawler.errors import ConfigError, DeliveryError, HeaderInjectionError
+from crawler.tokens import ascii_domain, make_token
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,11 @@ FORBIDDEN_IN_HEADERS = ("\r", "\n", "\0")
 # CRLF, and headers folded only past RFC 5322's hard limit: the stdlib folder drops the
 # space between RFC 2047 encoded words when it folds a Vietnamese subject ("mới —Công").
 MAIL_POLICY = policy.SMTP.clone(max_line_length=998)
+# For a message to a non-ASCII local part: RFC 6532 headers, raw UTF-8 (it only travels by SMTPUTF8).
+UTF8_MAIL_POLICY = MAIL_POLICY.clone(utf8=True)
+# RFC 5321 §4.5.3.2.6: the client waits 10 minutes for the reply to the end of DATA; a server may be
+# scanning the message meanwhile, and giving up early makes an accepted message look unsent.
+FINAL_REPLY_TIMEOUT = 600.0
 
 
 def check_header(name: str, value: str, *, source: str) -> str:
@@ -44,25 +51,64 @@ def sender_address(config: SmtpConfig) -> str:
 
 def message_id(digest_key: str, recipient: str, sender: str) -> str:
     """Stable per (digest, recipient): a resend after a crash is recognisably the same message."""
-    domain = sender.rpartition("@")[2] or "bantin.invalid"
+    domain = ascii_domain(sender.rpartition("@")[2]) if "@" in sender else "bantin.invalid"
     token = hashlib.sha256(f"{digest_key}\0{recipient.lower()}".encode()).hexdigest()[:20]
     return f"<bantin.{digest_key}.{token}@{domain}>"
 
 
-def unsubscribe_targets(config: DigestConfig, smtp: SmtpConfig, recipient: str) -> tuple[str | None, str]:
-    """(https URL or None, mailto URL) for List-Unsubscribe and the footer link."""
-    mailbox = config.unsubscribe_mailto.removeprefix("mailto:") or sender_address(smtp)
-    mailto = f"mailto:{mailbox}?subject={quote('unsubscribe ' + recipient)}"
-    url = None
-    if config.unsubscribe_url:
-        # The one-click POST must say who leaves: put the address in the query unless the URL places it.
-        if "{email}" in config.unsubscribe_url:
-            url = config.unsubscribe_url.replace("{email}", quote(recipient, safe=""))
-        else:
-            parts = urlsplit(config.unsubscribe_url)
-            query = "&".join(filter(None, [parts.query, urlencode({"email": recipient})]))
-            url = urlunsplit(parts._replace(query=query))
-    return url, mailto
+def smtp_address(address: str) -> str:
+    """The address as the envelope and headers carry it: the domain in ASCII (IDNA), the local part as given."""
+    local, at, domain = address.strip().rpartition("@")
+    if not at:
+        return address.strip()
+    return f"{local}@{ascii_domain(domain)}"
+
+
+def needs_smtputf8(address: str) -> bool:
+    """A non-ASCII local part has no ASCII form: only a server offering SMTPUTF8 (RFC 6531) can take it."""
+    return not smtp_address(address).isascii()
+
+
+def _mailbox(name: str, address: str) -> str:
+    # Not formataddr(): it refuses a non-ASCII local part outright (UnicodeEncodeError).
+    if not name:
+        return address
+    quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{quoted}" <{address}>'
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderLinks:
+    """The links a digest carries for its reader: signed one-click unsubscribe, and a mailto.
+
+    Resolved once per run (it reads the signing key). Without ``[web] public_url``
+    there is no https link, only the mailto; no link ever carries the address.
+    """
+
+    public_url: str
+    secret: bytes | None
+    mailbox: str
+
+    @classmethod
+    def from_config(cls, config: Config) -> "ReaderLinks":
+        secret = None
+        if config.web.public_url:
+            secret = config.web.secret()
+            if secret is None:
+                raise ConfigError(
+                    f"web.public_url is set but there is no signing secret: set ${config.web.secret_env} "
+                    "or web.secret_file", key="web.secret_env",
+                )
+        mailbox = config.digest.unsubscribe_mailto.removeprefix("mailto:") or sender_address(config.smtp)
+        return cls(config.web.public_url, secret, smtp_address(mailbox))
+
+    def unsubscribe(self, recipient: str) -> tuple[str | None, str]:
+        """(https URL or None, mailto URL) for List-Unsubscribe and the footer link."""
+        if self.secret is None:
+            return None, f"mailto:{self.mailbox}?subject=unsubscribe"
+        token = make_token(self.secret, "unsubscribe", recipient)
+        # The token in the subject lets whoever reads that mailbox check who asks, without the address.
+        return f"{self.public_url}/u/{token}", f"mailto:{self.mailbox}?subject={quote('unsubscribe ' + token)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +131,12 @@ def build_message(
 ) -> EmailMessage:
     """multipart/alternative (text first, then HTML), UTF-8 headers, a +0700 Date."""
     smtp = config.smtp
-    message = EmailMessage(policy=MAIL_POLICY)
+    sender_name, sender = parseaddr(smtp.sender)
+    utf8 = needs_smtputf8(recipient) or needs_smtputf8(sender)
+    message = EmailMessage(policy=UTF8_MAIL_POLICY if utf8 else MAIL_POLICY)
     message["Subject"] = check_header("Subject", subject, source="topic names / language strings")
-    message["From"] = check_header("From", smtp.sender, source="config smtp.sender")
-    message["To"] = check_header(
-        "To", formataddr((recipient_name, recipient)) if recipient_name else recipient, source="config recipients"
-    )
+    message["From"] = check_header("From", _mailbox(sender_name, smtp_address(sender)), source="config smtp.sender")
+    message["To"] = check_header("To", _mailbox(recipient_name, smtp_address(recipient)), source="config recipients")
     message["Date"] = format_datetime(now.astimezone(config.schedule.tz))
     message["Message-ID"] = check_header("Message-ID", msg_id, source="digest key")
     message["Auto-Submitted"] = "auto-generated"
@@ -98,7 +144,8 @@ def build_message(
         url, mailto = unsubscribe
         targets = [f"<{url}>"] if url else []
         targets.append(f"<{mailto}>")
-        message["List-Unsubscribe"] = check_header("List-Unsubscribe", ", ".join(targets), source="config digest.unsubscribe_*")
+        message["List-Unsubscribe"] = check_header("List-Unsubscribe", ", ".join(targets),
+                                                   source="config web.public_url / digest.unsubscribe_mailto")
         if url:
             message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(text, charset="utf-8")
@@ -112,16 +159,57 @@ class SmtpTemporaryError(DeliveryError):
     """Worth retrying: a 4xx reply, a dropped or refused connection, a timeout."""
 
 
-class SmtpPermanentError(DeliveryError):
-    """A 5xx reply for this message: retrying the same message will not help."""
+class SmtpOutcomeUnknownError(SmtpTemporaryError):
+    """The whole message went out but no reply came: the server may have accepted it.
 
-    def __init__(self, message: str, code: int):
+    Resending risks a duplicate, not resending risks a loss: the outbox waits, and caps the resends.
+    """
+
+
+class SmtpPermanentError(DeliveryError):
+    """This message cannot go: a 5xx reply (its code), or a message this server cannot take (code None)."""
+
+    def __init__(self, message: str, code: int | None = None):
         super().__init__(message)
         self.code = code
 
 
 class SmtpTransportError(SmtpTemporaryError):
     """The session itself failed (connect, TLS, login): affects every message, not just one."""
+
+
+class _FinalReplyTimeout:
+    """smtplib's DATA, waiting FINAL_REPLY_TIMEOUT for the reply to the final "." and noting that it was sent."""
+
+    final_reply_timeout = FINAL_REPLY_TIMEOUT
+    # True from the moment the final "." is on the wire: past it, a lost reply is an unknown outcome.
+    body_sent = False
+
+    def data(self, msg: bytes):  # type: ignore[override]
+        self.body_sent = False
+        self.putcmd("data")
+        code, reply = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        body = re.sub(rb"(?m)^\.", b"..", msg)
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        self.send(body + b".\r\n")
+        self.body_sent = True
+        self.sock.settimeout(self.final_reply_timeout)
+        try:
+            return self.getreply()
+        finally:
+            if self.sock is not None:
+                self.sock.settimeout(self.timeout)
+
+
+class _Client(_FinalReplyTimeout, smtplib.SMTP):
+    pass
+
+
+class _SslClient(_FinalReplyTimeout, smtplib.SMTP_SSL):
+    pass
 
 
 def _tls_context(config: SmtpConfig) -> ssl.SSLContext:
@@ -139,9 +227,10 @@ def _tls_context(config: SmtpConfig) -> ssl.SSLContext:
 class SmtpSession:
     """One SMTP connection, opened lazily and re-opened after a failure."""
 
-    def __init__(self, config: SmtpConfig):
+    def __init__(self, config: SmtpConfig, *, final_reply_timeout: float | None = None):
         self.config = config
-        self._client: smtplib.SMTP | None = None
+        self.final_reply_timeout = final_reply_timeout or FINAL_REPLY_TIMEOUT
+        self._client: _Client | _SslClient | None = None
 
     def __enter__(self) -> "SmtpSession":
         return self
@@ -162,15 +251,16 @@ class SmtpSession:
         config = self.config
         try:
             if config.security == "ssl":
-                client: smtplib.SMTP = smtplib.SMTP_SSL(
+                client: smtplib.SMTP = _SslClient(
                     config.host, config.port, timeout=config.timeout_seconds, context=_tls_context(config)
                 )
             else:
-                client = smtplib.SMTP(config.host, config.port, timeout=config.timeout_seconds)
+                client = _Client(config.host, config.port, timeout=config.timeout_seconds)
                 if config.security == "starttls":
                     client.ehlo()
                     client.starttls(context=_tls_context(config))
                     client.ehlo()
+            client.final_reply_timeout = self.final_reply_timeout
             if config.username:
                 password = config.password()
                 if password is None:
@@ -180,6 +270,7 @@ class SmtpSession:
                         key="smtp.password_env",
                     )
                 client.login(config.username, password)
+            client.ehlo_or_helo_if_needed()
         except smtplib.SMTPResponseException as exc:
             raise SmtpTransportError(f"SMTP session with {config.host}:{config.port} failed: {_reply(exc)}") from exc
         except (smtplib.SMTPException, OSError) as exc:
@@ -190,8 +281,20 @@ class SmtpSession:
         """Hand one message to the server; return its reply. Raises Smtp*Error."""
         if self._client is None:
             self._client = self._connect()
+        client = self._client
+        client.body_sent = False
+        sender, recipient = smtp_address(envelope.sender), smtp_address(envelope.recipient)
+        options: list[str] = []
+        if not (sender + recipient).isascii():
+            if not client.has_extn("smtputf8"):
+                raise SmtpPermanentError(
+                    f"{self.config.host} does not offer SMTPUTF8, which the non-ASCII address "
+                    f"{recipient if not recipient.isascii() else sender} needs (RFC 6531)"
+                )
+            # RFC 6531 §3.4: SMTPUTF8 goes with 8BITMIME, as smtplib's send_message does.
+            options = ["SMTPUTF8", "BODY=8BITMIME"]
         try:
-            refused = self._client.sendmail(envelope.sender, [envelope.recipient], raw)
+            refused = client.sendmail(sender, [recipient], raw, mail_options=options)
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()))
             self._reset()
@@ -199,9 +302,17 @@ class SmtpSession:
         except smtplib.SMTPResponseException as exc:
             self._reset()
             raise _by_code(exc.smtp_code, _reply(exc)) from exc
-        except (smtplib.SMTPException, OSError) as exc:
+        except Exception as exc:
+            body_sent = client.body_sent
             self.close()
-            raise SmtpTemporaryError(f"connection lost while sending: {_describe(exc)}") from exc
+            if body_sent:
+                raise SmtpOutcomeUnknownError(
+                    f"no reply to the end of the message ({_describe(exc)}): the server may have accepted it"
+                ) from exc
+            if isinstance(exc, (smtplib.SMTPException, OSError)):
+                raise SmtpTemporaryError(f"connection lost while sending: {_describe(exc)}") from exc
+            # Not the server's doing (e.g. an address smtplib cannot encode): this message cannot go as it is.
+            raise SmtpPermanentError(f"cannot send this message: {type(exc).__name__}: {exc}") from exc
         if refused:
             code, reply = next(iter(refused.values()))
             raise _by_code(code, f"recipient refused: {code} {_text(reply)}")

@@ -393,3 +393,10 @@ def default_digest_runner() -> Callable[..., Any]:
 
 def digest_counts(result: Any) -> dict[str, int]:
     return {key: int(getattr(result, key, 0) or 0) for key in ("sent", "failed", "pending")}
+
+
+def digest_status(counts: dict[str, int]) -> str:
+    """A digest job is "ok" only when nothing failed and nothing still waits for a retry."""
+    if counts.get("failed"):
+        return "failed"
+    return "pending" if counts.get("pending") else "ok"

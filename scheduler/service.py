@@ -30,6 +30,7 @@ from apscheduler.events import (
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler import __version__
 from crawler.config import Config, ScheduleConfig, load_config
@@ -46,6 +47,10 @@ Clock = Callable[[], datetime]
 Waiter = Callable[[threading.Event, float], bool]
 
 JOB_IDS = ("crawl", "digest")
+# Between digests, outbox rows waiting for a retry (4xx, greylisting, an unknown outcome) are sent
+# when due by this job, so a greylisted digest arrives the same day, not a day late.
+RETRY_JOB = "outbox-retry"
+RETRY_EVERY = timedelta(minutes=5)
 SERVICE_LEASE = "service"
 SERVICE_LEASE_TTL = timedelta(minutes=2)
 
@@ -183,6 +188,8 @@ class Service:
         self.scheduler: BlockingScheduler | None = None
         self.triggers = schedule_triggers(config.schedule)
         self._crawl_lock = threading.Lock()
+        # The digest job and the retry job send from the same outbox: one at a time in this process.
+        self._outbox_lock = threading.Lock()
         self._running: set[str] = set()
         self._running_lock = threading.Lock()
         self._stopper: threading.Thread | None = None
@@ -351,6 +358,11 @@ class Service:
                 misfire_grace_time=grace,
                 **extra,
             )
+        every = int(RETRY_EVERY.total_seconds())
+        self.scheduler.add_job(
+            self.retry_job, trigger=IntervalTrigger(seconds=every, timezone=self.config.schedule.tz), id=RETRY_JOB,
+            name=RETRY_JOB, replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=every,
+        )
 
     def plan_catch_up(self, now: datetime | None = None) -> dict[str, datetime]:
         """Jobs whose most recent due run was missed (within the grace): {job: missed fire time}."""
@@ -498,10 +510,10 @@ class Service:
                 detail["reason"] = "the service stopped before sending; the next start sends"
             else:
                 with hold_lease(self.database, "digest", wait=self.poll_seconds * 12, clock=self.clock,
-                                info={"purpose": "the service's digest"}):
+                                info={"purpose": "the service's digest"}), self._outbox_lock:
                     result = self.digest_runner(self.config, self.database, now=self.clock())
                 detail.update(jobs.digest_counts(result))
-                status = "failed" if detail["failed"] else "ok"
+                status = jobs.digest_status(detail)
         except LockBusyError as exc:
             status, detail["reason"] = "skipped", str(exc)
         except Exception as exc:  # noqa: BLE001 - a failed digest must not stop the service
@@ -514,6 +526,35 @@ class Service:
         counts = {key: detail[key] for key in ("sent", "failed", "pending") if key in detail}
         log_event("digest", "finished", status, level=level, trigger=trigger, crawl=detail.get("crawl"),
                   reason=detail.get("reason") or detail.get("error"), **counts)
+        return status
+
+    def retry_job(self) -> str | None:
+        """Send the outbox rows whose retry is due; the JobRun status, or None when nothing was due."""
+        from reports.delivery import retry_due, retry_pending
+
+        if self.stopping.is_set() or not retry_due(self.database, self.clock()):
+            return None
+        if not self._outbox_lock.acquire(blocking=False):
+            return None  # the digest job is sending, due retries included
+        try:
+            self._mark(RETRY_JOB, True)
+            run_id = jobs.start_job_run(self.database, "digest", trigger="retry", scheduled_for=None, now=self.clock())
+            detail: dict[str, Any] = {}
+            try:
+                detail.update(jobs.digest_counts(retry_pending(self.config, self.database, now=self.clock())))
+                status = jobs.digest_status(detail)
+            except LockBusyError as exc:
+                status, detail["reason"] = "skipped", str(exc)
+            except Exception as exc:  # noqa: BLE001 - a failed retry must not stop the service
+                log.exception("the outbox retry failed")
+                status, detail["error"] = "failed", f"{type(exc).__name__}: {exc}"
+            jobs.finish_job_run(self.database, run_id, status=status, detail=detail, now=self.clock())
+        finally:
+            self._outbox_lock.release()
+            self._mark(RETRY_JOB, False)
+        level = logging.INFO if status == "ok" else logging.WARNING
+        counts = {key: detail[key] for key in ("sent", "failed", "pending") if key in detail}
+        log_event("digest", "retried", status, level=level, reason=detail.get("reason") or detail.get("error"), **counts)
         return status
 
     @property

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -43,6 +44,8 @@ class Site:
     article_path: re.Pattern[str]
     # External ids are normalised by this (NDO: leading zeros dropped).
     normalise_id: Callable[[str], str] = field(default=str)
+    # The site's page object as one call: (HTML, page URL) -> ExtractedArticle (`bantin extract`).
+    extract: Callable[[bytes | str, str], Any] | None = None
 
     def owns(self, url: str) -> bool:
         """An http(s) URL on one of the site's hosts."""
@@ -65,7 +68,7 @@ def _registered() -> dict[str, Site]:
     # Each site package declares its Site; importing them here is the registry.
     from importlib.metadata import entry_points
 
-    from spiders.nhandan import SITE as NHANDAN
+    from spiders.nhandan.site import SITE as NHANDAN
 
     found = {site.id: site for site in (NHANDAN,)}
     for point in entry_points(group=ENTRY_POINT_GROUP):
@@ -78,6 +81,13 @@ def _registered() -> dict[str, Site]:
 def sites() -> dict[str, Site]:
     """Every registered site by id, in registration order."""
     return _registered()
+
+
+def spider_modules() -> list[str]:
+    """Where Scrapy's spider loader looks: this package, and each outside site's own module."""
+    from importlib.metadata import entry_points
+
+    return list(dict.fromkeys(["spiders", *(point.module for point in entry_points(group=ENTRY_POINT_GROUP))]))
 
 
 def get_site(site_id: str) -> Site:

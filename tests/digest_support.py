@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -14,6 +16,12 @@ from crawler.store.models import ArticleRow, CrawlRun, Match, Topic
 from crawler.matching import TopicSpec
 
 NOW = datetime(2025, 3, 27, 0, 0, tzinfo=timezone.utc)  # 07:00 in Hà Nội
+PUBLIC_URL = "https://bantin.example.org"
+SECRET_ENV = "BANTIN_TEST_WEB_SECRET"
+SECRET = b"test-signing-key-0123456789abcdefghijklmnop"
+# The configs below sign reader links with this; CLI children inherit it.
+os.environ.setdefault(SECRET_ENV, SECRET.decode())
+DEFAULT_WEB = f'[web]\npublic_url = "{PUBLIC_URL}"\nsecret_env = "{SECRET_ENV}"'
 CNHT = "Công nghiệp hỗ trợ"
 QN = "Quảng Ninh"
 
@@ -28,11 +36,14 @@ def free_port() -> int:
 TOPIC_QUERIES = {CNHT: '"công nghiệp hỗ trợ" OR CNHT', QN: '"Quảng Ninh"'}
 
 
-def make_config(db_url: str, port: int = 25, *, extra: str = "", digest: str = "", smtp: str = ""):
-    return parse_config(config_text(db_url, port, extra=extra, digest=digest, smtp=smtp))
+def make_config(db_url: str, port: int = 25, *, extra: str = "", digest: str = "", smtp: str = "", web: str | None = None):
+    return parse_config(config_text(db_url, port, extra=extra, digest=digest, smtp=smtp, web=web))
 
 
-def config_text(db_url: str, port: int = 25, *, extra: str = "", digest: str = "", smtp: str = "") -> str:
+def config_text(
+    db_url: str, port: int = 25, *, extra: str = "", digest: str = "", smtp: str = "", web: str | None = None
+) -> str:
+    """`web`: the whole [web] section (None: DEFAULT_WEB, signed links; "": none)."""
     return (f'''
 [storage]
 database_url = "{db_url}"
@@ -47,8 +58,8 @@ timeout_seconds = 5.0
 {smtp}
 [digest]
 unsubscribe_mailto = "unsubscribe@example.org"
-unsubscribe_url = "https://example.org/unsub"
 {digest}
+{DEFAULT_WEB if web is None else web}
 [[topics]]
 name = "{CNHT}"
 query = '"công nghiệp hỗ trợ" OR CNHT'
@@ -150,20 +161,34 @@ class Sink:
 
     def __init__(self):
         self.messages: list[bytes] = []
-        self.replies: list[str] = []  # consumed one per DATA; "" = accept
+        # consumed one per DATA; "" = accept, "drop" = hang up, "delay:S" = accept after S seconds
+        self.replies: list[str] = []
+        # (envelope recipients, Message-ID) of every message received in full, whatever the reply
+        self.received: list[tuple[list[str], str]] = []
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope):
+        raw = envelope.original_content or envelope.content
         with self.lock:
             reply = self.replies.pop(0) if self.replies else ""
+            message = message_from_bytes(raw, policy=policy.default)
+            self.received.append((list(envelope.rcpt_tos), str(message["Message-ID"])))
         if reply == "drop":
             server.transport.close()
             return "421 closing"
+        if reply.startswith("delay:"):
+            await asyncio.sleep(float(reply.removeprefix("delay:")))
+            reply = ""
         if reply:
             return reply
         with self.lock:
-            self.messages.append(envelope.original_content or envelope.content)
+            self.messages.append(raw)
         return "250 OK queued"
+
+    def received_by(self, address: str) -> list[str]:
+        """Message-IDs of what reached the server for this envelope recipient (accepted or not)."""
+        with self.lock:
+            return [msg_id for rcpts, msg_id in self.received if address in rcpts]
 
     def parsed(self):
         return [message_from_bytes(raw, policy=policy.default) for raw in self.messages]

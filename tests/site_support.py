@@ -1,4 +1,4 @@
-"""A second, test-only site: the NDO spider under another id, registered the way an outside site package is.
+"""A second, test-only site: NDO's CMS row under another id, registered the way an outside site package is.
 
 It is a distribution on a temporary path with a ``bantin.sites`` entry point,
 so a crawl child finds it through ``PYTHONPATH`` exactly as it would find an
@@ -17,10 +17,18 @@ OTHER = "othersite"
 MODULE = f'''
 import dataclasses
 
-from spiders.nhandan import SITE as NDO
+from spiders.nhandan.site import PROFILE
+from spiders.nhandan.site import SITE as NDO
+from spiders.vendorcms.spider import VendorCmsSpider
 
 SITE = dataclasses.replace(NDO, id="{OTHER}", name="Báo Thử", short_name="BT", base_url="https://othersite.example",
-                           hosts=("othersite.example",))
+                           hosts=("othersite.example",), spider="{OTHER}")
+
+
+class OtherSiteSpider(VendorCmsSpider):
+    name = "{OTHER}"
+    site = SITE
+    profile = PROFILE
 '''
 
 

@@ -84,7 +84,11 @@ BAD = [
     ("[smtp]\nsender = \"not an address\"", "smtp.sender", "bad e-mail address"),
     ("[site]\nbase_url = \"nhandan.vn\"", "site.base_url", "http(s) URL"),
     ("[storage]\ndatabase_url = \"mysql://x\"", "storage.database_url", "only sqlite"),
-    ("[digest]\nunsubscribe_url = \"http://x.org/u\"", "digest.unsubscribe_url", "https://"),
+    ("[digest]\nunsubscribe_url = \"https://x.org/u\"", "digest.unsubscribe_url", "[web] public_url"),
+    ("[web]\npublic_url = \"http://bantin.example.org\"", "web.public_url", "https://"),
+    ("[web]\npublic_url = \"https://bantin.example.org/?email=x\"", "web.public_url", "no query"),
+    ("[web]\npublic_url = \"bantin.example.org\"", "web.public_url", "https://"),
+    ("[web]\nsecret = \"in the file\"", "web.secret", "unknown key"),
     ('[[topics]]\nname = "A"\nquery = "x"\n[[topics]]\nname = "a"\nquery = "y"', "topics[1].name", "duplicate topic"),
     ('[[topics]]\nname = "A"\nquery = "(x"', "topics[0].query", "position"),
     ('[[topics]]\nname = "A"\nquery = "x"\naccents = "none"', "topics[0].accents", "'auto', 'exact' or 'fold'"),
@@ -107,6 +111,25 @@ def test_invalid_config_names_file_key_and_problem(text, key, message):
     assert error.key == key
     assert message in str(error)
     assert str(error).startswith("bantin.toml: ")
+
+
+def test_web_public_url_and_secret_from_environment_or_file(tmp_path, monkeypatch):
+    assert parse_config('[web]\npublic_url = "http://127.0.0.1:8080/"').web.public_url == "http://127.0.0.1:8080"
+    assert parse_config('[web]\npublic_url = "https://example.org/bantin/"').web.public_url == "https://example.org/bantin"
+    web = parse_config('[web]\npublic_url = "https://example.org"\nsecret_env = "MY_WEB_SECRET"').web
+    monkeypatch.delenv("MY_WEB_SECRET", raising=False)
+    assert web.secret() is None
+    monkeypatch.setenv("MY_WEB_SECRET", "short")
+    with pytest.raises(ConfigError, match="web.secret_env: the secret is too short"):
+        web.secret()
+    monkeypatch.setenv("MY_WEB_SECRET", "k" * 40)
+    assert web.secret() == b"k" * 40
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("f" * 40 + "\n")
+    from_file = parse_config(f'[web]\npublic_url = "https://example.org"\nsecret_file = "{secret_file}"').web
+    assert from_file.secret() == b"f" * 40
+    with pytest.raises(ConfigError, match="web.secret_file: cannot read"):
+        parse_config(f'[web]\nsecret_file = "{tmp_path / "missing"}"').web.secret()
 
 
 def test_search_order_flag_then_env_then_cwd_then_user_dir(tmp_path, monkeypatch):

@@ -259,7 +259,9 @@ def test_robots_txt_is_obeyed(tmp_path, sqlite_url):
 
 
 def test_manual_crawl_refuses_while_another_holds_the_lock(env):
-    env.site.inject_fault("/*-post*.html", "slow", seconds=0.3)
+    # Article pages answer just inside the download timeout (5 s), a few waves of them: the first crawl
+    # holds its lease for many seconds, however long the second process takes to start on a loaded machine.
+    env.site.inject_fault("/*-post*.html", "slow", seconds=4)
     first = env.start_crawl()
     try:
         wait_for(env.runs, timeout=60, what="the first crawl's ledger row", process=first)

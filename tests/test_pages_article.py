@@ -11,7 +11,8 @@ import pytest
 
 from crawler.errors import ExtractionError
 from crawler.items import Image
-from spiders.pages import ArticlePage, clean_author
+from spiders.nhandan import PROFILE
+from spiders.vendorcms.article import ArticlePage, clean_author
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ndo"
 ICT = timezone(timedelta(hours=7))
@@ -24,7 +25,7 @@ def load(name: str) -> bytes:
 
 
 def extract(name: str, url: str):
-    return ArticlePage(load(name), url).to_item()
+    return ArticlePage(load(name), url, PROFILE).to_item()
 
 
 @pytest.fixture(scope="module")
@@ -123,12 +124,12 @@ def test_site_layer_served_without_fallbacks(full):
 
 
 def test_to_item_is_stable_across_calls():
-    page = ArticlePage(load("article_full.html"), FULL_URL)
+    page = ArticlePage(load("article_full.html"), FULL_URL, PROFILE)
     assert page.to_item() is page.to_item()
 
 
 def test_str_input_gives_the_same_item(full):
-    item = ArticlePage(load("article_full.html").decode("utf-8"), FULL_URL).to_item()
+    item = ArticlePage(load("article_full.html").decode("utf-8"), FULL_URL, PROFILE).to_item()
     assert item.to_dict() == full.to_dict()
 
 
@@ -176,7 +177,7 @@ def test_jsonld_article_body_serves_when_no_body_block():
     html = """<html><head><script type="application/ld+json">
     {"@graph": [{"@type": "NewsArticle", "headline": "Tiêu đề", "articleBody": "Đoạn một.\\n\\nĐoạn hai."}]}
     </script></head><body><h1 class="article__title">Tiêu đề</h1></body></html>"""
-    item = ArticlePage(html, "https://nhandan.vn/tieu-de-post5.html").to_item()
+    item = ArticlePage(html, "https://nhandan.vn/tieu-de-post5.html", PROFILE).to_item()
     assert (item.extractor, item.body, item.fallbacks) == ("jsonld", "Đoạn một.\n\nĐoạn hai.", ["body"])
 
 
@@ -198,7 +199,7 @@ def test_page_whose_body_is_only_clutter_raises():
 @pytest.mark.parametrize("html", ["", "   ", b""])
 def test_empty_page_raises(html):
     with pytest.raises(ExtractionError):
-        ArticlePage(html, "https://nhandan.vn/x-post1.html").to_item()
+        ArticlePage(html, "https://nhandan.vn/x-post1.html", PROFILE).to_item()
 
 
 def test_page_without_any_article_id_raises():
@@ -284,14 +285,14 @@ def test_legacy_body_class_table_picture_and_visible_date(legacy):
     ("", ""),
 ])
 def test_clean_author(raw, expected):
-    assert clean_author(raw) == expected
+    assert clean_author(raw, PROFILE.paper_names) == expected
 
 
 def test_meta_author_with_paper_name_used_when_no_site_or_jsonld_author():
     html = """<html><head><meta name="author" content="Báo Nhân Dân điện tử; KIM ANH"></head><body>
     <div class="article"><h1 class="article__title">T</h1>
     <div class="article__body cms-body"><p>Nội dung.</p></div></div></body></html>"""
-    item = ArticlePage(html, "https://nhandan.vn/t-post9.html").to_item()
+    item = ArticlePage(html, "https://nhandan.vn/t-post9.html", PROFILE).to_item()
     assert item.author == "KIM ANH" and "author" in item.fallbacks
 
 
@@ -303,5 +304,5 @@ def test_relative_and_non_http_image_urls():
     <figure><img src="data:image/gif;base64,R0" data-src="//image.nhandan.vn/a.jpg"><figcaption> Chú   thích </figcaption></figure>
     <figure><img data-src="../b.jpg"></figure>
     </div></div></body></html>"""
-    item = ArticlePage(html, "https://nhandan.vn/muc/t-post9.html").to_item()
+    item = ArticlePage(html, "https://nhandan.vn/muc/t-post9.html", PROFILE).to_item()
     assert item.images == [Image("https://image.nhandan.vn/a.jpg", "Chú thích"), Image("https://nhandan.vn/b.jpg")]

@@ -6,7 +6,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from spiders.pages import VN_TZ, parse_datetime
+from functools import partial
+from zoneinfo import ZoneInfo
+
+from spiders.pages import parse_datetime as parse_in_zone
+
+# The zone is the site's (every outlet here is in Vietnam); the parser takes it from the caller.
+VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+parse_datetime = partial(parse_in_zone, default_tz=VN_TZ)
 
 ICT = timezone(timedelta(hours=7))
 EXPECTED = datetime(2025, 3, 27, 8, 15, tzinfo=ICT)
@@ -59,3 +66,9 @@ def test_rfc822_minus_zero_is_utc():
                                   "0:00 / 0:00", "Thu, 99 Foo 2025"])
 def test_unusable_input_gives_none(text):
     assert parse_datetime(text) is None
+
+
+def test_a_value_without_offset_is_read_in_the_zone_the_caller_gives():
+    assert parse_in_zone("27/03/2025 08:15", default_tz=timezone.utc) == datetime(2025, 3, 27, 8, 15,
+                                                                                  tzinfo=timezone.utc)
+    assert parse_in_zone("2025-03-27T08:15:00+0700", default_tz=timezone.utc) == EXPECTED

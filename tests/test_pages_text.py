@@ -7,8 +7,8 @@ from dataclasses import fields
 
 import pytest
 
-from spiders.pages import external_id_from_url, canonical_url, clean_text, is_article_url
-from spiders.pages.selectors import SELECTORS, xpath
+from spiders.nhandan import PROFILE, SITE
+from spiders.pages import canonical_url, clean_text, same_site, xpath
 
 
 def test_clean_text_nfc_eth_invisible_and_spaces():
@@ -28,7 +28,7 @@ def test_clean_text_nfc_eth_invisible_and_spaces():
     (None, None),
 ])
 def test_external_id_from_url(url, expected):
-    assert external_id_from_url(url) == (None if expected is None else str(expected))
+    assert SITE.external_id(url) == (None if expected is None else str(expected))
 
 
 def test_canonical_url_strips_query_and_fragment():
@@ -54,9 +54,17 @@ def test_is_article_url_respects_sample_site_port():
     assert not is_article_url("http://127.0.0.1:9999/a-post1.html", "http://127.0.0.1:8123/")
 
 
+def is_article_url(url: str, base_url: str) -> bool:
+    """What the listing parsers keep: an NDO article URL on the base URL's host."""
+    from spiders.pages.urls import absolute_http_url
+
+    absolute = absolute_http_url(url, base_url)
+    return absolute is not None and same_site(absolute, base_url) and SITE.external_id(absolute) is not None
+
+
 def test_every_selector_compiles():
     checked = 0
-    for group in (SELECTORS.article, SELECTORS.listing):
+    for group in (PROFILE.selectors.article, PROFILE.selectors.listing):
         for spec in fields(group):
             if spec.name == "img_attrs":  # attribute names, not selectors
                 continue

@@ -273,7 +273,7 @@ digest = "45 5 * * *"
     service.config_loader = broken
     service.reload()
     assert service.config is new
-    assert [job.id for job in service.scheduler.get_jobs()] == ["crawl", "digest"]
+    assert sorted(job.id for job in service.scheduler.get_jobs()) == ["crawl", "digest", "outbox-retry"]
     service.scheduler.shutdown(wait=False)
 
 

@@ -1,7 +1,8 @@
-"""Spider navigation on fake responses: which requests the spider makes, and what it signals. No network.
+"""Spider navigation on fake responses: which requests reach the engine, and what is signalled. No network.
 
 Responses come from the sample site's own router (``SampleSite.respond``, never started) or the saved
-fixtures; the archive is a fake passed to ``configure(settings, archive=...)``.
+fixtures. Each callback's output goes through the archive filter (the spider middleware that decides
+"already archived?"), whose archive is a fake standing in for the ArchiveStore extension.
 """
 
 from __future__ import annotations
@@ -19,27 +20,30 @@ from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
 from crawler.crawl import events
-from crawler.store.articles import KnownArticle, needs_fetch
+from crawler.crawl.archive import ArchiveFilter
+from crawler.store.articles import KnownArticle
 from crawler.items import CrawledArticle
 from crawler.samplesite.model import VN_TZ, generate_site
 from crawler.samplesite.server import SampleSite
-from spiders.nhandan import GOOGLE_NEWS, LATEST, RSS, SEARCH, SITEMAP, NhandanSpider
+from spiders.nhandan.spider import NhandanSpider
+from spiders.pages.listings import Discovered
+from spiders.vendorcms.spider import GOOGLE_NEWS, LATEST, RSS, SEARCH, SITEMAP
 
 BASE = "http://127.0.0.1:8123"
 FIXTURES = Path(__file__).parent / "fixtures" / "ndo"
 
 
 class FakeArchive:
-    """What the spider asks of the archive: stored article ids with their last known change."""
+    """What the archive filter asks of the ArchiveStore: stored article ids with their last known change."""
 
-    needs_fetch = staticmethod(needs_fetch)
-
-    def __init__(self, stored: dict[int, datetime | None] | None = None):
+    def __init__(self, stored: dict[int, datetime | None] | None = None, site: str = "nhandan"):
+        self.site = site
         self.stored = dict(stored or {})
         self.asked: list[list[int]] = []
         self.seen: dict[int, dict[str, datetime | None]] = {}
 
-    def known(self, external_ids):
+    def known(self, site, external_ids):
+        assert site == self.site
         ids = [int(external_id) for external_id in external_ids]
         self.asked.append(ids)
         # The fake's surrogate key is the post id itself.
@@ -48,9 +52,6 @@ class FakeArchive:
     def saw(self, sources_by_article) -> None:
         for article_id, sources in sources_by_article.items():
             self.seen.setdefault(article_id, {}).update(sources)
-
-    def close(self) -> None:
-        pass
 
 
 class Site:
@@ -70,19 +71,34 @@ class Site:
         return cls(url=request.url, status=answer.status, body=answer.body, encoding="utf-8", request=request)
 
 
-def make_spider(site: Site | None = None, archive: FakeArchive | None = None, **settings):
+def make_spider(site: Site | None = None, archive: FakeArchive | None = None, *, spider_class=NhandanSpider,
+                **settings):
+    """A configured spider; ``spider.archive_filter`` is the middleware its output goes through."""
     values = {
         "BANTIN_SITE_URL": BASE,
         "BANTIN_NOW": site.model.now.isoformat() if site else "2026-08-20T12:00:00+07:00",
         "BANTIN_LOOKBACK_DAYS": 2,
-        "BANTIN_DATABASE_URL": "sqlite://",
         **settings,
     }
-    crawler = get_crawler(NhandanSpider, values)
-    spider = NhandanSpider.from_crawler(crawler)
+    crawler = get_crawler(spider_class, values)
+    spider = spider_class.from_crawler(crawler)
     crawler.spider = spider
-    spider.configure(crawler.settings, archive=archive if archive is not None else FakeArchive())
+    spider.configure(crawler.settings)
+    spider.archive_filter = ArchiveFilter(crawler, archive if archive is not None else FakeArchive())
     return spider
+
+
+async def _through(middleware, response, output) -> list:
+    async def produced():
+        for value in output or []:
+            yield value
+
+    return [value async for value in middleware.process_spider_output(response, produced())]
+
+
+def filtered(spider, response, output) -> list:
+    """A callback's output as the engine receives it: through the archive filter."""
+    return asyncio.run(_through(spider.archive_filter, response, output))
 
 
 def record(spider, signal) -> list[dict]:
@@ -106,7 +122,8 @@ def split_output(output) -> tuple[list[scrapy.Request], list[CrawledArticle]]:
 
 
 def visit(site: Site, request: scrapy.Request):
-    return split_output(request.callback(site.response(request)))
+    response = site.response(request)
+    return split_output(filtered(request.callback.__self__, response, request.callback(response)))
 
 
 def crawl(spider, site: Site, requests: list[scrapy.Request]) -> tuple[list[str], list[CrawledArticle]]:
@@ -129,19 +146,16 @@ async def _collect(agen) -> list:
     return [item async for item in agen]
 
 
-def test_start_reads_settings_and_requests_the_everyday_sources(tmp_path):
+def test_start_reads_settings_and_requests_the_everyday_sources():
     crawler = get_crawler(NhandanSpider, {
+        "BANTIN_SITE": "nhandan",
         "BANTIN_SITE_URL": BASE + "/",
         "BANTIN_NOW": "2026-08-20T12:00:00+07:00",
-        "BANTIN_DATABASE_URL": f"sqlite:///{tmp_path / 'archive.db'}",
         "BANTIN_CATEGORY_FEEDS": ["kinh-te-1185"],
     })
     spider = NhandanSpider.from_crawler(crawler)
     crawler.spider = spider
-    try:
-        requests = asyncio.run(_collect(spider.start()))
-    finally:
-        spider.closed("finished")
+    requests = asyncio.run(_collect(spider.start()))
     assert [path_of(r) for r in requests] == [
         "/sitemaps/google-news.xml",
         "/rss/home.rss",
@@ -360,10 +374,9 @@ def test_a_source_that_does_not_download_signals_source_failed_with_the_status()
 
 def article_request(spider, url: str, article_id: int, source: str = RSS) -> scrapy.Request:
     response = XmlResponse(url=BASE + "/rss/home.rss", body=b"", request=scrapy.Request(
-        BASE + "/rss/home.rss", meta={"bantin_source": source}))
-    from spiders.pages.listings import Discovered
-
-    (request,) = spider.announce(response, [Discovered(url=url, external_id=str(article_id))])
+        BASE + "/rss/home.rss", meta={"bantin_kind": "source", "bantin_source": source}))
+    announced = spider.announce(response, [Discovered(url=url, external_id=str(article_id))])
+    (request,) = filtered(spider, response, announced)
     return request
 
 
@@ -389,3 +402,17 @@ def test_an_article_that_does_not_download_signals_article_failed_without_extrac
     failure.request = request
     request.errback(failure)
     assert failed == [{"source": RSS, "url": url, "reason": "HTTP 404"}]
+
+
+def test_a_source_page_counts_as_read_even_empty_and_not_when_it_fails():
+    spider = make_spider()
+    discovered = record(spider, events.source_discovered)
+    request = next(r for r in spider.source_requests() if path_of(r) == "/rss/home.rss")
+    empty = XmlResponse(url=request.url, body=b'<?xml version="1.0"?><rss><channel></channel></rss>', request=request)
+    assert filtered(spider, empty, request.callback(empty)) == []
+    assert discovered == [{"source": RSS, "count": 0, "requested": 0}]
+    request = next(r for r in spider.source_requests() if path_of(r) == "/rss/home.rss")
+    garbage = TextResponse(url=request.url, body=(FIXTURES / "feed-garbage.rss").read_bytes(), encoding="utf-8",
+                           request=request)
+    assert filtered(spider, garbage, request.callback(garbage)) == []
+    assert len(discovered) == 1  # a page that could not be read announces nothing

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("crawler.cli.status_commands:status", "Show the service, the last runs and health warnings."),
     "match": ("crawler.cli.topic_commands:match", "Check whether a query matches a text, and why."),
     "topics": ("crawler.cli.topic_commands:topics", "List, back-test and re-match topics."),
+    "index": ("crawler.cli.index_commands:index", "Check or rebuild the archive's full-text index."),
     "digest": ("crawler.cli.digest_commands:digest", "Preview, send or resend the digest e-mails."),
     "smtp": ("crawler.cli.digest_commands:smtp", "Check the SMTP settings."),
     "demo": ("crawler.cli.demo_command:demo", "Run the whole chain offline on the bundled sample site."),

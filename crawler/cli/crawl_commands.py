@@ -118,6 +118,10 @@ def crawl(app: App, site_ids: tuple[str, ...], since: datetime | None, site_url:
             click.echo(f"{site_id}: skipped: {reason}", err=True)
         if not free:
             raise LockBusyError("every chosen site is being crawled already; try again later")
+        from spiders.registry import spider_modules
+
+        # Sites packaged outside bantin bring their spiders in their own modules.
+        options.extra_settings["SPIDER_MODULES"] = spider_modules()
         outcomes = run_crawl(config, [app.crawl_site(entry) for entry in free], options)
     _print_crawl_summary(outcomes, busy)
     if not all(outcome.ok for outcome in outcomes):
@@ -201,7 +205,7 @@ def extract(file_or_url: str, page_url: str | None, output_format: str) -> None:
     The first thing to run when a page looks wrong: it shows every field and
     which extraction layer served it.
     """
-    from spiders.pages.nhandan import ArticlePage
+    from spiders.registry import site_for_url, sites
 
     if file_or_url.startswith(("http://", "https://")):
         html = _download(file_or_url)
@@ -213,7 +217,9 @@ def extract(file_or_url: str, page_url: str | None, output_format: str) -> None:
         except OSError as exc:
             raise UsageError(f"cannot read {path}: {exc.strerror}") from None
         page_url = page_url or path.resolve().as_uri()
-    item = ArticlePage(html, page_url).to_item()
+    # A saved file names no site: the first registered one (NDO) reads it.
+    site = site_for_url(page_url) or next(iter(sites().values()))
+    item = site.extract(html, page_url)
     data = item.to_dict()
     if output_format == "json":
         emit_json(data)
@@ -347,6 +353,18 @@ def show_article(app: App, article: str, output_format: str) -> None:
         click.echo(f"topic {match['topic']!r}: {', '.join(terms)}")
 
 
+def _check_sites(session, wanted) -> set[str]:
+    """Refuse a site that is neither registered nor in the archive (a typo would just match nothing)."""
+    from crawler.store.models import ArticleRow
+    from spiders.registry import sites
+
+    known = set(sites()) | set(session.scalars(select(ArticleRow.site).distinct()))
+    unknown = [site for site in wanted if site not in known]
+    if unknown:
+        raise UsageError(f"unknown site {unknown[0]!r} (sites: {', '.join(sorted(known))})")
+    return known
+
+
 def _full(row) -> dict:
     return {
         "site": row.site,
@@ -371,31 +389,65 @@ def _full(row) -> dict:
 @articles.command("search", context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})
 @click.argument("query")
 @_date_options
+@click.option("--site", "sites", multiple=True, metavar="SITE", help="Only this site's articles (repeatable).")
 @click.option("--mode", type=click.Choice(["auto", "exact", "fold"]), default="auto", show_default=True,
               help="Accent handling (auto: a term typed without diacritics ignores them).")
-@click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True, help="Articles per page.")
+@click.option("--before", "before_key", metavar="ARTICLE",
+              help="The next page: articles older than this one (SITE:ID or URL, as a full page ends with).")
+@click.option("--count", "count_only", is_flag=True, help="Only say how many articles match.")
 @format_option()
 @pass_app
-def search_articles(app: App, query: str, since, until, mode: str, limit: int, output_format: str) -> None:
-    """Search the archive with a topic query (same language and Vietnamese rules as topics)."""
+def search_articles(app: App, query: str, since, until, sites: tuple[str, ...], mode: str, limit: int,
+                    before_key: str | None, count_only: bool, output_format: str) -> None:
+    """Search the archive with a topic query (same language and Vietnamese rules as topics), newest first.
+
+    The archive index finds the candidates; the matcher decides, so the answer is
+    the one a scan of every article would give.
+    """
     from crawler.matching import ArticleFields, QueryMatcher
+    from crawler.query import parse_query
+    from crawler.store.archive import matching_articles
 
     matcher = QueryMatcher(query, mode)
-    results = []
+    tree = parse_query(query)
+    window = {"since": since.date() if since else None, "until": until.date() if until else None,
+              "sites": sites or None}
     with app.database.session() as session:
-        for row in session.scalars(_article_query(since, until, None).execution_options(yield_per=500)):
-            outcome = matcher.explain(ArticleFields.from_article(row))
-            if outcome.matched:
-                summary = _summary(row, [])
-                summary["terms"] = sorted({hit.term for hit in outcome.hits if not hit.negated})
-                results.append(summary)
-                if len(results) >= limit:
-                    break
+        known = _check_sites(session, sites)
+        after = None
+        if before_key:
+            from crawler.store.archive import find_article
+            from spiders.registry import resolve_url
+
+            after = find_article(session, before_key, resolve_url=resolve_url, known_sites=known)
+        if count_only:
+            found = matching_articles(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)),
+                                      after=after, **window)
+            total = sum(1 for _ in found)
+            if output_format == "table":
+                click.echo(total)
+            else:
+                emit_rows([{"query": query, "matches": total}], ["query", "matches"], output_format)
+            return
+        results = []
+        last = None
+        found = matching_articles(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)),
+                                  after=after, **window)
+        for row, carried in found:
+            summary = _summary(row, [])
+            summary["terms"] = carried
+            results.append(summary)
+            last = row
+            if len(results) >= limit:
+                break
     if output_format == "table" and not results:
-        click.echo("no articles match")
+        click.echo("no articles match" if not after else "no more articles match")
         return
     emit_rows(results, ["site", "external_id", "published", "title", "terms"] if output_format == "table" else
               list(results[0]) if results else [], output_format)
+    if output_format == "table" and len(results) >= limit and last is not None:
+        click.echo(f"next page: --before {last.site}:{last.external_id}", err=True)
 
 
 @articles.command("export")
@@ -415,13 +467,14 @@ def export_articles(app: App, topic: str | None, since, until, output_format: st
             writer = None
             if output_format == "json":
                 stream.write("[")
-            for row in rows:
+            for row, sources in _with_sources(session, rows):
                 data = _full(row)
+                data["sources"] = sources
                 if output_format == "csv":
                     if writer is None:
                         writer = csv.DictWriter(stream, fieldnames=list(data))
                         writer.writeheader()
-                    writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else
+                    writer.writerow({k: json.dumps(v, ensure_ascii=False, default=json_default) if isinstance(v, (list, dict)) else
                                      v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()})
                 elif output_format == "json":
                     stream.write(("," if count else "") + "\n" + dumps(data))
@@ -435,3 +488,66 @@ def export_articles(app: App, topic: str | None, since, until, output_format: st
             stream.close()
     if out:
         click.echo(f"exported {count} article(s) to {out}", err=True)
+
+
+def _with_sources(session, rows, batch: int = 500):
+    """(row, [its sources as exported]) for each row, reading the sources a batch at a time."""
+    from crawler.store.models import ArticleSource
+
+    def flush(chunk):
+        found: dict[int, list[dict]] = {}
+        for source in session.scalars(select(ArticleSource).where(ArticleSource.article_id.in_([r.id for r in chunk]))
+                                      .order_by(ArticleSource.source)):
+            found.setdefault(source.article_id, []).append(
+                {"source": source.source, "first_seen_at": source.first_seen_at,
+                 "last_seen_at": source.last_seen_at, "lastmod": source.lastmod})
+        return [(row, found.get(row.id, [])) for row in chunk]
+
+    chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= batch:
+            yield from flush(chunk)
+            chunk = []
+    if chunk:
+        yield from flush(chunk)
+
+
+@articles.command("import")
+@click.argument("path", metavar="FILE|-")
+@click.option("--no-progress", is_flag=True, help="No progress line, even on a terminal.")
+@pass_app
+def import_articles_command(app: App, path: str, no_progress: bool) -> None:
+    """Import what `articles export --format jsonl` wrote (another archive's, or a backup).
+
+    Each article is stored as a crawl would store it (index and topic matches
+    included) and the run is written to the crawl ledger with trigger `import`.
+    Importing the same file again changes nothing. A line that cannot be read is
+    reported with its number and skipped; the exit status is then 1.
+    """
+    from datetime import timezone
+
+    from crawler.imports import import_articles, open_input
+    from crawler.topics import prepare_topics
+
+    now = datetime.now(timezone.utc)
+    try:
+        stream = open_input(path)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    topics = prepare_topics(app.database, app.config.topics, now=now)
+    progress = sys.stderr if not no_progress and sys.stderr.isatty() else None
+    try:
+        report = import_articles(app.database, stream, topics, now=now, progress=progress)
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+    for line, reason in report.skipped[:20]:
+        click.echo(f"line {line}: skipped: {reason}", err=True)
+    if len(report.skipped) > 20:
+        click.echo(f"... and {len(report.skipped) - 20} more skipped line(s)", err=True)
+    rate = report.stored / report.seconds if report.seconds else 0
+    click.echo(f"imported {report.stored} article(s) in {report.seconds:.1f}s ({rate:.0f}/s): {report.new} new, "
+               f"{report.updated} updated, {report.unchanged} unchanged, {len(report.skipped)} skipped")
+    if report.skipped:
+        sys.exit(1)

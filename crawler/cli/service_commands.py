@@ -136,7 +136,7 @@ def systemd_unit(
         f"WorkingDirectory={_quote(str(config_path.parent))}",
         *identity,
         "Environment=PYTHONUNBUFFERED=1",
-        "# Secrets such as BANTIN_SMTP_PASSWORD=... belong in a file only you can read:",
+        "# Secrets such as BANTIN_SMTP_PASSWORD=... and BANTIN_WEB_SECRET=... belong in a file only you can read:",
         f"#EnvironmentFile={env_file}",
         "Restart=on-failure",
         "RestartSec=30s",

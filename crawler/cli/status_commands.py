@@ -111,6 +111,7 @@ def render_text(report: dict[str, Any]) -> str:
     lines.append(f"Outbox: {outbox['sent']} sent, {outbox['pending']} pending, {outbox['sending']} sending, "
                  f"{outbox['failed']} failed; last sent {human_time(outbox['last_sent_at'])}")
 
+    lines.append(f"Archive index: {report['index']['state']}")
     if report["warnings"]:
         lines.append(f"Health: {len(report['warnings'])} warning(s)")
         lines.extend(f"  ! {warning['message']}" for warning in report["warnings"])

@@ -112,48 +112,55 @@ def list_topics(app: App, output_format: str) -> None:
 @topics.command("test", context_settings=QUERY_COMMAND)
 @click.argument("query")
 @click.option("--days", type=click.IntRange(1), default=30, show_default=True, help="How far back to look.")
+@click.option("--all", "whole", is_flag=True, help="Over the whole archive instead of --days.")
 @click.option("--mode", type=MODES, default="auto", show_default=True)
 @click.option("--limit", type=click.IntRange(0), default=30, show_default=True, help="Titles to list.")
 @format_option("text", "json", default="text")
 @pass_app
-def test_topic(app: App, query: str, days: int, mode: str, limit: int, output_format: str) -> None:
-    """Back-test QUERY on the archive before subscribing: matches per day, titles, and the terms that carried them."""
-    from crawler.store.models import ArticleRow
+def test_topic(app: App, query: str, days: int, whole: bool, mode: str, limit: int, output_format: str) -> None:
+    """Back-test QUERY on the archive before subscribing: matches per day, titles, and the terms that carried them.
+
+    The archive index finds the candidates and the matcher decides, as for a topic.
+    """
     from crawler.matching import ArticleFields, QueryMatcher
+    from crawler.query import parse_query
+    from crawler.store.archive import matching_articles
+    from crawler.store.models import ArticleRow
 
     matcher = QueryMatcher(query, mode)
-    since = datetime.now(timezone.utc) - timedelta(days=days)
+    tree = parse_query(query)
+    since = None if whole else datetime.now(timezone.utc) - timedelta(days=days)
     per_day: Counter[str] = Counter()
     terms: Counter[str] = Counter()
     matched = []
-    scanned = 0
+    total = 0
     with app.database.session() as session:
-        rows = session.scalars(
-            select(ArticleRow).where(ArticleRow.published_at >= since)
-            .order_by(ArticleRow.published_at.desc()).execution_options(yield_per=500)
-        )
-        for row in rows:
-            scanned += 1
-            result = matcher.explain(ArticleFields.from_article(row))
-            if not result.matched:
-                continue
-            day = row.published_at.astimezone(DISPLAY_TZ).date().isoformat()
+        period = select(func.count()).select_from(ArticleRow)
+        if since is not None:
+            period = period.where(ArticleRow.published_at >= since)
+        scanned = session.scalar(period)
+        found = matching_articles(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)),
+                                  published_from=since)
+        for row, carried in found:
+            total += 1
+            day = row.published_at.astimezone(DISPLAY_TZ).date().isoformat() if row.published_at else "undated"
             per_day[day] += 1
-            carried = sorted({hit.term for hit in result.hits if not hit.negated})
             terms.update(carried)
-            matched.append((row, result.hits, carried))
+            if len(matched) < limit:
+                matched.append((row, matcher.explain(ArticleFields.from_article(row)).hits, carried))
+    span = "in the whole archive" if whole else f"from the last {days} days"
     if output_format == "json":
         emit_json({
-            "query": query, "days": days, "scanned": scanned, "matched": len(matched),
+            "query": query, "days": None if whole else days, "scanned": scanned, "matched": total,
             "per_day": dict(sorted(per_day.items())), "terms": dict(terms.most_common()),
             "articles": [
                 {"site": row.site, "external_id": row.external_id, "published_at": row.published_at, "title": row.title, "url": row.url,
                  "terms": carried, "hits": [hit.to_dict() for hit in hits]}
-                for row, hits, carried in matched[:limit]
+                for row, hits, carried in matched
             ],
         })
         return
-    click.echo(f"{len(matched)} of {scanned} articles from the last {days} days match {query!r}")
+    click.echo(f"{total} of {scanned} articles {span} match {query!r}")
     if not scanned:
         click.echo("the archive has no articles from that period: run `bantin crawl` (or `--since` to back-fill)")
         return
@@ -166,14 +173,14 @@ def test_topic(app: App, query: str, days: int, mode: str, limit: int, output_fo
         for term, count in terms.most_common():
             click.echo(f"  {count:4d}  {term}")
         click.echo("\narticles:")
-        for row, hits, _ in matched[:limit]:
+        for row, hits, _ in matched:
             click.echo(f"  {local_time(row.published_at)}  {_title_with_hits(row.title, hits)}")
             if not any(hit.field == "title" for hit in hits):
                 first = next((hit for hit in hits if not hit.negated), None)
                 if first is not None:
                     click.echo(f"        {first.field}: {_highlight(first)}")
-        if len(matched) > limit:
-            click.echo(f"  ... and {len(matched) - limit} more")
+        if total > limit:
+            click.echo(f"  ... and {total - limit} more")
 
 
 def _title_with_hits(title: str, hits) -> str:

@@ -3,7 +3,10 @@
 A Scrapy extension: it opens the row when the spider opens, counts what the
 spider and pipelines signal, writes the counts (and a heartbeat) every few
 seconds so a killed crawl leaves a truthful row, and closes the row with a
-status when the spider closes.
+status when the spider closes. It writes through the crawl's one database
+(``ArchiveStore``); what it wrote last is :meth:`CrawlLedger.summary`, so the
+caller of a crawl never reopens the database to read it back. Other components
+find it with ``crawler.get_extension(CrawlLedger)``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from sqlalchemy import select, update
 
 from crawler.config import DEFAULT_SITE
 from crawler.crawl import events
-from crawler.store import Database
+from crawler.crawl.archive import ArchiveStore
 from crawler.store.models import CrawlRun
 from crawler.store.records import COUNTERS, MAX_ERRORS, RunCounts, RunSummary  # noqa: F401 - the ledger's vocabulary
 from crawler.locks import pid_alive
@@ -38,7 +41,6 @@ class CrawlLedger:
     def __init__(self, crawler):
         settings = crawler.settings
         self.crawler = crawler
-        self.database_url = settings.get("BANTIN_DATABASE_URL")
         self.degraded_share = settings.getfloat("BANTIN_DEGRADED_SHARE", 0.2)
         self.trigger = settings.get("BANTIN_TRIGGER", "manual")
         self.site = settings.get("BANTIN_SITE") or DEFAULT_SITE
@@ -46,7 +48,7 @@ class CrawlLedger:
         since = settings.get("BANTIN_SINCE")
         self.since = date.fromisoformat(since) if since else None
         self.counts = RunCounts()
-        self.database: Database | None = None
+        self.store: ArchiveStore | None = None
         self.run_id: int | None = None
         self.started_at: datetime | None = None
         self.finished_at: datetime | None = None
@@ -64,15 +66,16 @@ class CrawlLedger:
         connect(ledger.source_failed, signal=events.source_failed)
         connect(ledger.articles_stored, signal=events.articles_stored)
         connect(ledger.article_failed, signal=events.article_failed)
-        crawler.bantin_ledger = ledger
         return ledger
 
     # -- signals -----------------------------------------------------------------
 
     def spider_opened(self, spider) -> None:
-        self.database = Database(self.database_url)
+        # Extensions are all built by now (the store may come after the ledger in EXTENSIONS).
+        self.store = self.crawler.get_extension(ArchiveStore)
         now = utcnow()
-        with self.database.session() as session:
+        self.started_at = now
+        with self.store.database.session() as session:
             close_orphaned_runs(session, now=now)
             run = CrawlRun(
                 started_at=now,
@@ -90,7 +93,6 @@ class CrawlLedger:
             session.add(run)
             session.flush()
             self.run_id = run.id
-        self.started_at = now
         self.crawler.stats.set_value("bantin/run_id", self.run_id)
         from twisted.internet import task
 
@@ -127,10 +129,10 @@ class CrawlLedger:
 
     def flush(self) -> None:
         """Write the counts so far and a heartbeat: a killed crawl leaves a truthful row."""
-        if self.database is None or self.run_id is None:
+        if self.store is None or self.run_id is None:
             return
         try:
-            with self.database.session() as session:
+            with self.store.database.session() as session:
                 session.execute(
                     update(CrawlRun)
                     .where(CrawlRun.id == self.run_id)
@@ -148,25 +150,26 @@ class CrawlLedger:
     def spider_closed(self, spider, reason: str) -> None:
         if self._flusher is not None and self._flusher.running:
             self._flusher.stop()
-        if self.database is None or self.run_id is None:
+        if self.store is None or self.run_id is None:
             return
         status, message = self.verdict(reason)
-        self.status, self.message, self.finished_at = status, message, utcnow()
-        with self.database.session() as session:
+        finished = utcnow()
+        with self.store.database.session() as session:
             session.execute(
                 update(CrawlRun)
                 .where(CrawlRun.id == self.run_id)
                 .values(
                     status=status,
                     message=message,
-                    finished_at=self.finished_at,
-                    heartbeat_at=self.finished_at,
+                    finished_at=finished,
+                    heartbeat_at=finished,
                     counts=self.counts.as_json(),
                     errors=list(self.counts.errors),
                     article_pages=self.counts.article_pages,
                     fallback_pages=self.counts.fallback_pages,
                 )
             )
+        self.status, self.message, self.finished_at = status, message, finished
         self.crawler.stats.set_value("bantin/status", status)
         log_method = log.info if status == "ok" else log.warning
         totals = self.counts.totals()
@@ -178,7 +181,6 @@ class CrawlLedger:
             ", ".join(f"{key} {value}" for key, value in totals.items()),
             f" — {message}" if message else "",
         )
-        self.database.dispose()
 
     def summary(self) -> RunSummary | None:
         """What this run wrote to its ledger row, without reading it back (None: it never started)."""

@@ -12,12 +12,13 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from datetime import datetime, timezone
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from crawler.clock import utcnow
 from crawler.crawl import events
-from crawler.store import Database
+from crawler.crawl.archive import ArchiveStore
+from crawler.errors import CrawlError
 from crawler.store.articles import load_articles, record_sources, store_article
 from crawler.store.models import ArticleRow
 from crawler.items import CrawledArticle
@@ -33,12 +34,12 @@ GC_YOUNG_THRESHOLD = 5000
 
 
 class ArchivePipeline:
-    def __init__(self, crawler, database_url: str, topics: list[dict], batch_size: int = BATCH_SIZE):
+    def __init__(self, crawler, store: ArchiveStore, topics: list[dict], batch_size: int = BATCH_SIZE):
         self.crawler = crawler
-        self.database_url = database_url
+        # The crawl's one database handle; the store disposes it when the engine stops.
+        self.store = store
         self.topic_config = topics
         self.batch_size = batch_size
-        self.database: Database | None = None
         self.topics: TopicSet | None = None
         self.pending: list[CrawledArticle] = []
         self._flusher = None
@@ -47,16 +48,18 @@ class ArchivePipeline:
     @classmethod
     def from_crawler(cls, crawler):
         settings = crawler.settings
+        store = crawler.get_extension(ArchiveStore)
+        if store is None:
+            raise CrawlError("the archive pipeline needs the ArchiveStore extension (see crawler/crawl/settings.py)")
         return cls(
             crawler,
-            settings.get("BANTIN_DATABASE_URL"),
+            store,
             settings.getlist("BANTIN_TOPICS"),
             settings.getint("BANTIN_STORE_BATCH", BATCH_SIZE),
         )
 
     def open_spider(self, spider=None) -> None:
-        self.database = Database(self.database_url)
-        self.topics = prepare_topics(self.database, self.topic_config, now=_now())
+        self.topics = prepare_topics(self.store.database, self.topic_config, now=utcnow())
         # Everything loaded so far (modules, settings, the matcher) lives as long as the
         # crawl: keep it out of the collector's generations, whose full passes over it
         # otherwise cost about a tenth of the crawl's time. A larger youngest generation
@@ -74,8 +77,6 @@ class ArchivePipeline:
         if self._flusher is not None and self._flusher.running:
             self._flusher.stop()
         self.flush()
-        if self.database is not None:
-            self.database.dispose()
         if self._gc_threshold is not None:
             gc.set_threshold(*self._gc_threshold)
             self._gc_threshold = None
@@ -113,9 +114,9 @@ class ArchivePipeline:
         log.debug("stored %d article(s) in %.3fs", len(batch), time.perf_counter() - started)
 
     def _store(self, batch: list[CrawledArticle]) -> list[tuple[CrawledArticle, str]]:
-        now = _now()
+        now = utcnow()
         outcomes = []
-        with self.database.session() as session:
+        with self.store.database.session() as session:
             stored: dict[tuple[str, str], ArticleRow] = {}
             for site in {item.article.site for item in batch}:
                 ids = (item.article.external_id for item in batch if item.article.site == site)
@@ -135,7 +136,3 @@ class ArchivePipeline:
 
     def _signal(self, signal, **kwargs) -> None:
         self.crawler.signals.send_catch_log(signal=signal, **kwargs)
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)

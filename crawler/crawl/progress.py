@@ -33,7 +33,9 @@ class TerminalProgress:
         self._loop.start(REFRESH_SECONDS)
 
     def draw(self) -> None:
-        ledger = getattr(self.crawler, "bantin_ledger", None)
+        from crawler.crawl.ledger import CrawlLedger
+
+        ledger = self.crawler.get_extension(CrawlLedger)
         if ledger is None:
             return
         totals = ledger.counts.totals()

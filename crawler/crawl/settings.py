@@ -16,6 +16,8 @@ ITEM_PIPELINES = {
     "crawler.crawl.pipelines.ArchivePipeline": 300,
 }
 EXTENSIONS = {
+    # The crawl's one database handle; the pipeline, the ledger and the archive filter share it.
+    "crawler.crawl.archive.ArchiveStore": -10,
     "crawler.crawl.ledger.CrawlLedger": 0,
     "crawler.crawl.progress.TerminalProgress": 10,
     "scrapy.extensions.telnet.TelnetConsole": None,
@@ -35,6 +37,8 @@ SPIDER_MIDDLEWARES = {
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
     "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
     "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
+    # "Already archived?": drops announced articles the archive has unchanged (crawler/crawl/archive.py).
+    "crawler.crawl.archive.ArchiveFilter": 900,
 }
 
 # Items processed in parallel per response. Scrapy's default of 100 starts 100

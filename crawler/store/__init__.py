@@ -144,3 +144,7 @@ def _known_revision(script, revision: str):
 
 def table_names(engine: Engine) -> list[str]:
     return inspect(engine).get_table_names()
+
+
+# The index's session events keep it in the transaction of every article write.
+from crawler.store import index as _index  # noqa: E402,F401

@@ -6,15 +6,20 @@ that every front end asks them the same way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from crawler.clock import VIETNAM
 from crawler.errors import AmbiguousArticleError, UsageError
+from crawler.query import Node
 from crawler.store.models import ArticleRow, CrawlRun, Match
+
+log = logging.getLogger("bantin.archive")
 
 # A front end's way of reading an article URL: (site id, external id), or None when no site owns it.
 UrlResolver = Callable[[str], "tuple[str, str] | None"]
@@ -22,10 +27,21 @@ UrlResolver = Callable[[str], "tuple[str, str] | None"]
 
 def article_query(
     *, since: date | None = None, until: date | None = None, topic: str | None = None,
-    sites: Iterable[str] | None = None,
+    sites: Iterable[str] | None = None, candidates=None, after: ArticleRow | None = None,
+    published_from: datetime | None = None,
 ) -> Select[tuple[ArticleRow]]:
-    """Stored articles, newest first; ``since``/``until`` are publication days in Vietnam time."""
+    """Stored articles, newest first; ``since``/``until`` are publication days in Vietnam time.
+
+    ``candidates``: a selectable of article ids (the archive index's) to keep to.
+    ``after``: only articles that come after this one in the newest-first order (the next page).
+    """
     query = select(ArticleRow)
+    if candidates is not None:
+        query = query.where(ArticleRow.id.in_(select(candidates.c.id)))
+    if after is not None:
+        query = query.where(_after(after))
+    if published_from is not None:
+        query = query.where(ArticleRow.published_at >= published_from)
     if since:
         query = query.where(ArticleRow.published_at >= datetime.combine(since, time(), VIETNAM))
     if until:
@@ -35,6 +51,54 @@ def article_query(
     if sites is not None:
         query = query.where(ArticleRow.site.in_(sorted(set(sites))))
     return query.order_by(ArticleRow.published_at.desc().nulls_last(), ArticleRow.id.desc())
+
+
+def _after(row: ArticleRow):
+    """Rows after ``row`` in (published_at desc nulls last, id desc)."""
+    if row.published_at is None:
+        return and_(ArticleRow.published_at.is_(None), ArticleRow.id < row.id)
+    return or_(ArticleRow.published_at < row.published_at,
+               and_(ArticleRow.published_at == row.published_at, ArticleRow.id < row.id),
+               ArticleRow.published_at.is_(None))
+
+
+def matching_articles(
+    session: Session, tree: Node, accept: Callable[[ArticleRow], Any], *, since: date | None = None,
+    until: date | None = None, sites: Iterable[str] | None = None, after: ArticleRow | None = None,
+    published_from: datetime | None = None, batch: int = 200,
+) -> Iterator[tuple[ArticleRow, Any]]:
+    """(row, verdict) for each article ``accept`` returns a verdict for, newest first.
+
+    The archive index narrows the rows to the candidates of the query ``tree``;
+    ``accept`` (the matcher) decides. Without a usable index every article is read.
+    """
+    from crawler.store.index import candidates_for
+
+    candidates, why = candidates_for(session, tree)
+    if candidates is None:
+        log.warning("scanning every article: %s", why)
+    else:
+        log.debug("reading the query's candidates from the archive index")
+    query = article_query(since=since, until=until, sites=sites, candidates=candidates, after=after,
+                          published_from=published_from)
+    if candidates is None:
+        rows: Iterable[ArticleRow] = session.scalars(query.execution_options(yield_per=batch))
+    else:
+        rows = _rows_in_order(session, query, batch)
+    for row in rows:
+        verdict = accept(row)
+        if verdict is not None:
+            yield row, verdict
+
+
+def _rows_in_order(session: Session, query: Select, batch: int) -> Iterator[ArticleRow]:
+    """The rows of ``query``, ordering only their keys: sorting whole ~3 KB rows costs more than reading them."""
+    keys = session.scalars(query.with_only_columns(ArticleRow.id).execution_options(yield_per=batch * 5)).all()
+    for start in range(0, len(keys), batch):
+        chunk = keys[start:start + batch]
+        loaded = {row.id: row for row in session.scalars(select(ArticleRow).where(ArticleRow.id.in_(chunk)))}
+        for key in chunk:
+            yield loaded[key]
 
 
 def topics_by_article(session: Session, keys: list[int]) -> dict[int, list[str]]:

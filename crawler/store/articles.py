@@ -177,37 +177,3 @@ def _aware(value: datetime | None) -> datetime | None:
         return value.replace(tzinfo=timezone.utc)
     return value
 
-
-class ArchiveIndex:
-    """The spider's view of the archive: what is known, and which sources still list it.
-
-    Opens its own engine (the spider runs in the reactor thread; sessions are
-    short and never shared with the pipelines).
-    """
-
-    def __init__(self, database_url: str, site: str):
-        from crawler.store import Database
-
-        self.database = Database(database_url)
-        self.site = site
-
-    def known(self, external_ids: Iterable[str]) -> dict[str, KnownArticle]:
-        ids = list(external_ids)
-        if not ids:
-            return {}
-        with self.database.session() as session:
-            return known_articles(session, self.site, ids)
-
-    needs_fetch = staticmethod(needs_fetch)
-
-    def saw(self, sources_by_key: Mapping[int, Mapping[str, datetime | None]]) -> None:
-        """Known articles (by surrogate key) that sources listed again."""
-        if not sources_by_key:
-            return
-        from datetime import timezone
-
-        with self.database.session() as session:
-            record_sources_of(session, sources_by_key, now=datetime.now(timezone.utc))
-
-    def close(self, *args, **kwargs) -> None:
-        self.database.dispose()

@@ -1,38 +1,30 @@
-"""Page objects for nhandan.vn: HTML/XML/JSON + URL in, typed data out. No Scrapy imports."""
+"""What every site's page objects and parsers share: HTML/XML + URL in, typed data out. No Scrapy imports.
+
+Nothing here knows an outlet: article URL shapes, ids and time zones come from the
+site (``spiders.registry.Site``), selectors from its package.
+"""
 
 from __future__ import annotations
 
-from .dates import VN_TZ, parse_datetime
-from .listings import (
-    Discovered,
-    SitemapRef,
-    parse_listing_html,
-    parse_morenews_json,
-    parse_rss,
-    parse_sitemap_index,
-    parse_urlset,
-)
-from .nhandan import ArticlePage, clean_author
-from .selectors import SELECTORS, NdoSelectors
-from .textutil import clean_text
-from .urls import external_id_from_url, canonical_url, is_article_url
+from .css import xpath, xpath_any
+from .dates import parse_datetime
+from .listings import Discovered, SitemapRef, collect, parse_rss, parse_sitemap_index, parse_urlset
+from .textutil import clean_text, dedupe
+from .urls import absolute_http_url, canonical_url, same_site
 
 __all__ = [
-    "SELECTORS",
-    "VN_TZ",
-    "ArticlePage",
     "Discovered",
-    "NdoSelectors",
     "SitemapRef",
+    "absolute_http_url",
     "canonical_url",
-    "clean_author",
     "clean_text",
-    "external_id_from_url",
-    "is_article_url",
+    "collect",
+    "dedupe",
     "parse_datetime",
-    "parse_listing_html",
-    "parse_morenews_json",
     "parse_rss",
     "parse_sitemap_index",
     "parse_urlset",
+    "same_site",
+    "xpath",
+    "xpath_any",
 ]

@@ -1,18 +1,16 @@
-"""Date parsing for every shape NDO pages and feeds use, without dateparser.
+"""Date parsing for every shape Vietnamese news pages and feeds use, without dateparser.
 
 Rules: ISO 8601 (with ``+0700`` or ``+07:00`` offsets), RFC 822 (RSS ``pubDate``),
 and visible day-first text such as ``Thứ Năm, 27/03/2025 - 08:15``. A value without
-an offset is local time in Asia/Ho_Chi_Minh. Results are always aware datetimes.
+an offset is local time in the site's zone, which the caller passes (it is the
+site's fact, ``Site.timezone``). Results are always aware datetimes.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
-from zoneinfo import ZoneInfo
-
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 _ISO = re.compile(
     r"(?P<y>\d{4})-(?P<mo>\d{1,2})-(?P<d>\d{1,2})"
@@ -25,7 +23,7 @@ _GMT = re.compile(r"(?:GMT|UTC)\s*(?P<sign>[+-])\s*(?P<h>\d{1,2})(?::?(?P<mi>\d{
 _RFC822 = re.compile(r"[A-Za-z]{3},?\s+\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}|\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d")
 
 
-def parse_datetime(value: str | None, *, default_tz=VN_TZ) -> datetime | None:
+def parse_datetime(value: str | None, *, default_tz: tzinfo) -> datetime | None:
     """Read any supported date string; ``None`` when nothing usable is found."""
     if not value:
         return None

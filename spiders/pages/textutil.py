@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# Ð (U+00D0, Icelandic eth) and ð are typed for Đ/đ on some NDO pages; no Vietnamese text means eth.
+# Ð (U+00D0, Icelandic eth) and ð are typed for Đ/đ on some Vietnamese pages; no Vietnamese text means eth.
 _TRANSLATE = str.maketrans(
     {
         "\u00d0": "\u0110",

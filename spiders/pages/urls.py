@@ -1,12 +1,12 @@
-"""URL identity for NDO articles: the ``post<ID>`` number and the canonical form."""
+"""URL helpers shared by every site: the canonical form, same-site checks, absolute http(s) URLs.
+
+Which URLs are articles, and their ids, is each site's own fact (``spiders.registry.Site``).
+"""
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from urllib.parse import urljoin, urlsplit, urlunsplit
-
-ARTICLE_PATH = re.compile(r"/[^/]+-post(\d+)\.html$")
 
 
 def _plain(value):
@@ -15,17 +15,9 @@ def _plain(value):
 
 
 def canonical_url(url: str) -> str:
-    """The URL without query string and fragment (NDO article identity ignores both)."""
+    """The URL without query string and fragment (article identity ignores both)."""
     parts = urlsplit(url.strip())
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, "", ""))
-
-
-def external_id_from_url(url: str | None) -> str | None:
-    """NDO's post id in an article URL, as the text the archive keys it by (leading zeros dropped)."""
-    if not url:
-        return None
-    match = ARTICLE_PATH.search(urlsplit(url.strip()).path)
-    return str(int(match.group(1))) if match else None
 
 
 def host_of(url: str) -> str:
@@ -38,7 +30,7 @@ def same_site(url: str, base_url: str) -> bool:
     return _same_site(_plain(url), _plain(base_url))
 
 
-# Cached, like is_article_url and absolute_http_url: listings and feeds announce the
+# Cached, like absolute_http_url: listings and feeds announce the
 # same URLs again and again, and urlsplit/urljoin are slow.
 @lru_cache(maxsize=4096)
 def _same_site(url: str, base_url: str) -> bool:
@@ -55,17 +47,6 @@ def _port(parts) -> int | None:
     # http and https on default ports count as one site (og:url may differ in scheme only).
     port = parts.port
     return None if port in (None, 80, 443) else port
-
-
-def is_article_url(url: str, base_url: str) -> bool:
-    """An NDO article page (``…-post<ID>.html``) on the same host as ``base_url``."""
-    return _is_article_url(_plain(url), _plain(base_url))
-
-
-@lru_cache(maxsize=4096)
-def _is_article_url(url: str, base_url: str) -> bool:
-    absolute = urljoin(base_url, url.strip())
-    return same_site(absolute, base_url) and external_id_from_url(absolute) is not None
 
 
 def absolute_http_url(url: str | None, base_url: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from crawler.store.index import include_object
 from crawler.store.models import Base
 
 connection = context.config.attributes.get("connection")
@@ -16,6 +17,7 @@ context.configure(
     # SQLite cannot ALTER most things in place; batch mode rebuilds tables instead.
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
+    include_object=include_object,
 )
 with context.begin_transaction():
     context.run_migrations()

@@ -1,52 +1,40 @@
-"""The nhandan.vn spider: navigation only.
+"""The vendor CMS spider: navigation only, the same for every outlet of the family.
 
-Sources (feeds, sitemaps, listings, search) are read every run; each article
-they announce is fetched only when the archive does not have it or a source
-says it changed since. Extraction lives in `spiders.pages`; storage, matching
-and the ledger in bantin's pipelines and extensions.
+Sources (feeds, sitemaps, listings, search) are read every run, at the paths
+of the site's profile; the spider requests every article they announce inside
+the window. Whether the archive already has it is the archive filter's
+business (``crawler.crawl.archive``, a spider middleware): the spider knows no
+storage. Extraction lives in the page object (``spiders.vendorcms.article``).
+
+A site of the family is a subclass naming its ``site`` and ``profile``::
+
+    class NhandanSpider(VendorCmsSpider):
+        name = "nhandan"
+        site = SITE
+        profile = PROFILE
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time, timedelta, timezone
+from typing import ClassVar
 from urllib.parse import quote, urlsplit
-from zoneinfo import ZoneInfo
 
 import scrapy
 
 from crawler.crawl import events
-from crawler.store.articles import ArchiveIndex
-from crawler.errors import ExtractionError
+from crawler.errors import CrawlError, ExtractionError
 from crawler.items import CrawledArticle
-from spiders.pages.listings import (
-    Discovered,
-    parse_listing_html,
-    parse_morenews_json,
-    parse_rss,
-    parse_sitemap_index,
-    parse_urlset,
-)
-from spiders.pages.nhandan import SITE_ID, ArticlePage
-from spiders.pages.urls import ARTICLE_PATH
+from spiders.pages.listings import Discovered, parse_rss, parse_sitemap_index, parse_urlset
 from spiders.registry import Site
 
-SITE = Site(
-    id=SITE_ID,
-    name="Báo Nhân Dân",
-    short_name="NDO",
-    base_url="https://nhandan.vn",
-    hosts=("nhandan.vn", "www.nhandan.vn"),
-    timezone=ZoneInfo("Asia/Ho_Chi_Minh"),
-    spider="nhandan",
-    article_path=ARTICLE_PATH,
-    normalise_id=lambda value: str(int(value)),
-)
-SITE_TZ = SITE.timezone
+from .article import ArticlePage
+from .listings import parse_listing_html, parse_morenews_json
+from .profile import VendorCmsProfile
+
 # Past this many "load more" pages something is wrong (the window never closes).
 MAX_MORE_PAGES = 200
-MONTHLY_SITEMAP = re.compile(r"news-(\d{4})-(\d{1,2})\.xml")
 
 # Source names, as stored with each article and counted in the ledger.
 GOOGLE_NEWS = "google_news"
@@ -56,18 +44,26 @@ SITEMAP = "sitemap"
 SEARCH = "search"
 
 
-class NhandanSpider(scrapy.Spider):
-    name = "nhandan"
+class VendorCmsSpider(scrapy.Spider):
+    # Set by each site's subclass (with ``name``, the id Scrapy knows the spider by).
+    site: ClassVar[Site]
+    profile: ClassVar[VendorCmsProfile]
 
-    def configure(self, settings, archive: ArchiveIndex | None = None) -> None:
+    def configure(self, settings) -> None:
         """Read this run's settings (called at start: add-ons fill settings after the spider is built)."""
-        self.base_url = settings.get("BANTIN_SITE_URL", "https://nhandan.vn").rstrip("/")
-        self.allowed_domains = [urlsplit(self.base_url).hostname]
+        site = self.site
+        configured = settings.get("BANTIN_SITE")
+        if configured and configured != site.id:
+            raise CrawlError(f"spider {self.name!r} crawls site {site.id!r}, not {configured!r}")
+        self.base_url = (settings.get("BANTIN_SITE_URL") or site.base_url).rstrip("/")
+        host = (urlsplit(self.base_url).hostname or "").lower()
+        # A mirror or the sample site serves the site elsewhere: follow only its host then.
+        self.allowed_domains = list(site.hosts) if host in site.hosts else [host]
         now_text = settings.get("BANTIN_NOW")
         self.now = datetime.fromisoformat(now_text) if now_text else datetime.now(timezone.utc)
         since = settings.get("BANTIN_SINCE")
         if since:
-            self.window_start = datetime.combine(date.fromisoformat(since), time(), SITE_TZ)
+            self.window_start = datetime.combine(date.fromisoformat(since), time(), site.timezone)
             self.backfill = True
         else:
             self.window_start = self.now - timedelta(days=settings.getint("BANTIN_LOOKBACK_DAYS", 2))
@@ -75,15 +71,6 @@ class NhandanSpider(scrapy.Spider):
         self.category_feeds = settings.getlist("BANTIN_CATEGORY_FEEDS")
         self.search_terms = search_terms(settings.getlist("BANTIN_TOPICS")) if settings.getbool("BANTIN_SEARCH") else []
         self.search_pages = settings.getint("BANTIN_SEARCH_PAGES", 3)
-        self.archive = archive or ArchiveIndex(settings.get("BANTIN_DATABASE_URL"), SITE_ID)
-        # external id -> {source: announced modification time} for this run
-        self.announced: dict[str, dict[str, datetime | None]] = {}
-        self.requested: set[str] = set()
-
-    def closed(self, reason: str) -> None:
-        archive = getattr(self, "archive", None)
-        if archive is not None:
-            archive.close()
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -94,19 +81,22 @@ class NhandanSpider(scrapy.Spider):
             yield request
 
     def source_requests(self) -> Iterator[scrapy.Request]:
-        yield self.source_request("/sitemaps/google-news.xml", GOOGLE_NEWS, self.parse_urlset)
-        yield self.source_request("/rss/home.rss", RSS, self.parse_feed)
+        paths = self.profile.paths
+        yield self.source_request(paths.google_news, GOOGLE_NEWS, self.parse_urlset)
+        yield self.source_request(paths.home_feed, RSS, self.parse_feed)
         for feed in self.category_feeds:
-            yield self.source_request(f"/rss/{feed}.rss", RSS, self.parse_feed)
-        yield self.source_request("/tin-moi.html", LATEST, self.parse_listing)
+            yield self.source_request(paths.category_feed.format(feed=feed), RSS, self.parse_feed)
+        yield self.source_request(paths.latest, LATEST, self.parse_listing)
         yield self.more_latest_request(0)
         if self.backfill:
-            yield self.source_request("/sitemap.xml", SITEMAP, self.parse_sitemap_index)
+            yield self.source_request(paths.sitemap_index, SITEMAP, self.parse_sitemap_index)
         for term in self.search_terms:
-            yield self.source_request(f"/tim-kiem/?q={quote(term)}", SEARCH, self.parse_listing)
+            yield self.source_request(paths.search.format(term=quote(term)), SEARCH, self.parse_listing)
+            if paths.more_search is None:
+                continue
             for page in range(1, self.search_pages):
                 yield self.source_request(
-                    f"/api/morenews-search-0-{page}.html?phrase={quote(term)}", SEARCH, self.parse_more_search
+                    paths.more_search.format(page=page, term=quote(term)), SEARCH, self.parse_more_search
                 )
 
     def source_request(self, path_or_url: str, source: str, callback, **meta) -> scrapy.Request:
@@ -121,30 +111,35 @@ class NhandanSpider(scrapy.Spider):
 
     def more_latest_request(self, page: int) -> scrapy.Request:
         return self.source_request(
-            f"/api/morenews-latest-0-{page}.html?phrase=", LATEST, self.parse_more_latest, bantin_page=page
+            self.profile.paths.more_latest.format(page=page), LATEST, self.parse_more_latest, bantin_page=page
         )
 
     # -- sources ---------------------------------------------------------------------------
 
     def parse_urlset(self, response):
-        yield from self.guarded(response, lambda: self.announce(response, parse_urlset(response.body, self.base_url)))
+        yield from self.guarded(
+            response, lambda: self.announce(response, parse_urlset(response.body, self.base_url, self.site))
+        )
 
     def parse_feed(self, response):
-        yield from self.guarded(response, lambda: self.announce(response, parse_rss(response.body, self.base_url)))
+        yield from self.guarded(
+            response, lambda: self.announce(response, parse_rss(response.body, self.base_url, self.site))
+        )
 
     def parse_listing(self, response):
         yield from self.guarded(
-            response, lambda: self.announce(response, parse_listing_html(response.body, self.base_url))
+            response, lambda: self.announce(response, parse_listing_html(response.body, self.base_url, self.profile))
         )
 
     def parse_more_search(self, response):
         yield from self.guarded(
-            response, lambda: self.announce(response, parse_morenews_json(response.body, self.base_url)[0])
+            response,
+            lambda: self.announce(response, parse_morenews_json(response.body, self.base_url, self.profile)[0]),
         )
 
     def parse_more_latest(self, response):
         def follow() -> Iterator[scrapy.Request]:
-            entries, has_more = parse_morenews_json(response.body, self.base_url)
+            entries, has_more = parse_morenews_json(response.body, self.base_url, self.profile)
             yield from self.announce(response, entries)
             page = response.meta["bantin_page"]
             dates = [entry.published_at or entry.lastmod for entry in entries]
@@ -158,7 +153,7 @@ class NhandanSpider(scrapy.Spider):
 
     def parse_sitemap_index(self, response):
         def follow() -> Iterator[scrapy.Request]:
-            for ref in parse_sitemap_index(response.body, self.base_url):
+            for ref in parse_sitemap_index(response.body, self.base_url, self.site):
                 if self.monthly_sitemap_wanted(ref.url, ref.lastmod):
                     yield self.source_request(ref.url, SITEMAP, self.parse_urlset)
 
@@ -166,12 +161,13 @@ class NhandanSpider(scrapy.Spider):
 
     def monthly_sitemap_wanted(self, url: str, lastmod: datetime | None) -> bool:
         """Monthly news sitemaps that can hold articles from the window (names read, never built)."""
-        match = MONTHLY_SITEMAP.search(urlsplit(url).path)
+        match = self.profile.paths.monthly_sitemap.search(urlsplit(url).path)
         if not match:
             return False
         year, month = int(match.group(1)), int(match.group(2))
+        zone = self.site.timezone
         window_month = (self.window_start.year, self.window_start.month)
-        now_month = (self.now.astimezone(SITE_TZ).year, self.now.astimezone(SITE_TZ).month)
+        now_month = (self.now.astimezone(zone).year, self.now.astimezone(zone).month)
         return window_month <= (year, month) <= now_month
 
     def guarded(self, response, produce) -> Iterator[scrapy.Request]:
@@ -192,39 +188,33 @@ class NhandanSpider(scrapy.Spider):
     # -- articles --------------------------------------------------------------------------
 
     def announce(self, response, entries: Iterable[Discovered]) -> Iterator[scrapy.Request]:
-        """Record what a source announced and request what the archive lacks or has stale."""
+        """Request every article the source announces inside the window.
+
+        The archive filter drops those already requested this run or stored and
+        unchanged, and counts the page as read (``bantin_announced``) even when
+        it lists nothing.
+        """
         source = response.meta["bantin_source"]
-        in_window = [entry for entry in entries if self.in_window(entry, source)]
-        first_time = {entry.external_id for entry in in_window
-                      if source not in self.announced.get(entry.external_id, {})}
-        requested = 0
-        known = self.archive.known(entry.external_id for entry in in_window if entry.external_id not in self.requested)
-        unchanged: dict[int, dict[str, datetime | None]] = {}
-        for entry in in_window:
-            announced = entry.lastmod or entry.published_at
-            sources = self.announced.setdefault(entry.external_id, {})
-            previous = sources.get(source)
-            sources[source] = max((t for t in (previous, announced) if t is not None), default=None)
-            if entry.external_id in self.requested:
+        response.meta["bantin_announced"] = True
+        site_id = self.site.id
+        for entry in entries:
+            if not self.in_window(entry, source):
                 continue
-            stored = known.get(entry.external_id)
-            if self.archive.needs_fetch(stored, announced):
-                self.requested.add(entry.external_id)
-                requested += 1
-                yield scrapy.Request(
-                    entry.url,
-                    callback=self.parse_article,
-                    errback=self.article_errback,
-                    meta={"bantin_kind": "article", "bantin_source": source, "bantin_external_id": entry.external_id},
-                    # `self.requested` already makes each article one request (by id, which
-                    # URL fingerprints cannot: slugs change); skip the duplicate filter's work.
-                    dont_filter=True,
-                )
-            elif stored is not None:
-                unchanged[stored.article_id] = {source: sources[source]}
-        # Known, unchanged articles: only remember that this source still lists them.
-        self.archive.saw(unchanged)
-        self.signal(events.source_discovered, source=source, count=len(first_time), requested=requested)
+            yield scrapy.Request(
+                entry.url,
+                callback=self.parse_article,
+                errback=self.article_errback,
+                meta={
+                    "bantin_kind": "article",
+                    "bantin_source": source,
+                    "bantin_site": site_id,
+                    "bantin_external_id": entry.external_id,
+                    "bantin_lastmod": entry.lastmod or entry.published_at,
+                },
+                # The archive filter already makes each article one request (by id, which
+                # URL fingerprints cannot: slugs change); skip the duplicate filter's work.
+                dont_filter=True,
+            )
 
     def in_window(self, entry: Discovered, source: str) -> bool:
         if source == SEARCH:
@@ -238,14 +228,12 @@ class NhandanSpider(scrapy.Spider):
         # for bound methods, so a generator here cost an ast.parse per article.
         source = response.meta["bantin_source"]
         try:
-            article = ArticlePage(response.body, response.url).to_item()
+            article = ArticlePage(response.body, response.url, self.profile).to_item()
         except ExtractionError as exc:
             self.signal(events.article_failed, source=source, url=response.url, reason=exc.reason, extraction=True)
             return []
-        announced = self.announced.get(response.meta["bantin_external_id"], {})
-        if article.external_id != response.meta["bantin_external_id"]:
-            announced = {**announced, **self.announced.get(article.external_id, {})}
-        return [CrawledArticle(article=article, source=source, sources=dict(announced))]
+        # The archive filter adds every source that announced the article this run.
+        return [CrawledArticle(article=article, source=source)]
 
     def article_errback(self, failure):
         self.report_failure(events.article_failed, failure)

@@ -1,8 +1,9 @@
-"""The NDO article page object: HTML + URL in, a typed :class:`~crawler.items.ExtractedArticle` out.
+"""The vendor CMS article page object: HTML + URL + a site's profile in, a typed
+:class:`~crawler.items.ExtractedArticle` out.
 
 No Scrapy here, so it runs on saved pages. Each field is read in layers: the site's
-own selectors (``spiders.pages.selectors``), then JSON-LD / meta tags, then, for the
-body only, a generic extractor (trafilatura). ``ExtractedArticle.extractor`` names the layer
+own selectors (its profile row, ``spiders.vendorcms.selectors``), then JSON-LD / meta
+tags, then, for the body only, a generic extractor (trafilatura). ``ExtractedArticle.extractor`` names the layer
 that served title and body; ``ExtractedArticle.fallbacks`` names each field whose site
 selectors found nothing while a lower layer supplied a value.
 """
@@ -13,24 +14,24 @@ import json
 import logging
 import re
 from datetime import datetime
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import lxml.html
 from lxml import etree
 
 from crawler.errors import ExtractionError
 from crawler.items import ExtractedArticle, Image
+from spiders.pages.css import xpath, xpath_any
+from spiders.pages.dates import parse_datetime
+from spiders.pages.textutil import clean_text, dedupe
+from spiders.pages.urls import absolute_http_url, canonical_url, same_site
 
-from .dates import parse_datetime
-from .selectors import SELECTORS, NdoSelectors, xpath, xpath_any
-from .textutil import clean_text, dedupe
-from .urls import absolute_http_url, external_id_from_url, canonical_url, same_site
+if TYPE_CHECKING:
+    from .profile import VendorCmsProfile
 
 log = logging.getLogger("bantin.extract")
 
 LAYERS = ("site", "jsonld", "generic")
-# The registered site whose pages this object reads.
-SITE_ID = "nhandan"
 
 # Elements whose text is one paragraph; containers are walked into instead.
 _LEAF_BLOCKS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "pre", "dt", "dd", "figcaption"})
@@ -42,16 +43,6 @@ _CONTAINERS = frozenset({
 # Player time labels: "0:00", "0:00 / 0:00", "01:02:03 / 1:00:00".
 _PLAYER_TIME = re.compile(r"^\d{1,2}(?::\d{2}){1,2}(?:\s*/\s*\d{1,2}(?::\d{2}){1,2})?$")
 _ALT_LINE = re.compile(r"^(?P<prefix>.*?)\s*ảnh\s*\d+$", re.I)
-_FOOTER_LINE = re.compile(
-    r"^(?:©|bản quyền thuộc về báo nhân dân|tổng biên tập\s*:|phó tổng biên tập\s*:"
-    r"|trụ sở bộ biên tập\s*:|giấy phép số\b.*bộ thông tin)",
-    re.I,
-)
-
-_PAPER_NAMES = frozenset(name.casefold() for name in (
-    "Báo Nhân Dân điện tử", "Báo Nhân Dân", "Nhân Dân điện tử", "Nhân Dân", "NDO", "Báo NDO",
-    "nhandan.vn", "Nhandan.vn", "Nhân Dân Online",
-))
 # Credit prefixes; "Theo" ("according to") carries no colon.
 _AUTHOR_PREFIX = re.compile(
     r"(?:(?:bài\s*(?:và|,|&|-|/)?\s*ảnh|tin\s*(?:và|,|&)?\s*ảnh|bài|ảnh|video|clip|tin|đồ\s*họa|đồ\s*hoạ"
@@ -60,11 +51,11 @@ _AUTHOR_PREFIX = re.compile(
     re.I,
 )
 _AUTHOR_SPLIT = re.compile(r"\s*(?:[;|,\n–—]|\s-\s)\s*")
-_TITLE_SUFFIX = re.compile(r"\s*[|\-–—]\s*(?:báo\s+)?nhân dân(?:\s+điện tử)?\s*$", re.I)
 
 
-def clean_author(raw: str | list[str] | None) -> str:
-    """Credit text -> ``"NAME, NAME"``: prefixes such as ``Bài và ảnh:`` and the paper's own name removed."""
+def clean_author(raw: str | list[str] | None, paper_names: frozenset[str] = frozenset()) -> str:
+    """Credit text -> ``"NAME, NAME"``: prefixes such as ``Bài và ảnh:`` and the paper's own names
+    (``paper_names``, case-folded) removed."""
     if not raw:
         return ""
     values = raw if isinstance(raw, list) else [raw]
@@ -75,12 +66,9 @@ def clean_author(raw: str | list[str] | None) -> str:
         text = _AUTHOR_PREFIX.sub(";", text)
         for part in _AUTHOR_SPLIT.split(text):
             name = part.strip(" .:;,-()[]")
-            if name and name.casefold() not in _PAPER_NAMES:
+            if name and name.casefold() not in paper_names:
                 names.append(name)
     return ", ".join(dedupe(names))
-
-
-_HOME_CRUMBS = frozenset({"trang chủ", "home", "nhân dân", "báo nhân dân"})
 
 
 def _crumb_name(item: dict) -> str:
@@ -121,16 +109,18 @@ def _names(value: Any) -> list[str]:
 
 
 class ArticlePage:
-    """One NDO article page. ``ArticlePage(html, url).to_item()`` -> :class:`ExtractedArticle`.
+    """One article page of a vendor CMS site. ``ArticlePage(html, url, profile).to_item()`` -> :class:`ExtractedArticle`.
 
     Raises :class:`ExtractionError` when no title, no body or no article id can be
     found by any layer: a half item is never returned.
     """
 
-    def __init__(self, html: str | bytes, url: str, *, selectors: NdoSelectors = SELECTORS):
+    def __init__(self, html: str | bytes, url: str, profile: VendorCmsProfile):
         self.url = url
-        self.sel = selectors.article
-        self.meta_keys = selectors.meta
+        self.profile = profile
+        self.site = profile.site
+        self.sel = profile.selectors.article
+        self.meta_keys = profile.selectors.meta
         self.root = _parse_html(html, url)
         self._meta: dict[str, list[str]] | None = None
         self._jsonld: list[dict] | None = None
@@ -150,10 +140,10 @@ class ArticlePage:
 
     def _build(self) -> ExtractedArticle:
         url = self._canonical()
-        external_id = external_id_from_url(url) or external_id_from_url(self.url) or self._meta_id(
+        external_id = self.site.external_id(url) or self.site.external_id(self.url) or self._meta_id(
             self.meta_keys.item_id)
         if external_id is None:
-            raise ExtractionError("no article id (post<ID>) in the URL, og:url or dable:item_id", url=self.url)
+            raise ExtractionError("no article id in the URL, og:url or dable:item_id", url=self.url)
 
         scope = self._scope()
         title, title_layer = self._title(scope)
@@ -195,7 +185,7 @@ class ArticlePage:
         else:
             log.debug("%s: served by site layer", url)
         return ExtractedArticle(
-            site=SITE_ID,
+            site=self.site.id,
             external_id=external_id,
             url=url,
             title=title,
@@ -276,7 +266,7 @@ class ArticlePage:
 
     def _meta_id(self, keys: tuple[str, ...]) -> str | None:
         value = self._meta_first(keys)
-        return str(int(value)) if value.isdigit() else None
+        return self.site.normalise_id(value) if value.isdigit() else None
 
     @property
     def jsonld(self) -> list[dict]:
@@ -306,7 +296,7 @@ class ArticlePage:
         saved_file = self.url.startswith("file:")
         for candidate in (self._meta_first(self.meta_keys.url), self._link_canonical()):
             absolute = absolute_http_url(candidate, self.url)
-            if absolute and (saved_file or same_site(absolute, self.url)) and external_id_from_url(absolute):
+            if absolute and (saved_file or same_site(absolute, self.url)) and self.site.external_id(absolute):
                 return canonical_url(absolute)
         return canonical_url(self.url)
 
@@ -329,9 +319,9 @@ class ArticlePage:
             or self._meta_first(self.meta_keys.title)
         if structured:
             self._fallbacks.append("title")
-            return _TITLE_SUFFIX.sub("", structured), "jsonld"
+            return self.profile.title_suffix.sub("", structured), "jsonld"
         candidates = [clean_text(h1.text_content()) for h1 in self.root.iter("h1")]
-        candidates += [_TITLE_SUFFIX.sub("", clean_text(t.text_content())) for t in self.root.iter("title")]
+        candidates += [self.profile.title_suffix.sub("", clean_text(t.text_content())) for t in self.root.iter("title")]
         text = next((c for c in candidates if c), "")
         if text:
             self._fallbacks.append("title")
@@ -346,64 +336,73 @@ class ArticlePage:
             value = self._ld("description")
             return clean_text(value) if isinstance(value, str) else ""
 
-        return self._layered("sapo", site, ld, lambda: self._meta_first(self.meta_keys.sapo))
+        sapo = self._layered("sapo", site, ld, lambda: self._meta_first(self.meta_keys.sapo))
+        prefix = self.profile.sapo_prefix
+        return prefix.sub("", sapo, count=1) if prefix is not None and sapo else sapo
 
     def _author(self, scope) -> str:
+        paper_names = self.profile.paper_names
+
         def site() -> str | None:
             found = self._all(scope, self.sel.author)
             # Matched but only the paper's name -> "" yet still served by the site layer.
-            return clean_author([el.text_content() for el in found]) if found else None
+            return clean_author([el.text_content() for el in found], paper_names) if found else None
 
         value = site()
         if value is not None:
             return value
-        ld = clean_author(_names(self._ld("author")))
-        meta = clean_author(self._meta_all(self.meta_keys.author))
+        ld = clean_author(_names(self._ld("author")), paper_names)
+        meta = clean_author(self._meta_all(self.meta_keys.author), paper_names)
         if ld or meta:
             self._fallbacks.append("author")
         return ld or meta
 
     def _published(self, scope) -> datetime | None:
+        zone = self.site.timezone
+
         def site() -> datetime | None:
             for el in self._all(scope, self.sel.published):
-                parsed = parse_datetime(el.get("datetime"))
+                parsed = parse_datetime(el.get("datetime"), default_tz=zone)
                 if parsed:
                     return parsed
             return None
 
         def ld() -> datetime | None:
             value = self._ld("datePublished")
-            return parse_datetime(value) if isinstance(value, str) else None
+            return parse_datetime(value, default_tz=zone) if isinstance(value, str) else None
 
         def meta() -> datetime | None:
             for value in self._meta_all(self.meta_keys.published):
-                parsed = parse_datetime(value)
+                parsed = parse_datetime(value, default_tz=zone)
                 if parsed:
                     return parsed
             return None
 
         def visible() -> datetime | None:
             el = self._first(scope, self.sel.published_text)
-            return parse_datetime(clean_text(el.text_content())) if el is not None else None
+            return parse_datetime(clean_text(el.text_content()), default_tz=zone) if el is not None else None
 
         return self._layered("published_at", site, ld, meta, visible)
 
     def _modified(self) -> datetime | None:
+        zone = self.site.timezone
         value = self._ld("dateModified")
-        parsed = parse_datetime(value) if isinstance(value, str) else None
+        parsed = parse_datetime(value, default_tz=zone) if isinstance(value, str) else None
         if parsed:
             return parsed
         for value in self._meta_all(self.meta_keys.modified):
-            parsed = parse_datetime(value)
+            parsed = parse_datetime(value, default_tz=zone)
             if parsed:
                 return parsed
         return None
 
     def _category(self, scope) -> list[str]:
+        home_crumbs = self.profile.home_crumbs
+
         def site() -> list[str]:
             crumbs = self._all(self.root, self.sel.breadcrumbs)
             names = [clean_text(el.text_content()) for el in crumbs]
-            return dedupe([n for n in names if n.casefold() not in _HOME_CRUMBS])
+            return dedupe([n for n in names if n.casefold() not in home_crumbs])
 
         def ld_breadcrumbs() -> list[str]:
             for obj in self.jsonld:
@@ -412,7 +411,7 @@ class ArticlePage:
                 items = [i for i in obj.get("itemListElement") or [] if isinstance(i, dict)]
                 items.sort(key=lambda i: i.get("position") or 0)
                 names = [clean_text(_crumb_name(i)) for i in items]
-                names = [n for n in names if n and n.casefold() not in _HOME_CRUMBS]
+                names = [n for n in names if n and n.casefold() not in home_crumbs]
                 if names:
                     return dedupe(names)
             return []
@@ -523,11 +522,12 @@ class ArticlePage:
 
     def _filter_paragraphs(self, paragraphs: list[str], title: str, images: list[Image]) -> list[str]:
         captions = {image.caption.casefold() for image in images if image.caption}
+        footer_line = self.profile.footer_lines
         folded_title = title.casefold()
         out: list[str] = []
         for raw in paragraphs:
             text = clean_text(raw)
-            if not text or _PLAYER_TIME.match(text) or _FOOTER_LINE.match(text):
+            if not text or _PLAYER_TIME.match(text) or footer_line.match(text):
                 continue
             folded = text.casefold()
             if folded == folded_title:

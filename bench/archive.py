@@ -1,0 +1,267 @@
+"""Archive benchmark: search, topic tests and re-matching from the archive index vs today's full scan.
+
+    python -m bench.archive [--articles 100000] [--database-url URL] [--scan-sample 2000] [--keep]
+
+Fills a throw-away archive (SQLite in a temporary folder unless --database-url names an empty
+database) with N synthetic Vietnamese articles of ~2.5 KB by bulk inserts — a known share mentions
+each test phrase, and some carry the "công nghiệp. Hỗ trợ" trap the matcher must reject — then
+prints, for each question, the time with the index and the time of the full scan (the scan is timed
+on a sample of articles and extrapolated when a full run would take too long), the archive's size
+with and without the index, and the process's peak memory. A benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import statistics
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import insert, select, text
+
+from bench.matching import _sentence, _vocabulary
+from crawler.matching import ArticleFields, Matcher, TopicSpec
+from crawler.query import parse_query
+from crawler.samplesite import texts
+from crawler.store import Database
+from crawler.store import index as archive_index
+from crawler.store.archive import article_query, matching_articles
+from crawler.store.models import ArticleRow
+from crawler.topics import TopicSet, match_article, rematch, sync_topics
+
+COMMON = '"công nghiệp hỗ trợ"'   # in ~5 % of the articles
+RARE = '"vịnh Bái Tử Long"'       # in ~0.05 %
+COMMON_SHARE, TRAP_SHARE, RARE_SHARE = 0.05, 0.02, 0.0005
+PER_DAY = 150                      # NDO publishes about this many articles a day
+NOW = datetime(2026, 3, 27, 1, 0, tzinfo=timezone.utc)
+PAGE = 50
+
+
+def _pools(rng: random.Random):
+    vocab = _vocabulary(rng, 3000)
+    weights = [1 / (rank + 1) for rank in range(len(vocab))]
+    generic = [sentence.replace("{nam}", "2025").replace("{thang}", "6").replace("{so2}", "120")
+               .replace("{tinh}", rng.choice(texts.PROVINCES)).replace("{ten}", rng.choice(texts.PEOPLE))
+               for sentence in texts.GENERIC]
+
+    def paragraph() -> str:
+        sentences = [_sentence(rng, vocab, weights, rng.randint(10, 22)) for _ in range(rng.randint(2, 4))]
+        if rng.random() < 0.3:
+            sentences.insert(rng.randrange(len(sentences) + 1), rng.choice(generic))
+        return " ".join(sentences)
+
+    paragraphs = [paragraph() for _ in range(4000)]
+    titles = [_sentence(rng, vocab, weights, rng.randint(8, 14)).rstrip(".?!") for _ in range(4000)]
+    common = [f"Doanh nghiệp công nghiệp hỗ trợ {rng.choice(texts.PROVINCES)} cần thêm vốn và thị trường. "
+              + _sentence(rng, vocab, weights, 12) for _ in range(200)]
+    trap = [f"Phát triển công nghiệp. Hỗ trợ doanh nghiệp nhỏ ở {rng.choice(texts.PROVINCES)}. "
+            + _sentence(rng, vocab, weights, 12) for _ in range(200)]
+    rare = [f"Du khách đến vịnh Bái Tử Long ngày càng đông. " + _sentence(rng, vocab, weights, 12)
+            for _ in range(50)]
+    tokens = {text_: archive_index._tokens(archive_index.normalize(text_).folded)
+              for text_ in paragraphs + titles + common + trap + rare}
+    return paragraphs, titles, common, trap, rare, tokens
+
+
+def fill(database: Database, count: int, *, seed: int = 0, batch: int = 2000) -> dict[str, int]:
+    """Bulk-insert ``count`` articles and their index entries (the session events are bypassed)."""
+    rng = random.Random(seed)
+    paragraphs, titles, common, trap, rare, tokens = _pools(rng)
+    shares = {"common": 0, "trap": 0, "rare": 0}
+    table = ArticleRow.__table__
+    started = time.perf_counter()
+    for first in range(0, count, batch):
+        rows, entries = [], []
+        for number in range(first, min(count, first + batch)):
+            body = rng.sample(paragraphs, rng.randint(6, 9))
+            for kind, pool, share in (("common", common, COMMON_SHARE), ("trap", trap, TRAP_SHARE),
+                                      ("rare", rare, RARE_SHARE)):
+                if rng.random() < share:
+                    body[rng.randrange(len(body))] = rng.choice(pool)
+                    shares[kind] += 1
+            title, sapo = rng.choice(titles), rng.choice(paragraphs[:500])
+            tags = [rng.choice(texts.PROVINCES)]
+            category = [rng.choice(["Kinh tế", "Xã hội", "Thế giới", "Văn hóa", "Thể thao"])]
+            published = NOW - timedelta(days=number / PER_DAY, minutes=rng.randint(0, 60))
+            rows.append({"id": number + 1, "site": "nhandan", "external_id": str(number + 1),
+                         "url": f"https://nhandan.vn/bench-post{number + 1}.html", "title": title, "sapo": sapo,
+                         "body": "\n\n".join(body), "author": "", "category": category, "tags": tags, "images": [],
+                         "published_at": published, "modified_at": None, "first_seen_at": published,
+                         "fetched_at": published, "changed_at": published, "version": 1,
+                         "content_hash": f"{number:064x}", "extractor": "site"})
+            tag_tokens = [token for tag in tags for token in archive_index._tokens(archive_index.normalize(tag).folded)]
+            category_tokens = archive_index._tokens(archive_index.normalize(category[0]).folded)
+            entries.append((number + 1, [tokens[title], tokens[sapo], [t for part in body for t in tokens[part]],
+                                         tag_tokens, category_tokens]))
+        with database.engine.begin() as connection:
+            connection.execute(insert(table), rows)
+            archive_index._write(connection, entries)
+        done = min(count, first + batch)
+        if done % (batch * 25) == 0 or done == count:
+            print(f"  filled {done}/{count} ({done / (time.perf_counter() - started):.0f} articles/s)", flush=True)
+    return shares
+
+
+def _timed(function, repeats: int = 1):
+    times, result = [], None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
+
+
+def _search_page(database: Database, query: str, *, use_index: bool, limit: int = PAGE, budget: int | None = None):
+    """The `articles search` path: newest first until a page of matches (or, for the scan, `budget` rows)."""
+    matcher = Matcher([TopicSpec("q", query)])
+    tree = parse_query(query)
+    found = read = 0
+    with database.session() as session:
+        if use_index:
+            rows = matching_articles(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row), "q"))
+            for _ in rows:
+                found += 1
+                if found >= limit:
+                    break
+            return found, None
+        for row in session.scalars(article_query().execution_options(yield_per=500)):
+            read += 1
+            if matcher.explain(ArticleFields.from_article(row), "q").matched:
+                found += 1
+                if found >= limit:
+                    break
+            if budget is not None and read >= budget:
+                break
+    return found, read
+
+
+def _topic_test(database: Database, query: str, since: datetime | None, *, use_index: bool, budget: int | None = None):
+    matcher = Matcher([TopicSpec("q", query)])
+    tree = parse_query(query)
+    matched = read = 0
+    with database.session() as session:
+        if use_index:
+            for _ in matching_articles(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row), "q"),
+                                       published_from=since):
+                matched += 1
+            return matched, None
+        query_rows = article_query(published_from=since).execution_options(yield_per=500)
+        for row in session.scalars(query_rows):
+            read += 1
+            matched += matcher.explain(ArticleFields.from_article(row), "q").matched
+            if budget is not None and read >= budget:
+                break
+    return matched, read
+
+
+def _scan_rematch_sample(database: Database, topic_set: TopicSet, sample: int) -> float:
+    """Seconds per article of today's full re-match (match_article over every row), on a sample."""
+    started = time.perf_counter()
+    with database.session() as session:
+        rows = list(session.scalars(select(ArticleRow).order_by(ArticleRow.id).limit(sample)))
+        for row in rows:
+            match_article(session, row, topic_set, now=NOW)
+        session.rollback()
+    return (time.perf_counter() - started) / max(1, len(rows))
+
+
+def _sizes(database: Database) -> tuple[float, float]:
+    """(archive MB, of which the index MB)."""
+    with database.engine.connect() as connection:
+        if database.dialect == "sqlite":
+            path = Path(database.engine.url.database)
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            total = path.stat().st_size
+            try:
+                indexed = connection.exec_driver_sql(
+                    "SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'article_index%'").scalar() or 0
+            except Exception:  # noqa: BLE001 - dbstat is a compile-time option
+                indexed = 0
+        else:
+            total = connection.execute(text("SELECT pg_database_size(current_database())")).scalar()
+            indexed = connection.execute(text("SELECT pg_total_relation_size('article_index')")).scalar()
+    return total / 2**20, indexed / 2**20
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.archive", description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=100_000)
+    parser.add_argument("--database-url", help="An empty database to fill (default: a temporary SQLite file).")
+    parser.add_argument("--scan-sample", type=int, default=2000, help="Articles the full scan is timed on.")
+    parser.add_argument("--repeats", type=int, default=5, help="Runs of each search (the median is shown).")
+    parser.add_argument("--keep", action="store_true", help="Keep the temporary SQLite file.")
+    args = parser.parse_args(argv)
+    folder = tempfile.mkdtemp(prefix="bantin-bench-archive-")
+    url = args.database_url or f"sqlite:///{folder}/archive.sqlite3"
+    database = Database(url)
+    n = args.articles
+    print(f"archive benchmark: {n} articles on {database.dialect} ({database.describe()})")
+    started = time.perf_counter()
+    shares = fill(database, n)
+    fill_seconds = time.perf_counter() - started
+    with database.engine.begin() as connection:
+        if database.dialect == "postgresql":
+            connection.execute(text("ANALYZE"))
+            connection.execute(text("SELECT setval(pg_get_serial_sequence('articles', 'id'), :n)"), {"n": n})
+        else:
+            connection.exec_driver_sql("ANALYZE")
+    print(f"  filled in {fill_seconds:.0f} s; common phrase in {shares['common']}, trap in {shares['trap']}, "
+          f"rare phrase in {shares['rare']} articles; peak memory {_peak_mb():.0f} MB")
+    sample = min(args.scan_sample, n)
+    rows = []
+
+    def row(name: str, indexed: float, scan: float, scan_note: str, target: str) -> None:
+        rows.append((name, indexed, scan, scan_note, target))
+        print(f"  {name:<44} index {indexed:9.3f} s   scan {scan:9.1f} s{scan_note}   ({target})", flush=True)
+
+    for label, query in (("rare", RARE), ("common", COMMON)):
+        seconds, _ = _timed(lambda: _search_page(database, query, use_index=True), args.repeats)
+        scan_seconds, (found, read) = _timed(lambda: _search_page(database, query, use_index=False, budget=sample))
+        if found >= PAGE:
+            note = " (measured)"
+        else:  # the scan would read the whole archive before answering
+            scan_seconds, note = scan_seconds * n / max(1, read), f" (extrapolated from {read})"
+        row(f"articles search, first page, {label} phrase", seconds, scan_seconds, note, "target p50 <= 0.3 s at 1M")
+    month = NOW - timedelta(days=30)
+    seconds, matched = _timed(lambda: _topic_test(database, COMMON, month, use_index=True))
+    with database.session() as session:
+        in_month = session.scalar(select(text("count(*)")).select_from(ArticleRow).where(ArticleRow.published_at >= month))
+    scan_seconds, (_, read) = _timed(lambda: _topic_test(database, COMMON, month, use_index=False, budget=sample))
+    scan_seconds = scan_seconds * in_month / max(1, read)
+    row(f"topics test, 30 days ({in_month} articles, {matched[0]} match)", seconds, scan_seconds,
+        f" ({'measured' if read >= in_month else f'extrapolated from {read}'})", "target <= 1 s at 1M")
+    seconds, matched = _timed(lambda: _topic_test(database, COMMON, None, use_index=True))
+    scan_seconds, (_, read) = _timed(lambda: _topic_test(database, COMMON, None, use_index=False, budget=sample))
+    row(f"topics test, whole archive ({matched[0]} match)", seconds, scan_seconds * n / max(1, read),
+        f" (extrapolated from {read})", "target <= 5 s at 1M")
+    topic_set = TopicSet.from_config([{"name": "CNHT", "query": COMMON}])
+    with database.session() as session:
+        sync_topics(session, topic_set, now=NOW)
+    per_article = _scan_rematch_sample(database, topic_set, sample)
+    seconds, counts = _timed(lambda: rematch(database, topic_set, now=NOW))
+    row(f"re-match one new topic ({counts['CNHT']} match)", seconds, per_article * n,
+        f" (extrapolated from {sample})", "target <= 60 s at 1M")
+    total_mb, index_mb = _sizes(database)
+    print(f"  archive on disk: {total_mb:.0f} MB with the index, {total_mb - index_mb:.0f} MB without "
+          f"(index {index_mb:.0f} MB, {index_mb / max(1e-9, total_mb - index_mb):.0%})")
+    print(f"  peak memory (RSS) of this process: {_peak_mb():.0f} MB")
+    database.dispose()
+    if not args.keep and not args.database_url:
+        for path in Path(folder).glob("*"):
+            path.unlink()
+        Path(folder).rmdir()
+    elif args.keep:
+        print(f"  kept {url}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

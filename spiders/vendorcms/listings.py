@@ -1,0 +1,149 @@
+"""The vendor CMS's own listings: HTML story lists and the "load more" (morenews) JSON, as pure functions.
+
+Feeds and sitemaps are read by the generic parsers in ``spiders.pages.listings``;
+these read the family's markup with the selectors of one site's profile.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import lxml.html
+from lxml import etree
+
+from crawler.errors import ExtractionError
+from spiders.pages.css import xpath
+from spiders.pages.dates import parse_datetime
+from spiders.pages.listings import Discovered, collect
+from spiders.pages.textutil import clean_text
+from spiders.pages.urls import absolute_http_url, same_site
+
+from .selectors import ListingSelectors
+
+if TYPE_CHECKING:
+    from .profile import VendorCmsProfile
+
+log = logging.getLogger("bantin.extract")
+
+_DMY_TIME = re.compile(r"\d{1,2}/\d{1,2}/\d{4}(?:\s*-?\s*\d{1,2}:\d{2})?")
+
+
+def _html_root(html: str | bytes):
+    if isinstance(html, (bytes, bytearray)):
+        html = bytes(html).decode("utf-8", errors="replace")
+    html = html.lstrip("\ufeff")
+    if not html.strip():
+        raise ExtractionError("empty listing page")
+    try:
+        return lxml.html.document_fromstring(html)
+    except (etree.ParserError, ValueError) as exc:
+        raise ExtractionError(f"unreadable listing page: {exc}") from exc
+
+
+def _first(context, alternatives: tuple[str, ...]):
+    for css in alternatives:
+        found = xpath(css)(context)
+        if found:
+            return found[0]
+    return None
+
+
+def _link_title(a) -> str | None:
+    return clean_text(a.get("title")) or clean_text(a.text_content()) or None
+
+
+def _story_time(story, sel: ListingSelectors, zone) -> datetime | None:
+    el = _first(story, sel.story_time)
+    if el is None:
+        return None
+    return (parse_datetime(el.get("datetime"), default_tz=zone)
+            or parse_datetime(clean_text(el.text_content()), default_tz=zone))
+
+
+def _is_article_link(href: str, base_url: str, site) -> bool:
+    url = absolute_http_url(href, base_url)
+    return url is not None and same_site(url, base_url) and site.external_id(url) is not None
+
+
+def parse_listing_html(html: str | bytes, base_url: str, profile: VendorCmsProfile) -> list[Discovered]:
+    """The latest-news, category, tag and search pages -> the articles they link, in page order.
+
+    Falls back to every article link on the page (with a warning) when no story markup matches.
+    """
+    selectors = profile.selectors.listing
+    site = profile.site
+    root = _html_root(html)
+    found = []
+    for a in (a for css in selectors.search_link for a in xpath(css)(root)):
+        found.append((a.get("href", ""), _link_title(a), None, None))
+    for story in xpath(selectors.story)(root):
+        a = _first(story, selectors.story_link)
+        if a is not None:
+            found.append((a.get("href", ""), _link_title(a), _story_time(story, selectors, site.timezone), None))
+    if not found:
+        links = [(a.get("href", ""), _link_title(a), None, None) for a in root.iter("a")]
+        found = [entry for entry in links if _is_article_link(entry[0], base_url, site)]
+        if found:
+            log.warning("%s: no story markup matched; using %d bare article links", base_url, len(found))
+    return collect(found, base_url, site)
+
+
+def parse_morenews_json(text: str | bytes, base_url: str, profile: VendorCmsProfile) -> tuple[list[Discovered], bool]:
+    """A "load more" (``morenews-*``) answer -> (articles, has_more).
+
+    ``has_more`` is false when the answer is empty or reports an error code; the caller
+    also stops once dates fall before its window.
+    """
+    if isinstance(text, (bytes, bytearray)):
+        text = bytes(text).decode("utf-8", errors="replace")
+    try:
+        payload = json.loads(text.lstrip("\ufeff"))
+    except ValueError as exc:
+        raise ExtractionError(f"malformed morenews JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise ExtractionError("malformed morenews JSON: top level is not an object")
+    code = payload.get("error_code", 0)
+    if code not in (0, "0", None):
+        log.info("morenews answered error_code=%r (%s): no more items", code, payload.get("error_message", ""))
+        return [], False
+    data = payload.get("data")
+    if data in (None, "", []):
+        return [], False
+    if not isinstance(data, dict):
+        raise ExtractionError("malformed morenews JSON: data is not an object")
+    articles = data.get("articles", "")
+    if articles in (None, "", []):
+        return [], False
+    if not isinstance(articles, str):
+        raise ExtractionError("malformed morenews JSON: data.articles is not an HTML string")
+    selectors = profile.selectors.listing
+    zone = profile.site.timezone
+    fragment = lxml.html.fragment_fromstring(articles, create_parent="div")
+    found = []
+    for article in xpath(selectors.more_article)(fragment):
+        a = _first(article, selectors.more_link)
+        if a is None:
+            continue
+        found.append((a.get("href", ""), _link_title(a), _more_date(article, selectors, zone), None))
+    items = collect(found, base_url, profile.site)
+    has_more = bool(found) and data.get("has_more", data.get("hasMore", True)) not in (False, 0, "0", "false")
+    return items, has_more
+
+
+def _more_date(article, sel: ListingSelectors, zone) -> datetime | None:
+    """The date is the last text of the date element (``dd/mm/YYYY HH:MM``, the site's local time)."""
+    el = _first(article, sel.more_date)
+    if el is None:
+        return None
+    if el.get("datetime"):
+        return parse_datetime(el.get("datetime"), default_tz=zone)
+    texts = [t.strip() for t in el.itertext() if t.strip()]
+    for candidate in reversed(texts):
+        match = _DMY_TIME.search(candidate)
+        if match:
+            return parse_datetime(match.group(0), default_tz=zone)
+    return None

@@ -1,0 +1,63 @@
+"""One row per outlet on the vendor CMS: every fact the family's code needs about a site.
+
+NDO, VietnamPlus, Tiền Phong, SGGP and PLO run the same CMS (see the team's
+sites map): the article page object, the listing parsers and the spider are the
+family's, and a sister outlet is a new :class:`VendorCmsProfile` in its own
+package. Identity (id, hosts, article URL pattern, zone) is the site's registry
+entry, held here as ``site``; the rest is what differs between the outlets.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from spiders.registry import Site
+
+from .selectors import VendorCmsSelectors
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourcePaths:
+    """Where the site's discovery sources live, relative to its base URL."""
+
+    google_news: str
+    home_feed: str
+    # ``{feed}``: a name from the configuration's ``category_feeds``.
+    category_feed: str
+    latest: str
+    # ``{page}``: 0, 1, 2... until the dates leave the window.
+    more_latest: str
+    sitemap_index: str
+    # Monthly sitemaps named in the index (never built: padding differs between outlets);
+    # groups: year, month.
+    monthly_sitemap: re.Pattern[str]
+    # ``{term}``: the URL-quoted search term.
+    search: str
+    # ``{page}`` (1, 2...) and ``{term}``; None when the site has no "load more" for search.
+    more_search: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class VendorCmsProfile:
+    site: Site
+    paths: SourcePaths
+    selectors: VendorCmsSelectors
+    # The paper's own names: a byline naming only the paper has no author (any case).
+    paper_names: frozenset[str]
+    # Breadcrumbs that name the home page or the paper, not a category (any case).
+    home_crumbs: frozenset[str]
+    # "… | Báo X" appended to <title> and og:title.
+    title_suffix: re.Pattern[str]
+    # Site footer lines that reach the body on some pages.
+    footer_lines: re.Pattern[str]
+    # A dateline the paper puts before every sapo ("TPO - "), stripped; None keeps the sapo as written.
+    sapo_prefix: re.Pattern[str] | None = None
+    # Where the paper's own photos are served from (the record for a new row's live check;
+    # not a filter: articles also carry agency photos from other hosts).
+    image_hosts: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        # Compared case-folded; rows are written as readers spell the names.
+        object.__setattr__(self, "paper_names", frozenset(name.casefold() for name in self.paper_names))
+        object.__setattr__(self, "home_crumbs", frozenset(name.casefold() for name in self.home_crumbs))

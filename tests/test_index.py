@@ -1,0 +1,309 @@
+"""The archive index: it narrows, the matcher decides (same answers as a scan), and it never drifts."""
+
+from __future__ import annotations
+
+import sys
+import unicodedata
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, strategies as st
+from sqlalchemy import inspect, select, text
+
+from crawler.items import ExtractedArticle
+from crawler.matching import ArticleFields, Matcher, TopicSpec, match_query
+from crawler.query import parse_query
+from crawler.store import Database
+from crawler.store import index as archive_index
+from crawler.store.archive import article_query, matching_articles
+from crawler.store.articles import store_article
+from crawler.store.index import (
+    candidate_subquery,
+    field_tokens,
+    index_available,
+    index_status,
+    narrowing,
+    term_tokens,
+)
+from crawler.store.models import ArticleRow, Match
+from crawler.text import fold, is_word_char
+from crawler.topics import TopicSet, prepare_topics, rematch
+
+NOW = datetime(2026, 3, 27, 1, 0, tzinfo=timezone.utc)
+NFD = lambda text: unicodedata.normalize("NFD", text)  # noqa: E731
+
+# (title, body, tags, category): each a case the index must not get wrong.
+HARD_CASES = [
+    ("Phát triển công nghiệp hỗ trợ", "Doanh nghiệp cần vốn.", [], ["Kinh tế"]),
+    (NFD("Công nghiệp hỗ trợ ở Quảng Ninh"), NFD("Tỉnh Quảng Ninh thu hút đầu tư."), ["Quảng Ninh"], ["Kinh tế"]),
+    ("Phát triển công nghiệp. Hỗ trợ doanh nghiệp nhỏ", "Không phải cụm từ liền nhau.", [], ["Kinh tế"]),
+    ("Namibia và Việt Nam hợp tác", "Namibia ký thỏa thuận.", [], ["Thế giới"]),
+    ("Đội tuyển Namibia", "Namibia thắng.", [], ["Thể thao"]),
+    ("Hoà bình và thuỷ lợi", "Công trình thuỷ lợi hoà thuận.", [], ["Xã hội"]),
+    ("Hòa bình, thủy lợi", "Thúy và Thuý.", [], ["Xã hội"]),
+    ("Hạ Long đón khách", "Du khách đến Hạ Long, Quảng Ninh.", [], ["Du lịch"]),
+    ("Hà Nội mùa thu", "ha noi khong dau.", ["Hà Nội"], ["Xã hội"]),
+    ("Chuyển đổi số ở địa phương", "Bài viết.", ["Chuyển đổi số"], ["Kinh tế", "Thị trường"]),
+    ("Một bài khác", "Nói về chuyển đổi số trong thân bài.", [], ["Thị trường"]),
+    ("Thẻ tách rời", "Không có cụm từ.", ["Việt", "Nam"], ["Xã hội"]),
+    ("Quảng\u00a0Ninh\u200b mùa mưa", "Quảng\u2009Ninh\tmưa lớn.", [], ["Thời tiết"]),
+    ("\u00d0à Nẵng phát triển", "Ðà Nẵng và Da Nang.", [], ["Kinh tế"]),
+    ("Zalo và 北京大学", "zalo mở văn phòng ở 北京.", ["Zalo"], ["Công nghệ"]),
+    ("Dịch covid-19 giảm 3,5%", "snake_case và covid 19.", [], ["Y tế"]),
+    ("Quảng Nam đón khách", "Du lịch Quảng Nam tăng trưởng.", ["Quảng Nam"], ["Du lịch"]),
+    # Over PostgreSQL's 16,383 positions and 256 positions per lexeme: matched without phrase positions.
+    ("Bài rất dài", "lorem ipsum " * 9000 + "công nghiệp hỗ trợ ở cuối bài. lorem", [], ["Kinh tế"]),
+]
+
+QUERIES = [
+    '"công nghiệp hỗ trợ"', "cong nghiep ho tro", "Nam", '"Việt Nam"', "Namibia", '"hòa bình"', '"hoà bình"',
+    "thuy loi", '"Thủy lợi"', "Thuý", "Hà", "ha", "ha noi", 'tag:"Chuyển đổi số"', 'category:"Thị trường"',
+    'category:"Kinh tế" AND tag:"Chuyển đổi số"', '"Quảng Ninh" NOT "Hạ Long"', 'tag:"Việt Nam"', '"Đà Nẵng"',
+    "da nang", "Zalo", "北京", "covid-19", '"3,5%"', "snake", 'title:(Namibia OR "Việt Nam")',
+    '-"Quảng Nam" "Quảng Ninh"', '("công nghiệp" OR CNHT) AND body:"hỗ trợ"', '"Quảng Ninh" OR "Quảng Nam"',
+    "lorem ipsum", '"ipsum công nghiệp"', "body:(cuối bài) NOT title:dài",
+]
+
+
+def _item(number: int, title: str, body: str, tags, category, *, site: str = "nhandan") -> ExtractedArticle:
+    return ExtractedArticle(site=site, external_id=str(number), url=f"https://nhandan.vn/a-post{number}.html",
+                            title=title, body=body, sapo="", tags=list(tags), category=list(category),
+                            published_at=NOW - timedelta(hours=number))
+
+
+@pytest.fixture
+def hard_archive(database):
+    with database.session() as session:
+        for number, case in enumerate(HARD_CASES, start=1):
+            store_article(session, _item(number, *case), now=NOW)
+    return database
+
+
+def _scan(session, query: str, mode: str) -> list[int]:
+    matcher = Matcher([TopicSpec("q", query, mode)])
+    return [row.id for row in session.scalars(article_query())
+            if matcher.carried(ArticleFields.from_article(row), "q") is not None]
+
+
+def _indexed(session, query: str, mode: str) -> list[int]:
+    matcher = Matcher([TopicSpec("q", query, mode)])
+    return [row.id for row, _ in matching_articles(
+        session, parse_query(query), lambda row: matcher.carried(ArticleFields.from_article(row), "q"))]
+
+
+def _candidates(session, query: str) -> set[int]:
+    expr = narrowing(parse_query(query))
+    sub = candidate_subquery(session.get_bind().dialect.name, expr)
+    return set(session.scalars(select(sub.c.id)))
+
+
+@pytest.mark.parametrize("mode", ["auto", "exact", "fold"])
+def test_index_and_scan_give_the_same_answers(hard_archive, mode):
+    with hard_archive.session() as session:
+        assert index_available(session)
+        total = session.scalar(select(text("count(*)")).select_from(ArticleRow))
+        for query in QUERIES:
+            assert _indexed(session, query, mode) == _scan(session, query, mode), (query, mode)
+        # ... and the index really narrowed: a phrase reads a few candidates, not the archive.
+        assert len(_candidates(session, '"công nghiệp hỗ trợ"')) < total / 3
+        assert _candidates(session, "Nam") == {4, 12, 17}  # Namibia is another syllable; 12 has the tag Nam
+
+
+def test_the_hard_cases_are_decided_by_the_matcher(hard_archive):
+    with hard_archive.session() as session:
+        ids = lambda query, mode="auto": {number for number in _scan(session, query, mode)}  # noqa: E731
+        assert ids('"công nghiệp hỗ trợ"') == {1, 2, 18}  # not 3: punctuation is not a space
+        assert 3 in _candidates(session, '"công nghiệp hỗ trợ"')  # the index cannot tell; the matcher can
+        assert ids("Nam") == {4, 12, 17} and ids('tag:"Việt Nam"') == set()
+        assert ids('"hòa bình"') == {6, 7} and ids("Hà", "exact") == {9}
+        assert ids("Hà", "fold") >= {8, 9}
+        assert ids('"Quảng Ninh" NOT "Hạ Long"') == {2, 13}
+        assert ids('category:"Thị trường"') == {10, 11} and ids('tag:"Chuyển đổi số"') == {10}
+
+
+def test_every_non_word_character_folds_to_a_boundary():
+    """An exact match is also a folded match, so one folded index serves both accent modes."""
+    for code in range(sys.maxunicode + 1):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        char = chr(code)
+        if not is_word_char(char):
+            folded = fold(char)
+            assert folded and not any(c.isalnum() for c in folded), hex(code)
+
+
+_SYLLABLES = ["hoà", "hòa", "Hoà", "thuỷ", "thủy", "công", "nghiệp", "hỗ", "trợ", "Việt", "Nam", "Namibia",
+              "Đà", "\u00d0à", "da", "nẵng", "zalo", "z", "3", "19", "北京", "snake_case", "quý", "quỹ", "gìn", "ĐỨC"]
+_SEPARATORS = [" ", "  ", "\u00a0", ". ", ", ", "-", "\u200b ", "\n\n", "_", "", "\u200b"]
+
+
+@st.composite
+def _text_and_term(draw):
+    words = draw(st.lists(st.sampled_from(_SYLLABLES), min_size=1, max_size=10))
+    gaps = draw(st.lists(st.sampled_from(_SEPARATORS), min_size=len(words), max_size=len(words)))
+    body = "".join(word + gap for word, gap in zip(words, gaps))
+    if draw(st.booleans()):
+        body = NFD(body)
+    if draw(st.booleans()):
+        start = draw(st.integers(0, len(words) - 1))
+        end = draw(st.integers(start + 1, len(words)))
+        term = " ".join(words[start:end])
+    else:
+        term = " ".join(draw(st.lists(st.sampled_from(_SYLLABLES), min_size=1, max_size=3)))
+    return body, term, draw(st.sampled_from(["auto", "exact", "fold"]))
+
+
+def _contains_run(tokens: list[str], run: list[str]) -> bool:
+    return any(tokens[i:i + len(run)] == run for i in range(len(tokens) - len(run) + 1))
+
+
+@given(_text_and_term())
+def test_whatever_the_matcher_matches_the_index_finds(case):
+    body, term, mode = case
+    if match_query(f'"{term}"', ArticleFields(body=body), mode).matched:
+        assert _contains_run(field_tokens("", "", body, [], [])[2], term_tokens(term))
+
+
+def test_tokens_are_plain_ascii_and_escapes_are_unambiguous():
+    tokens = field_tokens("Zalo zz 北京 " + "a" * 100, "", "", [], [])[0]
+    assert all(token.isascii() and token.isalnum() and token == token.lower() for token in tokens)
+    assert len(set(tokens)) == 4 and tokens[0] != "zalo" and tokens[1] != "zz"
+    assert field_tokens("Hoà Thuỷ ĐÀ", "", "", [], [])[0] == ["hoa", "thuy", "da"]
+
+
+# --- the index follows the archive in the same transaction -------------------------------------
+
+
+def test_new_edited_and_refetched_articles(database, monkeypatch):
+    with database.session() as session:
+        store_article(session, _item(1, "Quảng Ninh", "một", [], []), now=NOW)
+    with database.session() as session:
+        assert _candidates(session, '"Quảng Ninh"') == {1}
+    with database.session() as session:
+        store_article(session, _item(1, "Quảng Nam", "hai", [], []), now=NOW)
+    with database.session() as session:
+        assert _candidates(session, '"Quảng Ninh"') == set() and _candidates(session, '"Quảng Nam"') == {1}
+        assert index_status(session).complete
+    writes = []
+    monkeypatch.setattr(archive_index, "_write", lambda *args: writes.append(args))
+    monkeypatch.setattr(archive_index, "_unindex", lambda *args: writes.append(args))
+    with database.session() as session:
+        assert store_article(session, _item(1, "Quảng Nam", "hai", [], []), now=NOW)[0] == "unchanged"
+    assert writes == []
+
+
+def test_a_failed_batch_leaves_neither_article_nor_index_entry(database):
+    with database.session() as session:
+        store_article(session, _item(1, "Quảng Ninh", "một", [], []), now=NOW)
+    with pytest.raises(RuntimeError):
+        with database.session() as session:
+            store_article(session, _item(2, "Quảng Ninh mới", "hai", [], []), now=NOW)
+            store_article(session, _item(1, "Đổi hẳn", "khác", [], []), now=NOW)
+            session.flush()  # the index rows are written...
+            raise RuntimeError("killed mid-batch")  # ... and rolled back with the articles
+    with database.session() as session:
+        assert _candidates(session, '"Quảng Ninh"') == {1} and _candidates(session, '"Đổi hẳn"') == set()
+        assert index_status(session).complete and index_status(session).articles == 1
+
+
+def test_deleting_an_article_takes_it_out_of_the_index(database):
+    with database.session() as session:
+        store_article(session, _item(1, "Quảng Ninh", "một", [], []), now=NOW)
+        store_article(session, _item(2, "Quảng Ninh", "hai", [], []), now=NOW)
+    with database.session() as session:
+        session.delete(session.scalar(select(ArticleRow).where(ArticleRow.external_id == "1")))
+    with database.session() as session:
+        assert _candidates(session, '"Quảng Ninh"') == {2} and index_status(session).complete
+
+
+def test_an_archive_without_an_index_gets_one_from_the_migration(database_url):
+    from alembic import command
+
+    from crawler.store import _alembic_config, _create_engine
+
+    engine = _create_engine(database_url)
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "0002")
+        for number, (title, body, tags, category) in enumerate(HARD_CASES[:5], start=1):
+            connection.execute(text(
+                "INSERT INTO articles (id, site, external_id, url, title, sapo, body, author, category, tags, images, "
+                "first_seen_at, fetched_at, changed_at, version, content_hash, extractor) VALUES (:id, 'nhandan', "
+                ":ext, :url, :title, '', :body, '', :category, :tags, '[]', :now, :now, :now, 1, 'h', 'site')"),
+                {"id": number, "ext": str(number), "url": f"https://nhandan.vn/a-post{number}.html", "title": title,
+                 "body": body, "category": _json(category), "tags": _json(tags), "now": NOW.replace(tzinfo=None)})
+    assert "article_index" not in inspect(engine).get_table_names()
+    engine.dispose()
+    database = Database(database_url)
+    with database.session() as session:
+        state = index_status(session)
+        assert state.complete and state.indexed == 5
+        assert _indexed(session, '"công nghiệp hỗ trợ"', "auto") == _scan(session, '"công nghiệp hỗ trợ"', "auto") == [2, 1]
+    database.dispose()
+
+
+def _json(value) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+def test_without_a_usable_index_queries_scan(hard_archive, caplog):
+    with hard_archive.engine.begin() as connection:
+        connection.execute(text("UPDATE article_index_meta SET version = 0"))
+    hard_archive.engine.dispose()  # forget the version each connection cached
+    with hard_archive.session() as session:
+        assert not index_available(session)
+        assert _indexed(session, '"công nghiệp hỗ trợ"', "auto") == [1, 2, 18]
+        assert "scanning every article" in caplog.text
+        assert "format 0" in index_status(session).describe()
+
+
+# --- re-matching visits only the candidates -----------------------------------------------------
+
+
+def test_rematch_reads_only_the_candidates_and_drops_what_no_longer_matches(hard_archive, monkeypatch):
+    import crawler.topics as topics_module
+
+    visited = []
+    real = topics_module.match_article
+    monkeypatch.setattr(topics_module, "match_article",
+                        lambda session, article, *args, **kwargs: visited.append(article.id) or real(
+                            session, article, *args, **kwargs))
+    prepare_topics(hard_archive, [{"name": "QN", "query": '"Quảng Ninh"'}], now=NOW)
+    assert sorted(visited) == sorted(_candidates_of(hard_archive, '"Quảng Ninh"')) == [2, 8, 13]
+    assert _matched(hard_archive) == {"QN": {2, 8, 13}}
+    visited.clear()
+    # Changing one topic re-matches that topic alone, and only over its own candidates.
+    prepare_topics(hard_archive, [{"name": "QN", "query": '"Quảng Ninh" NOT "Hạ Long"'},
+                                  {"name": "QNam", "query": '"Quảng Nam"'}], now=NOW)
+    assert sorted(visited) == [2, 8, 13, 17]
+    assert _matched(hard_archive) == {"QN": {2, 13}, "QNam": {17}}
+    visited.clear()
+    prepare_topics(hard_archive, [{"name": "QN", "query": "Namibia"}, {"name": "QNam", "query": '"Quảng Nam"'}],
+                   now=NOW)
+    assert sorted(visited) == [4, 5]
+    assert _matched(hard_archive) == {"QN": {4, 5}, "QNam": {17}}
+
+
+def test_rematch_with_the_index_equals_a_full_scan(hard_archive):
+    topics = [{"name": f"t{i}", "query": query} for i, query in enumerate(QUERIES)]
+    prepare_topics(hard_archive, topics, now=NOW)
+    indexed = _matched(hard_archive)
+    with hard_archive.engine.begin() as connection:
+        connection.execute(text("UPDATE article_index_meta SET version = 0"))
+    hard_archive.engine.dispose()
+    rematch(hard_archive, TopicSet.from_config(topics), now=NOW + timedelta(hours=1))
+    assert _matched(hard_archive) == indexed
+
+
+def _candidates_of(database, query: str) -> list[int]:
+    with database.session() as session:
+        return sorted(_candidates(session, query))
+
+
+def _matched(database) -> dict[str, set[int]]:
+    found: dict[str, set[int]] = {}
+    with database.session() as session:
+        for topic, key in session.execute(select(Match.topic, Match.article_id)):
+            found.setdefault(topic, set()).add(key)
+    return found

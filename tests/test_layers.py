@@ -1,0 +1,82 @@
+"""Layering of the site packages: spiders/ imports no storage, and no outlet's facts leak out of its package."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SPIDERS = REPO / "spiders"
+# The site packages: each owns its outlet's facts. Everything else under spiders/ is shared.
+SITE_PACKAGES = {"nhandan"}
+
+
+def _modules(root: Path) -> list[Path]:
+    return sorted(path for path in root.rglob("*.py") if "__pycache__" not in path.parts)
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", _modules(SPIDERS), ids=lambda p: str(p.relative_to(REPO)))
+def test_no_spider_module_imports_storage(path):
+    storage = {name for name in _imports(path)
+               if name == "crawler.store" or name.startswith(("crawler.store.", "sqlalchemy"))}
+    assert not storage, f"{path.relative_to(REPO)} imports {sorted(storage)}"
+
+
+def test_importing_every_spider_loads_no_storage():
+    # Transitively too: what Scrapy's spider loader imports (SPIDER_MODULES) pulls in no storage.
+    code = (
+        "import sys\n"
+        "from scrapy.utils.misc import walk_modules\n"
+        "walk_modules('spiders')\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith(('crawler.store', 'sqlalchemy')))\n"
+        "print(','.join(loaded))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
+
+
+# What only NDO's package may say: its hosts, URL shape, source paths, class names, zone and names.
+NDO_FACTS = ("nhandan", "-post", ".html", "Ho_Chi_Minh", "article__", "cms-", "story__", "tin-moi",
+             "tim-kiem", "google-news", "/rss/", "tu-khoa", "Nhân Dân", "NDO")
+
+
+def _code_strings(path: Path) -> list[str]:
+    """String constants of a module, docstrings excepted (they may name the outlets they describe)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value) for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [node.value for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings]
+
+
+SHARED = [path for path in _modules(SPIDERS)
+          if path.relative_to(SPIDERS).parts[0] not in SITE_PACKAGES and path.name != "registry.py"]
+
+
+@pytest.mark.parametrize("path", SHARED, ids=lambda p: str(p.relative_to(REPO)))
+def test_shared_spider_code_knows_no_outlet(path):
+    leaks = sorted({(fact, text) for text in _code_strings(path) for fact in NDO_FACTS if fact in text})
+    assert not leaks, f"{path.relative_to(REPO)}: {leaks}"
+
+
+def test_the_registry_names_sites_only_through_their_packages():
+    strings = _code_strings(SPIDERS / "registry.py")
+    assert not [text for text in strings for fact in NDO_FACTS if fact in text]
