@@ -13,6 +13,7 @@ import unicodedata
 from datetime import tzinfo
 from email.utils import parseaddr
 from importlib import resources
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -43,26 +44,50 @@ class _Section(BaseModel):
 
 
 class SiteConfig(_Section):
+    """The `[site]` table: NDO's entry, from before bantin followed several sites (same as one `[[sites]]`)."""
+
     base_url: str = "https://nhandan.vn"
     # RSS category feeds to read besides /rss/home.rss, as "<slug>-<zoneId>" (e.g. "kinhte-1185").
     category_feeds: list[str] = Field(default_factory=list)
 
-    @field_validator("base_url")
-    @classmethod
-    def _http_origin(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http(s) URL such as https://nhandan.vn")
-        return value.rstrip("/")
+    _check_base_url = field_validator("base_url")(lambda value: _http_origin(value))
+    _check_feeds = field_validator("category_feeds")(lambda value: _feed_names(value))
 
-    @field_validator("category_feeds")
-    @classmethod
-    def _feed_names(cls, value: list[str]) -> list[str]:
-        for name in value:
-            slug, _, zone = name.rpartition("-")
-            if not slug or not zone.isdigit():
-                raise ValueError(f"{name!r} is not a feed name such as 'kinhte-1185'")
-        return value
+
+# The site bantin follows when the configuration names none (`[site]` is its entry).
+DEFAULT_SITE = "nhandan"
+
+
+class SiteEntry(_Section):
+    """One `[[sites]]` entry: a registered site to follow, and how."""
+
+    # A registered site's id; checked against the registry by whoever loads the file with it.
+    id: str = Field(min_length=1, max_length=32)
+    # None: the site's own address (from the registry).
+    base_url: str | None = None
+    category_feeds: list[str] = Field(default_factory=list)
+    enabled: bool = True
+    # None: the [crawl] value.
+    download_delay: float | None = Field(None, ge=0, le=600)
+    concurrency: int | None = Field(None, ge=1, le=32)
+
+    _check_base_url = field_validator("base_url")(lambda value: value if value is None else _http_origin(value))
+    _check_feeds = field_validator("category_feeds")(lambda value: _feed_names(value))
+
+
+def _http_origin(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http(s) URL such as https://nhandan.vn")
+    return value.rstrip("/")
+
+
+def _feed_names(value: list[str]) -> list[str]:
+    for name in value:
+        slug, _, zone = name.rpartition("-")
+        if not slug or not zone.isdigit():
+            raise ValueError(f"{name!r} is not a feed name such as 'kinhte-1185'")
+    return value
 
 
 class StorageConfig(_Section):
@@ -163,7 +188,7 @@ class SmtpConfig(_Section):
     def _sender_address(cls, value: str) -> str:
         _single_line(value)
         _display, address = parseaddr(value)
-        _check_email(address)
+        check_email(address)
         return value
 
     @model_validator(mode="after")
@@ -203,7 +228,7 @@ class DigestConfig(_Section):
     @classmethod
     def _mailto(cls, value: str) -> str:
         if value:
-            _check_email(value.removeprefix("mailto:"))
+            check_email(value.removeprefix("mailto:"))
         return value
 
     @field_validator("unsubscribe_url")
@@ -278,7 +303,7 @@ class RecipientConfig(_Section):
     @field_validator("email")
     @classmethod
     def _address(cls, value: str) -> str:
-        return _check_email(value)
+        return check_email(value)
 
     # The name goes into the To header.
     _one_line_name = field_validator("name")(lambda value: _single_line(value))
@@ -286,6 +311,8 @@ class RecipientConfig(_Section):
 
 class Config(_Section):
     site: SiteConfig = SiteConfig()
+    # None: follow NDO alone (as the `[site]` table says).
+    sites: list[SiteEntry] | None = None
     storage: StorageConfig = StorageConfig()
     crawl: CrawlConfig = CrawlConfig()
     schedule: ScheduleConfig = ScheduleConfig()
@@ -303,6 +330,14 @@ class Config(_Section):
 
     @model_validator(mode="after")
     def _cross_references(self) -> "Config":
+        if self.sites is not None and "site" in self.model_fields_set:
+            raise _KeyedError("site", "give either the [site] table or [[sites]] entries, not both "
+                              "(move base_url and category_feeds into the nhandan entry of [[sites]])")
+        ids: dict[str, int] = {}
+        for index, entry in enumerate(self.sites or ()):
+            if entry.id in ids:
+                raise _KeyedError(f"sites[{index}].id", f"duplicate site {entry.id!r} (also sites[{ids[entry.id]}])")
+            ids[entry.id] = index
         seen: dict[str, int] = {}
         for index, topic in enumerate(self.topics):
             key = topic_key(topic.name)
@@ -319,6 +354,31 @@ class Config(_Section):
                 if topic_key(name) not in seen:
                     raise _KeyedError(f"recipients[{index}].topics", f"unknown topic {name!r}")
         return self
+
+    def site_entries(self) -> list[SiteEntry]:
+        """Every configured site, enabled or not, in file order (`[site]` stands for NDO's entry)."""
+        if self.sites is not None:
+            return list(self.sites)
+        legacy = self.site
+        return [SiteEntry(
+            id=DEFAULT_SITE,
+            base_url=legacy.base_url if "base_url" in legacy.model_fields_set else None,
+            category_feeds=list(legacy.category_feeds),
+        )]
+
+    def enabled_sites(self) -> list[SiteEntry]:
+        return [entry for entry in self.site_entries() if entry.enabled]
+
+    def site_entry(self, site_id: str) -> SiteEntry | None:
+        return next((entry for entry in self.site_entries() if entry.id == site_id), None)
+
+    def check_sites(self, known_sites: Iterable[str], *, path: object = None) -> None:
+        """Refuse a `[[sites]]` id that no registered site has (the registry lives above the core)."""
+        known = list(known_sites)
+        for index, entry in enumerate(self.sites or ()):
+            if entry.id not in known:
+                raise ConfigError(f"unknown site {entry.id!r} (known sites: {', '.join(known)})",
+                                  path=path or self._path or "<config>", key=f"sites[{index}].id")
 
     def topics_for(self, recipient: RecipientConfig) -> list[TopicConfig]:
         """The recipient's topics in config order (all topics when the list is omitted)."""
@@ -349,7 +409,8 @@ def _single_line(value: str) -> str:
     return value
 
 
-def _check_email(address: str) -> str:
+def check_email(address: str) -> str:
+    """The address if it is well-formed (RFC rules, no DNS), else ValueError saying why."""
     from email_validator import EmailNotValidError, validate_email
 
     try:
@@ -376,8 +437,11 @@ def find_config_path(explicit: str | os.PathLike | None = None) -> tuple[Path | 
     return None, False
 
 
-def load_config(explicit: str | os.PathLike | None = None) -> Config:
-    """Find, read and validate the configuration; built-in defaults when there is no file."""
+def load_config(explicit: str | os.PathLike | None = None, *, known_sites: Iterable[str] | None = None) -> Config:
+    """Find, read and validate the configuration; built-in defaults when there is no file.
+
+    ``known_sites`` (the registry's ids, from the composition root) also checks each `[[sites]]` id.
+    """
     path, required = find_config_path(explicit)
     if path is None:
         return Config()
@@ -389,12 +453,12 @@ def load_config(explicit: str | os.PathLike | None = None) -> Config:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", path=path) from None
-    config = parse_config(raw.decode("utf-8", errors="replace"), path=path)
+    config = parse_config(raw.decode("utf-8", errors="replace"), path=path, known_sites=known_sites)
     config._path = path
     return config
 
 
-def parse_config(text: str, *, path: object = "<config>") -> Config:
+def parse_config(text: str, *, path: object = "<config>", known_sites: Iterable[str] | None = None) -> Config:
     """Validate TOML text into a Config, raising ConfigError with the key at fault."""
     try:
         data = tomllib.loads(text)
@@ -407,6 +471,8 @@ def parse_config(text: str, *, path: object = "<config>") -> Config:
     except _KeyedError as exc:
         raise ConfigError(str(exc), path=path, key=exc.key) from None
     _check_queries(config, path)
+    if known_sites is not None:
+        config.check_sites(known_sites, path=path)
     return config
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from apscheduler.triggers.cron import CronTrigger
 
 DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -51,3 +53,8 @@ def cron_day_of_week(field: str) -> str:
         parts.extend(DAY_NAMES[day % 7] for day in range(first, last + 1, step))
     unique = list(dict.fromkeys(parts))
     return ",".join(unique)
+
+
+def next_fire(expression: str, zone: str, now: datetime) -> datetime | None:
+    """The first time the cron string fires strictly after `now`."""
+    return make_trigger(expression, zone).get_next_fire_time(None, now + timedelta(microseconds=1))

@@ -1,7 +1,20 @@
 """The small tree of typed errors that library code raises.
 
 The CLI is the only place that turns these into one line of text and an exit
-status; everything below it raises and lets the edge decide.
+status; everything below it raises and lets the edge decide::
+
+    BantinError                      exit 1
+    ├── ConfigError                  exit 2 (file: key: problem)
+    ├── QueryError                   exit 2 (topic, position)
+    ├── UsageError                   exit 2
+    │   └── AmbiguousArticleError    a bare id several sites use
+    ├── StorageError
+    │   └── DatabaseTooNewError
+    ├── ExtractionError              a page without title or body
+    ├── CrawlError
+    ├── DeliveryError
+    │   └── HeaderInjectionError
+    └── LockBusyError                exit 75 (EX_TEMPFAIL)
 """
 
 from __future__ import annotations

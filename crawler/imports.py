@@ -26,6 +26,7 @@ from crawler.items import ExtractedArticle, Image
 from crawler.store import Database
 from crawler.store.articles import load_articles, record_sources_of, store_article
 from crawler.store.models import ArticleRow, ArticleSource, CrawlRun
+from crawler.store.records import RunCounts
 from crawler.topics import TopicSet, match_article
 
 log = logging.getLogger("bantin.import")
@@ -189,15 +190,13 @@ def import_articles(
                     report.skipped.append((record.line, f"the database refused it: {_first_line(exc)}"))
         for record, outcome in outcomes:
             setattr(report, outcome, getattr(report, outcome) + 1)
-            counts = _run(record.item.site).setdefault(SOURCE, dict.fromkeys(
-                ("discovered", "fetched", "new", "updated", "unchanged", "failed"), 0))
-            counts["discovered"] += 1
-            counts["fetched"] += 1
-            counts[outcome] += 1
+            counts = _run(record.item.site)
+            for counter in ("discovered", "fetched", outcome):
+                counts.add(SOURCE, counter)
 
-    def _run(site: str) -> dict:
+    def _run(site: str) -> RunCounts:
         if site not in runs:
-            runs[site] = CrawlRun(started_at=now, status="running", trigger="import", site=site, counts={})
+            runs[site] = CrawlRun(started_at=now, status="running", trigger="import", site=site, counts=RunCounts())
         return runs[site].counts
 
     for number, line in enumerate(lines, start=1):

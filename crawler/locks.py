@@ -152,10 +152,12 @@ def lease_holder(database: Database, name: str) -> LeaseInfo | None:
         return _row_info(row) if row is not None else None
 
 
-def crawl_lease_holders(database: Database) -> list[LeaseInfo]:
-    """The rows of every site's crawl lease (possibly expired: check `.live(now)`)."""
+def leases_named(database: Database, prefix: str) -> list[LeaseInfo]:
+    """Every lease row whose name starts with ``prefix`` (e.g. ``crawl:``, one per site), by name."""
+    from sqlalchemy import select
+
     with database.session(write=False) as session:
-        rows = session.scalars(select(Lease).where(Lease.name.startswith(CRAWL_LEASE_PREFIX, autoescape=True)))
+        rows = session.scalars(select(Lease).where(Lease.name.startswith(prefix, autoescape=True)).order_by(Lease.name))
         return [_row_info(row) for row in rows]
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import ahocorasick
 
@@ -125,6 +125,15 @@ class Hit:
         return {"term": self.term, "field": self.field, "index": self.index,
                 "start": self.start, "end": self.end, "snippet": self.snippet,
                 "highlight": list(self.highlight), "negated": self.negated}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Hit:
+        """The inverse of ``to_dict`` (a stored match's hits)."""
+        highlight = data.get("highlight") or (0, 0)
+        return cls(term=str(data["term"]), field=str(data["field"]), start=int(data["start"]),
+                   end=int(data["end"]), snippet=str(data.get("snippet") or ""),
+                   highlight=(int(highlight[0]), int(highlight[1])), index=int(data.get("index", 0)),
+                   negated=bool(data.get("negated", False)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,10 +429,26 @@ class Matcher:
         return MatchResult(False, self._hits(scan, topic, range(len(topic.terms))))
 
 
+class QueryMatcher:
+    """One ad-hoc query compiled once, to explain many articles (search, back-tests)."""
+
+    NAME = "query"
+
+    def __init__(self, query: str, mode: str = "auto"):
+        parse_query(query)  # errors without a topic name in them
+        self._matcher = Matcher([TopicSpec(self.NAME, query, mode)])
+
+    def explain(self, fields: ArticleFields | str) -> MatchResult:
+        """Match the query against these fields (a plain string is taken as the body)."""
+        if isinstance(fields, str):
+            fields = ArticleFields(body=fields)
+        return self._matcher.explain(fields, self.NAME)
+
+    def carried(self, fields: ArticleFields) -> list[str] | None:
+        """The positive terms that make the query match (None: no match), without locating hits."""
+        return self._matcher.carried(fields, self.NAME)
+
+
 def match_query(query: str, fields: ArticleFields | str, mode: str = "auto") -> MatchResult:
     """Match one query against one text (a plain string is taken as the body)."""
-    parse_query(query)  # errors without a topic name in them
-    if isinstance(fields, str):
-        fields = ArticleFields(body=fields)
-    matcher = Matcher([TopicSpec("query", query, mode)])
-    return matcher.explain(fields, "query")
+    return QueryMatcher(query, mode).explain(fields)

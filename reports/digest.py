@@ -18,7 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
 from crawler.config import Config, RecipientConfig, TopicConfig, topic_key
+from crawler.matching import Hit
 from crawler.store.models import ArticleRow, CrawlRun, Delivery, Match, OutboxMessage
+from crawler.store.records import RunCounts
 from reports import i18n
 
 # A crawl older than this when the digest is built is worth a warning.
@@ -82,7 +84,10 @@ class Group:
 
 
 @dataclass(slots=True)
-class Coverage:
+class SiteCoverage:
+    """One followed site's crawls since the previous digest."""
+
+    site: str
     runs: int
     scanned: int
     sources: list[str]
@@ -90,6 +95,20 @@ class Coverage:
     last_crawl_at: datetime | None
     warning: str | None
     line: str
+
+
+@dataclass(slots=True)
+class Coverage:
+    """Every followed site's coverage; the totals, and the line and warning the message shows."""
+
+    runs: int
+    scanned: int
+    sources: list[str]
+    failures: int
+    last_crawl_at: datetime | None
+    warning: str | None
+    line: str
+    sites: list[SiteCoverage] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -170,7 +189,8 @@ def build_digest(
     total = len(items)
     cap = max_items if max_items is not None else config.digest.max_items
     since = previous_digest_at(session, recipient.email)
-    coverage = crawl_coverage(session, since=since, now=now, tz=tz, language=language)
+    coverage = crawl_coverage(session, since=since, now=now, tz=tz, language=language,
+                              sites=[entry.id for entry in config.enabled_sites()])
     digest = Digest(
         recipient=recipient.email,
         name=recipient.name,
@@ -228,8 +248,9 @@ def owed_items(
     for (pairs,) in session.execute(
         select(OutboxMessage.items).where(OutboxMessage.recipient == key, OutboxMessage.status.in_(IN_FLIGHT))
     ):
-        for article_id, version in pairs or ():
-            in_flight[int(article_id)] = max(int(version), in_flight.get(int(article_id), 0))
+        for delivered_version in pairs:
+            in_flight[delivered_version.article_id] = max(delivered_version.version,
+                                                          in_flight.get(delivered_version.article_id, 0))
     rows = session.execute(
         select(Match.topic, Match.hits, ArticleRow)
         .join(ArticleRow, ArticleRow.id == Match.article_id)
@@ -237,7 +258,7 @@ def owed_items(
         # The body is the bulk of an article and the digest never shows it.
         .options(defer(ArticleRow.body), defer(ArticleRow.images))
     ).all()
-    matched: dict[int, tuple[ArticleRow, list[tuple[int, str, list[Any]]]]] = {}
+    matched: dict[int, tuple[ArticleRow, list[tuple[int, str, list[Hit]]]]] = {}
     for topic_name, hits, article in rows:
         index = order.get(topic_key(topic_name))
         if index is None:
@@ -255,7 +276,7 @@ def owed_items(
 
 
 def _item(
-    article: ArticleRow, topic_hits: list[tuple[int, str, list[Any]]], names: dict[str, str], *, updated: bool,
+    article: ArticleRow, topic_hits: list[tuple[int, str, list[Hit]]], names: dict[str, str], *, updated: bool,
     tz: tzinfo, language: str,
 ) -> Item:
     snippets: list[Snippet] = []
@@ -264,18 +285,17 @@ def _item(
     for _index, _topic, hits in topic_hits:
         for hit in hits:
             # A term found under NOT is not a reason the article matched.
-            if not isinstance(hit, dict) or hit.get("negated"):
+            if hit.negated:
                 continue
-            term, field_ = str(hit.get("term", "")), str(hit.get("field", ""))
-            if term and (term in reasons or len(reasons) < MAX_REASONS):
-                reason = reasons.setdefault(term, Reason(term, [], []))
-                if field_ not in reason.fields:
-                    reason.fields.append(field_)
-                    reason.field_labels.append(i18n.field_name(language, field_))
-            snippet = str(hit.get("snippet") or "")
-            if snippet and snippet not in seen_snippets and len(snippets) < MAX_SNIPPETS and field_ != "title":
-                seen_snippets.add(snippet)
-                snippets.append(Snippet(field_, i18n.field_name(language, field_), highlight(snippet, hit)))
+            if hit.term and (hit.term in reasons or len(reasons) < MAX_REASONS):
+                reason = reasons.setdefault(hit.term, Reason(hit.term, [], []))
+                if hit.field not in reason.fields:
+                    reason.fields.append(hit.field)
+                    reason.field_labels.append(i18n.field_name(language, hit.field))
+            if (hit.snippet and hit.snippet not in seen_snippets and len(snippets) < MAX_SNIPPETS
+                    and hit.field != "title"):
+                seen_snippets.add(hit.snippet)
+                snippets.append(Snippet(hit.field, i18n.field_name(language, hit.field), highlight(hit)))
     published_at = article.published_at
     first_topic = names[topic_key(topic_hits[0][1])]
     return Item(
@@ -296,48 +316,10 @@ def _item(
     )
 
 
-def highlight(snippet: str, hit: dict[str, Any]) -> list[Segment]:
-    """Split a snippet into plain and highlighted segments (escaping is the template's job)."""
-    spans = _highlight_spans(snippet, hit)
-    segments: list[Segment] = []
-    position = 0
-    for start, end in spans:
-        if start < position:
-            continue
-        if start > position:
-            segments.append(Segment(snippet[position:start]))
-        segments.append(Segment(snippet[start:end], True))
-        position = end
-    if position < len(snippet):
-        segments.append(Segment(snippet[position:]))
-    return segments
-
-
-def _highlight_spans(snippet: str, hit: dict[str, Any]) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    pair = hit.get("highlight")
-    if isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(v, int) for v in pair):
-        spans.append((pair[0], pair[1]))
-    for key in ("highlights", "snippet_highlights"):
-        for pair in hit.get(key) or ():
-            if isinstance(pair, dict):
-                pair = (pair.get("start"), pair.get("end"))
-            if isinstance(pair, (list, tuple)) and len(pair) == 2:
-                spans.append((int(pair[0]), int(pair[1])))
-    for start_key, end_key in (("snippet_start", "snippet_end"), ("highlight_start", "highlight_end")):
-        if isinstance(hit.get(start_key), int) and isinstance(hit.get(end_key), int):
-            spans.append((hit[start_key], hit[end_key]))
-    spans = sorted((max(0, s), min(len(snippet), e)) for s, e in spans if 0 <= s < e)
-    if spans:
-        return spans
-    # No offsets recorded: find the term itself (exact-form matches are the common case).
-    term = unicodedata.normalize("NFC", str(hit.get("term", ""))).casefold()
-    text = unicodedata.normalize("NFC", snippet)
-    if term and len(text) == len(snippet):
-        found = text.casefold().find(term)
-        if found >= 0 and len(text.casefold()) == len(text):
-            return [(found, found + len(term))]
-    return []
+def highlight(hit: Hit) -> list[Segment]:
+    """A hit's snippet as plain and highlighted segments (escaping is the template's job)."""
+    before, found, after = hit.snippet_parts
+    return [segment for segment in (Segment(before), Segment(found, True), Segment(after)) if segment.text]
 
 
 def _clean(value: str) -> str:
@@ -383,28 +365,56 @@ def previous_digest_at(session: Session, email: str) -> datetime | None:
 
 
 def crawl_coverage(
-    session: Session, *, since: datetime | None, now: datetime, tz: tzinfo, language: str
+    session: Session, *, since: datetime | None, now: datetime, tz: tzinfo, language: str,
+    sites: list[str] | None = None,
 ) -> Coverage:
-    """The crawl ledger since the previous digest (or the last day), as one line plus a warning."""
+    """The crawl ledger since the previous digest (or the last day), per followed site: a line plus a warning.
+
+    With one site the line and warning are that site's; with several, each is
+    prefixed with its site, so a reader sees which outlet was not read.
+    """
     window_start = since or (now - timedelta(days=1))
+    site_ids = sites or list(session.scalars(select(CrawlRun.site).distinct().order_by(CrawlRun.site))) or ["nhandan"]
+    per_site = [_site_coverage(session, site, window_start=window_start, now=now, tz=tz, language=language)
+                for site in site_ids]
+    if len(per_site) == 1:
+        only = per_site[0]
+        line, warning = only.line, only.warning
+    else:
+        line = " ".join(f"{entry.site}: {entry.line}" for entry in per_site)
+        warnings = [f"{entry.site}: {entry.warning}" for entry in per_site if entry.warning]
+        warning = " ".join(warnings) or None
+    lasts = [entry.last_crawl_at for entry in per_site if entry.last_crawl_at is not None]
+    return Coverage(
+        runs=sum(entry.runs for entry in per_site),
+        scanned=sum(entry.scanned for entry in per_site),
+        sources=sorted({source for entry in per_site for source in entry.sources}),
+        failures=sum(entry.failures for entry in per_site),
+        last_crawl_at=max(lasts, default=None),
+        warning=warning,
+        line=line,
+        sites=per_site,
+    )
+
+
+def _site_coverage(
+    session: Session, site: str, *, window_start: datetime, now: datetime, tz: tzinfo, language: str
+) -> SiteCoverage:
+    of_site = CrawlRun.site == site
     runs = session.scalars(
-        select(CrawlRun).where(CrawlRun.started_at >= window_start, CrawlRun.started_at <= now).order_by(CrawlRun.started_at)
+        select(CrawlRun).where(of_site, CrawlRun.started_at >= window_start, CrawlRun.started_at <= now)
+        .order_by(CrawlRun.started_at)
     ).all()
-    scanned = failures = 0
-    sources: set[str] = set()
-    for run in runs:
-        for source, counts in (run.counts or {}).items():
-            if not isinstance(counts, dict):
-                continue
-            sources.add(str(source))
-            scanned += int(counts.get("new", 0) or 0) + int(counts.get("updated", 0) or 0)
-            failures += int(counts.get("failed", 0) or 0)
+    counts = RunCounts.combined(run.counts for run in runs)
+    totals = counts.totals()
+    scanned = totals["new"] + totals["updated"]
+    failures = totals["failed"]
     last = session.scalars(
-        select(CrawlRun).where(CrawlRun.status != "running", CrawlRun.started_at <= now)
+        select(CrawlRun).where(of_site, CrawlRun.status != "running", CrawlRun.started_at <= now)
         .order_by(CrawlRun.started_at.desc()).limit(1)
     ).first()
     last_good = session.scalar(
-        select(CrawlRun.finished_at).where(CrawlRun.status == "ok", CrawlRun.started_at <= now)
+        select(CrawlRun.finished_at).where(of_site, CrawlRun.status == "ok", CrawlRun.started_at <= now)
         .order_by(CrawlRun.started_at.desc()).limit(1)
     )
 
@@ -421,8 +431,9 @@ def crawl_coverage(
     if runs:
         line = i18n.text(
             language, "coverage", scanned=scanned, runs=len(runs),
-            sources=", ".join(sorted(sources)) or i18n.text(language, "no_sources"), failures=failures,
+            sources=", ".join(counts.sources) or i18n.text(language, "no_sources"), failures=failures,
         )
     else:
         line = i18n.text(language, "coverage_none")
-    return Coverage(len(runs), scanned, sorted(sources), failures, last.started_at if last else None, warning, line)
+    return SiteCoverage(site, len(runs), scanned, counts.sources, failures, last.started_at if last else None,
+                        warning, line)

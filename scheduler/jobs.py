@@ -29,6 +29,7 @@ from sqlalchemy import delete, func, select, update
 from crawler.crawl.run import crawl_child_command
 from crawler.store import Database
 from crawler.store.models import CrawlRun, JobRun, Lease
+from crawler.store.records import RunCounts
 from crawler.locks import pid_alive
 
 log = logging.getLogger("bantin.service")
@@ -196,14 +197,18 @@ def drop_leases_of(database: Database, *, pid: int, hostname: str) -> None:
         session.execute(delete(Lease).where(Lease.owner.startswith(prefix, autoescape=True)))
 
 
-def crawl_run_of(database: Database, *, pid: int, hostname: str, spawned_at: datetime) -> CrawlRun | None:
+# Which of a child's runs speaks for the whole crawl: the worst one.
+_STATUS_RANK = {"ok": 0, "degraded": 1, "running": 2, "interrupted": 3, "failed": 4}
+
+
+def crawl_runs_of(database: Database, *, pid: int, hostname: str, spawned_at: datetime) -> list[CrawlRun]:
+    """The ledger runs one crawl child wrote: one per site it crawled."""
     with database.session() as session:
-        return session.scalars(
+        return list(session.scalars(
             select(CrawlRun)
             .where(CrawlRun.pid == pid, CrawlRun.hostname == hostname, CrawlRun.started_at >= spawned_at - CLOCK_SLACK)
-            .order_by(CrawlRun.started_at.desc())
-            .limit(1)
-        ).first()
+            .order_by(CrawlRun.id)
+        ))
 
 
 # -- the crawl child ------------------------------------------------------------
@@ -346,8 +351,9 @@ def _outcome(
     )
     if fixed:
         drop_leases_of(database, pid=pid, hostname=hostname)
-    run = crawl_run_of(database, pid=pid, hostname=hostname, spawned_at=spawned_at)
-    totals = _totals(run.counts) if run is not None else {}
+    runs = crawl_runs_of(database, pid=pid, hostname=hostname, spawned_at=spawned_at)
+    run = max(runs, key=lambda run: (_STATUS_RANK.get(run.status, 4), run.id), default=None)
+    totals = RunCounts.combined(r.counts for r in runs).totals() if runs else {}
     run_id = run.id if run is not None else None
     if run is not None and run.status in SUCCESS_STATUSES:
         # The crawl completed (even if the process was stopped on its way out).
@@ -363,16 +369,6 @@ def _outcome(
         status = "failed"
         message = reason if run is None or fixed else f"{reason}: {run.status}" + (f" — {run.message}" if run.message else "")
     return CrawlOutcome(status, returncode, message, run_id, pid, totals, duration)
-
-
-def _totals(counts: dict[str, Any] | None) -> dict[str, int]:
-    totals: dict[str, int] = {}
-    for per_source in (counts or {}).values():
-        if isinstance(per_source, dict):
-            for key, value in per_source.items():
-                if isinstance(value, int):
-                    totals[key] = totals.get(key, 0) + value
-    return totals
 
 
 # -- the digest -----------------------------------------------------------------

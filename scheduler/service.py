@@ -37,7 +37,7 @@ from crawler.config import Config, ScheduleConfig, load_config
 from crawler.cron import cron_day_of_week, make_trigger  # noqa: F401 - re-exported for the scheduler's callers
 from crawler.store import Database
 from crawler.errors import BantinError, LockBusyError
-from crawler.locks import HeldLease, crawl_lease_holders, hold_lease, lease_holder, this_host
+from crawler.locks import CRAWL_LEASE_PREFIX, HeldLease, hold_lease, lease_holder, leases_named, this_host
 from scheduler import jobs
 from scheduler.jobs import log_event
 
@@ -480,11 +480,11 @@ class Service:
         self._publish()
 
     def crawl_in_progress(self) -> bool:
-        """A crawl runs here or anywhere else (someone holds a live crawl lease)."""
+        """A crawl runs here or anywhere else (someone holds a live crawl lease of any site)."""
         if self._crawl_lock.locked():
             return True
         now = self.clock()
-        return any(holder.live(now) for holder in crawl_lease_holders(self.database))
+        return any(holder.live(now) for holder in leases_named(self.database, CRAWL_LEASE_PREFIX))
 
     # -- the digest ---------------------------------------------------------------
 

@@ -60,17 +60,34 @@ class Site:
         return self.normalise_id(match.group(1)) if match else None
 
 
+# Sites packaged outside this repository register a Site under this entry point group.
+ENTRY_POINT_GROUP = "bantin.sites"
+
+
 def _registered() -> dict[str, Site]:
     # Each site package declares its Site; importing them here is the registry.
+    from importlib.metadata import entry_points
+
     from spiders.nhandan.site import SITE as NHANDAN
 
-    return {site.id: site for site in (NHANDAN,)}
+    found = {site.id: site for site in (NHANDAN,)}
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        site = point.load()
+        found.setdefault(site.id, site)
+    return found
 
 
 @lru_cache(maxsize=1)
 def sites() -> dict[str, Site]:
     """Every registered site by id, in registration order."""
     return _registered()
+
+
+def spider_modules() -> list[str]:
+    """Where Scrapy's spider loader looks: this package, and each outside site's own module."""
+    from importlib.metadata import entry_points
+
+    return list(dict.fromkeys(["spiders", *(point.module for point in entry_points(group=ENTRY_POINT_GROUP))]))
 
 
 def get_site(site_id: str) -> Site:

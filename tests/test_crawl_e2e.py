@@ -56,8 +56,8 @@ def test_first_crawl_stores_every_article_with_every_field(env):
     assert all(sources & {"google_news", "rss", "latest"} for sources in env.sources().values())
     run = env.runs()[-1]
     assert run.status == "ok" and run.finished_at is not None
-    assert sum(c["new"] for c in run.counts.values()) == len(expected)
-    assert {"google_news", "rss", "latest"} <= set(run.counts)
+    assert run.counts.totals()["new"] == len(expected)
+    assert {"google_news", "rss", "latest"} <= set(run.counts.sources)
     # Every request identified itself and stayed on the site; robots.txt was read first.
     log = env.site.request_log
     assert log[0].path == "/robots.txt"
@@ -98,7 +98,7 @@ def test_second_day_fetches_only_new_and_changed_articles(env):
     assert stored[edited_id].version == 2
     assert stored[edited_id].body == env.site.model.by_id[edited_id].body
     run = env.runs()[-1]
-    totals = {key: sum(c[key] for c in run.counts.values()) for key in ("new", "updated")}
+    totals = {key: run.counts.totals()[key] for key in ("new", "updated")}
     assert totals == {"new": 5, "updated": 1}
     assert "updated" in result.stdout
 

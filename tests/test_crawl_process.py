@@ -30,11 +30,15 @@ def counting(self, *args, **kwargs):
 crawler.store.Database.__init__ = counting
 
 from crawler.config import load_config
+from crawler.crawl.addon import CrawlSite
 from crawler.crawl.run import CrawlOptions, run_crawl
 
-result = run_crawl(load_config(sys.argv[1]), CrawlOptions(now=sys.argv[2], polite=False, progress=False))
+config = load_config(sys.argv[1])
+site = CrawlSite.from_entry(config.site_entries()[0], spider="nhandan")
+[outcome] = run_crawl(config, [site], CrawlOptions(now=sys.argv[2], polite=False, progress=False))
+result = outcome.run
 print(json.dumps({"opened": len(opened), "run_id": result.run_id, "status": result.status,
-                  "counts": result.counts, "error_total": result.error_total,
+                  "counts": result.counts.as_json(), "error_total": result.error_total,
                   "started_at": result.started_at.isoformat(), "finished_at": result.finished_at.isoformat()}))
 """
 

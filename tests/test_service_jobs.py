@@ -275,3 +275,27 @@ digest = "45 5 * * *"
     assert service.config is new
     assert sorted(job.id for job in service.scheduler.get_jobs()) == ["crawl", "digest", "outbox-retry"]
     service.scheduler.shutdown(wait=False)
+
+
+def test_one_child_for_several_sites_is_judged_by_its_worst_run(database):
+    """A crawl child writes one run per site: totals add up, and one failed site fails the job."""
+    now = utc(2025, 3, 26, 23, 0)
+    host, pid = socket.gethostname(), 4242
+    counts = {"rss": {"discovered": 3, "fetched": 2, "new": 2, "updated": 0, "unchanged": 0, "failed": 0}}
+    with database.session() as session:
+        session.add(CrawlRun(site="nhandan", started_at=now, finished_at=now, status="ok", trigger="service",
+                             pid=pid, hostname=host, counts=counts, errors=[]))
+        session.add(CrawlRun(site="othersite", started_at=now, finished_at=now, status="failed", trigger="service",
+                             pid=pid, hostname=host, counts=counts, errors=[], message="no discovery source"))
+    outcome = jobs._outcome(database, pid, host, now, 1, None, False, 1.0, lambda: now)
+    assert outcome.status == "failed" and "no discovery source" in outcome.message
+    assert outcome.totals["new"] == 4 and outcome.totals["discovered"] == 6
+
+
+def test_a_crawl_of_any_site_counts_as_a_crawl_in_progress(database, fake):
+    clock = FakeClock(utc(2025, 3, 26, 23, 30))
+    service = make_service(database, fake("ok"), clock=clock)
+    assert not service.crawl_in_progress()
+    with hold_lease(database, "crawl:othersite", clock=clock):
+        assert service.crawl_in_progress()
+    assert not service.crawl_in_progress()

@@ -70,7 +70,7 @@ def test_healthy_status_exits_zero(config, database):
     code, report = status_json(config)
     assert code == 0 and report["healthy"] and report["warnings"] == []
     [crawl] = report["crawls"]
-    assert crawl["totals"] == {"discovered": 10, "fetched": 4, "new": 3, "updated": 1, "failed": 0}
+    assert crawl["totals"] == {"discovered": 10, "fetched": 4, "new": 3, "updated": 1, "unchanged": 0, "failed": 0}
     assert crawl["duration_seconds"] == 180.0
     text = status(config).output
     assert "Health: OK" in text and "rss: discovered 10 fetched 4 new 3 updated 1 failed 0" in text
@@ -91,7 +91,9 @@ def test_old_degraded_and_failed_crawls_warn(config, database):
 def test_stale_running_rows_warn(config, database):
     add_crawl(database, hours_ago=3)
     add_crawl(database, hours_ago=1, status="running", pid=None, hostname="otherhost", heartbeat_at=NOW - timedelta(minutes=30))
-    add_crawl(database, hours_ago=0.01, status="running", pid=None, hostname="otherhost", heartbeat_at=NOW)
+    # A live heartbeat is "just now" when status runs, not when this module was imported (a long suite run).
+    add_crawl(database, hours_ago=0.01, status="running", pid=None, hostname="otherhost",
+              heartbeat_at=datetime.now(timezone.utc))
     _, report = status_json(config)
     assert codes(report) == {"crawl_stale"}
     assert len(report["warnings"]) == 1

@@ -12,6 +12,7 @@ from crawler.store import Database
 from crawler.store.articles import store_article
 from crawler.store.models import ArticleRow, Match, Topic
 from crawler.items import ExtractedArticle
+from crawler.matching import Hit
 from crawler.topics import prepare_topics
 from tests.cli_support import run
 
@@ -80,9 +81,10 @@ def test_matches_record_term_field_offsets_and_snippet(archive):
     database.dispose()
     hit = hits[0]
     body = ARTICLES[4][2]
-    assert hit["field"] == "body" and hit["term"] == "Quảng Ninh"
-    assert body[hit["start"]:hit["end"]] == "Quảng Ninh"
-    assert "Quảng Ninh" in hit["snippet"]
+    assert isinstance(hit, Hit)
+    assert hit.field == "body" and hit.term == "Quảng Ninh"
+    assert body[hit.start:hit.end] == "Quảng Ninh"
+    assert hit.snippet_parts[1] == "Quảng Ninh"
 
 
 def test_topics_list_test_and_rematch(tmp_path, archive, capsys):

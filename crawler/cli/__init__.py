@@ -25,13 +25,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "crawl": ("crawler.cli.crawl_commands:crawl", "Crawl the site into the archive."),
     "extract": ("crawler.cli.crawl_commands:extract", "Extract one article page and print the item."),
     "articles": ("crawler.cli.crawl_commands:articles", "List, show, search and export stored articles."),
+    "sites": ("crawler.cli.site_commands:sites", "List the followed sites, their last crawl and articles stored."),
     "status": ("crawler.cli.status_commands:status", "Show the service, the last runs and health warnings."),
     "match": ("crawler.cli.topic_commands:match", "Check whether a query matches a text, and why."),
     "topics": ("crawler.cli.topic_commands:topics", "List, back-test and re-match topics."),
     "index": ("crawler.cli.index_commands:index", "Check or rebuild the archive's full-text index."),
     "digest": ("crawler.cli.digest_commands:digest", "Preview, send or resend the digest e-mails."),
     "smtp": ("crawler.cli.digest_commands:smtp", "Check the SMTP settings."),
-    "demo": ("crawler.cli.digest_commands:demo", "Run the whole chain offline on the bundled sample site."),
+    "demo": ("crawler.cli.demo_command:demo", "Run the whole chain offline on the bundled sample site."),
     "serve": ("crawler.cli.service_commands:serve", "Run the scheduled crawl and digest in the foreground."),
     "service": ("crawler.cli.service_commands:service", "Print a systemd unit for `bantin serve`."),
 }
@@ -60,11 +61,68 @@ class App:
         self.config_path = config_path
         self.debug = debug
 
-    @cached_property
-    def config(self):
+    def load_config(self):
+        """Read the configuration afresh, checking its sites against the registry (SIGHUP reloads too)."""
         from crawler.config import load_config
 
-        return load_config(self.config_path)
+        config = load_config(self.config_path)
+        if config.sites is not None:
+            # Only [[sites]] names sites; importing the registry loads every site package (and Scrapy).
+            from spiders.registry import sites
+
+            config.check_sites(sites(), path=config.path)
+        return config
+
+    @cached_property
+    def config(self):
+        return self.load_config()
+
+    def find_article(self, session, reference: str):
+        """The stored article a person means by a URL, SITE:ID or a site's own id (sites read their URLs)."""
+        from crawler.store.archive import find_article
+        from spiders.registry import resolve_url, sites
+
+        return find_article(session, reference, resolve_url=resolve_url, known_sites=sites())
+
+    def resolve_topic(self, topic: str | None) -> str | None:
+        """A configured topic's name as written in the configuration, from however it was typed."""
+        if topic is None:
+            return None
+        from crawler.config import topic_key
+        from crawler.errors import UsageError
+
+        for configured in self.config.topics:
+            if topic_key(configured.name) == topic_key(topic):
+                return configured.name
+        names = ", ".join(repr(t.name) for t in self.config.topics) or "none configured"
+        raise UsageError(f"unknown topic {topic!r} (topics: {names})")
+
+    def chosen_sites(self, chosen: tuple[str, ...] = ()) -> list:
+        """The `[[sites]]` entries a crawl covers: the `chosen` ids, else every enabled one (config only)."""
+        from crawler.errors import UsageError
+
+        config = self.config
+        if not chosen:
+            entries = config.enabled_sites()
+            if not entries:
+                raise UsageError("no site is enabled: set enabled = true in one of [[sites]], or give --site ID")
+            return entries
+        entries = []
+        for site_id in dict.fromkeys(chosen):
+            entry = config.site_entry(site_id)
+            if entry is None:
+                configured = ", ".join(e.id for e in config.site_entries())
+                raise UsageError(f"--site {site_id}: not a configured site (configured: {configured})")
+            entries.append(entry)
+        return entries
+
+    def crawl_site(self, entry):
+        """A configured site resolved against the registry: its spider and (unless overridden) its address."""
+        from crawler.crawl.addon import CrawlSite
+        from spiders.registry import get_site
+
+        site = get_site(entry.id)
+        return CrawlSite.from_entry(entry, spider=site.spider, base_url=site.base_url)
 
     @cached_property
     def database(self):

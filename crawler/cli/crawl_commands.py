@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import sys
@@ -13,7 +14,7 @@ from sqlalchemy import select
 
 from crawler.cli import App, pass_app
 from crawler.cli.output import DISPLAY_TZ, dumps, emit_json, emit_rows, format_option, json_default, local_time
-from crawler.errors import BantinError, UsageError
+from crawler.errors import BantinError, LockBusyError, UsageError
 from crawler.store.archive import topics_by_article
 
 
@@ -21,7 +22,7 @@ from crawler.store.archive import topics_by_article
 @click.option("--config", "local_config", metavar="PATH",
               help="Where to write the file (same as `bantin --config PATH init`).")
 @click.option("--force", is_flag=True, help="Overwrite an existing configuration file.")
-@click.option("--site-url", metavar="URL", help="Write this site.base_url (e.g. the sample site's address).")
+@click.option("--site-url", metavar="URL", help="Write this site.base_url, NDO's address (e.g. the sample site's).")
 @click.option("--database-url", metavar="URL", help="Write this storage.database_url.")
 @pass_app
 def init(app: App, local_config: str | None, force: bool, site_url: str | None, database_url: str | None) -> None:
@@ -40,8 +41,11 @@ def init(app: App, local_config: str | None, force: bool, site_url: str | None, 
         raise UsageError(f"{path} already exists (use --force to overwrite it)")
     text = starter_config(database_url)
     if site_url:
-        text = text.replace('base_url = "https://nhandan.vn"', f"base_url = {json.dumps(site_url)}", 1)
-    config = parse_config(text, path=path)
+        # The [site] table's own line (NDO's entry), not the commented [[sites]] example.
+        text = text.replace('\nbase_url = "https://nhandan.vn"\n', f"\nbase_url = {json.dumps(site_url)}\n", 1)
+    from spiders.registry import sites
+
+    config = parse_config(text, path=path, known_sites=sites())
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     database = Database(config.storage.url)
@@ -53,12 +57,14 @@ def init(app: App, local_config: str | None, force: bool, site_url: str | None, 
 
 
 @click.command()
+@click.option("--site", "site_ids", multiple=True, metavar="ID",
+              help="Crawl this site (repeatable; default: every enabled site).")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
               help="Back-fill from this date using the monthly news sitemaps.")
-@click.option("--site-url", metavar="URL", help="Crawl this origin instead of site.base_url.")
+@click.option("--site-url", metavar="URL", help="Crawl this origin instead of the site's base_url (one site only).")
 @click.option("--search", is_flag=True, help="Also use the site search, one query per topic term (back-fill a new topic).")
 @click.option("--wait", type=float, default=0.0, show_default=True, metavar="SECONDS",
-              help="If another crawl is running, wait this long for it instead of refusing at once.")
+              help="If a site is being crawled already, wait this long for it instead of skipping it.")
 @click.option("--trigger", type=click.Choice(["manual", "service", "demo"]), default="manual", hidden=True)
 @click.option("--now", "now_text", metavar="ISO", hidden=True, help="Pretend it is this instant (tests, demo).")
 @click.option("--fast", is_flag=True, hidden=True, help="No politeness delays (loopback sample site only).")
@@ -66,32 +72,36 @@ def init(app: App, local_config: str | None, force: bool, site_url: str | None, 
               help="Stop the crawl after this long (default: none).")
 @click.option("--no-progress", is_flag=True, help="No progress line, even on a terminal.")
 @pass_app
-def crawl(app: App, since: datetime | None, site_url: str | None, search: bool, wait: float, trigger: str,
-          now_text: str | None, fast: bool, time_limit: float | None, no_progress: bool) -> None:
-    """Crawl the site into the archive: new articles, and changed ones again.
+def crawl(app: App, site_ids: tuple[str, ...], since: datetime | None, site_url: str | None, search: bool,
+          wait: float, trigger: str, now_text: str | None, fast: bool, time_limit: float | None,
+          no_progress: bool) -> None:
+    """Crawl the sites into the archive: new articles, and changed ones again.
 
-    Feeds, listings and the Google News sitemap are read every run; an article
-    already stored is downloaded again only when a source says it changed.
-    Exit status: 0 when the run is ok or degraded, 1 when it failed or was
-    interrupted, 75 when another crawl holds the lock.
+    Every chosen site runs at once in this process, with its own ledger run and
+    its own `crawl:<site>` lock: a site already being crawled is skipped (or
+    waited for, --wait). Feeds, listings and the Google News sitemap are read
+    every run; an article already stored is downloaded again only when a
+    source says it changed. Exit status: 0 when every crawled site is ok or
+    degraded, 1 when any failed or was interrupted, 75 when every chosen site
+    was busy.
     """
     from crawler.crawl.run import CrawlOptions, run_crawl
-    from crawler.locks import crawl_lease, hold_lease
-    from spiders.nhandan import SITE
 
     config = app.config
+    entries = app.chosen_sites(site_ids)
     if site_url:
+        if len(entries) != 1:
+            raise UsageError("--site-url goes with one site: add --site ID")
         from crawler.config import SiteConfig
 
         try:
             site_url = SiteConfig(base_url=site_url).base_url
         except ValueError as exc:
             raise UsageError(f"--site-url: {exc.errors()[0]['msg'] if hasattr(exc, 'errors') else exc}") from None
+        entries = [entries[0].model_copy(update={"base_url": site_url})]
     if now_text:
         _parse_instant(now_text)
-    database = app.database
     options = CrawlOptions(
-        site_url=site_url,
         since=since.date() if since else None,
         search=search,
         trigger=trigger,
@@ -100,11 +110,41 @@ def crawl(app: App, since: datetime | None, site_url: str | None, search: bool, 
         progress=not no_progress,
         time_limit_minutes=time_limit,
     )
-    with hold_lease(database, crawl_lease(SITE.id), wait=wait, info={"purpose": "`bantin crawl`", "trigger": trigger}):
-        result = run_crawl(config, options)
-    _print_crawl_summary(result)
-    if not result.ok:
+    info = {"purpose": "`bantin crawl`", "trigger": trigger}
+    with contextlib.ExitStack() as held:
+        # The leases first: resolving sites loads the site packages (and Scrapy), which takes a while.
+        free, busy = _hold_site_leases(held, app.database, entries, wait=wait, info=info)
+        for site_id, reason in busy:
+            click.echo(f"{site_id}: skipped: {reason}", err=True)
+        if not free:
+            raise LockBusyError("every chosen site is being crawled already; try again later")
+        from spiders.registry import spider_modules
+
+        # Sites packaged outside bantin bring their spiders in their own modules.
+        options.extra_settings["SPIDER_MODULES"] = spider_modules()
+        outcomes = run_crawl(config, [app.crawl_site(entry) for entry in free], options)
+    _print_crawl_summary(outcomes, busy)
+    if not all(outcome.ok for outcome in outcomes):
         sys.exit(1)
+
+
+def _hold_site_leases(stack: contextlib.ExitStack, database, entries, *, wait: float, info: dict):
+    """Take each site's crawl lease: (the sites now held, [(busy site, why)]), all waits within one deadline."""
+    import time
+
+    from crawler.locks import crawl_lease, hold_lease
+
+    deadline = time.monotonic() + max(wait, 0.0)
+    free, busy = [], []
+    for site in entries:
+        try:
+            stack.enter_context(hold_lease(database, crawl_lease(site.id), wait=max(deadline - time.monotonic(), 0.0),
+                                           info={**info, "site": site.id}))
+        except LockBusyError as exc:
+            busy.append((site.id, str(exc)))
+        else:
+            free.append(site)
+    return free, busy
 
 
 def _parse_instant(text: str) -> datetime:
@@ -117,24 +157,42 @@ def _parse_instant(text: str) -> datetime:
     return value
 
 
-def _print_crawl_summary(result) -> None:
-    duration = ""
-    if result.finished_at:
-        duration = f" in {(result.finished_at - result.started_at).total_seconds():.1f}s"
-    click.echo(f"crawl run {result.run_id}: {result.status}{duration}")
-    if result.message:
-        click.echo(f"  {result.message}")
-    columns = ["discovered", "fetched", "new", "updated", "unchanged", "failed"]
-    rows = [{"source": source, **counts} for source, counts in sorted(result.counts.items())]
-    if rows:
-        rows.append({"source": "total", **result.totals()})
-        from crawler.cli.output import table
+COUNT_COLUMNS = ["discovered", "fetched", "new", "updated", "unchanged", "failed"]
 
-        click.echo(table(rows, ["source", *columns]))
-    for error in result.errors[:5]:
-        click.echo(f"  error: {error.get('url')}: {error.get('reason')}", err=True)
-    if result.error_total > 5:
-        click.echo(f"  ... and {result.error_total - 5} more (see `bantin status --format json`)", err=True)
+
+def _print_crawl_summary(outcomes, busy: list[tuple[str, str]]) -> None:
+    from crawler.cli.output import table
+
+    for outcome in outcomes:
+        run = outcome.run
+        if run is None:
+            click.echo(f"{outcome.site}: failed: {outcome.error}")
+            continue
+        duration = f" in {(run.finished_at - run.started_at).total_seconds():.1f}s" if run.finished_at else ""
+        click.echo(f"{run.site}: crawl run {run.run_id}: {run.status}{duration}"
+                   + (f" — {run.message}" if run.message else ""))
+    for site_id, _reason in busy:
+        click.echo(f"{site_id}: skipped (being crawled already)")
+    runs = [outcome.run for outcome in outcomes if outcome.run is not None]
+    if len(runs) == 1:
+        counts = runs[0].counts
+        rows = [{"source": source, **counts.source(source)} for source in counts.sources]
+        if rows:
+            rows.append({"source": "total", **counts.totals()})
+            click.echo(table(rows, ["source", *COUNT_COLUMNS]))
+    elif runs:
+        from crawler.store.records import RunCounts
+
+        rows = [{"site": run.site, "status": run.status, **run.totals()} for run in runs]
+        rows.append({"site": "total", "status": "",
+                     **RunCounts.combined(run.counts for run in runs).totals()})
+        click.echo(table(rows, ["site", "status", *COUNT_COLUMNS]))
+    for run in runs:
+        prefix = f"{run.site}: " if len(runs) > 1 else ""
+        for error in run.errors[:5]:
+            click.echo(f"  {prefix}error: {error.get('url')}: {error.get('reason')}", err=True)
+        if run.error_total > 5:
+            click.echo(f"  {prefix}... and {run.error_total - 5} more (see `bantin status --format json`)", err=True)
 
 
 @click.command()
@@ -216,18 +274,6 @@ def _article_query(since: datetime | None, until: datetime | None, topic: str | 
                          topic=topic, sites=site or None)
 
 
-def _resolve_topic(app: App, topic: str | None) -> str | None:
-    if topic is None:
-        return None
-    from crawler.config import topic_key
-
-    for configured in app.config.topics:
-        if topic_key(configured.name) == topic_key(topic):
-            return configured.name
-    names = ", ".join(repr(t.name) for t in app.config.topics) or "none configured"
-    raise UsageError(f"unknown topic {topic!r} (topics: {names})")
-
-
 def _summary(article, topics: list[str]) -> dict:
     return {
         "site": article.site,
@@ -243,19 +289,29 @@ def _summary(article, topics: list[str]) -> dict:
 
 @articles.command("list")
 @click.option("--topic", help="Only articles that matched this topic.")
+@click.option("--site", "site_ids", multiple=True, metavar="ID", help="Only articles of this site (repeatable).")
 @_date_options
 @click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
 @format_option()
 @pass_app
-def list_articles(app: App, topic: str | None, since, until, limit: int, output_format: str) -> None:
-    """The newest stored articles (filter by topic and publication date)."""
-    topic = _resolve_topic(app, topic)
+def list_articles(app: App, topic: str | None, site_ids: tuple[str, ...], since, until, limit: int,
+                  output_format: str) -> None:
+    """The newest stored articles (filter by topic, site and publication date)."""
+    topic = app.resolve_topic(topic)
+    for site_id in site_ids:
+        from spiders.registry import get_site
+
+        try:
+            get_site(site_id)
+        except LookupError as exc:
+            raise UsageError(f"--site: {exc}") from None
     with app.database.session() as session:
-        rows = list(session.scalars(_article_query(since, until, topic).limit(limit)))
+        rows = list(session.scalars(_article_query(since, until, topic, site_ids).limit(limit)))
         topics = topics_by_article(session, [row.id for row in rows])
         data = [_summary(row, topics.get(row.id, [])) for row in rows]
     if output_format == "table" and not data:
-        click.echo("no articles stored yet: run `bantin crawl`" if not (topic or since or until) else "no articles match")
+        click.echo("no articles stored yet: run `bantin crawl`" if not (topic or site_ids or since or until)
+                   else "no articles match")
         return
     emit_rows(data, LIST_COLUMNS if output_format == "table" else list(data[0]) if data else LIST_COLUMNS, output_format)
 
@@ -269,7 +325,7 @@ def show_article(app: App, article: str, output_format: str) -> None:
     from crawler.store.models import ArticleSource, Match
 
     with app.database.session() as session:
-        row = _find_article(session, article)
+        row = app.find_article(session, article)
         sources = list(session.scalars(select(ArticleSource).where(ArticleSource.article_id == row.id)))
         matches = list(session.scalars(select(Match).where(Match.article_id == row.id)))
         data = _full(row)
@@ -277,7 +333,7 @@ def show_article(app: App, article: str, output_format: str) -> None:
             {"source": s.source, "first_seen_at": s.first_seen_at, "last_seen_at": s.last_seen_at, "lastmod": s.lastmod}
             for s in sources
         ]
-        data["matches"] = [{"topic": m.topic, "hits": m.hits} for m in matches]
+        data["matches"] = [{"topic": m.topic, "hits": [hit.to_dict() for hit in m.hits]} for m in matches]
     if output_format == "json":
         emit_json(data)
         return
@@ -293,7 +349,7 @@ def show_article(app: App, article: str, output_format: str) -> None:
         click.echo(f"tags: {', '.join(row.tags)}")
     click.echo("sources: " + ", ".join(s["source"] for s in data["sources"]))
     for match in data["matches"]:
-        terms = sorted({hit["term"] for hit in match["hits"]})
+        terms = sorted({hit["term"] for hit in match["hits"] if not hit["negated"]})
         click.echo(f"topic {match['topic']!r}: {', '.join(terms)}")
 
 
@@ -307,13 +363,6 @@ def _check_sites(session, wanted) -> set[str]:
     if unknown:
         raise UsageError(f"unknown site {unknown[0]!r} (sites: {', '.join(sorted(known))})")
     return known
-
-
-def _find_article(session, key: str):
-    from crawler.store.archive import find_article
-    from spiders.registry import resolve_url, sites
-
-    return find_article(session, key, resolve_url=resolve_url, known_sites=sites())
 
 
 def _full(row) -> dict:
@@ -356,12 +405,11 @@ def search_articles(app: App, query: str, since, until, sites: tuple[str, ...], 
     The archive index finds the candidates; the matcher decides, so the answer is
     the one a scan of every article would give.
     """
-    from crawler.cli.topic_commands import single_query_matcher
-    from crawler.matching import ArticleFields
+    from crawler.matching import ArticleFields, QueryMatcher
     from crawler.query import parse_query
     from crawler.store.archive import matching_articles
 
-    matcher = single_query_matcher(query, mode)
+    matcher = QueryMatcher(query, mode)
     tree = parse_query(query)
     window = {"since": since.date() if since else None, "until": until.date() if until else None,
               "sites": sites or None}
@@ -374,7 +422,7 @@ def search_articles(app: App, query: str, since, until, sites: tuple[str, ...], 
 
             after = find_article(session, before_key, resolve_url=resolve_url, known_sites=known)
         if count_only:
-            found = matching_articles(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row), "query"),
+            found = matching_articles(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)),
                                       after=after, **window)
             total = sum(1 for _ in found)
             if output_format == "table":
@@ -384,7 +432,7 @@ def search_articles(app: App, query: str, since, until, sites: tuple[str, ...], 
             return
         results = []
         last = None
-        found = matching_articles(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row), "query"),
+        found = matching_articles(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)),
                                   after=after, **window)
         for row, carried in found:
             summary = _summary(row, [])
@@ -410,7 +458,7 @@ def search_articles(app: App, query: str, since, until, sites: tuple[str, ...], 
 @pass_app
 def export_articles(app: App, topic: str | None, since, until, output_format: str, out: str | None) -> None:
     """Export stored articles with every field (JSON Lines by default)."""
-    topic = _resolve_topic(app, topic)
+    topic = app.resolve_topic(topic)
     stream = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout
     count = 0
     try:

@@ -1,12 +1,9 @@
-"""`bantin digest`, `bantin smtp test` and `bantin demo`."""
+"""`bantin digest` and `bantin smtp test`."""
 
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
-import tempfile
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -123,11 +120,11 @@ def smtp() -> None:
 @pass_app
 def smtp_test(app: App, to: str) -> None:
     """Send a short test message with the configured SMTP settings."""
-    from crawler.config import _check_email
+    from crawler.config import check_email
     from reports.mailer import send_test_message
 
     try:
-        _check_email(to)
+        check_email(to)
     except ValueError as exc:
         raise UsageError(f"--to: {exc}") from None
     config = app.config
@@ -136,121 +133,3 @@ def smtp_test(app: App, to: str) -> None:
                f"{' as ' + config.smtp.username if config.smtp.username else ''}")
     msg_id = send_test_message(config, to, now=datetime.now(timezone.utc))
     click.echo(f"accepted by the server: {msg_id} to {to}")
-
-
-def demo_config(base_url: str, database_url: str, preview_dir: Path) -> str:
-    from crawler.samplesite import topics_toml
-
-    topics = topics_toml()
-    return f'''# Written by `bantin demo`: a throw-away configuration for the bundled sample site.
-[site]
-base_url = "{base_url}"
-[storage]
-database_url = "{database_url}"
-[crawl]
-lookback_days = 7
-obey_robots = true
-download_delay = 0.0
-concurrency = 8
-autothrottle = false
-retries = 1
-timeout_seconds = 10.0
-[smtp]
-host = "127.0.0.1"
-port = 25
-security = "none"
-sender = "Bản tin NDO <bantin@example.org>"
-[digest]
-language = "vi"
-unsubscribe_mailto = "unsubscribe@example.org"
-preview_dir = "{preview_dir}"
-
-{topics}
-[[recipients]]
-email = "ban-doc@example.org"
-name = "Bạn đọc"
-
-[[recipients]]
-email = "reader@example.org"
-name = "Reader"
-topics = ["Quảng Ninh"]
-language = "en"
-'''
-
-
-@click.command()
-@click.option("--dir", "directory", metavar="DIR", help="Keep the demo's files here (default: a new temporary folder).")
-@click.option("--days", type=click.IntRange(1, 30), default=5, show_default=True, help="Days of sample articles.")
-def demo(directory: str | None, days: int) -> None:
-    """Run the whole chain offline: sample site -> crawl -> match -> digest previews.
-
-    Needs no network and no SMTP server: the bundled sample site is served on
-    127.0.0.1, crawled into a throw-away SQLite database, and the digests that
-    would be sent are written as .eml and .html files.
-    """
-    from sqlalchemy import func, select
-
-    from crawler.config import load_config
-    from crawler.crawl.run import crawl_child_command
-    from crawler.store import Database
-    from crawler.store.models import ArticleRow, Match
-    from crawler.samplesite.model import generate_site
-    from crawler.samplesite.server import SampleSite
-    from reports.delivery import build_previews
-
-    started = time.monotonic()
-    workdir = Path(directory).expanduser() if directory else Path(tempfile.mkdtemp(prefix="bantin-demo-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    step = _stepper(started)
-
-    site = SampleSite(generate_site(days=days))
-    base_url = site.start()
-    try:
-        step(f"sample site with {len(site.model.articles)} articles serving at {base_url}")
-        config_path = workdir / "bantin.toml"
-        database_path = workdir / "bantin.sqlite3"
-        preview_dir = workdir / "previews"
-        config_path.write_text(
-            demo_config(base_url, f"sqlite:///{database_path}", preview_dir), encoding="utf-8"
-        )
-        step(f"configuration written: {config_path}")
-        step("crawling (bantin crawl, in a child process) ...")
-        child = subprocess.run(
-            crawl_child_command(config_path, "--no-progress", "--trigger", "demo", quiet=True),
-            capture_output=True, text=True, timeout=300,
-        )
-        for line in child.stdout.splitlines():
-            click.echo(f"    {line}")
-        if child.returncode != 0:
-            for line in child.stderr.strip().splitlines()[-10:]:
-                click.echo(f"    {line}", err=True)
-            raise click.ClickException(f"the crawl failed (exit status {child.returncode})")
-    finally:
-        site.stop()
-    config = load_config(config_path)
-    database = Database(config.storage.url)
-    try:
-        with database.session() as session:
-            stored = session.scalar(select(func.count()).select_from(ArticleRow))
-            per_topic = dict(session.execute(select(Match.topic, func.count()).group_by(Match.topic)).all())
-        step(f"{stored} articles stored in {database_path}")
-        for topic in config.topics:
-            name = topic.name
-            step(f"topic {name!r}: {per_topic.get(name, 0)} matching articles")
-        previews = build_previews(config, database, now=datetime.now(timezone.utc))
-        stamp = datetime.now(config.schedule.tz).strftime("%Y-%m-%d")
-        for preview, eml, html in write_previews(previews, preview_dir, stamp=stamp):
-            step(f"digest for {preview.recipient}: {preview.items} items — {preview.subject}")
-            click.echo(f"    {html}")
-            click.echo(f"    {eml}")
-    finally:
-        database.dispose()
-    step("done: open the .html files in a browser, or the .eml files in a mail program")
-    click.echo(f"  try: bantin --config {config_path} articles list --topic 'Quảng Ninh'")
-
-
-def _stepper(started: float):
-    def step(message: str) -> None:
-        click.echo(f"[{time.monotonic() - started:5.1f}s] {message}")
-
-    return step

@@ -28,7 +28,6 @@ def serve(app, log_format: str) -> None:
     Only one service runs per database: a second one exits at once with
     status 75. SIGHUP re-reads the configuration.
     """
-    from crawler.config import load_config
     from scheduler.service import Service, configure_logging
 
     configure_logging(log_format, debug=app.debug)
@@ -36,7 +35,7 @@ def serve(app, log_format: str) -> None:
     service = Service(
         config,
         app.database,
-        config_loader=lambda: load_config(app.config_path),
+        config_loader=app.load_config,
         kill_grace=KILL_GRACE_SECONDS,
     )
     code = service.run()

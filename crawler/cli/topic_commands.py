@@ -19,15 +19,6 @@ MODES = click.Choice(["auto", "exact", "fold"])
 QUERY_COMMAND = {"ignore_unknown_options": True, "help_option_names": ["--help"]}
 
 
-def single_query_matcher(query: str, mode: str):
-    """One compiled matcher for an ad-hoc query, reused over many articles."""
-    from crawler.matching import Matcher, TopicSpec
-    from crawler.query import parse_query
-
-    parse_query(query)  # a malformed query is reported without a topic name
-    return Matcher([TopicSpec("query", query, mode)])
-
-
 @click.command(context_settings=QUERY_COMMAND)
 @click.argument("query")
 @click.option("--text", help="The text to match (default: --file, else standard input).")
@@ -43,16 +34,17 @@ def match(app: App, query: str, text: str | None, path: str | None, article_key:
 
     Exit status 0 when it matches, 1 when it does not, 2 for a malformed query.
     """
-    from crawler.matching import ArticleFields
+    from crawler.matching import ArticleFields, QueryMatcher
 
     sources = [given for given in (text, path, article_key) if given is not None]
     if len(sources) > 1:
         raise UsageError("give at most one of --text, --file and --article")
+    article_identity = None
     if article_key:
-        from crawler.cli.crawl_commands import _find_article
-
         with app.database.session() as session:
-            fields = ArticleFields.from_article(_find_article(session, article_key))
+            row = app.find_article(session, article_key)
+            fields = ArticleFields.from_article(row)
+            article_identity = {"site": row.site, "external_id": row.external_id, "url": row.url}
     elif path:
         with open(path, encoding="utf-8") as handle:
             fields = ArticleFields(body=handle.read())
@@ -62,16 +54,9 @@ def match(app: App, query: str, text: str | None, path: str | None, article_key:
         if sys.stdin.isatty():
             raise UsageError("give --text, --file or --article, or pipe the text in")
         fields = ArticleFields(body=sys.stdin.read())
-    result = single_query_matcher(query, mode).explain(fields, "query")
+    result = QueryMatcher(query, mode).explain(fields)
     if output_format == "json":
-        emit_json({
-            "matched": result.matched,
-            "hits": [
-                {"term": h.term, "field": h.field, "start": h.start, "end": h.end, "snippet": h.snippet,
-                 **({"negated": True} if h.negated else {})}
-                for h in result.hits
-            ],
-        })
+        emit_json({**(article_identity or {}), **result.to_dict()})
     else:
         click.echo("matched" if result.matched else "no match")
         for hit in result.hits:
@@ -137,12 +122,12 @@ def test_topic(app: App, query: str, days: int, whole: bool, mode: str, limit: i
 
     The archive index finds the candidates and the matcher decides, as for a topic.
     """
-    from crawler.matching import ArticleFields
+    from crawler.matching import ArticleFields, QueryMatcher
     from crawler.query import parse_query
     from crawler.store.archive import matching_articles
     from crawler.store.models import ArticleRow
 
-    matcher = single_query_matcher(query, mode)
+    matcher = QueryMatcher(query, mode)
     tree = parse_query(query)
     since = None if whole else datetime.now(timezone.utc) - timedelta(days=days)
     per_day: Counter[str] = Counter()
@@ -154,7 +139,7 @@ def test_topic(app: App, query: str, days: int, whole: bool, mode: str, limit: i
         if since is not None:
             period = period.where(ArticleRow.published_at >= since)
         scanned = session.scalar(period)
-        found = matching_articles(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row), "query"),
+        found = matching_articles(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)),
                                   published_from=since)
         for row, carried in found:
             total += 1
@@ -162,7 +147,7 @@ def test_topic(app: App, query: str, days: int, whole: bool, mode: str, limit: i
             per_day[day] += 1
             terms.update(carried)
             if len(matched) < limit:
-                matched.append((row, matcher.explain(ArticleFields.from_article(row), "query").hits, carried))
+                matched.append((row, matcher.explain(ArticleFields.from_article(row)).hits, carried))
     span = "in the whole archive" if whole else f"from the last {days} days"
     if output_format == "json":
         emit_json({
@@ -215,13 +200,12 @@ def _title_with_hits(title: str, hits) -> str:
 @pass_app
 def rematch_topics(app: App, names: tuple[str, ...]) -> None:
     """Match the whole archive again against the configured topics."""
-    from crawler.cli.crawl_commands import _resolve_topic
     from crawler.topics import TopicSet, rematch, sync_topics
 
     now = datetime.now(timezone.utc)
     topic_set = TopicSet.from_config(app.config.topics)
     if names:
-        topic_set = topic_set.subset(_resolve_topic(app, name) for name in names)
+        topic_set = topic_set.subset(app.resolve_topic(name) for name in names)
     if not topic_set.specs:
         raise UsageError("no topics configured: add [[topics]] to the configuration")
     with app.database.session() as session:

@@ -1,34 +1,66 @@
-"""Fills Scrapy's settings from bantin's configuration (a Scrapy add-on)."""
+"""Fills Scrapy's settings from bantin's configuration (a Scrapy add-on), one site's crawler at a time.
+
+The settings contract with the spiders: ``BANTIN_SITE`` (the site id),
+``BANTIN_SITE_URL`` (absent: the site's own address), ``BANTIN_CATEGORY_FEEDS``,
+per-site ``DOWNLOAD_DELAY`` / ``CONCURRENT_REQUESTS_PER_DOMAIN``, and the
+``BANTIN_*`` keys below.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
-from crawler.config import Config, load_config
+from crawler.config import DEFAULT_SITE, Config, SiteEntry, load_config
+
+
+@dataclass(frozen=True)
+class CrawlSite:
+    """One site of a crawl, resolved by the composition root from its registry entry and `[[sites]]` entry."""
+
+    id: str
+    # The Scrapy spider's name (loaded through SPIDER_MODULES, never imported here).
+    spider: str
+    base_url: str | None = None
+    category_feeds: tuple[str, ...] = ()
+    # None: the [crawl] value.
+    download_delay: float | None = None
+    concurrency: int | None = None
+
+    @classmethod
+    def from_entry(cls, entry: SiteEntry, *, spider: str, base_url: str | None = None) -> CrawlSite:
+        return cls(id=entry.id, spider=spider, base_url=entry.base_url or base_url,
+                   category_feeds=tuple(entry.category_feeds), download_delay=entry.download_delay,
+                   concurrency=entry.concurrency)
 
 
 def scrapy_settings(
     config: Config,
     *,
-    site_url: str | None = None,
+    site: CrawlSite | None = None,
     since: date | None = None,
     search: bool = False,
     trigger: str = "manual",
     now: str | None = None,
     polite: bool = True,
 ) -> dict:
-    """Scrapy settings for one crawl, from the configuration and this run's options."""
+    """Scrapy settings for one site's crawl, from the configuration and this run's options."""
+    if site is None:
+        # `scrapy crawl`: NDO's entry, else the first configured site (its spider has its id).
+        entry = config.site_entry(DEFAULT_SITE) or next(iter(config.site_entries()), None) or SiteEntry(id=DEFAULT_SITE)
+        site = CrawlSite.from_entry(entry, spider=entry.id)
     crawl = config.crawl
-    base_url = (site_url or config.site.base_url).rstrip("/")
+    delay = crawl.download_delay if site.download_delay is None else site.download_delay
+    concurrency = crawl.concurrency if site.concurrency is None else site.concurrency
     settings = {
         "BANTIN_CONFIGURED": True,
-        "BANTIN_SITE_URL": base_url,
+        "BANTIN_SITE": site.id,
         "BANTIN_DATABASE_URL": config.storage.url,
         "BANTIN_LOOKBACK_DAYS": crawl.lookback_days,
         "BANTIN_SINCE": since.isoformat() if since else "",
         "BANTIN_SEARCH": search,
         "BANTIN_SEARCH_PAGES": crawl.search_pages,
-        "BANTIN_CATEGORY_FEEDS": list(config.site.category_feeds),
+        "BANTIN_CATEGORY_FEEDS": list(site.category_feeds),
         "BANTIN_TOPICS": [topic.model_dump() for topic in config.topics],
         "BANTIN_DEGRADED_SHARE": crawl.degraded_share,
         "BANTIN_TRIGGER": trigger,
@@ -38,12 +70,15 @@ def scrapy_settings(
         "DOWNLOAD_TIMEOUT": crawl.timeout_seconds,
         "RETRY_TIMES": crawl.retries,
         "DOWNLOAD_MAXSIZE": int(crawl.max_page_mb * 1024 * 1024),
-        "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency,
-        "CONCURRENT_REQUESTS": max(crawl.concurrency, 1),
-        "DOWNLOAD_DELAY": crawl.download_delay,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
+        "CONCURRENT_REQUESTS": max(concurrency, 1),
+        "DOWNLOAD_DELAY": delay,
         "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
-        "AUTOTHROTTLE_START_DELAY": max(crawl.download_delay, 0.5),
+        "AUTOTHROTTLE_START_DELAY": max(delay, 0.5),
     }
+    if site.base_url:
+        # Absent: the spider crawls its site's own address.
+        settings["BANTIN_SITE_URL"] = site.base_url.rstrip("/")
     if not polite:
         # Benchmarks and the demo against the loopback sample site only.
         settings.update(

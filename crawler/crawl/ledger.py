@@ -14,22 +14,20 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 from scrapy import signals
 from sqlalchemy import select, update
 
+from crawler.config import DEFAULT_SITE
 from crawler.crawl import events
 from crawler.crawl.archive import ArchiveStore
 from crawler.store.models import CrawlRun
+from crawler.store.records import COUNTERS, MAX_ERRORS, RunCounts, RunSummary  # noqa: F401 - the ledger's vocabulary
 from crawler.locks import pid_alive
 
 log = logging.getLogger("bantin.crawl")
 
-COUNTERS = ("discovered", "fetched", "new", "updated", "unchanged", "failed")
-MAX_ERRORS = 200
 FLUSH_SECONDS = 5.0
 # Below this many article pages, a few odd ones say nothing about the layout.
 DEGRADED_MIN_PAGES = 5
@@ -39,54 +37,13 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class RunCounts:
-    """Per-source counters and the errors of one run."""
-
-    def __init__(self) -> None:
-        self.by_source: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
-        self.errors: list[dict] = []
-        self.error_total = 0
-        self.article_pages = 0
-        self.fallback_pages = 0
-        self.source_pages_ok = 0
-        self.source_pages_failed = 0
-
-    def add(self, source: str, counter: str, amount: int = 1) -> None:
-        self.by_source[source][counter] += amount
-
-    def error(self, source: str, url: str, reason: str) -> None:
-        self.error_total += 1
-        if len(self.errors) < MAX_ERRORS:
-            self.errors.append({"source": source, "url": url, "reason": reason})
-
-    def totals(self) -> dict[str, int]:
-        return {counter: sum(counts[counter] for counts in self.by_source.values()) for counter in COUNTERS}
-
-    def as_json(self) -> dict:
-        return {source: dict(counts) for source, counts in sorted(self.by_source.items())}
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """The ledger row of a run as the ledger last wrote it."""
-
-    run_id: int
-    status: str
-    message: str
-    # {source: {counter: n}}, as stored in crawl_runs.counts
-    counts: dict
-    errors: list
-    error_total: int
-    started_at: datetime
-    finished_at: datetime | None
-
-
 class CrawlLedger:
     def __init__(self, crawler):
         settings = crawler.settings
         self.crawler = crawler
         self.degraded_share = settings.getfloat("BANTIN_DEGRADED_SHARE", 0.2)
         self.trigger = settings.get("BANTIN_TRIGGER", "manual")
+        self.site = settings.get("BANTIN_SITE") or DEFAULT_SITE
         self.site_url = settings.get("BANTIN_SITE_URL", "")
         since = settings.get("BANTIN_SINCE")
         self.since = date.fromisoformat(since) if since else None
@@ -124,6 +81,7 @@ class CrawlLedger:
                 started_at=now,
                 status="running",
                 trigger=self.trigger,
+                site=self.site,
                 site_url=self.site_url,
                 since=self.since,
                 pid=os.getpid(),
@@ -140,7 +98,7 @@ class CrawlLedger:
 
         self._flusher = task.LoopingCall(self.flush)
         self._flusher.start(FLUSH_SECONDS, now=False)
-        log.info("crawl run %s started (%s, site %s)", self.run_id, self.trigger, self.site_url)
+        log.info("crawl run %s started (%s, site %s at %s)", self.run_id, self.trigger, self.site, self.site_url)
 
     def source_discovered(self, source: str, count: int, requested: int = 0) -> None:
         # Only a source page that was read and parsed announces anything.
@@ -216,25 +174,21 @@ class CrawlLedger:
         log_method = log.info if status == "ok" else log.warning
         totals = self.counts.totals()
         log_method(
-            "crawl run %s %s: %s%s",
+            "crawl run %s (%s) %s: %s%s",
             self.run_id,
+            self.site,
             status,
             ", ".join(f"{key} {value}" for key, value in totals.items()),
             f" — {message}" if message else "",
         )
 
     def summary(self) -> RunSummary | None:
-        """The run as the ledger last wrote it (final once the spider has closed); None if it never started."""
+        """What this run wrote to its ledger row, without reading it back (None: it never started)."""
         if self.run_id is None or self.started_at is None:
             return None
         return RunSummary(
-            run_id=self.run_id,
-            status=self.status,
-            message=self.message,
-            counts=self.counts.as_json(),
-            errors=list(self.counts.errors),
-            error_total=self.counts.error_total,
-            started_at=self.started_at,
+            run_id=self.run_id, site=self.site, status=self.status, message=self.message, counts=self.counts,
+            errors=list(self.counts.errors), error_total=self.counts.error_total, started_at=self.started_at,
             finished_at=self.finished_at,
         )
 

@@ -1,28 +1,31 @@
-"""Running one crawl in this process (the CLI's `bantin crawl`).
+"""Running one crawl of one or more sites in this process (the CLI's `bantin crawl`).
 
 Twisted's reactor cannot be restarted, so a process runs at most one crawl:
-long-lived callers (the service, the demo) start `python -m crawler crawl`
-as a child process instead of calling this.
+every chosen site becomes one Scrapy crawler of a single CrawlerProcess (each
+with its own settings, ledger row and spider), and long-lived callers (the
+service, the demo) start `python -m crawler crawl` as a child process instead
+of calling this. Spider classes come from Scrapy's spider loader by name, so
+this module imports no spider.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
-from crawler.crawl.addon import scrapy_settings
 from crawler.config import Config
+from crawler.crawl.addon import CrawlSite, scrapy_settings
 from crawler.errors import CrawlError
+from crawler.store.records import RunSummary
 
 
 @dataclass
 class CrawlOptions:
-    site_url: str | None = None
     since: date | None = None
     search: bool = False
     trigger: str = "manual"
@@ -35,41 +38,31 @@ class CrawlOptions:
 
 
 @dataclass
-class CrawlResult:
-    run_id: int
-    status: str
-    message: str
-    counts: dict
-    errors: list
-    error_total: int
-    started_at: datetime
-    finished_at: datetime | None
+class SiteOutcome:
+    """What one site's crawler came to: its closed ledger run, or why it never started one."""
+
+    site: str
+    run: RunSummary | None
+    error: str = ""
 
     @property
     def ok(self) -> bool:
-        return self.status in ("ok", "degraded")
+        return self.run is not None and self.run.ok
 
-    def totals(self) -> dict[str, int]:
-        totals: dict[str, int] = {}
-        for counts in self.counts.values():
-            for key, value in counts.items():
-                totals[key] = totals.get(key, 0) + value
-        return totals
+    @property
+    def status(self) -> str:
+        return self.run.status if self.run is not None else "failed"
 
 
-def run_crawl(config: Config, options: CrawlOptions) -> CrawlResult:
-    """Crawl once, in this process, and return the ledger row it wrote."""
-    from scrapy.crawler import CrawlerProcess
+def crawl_settings(config: Config, site: CrawlSite, options: CrawlOptions, *, priority: str = "cmdline"):
+    """The full Scrapy settings of one site's crawler."""
     from scrapy.settings import Settings
-
-    from crawler.crawl.ledger import CrawlLedger
-    from spiders.nhandan.spider import NhandanSpider
 
     settings = Settings()
     settings.setmodule("crawler.crawl.settings", priority="project")
     overrides = scrapy_settings(
         config,
-        site_url=options.site_url,
+        site=site,
         since=options.since,
         search=options.search,
         trigger=options.trigger,
@@ -82,26 +75,55 @@ def run_crawl(config: Config, options: CrawlOptions) -> CrawlResult:
     if options.time_limit_minutes:
         overrides["CLOSESPIDER_TIMEOUT"] = int(options.time_limit_minutes * 60)
     overrides.update(options.extra_settings)
-    settings.setdict(overrides, priority="cmdline")
+    settings.setdict(overrides, priority=priority)
+    return settings
 
-    process = CrawlerProcess(settings)
+
+def run_crawl(config: Config, sites: Sequence[CrawlSite], options: CrawlOptions) -> list[SiteOutcome]:
+    """Crawl these sites once, together, in this process; one outcome per site, in order.
+
+    A site whose crawler cannot start or whose crawl fails does not stop the others.
+    """
+    from scrapy.crawler import Crawler, CrawlerProcess
+
+    from crawler.crawl.ledger import CrawlLedger
+
+    if not sites:
+        raise CrawlError("no site to crawl")
+    # The process's settings are merged into every crawler's, overriding equal priorities:
+    # below the crawlers' own, so each keeps its site's values.
+    process = CrawlerProcess(crawl_settings(config, sites[0], options, priority="project"))
     if not logging.getLogger().isEnabledFor(logging.DEBUG):
         # Scrapy has just reset its loggers to DEBUG; its per-page debug records
         # ("Crawled", "Scraped from") would be built only to be dropped.
         logging.getLogger("scrapy").setLevel(logging.INFO)
-    crawler = process.create_crawler(NhandanSpider)
-    process.crawl(crawler)
-    process.start()
-
-    # The ledger's own last write: the crawl's database is closed by now, and is not reopened.
-    try:
-        ledger = crawler.get_extension(CrawlLedger)
-    except RuntimeError:  # the crawl failed before its extensions were built
-        ledger = None
-    summary = ledger.summary() if ledger is not None else None
-    if summary is None:
-        raise CrawlError("the crawl did not start (see the log above for the reason)")
-    return CrawlResult(**dataclasses.asdict(summary))
+    crawlers: list[tuple[CrawlSite, Crawler | None, str]] = []
+    for site in sites:
+        try:
+            spidercls = process.spider_loader.load(site.spider)
+        except KeyError:
+            crawlers.append((site, None, f"no spider named {site.spider!r}"))
+            continue
+        # The first crawler installs the reactor (as CrawlerProcess.create_crawler would); the rest share it.
+        first = not any(crawler is not None for _, crawler, _ in crawlers)
+        crawler = Crawler(spidercls, crawl_settings(config, site, options), init_reactor=first)
+        process.crawl(crawler)
+        crawlers.append((site, crawler, ""))
+    if any(crawler is not None for _, crawler, _ in crawlers):
+        process.start()
+    outcomes = []
+    for site, crawler, error in crawlers:
+        summary = None
+        if crawler is not None:
+            try:
+                ledger = crawler.get_extension(CrawlLedger)
+            except RuntimeError:  # the crawler failed before its extensions were built
+                ledger = None
+            summary = ledger.summary() if ledger is not None else None
+            if summary is None:
+                error = "the crawl did not start (see the log above for the reason)"
+        outcomes.append(SiteOutcome(site.id, summary, error))
+    return outcomes
 
 
 def crawl_child_command(config_path: str | os.PathLike | None, *args: str, quiet: bool = False) -> list[str]:

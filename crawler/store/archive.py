@@ -11,13 +11,13 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from crawler.clock import VIETNAM
 from crawler.errors import AmbiguousArticleError, UsageError
 from crawler.query import Node
-from crawler.store.models import ArticleRow, Match
+from crawler.store.models import ArticleRow, CrawlRun, Match
 
 log = logging.getLogger("bantin.archive")
 
@@ -141,3 +141,17 @@ def find_article(session: Session, reference: str, *, resolve_url: UrlResolver, 
 
 def _by_identity(session: Session, site: str, external_id: str) -> ArticleRow | None:
     return session.scalar(select(ArticleRow).where(ArticleRow.site == site, ArticleRow.external_id == external_id))
+
+
+def articles_per_site(session: Session) -> dict[str, int]:
+    """How many articles the archive holds for each site."""
+    return dict(session.execute(select(ArticleRow.site, func.count()).group_by(ArticleRow.site)).all())
+
+
+def last_crawl_per_site(session: Session) -> dict[str, CrawlRun]:
+    """Each site's most recently started crawl run."""
+    latest = (
+        select(CrawlRun.site, func.max(CrawlRun.id).label("id")).group_by(CrawlRun.site).subquery()
+    )
+    rows = session.scalars(select(CrawlRun).join(latest, CrawlRun.id == latest.c.id))
+    return {run.site: run for run in rows}

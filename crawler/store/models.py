@@ -26,6 +26,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from crawler.matching import Hit
+from crawler.store.records import DeliveredVersion, DeliveredVersionsJSON, HitsJSON, RunCounts, RunCountsJSON
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -140,8 +143,8 @@ class CrawlRun(Base):
     site: Mapped[str] = mapped_column(String(32), default="nhandan", index=True)
     site_url: Mapped[str] = mapped_column(String(500), default="")
     since: Mapped[date | None] = mapped_column(Date)
-    # {source: {"discovered": n, "fetched": n, "new": n, "updated": n, "failed": n}}
-    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # {source: {"discovered": n, "fetched": n, "new": n, "updated": n, "unchanged": n, "failed": n}}
+    counts: Mapped[RunCounts] = mapped_column(RunCountsJSON, default=dict)
     # [{"url": ..., "reason": ..., "source": ...}], capped
     errors: Mapped[list[Any]] = mapped_column(default=list)
     article_pages: Mapped[int] = mapped_column(Integer, default=0)
@@ -180,8 +183,8 @@ class Match(Base):
     topic: Mapped[str] = mapped_column(String(200), ForeignKey("topics.name", ondelete="CASCADE"), index=True)
     topic_version: Mapped[str] = mapped_column(String(64))
     article_version: Mapped[int] = mapped_column(Integer)
-    # [{"term", "field", "start", "end", "snippet", ...}]
-    hits: Mapped[list[Any]] = mapped_column(default=list)
+    # [{"term", "field", "index", "start", "end", "snippet", "highlight", "negated"}]: Hit.to_dict()
+    hits: Mapped[list[Hit]] = mapped_column(HitsJSON, default=list)
     matched_at: Mapped[datetime]
 
     # As for ArticleSource: lets a match be added with an article that has no key yet.
@@ -203,7 +206,7 @@ class OutboxMessage(Base):
     # The exact bytes handed to SMTP, so a resend after a crash is the same message.
     raw_message: Mapped[bytes] = mapped_column(LargeBinary)
     # [[article key (articles.id), article_version], ...] that this message delivers
-    items: Mapped[list[Any]] = mapped_column(default=list)
+    items: Mapped[list[DeliveredVersion]] = mapped_column(DeliveredVersionsJSON, default=list)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
