@@ -63,8 +63,10 @@ class Site:
 def _registered() -> dict[str, Site]:
     # Each site package declares its Site; importing them here is the registry.
     from spiders.nhandan.site import SITE as NHANDAN
+    from spiders.tienphong.site import SITE as TIENPHONG
+    from spiders.vietnamplus.site import SITE as VIETNAMPLUS
 
-    return {site.id: site for site in (NHANDAN,)}
+    return {site.id: site for site in (NHANDAN, VIETNAMPLUS, TIENPHONG)}
 
 
 @lru_cache(maxsize=1)
