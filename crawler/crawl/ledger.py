@@ -124,6 +124,8 @@ class CrawlLedger:
                 started_at=now,
                 status="running",
                 trigger=self.trigger,
+                # The site the spider crawls (a run of a sister outlet is not NDO's).
+                **({"site": spider.site.id} if getattr(spider, "site", None) is not None else {}),
                 site_url=self.site_url,
                 since=self.since,
                 pid=os.getpid(),
