@@ -17,9 +17,6 @@ from crawler.samplesite import texts
 from crawler.samplesite.outlets import NDO, Outlet, get_outlet
 
 VN_TZ = timezone(timedelta(hours=7), "+07")
-FIRST_ARTICLE_ID = NDO.first_id
-PAPER_NAME = NDO.paper_online
-IMAGE_HOST = NDO.image_host
 
 QUIRKS = ("", "nfd", "eth", "legacy-tone")
 LAYOUTS = ("standard", "legacy-pictures", "drifted")
