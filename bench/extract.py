@@ -1,6 +1,8 @@
-"""Extraction throughput: the NDO page object vs ``trafilatura.extract`` on the same pages, in one run.
+"""Extraction throughput: each site's page object vs ``trafilatura.extract`` on the same pages, in one run.
 
-    python -m bench.extract [--pages N] [--seed S]
+    python -m bench.extract [--pages N] [--seed S] [--site ID ...]
+
+NDO's figures come first (``bench.crawl`` reads its ``ratio:`` line), then one line per sister outlet.
 
 Pages come from the sample site generator (``crawler.samplesite``) when it can render
 article pages, else from the saved test fixtures repeated. A benchmark, not a test:
@@ -34,8 +36,11 @@ class Page:
     html: str
 
 
-def sample_site_pages(count: int, seed: int) -> list[Page] | None:
-    """Render ``count`` article pages with the sample site generator, or ``None`` if it cannot."""
+SITES = ("nhandan", "vietnamplus", "tienphong")
+
+
+def sample_site_pages(count: int, seed: int, site: str = "nhandan") -> list[Page] | None:
+    """Render ``count`` article pages of ``site``'s look-alike, or ``None`` if the generator cannot."""
     try:
         from crawler.samplesite import render
         from crawler.samplesite.model import generate_site
@@ -44,7 +49,7 @@ def sample_site_pages(count: int, seed: int) -> list[Page] | None:
     if not hasattr(render, "article_page"):
         return None
     per_day = 40
-    model = generate_site(seed=seed, days=max(1, math.ceil(count / per_day)), per_day=per_day)
+    model = generate_site(seed=seed, days=max(1, math.ceil(count / per_day)), per_day=per_day, outlet=site)
     articles = list(model.articles)[:count]
     by_zone: dict[object, list] = {}
     for article in articles:
@@ -58,8 +63,16 @@ def sample_site_pages(count: int, seed: int) -> list[Page] | None:
     return pages
 
 
-def fixture_pages(count: int) -> list[Page]:
-    loaded = [Page(url, (FIXTURE_DIR / name).read_text(encoding="utf-8")) for name, url in FIXTURE_PAGES.items()]
+def fixture_pages(count: int, site: str = "nhandan") -> list[Page]:
+    if site == "nhandan":
+        loaded = [Page(url, (FIXTURE_DIR / name).read_text(encoding="utf-8")) for name, url in FIXTURE_PAGES.items()]
+    else:
+        import json
+
+        directory = FIXTURE_DIR.parent / site
+        pages = json.loads((directory / "expected.json").read_text(encoding="utf-8"))["pages"]
+        loaded = [Page(page["url"], (directory / name).read_text(encoding="utf-8")) for name, page in pages.items()
+                  if page["kind"] == "article" and page["features"]["layout"] != "drifted"]
     return [loaded[i % len(loaded)] for i in range(count)]
 
 
@@ -78,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=400, help="number of article pages (default 400)")
     parser.add_argument("--seed", type=int, default=7, help="sample site seed (default 7)")
     parser.add_argument("--fixtures", action="store_true", help="use the saved fixtures even if the sample site works")
+    parser.add_argument("--site", action="append", choices=SITES, default=None,
+                        help="the sites to measure (repeatable; default all, NDO first)")
     args = parser.parse_args(argv)
     if args.pages < 1:
         parser.error("--pages must be at least 1")
@@ -86,20 +101,28 @@ def main(argv: list[str] | None = None) -> int:
     import trafilatura  # imported before timing: import cost is not extraction cost
 
     from crawler.errors import ExtractionError
-    from spiders.nhandan import PROFILE
-    from spiders.vendorcms.article import ArticlePage
+    from spiders.registry import get_site
 
-    pages = None if args.fixtures else sample_site_pages(args.pages, args.seed)
-    source = f"sample site (seed {args.seed})"
-    if pages is None:
-        pages = fixture_pages(args.pages)
-        source = f"test fixtures x{math.ceil(args.pages / len(FIXTURE_PAGES))}"
-    size = sum(len(p.html.encode("utf-8")) for p in pages) / len(pages)
+    sites = list(dict.fromkeys(args.site or SITES))
+    for number, site_id in enumerate(sites):
+        site = get_site(site_id)
+        pages = None if args.fixtures else sample_site_pages(args.pages, args.seed, site_id)
+        source = f"sample site (seed {args.seed})"
+        if pages is None:
+            pages = fixture_pages(args.pages, site_id)
+            source = f"test fixtures x{math.ceil(args.pages / len(set(p.url for p in pages)))}"
+        if number == 0:
+            _report_in_full(pages, site, source, trafilatura, ExtractionError)
+        else:
+            _report_line(pages, site, trafilatura, ExtractionError)
+    return 0
 
+
+def _measure(pages: list[Page], site, trafilatura, extraction_error):
     def page_object(page: Page) -> str:
         try:
-            return ArticlePage(page.html, page.url, PROFILE).to_item().extractor
-        except ExtractionError:
+            return site.extract(page.html, page.url).extractor
+        except extraction_error:
             return "failed"
 
     def generic(page: Page) -> str:
@@ -110,7 +133,19 @@ def main(argv: list[str] | None = None) -> int:
     generic(pages[0])
     ours, our_outcomes = _time(pages, page_object)
     theirs, their_outcomes = _time(pages, generic)
+    return ours, our_outcomes, theirs, their_outcomes
 
+
+def _report_line(pages: list[Page], site, trafilatura, extraction_error) -> None:
+    ours, our_outcomes, theirs, _ = _measure(pages, site, trafilatura, extraction_error)
+    n = len(pages)
+    print(f"{site.id}: {n} pages, page object {n / ours:.1f} vs trafilatura {n / theirs:.1f} pages/s: "
+          f"{theirs / ours:.1f}x  layers: {dict(our_outcomes)}")
+
+
+def _report_in_full(pages: list[Page], site, source: str, trafilatura, extraction_error) -> None:
+    size = sum(len(p.html.encode("utf-8")) for p in pages) / len(pages)
+    ours, our_outcomes, theirs, their_outcomes = _measure(pages, site, trafilatura, extraction_error)
     n = len(pages)
     print(f"pages: {n} from {source}, mean {size / 1024:.1f} KiB of HTML")
     print(f"page object (ArticlePage.to_item): {n / ours:8.1f} pages/s  ({ours * 1000 / n:.2f} ms/page)  "
@@ -118,7 +153,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"trafilatura.extract:               {n / theirs:8.1f} pages/s  ({theirs * 1000 / n:.2f} ms/page)  "
           f"results: {dict(their_outcomes)}")
     print(f"ratio: {theirs / ours:.1f}x (target >= 5x)")
-    return 0
 
 
 if __name__ == "__main__":

@@ -69,8 +69,10 @@ def _registered() -> dict[str, Site]:
     from importlib.metadata import entry_points
 
     from spiders.nhandan.site import SITE as NHANDAN
+    from spiders.tienphong.site import SITE as TIENPHONG
+    from spiders.vietnamplus.site import SITE as VIETNAMPLUS
 
-    found = {site.id: site for site in (NHANDAN,)}
+    found = {site.id: site for site in (NHANDAN, VIETNAMPLUS, TIENPHONG)}
     for point in entry_points(group=ENTRY_POINT_GROUP):
         site = point.load()
         found.setdefault(site.id, site)

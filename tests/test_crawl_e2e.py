@@ -276,7 +276,7 @@ def test_manual_crawl_refuses_while_another_holds_the_lock(env):
 def test_scrapy_cli_lists_and_crawls_from_the_repo_root(env, tmp_path):
     listed = subprocess.run([sys.executable, "-m", "scrapy", "list"], cwd=REPO, capture_output=True, text=True,
                             timeout=120)
-    assert listed.stdout.split() == ["nhandan"], listed.stderr
+    assert listed.stdout.split() == ["nhandan", "tienphong", "vietnamplus"], listed.stderr
     environment = {**os.environ, "BANTIN_CONFIG": str(env.config_path)}
     crawled = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "nhandan", "-s", "DOWNLOAD_DELAY=0",
                               "-s", f"BANTIN_NOW={env.site.model.now.isoformat()}"],

@@ -5,20 +5,26 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from datetime import date
+import threading
+from datetime import date, datetime
 
 from crawler.samplesite.fixtures import FIXTURE_END_DATE, save_fixtures
-from crawler.samplesite.model import generate_site
-from crawler.samplesite.server import SampleSite
+from crawler.samplesite.model import VN_TZ
+from crawler.samplesite.outlets import OUTLETS
+from crawler.samplesite.server import SampleNetwork
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m crawler.samplesite",
-                                     description="A synthetic nhandan.vn for tests, demos and benchmarks.")
+                                     description="Synthetic look-alikes of nhandan.vn and its sister outlets "
+                                                 "for tests, demos and benchmarks.")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve the site; the first stdout line is its base URL")
+    serve = commands.add_parser("serve", help="serve the site; the first stdout line is its base URL "
+                                              "(one line per --site, in order, each on its own port)")
+    serve.add_argument("--site", action="append", choices=list(OUTLETS), default=None,
+                       help="the outlet to imitate (repeatable; default nhandan)")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=0, help="0 = a free port")
+    serve.add_argument("--port", type=int, default=0, help="0 = a free port (with several --site: the first's)")
     serve.add_argument("--seed", type=int, default=0)
     serve.add_argument("--days", type=int, default=5)
     serve.add_argument("--per-day", type=int, default=14)
@@ -30,28 +36,37 @@ def _parser() -> argparse.ArgumentParser:
     save.add_argument("directory")
     save.add_argument("--seed", type=int, default=0)
     save.add_argument("--end-date", type=date.fromisoformat, default=FIXTURE_END_DATE)
-    save.add_argument("--base-url", default="https://nhandan.vn")
+    save.add_argument("--site", choices=list(OUTLETS), default="nhandan")
+    save.add_argument("--base-url", default=None, help="default: the live outlet's origin")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "save":
-        expected = save_fixtures(args.directory, seed=args.seed, end_date=args.end_date, base_url=args.base_url)
+        expected = save_fixtures(args.directory, seed=args.seed, end_date=args.end_date, base_url=args.base_url,
+                                 site=args.site)
         print(f"wrote {len(expected['pages'])} pages and expected.json to {args.directory}")
         return 0
     days, per_day = (30, 70) if args.large else (args.days, args.per_day)
-    model = generate_site(seed=args.seed, days=days, per_day=per_day, end_date=args.end_date,
-                          drifted=args.drifted)
-    site = SampleSite(model)
-    base_url = site.start(args.host, args.port)
-    print(base_url, flush=True)
-    print(f"{len(model.articles)} articles, now={model.now.isoformat()}", file=sys.stderr, flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: site.stop())
+    end_date = args.end_date or datetime.now(VN_TZ).date()
+    network = SampleNetwork.generate(args.site or ["nhandan"], seed=args.seed, days=days, per_day=per_day,
+                                     end_date=end_date, drifted=args.drifted)
+    sites = list(network.sites.values())
+    sites[0].start(args.host, args.port)
+    for site in sites[1:]:
+        site.start(args.host, 0)
+    for outlet, site in network.sites.items():
+        print(site.base_url, flush=True)
+        print(f"{outlet}: {len(site.model.articles)} articles, now={site.model.now.isoformat()}",
+              file=sys.stderr, flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:
-        site.serve_forever()
+        stopped.wait()
     except KeyboardInterrupt:
-        site.stop()
+        pass
+    network.stop()
     return 0
 
 

@@ -7,7 +7,9 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from crawler.samplesite import render
 from crawler.samplesite.model import SampleArticle, SiteModel, generate_site
+from crawler.samplesite.outlets import NDO, get_outlet
 from crawler.samplesite.server import SampleSite
 
 FIXTURE_END_DATE = date(2026, 8, 8)
@@ -29,6 +31,12 @@ _ARTICLE_PICKS: list[tuple[str, Callable[[SampleArticle], bool]]] = [
     ("article-cnht.html", lambda a: "cnht" in a.themes and a.layout == "standard"),
     ("article-drifted.html", lambda a: a.layout == "standard" and not a.quirk and bool(a.images)
         and not a.video),
+    # The sister outlets' own traps (no NDO article has them).
+    ("article-sapo-prefix.html", lambda a: bool(a.sapo_prefix) and a.layout == "standard" and not a.quirk),
+    ("article-byline-suffix.html", lambda a: bool(a.outlet.byline_suffix) and a.outlet.byline_suffix in a.author_line
+        and a.layout == "standard" and not a.quirk),
+    ("article-body-footer.html", lambda a: bool(a.outlet.body_footer) and a.article_id % 3 != 0
+        and a.layout == "standard" and not a.quirk and not a.related_ids),
 ]
 
 _LISTINGS = [
@@ -47,16 +55,36 @@ _LISTINGS = [
 ]
 
 
+def _sister_listings(model: SiteModel) -> list[tuple[str, str]]:
+    """A sister outlet's feeds, sitemaps and "load more" pages (it has no latest-news page or search)."""
+    economy = model.zone_by_key["kinhte"]
+    listings = [
+        ("rss-home.rss", "/rss/home.rss"),
+        (f"rss-{economy.slug}-{economy.zone_id}.rss", economy.rss_path),
+        (f"category-{economy.slug}.html", economy.path),
+        ("sitemap.xml", "/sitemap.xml"),
+        ("google-news.xml", "/sitemaps/google-news.xml"),
+        ("robots.txt", "/robots.txt"),
+    ]
+    if model.outlet.more_api == "contents":
+        listings += [(f"api-morenews-zone-{economy.zone_id}-{page}.json",
+                      f"/api/morenews-zone-{economy.zone_id}-{page}.html?phrase=&page_size=20"
+                      f"&sz={economy.zone_id}&st=zone") for page in (0, 1)]
+    return listings
+
+
 def save_fixtures(directory: str | Path, *, seed: int = 0, end_date: date = FIXTURE_END_DATE,
-                  base_url: str = "https://nhandan.vn", model: SiteModel | None = None) -> dict:
+                  base_url: str | None = None, model: SiteModel | None = None, site: str = NDO.id) -> dict:
     """Write article pages, listings, feeds and ``expected.json``; return the expected data.
 
     Pages are rendered as served from ``base_url`` (the real site's origin by
-    default), so the fixtures look like pages saved from nhandan.vn.
+    default), so the fixtures look like pages saved from the outlet (``site``).
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    model = model or generate_site(seed=seed, end_date=end_date)
+    outlet = model.outlet if model is not None else get_outlet(site)
+    base_url = base_url or outlet.base_url
+    model = model or generate_site(seed=seed, end_date=end_date, outlet=outlet)
     site = SampleSite(model, cache=False)
     site.base_url = base_url.rstrip("/")
     used: set[int] = set()
@@ -82,15 +110,17 @@ def save_fixtures(directory: str | Path, *, seed: int = 0, end_date: date = FIXT
             },
         }
     months = model.months()
-    listings = list(_LISTINGS)
+    listings = list(_LISTINGS) if outlet is NDO else _sister_listings(model)
     if months:
         year, month = months[-1]
-        listings.append((f"news-{year}-{month}.xml", f"/sitemaps/news-{year}-{month}.xml"))
+        name = render.monthly_sitemap_name(model, year, month)
+        listings.append((name, f"/sitemaps/{name}"))
     for name, path in listings:
         response = site.respond(path, accept_gzip=False)
         (out / name).write_bytes(response.body)
         pages[name] = {"kind": "listing", "url": site.base_url + path, "content_type": response.content_type}
     expected = {
+        "site": outlet.id,
         "base_url": site.base_url,
         "seed": model.seed,
         "now": model.now.isoformat(),

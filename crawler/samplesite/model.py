@@ -14,11 +14,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
 from crawler.samplesite import texts
+from crawler.samplesite.outlets import NDO, Outlet, get_outlet
 
 VN_TZ = timezone(timedelta(hours=7), "+07")
-FIRST_ARTICLE_ID = 985000
-PAPER_NAME = "Báo Nhân Dân điện tử"
-IMAGE_HOST = "https://image.nhandan.vn"
 
 QUIRKS = ("", "nfd", "eth", "legacy-tone")
 LAYOUTS = ("standard", "legacy-pictures", "drifted")
@@ -139,10 +137,13 @@ class SampleArticle:
     jsonld_in_list: bool = False
     themes: frozenset[str] = frozenset()
     revision: int = 0
+    outlet: Outlet = NDO
+    # A dateline the page puts before the sapo that is not part of it (Tiền Phong's "TPO - ").
+    sapo_prefix: str = ""
 
     @property
     def path(self) -> str:
-        return f"/{self.slug}-post{self.article_id}.html"
+        return f"/{self.slug}-post{self.article_id}.{self.outlet.ext}"
 
     def url(self, base_url: str = "https://nhandan.vn") -> str:
         return base_url.rstrip("/") + self.path
@@ -163,7 +164,7 @@ class SampleArticle:
     def thumb_url(self) -> str:
         if self.images:
             return self.images[0].thumb_url
-        return "https://static-cms-nhandan.epicdn.me/v4/web/styles/img/default-thumb.jpg"
+        return f"{self.outlet.static}/styles/img/default-thumb.jpg"
 
     def served(self, text: str) -> str:
         """``text`` as this article's page spells it."""
@@ -173,10 +174,14 @@ class SampleArticle:
             return text.replace("Đ", "Ð")
         return text
 
+    def served_sapo(self) -> str:
+        """The sapo as the page prints it, dateline included."""
+        return self.served(self.sapo_prefix + self.sapo)
+
     def expected(self, base_url: str = "https://nhandan.vn") -> dict:
         """Ground truth in the shape of ``crawler.items.ExtractedArticle.to_dict()`` (less extractor bookkeeping)."""
         return {
-            "site": "nhandan",
+            "site": self.outlet.id,
             "external_id": str(self.article_id),
             "url": self.url(base_url),
             "title": self.title,
@@ -194,7 +199,7 @@ class SampleArticle:
         from crawler.items import ExtractedArticle, Image
 
         return ExtractedArticle(
-            site="nhandan", external_id=str(self.article_id), url=self.url(base_url), title=self.title, body=self.body,
+            site=self.outlet.id, external_id=str(self.article_id), url=self.url(base_url), title=self.title, body=self.body,
             sapo=self.sapo, author=self.author, published_at=self.published_at,
             modified_at=self.modified_at, category=self.categories, tags=self.tag_names,
             images=[Image(image.url, image.caption) for image in self.images],
@@ -210,13 +215,20 @@ class SiteModel:
     thread-safe by itself; :class:`~crawler.samplesite.server.SampleSite` guards it.
     """
 
-    def __init__(self, seed: int, per_day: int, first_day: date):
+    def __init__(self, seed: int, per_day: int, first_day: date, outlet: Outlet = NDO,
+                 borrowed_ids: list[int] | None = None):
         self.seed = seed
         self.per_day = per_day
-        self.rng = random.Random(seed)
-        self.zones = [_zone for _zone in _build_zones()]
+        self.outlet = outlet
+        # A sister outlet draws other articles from the same seed.
+        self.rng = random.Random(seed if outlet is NDO else f"{outlet.id}:{seed}")
+        # Article ids of another outlet's look-alike, reused for every third article here.
+        self.borrowed_ids = borrowed_ids or []
+        self.zones = [_zone for _zone in _build_zones(outlet)]
         self.zone_by_id = {zone.zone_id: zone for zone in self.zones}
         self.zone_by_slug = {zone.slug: zone for zone in self.zones}
+        # Generation picks zones by NDO's slugs; a sister outlet serves them under its own.
+        self.zone_by_key = {row[1]: zone for row, zone in zip(texts.ZONES, self.zones)}
         self.tags = {name: Tag(20000 + 17 * index, name) for index, name in enumerate(texts.TAGS)}
         self.tag_by_id = {tag.tag_id: tag for tag in self.tags.values()}
         self.topics = [Topic(*row) for row in texts.TOPICS]
@@ -227,7 +239,7 @@ class SiteModel:
         self.now = datetime.combine(first_day, time(0, 0), VN_TZ)
         self.version = 0
         self.robots_disallow = ["/admin/", "/preview/"]
-        self._next_id = FIRST_ARTICLE_ID + self.rng.randrange(0, 400)
+        self._next_id = outlet.first_id + self.rng.randrange(0, 400)
         self._serial = 0
 
     # ------------------------------------------------------------ queries
@@ -322,10 +334,12 @@ class SiteModel:
         return article
 
 
-def _build_zones() -> list[Zone]:
+def _build_zones(outlet: Outlet = NDO) -> list[Zone]:
     built: dict[int, Zone] = {}
     for zone_id, slug, name, parent_id, family in texts.ZONES:
-        built[zone_id] = Zone(zone_id, slug, name, built.get(parent_id) if parent_id else None, family)
+        # Keyed by NDO's ids (the parents' references); the outlet's own id, slug and name are served.
+        own_id, own_slug, own_name = outlet.zones.get(slug, (zone_id, slug, None))
+        built[zone_id] = Zone(own_id, own_slug, own_name or name, built.get(parent_id) if parent_id else None, family)
     return list(built.values())
 
 
@@ -427,11 +441,16 @@ def _generate_day(model: SiteModel, day: date, count: int) -> list[SampleArticle
         published = datetime.combine(day, time(minutes[index] // 60, minutes[index] % 60), VN_TZ)
         if theme:
             key = "cnht" if "cnht" in theme else next(iter(theme))
-            zone = model.zone_by_slug[rng.choice(_THEME_ZONES[key])]
+            zone = model.zone_by_key[rng.choice(_THEME_ZONES[key])]
         else:
-            zone = model.zone_by_slug[rng.choices(zone_slugs, weights)[0]]
+            zone = model.zone_by_key[rng.choices(zone_slugs, weights)[0]]
         model._next_id += rng.randint(3, 41)
-        article = _make_article(model, model._next_id, zone, published, theme, model._serial)
+        article_id = model._next_id
+        if model._serial % 3 == 0 and model._serial < len(model.borrowed_ids):
+            article_id = model.borrowed_ids[model._serial]
+        while article_id in model.by_id:
+            article_id += 1
+        article = _make_article(model, article_id, zone, published, theme, model._serial)
         model._serial += 1
         model.articles.append(article)
         model.by_id[article.article_id] = article
@@ -447,6 +466,7 @@ def _pick(rng: random.Random, pool: list[str], k: int) -> list[str]:
 def _make_article(model: SiteModel, article_id: int, zone: Zone, published: datetime,
                   theme: frozenset[str], serial: int) -> SampleArticle:
     rng = model.rng
+    outlet = model.outlet
     province = "Quảng Ninh" if "quang-ninh" in theme else ("Quảng Nam" if "quang-nam" in theme else None)
     fill = _Filler(rng, published.date(), province)
     titles, sapos, sentences = texts.POOLS[zone.family]
@@ -469,8 +489,13 @@ def _make_article(model: SiteModel, article_id: int, zone: Zone, published: date
     video = _quota(model.seed, serial, 10, "video") == 0 and not theme
     title = fill(rng.choice(titles))
     sapo = fill(rng.choice(sapos))
-    if rng.random() < 0.3:
-        sapo = "NDO - " + sapo
+    sapo_prefix = ""
+    if rng.random() < (0.3 if outlet.sapo_prefix_in_truth else 0.6) and outlet.sapo_prefixes:
+        prefix = outlet.sapo_prefixes[serial % len(outlet.sapo_prefixes)]
+        if outlet.sapo_prefix_in_truth:
+            sapo = prefix + sapo
+        else:
+            sapo_prefix = prefix
 
     n_paragraphs = rng.randint(1, 3) if video else rng.randint(4, 9)
     pool = _pick(rng, sentences, len(sentences)) + _pick(rng, texts.GENERIC, 4)
@@ -512,20 +537,22 @@ def _make_article(model: SiteModel, article_id: int, zone: Zone, published: date
             caption = legacy_tone(caption)
         stamp = f"{published:%Y_%m_%d}"
         name = f"{slugify(title, 5)}-{article_id % 10000:04d}{number + 1}{rng.randrange(100, 999)}.jpg"
-        url = f"{IMAGE_HOST}/w800/Uploaded/{published:%Y}/{folder}/{stamp}/{name}"
+        url = f"{outlet.image_host}/w800/Uploaded/{published:%Y}/{folder}/{stamp}/{name}"
         after = min(len(paragraphs) - 1, number * 2)
         images.append(SampleImage(url, caption, after))
 
     roll = rng.random()
     name = rng.choice(texts.AUTHORS)
     if roll < 0.1:
-        author, author_line = "", PAPER_NAME
+        author, author_line = "", outlet.paper_online
     elif roll < 0.32:
         author, author_line = name, f"Bài và ảnh: {name}"
     elif roll < 0.38:
         author, author_line = name, f"Tin và ảnh: {name}"
     else:
         author, author_line = name, name
+    if outlet.byline_suffix and author and rng.random() < 0.5:
+        author_line = name + outlet.byline_suffix
 
     tag_names = _pick(rng, texts.FAMILY_TAGS[zone.family], rng.randint(1, 3))
     if "cnht" in theme:
@@ -552,11 +579,12 @@ def _make_article(model: SiteModel, article_id: int, zone: Zone, published: date
         notebox=notebox, quirk=quirk,
         layout="legacy-pictures" if images and _quota(model.seed, serial, 25, "legacy") == 0 else "standard",
         jsonld_in_list=_quota(model.seed, serial, 5, "jsonld") == 0, themes=theme,
+        outlet=outlet, sapo_prefix=sapo_prefix,
     )
 
 
 def generate_site(seed: int = 0, days: int = 5, per_day: int = 14, end_date: date | None = None,
-                  *, drifted: int = 0) -> SiteModel:
+                  *, drifted: int = 0, outlet: str | Outlet = NDO) -> SiteModel:
     """Build a deterministic sample site of ``days * per_day`` articles ending on ``end_date``.
 
     ``end_date`` defaults to today in Vietnam (the only wall-clock read). The
@@ -568,7 +596,13 @@ def generate_site(seed: int = 0, days: int = 5, per_day: int = 14, end_date: dat
         raise ValueError("days and per_day must be at least 1")
     if end_date is None:
         end_date = datetime.now(VN_TZ).date()
-    model = SiteModel(seed, per_day, end_date - timedelta(days=days - 1))
+    outlet = get_outlet(outlet) if isinstance(outlet, str) else outlet
+    borrowed = None
+    if outlet.borrow_ids_from:
+        # The other outlet's look-alike of the same seed and days: the same numbers, other articles.
+        other = generate_site(seed, days, per_day, end_date, outlet=outlet.borrow_ids_from)
+        borrowed = [article.article_id for article in other.articles]
+    model = SiteModel(seed, per_day, end_date - timedelta(days=days - 1), outlet, borrowed)
     for _ in range(days):
         model.publish_next_day()
     for article in model.articles[::-1][:drifted]:

@@ -1,4 +1,4 @@
-"""HTML, XML and JSON of the sample site, in nhandan.vn's 2022+ CMS markup.
+"""HTML, XML and JSON of the sample site, in nhandan.vn's 2022+ CMS markup (and its sister outlets').
 
 Plain string building (no template engine): the benchmark renders thousands of
 pages, and these functions are the server's hot path.
@@ -14,11 +14,11 @@ from urllib.parse import quote
 from xml.sax.saxutils import escape as xml_escape
 
 from crawler.samplesite import texts
-from crawler.samplesite.model import PAPER_NAME, SampleArticle, SiteModel, Zone
+from crawler.samplesite.model import SampleArticle, SiteModel, Zone
+from crawler.samplesite.outlets import NDO, Outlet
 
 PAGE_SIZE = 20
 PLACEHOLDER = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
-STATIC = "https://static-cms-nhandan.epicdn.me/v4/web"
 WEEKDAYS = ["Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật"]
 
 
@@ -48,14 +48,15 @@ def _json_script(data: object) -> str:
 
 # ---------------------------------------------------------------- page frame
 
-def _head(title: str, base: str, extra: str = "") -> str:
+def _head(title: str, base: str, extra: str = "", outlet: Outlet = NDO) -> str:
+    static = outlet.static
     return (
         "<!DOCTYPE html>\n<html lang=\"vi\">\n<head>\n<meta charset=\"utf-8\">\n"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
         f"<title>{_e(title)}</title>\n"
-        f"<link rel=\"shortcut icon\" href=\"{STATIC}/styles/img/favicon.ico\">\n"
-        f"<link rel=\"stylesheet\" href=\"{STATIC}/styles/css/main.min.css?v=2026.08\">\n"
-        f"<link rel=\"alternate\" type=\"application/rss+xml\" title=\"Báo Nhân Dân\" href=\"{base}/rss/home.rss\">\n"
+        f"<link rel=\"shortcut icon\" href=\"{static}/styles/img/favicon.ico\">\n"
+        f"<link rel=\"stylesheet\" href=\"{static}/styles/css/main.min.css?v=2026.08\">\n"
+        f"<link rel=\"alternate\" type=\"application/rss+xml\" title=\"{_e(outlet.paper)}\" href=\"{base}/rss/home.rss\">\n"
         f"{extra}"
         "<script>window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push(arguments);}"
         "gtag('js',new Date());gtag('config','G-NDO0000001');</script>\n"
@@ -66,6 +67,7 @@ def _head(title: str, base: str, extra: str = "") -> str:
 
 
 def _header(model: SiteModel, base: str) -> str:
+    outlet = model.outlet
     items = []
     for zone in model.zones:
         if zone.parent is None:
@@ -79,10 +81,9 @@ def _header(model: SiteModel, base: str) -> str:
                      for t in model.topics)
     return (
         "<header class=\"site-header\">\n<div class=\"container\">"
-        f"<a class=\"logo\" href=\"{base}/\" title=\"Báo Nhân Dân\"><img src=\"{STATIC}/styles/img/logo.png\" "
-        "alt=\"Báo Nhân Dân\"></a>"
-        "<div class=\"header-date\">Cơ quan của Trung ương Đảng Cộng sản Việt Nam - Tiếng nói của Đảng, "
-        "Nhà nước và Nhân dân Việt Nam</div>"
+        f"<a class=\"logo\" href=\"{base}/\" title=\"{_e(outlet.paper)}\"><img src=\"{outlet.static}/styles/img/logo.png\" "
+        f"alt=\"{_e(outlet.paper)}\"></a>"
+        f"<div class=\"header-date\">{_e(outlet.slogan)}</div>"
         f"<form class=\"search-form\" action=\"{base}/tim-kiem/\" method=\"get\"><input name=\"q\" "
         "placeholder=\"Tìm kiếm\"></form></div>\n"
         f"<nav class=\"main-menu\"><ul class=\"menu\">{''.join(items)}</ul></nav>\n"
@@ -93,19 +94,14 @@ def _header(model: SiteModel, base: str) -> str:
     )
 
 
-def _footer(base: str) -> str:
+def _footer(base: str, outlet: Outlet = NDO) -> str:
+    lines = "".join(f"<p>{line.format(editor=texts.EDITOR_IN_CHIEF)}</p>" for line in outlet.footer_lines)
     return (
         "<footer class=\"site-footer\">\n<div class=\"container\">"
-        "<div class=\"footer-info\">"
-        "<p>Bản quyền thuộc về Báo Nhân Dân</p>"
-        f"<p>Tổng Biên tập: {texts.EDITOR_IN_CHIEF}</p>"
-        "<p>Trụ sở Bộ biên tập: 71 Hàng Trống - Hà Nội.</p>"
-        "<p>Điện thoại: 080.48047 - Email: toasoan@nhandan.vn</p>"
-        "<p>Giấy phép số 1081/GP-BTTTT.</p>"
-        "<p>Chỉ được phát hành lại thông tin từ website này khi có sự đồng ý bằng văn bản của Báo Nhân Dân.</p>"
+        f"<div class=\"footer-info\">{lines}"
         f"</div><a class=\"rss\" href=\"{base}/rss.html\">RSS</a></div>\n</footer>\n"
         "<div class=\"qc qc-catfish\" id=\"adsWeb_AdsCatfish\"></div>\n"
-        f"<script src=\"{STATIC}/js/main.min.js?v=2026.08\" defer></script>\n"
+        f"<script src=\"{outlet.static}/js/main.min.js?v=2026.08\" defer></script>\n"
         "<script>if(window.lazySizes){lazySizes.init();}</script>\n"
         "</body>\n</html>\n"
     )
@@ -127,7 +123,7 @@ def story(article: SampleArticle, base: str, heading: str = "h3", summary: bool 
         f"{title}</a></{heading}>",
     ]
     if summary:
-        parts.append(f"<div class=\"story__summary\">{_e(article.served(article.sapo))}</div>")
+        parts.append(f"<div class=\"story__summary\">{_e(article.served_sapo())}</div>")
     if meta:
         parts.append(
             f"<div class=\"story__meta\"><a class=\"text text2\" href=\"{url}\">"
@@ -169,7 +165,7 @@ def _video_player(article: SampleArticle) -> str:
     return (
         f"<div class=\"cms-video-player\" data-vid=\"v{article.article_id}\">"
         f"<video class=\"video-js\" preload=\"none\" poster=\"{article.thumb_url}\" "
-        f"data-src=\"https://media.nhandan.vn/Uploaded/video/{article.article_id}.mp4\"></video>"
+        f"data-src=\"{article.outlet.video_host}/Uploaded/video/{article.article_id}.mp4\"></video>"
         "<div class=\"vjs-control-bar\"><button class=\"vjs-play-control\" type=\"button\">"
         "<span class=\"vjs-control-text\">Phát</span></button>"
         "<div class=\"vjs-time-control\">0:00 / 0:00</div>"
@@ -179,7 +175,7 @@ def _video_player(article: SampleArticle) -> str:
 
 def _related_box(model: SiteModel, article: SampleArticle, base: str) -> str:
     items = "".join(story(model.by_id[i], base, "h3", False) for i in article.related_ids if i in model.by_id)
-    return ("<div class=\"related-news\"><div class=\"box-heading\"><h3 class=\"title\">Tin liên quan</h3></div>"
+    return (f"<div class=\"{article.outlet.related_class}\"><div class=\"box-heading\"><h3 class=\"title\">Tin liên quan</h3></div>"
             f"<div class=\"box-content\">{items}</div></div>")
 
 
@@ -219,26 +215,29 @@ def _body_html(model: SiteModel, article: SampleArticle, base: str) -> str:
                    "allowfullscreen></iframe></div>")
     if article.article_id % 7 == 0:
         out.append("<p>&nbsp;</p>")
+    if article.outlet.body_footer and article.article_id % 3 != 0:
+        out.extend(f"<p>{_e(line)}</p>" for line in article.outlet.body_footer)
     return "\n".join(out)
 
 
 def _jsonld(article: SampleArticle, base: str) -> str:
     url = base + article.path
     title = article.served(article.title)
-    person = {"@type": "Person", "name": article.author or PAPER_NAME}
+    outlet = article.outlet
+    person = {"@type": "Person", "name": article.author or outlet.paper_online}
     news = {
         "@context": "https://schema.org",
         "@type": "NewsArticle",
         "mainEntityOfPage": {"@type": "WebPage", "@id": url},
         "headline": title,
-        "description": article.served(article.sapo),
+        "description": article.served_sapo(),
         "image": {"@type": "ImageObject", "url": article.images[0].url if article.images else article.thumb_url,
                   "width": 800, "height": 533},
         "datePublished": article.published_at.isoformat(),
         "dateModified": article.modified_at.isoformat(),
         "author": person,
-        "publisher": {"@type": "Organization", "name": "Báo Nhân Dân",
-                      "logo": {"@type": "ImageObject", "url": f"{STATIC}/styles/img/logo.png"}},
+        "publisher": {"@type": "Organization", "name": outlet.paper,
+                      "logo": {"@type": "ImageObject", "url": f"{outlet.static}/styles/img/logo.png"}},
         "articleSection": article.zone.name,
         "keywords": ", ".join(article.tag_names),
     }
@@ -259,19 +258,19 @@ def _jsonld(article: SampleArticle, base: str) -> str:
 def _article_meta(article: SampleArticle, base: str) -> str:
     url = base + article.path
     title = _e(article.served(article.title))
-    sapo = _e(article.served(article.sapo))
+    sapo = _e(article.served_sapo())
     keywords = _e(", ".join(article.tag_names))
     image = article.images[0].url if article.images else article.thumb_url
     sections = "".join(f"<meta property=\"article:section\" content=\"{_e(zone.name)}\">\n"
                        for zone in article.zone.chain)
-    author = PAPER_NAME + (f"; {article.author}" if article.author else "")
+    author = article.outlet.paper_online + (f"; {article.author}" if article.author else "")
     return (
         f"<meta name=\"description\" content=\"{sapo}\">\n"
         f"<meta name=\"keywords\" content=\"{keywords}\">\n"
         f"<meta name=\"news_keywords\" content=\"{keywords}\">\n"
         f"<meta name=\"author\" content=\"{_e(author)}\">\n"
         f"<link rel=\"canonical\" href=\"{url}\">\n"
-        "<meta property=\"og:site_name\" content=\"Báo Nhân Dân điện tử\">\n"
+        f"<meta property=\"og:site_name\" content=\"{_e(article.outlet.paper_online)}\">\n"
         "<meta property=\"og:type\" content=\"article\">\n"
         f"<meta property=\"og:url\" content=\"{url}\">\n"
         f"<meta property=\"og:title\" content=\"{title}\">\n"
@@ -293,7 +292,13 @@ def _standard_article(model: SiteModel, article: SampleArticle, base: str) -> st
         f"<{'h2' if n == 0 else 'h3'} class=\"{'main' if n == 0 else 'sub'}\"><a class=\"text\" "
         f"href=\"{zone.path}\" title=\"{_e(zone.name)}\">{_e(zone.name)}</a></{'h2' if n == 0 else 'h3'}>"
         for n, zone in enumerate(chain))
-    sapo_tag = "h2" if article.article_id % 3 == 0 else "div"
+    outlet = article.outlet
+    sapo_tag = "h2" if article.article_id % 3 == 0 and outlet is NDO else "div"
+    if outlet.visible_time_only:
+        when = f"<span class=\"time\">{list_date(article.published_at)}</span>"
+    else:
+        when = (f"<time class=\"time\" datetime=\"{iso_compact(article.published_at)}\">"
+                f"{visible_date(article.published_at)}</time>")
     tags = "".join(f"<a class=\"item\" href=\"{tag.path}\" title=\"{_e(tag.name)}\">{_e(tag.name)}</a>"
                    for tag in article.tags)
     return (
@@ -303,14 +308,13 @@ def _standard_article(model: SiteModel, article: SampleArticle, base: str) -> st
         "<div class=\"article__header\">"
         f"<h1 class=\"article__title cms-title\">{_e(article.served(article.title))}</h1>"
         "<div class=\"article__meta\">"
-        f"<time class=\"time\" datetime=\"{iso_compact(article.published_at)}\">"
-        f"{visible_date(article.published_at)}</time>"
+        f"{when}"
         "<div class=\"social\"><a class=\"fb\" href=\"#\" title=\"Chia sẻ Facebook\"></a>"
         "<a class=\"zalo\" href=\"#\" title=\"Chia sẻ Zalo\"></a></div></div></div>\n"
-        f"<{sapo_tag} class=\"article__sapo cms-desc\">{_e(article.served(article.sapo))}</{sapo_tag}>\n"
+        f"<{sapo_tag} class=\"article__sapo cms-desc\">{_e(article.served_sapo())}</{sapo_tag}>\n"
         f"<div class=\"article__body zce-content-body cms-body\" itemprop=\"articleBody\">\n"
         f"{_body_html(model, article, base)}\n</div>\n"
-        f"<div class=\"article__author\"><span class=\"name\">{_e(article.author_line)}</span></div>\n"
+        f"<div class=\"article__author\"><span class=\"{outlet.author_class}\">{_e(article.author_line)}</span></div>\n"
         f"<div class=\"article__tag\"><div class=\"box-heading\">Từ khóa</div>"
         f"<div class=\"box-content\">{tags}</div></div>\n"
         "</article>\n"
@@ -329,7 +333,7 @@ def _drifted_article(model: SiteModel, article: SampleArticle, base: str) -> str
         f"<div class=\"detail\" id=\"detail-{article.article_id}\">\n"
         f"<h1 class=\"detail__heading\">{_e(article.served(article.title))}</h1>\n"
         f"<span class=\"detail__date\">{visible_date(article.published_at)}</span>\n"
-        f"<div class=\"detail__lead\">{_e(article.served(article.sapo))}</div>\n"
+        f"<div class=\"detail__lead\">{_e(article.served_sapo())}</div>\n"
         f"<div class=\"detail__content\">\n{paragraphs}\n{figures}\n</div>\n"
         f"<p class=\"detail__byline\">{_e(article.author_line)}</p>\n"
         f"<div class=\"detail__keywords\">{tags}</div>\n</div>\n"
@@ -338,7 +342,8 @@ def _drifted_article(model: SiteModel, article: SampleArticle, base: str) -> str
 
 def article_page(model: SiteModel, article: SampleArticle, base: str, same_zone: list[SampleArticle],
                  most_read: list[SampleArticle]) -> str:
-    title = f"{article.served(article.title)} | Báo Nhân Dân điện tử"
+    outlet = model.outlet
+    title = outlet.title(article.served(article.title))
     main = (_drifted_article if article.layout == "drifted" else _standard_article)(model, article, base)
     more = "".join(story(a, base, "h3") for a in same_zone if a is not article)[:20000]
     popular = "".join(story(a, base, "h5", True) for a in most_read)
@@ -349,13 +354,14 @@ def article_page(model: SiteModel, article: SampleArticle, base: str, same_zone:
                                        "tracking": ["ga4", "dable", "admicro", "chartbeat"]},
                            "ads": {f"adsWeb_Ads{n}": {"size": [300, 250], "lazy": True} for n in range(40)}})
     return (
-        _head(title, base, _article_meta(article, base))
+        _head(title, base, _article_meta(article, base), outlet)
         + "<body class=\"page-article\">\n" + _header(model, base)
         + "<main class=\"site-main\"><div class=\"container\"><div class=\"main-column\">\n" + main
         + f"<section class=\"box-same-zone\"><h2 class=\"box-heading\">Tin cùng chuyên mục</h2>{more}</section>\n"
         + "</div><aside class=\"sidebar\"><div class=\"qc\" id=\"adsWeb_AdsRight1\"></div>"
         + f"<section class=\"box-most-read\"><h2 class=\"box-heading\">Đọc nhiều</h2>{popular}</section>"
-        + "</aside></div></main>\n" + f"<script>window.__NDO__={config};</script>\n" + _footer(base)
+        + "</aside></div></main>\n" + f"<script>window.{outlet.js_global}={config};</script>\n"
+        + _footer(base, outlet)
     )
 
 
@@ -367,12 +373,12 @@ def listing_page(model: SiteModel, base: str, heading: str, articles: list[Sampl
     more = (f"<div class=\"control\"><button class=\"control__loadmore\" data-url=\"{_e(more_url)}\">"
             "Xem thêm</button></div>") if more_url else ""
     return (
-        _head(f"{heading} | Báo Nhân Dân điện tử", base, f"<link rel=\"canonical\" href=\"{_e(canonical)}\">\n")
+        _head(model.outlet.title(heading), base, f"<link rel=\"canonical\" href=\"{_e(canonical)}\">\n", model.outlet)
         + "<body class=\"page-list\">\n" + _header(model, base)
         + "<main class=\"site-main\"><div class=\"container\">"
         + f"<h1 class=\"page-title\">{_e(heading)}</h1>"
         + f"<div class=\"box-stream {extra_class}\"><div class=\"box-content content-list\">{items}</div>{more}</div>"
-        + "</div></main>\n" + _footer(base)
+        + "</div></main>\n" + _footer(base, model.outlet)
     )
 
 
@@ -383,14 +389,14 @@ def search_page(model: SiteModel, base: str, query: str, results: list[SampleArt
         more = (f"<button class=\"control__loadmore\" data-url=\"{base}/api/morenews-search-0-1.html?phrase="
                 f"{quote(query)}\">Xem thêm</button>")
     return (
-        _head(f"Tìm kiếm: {query} | Báo Nhân Dân điện tử", base)
+        _head(model.outlet.title(f"Tìm kiếm: {query}"), base, "", model.outlet)
         + "<body class=\"page-search\">\n" + _header(model, base)
         + "<main class=\"site-main\"><div class=\"container\">"
         + f"<div class=\"box-search-result\"><div class=\"box-heading\">Tìm thấy {total} kết quả cho "
         + f"&ldquo;{_e(query)}&rdquo;</div><div class=\"box-content\">{items}</div>{more}</div>"
         + "<div class=\"modal modal-login\" id=\"modal-login\"><div class=\"modal__content\">"
         + "<h3>Đăng nhập</h3><p>Đăng nhập để lưu tin và nhận bản tin.</p></div></div>"
-        + "</div></main>\n" + _footer(base)
+        + "</div></main>\n" + _footer(base, model.outlet)
     )
 
 
@@ -398,16 +404,16 @@ def rss_index_page(model: SiteModel, base: str) -> str:
     rows = [f"<li><a href=\"{base}/rss/home.rss\">Trang chủ</a></li>"]
     rows += [f"<li><a href=\"{base}{zone.rss_path}\">{_e(zone.name)}</a></li>" for zone in model.zones]
     return (
-        _head("RSS | Báo Nhân Dân điện tử", base) + "<body class=\"page-rss\">\n" + _header(model, base)
+        _head(model.outlet.title("RSS"), base, "", model.outlet) + "<body class=\"page-rss\">\n" + _header(model, base)
         + f"<main class=\"site-main\"><div class=\"container\"><h1>RSS</h1><ul class=\"rss-list\">{''.join(rows)}</ul>"
-        + "</div></main>\n" + _footer(base)
+        + "</div></main>\n" + _footer(base, model.outlet)
     )
 
 
 def not_found_page(model: SiteModel, base: str) -> str:
-    return (_head("Không tìm thấy trang | Báo Nhân Dân điện tử", base) + "<body class=\"page-404\">\n"
+    return (_head(model.outlet.title("Không tìm thấy trang"), base, "", model.outlet) + "<body class=\"page-404\">\n"
             + _header(model, base) + "<main class=\"site-main\"><div class=\"container\"><h1>404</h1>"
-            + "<p>Trang bạn tìm không tồn tại hoặc đã bị xóa.</p></div></main>\n" + _footer(base))
+            + "<p>Trang bạn tìm không tồn tại hoặc đã bị xóa.</p></div></main>\n" + _footer(base, model.outlet))
 
 
 def error_page(status: int) -> str:
@@ -434,9 +440,22 @@ def _w3c(moment: datetime) -> str:
     return moment.isoformat()
 
 
+def monthly_sitemap_name(model: SiteModel, year: int, month: int) -> str:
+    return f"news-{year}-{month:02d}.xml" if model.outlet.monthly_padded else f"news-{year}-{month}.xml"
+
+
+def api_contents(articles: list[SampleArticle], base: str) -> list[dict]:
+    """``data.contents`` of Tiền Phong's "load more": JSON items with epoch dates (every other URL relative)."""
+    return [{"id": a.article_id, "title": a.served(a.title), "url": (base if n % 2 == 0 else "") + a.path,
+             "description": a.served_sapo(), "date": int(a.published_at.timestamp()),
+             "update_time": int(a.modified_at.timestamp()), "zone_id": a.zone.zone_id}
+            for n, a in enumerate(articles)]
+
+
 def sitemap_index(model: SiteModel, base: str) -> str:
     now = _w3c(model.now)
-    names = ["google-news.xml"] + [f"news-{y}-{m}.xml" for y, m in model.months()] + ["categories.xml", "topics.xml"]
+    names = (["google-news.xml"] + [monthly_sitemap_name(model, y, m) for y, m in model.months()]
+             + ["categories.xml", "topics.xml"])
     entries = "".join(f"<sitemap><loc>{base}/sitemaps/{name}</loc><lastmod>{now}</lastmod></sitemap>\n"
                       for name in names)
     return ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -449,7 +468,7 @@ def google_news(model: SiteModel, base: str, articles: list[SampleArticle]) -> s
     for a in articles:
         rows.append(
             f"<url><loc>{base}{a.path}</loc><lastmod>{_w3c(a.modified_at)}</lastmod>"
-            "<news:news><news:publication><news:name>Báo Nhân Dân</news:name><news:language>vi</news:language>"
+            f"<news:news><news:publication><news:name>{xml_escape(model.outlet.paper)}</news:name><news:language>vi</news:language>"
             f"</news:publication><news:publication_date>{_w3c(a.published_at)}</news:publication_date>"
             f"<news:title>{xml_escape(a.served(a.title))}</news:title>"
             f"<news:keywords>{xml_escape(', '.join(a.tag_names))}</news:keywords></news:news>"
@@ -477,7 +496,7 @@ def rss(model: SiteModel, base: str, title: str, self_path: str, link: str, arti
     for a in articles:
         url = base + a.path
         description = (f"<a href=\"{url}\"><img src=\"{a.thumb_url}\" width=\"150\" /></a>"
-                       f"{escape(a.served(a.sapo), quote=False)}").replace("]]>", "]]&gt;")
+                       f"{escape(a.served_sapo(), quote=False)}").replace("]]>", "]]&gt;")
         items.append(
             f"<item><title>{xml_escape(a.served(a.title))}</title><link>{url}</link>"
             f"<description><![CDATA[{description}]]></description>"
@@ -486,7 +505,7 @@ def rss(model: SiteModel, base: str, title: str, self_path: str, link: str, arti
     return ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
             "<rss version=\"2.0\" xmlns:atom=\"http://www.w3.org/2005/Atom\">\n<channel>\n"
             f"<title>{xml_escape(title)}</title><link>{link}</link>"
-            "<description>Báo Nhân Dân điện tử - Cơ quan của Trung ương Đảng Cộng sản Việt Nam</description>"
+            f"<description>{xml_escape(model.outlet.rss_description)}</description>"
             f"<language>vi</language><lastBuildDate>{format_datetime(model.now)}</lastBuildDate>"
             f"<atom:link href=\"{base}{self_path}\" rel=\"self\" type=\"application/rss+xml\"/>\n"
             f"{''.join(items)}</channel>\n</rss>\n")

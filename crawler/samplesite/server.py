@@ -31,6 +31,10 @@ TEXT = "text/plain; charset=utf-8"
 
 _ARTICLE = re.compile(r"^/([a-z0-9-]+)-post(\d+)\.html$")
 _MONTH = re.compile(r"^/sitemaps/news-(\d{4})-([1-9]|1[0-2])\.xml$")
+# A sister outlet's article extension; its monthly sitemaps as named in its index.
+_ARTICLE_ANY = re.compile(r"^/([a-z0-9-]+)-post(\d+)\.([a-z]+)$")
+_MONTH_PADDED = re.compile(r"^/sitemaps/news-(\d{4})-(0[1-9]|1[0-2])\.xml$")
+GZIP = "application/x-gzip"
 _ZONE_RSS = re.compile(r"^/rss/([a-z0-9-]+)-(\d+)\.rss$")
 _API_LATEST = re.compile(r"^/api/morenews-latest-0-(\d+)\.html$")
 _API_ZONE = re.compile(r"^/api/morenews-zone-(\d+)-(\d+)\.html$")
@@ -118,6 +122,10 @@ class SampleSite:
         self._derived_version = -1
         self._visible: list[SampleArticle] = []
         self._zone_lists: dict[int, list[SampleArticle]] = {}
+        outlet = model.outlet
+        self._article_re = _ARTICLE if outlet.ext == "html" else re.compile(
+            rf"^/([a-z0-9-]+)-post(\d+)\.{re.escape(outlet.ext)}$")
+        self._month_re = _MONTH_PADDED if outlet.monthly_padded else _MONTH
 
     # ------------------------------------------------------------ lifecycle
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -244,7 +252,7 @@ class SampleSite:
         with self._lock:
             self._refresh_derived()
             split = urlsplit(path)
-            match = _ARTICLE.match(split.path)
+            match = self._article_re.match(split.path)
             if match:
                 return self._article(int(match.group(2)), match.group(1), accept_gzip)
             if self._page_cache_version != self.model.version:
@@ -304,45 +312,52 @@ class SampleSite:
             entries = [(base + topic.path, None, "daily") for topic in model.topics]
             entries += [(base + tag.path, None, "daily") for tag in model.tags.values()]
             return Response(200, XML, render.url_sitemap(entries).encode())
-        match = _MONTH.match(path)
+        match = self._month_re.match(path)
         if match:
             items = model.in_month(int(match.group(1)), int(match.group(2)))
             if not items:
                 return self._not_found()
             entries = [(base + a.path, a.modified_at, "never") for a in items]
-            return Response(200, XML, render.url_sitemap(entries).encode())
+            body = render.url_sitemap(entries).encode()
+            if model.outlet.gzip_sitemaps:
+                # Compressed bytes under an .xml name, without Content-Encoding: the reader must unpack them.
+                return Response(200, GZIP, gzip.compress(body, compresslevel=6, mtime=0))
+            return Response(200, XML, body)
         if path == "/rss/home.rss":
-            body = render.rss(model, base, "Báo Nhân Dân - Trang chủ", path, base + "/", self._visible[:50])
+            body = render.rss(model, base, f"{model.outlet.paper} - Trang chủ", path, base + "/", self._visible[:50])
             return Response(200, RSS, body.encode())
         match = _ZONE_RSS.match(path)
         if match:
             zone = model.zone_by_id.get(int(match.group(2)))
             if zone is None or zone.slug != match.group(1):
                 return self._not_found()
-            body = render.rss(model, base, f"Báo Nhân Dân - {zone.name}", path, base + zone.path,
+            body = render.rss(model, base, f"{model.outlet.paper} - {zone.name}", path, base + zone.path,
                               self._zone_lists[zone.zone_id][:30])
             return Response(200, RSS, body.encode())
         if path == "/rss.html":
             return Response(200, HTML, render.rss_index_page(model, base).encode())
-        if path in ("/", "/tin-moi.html"):
-            heading = "Tin mới" if path != "/" else "Báo Nhân Dân điện tử"
-            body = render.listing_page(model, base, heading, self._page(self._visible, 0),
-                                       f"{base}/api/morenews-latest-0-1.html?phrase=", base + path)
+        outlet = model.outlet
+        if path == "/" or (path == "/tin-moi.html" and outlet.has_latest):
+            heading = "Tin mới" if path != "/" else outlet.paper_online
+            more = f"{base}/api/morenews-latest-0-1.html?phrase=" if outlet.more_api == "articles_html" else None
+            body = render.listing_page(model, base, heading, self._page(self._visible, 0), more, base + path)
             return Response(200, HTML, body.encode())
-        match = _API_LATEST.match(path)
-        if match:
-            return _api(self._page(self._visible, int(match.group(1))), base)
-        match = _API_ZONE.match(path)
+        match = _API_ZONE.match(path) if outlet.more_api else None
         if match:
             items = self._zone_lists.get(int(match.group(1)))
             if items is None:
                 return Response(404, JSON, json.dumps({"error_code": 404, "message": "zone not found",
                                                        "data": None}).encode())
-            return _api(self._page(items, int(match.group(2))), base)
-        match = _API_SEARCH.match(path)
-        if match:
-            return _api(self._page(model.search(first), int(match.group(1))), base)
-        if path in ("/tim-kiem/", "/tim-kiem"):
+            page_items = self._page(items, int(match.group(2)))
+            return _api_contents(page_items, base) if outlet.more_api == "contents" else _api(page_items, base)
+        if outlet.more_api == "articles_html":
+            match = _API_LATEST.match(path)
+            if match:
+                return _api(self._page(self._visible, int(match.group(1))), base)
+            match = _API_SEARCH.match(path)
+            if match:
+                return _api(self._page(model.search(first), int(match.group(1))), base)
+        if path in ("/tim-kiem/", "/tim-kiem") and outlet.has_search:
             results = model.search(first)
             body = render.search_page(model, base, first, results[:render.PAGE_SIZE], len(results))
             return Response(200, HTML, body.encode())
@@ -366,9 +381,10 @@ class SampleSite:
         zone = model.zone_by_slug.get(path.strip("/")) if path.count("/") <= 2 else None
         if zone is not None:
             page = _page_number(query)
+            more = (f"{base}/api/morenews-zone-{zone.zone_id}-{page + 1}.html?phrase="
+                    if outlet.more_api else None)
             body = render.listing_page(model, base, zone.name, self._page(self._zone_lists[zone.zone_id], page),
-                                       f"{base}/api/morenews-zone-{zone.zone_id}-{page + 1}.html?phrase=",
-                                       base + zone.path, "box-zone")
+                                       more, base + zone.path, "box-zone")
             return Response(200, HTML, body.encode())
         return self._not_found()
 
@@ -414,6 +430,11 @@ class SampleSite:
                 return 200, {"now": self.model.now.isoformat(),
                              "articles": [a.expected(self.base_url) for a in reversed(visible)]}
         return 404, {"error": f"unknown admin endpoint {method} {path}"}
+
+
+def _api_contents(items: list[SampleArticle], base: str) -> Response:
+    data = {"error_code": 0, "message": "", "data": {"contents": render.api_contents(items, base)}}
+    return Response(200, JSON, json.dumps(data, ensure_ascii=False).encode())
 
 
 def _api(items: list[SampleArticle], base: str) -> Response:
@@ -555,3 +576,52 @@ class _Handler(BaseHTTPRequestHandler):
                 pass
             return
         self.wfile.write(body)
+
+
+class SampleNetwork:
+    """Several look-alikes at once, each on its own origin (its own port), from one seed and calendar.
+
+    ::
+
+        with SampleNetwork.generate(["nhandan", "tienphong"], days=3) as network:
+            network.base_urls      # {"nhandan": "http://127.0.0.1:41001", "tienphong": "http://127.0.0.1:41002"}
+            network["tienphong"].publish_next_day()
+    """
+
+    def __init__(self, sites: dict[str, SampleSite]):
+        self.sites = sites
+
+    @classmethod
+    def generate(cls, outlets: list[str] | tuple[str, ...] = ("nhandan", "vietnamplus", "tienphong"), *,
+                 seed: int = 0, days: int = 5, per_day: int = 14, end_date=None, drifted: int = 0,
+                 cache: bool = True) -> SampleNetwork:
+        from crawler.samplesite.model import VN_TZ, generate_site
+
+        # One calendar for all: ``end_date`` is read once.
+        end_date = end_date or datetime.now(VN_TZ).date()
+        return cls({outlet: SampleSite(generate_site(seed=seed, days=days, per_day=per_day, end_date=end_date,
+                                                     drifted=drifted, outlet=outlet), cache=cache)
+                    for outlet in dict.fromkeys(outlets)})
+
+    def __getitem__(self, outlet: str) -> SampleSite:
+        return self.sites[outlet]
+
+    @property
+    def base_urls(self) -> dict[str, str]:
+        return {outlet: site.base_url for outlet, site in self.sites.items()}
+
+    def start(self, host: str = "127.0.0.1") -> dict[str, str]:
+        for site in self.sites.values():
+            site.start(host, 0)
+        return self.base_urls
+
+    def stop(self) -> None:
+        for site in self.sites.values():
+            site.stop()
+
+    def __enter__(self) -> SampleNetwork:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

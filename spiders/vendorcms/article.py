@@ -50,7 +50,8 @@ _AUTHOR_PREFIX = re.compile(
     r"|theo\s+)",
     re.I,
 )
-_AUTHOR_SPLIT = re.compile(r"\s*(?:[;|,\n–—]|\s-\s)\s*")
+# A credit in brackets is a name of its own: "Tuân Tùng (Vietnam+)" -> "Tuân Tùng", "Vietnam+".
+_AUTHOR_SPLIT = re.compile(r"\s*(?:[;|,\n–—()\[\]]|\s-\s)\s*")
 
 
 def clean_author(raw: str | list[str] | None, paper_names: frozenset[str] = frozenset()) -> str:
@@ -362,7 +363,10 @@ class ArticlePage:
 
         def site() -> datetime | None:
             for el in self._all(scope, self.sel.published):
-                parsed = parse_datetime(el.get("datetime"), default_tz=zone)
+                # Some rows select a visible date (Tiền Phong's ``span.time``): no attribute, its text.
+                value = el.get("datetime")
+                parsed = parse_datetime(value if value is not None else clean_text(el.text_content()),
+                                        default_tz=zone)
                 if parsed:
                     return parsed
             return None

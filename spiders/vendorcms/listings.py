@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 import lxml.html
@@ -92,12 +92,8 @@ def parse_listing_html(html: str | bytes, base_url: str, profile: VendorCmsProfi
     return collect(found, base_url, site)
 
 
-def parse_morenews_json(text: str | bytes, base_url: str, profile: VendorCmsProfile) -> tuple[list[Discovered], bool]:
-    """A "load more" (``morenews-*``) answer -> (articles, has_more).
-
-    ``has_more`` is false when the answer is empty or reports an error code; the caller
-    also stops once dates fall before its window.
-    """
+def _morenews_data(text: str | bytes) -> dict | None:
+    """The ``data`` object of a "load more" answer; None when it is empty or reports an error code."""
     if isinstance(text, (bytes, bytearray)):
         text = bytes(text).decode("utf-8", errors="replace")
     try:
@@ -109,12 +105,28 @@ def parse_morenews_json(text: str | bytes, base_url: str, profile: VendorCmsProf
     code = payload.get("error_code", 0)
     if code not in (0, "0", None):
         log.info("morenews answered error_code=%r (%s): no more items", code, payload.get("error_message", ""))
-        return [], False
+        return None
     data = payload.get("data")
     if data in (None, "", []):
-        return [], False
+        return None
     if not isinstance(data, dict):
         raise ExtractionError("malformed morenews JSON: data is not an object")
+    return data
+
+
+def _has_more(data: dict, found: list) -> bool:
+    return bool(found) and data.get("has_more", data.get("hasMore", True)) not in (False, 0, "0", "false")
+
+
+def parse_morenews_json(text: str | bytes, base_url: str, profile: VendorCmsProfile) -> tuple[list[Discovered], bool]:
+    """A "load more" (``morenews-*``) answer whose ``data.articles`` is HTML (NDO) -> (articles, has_more).
+
+    ``has_more`` is false when the answer is empty or reports an error code; the caller
+    also stops once dates fall before its window.
+    """
+    data = _morenews_data(text)
+    if data is None:
+        return [], False
     articles = data.get("articles", "")
     if articles in (None, "", []):
         return [], False
@@ -129,9 +141,54 @@ def parse_morenews_json(text: str | bytes, base_url: str, profile: VendorCmsProf
         if a is None:
             continue
         found.append((a.get("href", ""), _link_title(a), _more_date(article, selectors, zone), None))
-    items = collect(found, base_url, profile.site)
-    has_more = bool(found) and data.get("has_more", data.get("hasMore", True)) not in (False, 0, "0", "false")
-    return items, has_more
+    return collect(found, base_url, profile.site), _has_more(data, found)
+
+
+# Epoch values past this are milliseconds (year 5138 in seconds).
+_EPOCH_MS = 10**11
+
+
+def _epoch_or_text(value, zone) -> datetime | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, (int, float)):
+        if value <= 0:
+            return None
+        seconds = value / 1000 if value >= _EPOCH_MS else value
+        try:
+            return datetime.fromtimestamp(seconds, timezone.utc).astimezone(zone)
+        except (OverflowError, OSError, ValueError):
+            return None
+    return parse_datetime(value, default_tz=zone) if isinstance(value, str) else None
+
+
+def parse_morenews_contents(text: str | bytes, base_url: str,
+                            profile: VendorCmsProfile) -> tuple[list[Discovered], bool]:
+    """A "load more" answer whose ``data.contents`` is a list of JSON items (Tiền Phong, SGGP) -> (articles, has_more).
+
+    Each item has ``title`` and ``url`` (absolute or, on SGGP, relative to the site) and its
+    date as an epoch (``date``, or ``update_time`` on SGGP); entries of another shape are skipped.
+    """
+    data = _morenews_data(text)
+    if data is None:
+        return [], False
+    contents = data.get("contents")
+    if contents in (None, "", []):
+        return [], False
+    if not isinstance(contents, list):
+        raise ExtractionError("malformed morenews JSON: data.contents is not a list")
+    zone = profile.site.timezone
+    found = []
+    for entry in contents:
+        if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
+            continue
+        title = clean_text(entry.get("title")) if isinstance(entry.get("title"), str) else None
+        published = _epoch_or_text(entry.get("date"), zone)
+        modified = _epoch_or_text(entry.get("update_time"), zone)
+        found.append((entry["url"], title or None, published or modified, modified))
+    return collect(found, base_url, profile.site), _has_more(data, found)
 
 
 def _more_date(article, sel: ListingSelectors, zone) -> datetime | None:

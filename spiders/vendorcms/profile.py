@@ -25,17 +25,31 @@ class SourcePaths:
     home_feed: str
     # ``{feed}``: a name from the configuration's ``category_feeds``.
     category_feed: str
-    latest: str
-    # ``{page}``: 0, 1, 2... until the dates leave the window.
-    more_latest: str
     sitemap_index: str
     # Monthly sitemaps named in the index (never built: padding differs between outlets);
     # groups: year, month.
     monthly_sitemap: re.Pattern[str]
-    # ``{term}``: the URL-quoted search term.
-    search: str
+    # The latest-news page; None when the map knows none for the site.
+    latest: str | None = None
+    # ``{page}``: 0, 1, 2... until the dates leave the window; None: no "load more" of the latest news.
+    more_latest: str | None = None
+    # ``{zone}`` and ``{page}`` (0, 1, 2...): a zone's "load more", read for each of ``more_zones``.
+    more_zone: str | None = None
+    more_zones: tuple[int, ...] = ()
+    # How the "load more" pages answer: ``articles_html`` (NDO: ``data.articles`` is an HTML
+    # fragment) or ``contents`` (Tiền Phong, SGGP: ``data.contents[]`` JSON items with epoch dates).
+    more_format: str = "articles_html"
+    # The origin of the "load more" API on the live site (``https://api.tienphong.vn``); None: the
+    # site's own. A mirror (the sample site) serves the API itself.
+    api_origin: str | None = None
+    # ``{term}``: the URL-quoted search term; None when the map knows no search page.
+    search: str | None = None
     # ``{page}`` (1, 2...) and ``{term}``; None when the site has no "load more" for search.
     more_search: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.more_format not in ("articles_html", "contents"):
+            raise ValueError(f"unknown load-more format {self.more_format!r}")
 
 
 @dataclass(frozen=True, kw_only=True)

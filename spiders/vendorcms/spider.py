@@ -30,7 +30,7 @@ from spiders.pages.listings import Discovered, parse_rss, parse_sitemap_index, p
 from spiders.registry import Site
 
 from .article import ArticlePage
-from .listings import parse_listing_html, parse_morenews_json
+from .listings import parse_listing_html, parse_morenews_contents, parse_morenews_json
 from .profile import VendorCmsProfile
 
 # Past this many "load more" pages something is wrong (the window never closes).
@@ -58,7 +58,14 @@ class VendorCmsSpider(scrapy.Spider):
         self.base_url = (settings.get("BANTIN_SITE_URL") or site.base_url).rstrip("/")
         host = (urlsplit(self.base_url).hostname or "").lower()
         # A mirror or the sample site serves the site elsewhere: follow only its host then.
-        self.allowed_domains = list(site.hosts) if host in site.hosts else [host]
+        mirrored = host not in site.hosts
+        self.allowed_domains = [host] if mirrored else list(site.hosts)
+        api_origin = self.profile.paths.api_origin
+        # The live API has its own host (api.<site>); a mirror serves the API on its own origin.
+        self.api_base = self.base_url if mirrored or not api_origin else api_origin.rstrip("/")
+        api_host = (urlsplit(self.api_base).hostname or "").lower()
+        if api_host not in self.allowed_domains:
+            self.allowed_domains.append(api_host)
         now_text = settings.get("BANTIN_NOW")
         self.now = datetime.fromisoformat(now_text) if now_text else datetime.now(timezone.utc)
         since = settings.get("BANTIN_SINCE")
@@ -86,10 +93,17 @@ class VendorCmsSpider(scrapy.Spider):
         yield self.source_request(paths.home_feed, RSS, self.parse_feed)
         for feed in self.category_feeds:
             yield self.source_request(paths.category_feed.format(feed=feed), RSS, self.parse_feed)
-        yield self.source_request(paths.latest, LATEST, self.parse_listing)
-        yield self.more_latest_request(0)
+        if paths.latest is not None:
+            yield self.source_request(paths.latest, LATEST, self.parse_listing)
+        if paths.more_latest is not None:
+            yield self.more_request(paths.more_latest, 0)
+        if paths.more_zone is not None:
+            for zone in paths.more_zones:
+                yield self.more_request(paths.more_zone, 0, zone=zone)
         if self.backfill:
             yield self.source_request(paths.sitemap_index, SITEMAP, self.parse_sitemap_index)
+        if paths.search is None:
+            return
         for term in self.search_terms:
             yield self.source_request(paths.search.format(term=quote(term)), SEARCH, self.parse_listing)
             if paths.more_search is None:
@@ -99,20 +113,29 @@ class VendorCmsSpider(scrapy.Spider):
                     paths.more_search.format(page=page, term=quote(term)), SEARCH, self.parse_more_search
                 )
 
-    def source_request(self, path_or_url: str, source: str, callback, **meta) -> scrapy.Request:
+    def source_request(self, path_or_url: str, source: str, callback, headers=None, **meta) -> scrapy.Request:
         url = path_or_url if "://" in path_or_url else self.url(path_or_url)
         return scrapy.Request(
             url,
             callback=callback,
             errback=self.source_errback,
+            headers=headers,
             meta={"bantin_kind": "source", "bantin_source": source, **meta},
             priority=10,
         )
 
+    def more_request(self, template: str, page: int, zone: int | None = None) -> scrapy.Request:
+        """One "load more" page of the latest news (or of ``zone``), on the API's origin."""
+        path = template.format(page=page, zone=zone)
+        headers = None
+        if self.api_base != self.base_url:
+            # The live API answers pages of its own site only (as the site's own script calls it).
+            headers = {"Origin": self.base_url, "Referer": self.base_url + "/"}
+        return self.source_request(self.api_base + path, LATEST, self.parse_more_latest, headers=headers,
+                                   bantin_page=page, bantin_more=template, bantin_zone=zone)
+
     def more_latest_request(self, page: int) -> scrapy.Request:
-        return self.source_request(
-            self.profile.paths.more_latest.format(page=page), LATEST, self.parse_more_latest, bantin_page=page
-        )
+        return self.more_request(self.profile.paths.more_latest, page)
 
     # -- sources ---------------------------------------------------------------------------
 
@@ -139,7 +162,8 @@ class VendorCmsSpider(scrapy.Spider):
 
     def parse_more_latest(self, response):
         def follow() -> Iterator[scrapy.Request]:
-            entries, has_more = parse_morenews_json(response.body, self.base_url, self.profile)
+            parse = parse_morenews_contents if self.profile.paths.more_format == "contents" else parse_morenews_json
+            entries, has_more = parse(response.body, self.base_url, self.profile)
             yield from self.announce(response, entries)
             page = response.meta["bantin_page"]
             dates = [entry.published_at or entry.lastmod for entry in entries]
@@ -147,7 +171,7 @@ class VendorCmsSpider(scrapy.Spider):
             # Pages run newest first: once the oldest item is before the window, stop.
             still_in_window = not dates or min(dates) >= self.window_start
             if has_more and still_in_window and page + 1 < MAX_MORE_PAGES:
-                yield self.more_latest_request(page + 1)
+                yield self.more_request(response.meta["bantin_more"], page + 1, response.meta["bantin_zone"])
 
         yield from self.guarded(response, follow)
 
