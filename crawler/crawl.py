@@ -1,7 +1,7 @@
 """Running one crawl in this process (the CLI's `bantin crawl`).
 
 Twisted's reactor cannot be restarted, so a process runs at most one crawl:
-long-lived callers (the service, the demo) start `python -m crawler crawl`
+long-lived callers (the service, the demo) start `python -P -m crawler crawl`
 as a child process instead of calling this.
 """
 
@@ -117,9 +117,19 @@ def run_crawl(config: Config, options: CrawlOptions) -> CrawlResult:
 
 def crawl_child_command(config_path: str | os.PathLike | None, *args: str, quiet: bool = False) -> list[str]:
     """The command line that runs `bantin crawl` as a child process (the service, the demo, benchmarks, tests)."""
-    command = [sys.executable, "-m", "crawler"]
+    command = [*python_module_command(), "crawler"]
     if quiet:
         command.append("--quiet")
     if config_path:
         command += ["--config", str(Path(config_path).resolve())]
     return [*command, "crawl", *args]
+
+
+def python_module_command() -> list[str]:
+    """`python -m` without the working directory on sys.path.
+
+    `-m` puts the current folder first on sys.path, so a secrets.py or json.py
+    among the user's files would be imported into the child; -P (Python 3.11)
+    leaves it off.
+    """
+    return [sys.executable, "-P", "-m"]

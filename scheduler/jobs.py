@@ -1,6 +1,6 @@
 """The service's jobs: a crawl in a child process, the digest in-process, and their ledger.
 
-The crawl runs as ``python -m crawler crawl`` in its own process (Scrapy's
+The crawl runs as ``python -P -m crawler crawl`` in its own process (Scrapy's
 reactor cannot be restarted in a long-lived process); this module watches it,
 copies its output to the service log, enforces the time limit and repairs the
 crawl ledger when the child dies without closing its row. Every job run, as the

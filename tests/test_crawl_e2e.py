@@ -280,3 +280,22 @@ def test_scrapy_cli_lists_and_crawls_from_the_repo_root(env, tmp_path):
                              cwd=REPO, capture_output=True, text=True, env=environment, timeout=180)
     assert crawled.returncode == 0, crawled.stderr
     assert set(env.articles()) == set(expected_articles(env))
+
+
+def test_the_crawl_child_never_imports_from_the_working_directory(env, tmp_path):
+    # `python -m` puts the working directory first on sys.path: the user's own
+    # secrets.py or json.py beside their files would run inside every crawl.
+    workdir = tmp_path / "user files"
+    workdir.mkdir()
+    marker = tmp_path / "imported"
+    for name in ("secrets", "json", "crawler", "spiders"):
+        payload = f"open({str(marker)!r}, 'a').write({name!r} + '\\n')\n"
+        if name in ("crawler", "spiders"):
+            (workdir / name).mkdir()
+            (workdir / name / "__init__.py").write_text(payload, encoding="utf-8")
+        else:
+            (workdir / f"{name}.py").write_text(payload, encoding="utf-8")
+    result = subprocess.run(env.command(), capture_output=True, text=True, cwd=workdir, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert not marker.exists(), marker.read_text()
+    assert env.runs()[-1].status == "ok" and env.articles()

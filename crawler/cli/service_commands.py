@@ -78,7 +78,10 @@ def bantin_executable() -> list[str]:
     found = shutil.which("bantin")
     if found:
         return [str(Path(found).absolute())]
-    return [sys.executable, "-m", "crawler"]
+    from crawler.crawl import python_module_command
+
+    # The unit's WorkingDirectory is the config's folder, among the user's files.
+    return [*python_module_command(), "crawler"]
 
 
 def stop_timeout_seconds(time_limit_minutes: float) -> int:
