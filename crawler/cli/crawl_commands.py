@@ -386,6 +386,20 @@ def search_articles(app: App, query: str, since, until, mode: str, limit: int, o
 def export_articles(app: App, topic: str | None, since, until, output_format: str, out: str | None) -> None:
     """Export stored articles with every field (JSON Lines by default)."""
     topic = _resolve_topic(app, topic)
+    try:
+        count = _export(app, topic, since, until, output_format, out)
+    except OSError as exc:
+        if not out or isinstance(exc, BrokenPipeError):
+            raise
+        # A full disk or a folder in the way: one line, not "internal error".
+        from crawler.errors import OutputError
+
+        raise OutputError(out, exc.strerror or type(exc).__name__) from None
+    if out:
+        click.echo(f"exported {count} article(s) to {out}", err=True)
+
+
+def _export(app: App, topic: str | None, since, until, output_format: str, out: str | None) -> int:
     stream = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout
     count = 0
     try:
@@ -412,5 +426,4 @@ def export_articles(app: App, topic: str | None, since, until, output_format: st
     finally:
         if out:
             stream.close()
-    if out:
-        click.echo(f"exported {count} article(s) to {out}", err=True)
+    return count
