@@ -361,7 +361,7 @@ def search_articles(app: App, query: str, since, until, mode: str, limit: int, o
 
     matcher = single_query_matcher(query, mode)
     results = []
-    with app.database.session() as session:
+    with app.database.session(read_only=True) as session:
         for row in session.scalars(_article_query(since, until, None).execution_options(yield_per=500)):
             outcome = matcher.explain(ArticleFields.from_article(row), "query")
             if outcome.matched:
@@ -403,7 +403,7 @@ def _export(app: App, topic: str | None, since, until, output_format: str, out: 
     stream = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout
     count = 0
     try:
-        with app.database.session() as session:
+        with app.database.session(read_only=True) as session:
             rows = session.scalars(_article_query(since, until, topic).execution_options(yield_per=500))
             writer = None
             if output_format == "json":

@@ -142,7 +142,7 @@ def test_topic(app: App, query: str, days: int, mode: str, limit: int, output_fo
     terms: Counter[str] = Counter()
     matched = []
     scanned = 0
-    with app.database.session() as session:
+    with app.database.session(read_only=True) as session:
         rows = session.scalars(
             select(Article).where(Article.published_at >= since)
             .order_by(Article.published_at.desc()).execution_options(yield_per=500)

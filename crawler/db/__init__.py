@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from crawler.errors import DatabaseTooNewError, StorageError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option marking the engine of read-only sessions.
+READ_ONLY = "bantin_read_only"
 
 
 class Database:
@@ -24,13 +26,19 @@ class Database:
         self.url = url
         self.engine = _create_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
         if migrate:
             upgrade(self.engine)
 
     @contextlib.contextmanager
-    def session(self) -> Iterator[Session]:
-        """One short transaction: commits on success, rolls back on error."""
-        with self._sessions.begin() as session:
+    def session(self, *, read_only: bool = False) -> Iterator[Session]:
+        """One short transaction: commits on success, rolls back on error.
+
+        `read_only` is for long scans that never write (an export piped into a
+        pager): on SQLite they do not take the write lock, so they never hold
+        up a crawl.
+        """
+        with (self._readers if read_only else self._sessions).begin() as session:
             yield session
 
     def dispose(self) -> None:
@@ -55,13 +63,22 @@ def _create_engine(url: str) -> Engine:
                 raise StorageError(f"cannot create the database folder: {exc}") from None
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; take it over so that
-        # a writing transaction starts as one (no lost upgrades between readers).
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        # pysqlite's own transaction handling defers BEGIN; take it over, and
+        # take the write lock up front: a deferred transaction that read and
+        # then writes after another connection wrote gets SQLITE_BUSY at once,
+        # which the busy timeout does not cover ("database is locked").
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return create_engine(parsed, pool_pre_ping=True)
+
+
+def _sqlite_begin(connection) -> None:
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
