@@ -192,7 +192,11 @@ class Service:
     # -- lifecycle ----------------------------------------------------------------
 
     def run(self) -> int:
-        """Hold the service lease and run the scheduler until SIGTERM/SIGINT; returns the exit status."""
+        """Hold the service lease and run the scheduler until SIGTERM/SIGINT; returns the exit status.
+
+        With `install_signals`, SIGTERM, SIGINT and SIGHUP stay ignored after
+        it returns: the process is on its way out.
+        """
         info = {"purpose": "`bantin serve`", "version": __version__, "config": str(self.config.path or "")}
         try:
             lease_cm = hold_lease(
@@ -299,7 +303,10 @@ class Service:
                 return
             signum = data[0]
             if signum == signal.SIGHUP:
-                self.reload()
+                if self.stopping.is_set():
+                    log_event("service", "reload", outcome="ignored: stopping")
+                else:
+                    self.reload()
             else:
                 self.request_stop(signal.Signals(signum).name)
 
@@ -307,9 +314,11 @@ class Service:
         pipe = getattr(self, "_signal_pipe", None)
         if pipe is None:
             return
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGHUP, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        # Ignored, not their default actions: the lease is still to be
+        # released, and the process exits as soon as run() returns; a SIGHUP
+        # or a second SIGTERM now would kill it and leave the lease behind.
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
         os.write(pipe[1], b"\0")
         os.close(pipe[1])
         self._signal_pipe = None
