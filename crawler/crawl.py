@@ -7,8 +7,10 @@ as a child process instead of calling this.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -19,6 +21,10 @@ from crawler.config import Config
 from crawler.db import Database
 from crawler.db.models import CrawlRun
 from crawler.errors import CrawlError
+
+# After SIGTERM, requests in flight get this long to finish before the crawl
+# is forced to stop; whoever stops a crawl waits somewhat longer than this.
+STOP_GRACE_SECONDS = 10.0
 
 
 @dataclass
@@ -91,7 +97,14 @@ def run_crawl(config: Config, options: CrawlOptions) -> CrawlResult:
         logging.getLogger("scrapy").setLevel(logging.INFO)
     crawler = process.create_crawler(NhandanSpider)
     process.crawl(crawler)
-    process.start()
+    previous = _install_stop_handlers(process, crawler)
+    try:
+        # Scrapy's own handlers would wait for requests in flight on the first
+        # signal; ours close the ledger row first and bound the wait.
+        process.start(install_signal_handlers=False)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
     run_id = crawler.stats.get_value("bantin/run_id")
     if run_id is None:
@@ -113,6 +126,53 @@ def run_crawl(config: Config, options: CrawlOptions) -> CrawlResult:
             )
     finally:
         database.dispose()
+
+
+def _install_stop_handlers(process, crawler) -> dict:
+    """SIGTERM/SIGINT: close the ledger row interrupted at once, stop gracefully,
+    and force the stop after STOP_GRACE_SECONDS or at a second signal.
+
+    Scrapy's graceful stop waits for the requests in flight, which a hung site
+    holds until the download timeout (up to ten minutes); whoever sent the
+    signal would have to kill the crawl first. Returns the previous handlers.
+    """
+    from twisted.internet import reactor
+
+    log = logging.getLogger("bantin.crawl")
+    received: list[int] = []
+
+    def force(why: str) -> None:
+        if reactor.running:
+            log.warning("forcing the crawl to stop (%s): requests still in flight are abandoned", why)
+            with contextlib.suppress(RuntimeError):  # already stopping
+                reactor.stop()
+
+    def first(name: str) -> None:
+        log.warning("received %s: stopping the crawl (in-flight requests get %g s)", name, STOP_GRACE_SECONDS)
+        ledger = getattr(crawler, "bantin_ledger", None)
+        if ledger is not None:
+            try:
+                ledger.interrupt(f"stopped by {name}")
+            except Exception as exc:  # noqa: BLE001 - the row is closed later by whoever finds it dead
+                log.error("could not close the crawl run: %s", exc)
+        process.stop()
+        reactor.callLater(STOP_GRACE_SECONDS, force, f"{STOP_GRACE_SECONDS:g} s after {name}")
+
+    def on_signal(signum, _frame) -> None:
+        # Only hand over to the reactor here: a handler runs between any two
+        # bytecodes, possibly inside the very code it would call.
+        received.append(signum)
+        name = signal.Signals(signum).name
+        if len(received) == 1:
+            reactor.callFromThread(first, name)
+        else:
+            reactor.callFromThread(force, f"{name} again")
+
+    previous = {}
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous[signum] = signal.getsignal(signum)
+        signal.signal(signum, on_signal)
+    return previous
 
 
 def crawl_child_command(config_path: str | os.PathLike | None, *args: str, quiet: bool = False) -> list[str]:

@@ -166,6 +166,33 @@ class CrawlLedger:
         except Exception:  # noqa: BLE001 - a missed heartbeat must not stop the crawl
             log.exception("could not update the crawl ledger")
 
+    def interrupt(self, why: str) -> None:
+        """Close the row as interrupted now, while the crawl is still stopping.
+
+        A graceful stop waits for requests in flight, which a hung site holds
+        for up to the download timeout; if the stop is then forced or the
+        process killed, the row already says what happened. A crawl that
+        still closes normally overwrites this with its final verdict.
+        """
+        if self.database is None or self.run_id is None:
+            return
+        now = utcnow()
+        with self.database.session() as session:
+            session.execute(
+                update(CrawlRun)
+                .where(CrawlRun.id == self.run_id, CrawlRun.status == "running")
+                .values(
+                    status="interrupted",
+                    message=f"{why}; the next run picks up what this one missed",
+                    finished_at=now,
+                    heartbeat_at=now,
+                    counts=self.counts.as_json(),
+                    errors=list(self.counts.errors),
+                    article_pages=self.counts.article_pages,
+                    fallback_pages=self.counts.fallback_pages,
+                )
+            )
+
     def spider_closed(self, spider, reason: str) -> None:
         if self._flusher is not None and self._flusher.running:
             self._flusher.stop()
@@ -221,8 +248,13 @@ class CrawlLedger:
         return "ok", ""
 
 
-# A running crawl writes its heartbeat every FLUSH_SECONDS; this much silence means it is gone.
+# A running crawl writes its heartbeat every FLUSH_SECONDS; this much silence
+# means it is gone. The one threshold: the next crawl, the service and
+# `bantin status` all judge a 'running' row by it.
 STALE_AFTER = timedelta(minutes=2)
+# Started-at times are written by the crawl's clock; allow it to lag the judge's a little.
+CLOCK_SLACK = timedelta(seconds=5)
+DEAD_MESSAGE = "the crawl process ended without closing its run"
 
 
 def orphan_reason(run: CrawlRun, now: datetime, *, stale_after: timedelta = STALE_AFTER) -> str | None:
@@ -238,14 +270,40 @@ def orphan_reason(run: CrawlRun, now: datetime, *, stale_after: timedelta = STAL
     return None
 
 
-def close_orphaned_runs(session, *, now: datetime, stale_after: timedelta = STALE_AFTER) -> int:
-    """Mark 'running' rows whose crawl is gone (killed, crashed, host lost) as interrupted."""
-    closed = 0
+def close_dead_run(run: CrawlRun, reason: str) -> None:
+    """The one verdict on a crawl found dead: interrupted, as of its last sign of life.
+
+    Whatever it stored is kept (each article is written with its sources and
+    matches), and the next run fetches what it missed.
+    """
+    run.status = "interrupted"
+    run.finished_at = run.heartbeat_at or run.started_at
+    why = f"{DEAD_MESSAGE} ({reason})"
+    run.message = f"{run.message}; {why}" if run.message else why
+
+
+def close_orphaned_runs(session, *, now: datetime) -> list[int]:
+    """Close every 'running' row whose crawl is gone (killed, crashed, host lost); returns their ids."""
+    closed = []
     for run in session.scalars(select(CrawlRun).where(CrawlRun.status == "running")):
-        if orphan_reason(run, now, stale_after=stale_after) is None:
-            continue
-        run.status = "interrupted"
-        run.finished_at = run.heartbeat_at or run.started_at
-        run.message = (run.message + "; " if run.message else "") + "the crawl process ended without closing its run"
-        closed += 1
+        reason = orphan_reason(run, now)
+        if reason is not None:
+            close_dead_run(run, reason)
+            closed.append(run.id)
     return closed
+
+
+def close_runs_of(session, *, pid: int, hostname: str, spawned_at: datetime, reason: str) -> list[int]:
+    """Close the rows a crawl process known to have ended left 'running' (pids are reused:
+    only rows started after it was spawned are its own)."""
+    rows = session.scalars(
+        select(CrawlRun).where(
+            CrawlRun.status == "running",
+            CrawlRun.pid == pid,
+            CrawlRun.hostname == hostname,
+            CrawlRun.started_at >= spawned_at - CLOCK_SLACK,
+        )
+    ).all()
+    for run in rows:
+        close_dead_run(run, reason)
+    return [run.id for run in rows]

@@ -31,7 +31,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from crawler import __version__
+from crawler import __version__, ledger
 from crawler.config import Config, ScheduleConfig, load_config
 from crawler.cron import cron_day_of_week, make_trigger  # noqa: F401 - re-exported for the scheduler's callers
 from crawler.db import Database
@@ -157,7 +157,7 @@ class Service:
         digest_runner: Callable[..., Any] | None = None,
         config_loader: Callable[[], Config] | None = None,
         waiter: Waiter | None = None,
-        kill_grace: float = 30.0,
+        kill_grace: float = jobs.KILL_GRACE_SECONDS,
         poll_seconds: float = 5.0,
         lease_ttl: timedelta = SERVICE_LEASE_TTL,
         heartbeat_seconds: float | None = None,
@@ -326,9 +326,10 @@ class Service:
     def _recover(self) -> None:
         now = self.clock()
         leftover = jobs.interrupt_leftover_job_runs(self.database, now=now)
-        dead = jobs.fail_dead_local_crawl_runs(self.database, now=now)
+        with self.database.session() as session:
+            dead = ledger.close_orphaned_runs(session, now=now)
         if leftover or dead:
-            log_event("service", "recovered", interrupted_jobs=leftover, failed_crawls=len(dead) or None)
+            log_event("service", "recovered", interrupted_jobs=leftover, interrupted_crawls=len(dead) or None)
 
     # -- scheduling ---------------------------------------------------------------
 

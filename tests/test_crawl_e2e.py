@@ -299,3 +299,56 @@ def test_the_crawl_child_never_imports_from_the_working_directory(env, tmp_path)
     assert result.returncode == 0, result.stderr
     assert not marker.exists(), marker.read_text()
     assert env.runs()[-1].status == "ok" and env.articles()
+
+
+def hung_site_env(tmp_path, database_url):
+    """A crawl whose article pages never answer, with a download timeout far beyond any grace."""
+    environment = make_env(tmp_path, database_url)
+    text = environment.config_path.read_text(encoding="utf-8")
+    environment.config_path.write_text(text.replace("timeout_seconds = 5", "timeout_seconds = 600"), encoding="utf-8")
+    environment.site.inject_fault("/*-post*.html", "timeout", seconds=600)
+    return environment
+
+
+@pytest.fixture
+def hung(tmp_path, database_url):
+    environment = hung_site_env(tmp_path, database_url)
+    yield environment
+    environment.site.stop()
+
+
+def test_sigterm_while_a_request_hangs_closes_the_row_interrupted_at_once(hung):
+    process = hung.start_crawl()
+    wait_for(hung.article_requests, timeout=60, what="an article request in flight", process=process)
+    process.send_signal(signal.SIGTERM)
+    # Closed while the request still hangs, not once it times out.
+    wait_for(lambda: hung.runs()[-1].status == "interrupted", what="the row closed interrupted", process=process)
+    # The stop is then forced after the crawl's own short grace: no SIGKILL needed.
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 1, err
+    assert "interrupted" in out
+    [run] = hung.runs()
+    assert run.status == "interrupted" and "stopped by SIGTERM" in run.message
+
+
+def test_the_service_stops_a_hung_crawl_as_interrupted_within_its_grace(hung):
+    import threading
+
+    from scheduler import jobs
+
+    stop = threading.Event()
+    database = hung.database()
+    try:
+        def stop_when_requesting():
+            wait_for(hung.article_requests, timeout=60, what="an article request in flight")
+            stop.set()
+
+        stopper = threading.Thread(target=stop_when_requesting)
+        stopper.start()
+        outcome = jobs.run_crawl_child(hung.command(), database=database, time_limit=3600, stop=stop)
+        stopper.join()
+    finally:
+        database.dispose()
+    # Not SIGKILLed: the default grace covers the child's own.
+    assert outcome.returncode == 1 and outcome.status == "interrupted", outcome
+    assert [run.status for run in hung.runs()] == ["interrupted"]

@@ -171,7 +171,7 @@ def test_sigterm_during_a_digest_lets_it_finish(setup):
     assert count(setup.database, OutboxMessage) == 2
 
 
-def test_sigkilled_crawl_child_is_failed_and_the_service_goes_on(setup):
+def test_sigkilled_crawl_child_fails_the_job_and_the_service_goes_on(setup):
     # Only the crawl is due (the digest is hours away).
     later = datetime.now(timezone.utc) + timedelta(hours=6)
     write_service_config(setup.config, setup.database.url,
@@ -184,7 +184,7 @@ def test_sigkilled_crawl_child_is_failed_and_the_service_goes_on(setup):
     killed_at = datetime.now(timezone.utc)
     wait_for(lambda: setup.finished("crawl"), what="the crawl job to end", process=service.process)
     [crawl] = setup.crawls()
-    assert crawl.status == "failed" and "SIGKILL" in crawl.message and crawl.finished_at is not None
+    assert crawl.status == "interrupted" and "SIGKILL" in crawl.message and crawl.finished_at is not None
     assert [run.status for run in setup.job_runs("crawl")] == ["failed"]
     assert "job=crawl event=finished outcome=failed" in service.output()
     assert lease_holder(setup.database, "crawl") is None

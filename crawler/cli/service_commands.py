@@ -13,9 +13,8 @@ import click
 from crawler import PROJECT_URL
 from crawler.cli import pass_app
 from crawler.errors import UsageError
-
-# How long the service gives a crawl child between SIGTERM and SIGKILL.
-KILL_GRACE_SECONDS = 30.0
+# Between SIGTERM and SIGKILL for a crawl child: covers the child's own grace.
+from scheduler.jobs import KILL_GRACE_SECONDS
 
 
 @click.command()
