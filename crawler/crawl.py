@@ -114,7 +114,7 @@ def run_crawl(config: Config, options: CrawlOptions) -> CrawlResult:
     try:
         with database.session() as session:
             run = session.get(CrawlRun, run_id)
-            return CrawlResult(
+            result = CrawlResult(
                 run_id=run.id,
                 status=run.status,
                 message=run.message,
@@ -126,6 +126,11 @@ def run_crawl(config: Config, options: CrawlOptions) -> CrawlResult:
             )
     finally:
         database.dispose()
+    if result.status == "running" and ledger is not None and ledger.closed_as is not None:
+        # The ledger could not write its verdict (a full disk): report it, not "running".
+        result.status, result.message = ledger.closed_as
+        result.counts, result.errors = ledger.counts.as_json(), list(ledger.counts.errors)
+    return result
 
 
 def _install_stop_handlers(process, crawler) -> dict:

@@ -21,6 +21,7 @@ from crawler import signals as bantin_signals
 from crawler.db import Database
 from crawler.db.models import CrawlRun
 from crawler.locks import pid_alive
+from crawler.logs import one_line
 
 log = logging.getLogger("bantin.crawl")
 
@@ -53,7 +54,8 @@ class RunCounts:
     def error(self, source: str, url: str, reason: str) -> None:
         self.error_total += 1
         if len(self.errors) < MAX_ERRORS:
-            self.errors.append({"source": source, "url": url, "reason": reason})
+            # One line: reasons are printed one per line (database errors carry a second).
+            self.errors.append({"source": source, "url": url, "reason": one_line(reason)})
 
     def totals(self) -> dict[str, int]:
         return {counter: sum(counts[counter] for counts in self.by_source.values()) for counter in COUNTERS}
@@ -75,6 +77,8 @@ class CrawlLedger:
         self.counts = RunCounts()
         self.database: Database | None = None
         self.run_id: int | None = None
+        # (status, message) as closed, even when the row could not be written.
+        self.closed_as: tuple[str, str] | None = None
         self._flusher = None
 
     @classmethod
@@ -199,6 +203,29 @@ class CrawlLedger:
         if self.database is None or self.run_id is None:
             return
         status, message = self.verdict(reason)
+        try:
+            self._close_row(status, message)
+        except Exception:  # noqa: BLE001 - once more: a dropped connection is replaced on the next checkout
+            try:
+                self._close_row(status, message)
+            except Exception as exc:  # noqa: BLE001 - a full disk, a database gone: say so, do not crash
+                status = "failed"
+                message = f"could not record the end of the run in the database: {one_line(str(exc))}"
+                log.error("crawl run %s: %s", self.run_id, message)
+        self.closed_as = (status, message)
+        self.crawler.stats.set_value("bantin/status", status)
+        log_method = log.info if status == "ok" else log.warning
+        totals = self.counts.totals()
+        log_method(
+            "crawl run %s %s: %s%s",
+            self.run_id,
+            status,
+            ", ".join(f"{key} {value}" for key, value in totals.items()),
+            f" — {message}" if message else "",
+        )
+        self.database.dispose()
+
+    def _close_row(self, status: str, message: str) -> None:
         with self.database.session() as session:
             session.execute(
                 update(CrawlRun)
@@ -214,17 +241,6 @@ class CrawlLedger:
                     fallback_pages=self.counts.fallback_pages,
                 )
             )
-        self.crawler.stats.set_value("bantin/status", status)
-        log_method = log.info if status == "ok" else log.warning
-        totals = self.counts.totals()
-        log_method(
-            "crawl run %s %s: %s%s",
-            self.run_id,
-            status,
-            ", ".join(f"{key} {value}" for key, value in totals.items()),
-            f" — {message}" if message else "",
-        )
-        self.database.dispose()
 
     def verdict(self, reason: str) -> tuple[str, str]:
         counts = self.counts

@@ -258,7 +258,9 @@ def test_robots_txt_is_obeyed(tmp_path, sqlite_url):
 
 
 def test_manual_crawl_refuses_while_another_holds_the_lock(env):
-    env.site.inject_fault("/*-post*.html", "slow", seconds=0.3)
+    # The first crawl's article pages never answer: it holds the lock until
+    # stopped, however slowly the second one starts (a slow page raced it).
+    env.site.inject_fault("/*-post*.html", "timeout", seconds=600)
     first = env.start_crawl()
     try:
         wait_for(env.runs, timeout=60, what="the first crawl's ledger row", process=first)
@@ -352,3 +354,32 @@ def test_the_service_stops_a_hung_crawl_as_interrupted_within_its_grace(hung):
     # Not SIGKILLed: the default grace covers the child's own.
     assert outcome.returncode == 1 and outcome.status == "interrupted", outcome
     assert [run.status for run in hung.runs()] == ["interrupted"]
+
+
+def test_a_full_disk_mid_crawl_is_one_line_per_record_and_a_failed_run(tmp_path, sqlite_url):
+    import re
+    import resource
+
+    from crawler.db import Database
+
+    environment = make_env(tmp_path, sqlite_url)
+    try:
+        Database(sqlite_url).dispose()  # migrated: the crawl starts, then the disk fills
+        limit = (tmp_path / "bantin.sqlite3").stat().st_size + 30_000
+
+        def small_disk():
+            # Writes past the limit fail with EFBIG (Python ignores SIGXFSZ), as on a full disk.
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+        result = subprocess.run(environment.command(), capture_output=True, text=True, timeout=180,
+                                preexec_fn=small_disk)
+    finally:
+        environment.site.stop()
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "disk I/O error" in result.stderr
+    record = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ |  error: |  \.\.\. and )")
+    assert [line for line in result.stderr.splitlines() if not record.match(line)] == []
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("crawl run 1: failed"), result.stdout
+    assert "could not record the end of the run" in result.stdout
