@@ -180,22 +180,7 @@ class CrawlLedger:
         """
         if self.database is None or self.run_id is None:
             return
-        now = utcnow()
-        with self.database.session() as session:
-            session.execute(
-                update(CrawlRun)
-                .where(CrawlRun.id == self.run_id, CrawlRun.status == "running")
-                .values(
-                    status="interrupted",
-                    message=f"{why}; the next run picks up what this one missed",
-                    finished_at=now,
-                    heartbeat_at=now,
-                    counts=self.counts.as_json(),
-                    errors=list(self.counts.errors),
-                    article_pages=self.counts.article_pages,
-                    fallback_pages=self.counts.fallback_pages,
-                )
-            )
+        self._close_row("interrupted", f"{why}; the next run picks up what this one missed", only_running=True)
 
     def spider_closed(self, spider, reason: str) -> None:
         if self._flusher is not None and self._flusher.running:
@@ -225,11 +210,12 @@ class CrawlLedger:
         )
         self.database.dispose()
 
-    def _close_row(self, status: str, message: str) -> None:
+    def _close_row(self, status: str, message: str, *, only_running: bool = False) -> None:
+        condition = [CrawlRun.id == self.run_id] + ([CrawlRun.status == "running"] if only_running else [])
         with self.database.session() as session:
             session.execute(
                 update(CrawlRun)
-                .where(CrawlRun.id == self.run_id)
+                .where(*condition)
                 .values(
                     status=status,
                     message=message,
