@@ -25,6 +25,8 @@ from crawler.logs import one_line
 
 log = logging.getLogger("bantin.crawl")
 
+# The reason the pipeline gives an article it fetched but could not write to the database.
+STORAGE_FAILURE = "storage:"
 COUNTERS = ("discovered", "fetched", "new", "updated", "unchanged", "failed")
 MAX_ERRORS = 200
 FLUSH_SECONDS = 5.0
@@ -47,6 +49,8 @@ class RunCounts:
         self.fallback_pages = 0
         self.source_pages_ok = 0
         self.source_pages_failed = 0
+        self.storage_failures = 0
+        self.storage_error = ""
 
     def add(self, source: str, counter: str, amount: int = 1) -> None:
         self.by_source[source][counter] += amount
@@ -148,6 +152,9 @@ class CrawlLedger:
         if extraction:
             self.counts.article_pages += 1
             self.counts.fallback_pages += 1
+        if reason.startswith(STORAGE_FAILURE):
+            self.counts.storage_failures += 1
+            self.counts.storage_error = self.counts.storage_error or one_line(reason)
         log.warning("article failed: %s: %s", url, reason)
 
     def flush(self) -> None:
@@ -235,6 +242,12 @@ class CrawlLedger:
             return "interrupted", f"{why}; the next run picks up what this one missed"
         if reason != "finished":
             return "failed", f"crawl ended: {reason}"
+        if counts.storage_failures:
+            # The archive itself could not be written (a full disk, a lost database): not a bad page.
+            return "failed", (
+                f"{counts.storage_failures} article(s) could not be stored ({counts.storage_error}); "
+                "they are fetched again on the next run"
+            )
         if counts.source_pages_ok == 0 and counts.source_pages_failed > 0:
             return "failed", f"no discovery source could be read ({counts.source_pages_failed} failed)"
         if counts.article_pages >= DEGRADED_MIN_PAGES:
