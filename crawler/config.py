@@ -15,7 +15,7 @@ from email.utils import parseaddr
 from importlib import resources
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -41,6 +41,19 @@ def default_database_url() -> str:
 class _Section(BaseModel):
     # strict: TOML already has real types, so "2" for an integer is a mistake worth reporting.
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # Every other string becomes a header, a URL, a path or part of a one-line
+    # log or output record, where a line break splits or forges a line.
+    _multiline_fields: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*")
+    @classmethod
+    def _one_line(cls, value, info: ValidationInfo):
+        if info.field_name in cls._multiline_fields:
+            return value
+        for text in value if isinstance(value, list) else (value,):
+            if isinstance(text, str):
+                _single_line(text)
+        return value
 
 
 class SiteConfig(_Section):
@@ -105,13 +118,29 @@ class StorageConfig(_Section):
             url = make_url(value)
         except ArgumentError as exc:
             raise ValueError(f"not a database URL ({exc})") from None
-        if url.get_backend_name() not in ("sqlite", "postgresql"):
-            raise ValueError("only sqlite:/// and postgresql+psycopg:// databases are supported")
+        if url.drivername not in SUPPORTED_DRIVERS:
+            raise ValueError(
+                f"unsupported database driver {url.drivername!r}: use sqlite:///PATH or postgresql+psycopg://..."
+            )
+        if url.get_backend_name() == "sqlite" and _sqlite_in_memory(url):
+            # Every connection would get its own empty database: the crawl
+            # would store into nothing and the digest read another nothing.
+            raise ValueError("an in-memory SQLite database keeps nothing: give a file, sqlite:///PATH")
         return value
 
     @property
     def url(self) -> str:
         return self.database_url or default_database_url()
+
+
+# Synchronous drivers only: storage runs in threads and child processes, not an event loop.
+SUPPORTED_DRIVERS = frozenset({"sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg"})
+
+
+def _sqlite_in_memory(url) -> bool:
+    database = url.database or ""
+    # Also SQLite's URI filenames: file::memory:, file:name?mode=memory.
+    return database in ("", ":memory:") or database.startswith("file::memory:") or url.query.get("mode") == "memory"
 
 
 class CrawlConfig(_Section):
@@ -157,10 +186,14 @@ class ScheduleConfig(_Section):
     def _valid_cron(cls, expression: str, info: ValidationInfo) -> str:
         from crawler.cron import make_trigger
 
+        from datetime import datetime, timezone
+
         try:
-            make_trigger(expression, info.data.get("timezone") or "UTC")
+            trigger = make_trigger(expression, info.data.get("timezone") or "UTC")
         except ValueError as exc:
             raise ValueError(f"bad cron string {expression!r}: {exc}") from None
+        if trigger.get_next_fire_time(None, datetime.now(timezone.utc)) is None:
+            raise ValueError(f"cron string {expression!r} never fires (no such date)")
         return expression
 
     @property
@@ -288,9 +321,8 @@ class TopicConfig(_Section):
     name: str = Field(min_length=1, max_length=200)
     query: str = Field(min_length=1)
     accents: Literal["auto", "exact", "fold"] = "auto"
-
-    # Topic names end up in the digest's Subject header.
-    _one_line_name = field_validator("name")(lambda value: _single_line(value))
+    # A long query may be written over several lines (line breaks are white space to the parser).
+    _multiline_fields: ClassVar[frozenset[str]] = frozenset({"query"})
 
 
 class RecipientConfig(_Section):
@@ -304,9 +336,6 @@ class RecipientConfig(_Section):
     @classmethod
     def _address(cls, value: str) -> str:
         return check_email(value)
-
-    # The name goes into the To header.
-    _one_line_name = field_validator("name")(lambda value: _single_line(value))
 
 
 class Config(_Section):
@@ -401,10 +430,14 @@ def topic_key(name: str) -> str:
     return unicodedata.normalize("NFC", name).strip().casefold()
 
 
+# Every character str.splitlines() breaks at, and NUL.
+LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029\x00")
+
+
 def _single_line(value: str) -> str:
-    """Values that become e-mail headers may not carry line breaks or NUL (header injection)."""
-    for char in ("\r", "\n", "\x00"):
-        if char in value:
+    """Values that become headers or one-line records may not break a line (header injection)."""
+    for char in value:
+        if char in LINE_BREAKS:
             raise ValueError(f"must be a single line (contains {char!r})")
     return value
 

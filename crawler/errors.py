@@ -86,6 +86,15 @@ class ExtractionError(BantinError):
         super().__init__(f"{url}: {reason}" if url else reason)
 
 
+class OutputError(BantinError):
+    """A file or folder bantin was asked to write cannot be written (read-only, full, in the way)."""
+
+    def __init__(self, path: object, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(f"cannot write {path}: {reason}")
+
+
 class CrawlError(BantinError):
     """A crawl could not run or ended in failure."""
 

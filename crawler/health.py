@@ -14,9 +14,6 @@ from sqlalchemy import func, select
 
 from crawler.store.records import RunCounts
 
-# A crawl row still 'running' whose heartbeat is older than this is stale
-# (the crawl writes one every few seconds).
-STALE_HEARTBEAT = timedelta(minutes=10)
 NO_CRAWL_AFTER = timedelta(days=1)
 OUTBOX_FAILURE_WINDOW = timedelta(days=7)
 SOURCE_HISTORY = timedelta(days=60)
@@ -232,9 +229,9 @@ def _digest_job(run, stamp) -> dict[str, Any]:
 
 
 def _stale_reason(run, now: datetime) -> str | None:
-    from crawler.crawl.ledger import orphan_reason
+    from crawler.store.runs import orphan_reason
 
-    return orphan_reason(run, now, stale_after=STALE_HEARTBEAT)
+    return orphan_reason(run, now)
 
 
 def _silent_sources(history, now: datetime, quiet_days: int) -> list[tuple[str, datetime | None]]:

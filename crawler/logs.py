@@ -1,4 +1,4 @@
-"""Log levels for the libraries bantin runs on."""
+"""Log levels for the libraries bantin runs on, and one line per record unless debugging."""
 
 from __future__ import annotations
 
@@ -31,11 +31,43 @@ class LibraryChatterFilter(logging.Filter):
         return True
 
 
+TRACEBACK_HEADER = "Traceback (most recent call last):"
+
+
+def one_line(text: str) -> str:
+    """A message on one line: a traceback inside it shrinks to its last line (the error)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if TRACEBACK_HEADER in lines:
+        lines = lines[: lines.index(TRACEBACK_HEADER)] + lines[-1:]
+    return " ".join(lines)
+
+
+class OneLineFilter(logging.Filter):
+    """Every record on one line, a traceback folded into its error: a full disk or a
+    dropped database connection is one line on stderr, not a screen of frames.
+
+    --debug shows them whole.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None:
+            message = f"{message} ({type(error).__name__}: {str(error)})"
+        folded = one_line(message)
+        if folded != message or record.exc_info or record.args:
+            record.msg, record.args = folded, None
+            record.exc_info = record.exc_text = None
+            record.stack_info = None
+        return True
+
+
 def quiet_libraries(debug: bool) -> None:
-    """Keep library chatter out of bantin's log unless debugging."""
+    """Keep library chatter out of bantin's log, and each record on one line, unless debugging."""
     for handler in logging.getLogger().handlers:
-        if debug:
-            for existing in [f for f in handler.filters if isinstance(f, LibraryChatterFilter)]:
-                handler.removeFilter(existing)
-        elif not any(isinstance(f, LibraryChatterFilter) for f in handler.filters):
-            handler.addFilter(LibraryChatterFilter())
+        for kind in (LibraryChatterFilter, OneLineFilter):
+            if debug:
+                for existing in [f for f in handler.filters if isinstance(f, kind)]:
+                    handler.removeFilter(existing)
+            elif not any(isinstance(f, kind) for f in handler.filters):
+                handler.addFilter(kind())

@@ -1,6 +1,6 @@
 """The service's jobs: a crawl in a child process, the digest in-process, and their ledger.
 
-The crawl runs as ``python -m crawler crawl`` in its own process (Scrapy's
+The crawl runs as ``python -P -m crawler crawl`` in its own process (Scrapy's
 reactor cannot be restarted in a long-lived process); this module watches it,
 copies its output to the service log, enforces the time limit and repairs the
 crawl ledger when the child dies without closing its row. Every job run, as the
@@ -20,17 +20,17 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
-from crawler.crawl.run import crawl_child_command
+from crawler.crawl.run import STOP_GRACE_SECONDS, crawl_child_command
 from crawler.store import Database
+from crawler.store import runs as dead_runs
 from crawler.store.models import CrawlRun, JobRun, Lease
 from crawler.store.records import RunCounts
-from crawler.locks import pid_alive
 
 log = logging.getLogger("bantin.service")
 child_log = logging.getLogger("bantin.service.crawl")
@@ -40,8 +40,9 @@ Clock = Callable[[], datetime]
 # Exit status of a crawl child that found the crawl lock taken (LockBusyError).
 EXIT_BUSY = 75
 SUCCESS_STATUSES = ("ok", "degraded")
-# Started-at times are written by the child's clock; allow it to lag ours a little.
-CLOCK_SLACK = timedelta(seconds=5)
+# Between SIGTERM and SIGKILL: the child's own grace for requests in flight
+# (after which it forces its stop, its row already closed), plus time to exit.
+KILL_GRACE_SECONDS = STOP_GRACE_SECONDS + 20
 
 
 def utcnow() -> datetime:
@@ -150,46 +151,6 @@ def recorded_job(
 # -- crawl ledger repair --------------------------------------------------------
 
 
-def fail_abandoned_crawl_runs(
-    database: Database, *, pid: int, hostname: str, spawned_at: datetime, reason: str, now: datetime
-) -> list[int]:
-    """Mark the crawl rows a dead child left 'running' as failed, with the reason.
-
-    A row belongs to the child when it carries the child's pid and host and was
-    started after the child was spawned (pids are reused).
-    """
-    with database.session() as session:
-        rows = session.scalars(
-            select(CrawlRun).where(
-                CrawlRun.status == "running",
-                CrawlRun.pid == pid,
-                CrawlRun.hostname == hostname,
-                CrawlRun.started_at >= spawned_at - CLOCK_SLACK,
-            )
-        ).all()
-        for run in rows:
-            run.status = "failed"
-            run.finished_at = now
-            run.message = f"{run.message}; {reason}" if run.message else reason
-        return [run.id for run in rows]
-
-
-def fail_dead_local_crawl_runs(database: Database, *, now: datetime, hostname: str | None = None) -> list[int]:
-    """At service start: 'running' crawl rows whose process on this host is gone are failed."""
-    hostname = hostname or socket.gethostname()
-    with database.session() as session:
-        rows = session.scalars(
-            select(CrawlRun).where(CrawlRun.status == "running", CrawlRun.hostname == hostname)
-        ).all()
-        dead = [run for run in rows if run.pid is not None and run.pid != os.getpid() and not pid_alive(run.pid)]
-        for run in dead:
-            run.status = "failed"
-            run.finished_at = run.heartbeat_at or now
-            reason = "the crawl process ended without closing its run (found at service start)"
-            run.message = f"{run.message}; {reason}" if run.message else reason
-        return [run.id for run in dead]
-
-
 def drop_leases_of(database: Database, *, pid: int, hostname: str) -> None:
     """A killed child cannot release its leases; free them so the next crawl need not wait."""
     prefix = f"{hostname}:{pid}:"
@@ -206,7 +167,7 @@ def crawl_runs_of(database: Database, *, pid: int, hostname: str, spawned_at: da
     with database.session() as session:
         return list(session.scalars(
             select(CrawlRun)
-            .where(CrawlRun.pid == pid, CrawlRun.hostname == hostname, CrawlRun.started_at >= spawned_at - CLOCK_SLACK)
+            .where(CrawlRun.pid == pid, CrawlRun.hostname == hostname, CrawlRun.started_at >= spawned_at - dead_runs.CLOCK_SLACK)
             .order_by(CrawlRun.id)
         ))
 
@@ -251,7 +212,7 @@ def run_crawl_child(
     *,
     database: Database,
     time_limit: float,
-    kill_grace: float = 30.0,
+    kill_grace: float = KILL_GRACE_SECONDS,
     stop: threading.Event | None = None,
     clock: Clock | None = None,
     poll_seconds: float = 0.2,
@@ -305,7 +266,7 @@ def run_crawl_child(
     duration = monotonic() - started
     returncode = process.returncode
     return _outcome(
-        database, process.pid, hostname, spawned_at, returncode, stopped_for, stop.is_set(), duration, clock
+        database, process.pid, hostname, spawned_at, returncode, stopped_for, stop.is_set(), duration
     )
 
 
@@ -339,16 +300,14 @@ def _outcome(
     stopped_for: str | None,
     service_stopping: bool,
     duration: float,
-    clock: Clock,
 ) -> CrawlOutcome:
     if returncode < 0:
         how = f"killed by {signal.Signals(-returncode).name}"
     else:
         how = f"exit status {returncode}"
     reason = f"crawl process {pid} {how}" + (f" ({stopped_for})" if stopped_for else "")
-    fixed = fail_abandoned_crawl_runs(
-        database, pid=pid, hostname=hostname, spawned_at=spawned_at, reason=reason, now=clock()
-    )
+    with database.session() as session:
+        fixed = dead_runs.close_runs_of(session, pid=pid, hostname=hostname, spawned_at=spawned_at, reason=reason)
     if fixed:
         drop_leases_of(database, pid=pid, hostname=hostname)
     runs = crawl_runs_of(database, pid=pid, hostname=hostname, spawned_at=spawned_at)
@@ -363,7 +322,9 @@ def _outcome(
         message = run.message if run is not None else ""
     elif returncode == EXIT_BUSY and stopped_for is None and run is None:
         status, message = "busy", "another crawl holds the crawl lock (a manual `bantin crawl`?)"
-    elif service_stopping and not fixed:
+    elif service_stopping:
+        # Stopped with the service: closed by the child itself, or (killed
+        # after the grace) by the one rule for a crawl found dead.
         status, message = "interrupted", reason
     else:
         status = "failed"

@@ -36,6 +36,7 @@ from crawler import __version__
 from crawler.config import Config, ScheduleConfig, load_config
 from crawler.cron import cron_day_of_week, make_trigger  # noqa: F401 - re-exported for the scheduler's callers
 from crawler.store import Database
+from crawler.store import runs as dead_runs
 from crawler.errors import BantinError, LockBusyError
 from crawler.locks import CRAWL_LEASE_PREFIX, HeldLease, hold_lease, lease_holder, leases_named, this_host
 from scheduler import jobs
@@ -162,7 +163,7 @@ class Service:
         digest_runner: Callable[..., Any] | None = None,
         config_loader: Callable[[], Config] | None = None,
         waiter: Waiter | None = None,
-        kill_grace: float = 30.0,
+        kill_grace: float = jobs.KILL_GRACE_SECONDS,
         poll_seconds: float = 5.0,
         lease_ttl: timedelta = SERVICE_LEASE_TTL,
         heartbeat_seconds: float | None = None,
@@ -199,7 +200,11 @@ class Service:
     # -- lifecycle ----------------------------------------------------------------
 
     def run(self) -> int:
-        """Hold the service lease and run the scheduler until SIGTERM/SIGINT; returns the exit status."""
+        """Hold the service lease and run the scheduler until SIGTERM/SIGINT; returns the exit status.
+
+        With `install_signals`, SIGTERM, SIGINT and SIGHUP stay ignored after
+        it returns: the process is on its way out.
+        """
         info = {"purpose": "`bantin serve`", "version": __version__, "config": str(self.config.path or "")}
         try:
             lease_cm = hold_lease(
@@ -306,7 +311,10 @@ class Service:
                 return
             signum = data[0]
             if signum == signal.SIGHUP:
-                self.reload()
+                if self.stopping.is_set():
+                    log_event("service", "reload", outcome="ignored: stopping")
+                else:
+                    self.reload()
             else:
                 self.request_stop(signal.Signals(signum).name)
 
@@ -314,9 +322,11 @@ class Service:
         pipe = getattr(self, "_signal_pipe", None)
         if pipe is None:
             return
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGHUP, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        # Ignored, not their default actions: the lease is still to be
+        # released, and the process exits as soon as run() returns; a SIGHUP
+        # or a second SIGTERM now would kill it and leave the lease behind.
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
         os.write(pipe[1], b"\0")
         os.close(pipe[1])
         self._signal_pipe = None
@@ -324,9 +334,10 @@ class Service:
     def _recover(self) -> None:
         now = self.clock()
         leftover = jobs.interrupt_leftover_job_runs(self.database, now=now)
-        dead = jobs.fail_dead_local_crawl_runs(self.database, now=now)
+        with self.database.session() as session:
+            dead = dead_runs.close_orphaned_runs(session, now=now)
         if leftover or dead:
-            log_event("service", "recovered", interrupted_jobs=leftover, failed_crawls=len(dead) or None)
+            log_event("service", "recovered", interrupted_jobs=leftover, interrupted_crawls=len(dead) or None)
 
     # -- scheduling ---------------------------------------------------------------
 

@@ -83,7 +83,7 @@ BAD = [
     ("[smtp]\nsecurity = \"tls\"", "smtp.security", "'starttls', 'ssl' or 'none'"),
     ("[smtp]\nsender = \"not an address\"", "smtp.sender", "bad e-mail address"),
     ("[site]\nbase_url = \"nhandan.vn\"", "site.base_url", "http(s) URL"),
-    ("[storage]\ndatabase_url = \"mysql://x\"", "storage.database_url", "only sqlite"),
+    ("[storage]\ndatabase_url = \"mysql://x\"", "storage.database_url", "unsupported database driver 'mysql'"),
     ("[digest]\nunsubscribe_url = \"https://x.org/u\"", "digest.unsubscribe_url", "[web] public_url"),
     ("[web]\npublic_url = \"http://bantin.example.org\"", "web.public_url", "https://"),
     ("[web]\npublic_url = \"https://bantin.example.org/?email=x\"", "web.public_url", "no query"),
@@ -232,3 +232,79 @@ def test_a_group_alone_prints_its_help(argv):
     result = subprocess.run([sys.executable, "-m", "crawler", *argv], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     assert result.stdout.startswith("Usage: bantin") and result.stderr == ""
+
+
+# Every break str.splitlines() knows: the set must not drift from Python's.
+SPLITLINES_BREAKS = [chr(code) for code in range(0x110000) if len(f"a{chr(code)}b".splitlines()) > 1]
+
+
+def test_the_line_break_table_is_exactly_what_splitlines_breaks_at():
+    from crawler.config import LINE_BREAKS
+
+    assert set(SPLITLINES_BREAKS) == LINE_BREAKS - {"\x00"}
+
+
+@pytest.mark.parametrize("char", SPLITLINES_BREAKS, ids=[f"U+{ord(c):04X}" for c in SPLITLINES_BREAKS])
+@pytest.mark.parametrize("text, key", [
+    ('[[topics]]\nname = "A{c}B"\nquery = "a"', "topics[0].name"),
+    ('[[recipients]]\nemail = "a@example.org"\nname = "An{c}Bcc"', "recipients[0].name"),
+    ('[smtp]\nsender = "X{c}Y <a@example.org>"', "smtp.sender"),
+    ('[crawl]\nuser_agent = "bot{c}X-Evil: 1"', "crawl.user_agent"),
+    ('[digest]\nunsubscribe_url = "https://example.org/u{c}x"', "digest.unsubscribe_url"),
+    ('[site]\ncategory_feeds = ["kinhte-1185", "a{c}b-2"]', "site.category_feeds"),
+])
+def test_every_unicode_line_break_in_a_one_line_value_is_refused_at_load(char, text, key):
+    escaped = f"\\u{ord(char):04x}"
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text.replace("{c}", escaped), path="bantin.toml")
+    assert caught.value.exit_code == 2 and caught.value.key == key
+    assert "single line" in str(caught.value) and len(str(caught.value).splitlines()) == 1
+
+
+def test_a_query_may_span_lines():
+    config = parse_config('[[topics]]\nname = "A"\nquery = """"Quảng Ninh"\nOR CNHT"""')
+    assert "\n" in config.topics[0].query
+
+
+@pytest.mark.parametrize("url, message", [
+    ("sqlite://", "in-memory"),
+    ("sqlite:///:memory:", "in-memory"),
+    ("sqlite:///file::memory:?uri=true", "in-memory"),
+    ("sqlite:///file:x?mode=memory&uri=true", "in-memory"),
+    ("postgresql+asyncpg://u@127.0.0.1/db", "unsupported database driver 'postgresql+asyncpg'"),
+    ("postgresql+psycopg_async://u@127.0.0.1/db", "unsupported database driver"),
+    ("sqlite+aiosqlite:///x.sqlite3", "unsupported database driver 'sqlite+aiosqlite'"),
+    ("postgresql+psycopg2://u@127.0.0.1/db", "unsupported database driver"),
+    ("oracle://u@h/db", "unsupported database driver 'oracle'"),
+])
+def test_a_database_that_cannot_work_is_refused_at_load(url, message):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(f'[storage]\ndatabase_url = "{url}"')
+    assert caught.value.key == "storage.database_url" and message in str(caught.value)
+
+
+@pytest.mark.parametrize("url", ["sqlite:///x.sqlite3", "sqlite+pysqlite:///x.sqlite3",
+                                 "postgresql://u@127.0.0.1/db", "postgresql+psycopg://u@127.0.0.1/db"])
+def test_supported_databases_load(url):
+    assert parse_config(f'[storage]\ndatabase_url = "{url}"').storage.database_url == url
+
+
+@pytest.mark.parametrize("key, cron", [("crawl", "0 6 31 2 *"), ("digest", "0 6 30 2 *"), ("crawl", "0 6 31 4,6 *")])
+def test_a_cron_that_never_fires_is_refused(key, cron):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(f'[schedule]\n{key} = "{cron}"')
+    assert caught.value.key == f"schedule.{key}" and "never fires" in str(caught.value)
+
+
+def test_a_rare_cron_is_fine():
+    assert parse_config('[schedule]\ncrawl = "0 6 29 2 *"').schedule.crawl == "0 6 29 2 *"
+
+
+def test_cli_names_the_key_of_a_configuration_that_cannot_work(tmp_path):
+    path = tmp_path / "bantin.toml"
+    path.write_text('[storage]\ndatabase_url = "sqlite://"\n', encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "crawler", "--config", str(path), "crawl"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"bantin: error: {path}: storage.database_url: an in-memory SQLite database")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -110,7 +111,15 @@ def test_third_run_with_nothing_new_downloads_no_article(env):
     assert env.article_requests() == []
 
 
+def hang_some_articles(env, how_many: int = 3) -> None:
+    """A few article pages never answer (within the crawl's timeout): the crawl cannot
+    finish before the test stops it, however loaded the machine."""
+    ids = sorted(expected_articles(env))[-how_many:]
+    env.site.inject_fault(re.compile(r"-post(%s)\.html" % "|".join(map(str, ids))), "timeout", seconds=600)
+
+
 def test_killed_crawl_loses_nothing_and_the_next_run_finishes(env):
+    hang_some_articles(env)
     env.site.inject_fault("/*-post*.html", "slow", seconds=0.4)
     process = env.start_crawl()
     wait_for(lambda: len(env.articles()) >= 5, timeout=60, what="five stored articles", process=process)
@@ -132,6 +141,7 @@ def test_killed_crawl_loses_nothing_and_the_next_run_finishes(env):
 
 
 def test_sigterm_stops_cleanly_and_records_interrupted(env):
+    hang_some_articles(env)
     env.site.inject_fault("/*-post*.html", "slow", seconds=0.5)
     process = env.start_crawl()
     wait_for(lambda: len(env.articles()) >= 2, timeout=60, what="two stored articles", process=process)
@@ -259,9 +269,9 @@ def test_robots_txt_is_obeyed(tmp_path, sqlite_url):
 
 
 def test_manual_crawl_refuses_while_another_holds_the_lock(env):
-    # Article pages answer just inside the download timeout (5 s), a few waves of them: the first crawl
-    # holds its lease for many seconds, however long the second process takes to start on a loaded machine.
-    env.site.inject_fault("/*-post*.html", "slow", seconds=4)
+    # The first crawl's article pages never answer: it holds the lock until
+    # stopped, however slowly the second one starts (a slow page raced it).
+    env.site.inject_fault("/*-post*.html", "timeout", seconds=600)
     first = env.start_crawl()
     try:
         wait_for(env.runs, timeout=60, what="the first crawl's ledger row", process=first)
@@ -283,3 +293,107 @@ def test_scrapy_cli_lists_and_crawls_from_the_repo_root(env, tmp_path):
                              cwd=REPO, capture_output=True, text=True, env=environment, timeout=180)
     assert crawled.returncode == 0, crawled.stderr
     assert set(env.articles()) == set(expected_articles(env))
+
+
+def test_the_crawl_child_never_imports_from_the_working_directory(env, tmp_path):
+    # `python -m` puts the working directory first on sys.path: the user's own
+    # secrets.py or json.py beside their files would run inside every crawl.
+    workdir = tmp_path / "user files"
+    workdir.mkdir()
+    marker = tmp_path / "imported"
+    for name in ("secrets", "json", "crawler", "spiders"):
+        payload = f"open({str(marker)!r}, 'a').write({name!r} + '\\n')\n"
+        if name in ("crawler", "spiders"):
+            (workdir / name).mkdir()
+            (workdir / name / "__init__.py").write_text(payload, encoding="utf-8")
+        else:
+            (workdir / f"{name}.py").write_text(payload, encoding="utf-8")
+    result = subprocess.run(env.command(), capture_output=True, text=True, cwd=workdir, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert not marker.exists(), marker.read_text()
+    assert env.runs()[-1].status == "ok" and env.articles()
+
+
+def hung_site_env(tmp_path, database_url):
+    """A crawl whose article pages never answer, with a download timeout far beyond any grace."""
+    environment = make_env(tmp_path, database_url)
+    text = environment.config_path.read_text(encoding="utf-8")
+    environment.config_path.write_text(text.replace("timeout_seconds = 5", "timeout_seconds = 600"), encoding="utf-8")
+    environment.site.inject_fault("/*-post*.html", "timeout", seconds=600)
+    return environment
+
+
+@pytest.fixture
+def hung(tmp_path, database_url):
+    environment = hung_site_env(tmp_path, database_url)
+    yield environment
+    environment.site.stop()
+
+
+def test_sigterm_while_a_request_hangs_closes_the_row_interrupted_at_once(hung):
+    process = hung.start_crawl()
+    wait_for(hung.article_requests, timeout=60, what="an article request in flight", process=process)
+    process.send_signal(signal.SIGTERM)
+    # Closed while the request still hangs, not once it times out.
+    wait_for(lambda: hung.runs()[-1].status == "interrupted", what="the row closed interrupted", process=process)
+    # The stop is then forced after the crawl's own short grace: no SIGKILL needed.
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 1, err
+    assert "interrupted" in out
+    [run] = hung.runs()
+    assert run.status == "interrupted" and "stopped by SIGTERM" in run.message
+
+
+def test_the_service_stops_a_hung_crawl_as_interrupted_within_its_grace(hung):
+    import threading
+
+    from scheduler import jobs
+
+    stop = threading.Event()
+    database = hung.database()
+    try:
+        def stop_when_requesting():
+            wait_for(hung.article_requests, timeout=60, what="an article request in flight")
+            stop.set()
+
+        stopper = threading.Thread(target=stop_when_requesting)
+        stopper.start()
+        outcome = jobs.run_crawl_child(hung.command(), database=database, time_limit=3600, stop=stop)
+        stopper.join()
+    finally:
+        database.dispose()
+    # Not SIGKILLed: the default grace covers the child's own.
+    assert outcome.returncode == 1 and outcome.status == "interrupted", outcome
+    assert [run.status for run in hung.runs()] == ["interrupted"]
+
+
+def test_a_full_disk_mid_crawl_is_one_line_per_record_and_a_failed_run(tmp_path, sqlite_url):
+    import re
+    import resource
+
+    from crawler.store import Database
+
+    environment = make_env(tmp_path, sqlite_url)
+    try:
+        Database(sqlite_url).dispose()  # migrated: the crawl starts, then the disk fills
+        limit = (tmp_path / "bantin.sqlite3").stat().st_size + 30_000
+
+        def small_disk():
+            # Writes past the limit fail with EFBIG (Python ignores SIGXFSZ), as on a full disk.
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+        result = subprocess.run(environment.command(), capture_output=True, text=True, timeout=180,
+                                preexec_fn=small_disk)
+    finally:
+        environment.site.stop()
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "disk I/O error" in result.stderr
+    record = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ |  error: |  \.\.\. and )")
+    assert [line for line in result.stderr.splitlines() if not record.match(line)] == []
+    # Whether the ledger's last write still fits or not, the run says failed and why.
+    # "SITE: crawl run N: failed in Ts — reason" on one line.
+    first, _, reason = result.stdout.splitlines()[0].partition(" — ")
+    assert first.startswith("nhandan: crawl run 1: failed"), result.stdout
+    assert "could not be stored" in reason or "could not record the end of the run" in reason
+    assert "disk I/O error" in reason

@@ -63,17 +63,18 @@ def test_crawl_child_ok(database, fake):
     assert lease_holder(database, "crawl:nhandan") is None
 
 
-def test_crawl_child_crash_is_recorded_failed(database, fake):
+def test_crawl_child_crash_fails_the_job_and_its_row_is_interrupted(database, fake):
     outcome = jobs.run_crawl_child(fake("crash"), database=database, time_limit=60)
     assert outcome.status == "failed" and outcome.returncode == 3
     [run] = crawl_rows(database)
-    assert run.status == "failed" and run.finished_at is not None
+    # Found dead: the ledger's one verdict, whoever finds it.
+    assert run.status == "interrupted" and run.finished_at is not None
     assert "exit status 3" in run.message
     # The dead child's lease is freed at once.
     assert lease_holder(database, "crawl:nhandan") is None
 
 
-def test_crawl_child_killed_with_sigkill_is_recorded_failed(database, fake):
+def test_crawl_child_killed_with_sigkill_fails_the_job_and_its_row_is_interrupted(database, fake):
     def kill_when_running():
         run = wait_for(lambda: next((r for r in crawl_rows(database) if r.status == "running"), None),
                        what="the running crawl row")
@@ -85,7 +86,7 @@ def test_crawl_child_killed_with_sigkill_is_recorded_failed(database, fake):
     killer.join()
     assert outcome.status == "failed"
     [run] = crawl_rows(database)
-    assert run.status == "failed" and "SIGKILL" in run.message
+    assert run.status == "interrupted" and "SIGKILL" in run.message
 
 
 def test_hung_crawl_is_stopped_at_the_time_limit(database, fake):
@@ -98,7 +99,7 @@ def test_hung_crawl_is_stopped_at_the_time_limit(database, fake):
     assert outcome.status == "failed"
     assert "time limit" in outcome.message
     [run] = crawl_rows(database)
-    assert run.status == "failed" and "time limit" in run.message and "SIGKILL" in run.message
+    assert run.status == "interrupted" and "time limit" in run.message and "SIGKILL" in run.message
 
 
 def test_stop_cancels_the_crawl_cleanly(database, fake):
@@ -230,7 +231,7 @@ def test_digest_skipped_while_a_manual_digest_sends(database, fake):
     assert count(database, OutboxMessage) == 0
 
 
-def test_failed_dead_local_crawl_rows_at_start(database):
+def test_dead_crawl_rows_are_interrupted_at_service_start(database):
     import subprocess
 
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -240,9 +241,9 @@ def test_failed_dead_local_crawl_rows_at_start(database):
                              pid=gone.pid, hostname=socket.gethostname(), counts={}, errors=[]))
         session.add(CrawlRun(started_at=utc(2025, 3, 26, 23, 0), status="running", trigger="service",
                              pid=os.getpid(), hostname=socket.gethostname(), counts={}, errors=[]))
-    fixed = jobs.fail_dead_local_crawl_runs(database, now=utc(2025, 3, 27))
-    assert len(fixed) == 1
-    assert sorted(run.status for run in crawl_rows(database)) == ["failed", "running"]
+    service = make_service(database, ["true"])
+    service._recover()
+    assert sorted(run.status for run in crawl_rows(database)) == ["interrupted", "running"]
 
 
 def test_reload_recreates_jobs_and_keeps_a_bad_config_out(database, fake):
@@ -287,7 +288,7 @@ def test_one_child_for_several_sites_is_judged_by_its_worst_run(database):
                              pid=pid, hostname=host, counts=counts, errors=[]))
         session.add(CrawlRun(site="othersite", started_at=now, finished_at=now, status="failed", trigger="service",
                              pid=pid, hostname=host, counts=counts, errors=[], message="no discovery source"))
-    outcome = jobs._outcome(database, pid, host, now, 1, None, False, 1.0, lambda: now)
+    outcome = jobs._outcome(database, pid, host, now, 1, None, False, 1.0)
     assert outcome.status == "failed" and "no discovery source" in outcome.message
     assert outcome.totals["new"] == 4 and outcome.totals["discovered"] == 6
 

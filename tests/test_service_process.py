@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -169,7 +171,7 @@ def test_sigterm_during_a_digest_lets_it_finish(setup):
     assert count(setup.database, OutboxMessage) == 2
 
 
-def test_sigkilled_crawl_child_is_failed_and_the_service_goes_on(setup):
+def test_sigkilled_crawl_child_fails_the_job_and_the_service_goes_on(setup):
     # Only the crawl is due (the digest is hours away).
     later = datetime.now(timezone.utc) + timedelta(hours=6)
     write_service_config(setup.config, setup.database.url,
@@ -182,7 +184,7 @@ def test_sigkilled_crawl_child_is_failed_and_the_service_goes_on(setup):
     killed_at = datetime.now(timezone.utc)
     wait_for(lambda: setup.finished("crawl"), what="the crawl job to end", process=service.process)
     [crawl] = setup.crawls()
-    assert crawl.status == "failed" and "SIGKILL" in crawl.message and crawl.finished_at is not None
+    assert crawl.status == "interrupted" and "SIGKILL" in crawl.message and crawl.finished_at is not None
     assert [run.status for run in setup.job_runs("crawl")] == ["failed"]
     assert "job=crawl event=finished outcome=failed" in service.output()
     assert lease_holder(setup.database, "crawl:nhandan") is None
@@ -191,3 +193,25 @@ def test_sigkilled_crawl_child_is_failed_and_the_service_goes_on(setup):
              process=service.process)
     assert lease_holder(setup.database, "service").pid == service.process.pid
     assert service.stop() == 0
+
+
+@pytest.mark.parametrize("storm", [signal.SIGHUP, signal.SIGTERM, signal.SIGINT])
+def test_signals_during_shutdown_never_kill_the_service(setup, storm):
+    setup.mode.write_text("hang")  # a crawl to stop makes the shutdown take a while
+    service = setup.start()
+    wait_for(lambda: any(run.status == "running" for run in setup.crawls()), what="the crawl",
+             process=service.process)
+    service.process.send_signal(signal.SIGTERM)
+    sent = 0
+    # Keep signalling until the process is gone: whatever arrives while it
+    # stops, releases its lease and exits must not kill it.
+    while service.process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(service.process.pid, storm)
+            sent += 1
+        time.sleep(0.001)
+    assert service.stop() == 0, service.output()[-3000:]
+    assert sent > 10
+    assert lease_holder(setup.database, "service") is None
+    assert "job=service event=stopped outcome=ok" in service.output()
+    assert [run.status for run in setup.crawls()] == ["interrupted"]

@@ -91,7 +91,7 @@ def test_old_degraded_and_failed_crawls_warn(config, database):
 def test_stale_running_rows_warn(config, database):
     add_crawl(database, hours_ago=3)
     add_crawl(database, hours_ago=1, status="running", pid=None, hostname="otherhost", heartbeat_at=NOW - timedelta(minutes=30))
-    # A live heartbeat is "just now" when status runs, not when this module was imported (a long suite run).
+    # A live heartbeat is one from the real clock `status` reads (NOW was taken at import).
     add_crawl(database, hours_ago=0.01, status="running", pid=None, hostname="otherhost",
               heartbeat_at=datetime.now(timezone.utc))
     _, report = status_json(config)

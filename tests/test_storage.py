@@ -143,3 +143,39 @@ def test_sources_and_change_detection(database):
     assert not needs_fetch(state, None)
     assert not needs_fetch(state, published + timedelta(hours=1, seconds=30))  # within tolerance
     assert needs_fetch(state, published + timedelta(hours=3))
+
+
+def test_sqlite_transaction_that_reads_then_writes_survives_another_writer(sqlite_url):
+    # A deferred SQLite transaction that has read cannot write once another
+    # connection committed meanwhile: SQLITE_BUSY at once, whatever the busy
+    # timeout ("database is locked" in a digest under load). A transaction
+    # holds the write lock from its start instead; the other writer waits.
+    import sqlite3
+
+    from crawler.store.models import Lease
+
+    database = Database(sqlite_url)
+    now = datetime.now(timezone.utc)
+    with database.session() as session:
+        for name in ("x", "y"):
+            session.add(Lease(name=name, owner="o", acquired_at=now, heartbeat_at=now, expires_at=now, info={}))
+    other = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), timeout=0, isolation_level=None)
+    other_wrote = True
+    with database.session() as session:
+        row = session.get(Lease, "x")
+        try:
+            other.execute("UPDATE leases SET owner = 'other' WHERE name = 'y'")
+        except sqlite3.OperationalError:
+            other_wrote = False  # it has to wait for us
+        row.owner = "us"
+    other.close()
+    with database.session() as session:
+        assert session.get(Lease, "x").owner == "us"
+    assert not other_wrote
+    # A read-only scan takes no write lock: a writer is not held up by it.
+    with database.session(write=False) as session:
+        session.get(Lease, "x")
+        other = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), timeout=0, isolation_level=None)
+        other.execute("UPDATE leases SET owner = 'other' WHERE name = 'x'")
+        other.close()
+    database.dispose()

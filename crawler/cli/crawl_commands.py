@@ -413,7 +413,7 @@ def search_articles(app: App, query: str, since, until, sites: tuple[str, ...], 
     tree = parse_query(query)
     window = {"since": since.date() if since else None, "until": until.date() if until else None,
               "sites": sites or None}
-    with app.database.session() as session:
+    with app.database.session(write=False) as session:
         known = _check_sites(session, sites)
         after = None
         if before_key:
@@ -459,10 +459,24 @@ def search_articles(app: App, query: str, since, until, sites: tuple[str, ...], 
 def export_articles(app: App, topic: str | None, since, until, output_format: str, out: str | None) -> None:
     """Export stored articles with every field (JSON Lines by default)."""
     topic = app.resolve_topic(topic)
+    try:
+        count = _export(app, topic, since, until, output_format, out)
+    except OSError as exc:
+        if not out or isinstance(exc, BrokenPipeError):
+            raise
+        # A full disk or a folder in the way: one line, not "internal error".
+        from crawler.errors import OutputError
+
+        raise OutputError(out, exc.strerror or type(exc).__name__) from None
+    if out:
+        click.echo(f"exported {count} article(s) to {out}", err=True)
+
+
+def _export(app: App, topic: str | None, since, until, output_format: str, out: str | None) -> int:
     stream = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout
     count = 0
     try:
-        with app.database.session() as session:
+        with app.database.session(write=False) as session:
             rows = session.scalars(_article_query(since, until, topic).execution_options(yield_per=500))
             writer = None
             if output_format == "json":
@@ -486,8 +500,7 @@ def export_articles(app: App, topic: str | None, since, until, output_format: st
     finally:
         if out:
             stream.close()
-    if out:
-        click.echo(f"exported {count} article(s) to {out}", err=True)
+    return count
 
 
 def _with_sources(session, rows, batch: int = 500):

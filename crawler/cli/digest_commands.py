@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from crawler.cli import App, pass_app
-from crawler.errors import UsageError
+from crawler.errors import OutputError, UsageError
 
 
 def _preview_dir(app: App, out: str | None) -> Path:
@@ -29,17 +29,21 @@ def _safe_name(email: str) -> str:
 
 def write_previews(previews, directory: Path, *, stamp: str) -> list[tuple[object, Path, Path]]:
     """Write each preview's .eml and .html; returns (preview, eml path, html path)."""
+    written = []
+    target: Path = directory
     try:
         directory.mkdir(parents=True, exist_ok=True)
+        for preview in previews:
+            base = f"digest-{stamp}-{_safe_name(preview.recipient)}"
+            eml, html = directory / f"{base}.eml", directory / f"{base}.html"
+            target = eml
+            eml.write_bytes(preview.eml_bytes)
+            target = html
+            html.write_text(preview.html, encoding="utf-8")
+            written.append((preview, eml, html))
     except OSError as exc:
-        raise UsageError(f"cannot create {directory}: {exc.strerror}") from None
-    written = []
-    for preview in previews:
-        base = f"digest-{stamp}-{_safe_name(preview.recipient)}"
-        eml, html = directory / f"{base}.eml", directory / f"{base}.html"
-        eml.write_bytes(preview.eml_bytes)
-        html.write_text(preview.html, encoding="utf-8")
-        written.append((preview, eml, html))
+        # Read-only, full, or something else in the way: the user can fix that.
+        raise OutputError(target, exc.strerror or type(exc).__name__) from None
     return written
 
 

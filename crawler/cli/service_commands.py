@@ -13,9 +13,8 @@ import click
 from crawler import PROJECT_URL
 from crawler.cli import pass_app
 from crawler.errors import UsageError
-
-# How long the service gives a crawl child between SIGTERM and SIGKILL.
-KILL_GRACE_SECONDS = 30.0
+# Between SIGTERM and SIGKILL for a crawl child: covers the child's own grace.
+from scheduler.jobs import KILL_GRACE_SECONDS
 
 
 @click.command()
@@ -77,7 +76,10 @@ def bantin_executable() -> list[str]:
     found = shutil.which("bantin")
     if found:
         return [str(Path(found).absolute())]
-    return [sys.executable, "-m", "crawler"]
+    from crawler.crawl.run import python_module_command
+
+    # The unit's WorkingDirectory is the config's folder, among the user's files.
+    return [*python_module_command(), "crawler"]
 
 
 def stop_timeout_seconds(time_limit_minutes: float) -> int:

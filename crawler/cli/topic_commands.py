@@ -134,7 +134,7 @@ def test_topic(app: App, query: str, days: int, whole: bool, mode: str, limit: i
     terms: Counter[str] = Counter()
     matched = []
     total = 0
-    with app.database.session() as session:
+    with app.database.session(write=False) as session:
         period = select(func.count()).select_from(ArticleRow)
         if since is not None:
             period = period.where(ArticleRow.published_at >= since)

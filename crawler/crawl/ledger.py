@@ -14,20 +14,24 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 from scrapy import signals
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from crawler.config import DEFAULT_SITE
 from crawler.crawl import events
 from crawler.crawl.archive import ArchiveStore
 from crawler.store.models import CrawlRun
 from crawler.store.records import COUNTERS, MAX_ERRORS, RunCounts, RunSummary  # noqa: F401 - the ledger's vocabulary
-from crawler.locks import pid_alive
+# The one rule for a crawl found dead lives with the storage (the service and `bantin status` apply it without Scrapy).
+from crawler.store.runs import STALE_AFTER, close_orphaned_runs, orphan_reason  # noqa: F401
+from crawler.logs import one_line
 
 log = logging.getLogger("bantin.crawl")
 
+# The reason the pipeline gives an article it fetched but could not write to the database.
+STORAGE_FAILURE = "storage:"
 FLUSH_SECONDS = 5.0
 # Below this many article pages, a few odd ones say nothing about the layout.
 DEGRADED_MIN_PAGES = 5
@@ -129,6 +133,9 @@ class CrawlLedger:
         if extraction:
             self.counts.article_pages += 1
             self.counts.fallback_pages += 1
+        if reason.startswith(STORAGE_FAILURE):
+            self.counts.storage_failures += 1
+            self.counts.storage_error = self.counts.storage_error or one_line(reason)
         log.warning("article failed: %s: %s", url, reason)
 
     def flush(self) -> None:
@@ -151,6 +158,23 @@ class CrawlLedger:
         except Exception:  # noqa: BLE001 - a missed heartbeat must not stop the crawl
             log.exception("could not update the crawl ledger")
 
+    def interrupt(self, why: str) -> None:
+        """Close the row as interrupted now, while the crawl is still stopping.
+
+        A graceful stop waits for requests in flight, which a hung site holds
+        for up to the download timeout; if the stop is then forced or the
+        process killed, the row already says what happened. A crawl that
+        still closes normally overwrites this with its final verdict.
+        """
+        if self.store is None or self.run_id is None:
+            return
+        message = f"{why}; the next run picks up what this one missed"
+        finished = utcnow()
+        self._close_row("interrupted", message, finished, only_running=True)
+        # A forced stop may never reach spider_closed: the summary says what the row says.
+        if self.status == "running":
+            self.status, self.message, self.finished_at = "interrupted", message, finished
+
     def spider_closed(self, spider, reason: str) -> None:
         if self._flusher is not None and self._flusher.running:
             self._flusher.stop()
@@ -158,21 +182,16 @@ class CrawlLedger:
             return
         status, message = self.verdict(reason)
         finished = utcnow()
-        with self.store.database.session() as session:
-            session.execute(
-                update(CrawlRun)
-                .where(CrawlRun.id == self.run_id)
-                .values(
-                    status=status,
-                    message=message,
-                    finished_at=finished,
-                    heartbeat_at=finished,
-                    counts=self.counts.as_json(),
-                    errors=list(self.counts.errors),
-                    article_pages=self.counts.article_pages,
-                    fallback_pages=self.counts.fallback_pages,
-                )
-            )
+        try:
+            self._close_row(status, message, finished)
+        except Exception:  # noqa: BLE001 - once more: a dropped connection is replaced on the next checkout
+            try:
+                self._close_row(status, message, finished)
+            except Exception as exc:  # noqa: BLE001 - a full disk, a database gone: say so, do not crash
+                status = "failed"
+                message = f"could not record the end of the run in the database: {one_line(str(exc))}"
+                log.error("crawl run %s: %s", self.run_id, message)
+        # What the summary reports, even when the row could not be written (a full disk).
         self.status, self.message, self.finished_at = status, message, finished
         self.crawler.stats.set_value("bantin/status", status)
         log_method = log.info if status == "ok" else log.warning
@@ -196,6 +215,24 @@ class CrawlLedger:
             finished_at=self.finished_at,
         )
 
+    def _close_row(self, status: str, message: str, finished: datetime, *, only_running: bool = False) -> None:
+        condition = [CrawlRun.id == self.run_id] + ([CrawlRun.status == "running"] if only_running else [])
+        with self.store.database.session() as session:
+            session.execute(
+                update(CrawlRun)
+                .where(*condition)
+                .values(
+                    status=status,
+                    message=message,
+                    finished_at=finished,
+                    heartbeat_at=finished,
+                    counts=self.counts.as_json(),
+                    errors=list(self.counts.errors),
+                    article_pages=self.counts.article_pages,
+                    fallback_pages=self.counts.fallback_pages,
+                )
+            )
+
     def verdict(self, reason: str) -> tuple[str, str]:
         counts = self.counts
         if reason in ("shutdown", "closespider_timeout"):
@@ -203,6 +240,12 @@ class CrawlLedger:
             return "interrupted", f"{why}; the next run picks up what this one missed"
         if reason != "finished":
             return "failed", f"crawl ended: {reason}"
+        if counts.storage_failures:
+            # The archive itself could not be written (a full disk, a lost database): not a bad page.
+            return "failed", (
+                f"{counts.storage_failures} article(s) could not be stored ({counts.storage_error}); "
+                "they are fetched again on the next run"
+            )
         if counts.source_pages_ok == 0 and counts.source_pages_failed > 0:
             return "failed", f"no discovery source could be read ({counts.source_pages_failed} failed)"
         if counts.article_pages >= DEGRADED_MIN_PAGES:
@@ -216,33 +259,3 @@ class CrawlLedger:
         if failed:
             return "ok", f"{failed} page(s) failed; they are retried on the next run"
         return "ok", ""
-
-
-# A running crawl writes its heartbeat every FLUSH_SECONDS; this much silence means it is gone.
-STALE_AFTER = timedelta(minutes=2)
-
-
-def orphan_reason(run: CrawlRun, now: datetime, *, stale_after: timedelta = STALE_AFTER) -> str | None:
-    """Why a 'running' ledger row has no live crawl behind it, or None when it may still be running."""
-    if run.hostname == socket.gethostname() and run.pid is not None:
-        if run.pid == os.getpid():
-            return None
-        if not pid_alive(run.pid):
-            return f"its process (pid {run.pid}) is gone"
-    beat = run.heartbeat_at or run.started_at
-    if now - beat > stale_after:
-        return f"it has sent no heartbeat for {int((now - beat).total_seconds() // 60)} min"
-    return None
-
-
-def close_orphaned_runs(session, *, now: datetime, stale_after: timedelta = STALE_AFTER) -> int:
-    """Mark 'running' rows whose crawl is gone (killed, crashed, host lost) as interrupted."""
-    closed = 0
-    for run in session.scalars(select(CrawlRun).where(CrawlRun.status == "running")):
-        if orphan_reason(run, now, stale_after=stale_after) is None:
-            continue
-        run.status = "interrupted"
-        run.finished_at = run.heartbeat_at or run.started_at
-        run.message = (run.message + "; " if run.message else "") + "the crawl process ended without closing its run"
-        closed += 1
-    return closed

@@ -3,15 +3,17 @@
 Twisted's reactor cannot be restarted, so a process runs at most one crawl:
 every chosen site becomes one Scrapy crawler of a single CrawlerProcess (each
 with its own settings, ledger row and spider), and long-lived callers (the
-service, the demo) start `python -m crawler crawl` as a child process instead
+service, the demo) start `python -P -m crawler crawl` as a child process instead
 of calling this. Spider classes come from Scrapy's spider loader by name, so
 this module imports no spider.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +24,10 @@ from crawler.config import Config
 from crawler.crawl.addon import CrawlSite, scrapy_settings
 from crawler.errors import CrawlError
 from crawler.store.records import RunSummary
+
+# After SIGTERM, requests in flight get this long to finish before the crawl
+# is forced to stop; whoever stops a crawl waits somewhat longer than this.
+STOP_GRACE_SECONDS = 10.0
 
 
 @dataclass
@@ -110,7 +116,14 @@ def run_crawl(config: Config, sites: Sequence[CrawlSite], options: CrawlOptions)
         process.crawl(crawler)
         crawlers.append((site, crawler, ""))
     if any(crawler is not None for _, crawler, _ in crawlers):
-        process.start()
+        previous = _install_stop_handlers(process, [crawler for _, crawler, _ in crawlers if crawler is not None])
+        try:
+            # Scrapy's own handlers would wait for requests in flight on the first
+            # signal; ours close the ledger rows first and bound the wait.
+            process.start(install_signal_handlers=False)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
     outcomes = []
     for site, crawler, error in crawlers:
         summary = None
@@ -126,11 +139,73 @@ def run_crawl(config: Config, sites: Sequence[CrawlSite], options: CrawlOptions)
     return outcomes
 
 
+def _install_stop_handlers(process, crawlers) -> dict:
+    """SIGTERM/SIGINT: close every site's ledger row interrupted at once, stop
+    gracefully, and force the stop after STOP_GRACE_SECONDS or at a second signal.
+
+    Scrapy's graceful stop waits for the requests in flight, which a hung site
+    holds until the download timeout (up to ten minutes); whoever sent the
+    signal would have to kill the crawl first. Returns the previous handlers.
+    """
+    from twisted.internet import reactor
+
+    from crawler.crawl.ledger import CrawlLedger
+
+    log = logging.getLogger("bantin.crawl")
+    received: list[int] = []
+
+    def force(why: str) -> None:
+        if reactor.running:
+            log.warning("forcing the crawl to stop (%s): requests still in flight are abandoned", why)
+            with contextlib.suppress(RuntimeError):  # already stopping
+                reactor.stop()
+
+    def first(name: str) -> None:
+        log.warning("received %s: stopping the crawl (in-flight requests get %g s)", name, STOP_GRACE_SECONDS)
+        for crawler in crawlers:
+            try:
+                ledger = crawler.get_extension(CrawlLedger)
+            except RuntimeError:  # this crawler never built its extensions
+                continue
+            try:
+                ledger.interrupt(f"stopped by {name}")
+            except Exception as exc:  # noqa: BLE001 - the row is closed later by whoever finds it dead
+                log.error("could not close crawl run %s: %s", ledger.run_id, exc)
+        process.stop()
+        reactor.callLater(STOP_GRACE_SECONDS, force, f"{STOP_GRACE_SECONDS:g} s after {name}")
+
+    def on_signal(signum, _frame) -> None:
+        # Only hand over to the reactor here: a handler runs between any two
+        # bytecodes, possibly inside the very code it would call.
+        received.append(signum)
+        name = signal.Signals(signum).name
+        if len(received) == 1:
+            reactor.callFromThread(first, name)
+        else:
+            reactor.callFromThread(force, f"{name} again")
+
+    previous = {}
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous[signum] = signal.getsignal(signum)
+        signal.signal(signum, on_signal)
+    return previous
+
+
 def crawl_child_command(config_path: str | os.PathLike | None, *args: str, quiet: bool = False) -> list[str]:
     """The command line that runs `bantin crawl` as a child process (the service, the demo, benchmarks, tests)."""
-    command = [sys.executable, "-m", "crawler"]
+    command = [*python_module_command(), "crawler"]
     if quiet:
         command.append("--quiet")
     if config_path:
         command += ["--config", str(Path(config_path).resolve())]
     return [*command, "crawl", *args]
+
+
+def python_module_command() -> list[str]:
+    """`python -m` without the working directory on sys.path.
+
+    `-m` puts the current folder first on sys.path, so a secrets.py or json.py
+    among the user's files would be imported into the child; -P (Python 3.11)
+    leaves it off.
+    """
+    return [sys.executable, "-P", "-m"]

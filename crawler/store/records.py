@@ -19,6 +19,8 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import JSON, TypeDecorator
 
+from crawler.logs import one_line
+
 COUNTERS = ("discovered", "fetched", "new", "updated", "unchanged", "failed")
 MAX_ERRORS = 200
 
@@ -38,6 +40,9 @@ class RunCounts:
         self.fallback_pages = 0
         self.source_pages_ok = 0
         self.source_pages_failed = 0
+        # Articles fetched but not written (a full disk, a lost database) and the first such error.
+        self.storage_failures = 0
+        self.storage_error = ""
 
     @classmethod
     def from_json(cls, data: Any) -> RunCounts:
@@ -72,7 +77,8 @@ class RunCounts:
     def error(self, source: str, url: str, reason: str) -> None:
         self.error_total += 1
         if len(self.errors) < MAX_ERRORS:
-            self.errors.append({"source": source, "url": url, "reason": reason})
+            # One line: reasons are printed one per line (database errors carry a second).
+            self.errors.append({"source": source, "url": url, "reason": one_line(reason)})
 
     @property
     def sources(self) -> list[str]:
