@@ -65,7 +65,7 @@ def test_an_unknown_site_is_refused_at_load_with_exit_2_naming_the_known_ones(ca
     path.write_text('[[sites]]\nid = "nhandan"\n[[sites]]\nid = "x"\n', encoding="utf-8")
     code, out, err = run(capsys, "--config", str(path), "articles", "list")
     assert code == 2 and out == ""
-    assert err.strip().splitlines() == [f"bantin: error: {path}: sites[1].id: unknown site 'x' (known sites: nhandan)"]
+    assert err.strip().splitlines() == [f"bantin: error: {path}: sites[1].id: unknown site 'x' (known sites: nhandan, vietnamplus, tienphong)"]
 
 
 def test_each_site_crawler_gets_its_own_settings():
