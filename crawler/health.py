@@ -88,6 +88,9 @@ def collect_status(config, database, *, now: datetime, limit: int = 5, quiet_day
             elif last_finished is not None and last_finished.status == "failed":
                 warn("crawl_failed", f"{site}: the last crawl (#{last_finished.id}) failed: "
                      f"{last_finished.message or 'see its errors'}", site)
+            if last_finished is not None:
+                for code, message in _source_warnings(last_finished):
+                    warn(code, f"{site}: {message}", site)
             for source, since in _silent_sources(history, now, quiet_days):
                 warn("source_silent", f"{site}: source {source!r} has found nothing "
                      + (f"since {human_time(stamp(since))}" if since else f"in {quiet_days}+ days")
@@ -232,6 +235,34 @@ def _stale_reason(run, now: datetime) -> str | None:
     from crawler.store.runs import orphan_reason
 
     return orphan_reason(run, now)
+
+
+def _source_warnings(run) -> list[tuple[str, str]]:
+    """A source the last crawl never mentions, or of which it could read no page.
+
+    A silent source (found nothing for days) is caught later by `_silent_sources`; these
+    two are visible at once, in the run that lost the source.
+    """
+    from spiders.registry import UnknownSiteError, get_site
+
+    try:
+        everyday = get_site(run.site).everyday_sources
+    except UnknownSiteError:
+        everyday = ()  # a site no longer registered: its sources are nobody's promise now
+    counts: RunCounts = run.counts
+    found = []
+    for source in everyday:
+        if source not in counts.by_source:
+            found.append(("source_missing", f"the last crawl (#{run.id}) did not read source {source!r} at all "
+                                            "(it is missing from the run's counts)"))
+    for source in counts.sources:
+        # Rows written before sources counted their pages have no "pages_read": no verdict on them.
+        if counts.by_source[source].get("pages_read") == 0:
+            reason = next((error.get("reason") for error in run.errors or []
+                           if isinstance(error, dict) and error.get("source") == source), None)
+            found.append(("source_failed", f"the last crawl (#{run.id}) could not read source {source!r}: "
+                                           f"{reason or 'no reason recorded'}"))
+    return found
 
 
 def _silent_sources(history, now: datetime, quiet_days: int) -> list[tuple[str, datetime | None]]:

@@ -46,6 +46,9 @@ class Site:
     normalise_id: Callable[[str], str] = field(default=str)
     # The site's page object as one call: (HTML, page URL) -> ExtractedArticle (`bantin extract`).
     extract: Callable[[bytes | str, str], Any] | None = None
+    # The discovery sources (as the ledger names them) every crawl of the site reads:
+    # `bantin status` warns when the last run's ledger lacks one.
+    everyday_sources: tuple[str, ...] = ()
 
     def owns(self, url: str) -> bool:
         """An http(s) URL on one of the site's hosts."""

@@ -72,7 +72,7 @@ class CrawlEnv:
 
 
 def make_env(tmp_path: Path, database_url: str, *, days: int = 3, per_day: int = 12, drifted: int = 0,
-             lookback_days: int = 7, extra: str = "", seed: int = 0) -> CrawlEnv:
+             lookback_days: int = 7, extra: str = "", seed: int = 0, timeout_seconds: float = 5) -> CrawlEnv:
     site = SampleSite(generate_site(seed=seed, days=days, per_day=per_day, drifted=drifted))
     base_url = site.start()
     config_path = tmp_path / "bantin.toml"
@@ -85,7 +85,7 @@ database_url = "{database_url}"
 [crawl]
 lookback_days = {lookback_days}
 download_delay = 0
-timeout_seconds = 5
+timeout_seconds = {timeout_seconds}
 retries = 2
 {extra}
 {topics_toml()}

@@ -274,7 +274,8 @@ def test_manual_crawl_refuses_while_another_holds_the_lock(env):
     env.site.inject_fault("/*-post*.html", "timeout", seconds=600)
     first = env.start_crawl()
     try:
-        wait_for(env.runs, timeout=60, what="the first crawl's ledger row", process=first)
+        wait_for(lambda: env.runs() and any(r.fault == "timeout" for r in env.site.request_log), timeout=60,
+                 what="the first crawl waiting on an article", process=first)
         second = env.crawl(check=False)
         assert second.returncode == 75
         assert "bantin: error:" in second.stderr and "crawl" in second.stderr

@@ -203,6 +203,20 @@ def test_tien_phong_reads_the_zone_api_on_its_api_host_with_its_origin():
         "https://tienphong.vn/sitemaps/google-news.xml", "https://tienphong.vn/rss/home.rss"]
 
 
+def test_the_site_hosts_fence_lets_the_site_s_own_api_host_through_and_nothing_else():
+    from scrapy import Request
+    from scrapy.exceptions import IgnoreRequest
+
+    from crawler.crawl.middlewares import SiteHostsMiddleware
+
+    spider = spider_for(TienphongSpider, "tienphong")
+    fence = SiteHostsMiddleware.from_crawler(spider.crawler)
+    for request in spider.source_requests():
+        assert fence.process_request(request) is None, request.url
+    with pytest.raises(IgnoreRequest):
+        fence.process_request(Request("https://api.nhandan.vn/api/morenews-latest-0-0.html"))
+
+
 def test_under_a_mirror_the_api_is_the_mirrors_and_carries_no_origin_headers():
     spider = spider_for(TienphongSpider, "tienphong", BANTIN_SITE_URL="http://127.0.0.1:8123")
     api = [r for r in spider.source_requests() if r.meta["bantin_source"] == LATEST]
@@ -245,6 +259,21 @@ def test_json_items_stop_when_empty_on_error_and_are_refused_when_malformed():
     for body in (b"not json", b'{"data": {"contents": "<li>"}}', b"[]"):
         with pytest.raises(ExtractionError):
             parse_morenews_contents(body, "https://tienphong.vn", TP)
+
+
+def test_a_json_item_with_an_epoch_no_article_can_have_is_skipped_and_listed():
+    items, _ = parse_morenews_contents(json.dumps({"data": {"contents": [
+        {"url": "/a-post1.tpo", "title": "A", "date": 1754612100000},
+        {"url": "/b-post2.tpo", "title": "B", "date": 99_999_999_999_999},  # ms: the year 5138
+    ]}}).encode(), "https://tienphong.vn", TP)
+    assert [i.external_id for i in items] == ["1"]
+    assert [url for url, _ in items.skipped] == ["https://tienphong.vn/b-post2.tpo"]
+
+
+def test_each_site_s_everyday_sources_are_those_its_paths_have():
+    assert get_site("nhandan").everyday_sources == (GOOGLE_NEWS, RSS, LATEST)
+    assert get_site("tienphong").everyday_sources == (GOOGLE_NEWS, RSS, LATEST)  # its zone "load more"
+    assert get_site("vietnamplus").everyday_sources == (GOOGLE_NEWS, RSS)
 
 
 def test_tien_phong_gzip_monthly_sitemap_without_content_encoding_is_read():

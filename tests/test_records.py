@@ -32,7 +32,7 @@ def test_run_counts_read_back_typed_and_written_back_unchanged(database):
         assert isinstance(run.counts, RunCounts)
         assert run.counts.sources == ["google_news", "rss"]
         assert run.counts.totals() == {"discovered": 7, "fetched": 3, "new": 3, "updated": 0, "unchanged": 0,
-                                       "failed": 1}
+                                       "failed": 1, "skipped": 0}
         assert run.counts.source("search")["new"] == 0
         run.counts = RunCounts.from_json(run.counts.as_json())  # a reader writing its value back
     with database.engine.connect() as connection:

@@ -108,7 +108,8 @@ def add_run(database: Database, site: str, status: str, *, started: datetime, co
         session.add(CrawlRun(site=site, started_at=started, finished_at=started + timedelta(minutes=2), status=status,
                              trigger="manual", message="" if status == "ok" else "no discovery source could be read",
                              counts=counts if counts is not None else
-                             {"rss": {"discovered": 5, "fetched": 3, "new": 2, "updated": 1, "unchanged": 0, "failed": 0}},
+                             {"rss": {"discovered": 5, "fetched": 3, "new": 2, "updated": 1, "unchanged": 0, "failed": 0},
+                              "google_news": {}, "latest": {}},
                              errors=[]))
 
 
@@ -203,9 +204,10 @@ def test_status_reports_each_site_and_warns_per_site(capsys, tmp_path, database_
     sites = {entry["site"]: entry for entry in report["sites"]}
     assert sites["nhandan"]["warnings"] == [] and sites["nhandan"]["last_crawl"]["status"] == "ok"
     assert sites["nhandan"]["articles"] == 1 and sites[OTHER]["articles"] == 2
-    assert set(sites[OTHER]["warnings"]) == {"no_crawl", "crawl_failed"}
+    # The failed run read none of the site's everyday sources: each is reported missing too.
+    assert set(sites[OTHER]["warnings"]) == {"no_crawl", "crawl_failed", "source_missing"}
     assert {(warning["code"], warning.get("site")) for warning in report["warnings"]} == {
-        ("no_crawl", OTHER), ("crawl_failed", OTHER)}
+        ("no_crawl", OTHER), ("crawl_failed", OTHER), ("source_missing", OTHER)}
     assert [crawl["site"] for crawl in report["crawls"]] == [OTHER, "nhandan"]
     code, out, _ = run(capsys, "--config", str(path), "status")
     assert code == 1

@@ -220,7 +220,7 @@ def test_announce_requests_only_unknown_or_changed_articles():
     assert {r.url for r in requests} == {a.url(BASE) for a in [changed, *new]}
     # The unchanged article is only remembered as still listed, with the date the source gave.
     assert archive.seen == {unchanged.article_id: {GOOGLE_NEWS: unchanged.modified_at}}
-    assert discovered == [{"source": GOOGLE_NEWS, "count": len(recent), "requested": len(fetched)}]
+    assert discovered == [{"source": GOOGLE_NEWS, "count": len(recent), "requested": len(fetched), "skipped": []}]
 
 
 def test_articles_before_the_window_are_neither_fetched_nor_marked_seen():
@@ -410,9 +410,122 @@ def test_a_source_page_counts_as_read_even_empty_and_not_when_it_fails():
     request = next(r for r in spider.source_requests() if path_of(r) == "/rss/home.rss")
     empty = XmlResponse(url=request.url, body=b'<?xml version="1.0"?><rss><channel></channel></rss>', request=request)
     assert filtered(spider, empty, request.callback(empty)) == []
-    assert discovered == [{"source": RSS, "count": 0, "requested": 0}]
+    assert discovered == [{"source": RSS, "count": 0, "requested": 0, "skipped": []}]
     request = next(r for r in spider.source_requests() if path_of(r) == "/rss/home.rss")
     garbage = TextResponse(url=request.url, body=(FIXTURES / "feed-garbage.rss").read_bytes(), encoding="utf-8",
                            request=request)
     assert filtered(spider, garbage, request.callback(garbage)) == []
     assert len(discovered) == 1  # a page that could not be read announces nothing
+
+
+# -- hostile sources and pages (issue 11) --------------------------------------------------
+
+def test_start_plans_every_source_so_the_ledger_lists_each_even_if_never_read():
+    crawler = get_crawler(NhandanSpider, {
+        "BANTIN_SITE_URL": BASE, "BANTIN_NOW": "2026-08-20T12:00:00+07:00", "BANTIN_SINCE": "2026-07-01",
+    })
+    spider = NhandanSpider.from_crawler(crawler)
+    crawler.spider = spider
+    planned = record(spider, events.sources_planned)
+    asyncio.run(_collect(spider.start()))
+    assert planned == [{"sources": [GOOGLE_NEWS, RSS, LATEST, SITEMAP]}]
+
+
+def test_a_parser_crash_costs_the_source_page_and_is_recorded(monkeypatch):
+    import spiders.vendorcms.spider as module
+
+    def overflow(body, base_url, site):
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr(module, "parse_rss", overflow)
+    spider = make_spider()
+    failed = record(spider, events.source_failed)
+    request = next(r for r in spider.source_requests() if path_of(r) == "/rss/home.rss")
+    response = XmlResponse(url=request.url, body=(FIXTURES / "home.rss").read_bytes(), request=request)
+    assert split_output(request.callback(response)) == ([], [])
+    assert failed == [{"source": RSS, "url": request.url, "reason": "OverflowError: date value out of range"}]
+
+
+def test_entries_dated_in_the_future_are_skipped_and_counted_not_remembered():
+    spider = make_spider()
+    discovered = record(spider, events.source_discovered)
+    response = XmlResponse(url=BASE + "/rss/home.rss", body=b"", request=scrapy.Request(
+        BASE + "/rss/home.rss", meta={"bantin_kind": "source", "bantin_source": RSS}))
+    future = spider.now + timedelta(days=365 * 100)
+    requests = filtered(spider, response, spider.announce(response, [
+        Discovered(url=BASE + "/a-post990001.html", external_id="990001", lastmod=future),
+        Discovered(url=BASE + "/b-post990002.html", external_id="990002", lastmod=spider.now),
+    ]))
+    assert [r.meta["bantin_external_id"] for r in requests] == ["990002"]
+    assert ("nhandan", "990001") not in spider.archive_filter.announced
+    (signal,) = discovered
+    assert signal["count"] == 1 and [url for url, _ in signal["skipped"]] == [BASE + "/a-post990001.html"]
+
+
+def test_a_poisoned_time_already_in_the_archive_does_not_break_the_source():
+    site = Site(seed=3, days=1, per_day=4)
+    article = site.model.recent(48)[0]
+    end_of_time = datetime(9999, 12, 31, 23, 59, 59, tzinfo=VN_TZ)
+    spider = make_spider(site, FakeArchive({article.article_id: end_of_time}))
+    failed = record(spider, events.source_failed)
+    requests, _ = visit(site, google_news_request(spider))
+    assert requests and failed == []
+    assert str(article.article_id) not in {r.meta["bantin_external_id"] for r in requests}
+
+
+def sitemap_index(*locs: str) -> bytes:
+    refs = "".join(f"<sitemap><loc>{BASE}{loc}</loc></sitemap>" for loc in locs)
+    return f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{refs}</sitemapindex>'.encode()
+
+
+def read_index(spider, body: bytes):
+    index = next(r for r in spider.source_requests() if path_of(r) == "/sitemap.xml")
+    response = XmlResponse(url=index.url, body=body, request=index)
+    return split_output(filtered(spider, response, index.callback(response)))[0]
+
+
+def test_a_month_listed_under_3000_query_strings_is_fetched_once():
+    spider = make_spider(BANTIN_SINCE="2026-08-01")
+    requests = read_index(spider, sitemap_index(*(f"/sitemaps/news-2026-8.xml?page={i}" for i in range(3000))))
+    assert [path_of(r) for r in requests] == ["/sitemaps/news-2026-8.xml?page=0"]
+
+
+def test_sitemaps_per_run_are_capped_and_the_excess_counted():
+    spider = make_spider(BANTIN_SINCE="2025-01-01", BANTIN_MAX_SITEMAPS=3)
+    discovered = record(spider, events.source_discovered)
+    months = [f"/sitemaps/news-{year}-{month}.xml" for year in (2026, 2025) for month in range(8, 0, -1)]
+    requests = read_index(spider, sitemap_index(*months))
+    assert [path_of(r) for r in requests] == months[:3]
+    (signal,) = discovered
+    assert signal["source"] == SITEMAP and len(signal["skipped"]) == len(months) - 3
+    assert "cap of 3" in signal["skipped"][0][1]
+    assert make_spider().max_sitemaps == 500
+
+
+def test_an_article_redirected_to_another_id_is_stored_as_the_one_announced():
+    site = Site(seed=5, days=1, per_day=4)
+    announced, target = site.model.visible()[:2]
+    spider = make_spider(site)
+    warnings = record(spider, events.page_warning)
+    request = article_request(spider, announced.url(BASE), announced.article_id)
+    page = site.response(scrapy.Request(target.url(BASE)))
+    response = HtmlResponse(url=target.url(BASE), body=page.body, request=request.replace(
+        url=target.url(BASE), meta={**request.meta, "redirect_urls": [announced.url(BASE)]}))
+    (item,) = split_output(spider.parse_article(response))[1]
+    assert item.article.external_id == str(announced.article_id)
+    assert item.article.url == announced.url(BASE)
+    assert len(warnings) == 2 and all(w["url"] == announced.url(BASE) for w in warnings)
+    assert any(str(target.article_id) in w["reason"] for w in warnings)
+
+
+def test_the_http_charset_reaches_the_page_object():
+    site = Site(seed=5, days=1, per_day=2)
+    article = site.model.visible()[0]
+    spider = make_spider(site)
+    request = article_request(spider, article.url(BASE), article.article_id)
+    html = site.response(scrapy.Request(article.url(BASE))).text.replace('<meta charset="utf-8">', "")
+    body = html.encode("utf-16-le")  # no BOM, no meta: only the header says what it is
+    response = HtmlResponse(url=article.url(BASE), body=body, request=request,
+                            headers={"Content-Type": "text/html; charset=utf-16le"})
+    (item,) = split_output(spider.parse_article(response))[1]
+    assert item.article.title == article.title

@@ -39,14 +39,16 @@ def status_json(config: Path):
     return result.exit_code, json.loads(result.output)
 
 
-def add_crawl(database, *, hours_ago: float, status: str = "ok", counts=None, message: str = "", **fields):
+def add_crawl(database, *, hours_ago: float, status: str = "ok", counts=None, message: str = "", errors=(),
+              **fields):
     started = NOW - timedelta(hours=hours_ago)
     finished = None if status == "running" else started + timedelta(minutes=3)
     with database.session() as session:
         session.add(CrawlRun(started_at=started, finished_at=finished, status=status, trigger="service",
                              counts=counts if counts is not None else
-                             {"rss": {"discovered": 10, "fetched": 4, "new": 3, "updated": 1, "failed": 0}},
-                             errors=[], message=message, **fields))
+                             {"rss": {"discovered": 10, "fetched": 4, "new": 3, "updated": 1, "failed": 0},
+                              "google_news": {}, "latest": {}},
+                             errors=list(errors), message=message, **fields))
 
 
 def codes(report) -> set[str]:
@@ -70,7 +72,8 @@ def test_healthy_status_exits_zero(config, database):
     code, report = status_json(config)
     assert code == 0 and report["healthy"] and report["warnings"] == []
     [crawl] = report["crawls"]
-    assert crawl["totals"] == {"discovered": 10, "fetched": 4, "new": 3, "updated": 1, "unchanged": 0, "failed": 0}
+    assert crawl["totals"] == {"discovered": 10, "fetched": 4, "new": 3, "updated": 1, "unchanged": 0, "failed": 0,
+                               "skipped": 0}
     assert crawl["duration_seconds"] == 180.0
     text = status(config).output
     assert "Health: OK" in text and "rss: discovered 10 fetched 4 new 3 updated 1 failed 0" in text
@@ -100,15 +103,31 @@ def test_stale_running_rows_warn(config, database):
 
 
 def test_silent_source_warns(config, database):
-    quiet = {"rss": {"discovered": 5}, "tin-moi": {"discovered": 0}}
+    busy = {"rss": {"discovered": 5}, "google_news": {"discovered": 5}, "latest": {"discovered": 5}}
+    quiet = {**busy, "tin-moi": {"discovered": 0}}
     for days_ago in (6, 5, 4, 3, 2, 1):
-        counts = {"rss": {"discovered": 5}, "tin-moi": {"discovered": 7}} if days_ago == 6 else quiet
+        counts = {**busy, "tin-moi": {"discovered": 7}} if days_ago == 6 else quiet
         add_crawl(database, hours_ago=days_ago * 24 - 1, counts=counts)
     _, report = status_json(config)
     assert codes(report) == {"source_silent"}
     assert "'tin-moi'" in report["warnings"][0]["message"]
     result = status(config, "--format", "json", "--quiet-days", "7")
     assert json.loads(result.output)["warnings"] == [] and result.exit_code == 0
+
+
+def test_a_source_missing_from_the_last_crawl_or_unread_in_it_warns(config, database):
+    add_crawl(database, hours_ago=30)
+    # The last crawl never mentions google_news, and could read no page of rss.
+    add_crawl(database, hours_ago=1, counts={
+        "rss": {"discovered": 0, "failed": 1, "pages_read": 0, "pages_failed": 1},
+        "latest": {"discovered": 9, "pages_read": 2, "pages_failed": 0},
+    }, errors=[{"source": "rss", "url": "http://x/rss/home.rss", "reason": "HTTP 503"}])
+    code, report = status_json(config)
+    assert code == 1
+    assert codes(report) == {"source_missing", "source_failed"}
+    messages = " | ".join(w["message"] for w in report["warnings"])
+    assert "'google_news'" in messages and "'rss'" in messages and "HTTP 503" in messages
+    assert "'latest'" not in messages
 
 
 def test_failing_outbox_warns_and_digests_are_listed(config, database):

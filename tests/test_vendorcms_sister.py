@@ -174,7 +174,7 @@ def test_the_sister_spider_requests_its_articles_and_the_archive_filter_knows_it
     assert requests[0].meta["bantin_site"] == "sister" and requests[0].meta["bantin_external_id"] == "981234"
     assert archive.asked == [[981234, 981235]]
     assert archive.seen == {981235: {GOOGLE_NEWS: stored}}
-    assert discovered == [{"source": GOOGLE_NEWS, "count": 2, "requested": 1}]
+    assert discovered == [{"source": GOOGLE_NEWS, "count": 2, "requested": 1, "skipped": []}]
 
     article = HtmlResponse(url=URL, body=sister_page(), request=requests[0])
     (item,) = split_output(filtered(spider, article, requests[0].callback(article)))[1]

@@ -13,7 +13,8 @@ the ones requested already this run or stored and unchanged. It keeps the run's
 announced-sources map, asks the archive once per source page (never per article),
 records that the source still lists the unchanged ones, attaches the announced
 sources to each :class:`~crawler.items.CrawledArticle`, and sends
-``source_discovered`` with the page's counts.
+``source_discovered`` with the page's counts (and the entries the spider left out,
+meta ``bantin_skipped``).
 """
 
 from __future__ import annotations
@@ -113,10 +114,11 @@ class ArchiveFilter:
                 yield output
         # A page that was read announces, even nothing; one that failed to parse does not.
         if announced or meta.get("bantin_announced"):
-            for request in self.sift(meta["bantin_source"], announced):
+            for request in self.sift(meta["bantin_source"], announced, meta.get("bantin_skipped", [])):
                 yield request
 
-    def sift(self, source: str, requests: list[Request]) -> list[Request]:
+    def sift(self, source: str, requests: list[Request],
+             skipped: list[tuple[str, str]] = ()) -> list[Request]:
         """The requests of one source page worth sending; remembers what the page announced."""
         keys = [(request.meta["bantin_site"], request.meta["bantin_external_id"]) for request in requests]
         first_time = {key for key in keys if source not in self.announced.get(key, {})}
@@ -143,7 +145,8 @@ class ArchiveFilter:
         # Known, unchanged articles: only remember that this source still lists them.
         self.archive.saw(unchanged)
         self.crawler.signals.send_catch_log(
-            signal=events.source_discovered, source=source, count=len(first_time), requested=len(wanted)
+            signal=events.source_discovered, source=source, count=len(first_time), requested=len(wanted),
+            skipped=list(skipped),
         )
         return wanted
 

@@ -66,10 +66,13 @@ class CrawlLedger:
         connect = crawler.signals.connect
         connect(ledger.spider_opened, signal=signals.spider_opened)
         connect(ledger.spider_closed, signal=signals.spider_closed)
+        connect(ledger.sources_planned, signal=events.sources_planned)
         connect(ledger.source_discovered, signal=events.source_discovered)
         connect(ledger.source_failed, signal=events.source_failed)
         connect(ledger.articles_stored, signal=events.articles_stored)
         connect(ledger.article_failed, signal=events.article_failed)
+        connect(ledger.page_warning, signal=events.page_warning)
+        connect(ledger.robots_refused, signal=events.robots_refused)
         return ledger
 
     # -- signals -----------------------------------------------------------------
@@ -108,17 +111,34 @@ class CrawlLedger:
         self._flusher.start(FLUSH_SECONDS, now=False)
         log.info("crawl run %s started (%s, site %s at %s)", self.run_id, self.trigger, self.site, self.site_url)
 
-    def source_discovered(self, source: str, count: int, requested: int = 0) -> None:
+    def sources_planned(self, sources: list[str]) -> None:
+        self.counts.expect(sources)
+
+    def source_discovered(self, source: str, count: int, requested: int = 0,
+                          skipped: list[tuple[str, str]] = ()) -> None:
         # Only a source page that was read and parsed announces anything.
         self.counts.source_pages_ok += 1
+        self.counts.add(source, "pages_read")
         self.counts.add(source, "discovered", count)
         self.counts.add(source, "fetched", requested)
+        if skipped:
+            self.counts.add(source, "skipped", len(skipped))
+            for url, reason in skipped:
+                self.counts.error(source, url, f"entry skipped: {reason}")
+            log.warning("source %s: %d entr%s skipped (first: %s: %s)", source, len(skipped),
+                        "y" if len(skipped) == 1 else "ies", *skipped[0])
 
     def source_failed(self, source: str, url: str, reason: str) -> None:
         self.counts.source_pages_failed += 1
+        self.counts.add(source, "pages_failed")
         self.counts.add(source, "failed")
+        self.counts.source_reasons.setdefault(source, reason)
         self.counts.error(source, url, reason)
         log.warning("source %s failed: %s: %s", source, url, reason)
+
+    def robots_refused(self, url: str, reason: str) -> None:
+        self.counts.robots_refused += 1
+        self.counts.robots_reason = self.counts.robots_reason or reason
 
     def articles_stored(self, outcomes: list[tuple[str, str, str]]) -> None:
         for source, outcome, extractor in outcomes:
@@ -137,6 +157,10 @@ class CrawlLedger:
             self.counts.storage_failures += 1
             self.counts.storage_error = self.counts.storage_error or one_line(reason)
         log.warning("article failed: %s: %s", url, reason)
+
+    def page_warning(self, source: str, url: str, reason: str) -> None:
+        self.counts.error(source, url, reason)
+        log.warning("%s: %s", url, reason)
 
     def flush(self) -> None:
         """Write the counts so far and a heartbeat: a killed crawl leaves a truthful row."""
@@ -180,6 +204,8 @@ class CrawlLedger:
             self._flusher.stop()
         if self.store is None or self.run_id is None:
             return
+        if reason == "finished":
+            self.counts.close_sources()
         status, message = self.verdict(reason)
         finished = utcnow()
         try:
@@ -240,6 +266,8 @@ class CrawlLedger:
             return "interrupted", f"{why}; the next run picks up what this one missed"
         if reason != "finished":
             return "failed", f"crawl ended: {reason}"
+        if counts.source_pages_ok == 0 and counts.robots_refused:
+            return "failed", f"no discovery source could be read: {counts.robots_reason}"
         if counts.storage_failures:
             # The archive itself could not be written (a full disk, a lost database): not a bad page.
             return "failed", (
@@ -248,14 +276,25 @@ class CrawlLedger:
             )
         if counts.source_pages_ok == 0 and counts.source_pages_failed > 0:
             return "failed", f"no discovery source could be read ({counts.source_pages_failed} failed)"
+        notes = []
+        unread = counts.unread_sources()
+        if unread:
+            notes.append("source(s) not read: " + ", ".join(
+                f"{source} ({counts.source_reasons.get(source, 'no reason recorded')})" for source in unread))
+        status = "ok"
         if counts.article_pages >= DEGRADED_MIN_PAGES:
             share = counts.fallback_pages / counts.article_pages
             if share > self.degraded_share:
-                return "degraded", (
+                status = "degraded"
+                notes.insert(0, (
                     f"{counts.fallback_pages} of {counts.article_pages} article pages could not be read with the "
                     f"site's selectors ({share:.0%} > {self.degraded_share:.0%}): the site's layout may have changed"
-                )
+                ))
         failed = counts.totals()["failed"]
-        if failed:
-            return "ok", f"{failed} page(s) failed; they are retried on the next run"
-        return "ok", ""
+        if failed and status == "ok":
+            notes.append(f"{failed} page(s) failed; they are retried on the next run")
+        skipped = counts.totals()["skipped"]
+        if skipped:
+            notes.append(f"{skipped} announced entr{'y' if skipped == 1 else 'ies'} skipped (see the errors)")
+        return status, "; ".join(notes)
+

@@ -1,13 +1,21 @@
-"""Downloader middleware: retries that back off instead of hammering a struggling site."""
+"""Downloader middlewares: retries that back off, the site's hosts as a fence, robots.txt as RFC 9309 reads it."""
 
 from __future__ import annotations
 
 import logging
 import random
+from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.response import response_status_message
+from twisted.internet.defer import Deferred
+
+from crawler.crawl import events
 
 log = logging.getLogger("bantin.crawl")
 
@@ -63,3 +71,105 @@ def _retry_after(value: bytes | None) -> float | None:
     except ValueError:
         # An HTTP date: not worth parsing precisely; the exponential delay applies.
         return None
+
+
+def _origin(parts) -> tuple[str, int | None] | None:
+    """(host without ``www.``, port unless the default) of an http(s) URL, else None."""
+    if parts.scheme not in ("http", "https"):
+        return None
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    return host[4:] if host.startswith("www.") else host, None if port in (None, 80, 443) else port
+
+
+class SiteHostsMiddleware:
+    """No request leaves the crawled site's hosts, whatever asked for it (in place of Scrapy's OffsiteMiddleware).
+
+    Scrapy's filter lets through every request with ``dont_filter=True`` (the spider's article
+    requests) and every redirect of one, and drops the others when they are scheduled without
+    calling their errback, so the ledger never learns that a source went missing. This one runs
+    on every request the downloader is about to send, redirects included, and refuses with
+    IgnoreRequest, which reaches the request's errback with the reason.
+    """
+
+    def __init__(self, site_url: str, crawler=None):
+        self.origins = {_origin(urlsplit(site_url))}
+        self.crawler = crawler
+        self._api_checked = False
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        # The site's own address unless the configuration moved it (a mirror, the sample site).
+        return cls(crawler.settings.get("BANTIN_SITE_URL") or crawler.spider.site.base_url, crawler)
+
+    def process_request(self, request, spider=None):
+        if not self._api_checked:
+            # A site whose "load more" API has its own origin (api.<site>): the spider knows it once
+            # configured, which is before its first request.
+            api_base = getattr(getattr(self.crawler, "spider", None), "api_base", None)
+            if api_base:
+                self.origins.add(_origin(urlsplit(api_base)))
+                self._api_checked = True
+        if _origin(urlparse_cached(request)) not in self.origins:
+            raise IgnoreRequest(f"refused: off the site's hosts ({request.url[:200]})")
+        return None
+
+
+# RFC 9309 §2.3.1.4: a robots.txt that cannot be reached means "assume complete disallow".
+_DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
+
+
+class RobotsPolicyMiddleware(RobotsTxtMiddleware):
+    """Scrapy's RobotsTxtMiddleware, with RFC 9309's rules where Scrapy's differ.
+
+    - Every request that waited on the robots.txt download is checked: Scrapy resolves one
+      Deferred for all of them, and only the first waiter receives the parser (the others get
+      the first one's callback result, None, which Scrapy reads as "allowed").
+    - 4xx: no rules, everything allowed. 5xx (after retries) or no answer: everything refused.
+    - A refusal is signalled (``events.robots_refused``) so the ledger can say the run was refused.
+    """
+
+    def __init__(self, crawler):
+        super().__init__(crawler)
+        # netloc -> why its robots.txt refuses everything (unreachable), for the refusal's reason
+        self._refuse_all: dict[str, str] = {}
+
+    async def robot_parser(self, request):
+        parser = await super().robot_parser(request)
+        # _parse_robots/_robots_error store the parser before resolving the shared Deferred.
+        stored = self._parsers.get(urlparse_cached(request).netloc)
+        return stored if stored is not None and not isinstance(stored, Deferred) else parser
+
+    async def _parse_robots(self, response, netloc, request):
+        if response.status >= 500:
+            self._disallow_all(netloc, f"its robots.txt answered HTTP {response.status}")
+            return
+        if response.status >= 400:
+            response = response.replace(body=b"")  # no robots.txt: no rules
+        await super()._parse_robots(response, netloc, request)
+
+    def _robots_error(self, exc, netloc):
+        reason = str(exc).strip() or type(exc).__name__
+        self._disallow_all(netloc, f"its robots.txt did not answer: {reason[:200]}")
+
+    def _disallow_all(self, netloc: str, why: str) -> None:
+        log.warning("%s: %s; RFC 9309 says to assume complete disallow", netloc, why)
+        self._refuse_all[netloc] = why
+        waiting = self._parsers.get(netloc)
+        parser = build_from_crawler(self._parserimpl, self.crawler, _DISALLOW_ALL)
+        self._parsers[netloc] = parser
+        if isinstance(waiting, Deferred):
+            waiting.callback(parser)
+
+    def process_request_2(self, rp, request):
+        try:
+            super().process_request_2(rp, request)
+        except IgnoreRequest:
+            netloc = urlparse_cached(request).netloc
+            why = self._refuse_all.get(netloc) or "disallowed"
+            reason = f"refused by robots.txt ({why})"
+            self.crawler.signals.send_catch_log(signal=events.robots_refused, url=request.url, reason=reason)
+            raise IgnoreRequest(reason) from None

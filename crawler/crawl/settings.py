@@ -23,6 +23,12 @@ EXTENSIONS = {
     "scrapy.extensions.telnet.TelnetConsole": None,
 }
 DOWNLOADER_MIDDLEWARES = {
+    # A fence around the site's hosts that also holds for dont_filter requests and their
+    # redirects, and robots.txt read as RFC 9309 says (see crawler/crawl/middlewares.py).
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "crawler.crawl.middlewares.SiteHostsMiddleware": 50,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.crawl.middlewares.RobotsPolicyMiddleware": 100,
     # Retries with back-off (and Retry-After) instead of Scrapy's immediate retries.
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.crawl.middlewares.BackoffRetryMiddleware": 550,

@@ -53,6 +53,7 @@ class RequestRecord:
     time: float        # wall-clock seconds since the epoch
     fault: str = ""
     user_agent: str = ""
+    host: str = ""     # the Host header: which origin the client thought it asked
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -111,6 +112,8 @@ class SampleSite:
         self._lock = threading.RLock()
         self._log: list[RequestRecord] = []
         self._faults: list[Fault] = []
+        # Crafted answers (hostile pages, redirects, odd encodings) by exact path, query included.
+        self._crafted: dict[str, Response] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -213,6 +216,20 @@ class SampleSite:
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
+            self._crafted.clear()
+
+    def serve(self, path: str, body: bytes | str = b"", *, status: int = 200, content_type: str = HTML,
+              headers: dict[str, str] | None = None) -> None:
+        """Answer ``path`` (exact, query included) with this response instead of the site's own page.
+
+        For tests that need a hostile or odd answer: a redirect (``status=302`` and a ``Location``
+        header), a page in a legacy encoding (bytes, with the charset in ``content_type`` or not),
+        a crafted robots.txt. Removed by ``clear_faults()``.
+        """
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        with self._lock:
+            self._crafted[path] = Response(status, content_type, body, dict(headers or {}))
 
     @property
     def faults(self) -> list[Fault]:
@@ -230,6 +247,10 @@ class SampleSite:
                             self._faults.remove(fault)
                     return fault
         return None
+
+    def _take_crafted(self, path: str) -> Response | None:
+        with self._lock:
+            return self._crafted.get(path)
 
     def _record(self, record: RequestRecord) -> None:
         with self._lock:
@@ -518,7 +539,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _log(self, status: int, fault: str = "") -> None:
         self.site._record(RequestRecord(self.command, self.path, status, time.time(), fault,
-                                        self.headers.get("User-Agent", "")))
+                                        self.headers.get("User-Agent", ""), self.headers.get("Host", "")))
 
     def _handle(self, head: bool) -> None:
         if self.path.startswith("/_sample/"):
@@ -541,7 +562,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif kind == "malformed":
             response = Response(200, HTML, render.MALFORMED.encode())
         else:
-            response = self.site.respond(self.path, accept_gzip)
+            response = self.site._take_crafted(self.path) or self.site.respond(self.path, accept_gzip)
         # Logged before sending, so a client that has its answer always finds it in the log.
         self._log(response.status, label)
         self._send(response, head, accept_gzip, truncate=kind == "truncated")

@@ -59,7 +59,9 @@ def needs_fetch(known: KnownArticle | None, announced: datetime | None) -> bool:
         return True
     if announced is None or known.changed_as_of is None:
         return False
-    return announced > known.changed_as_of + CHANGE_TOLERANCE
+    # The tolerance moves the announced time, never the stored one: a stored time near
+    # datetime's limit (9999-12-31, from before dates were checked) must not overflow.
+    return announced - CHANGE_TOLERANCE > known.changed_as_of
 
 
 def store_article(

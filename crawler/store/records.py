@@ -21,7 +21,10 @@ from sqlalchemy import JSON, TypeDecorator
 
 from crawler.logs import one_line
 
-COUNTERS = ("discovered", "fetched", "new", "updated", "unchanged", "failed")
+COUNTERS = ("discovered", "fetched", "new", "updated", "unchanged", "failed", "skipped")
+# Per source, beside the counters: its pages read and parsed, and its pages that could not be.
+# A source with no page read was not read at all this run (`bantin status` warns about it).
+PAGE_COUNTERS = ("pages_read", "pages_failed")
 MAX_ERRORS = 200
 
 
@@ -33,13 +36,19 @@ class RunCounts:
     """
 
     def __init__(self) -> None:
-        self.by_source: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
+        self.by_source: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTERS + PAGE_COUNTERS, 0))
         self.errors: list[dict] = []
         self.error_total = 0
         self.article_pages = 0
         self.fallback_pages = 0
         self.source_pages_ok = 0
         self.source_pages_failed = 0
+        # The sources the spider said it would read, in its order.
+        self.expected: list[str] = []
+        # source -> the first reason one of its pages could not be read
+        self.source_reasons: dict[str, str] = {}
+        self.robots_refused = 0
+        self.robots_reason = ""
         # Articles fetched but not written (a full disk, a lost database) and the first such error.
         self.storage_failures = 0
         self.storage_error = ""
@@ -79,6 +88,28 @@ class RunCounts:
         if len(self.errors) < MAX_ERRORS:
             # One line: reasons are printed one per line (database errors carry a second).
             self.errors.append({"source": source, "url": url, "reason": one_line(reason)})
+
+    def expect(self, sources) -> None:
+        for source in sources:
+            if source not in self.expected:
+                self.expected.append(source)
+                self.by_source[source]  # noqa: B018 - present with zeros even if never read
+
+    def unread_sources(self) -> list[str]:
+        """Expected sources of which no page could be read."""
+        return [source for source in self.expected if not self.by_source[source].get("pages_read", 0)]
+
+    def close_sources(self) -> None:
+        """An expected source that neither answered nor failed was dropped on the way: say so."""
+        for source in self.expected:
+            counts = self.by_source[source]
+            if not counts.get("pages_read", 0) and not counts.get("pages_failed", 0):
+                reason = "no page of this source was read (its request never reached the spider)"
+                self.add(source, "pages_failed")
+                self.add(source, "failed")
+                self.source_pages_failed += 1
+                self.source_reasons.setdefault(source, reason)
+                self.error(source, "", reason)
 
     @property
     def sources(self) -> list[str]:

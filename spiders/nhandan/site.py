@@ -13,6 +13,19 @@ from spiders.vendorcms.article import ArticlePage
 from spiders.vendorcms.profile import SourcePaths, VendorCmsProfile
 from spiders.vendorcms.selectors import GENERIC_CLUTTER, ArticleSelectors, ListingSelectors, VendorCmsSelectors
 
+PATHS = SourcePaths(
+    google_news="/sitemaps/google-news.xml",
+    home_feed="/rss/home.rss",
+    category_feed="/rss/{feed}.rss",
+    latest="/tin-moi.html",
+    more_latest="/api/morenews-latest-0-{page}.html?phrase=",
+    sitemap_index="/sitemap.xml",
+    # ``news-2026-8.xml``; whether the month is zero-padded is unclear.
+    monthly_sitemap=re.compile(r"news-(\d{4})-(\d{1,2})\.xml"),
+    search="/tim-kiem/?q={term}",
+    more_search="/api/morenews-search-0-{page}.html?phrase={term}",
+)
+
 SITE = Site(
     id="nhandan",
     name="Báo Nhân Dân",
@@ -23,9 +36,11 @@ SITE = Site(
     spider="nhandan",
     # ``/<ascii-slug>-post<ID>.html``, no category folder; video and e-magazine pages too.
     article_path=re.compile(r"/[^/]+-post(\d+)\.html$"),
-    # Leading zeros are not part of the id.
-    normalise_id=lambda value: str(int(value)),
+    # Leading zeros are not part of the id. Not int(): a digit run of 4,300+ is a ValueError
+    # there, and ids stay text anyway.
+    normalise_id=lambda value: value.lstrip("0") or "0",
     extract=lambda html, url: ArticlePage(html, url, PROFILE).to_item(),
+    everyday_sources=PATHS.everyday_sources,
 )
 
 SELECTORS = VendorCmsSelectors(
@@ -89,18 +104,7 @@ SELECTORS = VendorCmsSelectors(
 
 PROFILE = VendorCmsProfile(
     site=SITE,
-    paths=SourcePaths(
-        google_news="/sitemaps/google-news.xml",
-        home_feed="/rss/home.rss",
-        category_feed="/rss/{feed}.rss",
-        latest="/tin-moi.html",
-        more_latest="/api/morenews-latest-0-{page}.html?phrase=",
-        sitemap_index="/sitemap.xml",
-        # ``news-2026-8.xml``; whether the month is zero-padded is unclear.
-        monthly_sitemap=re.compile(r"news-(\d{4})-(\d{1,2})\.xml"),
-        search="/tim-kiem/?q={term}",
-        more_search="/api/morenews-search-0-{page}.html?phrase={term}",
-    ),
+    paths=PATHS,
     selectors=SELECTORS,
     paper_names=frozenset({
         "Báo Nhân Dân điện tử", "Báo Nhân Dân", "Nhân Dân điện tử", "Nhân Dân", "NDO", "Báo NDO",

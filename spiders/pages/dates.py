@@ -3,7 +3,9 @@
 Rules: ISO 8601 (with ``+0700`` or ``+07:00`` offsets), RFC 822 (RSS ``pubDate``),
 and visible day-first text such as ``Thứ Năm, 27/03/2025 - 08:15``. A value without
 an offset is local time in the site's zone, which the caller passes (it is the
-site's fact, ``Site.timezone``). Results are always aware datetimes.
+site's fact, ``Site.timezone``). Results are always aware datetimes, between 1900
+and 2200: anything else is no article's date, and near the ends of datetime's
+range (``9999-12-31T23:59:59Z``) merely showing it in local time overflows.
 """
 
 from __future__ import annotations
@@ -11,6 +13,14 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
+
+EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
+
+
+class ImplausibleDate(ValueError):
+    """A date that reads, but as an instant no page can mean (outside EARLIEST..LATEST)."""
+
 
 _ISO = re.compile(
     r"(?P<y>\d{4})-(?P<mo>\d{1,2})-(?P<d>\d{1,2})"
@@ -23,8 +33,12 @@ _GMT = re.compile(r"(?:GMT|UTC)\s*(?P<sign>[+-])\s*(?P<h>\d{1,2})(?::?(?P<mi>\d{
 _RFC822 = re.compile(r"[A-Za-z]{3},?\s+\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}|\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d")
 
 
-def parse_datetime(value: str | None, *, default_tz: tzinfo) -> datetime | None:
-    """Read any supported date string; ``None`` when nothing usable is found."""
+def parse_datetime(value: str | None, *, default_tz: tzinfo, strict: bool = False) -> datetime | None:
+    """Read any supported date string; ``None`` when nothing usable is found.
+
+    A date that reads but is implausible is None as well, or raises :class:`ImplausibleDate`
+    with ``strict`` (for callers that count such values as bad input).
+    """
     if not value:
         return None
     text = " ".join(str(value).replace("\u00a0", " ").split())
@@ -36,6 +50,11 @@ def parse_datetime(value: str | None, *, default_tz: tzinfo) -> datetime | None:
         except (ValueError, OverflowError, TypeError):
             result = None
         if result is not None:
+            # Aware comparisons subtract as timedeltas: they cannot overflow, unlike a zone shift.
+            if not EARLIEST <= result < LATEST:
+                if strict:
+                    raise ImplausibleDate(f"implausible date {text[:40]!r}")
+                return None
             return result
     return None
 

@@ -7,6 +7,8 @@ which URLs are articles, and their ids and zone, come from the site (a
 :class:`ExtractionError`; a damaged one yields what could be recovered, with a
 warning on logger ``bantin.extract``. A CMS family's own listings (HTML pages,
 "load more" APIs) live in its package, built from the helpers here.
+One bad entry (an id too long to be one, an impossible date, an unreadable link) is
+left out and listed in the result's ``skipped``: it never costs the rest of the page.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from lxml import etree
 
 from crawler.errors import ExtractionError
 
-from .dates import parse_datetime
+from .dates import ImplausibleDate, parse_datetime
 from .textutil import clean_text
-from .urls import absolute_http_url, canonical_url, same_site
+from .urls import MAX_ID_DIGITS, absolute_http_url, canonical_url, same_site
 
 if TYPE_CHECKING:
     from spiders.registry import Site
@@ -47,6 +49,22 @@ class Discovered:
     lastmod: datetime | None = None
     title: str | None = None
     published_at: datetime | None = None
+
+
+class Entries(list):
+    """Discovered entries in source order; ``skipped`` lists the entries left out, as (link, reason)."""
+
+    def __init__(self, entries=(), skipped: list[tuple[str, str]] | None = None):
+        super().__init__(entries)
+        self.skipped: list[tuple[str, str]] = skipped or []
+
+
+def entry_date(value: str | None, zone) -> datetime | ImplausibleDate | None:
+    """A date, None when there is none, or the ImplausibleDate itself: :func:`collect` then skips the entry."""
+    try:
+        return parse_datetime(value, default_tz=zone, strict=True)
+    except ImplausibleDate as exc:
+        return exc
 
 
 # -- XML -------------------------------------------------------------------------------------
@@ -102,28 +120,35 @@ def parse_sitemap_index(xml: str | bytes, base_url: str, site: Site) -> list[Sit
     refs: list[SitemapRef] = []
     seen: set[str] = set()
     for entry in _children(root, "sitemap"):
-        url = absolute_http_url(_child_text(entry, "loc"), base_url)
-        if not url or not same_site(url, base_url) or url in seen:
+        try:
+            url = absolute_http_url(_child_text(entry, "loc"), base_url)
+        except ValueError:  # e.g. a broken IPv6 literal
             continue
-        seen.add(url)
+        if not url or not same_site(url, base_url):
+            continue
+        # One sitemap is one path: the same file under other query strings is still that file.
+        key = canonical_url(url)
+        if key in seen:
+            continue
+        seen.add(key)
         refs.append(SitemapRef(url=url, lastmod=parse_datetime(_child_text(entry, "lastmod"), default_tz=site.timezone)))
     return refs
 
 
-def parse_urlset(xml: str | bytes, base_url: str, site: Site) -> list[Discovered]:
+def parse_urlset(xml: str | bytes, base_url: str, site: Site) -> Entries:
     """``<urlset>`` (plain or Google News) -> article URLs with lastmod, news title and publication date."""
     root = _parse_xml(xml, "sitemap", ("urlset",))
     zone = site.timezone
     found = []
     for entry in _children(root, "url"):
-        published = parse_datetime(_child_text(entry, "news", "publication_date"), default_tz=zone)
-        lastmod = parse_datetime(_child_text(entry, "lastmod"), default_tz=zone)
+        published = entry_date(_child_text(entry, "news", "publication_date"), zone)
+        lastmod = entry_date(_child_text(entry, "lastmod"), zone)
         title = clean_text(_child_text(entry, "news", "title")) or None
         found.append((_child_text(entry, "loc"), title, published, lastmod))
     return collect(found, base_url, site)
 
 
-def parse_rss(xml: str | bytes, base_url: str, site: Site) -> list[Discovered]:
+def parse_rss(xml: str | bytes, base_url: str, site: Site) -> Entries:
     """RSS 2.0 ``<item>`` (and Atom ``<entry>``) -> article URLs with title and ``pubDate``."""
     root = _parse_xml(xml, "feed", ("rss", "feed", "RDF"))
     zone = site.timezone
@@ -135,29 +160,46 @@ def parse_rss(xml: str | bytes, base_url: str, site: Site) -> list[Discovered]:
         guid = _children(item, "guid")
         if not link and guid and (guid[0].get("isPermaLink") or "true").lower() != "false":
             link = (guid[0].text or "").strip()
-        published = parse_datetime(_child_text(item, "pubDate") or _child_text(item, "date"), default_tz=zone)
+        published = entry_date(_child_text(item, "pubDate") or _child_text(item, "date"), zone)
         found.append((link, clean_text(_child_text(item, "title")) or None, published, None))
     for entry in _children(root, "entry"):
         links = _children(entry, "link")
         alternate = [l for l in links if (l.get("rel") or "alternate") == "alternate"] or links
         link = alternate[0].get("href", "") if alternate else ""
-        published = parse_datetime(_child_text(entry, "published") or _child_text(entry, "updated"), default_tz=zone)
-        lastmod = parse_datetime(_child_text(entry, "updated"), default_tz=zone)
+        published = entry_date(_child_text(entry, "published") or _child_text(entry, "updated"), zone)
+        lastmod = entry_date(_child_text(entry, "updated"), zone)
         found.append((link, clean_text(_child_text(entry, "title")) or None, published, lastmod))
     return collect(found, base_url, site)
 
 
-def collect(found: Iterable[tuple[str, str | None, datetime | None, datetime | None]],
-            base_url: str, site: Site) -> list[Discovered]:
-    """(link, title, published, lastmod) as a source lists them -> the site's articles on ``base_url``'s host."""
+def collect(found: Iterable[tuple[str, str | None, datetime | ImplausibleDate | None,
+                                  datetime | ImplausibleDate | None]],
+            base_url: str, site: Site) -> Entries:
+    """(link, title, published, lastmod) as a source lists them -> the site's articles on ``base_url``'s host.
+
+    Dates are as :func:`entry_date` reads them: an entry with an implausible one is skipped.
+    """
     out: dict[str, Discovered] = {}
+    skipped: list[tuple[str, str]] = []
     for link, title, published, lastmod in found:
-        url = absolute_http_url(link, base_url)
-        if not url or not same_site(url, base_url):
+        try:
+            url = absolute_http_url(link, base_url)
+            if not url or not same_site(url, base_url):
+                continue
+        except ValueError as exc:  # urlsplit refuses some hostile links (a broken IPv6 literal)
+            skipped.append((str(link)[:200], f"unreadable link: {exc}"))
             continue
         url = canonical_url(url)
         external_id = site.external_id(url)
-        if external_id is not None and external_id not in out:
-            out[external_id] = Discovered(url=url, external_id=external_id, lastmod=lastmod, title=title,
-                                         published_at=published)
-    return list(out.values())
+        if external_id is None or external_id in out:
+            continue
+        if len(external_id) > MAX_ID_DIGITS:
+            skipped.append((url[:200], f"implausible article id ({len(external_id)} digits)"))
+            continue
+        bad = next((when for when in (published, lastmod) if isinstance(when, ImplausibleDate)), None)
+        if bad is not None:
+            skipped.append((url, str(bad)))
+            continue
+        out[external_id] = Discovered(url=url, external_id=external_id, lastmod=lastmod, title=title,
+                                     published_at=published)
+    return Entries(out.values(), skipped)

@@ -5,8 +5,12 @@ Which URLs are articles, and their ids, is each site's own fact (``spiders.regis
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from urllib.parse import urljoin, urlsplit, urlunsplit
+
+# Sites' ids have a handful of digits; past 18 (int64) an id is a broken or hostile link, not an article.
+MAX_ID_DIGITS = 18
 
 
 def _plain(value):
@@ -14,9 +18,26 @@ def _plain(value):
     return str(value) if isinstance(value, str) and type(value) is not str else value
 
 
+# Scraped URLs reach terminals and mail: no control character may survive in one.
+# Tab, CR and LF are removed and the others percent-encoded, as browsers' URL parser does.
+_URL_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_URL_CONTROL_REMOVED = frozenset("\t\r\n")
+
+
+def clean_url(url: str) -> str:
+    """``url`` with no control character (C0, DEL, C1) left in it."""
+    url = url.strip()
+    if not _URL_CONTROL.search(url):
+        return url
+    return _URL_CONTROL.sub(
+        lambda m: "" if m.group() in _URL_CONTROL_REMOVED else "".join(f"%{b:02X}" for b in m.group().encode()),
+        url,
+    ).strip()
+
+
 def canonical_url(url: str) -> str:
     """The URL without query string and fragment (article identity ignores both)."""
-    parts = urlsplit(url.strip())
+    parts = urlsplit(clean_url(url))
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, "", ""))
 
 
@@ -58,7 +79,7 @@ def absolute_http_url(url: str | None, base_url: str) -> str | None:
 
 @lru_cache(maxsize=4096)
 def _absolute_http_url(url: str, base_url: str) -> str | None:
-    url = url.strip()
+    url = clean_url(url)
     if not url or url.startswith(("data:", "javascript:", "about:", "#")):
         return None
     absolute = urljoin(base_url, url)

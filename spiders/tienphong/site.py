@@ -14,6 +14,22 @@ from spiders.vendorcms.article import ArticlePage
 from spiders.vendorcms.profile import SourcePaths, VendorCmsProfile
 from spiders.vendorcms.selectors import GENERIC_CLUTTER, ArticleSelectors, ListingSelectors, VendorCmsSelectors
 
+PATHS = SourcePaths(
+    # ``/sitemap.xml``, ``/sitemaps/google-news.xml``, monthly ``news-{Y}-{M}.xml`` [SEEN].
+    google_news="/sitemaps/google-news.xml",
+    home_feed="/rss/home.rss",
+    # ``kinh-te-3``, ``xa-hoi-2``, ``the-gioi-5``... [SEEN, verified 2026-10-08].
+    category_feed="/rss/{feed}.rss",
+    sitemap_index="/sitemap.xml",
+    monthly_sitemap=re.compile(r"news-(\d{4})-(\d{1,2})\.xml"),
+    # No latest-news page and no search are mapped; the zone API is [SEEN] on api.tienphong.vn,
+    # answering ``data.contents[]`` JSON with epoch dates. Zones 3 Kinh tế, 166 Địa ốc, 5 Thế giới.
+    more_zone="/api/morenews-zone-{zone}-{page}.html?phrase=&page_size=20&sz={zone}&st=zone",
+    more_zones=(3, 166, 5),
+    more_format="contents",
+    api_origin="https://api.tienphong.vn",
+)
+
 SITE = Site(
     id="tienphong",
     name="Báo Tiền Phong",
@@ -24,8 +40,10 @@ SITE = Site(
     spider="tienphong",
     # ``/<slug>-post<ID>.tpo`` [SEEN]; author (``/author/<slug>-<id>.tpo``) and event pages have no ``-post``.
     article_path=re.compile(r"/[^/]+-post(\d+)\.tpo$"),
-    normalise_id=lambda value: str(int(value)),
+    # Not int(): a digit run of 4,300+ is a ValueError there, and ids stay text anyway.
+    normalise_id=lambda value: value.lstrip("0") or "0",
     extract=lambda html, url: ArticlePage(html, url, PROFILE).to_item(),
+    everyday_sources=PATHS.everyday_sources,
 )
 
 SELECTORS = VendorCmsSelectors(
@@ -85,21 +103,7 @@ SELECTORS = VendorCmsSelectors(
 
 PROFILE = VendorCmsProfile(
     site=SITE,
-    paths=SourcePaths(
-        # ``/sitemap.xml``, ``/sitemaps/google-news.xml``, monthly ``news-{Y}-{M}.xml`` [SEEN].
-        google_news="/sitemaps/google-news.xml",
-        home_feed="/rss/home.rss",
-        # ``kinh-te-3``, ``xa-hoi-2``, ``the-gioi-5``... [SEEN, verified 2026-10-08].
-        category_feed="/rss/{feed}.rss",
-        sitemap_index="/sitemap.xml",
-        monthly_sitemap=re.compile(r"news-(\d{4})-(\d{1,2})\.xml"),
-        # No latest-news page and no search are mapped; the zone API is [SEEN] on api.tienphong.vn,
-        # answering ``data.contents[]`` JSON with epoch dates. Zones 3 Kinh tế, 166 Địa ốc, 5 Thế giới.
-        more_zone="/api/morenews-zone-{zone}-{page}.html?phrase=&page_size=20&sz={zone}&st=zone",
-        more_zones=(3, 166, 5),
-        more_format="contents",
-        api_origin="https://api.tienphong.vn",
-    ),
+    paths=PATHS,
     selectors=SELECTORS,
     paper_names=frozenset({
         "Báo Tiền Phong", "Tiền Phong", "Tiền Phong Online", "TPO", "TP", "tienphong.vn",

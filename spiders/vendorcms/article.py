@@ -10,6 +10,7 @@ selectors found nothing while a lower layer supplied a value.
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import re
@@ -112,17 +113,30 @@ def _names(value: Any) -> list[str]:
 class ArticlePage:
     """One article page of a vendor CMS site. ``ArticlePage(html, url, profile).to_item()`` -> :class:`ExtractedArticle`.
 
+    ``url`` is the address the page was requested at: the article's identity comes from it
+    (a canonical URL or og:url naming another article is listed in ``warnings``, never
+    followed). ``encoding`` is the charset the HTTP header declared, if any.
+
     Raises :class:`ExtractionError` when no title, no body or no article id can be
-    found by any layer: a half item is never returned.
+    found by any layer, when the bytes cannot be decoded, or when anything in the page
+    makes the extractor itself fail: a half item is never returned.
     """
 
-    def __init__(self, html: str | bytes, url: str, profile: VendorCmsProfile):
+    def __init__(self, html: str | bytes, url: str, profile: VendorCmsProfile, *,
+                 encoding: str | None = None):
         self.url = url
         self.profile = profile
         self.site = profile.site
         self.sel = profile.selectors.article
         self.meta_keys = profile.selectors.meta
-        self.root = _parse_html(html, url)
+        # Things worth a look on a page that was still extracted (one line each).
+        self.warnings: list[str] = []
+        try:
+            self.root = _parse_html(html, url, encoding)
+        except ExtractionError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - hostile bytes must fail this page, with the reason
+            raise _extractor_failed(exc, url) from exc
         self._meta: dict[str, list[str]] | None = None
         self._jsonld: list[dict] | None = None
         self._item: ExtractedArticle | None = None
@@ -134,15 +148,18 @@ class ArticlePage:
 
     def to_item(self) -> ExtractedArticle:
         if self._item is None:
-            self._item = self._build()
+            try:
+                self._item = self._build()
+            except ExtractionError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - hostile markup must fail this page, with the reason
+                raise _extractor_failed(exc, self.url) from exc
         return self._item
 
     # -- orchestration ------------------------------------------------------------------------
 
     def _build(self) -> ExtractedArticle:
-        url = self._canonical()
-        external_id = self.site.external_id(url) or self.site.external_id(self.url) or self._meta_id(
-            self.meta_keys.item_id)
+        url, external_id = self._identity()
         if external_id is None:
             raise ExtractionError("no article id in the URL, og:url or dable:item_id", url=self.url)
 
@@ -277,10 +294,10 @@ class ArticlePage:
             for script in xpath(self.sel.jsonld)(self.root):
                 try:
                     data = json.loads(script.text_content() or "null", strict=False)
-                except ValueError:
+                    found.extend(_jsonld_objects(data))
+                except (ValueError, RecursionError):  # nested thousands deep: no article's data
                     log.debug("%s: unreadable JSON-LD block skipped", self.url)
                     continue
-                found.extend(_jsonld_objects(data))
             self._jsonld = found
         return self._jsonld
 
@@ -292,14 +309,35 @@ class ArticlePage:
 
     # -- fields -------------------------------------------------------------------------------
 
-    def _canonical(self) -> str:
-        # A saved file (file://) has no site of its own: trust the page's own canonical URL.
+    def _identity(self) -> tuple[str, str | None]:
+        """(URL, article id): the requested article's, with the page's canonical URL when it names the same one.
+
+        A page may claim to be another article (a stale or hostile og:url, a redirect to a
+        different id): trusting that would overwrite the other article and leave this one
+        unstored, so fetched again on every run.
+        """
+        requested_id = None if self.url.startswith("file:") else self.site.external_id(self.url)
+        canonical = self._canonical()
+        if requested_id is None:
+            # A saved file (file://) has no address of its own: trust the page's canonical URL.
+            if canonical is not None:
+                return canonical_url(canonical), self.site.external_id(canonical)
+            return canonical_url(self.url), self._meta_id(self.meta_keys.item_id)
+        if canonical is not None:
+            if self.site.external_id(canonical) == requested_id:
+                return canonical_url(canonical), requested_id
+            self.warnings.append(f"its canonical URL names another article ({canonical_url(canonical)}); "
+                                 f"stored as the article requested")
+        return canonical_url(self.url), requested_id
+
+    def _canonical(self) -> str | None:
+        """The page's own og:url or canonical link, when it is an article URL on the site."""
         saved_file = self.url.startswith("file:")
         for candidate in (self._meta_first(self.meta_keys.url), self._link_canonical()):
             absolute = absolute_http_url(candidate, self.url)
             if absolute and (saved_file or same_site(absolute, self.url)) and self.site.external_id(absolute):
-                return canonical_url(absolute)
-        return canonical_url(self.url)
+                return absolute
+        return None
 
     def _link_canonical(self) -> str:
         for link in self.root.iter("link"):
@@ -594,40 +632,81 @@ def _dedupe_images(images: list[Image]) -> list[Image]:
 
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+# Tried after any declared encoding: the site's own, then the Windows code page for Vietnamese.
+_FALLBACK_ENCODINGS = ("utf-8", "cp1258")
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+# HTML's rule: these labels mean windows-1252 (and latin-1 would decode any bytes at all).
+_WINDOWS_1252_LABELS = frozenset({"latin-1", "iso8859-1", "ascii"})
 
 
-def _decode(html: bytes) -> str:
-    if html.startswith(b"\xef\xbb\xbf"):
-        return html[3:].decode("utf-8", errors="replace")
+def _extractor_failed(exc: BaseException, url: str) -> ExtractionError:
+    message = " ".join(str(exc).split())[:200]
+    return ExtractionError(f"the extractor failed on this page: {type(exc).__name__}"
+                           + (f": {message}" if message else ""), url=url)
+
+
+def _codec(label: bytes | str | None) -> str | None:
+    if not label:
+        return None
+    if isinstance(label, bytes):
+        label = label.decode("ascii", "replace")
     try:
-        return html.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
+        name = codecs.lookup(label.strip()).name
+    except LookupError:
+        return None
+    return "cp1252" if name in _WINDOWS_1252_LABELS else name
+
+
+def _encodings(html: bytes, declared: str | None) -> Iterator[str]:
+    """Encodings to try strictly, in order: the HTTP header's, the page's own <meta>, then the fallbacks."""
+    seen: set[str] = set()
+
+    def fresh(name: str | None) -> Iterator[str]:
+        if name and name not in seen:
+            seen.add(name)
+            yield name
+
+    yield from fresh(_codec(declared))
+    # Searched only when the header's encoding did not fit: most pages never get here.
     match = _META_CHARSET.search(html[:4096])
-    if match:
-        try:
-            return html.decode(match.group(1).decode("ascii"), errors="replace")
-        except LookupError:
-            pass
-    return html.decode("utf-8", errors="replace")
+    yield from fresh(_codec(match.group(1)) if match else None)
+    for name in _FALLBACK_ENCODINGS:
+        yield from fresh(name)
 
 
-def _parse_html(html: str | bytes, url: str):
-    if isinstance(html, (bytes, bytearray)) and not html.startswith(b"\xef\xbb\xbf"):
-        # Valid UTF-8 (the site's encoding): let libxml2 read the bytes as they are,
-        # which builds the same tree as the decoded text without converting it back.
+def _decode(html: bytes, declared: str | None, url: str) -> tuple[str, str]:
+    """(text, encoding) read strictly: never a U+FFFD standing for bytes that did not decode."""
+    for bom, name in _BOMS:
+        if html.startswith(bom):
+            try:
+                return html[len(bom):].decode(name), name
+            except UnicodeDecodeError:
+                break
+    for name in _encodings(html, declared):
         try:
-            text = html.decode("utf-8")
+            return html.decode(name), name
         except UnicodeDecodeError:
-            pass
-        else:
-            if not text or text.isspace():
-                raise ExtractionError("empty page", url=url)
+            continue
+    raise ExtractionError(
+        "the page cannot be decoded: not valid " + " or ".join(
+            dict.fromkeys([*(n for n in (_codec(declared),) if n), *_FALLBACK_ENCODINGS])), url=url)
+
+
+def _parse_html(html: str | bytes, url: str, encoding: str | None = None):
+    if isinstance(html, (bytes, bytearray)):
+        html = bytes(html)
+        text, name = _decode(html, encoding, url)
+        if not text or text.isspace():
+            raise ExtractionError("empty page", url=url)
+        if name == "utf-8" and not html.startswith(codecs.BOM_UTF8):
+            # Valid UTF-8 (the site's encoding): let libxml2 read the bytes as they are,
+            # which builds the same tree as the decoded text without converting it back.
             try:
                 return lxml.html.document_fromstring(html, parser=lxml.html.HTMLParser(encoding="utf-8"))
             except (etree.ParserError, ValueError):
                 pass  # the text path below reports it
-    text = _decode(html) if isinstance(html, (bytes, bytearray)) else html
+    else:
+        text = html
     text = text.lstrip("\ufeff")
     if not text.strip():
         raise ExtractionError("empty page", url=url)

@@ -17,8 +17,8 @@ from lxml import etree
 
 from crawler.errors import ExtractionError
 from spiders.pages.css import xpath
-from spiders.pages.dates import parse_datetime
-from spiders.pages.listings import Discovered, collect
+from spiders.pages.dates import EARLIEST, LATEST, ImplausibleDate
+from spiders.pages.listings import Entries, collect, entry_date
 from spiders.pages.textutil import clean_text
 from spiders.pages.urls import absolute_http_url, same_site
 
@@ -56,12 +56,11 @@ def _link_title(a) -> str | None:
     return clean_text(a.get("title")) or clean_text(a.text_content()) or None
 
 
-def _story_time(story, sel: ListingSelectors, zone) -> datetime | None:
+def _story_time(story, sel: ListingSelectors, zone) -> datetime | ImplausibleDate | None:
     el = _first(story, sel.story_time)
     if el is None:
         return None
-    return (parse_datetime(el.get("datetime"), default_tz=zone)
-            or parse_datetime(clean_text(el.text_content()), default_tz=zone))
+    return entry_date(el.get("datetime"), zone) or entry_date(clean_text(el.text_content()), zone)
 
 
 def _is_article_link(href: str, base_url: str, site) -> bool:
@@ -69,7 +68,7 @@ def _is_article_link(href: str, base_url: str, site) -> bool:
     return url is not None and same_site(url, base_url) and site.external_id(url) is not None
 
 
-def parse_listing_html(html: str | bytes, base_url: str, profile: VendorCmsProfile) -> list[Discovered]:
+def parse_listing_html(html: str | bytes, base_url: str, profile: VendorCmsProfile) -> Entries:
     """The latest-news, category, tag and search pages -> the articles they link, in page order.
 
     Falls back to every article link on the page (with a warning) when no story markup matches.
@@ -118,7 +117,7 @@ def _has_more(data: dict, found: list) -> bool:
     return bool(found) and data.get("has_more", data.get("hasMore", True)) not in (False, 0, "0", "false")
 
 
-def parse_morenews_json(text: str | bytes, base_url: str, profile: VendorCmsProfile) -> tuple[list[Discovered], bool]:
+def parse_morenews_json(text: str | bytes, base_url: str, profile: VendorCmsProfile) -> tuple[Entries, bool]:
     """A "load more" (``morenews-*``) answer whose ``data.articles`` is HTML (NDO) -> (articles, has_more).
 
     ``has_more`` is false when the answer is empty or reports an error code; the caller
@@ -126,10 +125,10 @@ def parse_morenews_json(text: str | bytes, base_url: str, profile: VendorCmsProf
     """
     data = _morenews_data(text)
     if data is None:
-        return [], False
+        return Entries(), False
     articles = data.get("articles", "")
     if articles in (None, "", []):
-        return [], False
+        return Entries(), False
     if not isinstance(articles, str):
         raise ExtractionError("malformed morenews JSON: data.articles is not an HTML string")
     selectors = profile.selectors.listing
@@ -148,7 +147,8 @@ def parse_morenews_json(text: str | bytes, base_url: str, profile: VendorCmsProf
 _EPOCH_MS = 10**11
 
 
-def _epoch_or_text(value, zone) -> datetime | None:
+def _epoch_or_text(value, zone) -> datetime | ImplausibleDate | None:
+    """A date, None when there is none, or an ImplausibleDate (as :func:`entry_date`): the entry is then skipped."""
     if isinstance(value, bool):
         return None
     if isinstance(value, str) and value.strip().isdigit():
@@ -158,14 +158,17 @@ def _epoch_or_text(value, zone) -> datetime | None:
             return None
         seconds = value / 1000 if value >= _EPOCH_MS else value
         try:
-            return datetime.fromtimestamp(seconds, timezone.utc).astimezone(zone)
+            when = datetime.fromtimestamp(seconds, timezone.utc)
         except (OverflowError, OSError, ValueError):
             return None
-    return parse_datetime(value, default_tz=zone) if isinstance(value, str) else None
+        if not EARLIEST <= when < LATEST:
+            return ImplausibleDate(f"implausible date {value!r}")
+        return when.astimezone(zone)
+    return entry_date(value, zone) if isinstance(value, str) else None
 
 
 def parse_morenews_contents(text: str | bytes, base_url: str,
-                            profile: VendorCmsProfile) -> tuple[list[Discovered], bool]:
+                            profile: VendorCmsProfile) -> tuple[Entries, bool]:
     """A "load more" answer whose ``data.contents`` is a list of JSON items (Tiền Phong, SGGP) -> (articles, has_more).
 
     Each item has ``title`` and ``url`` (absolute or, on SGGP, relative to the site) and its
@@ -173,10 +176,10 @@ def parse_morenews_contents(text: str | bytes, base_url: str,
     """
     data = _morenews_data(text)
     if data is None:
-        return [], False
+        return Entries(), False
     contents = data.get("contents")
     if contents in (None, "", []):
-        return [], False
+        return Entries(), False
     if not isinstance(contents, list):
         raise ExtractionError("malformed morenews JSON: data.contents is not a list")
     zone = profile.site.timezone
@@ -191,16 +194,16 @@ def parse_morenews_contents(text: str | bytes, base_url: str,
     return collect(found, base_url, profile.site), _has_more(data, found)
 
 
-def _more_date(article, sel: ListingSelectors, zone) -> datetime | None:
+def _more_date(article, sel: ListingSelectors, zone) -> datetime | ImplausibleDate | None:
     """The date is the last text of the date element (``dd/mm/YYYY HH:MM``, the site's local time)."""
     el = _first(article, sel.more_date)
     if el is None:
         return None
     if el.get("datetime"):
-        return parse_datetime(el.get("datetime"), default_tz=zone)
+        return entry_date(el.get("datetime"), zone)
     texts = [t.strip() for t in el.itertext() if t.strip()]
     for candidate in reversed(texts):
         match = _DMY_TIME.search(candidate)
         if match:
-            return parse_datetime(match.group(0), default_tz=zone)
+            return entry_date(match.group(0), zone)
     return None

@@ -16,6 +16,13 @@ from spiders.registry import Site
 
 from .selectors import VendorCmsSelectors
 
+# Source names, as stored with each article and counted in the ledger.
+GOOGLE_NEWS = "google_news"
+RSS = "rss"
+LATEST = "latest"
+SITEMAP = "sitemap"
+SEARCH = "search"
+
 
 @dataclass(frozen=True, kw_only=True)
 class SourcePaths:
@@ -46,6 +53,13 @@ class SourcePaths:
     search: str | None = None
     # ``{page}`` (1, 2...) and ``{term}``; None when the site has no "load more" for search.
     more_search: str | None = None
+
+    @property
+    def everyday_sources(self) -> tuple[str, ...]:
+        """The sources every crawl reads, whatever its options (back-fill sitemaps and search are
+        optional): a run whose ledger lacks one lost it somewhere (the site's ``everyday_sources``)."""
+        has_latest = any(path is not None for path in (self.latest, self.more_latest, self.more_zone))
+        return (GOOGLE_NEWS, RSS, *((LATEST,) if has_latest else ()))
 
     def __post_init__(self) -> None:
         if self.more_format not in ("articles_html", "contents"):

@@ -22,6 +22,7 @@ from typing import ClassVar
 from urllib.parse import quote, urlsplit
 
 import scrapy
+from w3lib.encoding import http_content_type_encoding
 
 from crawler.crawl import events
 from crawler.errors import CrawlError, ExtractionError
@@ -31,17 +32,17 @@ from spiders.registry import Site
 
 from .article import ArticlePage
 from .listings import parse_listing_html, parse_morenews_contents, parse_morenews_json
-from .profile import VendorCmsProfile
+from .profile import GOOGLE_NEWS, LATEST, RSS, SEARCH, SITEMAP, VendorCmsProfile
 
 # Past this many "load more" pages something is wrong (the window never closes).
 MAX_MORE_PAGES = 200
+# Back-fill sitemaps read per run at most: a month is one sitemap, so this is decades of them,
+# and an index listing thousands (the same file under many query strings) costs no more.
+MAX_SITEMAPS = 500
+# An announced date later than now by more than this is not a date the site can mean.
+MAX_CLOCK_SKEW = timedelta(days=1)
 
-# Source names, as stored with each article and counted in the ledger.
-GOOGLE_NEWS = "google_news"
-RSS = "rss"
-LATEST = "latest"
-SITEMAP = "sitemap"
-SEARCH = "search"
+__all__ = ["GOOGLE_NEWS", "LATEST", "RSS", "SEARCH", "SITEMAP", "VendorCmsSpider"]
 
 
 class VendorCmsSpider(scrapy.Spider):
@@ -78,13 +79,18 @@ class VendorCmsSpider(scrapy.Spider):
         self.category_feeds = settings.getlist("BANTIN_CATEGORY_FEEDS")
         self.search_terms = search_terms(settings.getlist("BANTIN_TOPICS")) if settings.getbool("BANTIN_SEARCH") else []
         self.search_pages = settings.getint("BANTIN_SEARCH_PAGES", 3)
+        self.max_sitemaps = settings.getint("BANTIN_MAX_SITEMAPS", MAX_SITEMAPS)
+        self.sitemaps_requested = 0
 
     def url(self, path: str) -> str:
         return self.base_url + path
 
     async def start(self):
         self.configure(self.crawler.settings)
-        for request in self.source_requests():
+        requests = list(self.source_requests())
+        # Every source is in the ledger from the start: one that is never read shows as such.
+        self.signal(events.sources_planned, sources=list(dict.fromkeys(r.meta["bantin_source"] for r in requests)))
+        for request in requests:
             yield request
 
     def source_requests(self) -> Iterator[scrapy.Request]:
@@ -177,9 +183,16 @@ class VendorCmsSpider(scrapy.Spider):
 
     def parse_sitemap_index(self, response):
         def follow() -> Iterator[scrapy.Request]:
-            for ref in parse_sitemap_index(response.body, self.base_url, self.site):
-                if self.monthly_sitemap_wanted(ref.url, ref.lastmod):
-                    yield self.source_request(ref.url, SITEMAP, self.parse_urlset)
+            wanted = [ref for ref in parse_sitemap_index(response.body, self.base_url, self.site)
+                      if self.monthly_sitemap_wanted(ref.url, ref.lastmod)]
+            room = max(self.max_sitemaps - self.sitemaps_requested, 0)
+            self.sitemaps_requested += min(len(wanted), room)
+            for ref in wanted[:room]:
+                yield self.source_request(ref.url, SITEMAP, self.parse_urlset)
+            # The index itself was read: a page of the source, with what the cap left out.
+            reason = f"over the cap of {self.max_sitemaps} sitemaps per run (BANTIN_MAX_SITEMAPS)"
+            response.meta["bantin_announced"] = True
+            response.meta["bantin_skipped"] = [(ref.url, reason) for ref in wanted[room:]]
 
         yield from self.guarded(response, follow)
 
@@ -198,12 +211,13 @@ class VendorCmsSpider(scrapy.Spider):
         """Run a source parser; an unreadable source is recorded, not fatal."""
         try:
             yield from produce()
-        except ExtractionError as exc:
+        except Exception as exc:  # noqa: BLE001 - hostile input must cost one source page, recorded
+            reason = exc.reason if isinstance(exc, ExtractionError) else f"{type(exc).__name__}: {exc}"[:300]
             self.signal(
                 events.source_failed,
                 source=response.meta["bantin_source"],
                 url=response.url,
-                reason=exc.reason,
+                reason=reason,
             )
 
     def source_errback(self, failure):
@@ -220,6 +234,9 @@ class VendorCmsSpider(scrapy.Spider):
         """
         source = response.meta["bantin_source"]
         response.meta["bantin_announced"] = True
+        entries, skipped = self.plausible(entries)
+        # The archive filter counts them with the page's other numbers.
+        response.meta["bantin_skipped"] = skipped
         site_id = self.site.id
         for entry in entries:
             if not self.in_window(entry, source):
@@ -240,6 +257,24 @@ class VendorCmsSpider(scrapy.Spider):
                 dont_filter=True,
             )
 
+    def plausible(self, entries: Iterable[Discovered]) -> tuple[list[Discovered], list[tuple[str, str]]]:
+        """Entries whose dates can be stored and compared; the others, with why, to be counted.
+
+        A date later than now (plus clock skew) would be remembered as the article's last
+        change and hide every real change after it; the listing parsers already drop ids and
+        dates that cannot be stored at all (``Entries.skipped``).
+        """
+        skipped = list(getattr(entries, "skipped", ()))
+        latest = self.now + MAX_CLOCK_SKEW
+        kept = []
+        for entry in entries:
+            when = max((t for t in (entry.lastmod, entry.published_at) if t is not None), default=None)
+            if when is not None and when > latest:
+                skipped.append((entry.url, f"date in the future ({when.isoformat()})"))
+            else:
+                kept.append(entry)
+        return kept, skipped
+
     def in_window(self, entry: Discovered, source: str) -> bool:
         if source == SEARCH:
             return True  # search exists to reach further back than the window
@@ -251,11 +286,19 @@ class VendorCmsSpider(scrapy.Spider):
         # generator callback to warn about return values, and its cache of that misses
         # for bound methods, so a generator here cost an ast.parse per article.
         source = response.meta["bantin_source"]
+        # The article is the one announced: a redirect may have moved the response elsewhere.
+        requested = (response.meta.get("redirect_urls") or (response.url,))[0]
         try:
-            article = ArticlePage(response.body, response.url, self.profile).to_item()
-        except ExtractionError as exc:
-            self.signal(events.article_failed, source=source, url=response.url, reason=exc.reason, extraction=True)
+            page = ArticlePage(response.body, requested, self.profile, encoding=http_charset(response))
+            article = page.to_item()
+        except Exception as exc:  # noqa: BLE001 - a page that fails is recorded, never lost silently
+            reason = exc.reason if isinstance(exc, ExtractionError) else f"{type(exc).__name__}: {exc}"[:300]
+            self.signal(events.article_failed, source=source, url=response.url, reason=reason, extraction=True)
             return []
+        if response.url != requested and self.site.external_id(response.url) != article.external_id:
+            page.warnings.append(f"redirected to {response.url[:200]}; stored as the article announced")
+        for warning in page.warnings:
+            self.signal(events.page_warning, source=source, url=requested, reason=warning)
         # The archive filter adds every source that announced the article this run.
         return [CrawledArticle(article=article, source=source)]
 
@@ -269,6 +312,12 @@ class VendorCmsSpider(scrapy.Spider):
 
     def signal(self, signal, **kwargs) -> None:
         self.crawler.signals.send_catch_log(signal=signal, **kwargs)
+
+
+def http_charset(response) -> str | None:
+    """The charset the Content-Type header declares, if any (the page object decodes the bytes)."""
+    content_type = response.headers.get(b"Content-Type")
+    return http_content_type_encoding(content_type.decode("latin-1")) if content_type else None
 
 
 def describe_failure(failure) -> str:

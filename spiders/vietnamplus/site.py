@@ -14,6 +14,18 @@ from spiders.vendorcms.article import ArticlePage
 from spiders.vendorcms.profile import SourcePaths, VendorCmsProfile
 from spiders.vendorcms.selectors import GENERIC_CLUTTER, ArticleSelectors, ListingSelectors, VendorCmsSelectors
 
+PATHS = SourcePaths(
+    # ``/sitemap.xml`` index, ``/sitemaps/google-news.xml``, monthly ``news-YYYY-M.xml`` [SEEN 2026-07-01].
+    google_news="/sitemaps/google-news.xml",
+    home_feed="/rss/home.rss",
+    # ``kinhte``, ``kinhte-311``, ``xahoi/phapluat-327``... [SEEN].
+    category_feed="/rss/{feed}.rss",
+    sitemap_index="/sitemap.xml",
+    monthly_sitemap=re.compile(r"news-(\d{4})-(\d{1,2})\.xml"),
+    # No latest-news page, search or vi-edition "load more" is mapped (only the zh edition's
+    # topic API is [SEEN]; its vi twin and answer shape are [INFER]): feeds and sitemaps only.
+)
+
 SITE = Site(
     id="vietnamplus",
     name="VietnamPlus",
@@ -25,8 +37,10 @@ SITE = Site(
     spider="vietnamplus",
     # ``/<slug>-post<ID>.vnp`` [SEEN post1128969]; old section pages (``/kinhte.vnp``) have no ``-post``.
     article_path=re.compile(r"/[^/]+-post(\d+)\.vnp$"),
-    normalise_id=lambda value: str(int(value)),
+    # Not int(): a digit run of 4,300+ is a ValueError there, and ids stay text anyway.
+    normalise_id=lambda value: value.lstrip("0") or "0",
     extract=lambda html, url: ArticlePage(html, url, PROFILE).to_item(),
+    everyday_sources=PATHS.everyday_sources,
 )
 
 SELECTORS = VendorCmsSelectors(
@@ -83,17 +97,7 @@ SELECTORS = VendorCmsSelectors(
 
 PROFILE = VendorCmsProfile(
     site=SITE,
-    paths=SourcePaths(
-        # ``/sitemap.xml`` index, ``/sitemaps/google-news.xml``, monthly ``news-YYYY-M.xml`` [SEEN 2026-07-01].
-        google_news="/sitemaps/google-news.xml",
-        home_feed="/rss/home.rss",
-        # ``kinhte``, ``kinhte-311``, ``xahoi/phapluat-327``... [SEEN].
-        category_feed="/rss/{feed}.rss",
-        sitemap_index="/sitemap.xml",
-        monthly_sitemap=re.compile(r"news-(\d{4})-(\d{1,2})\.xml"),
-        # No latest-news page, search or vi-edition "load more" is mapped (only the zh edition's
-        # topic API is [SEEN]; its vi twin and answer shape are [INFER]): feeds and sitemaps only.
-    ),
+    paths=PATHS,
     selectors=SELECTORS,
     # Creators matching /Vietnam\+/ are the site itself [SEEN Zotero].
     paper_names=frozenset({
