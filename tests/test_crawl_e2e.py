@@ -398,3 +398,21 @@ def test_a_full_disk_mid_crawl_is_one_line_per_record_and_a_failed_run(tmp_path,
     assert first.startswith("nhandan: crawl run 1: failed"), result.stdout
     assert "could not be stored" in reason or "could not record the end of the run" in reason
     assert "disk I/O error" in reason
+    # Once the disk has room again, the row says how the run ended: failed when its last write still fitted,
+    # else left running with no process behind it, which every reader of the ledger closes as interrupted.
+    from datetime import datetime, timezone
+
+    from sqlalchemy import select
+
+    from crawler.store.models import CrawlRun
+    from crawler.store.runs import orphan_reason
+
+    database = Database(sqlite_url)
+    try:
+        with database.session(write=False) as session:
+            (run,) = session.scalars(select(CrawlRun)).all()
+            assert run.status == "failed" or (
+                run.status == "running" and orphan_reason(run, datetime.now(timezone.utc)) is not None
+            ), (run.status, run.message)
+    finally:
+        database.dispose()

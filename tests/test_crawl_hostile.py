@@ -5,9 +5,11 @@ articles, legacy encodings. What the README promises must hold: polite, never lo
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from crawler.samplesite.server import RSS, TEXT, SampleSite
 from tests.crawl_helpers import make_env
+from tests.service_support import wait_for
 from tests.test_pages_hostile import to_cp1258
 
 pytestmark = pytest.mark.slow
@@ -139,3 +141,67 @@ def test_legacy_encodings_are_read_and_an_undecodable_page_fails(env):
     assert broken.article_id not in stored
     assert any(str(broken.article_id) in e["url"] and "cannot be decoded" in e["reason"]
                for e in env.runs()[-1].errors)
+
+
+@pytest.mark.parametrize("when", ["start-up", "mid-crawl"])
+def test_postgresql_connections_killed_while_the_crawl_runs_cost_one_line_each_and_lose_nothing(
+    tmp_path, database_url, when
+):
+    # A PostgreSQL restart or an administrator's pg_terminate_backend, early (start-up) or throughout the crawl.
+    import re
+    import threading
+    import time
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from crawler.store.models import CrawlRun
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("only PostgreSQL has server connections to lose")
+    name = make_url(database_url).database
+    admin = create_engine(make_url(database_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    env = make_env(tmp_path, database_url)
+    try:
+        env.database().dispose()  # migrated beforehand, like an installed archive
+        stop = threading.Event()
+
+        def terminate_backends() -> None:
+            with admin.connect() as connection:
+                while not stop.is_set():
+                    connection.execute(
+                        text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
+                        {"name": name},
+                    )
+                    time.sleep(0.02)
+
+        killer = threading.Thread(target=terminate_backends)
+        if when == "mid-crawl":
+            env.site.inject_fault("/*-post*.html", "slow", seconds=0.6)
+        process = env.start_crawl()
+        if when == "mid-crawl":
+            wait_for(lambda: len(env.articles()) >= 3, timeout=60, what="three stored articles", process=process)
+        killer.start()
+        time.sleep(1.5)
+        stop.set()
+        killer.join()
+        _, stderr = process.communicate(timeout=180)
+        assert "Traceback" not in stderr
+        record = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ |  error: |  \.\.\. and |bantin: error: )")
+        assert [line for line in stderr.splitlines() if not record.match(line)] == []
+        assert process.returncode != 0 or " ERROR " not in stderr, stderr
+
+        # The next crawl closes whatever the disturbed one left open and completes the archive, once each.
+        env.site.clear_faults()
+        env.crawl()
+        assert set(env.articles()) == {a.article_id for a in env.site.model.visible()}
+        db = env.database()
+        try:
+            with db.session(write=False) as session:
+                statuses = [run.status for run in session.scalars(select(CrawlRun).order_by(CrawlRun.id))]
+        finally:
+            db.dispose()
+        assert "running" not in statuses and statuses[-1] == "ok", statuses
+    finally:
+        env.site.stop()
+        admin.dispose()

@@ -145,6 +145,30 @@ def test_sources_and_change_detection(database):
     assert needs_fetch(state, published + timedelta(hours=3))
 
 
+def test_a_change_time_stored_at_the_end_of_time_does_not_hide_later_changes(database):
+    # Archives from before dates were checked hold 9999-12-31 claims, on the page and on a source.
+    end_of_time = datetime(9999, 12, 31, 23, 59, tzinfo=timezone.utc)
+    with database.session() as session:
+        _, row = store_article(session, item(published_at=end_of_time, modified_at=end_of_time), now=NOW)
+        record_sources(session, row, {"sitemap": end_of_time}, now=NOW, new=True)
+    with database.session() as session:
+        state = known_articles(session, "nhandan", ["985001"])["985001"]
+    assert state.changed_as_of == NOW  # the impossible claims count as "current when recorded"
+    assert needs_fetch(state, NOW + timedelta(hours=2))
+    assert not needs_fetch(state, NOW - timedelta(days=3))
+
+
+def test_a_change_time_within_a_day_of_recording_is_believed(database):
+    ahead = NOW + timedelta(hours=20)  # a source clock running ahead, not an impossible date
+    with database.session() as session:
+        _, row = store_article(session, item(published_at=NOW - timedelta(hours=1)), now=NOW)
+        record_sources(session, row, {"rss": ahead}, now=NOW, new=True)
+    with database.session() as session:
+        state = known_articles(session, "nhandan", ["985001"])["985001"]
+    assert state.changed_as_of == ahead
+    assert not needs_fetch(state, ahead)
+
+
 def test_sqlite_transaction_that_reads_then_writes_survives_another_writer(sqlite_url):
     # A deferred SQLite transaction that has read cannot write once another
     # connection committed meanwhile: SQLITE_BUSY at once, whatever the busy

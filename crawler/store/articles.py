@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crawler.items import ExtractedArticle
@@ -18,6 +18,9 @@ StoreOutcome = Literal["new", "updated", "unchanged"]
 # Sources report times at minute precision or with clock skew; a lastmod must be
 # later than what we have by more than this to count as a change.
 CHANGE_TOLERANCE = timedelta(seconds=60)
+# No page or source can truthfully claim a change after the moment bantin recorded the claim; rows kept from
+# before dates were checked hold such claims (9999-12-31), and trusting one would hide every later change.
+CLOCK_SKEW_ALLOWED = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,23 +37,33 @@ def known_articles(session: Session, site: str, external_ids: Iterable[str]) -> 
     if not ids:
         return {}
     rows = session.execute(
-        select(ArticleRow.id, ArticleRow.external_id, ArticleRow.modified_at, ArticleRow.published_at)
-        .where(ArticleRow.site == site, ArticleRow.external_id.in_(ids))
+        select(
+            ArticleRow.id, ArticleRow.external_id, ArticleRow.modified_at, ArticleRow.published_at, ArticleRow.fetched_at
+        ).where(ArticleRow.site == site, ArticleRow.external_id.in_(ids))
     ).all()
     if not rows:
         return {}
-    newest_source = dict(
-        session.execute(
-            select(ArticleSource.article_id, func.max(ArticleSource.lastmod))
-            .where(ArticleSource.article_id.in_([row.id for row in rows]))
-            .group_by(ArticleSource.article_id)
-        ).all()
-    )
+    source_claims: dict[int, list[datetime | None]] = {}
+    for key, lastmod, last_seen_at in session.execute(
+        select(ArticleSource.article_id, ArticleSource.lastmod, ArticleSource.last_seen_at).where(
+            ArticleSource.article_id.in_([row.id for row in rows])
+        )
+    ):
+        source_claims.setdefault(key, []).append(_plausible(lastmod, last_seen_at))
     known: dict[str, KnownArticle] = {}
-    for key, external_id, modified_at, published_at in rows:
-        times = [t for t in (modified_at, published_at, _aware(newest_source.get(key))) if t is not None]
+    for key, external_id, modified_at, published_at, fetched_at in rows:
+        claims = [_plausible(modified_at, fetched_at), _plausible(published_at, fetched_at), *source_claims.get(key, [])]
+        times = [t for t in claims if t is not None]
         known[external_id] = KnownArticle(key, max(times) if times else None)
     return known
+
+
+def _plausible(claimed: datetime | None, recorded_at: datetime) -> datetime | None:
+    # An impossible claim still tells one thing: what bantin holds was current when it recorded it.
+    claimed, recorded = _aware(claimed), _aware(recorded_at)
+    if claimed is not None and recorded is not None and claimed > recorded + CLOCK_SKEW_ALLOWED:
+        return recorded
+    return claimed
 
 
 def needs_fetch(known: KnownArticle | None, announced: datetime | None) -> bool:
