@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from crawler.crawl.run import crawl_child_command
@@ -200,8 +200,8 @@ retries = 2
 
 def bare_settings(config_path: Path) -> dict:
     """The download settings the real crawl runs with (`--fast`), so both use the same concurrency."""
-    from crawler.crawl.addon import scrapy_settings
     from crawler.config import load_config
+    from crawler.crawl.addon import scrapy_settings
 
     real = scrapy_settings(load_config(config_path), polite=False)
     keys = ("USER_AGENT", "ROBOTSTXT_OBEY", "DOWNLOAD_TIMEOUT", "RETRY_TIMES", "DOWNLOAD_MAXSIZE",
@@ -211,14 +211,14 @@ def bare_settings(config_path: Path) -> dict:
 
 def prefill_archive(database_url: str, *, copies: int, seed: int, days: int, per_day: int, end_date: date) -> int:
     """Store ``copies`` x (days x per_day) articles the benchmarked site never lists, as if crawled before."""
+    from crawler.samplesite.model import generate_site
     from crawler.store import Database
     from crawler.store.articles import record_sources, store_article
-    from crawler.samplesite.model import generate_site
     from crawler.topics import prepare_topics
 
     model = generate_site(seed=seed, days=days, per_day=per_day, end_date=end_date)
     items = [article.as_item(PREFILL_BASE_URL) for article in model.articles]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     database = Database(database_url)
     stored = 0
     try:
@@ -273,7 +273,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
         print(f"    {line}")
     print(flush=True)
 
-    end_date = datetime.now(timezone.utc).date()
+    end_date = datetime.now(UTC).date()
     site = SiteProcess(args.seed, args.days, args.per_day, end_date)
     try:
         with tempfile.TemporaryDirectory(prefix="bantin-bench-") as tmp:

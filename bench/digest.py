@@ -16,7 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 TOPICS = [
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     from crawler.store import Database
     from reports.delivery import build_previews
 
-    now = datetime(2025, 3, 27, 0, 30, tzinfo=timezone.utc)
+    now = datetime(2025, 3, 27, 0, 30, tzinfo=UTC)
     with tempfile.TemporaryDirectory(prefix="bantin-bench-") as folder:
         url = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
         database = Database(url)

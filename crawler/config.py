@@ -10,17 +10,26 @@ from __future__ import annotations
 import os
 import tomllib
 import unicodedata
-from datetime import tzinfo
+from collections.abc import Iterable
+from datetime import UTC, tzinfo
 from email.utils import parseaddr
 from importlib import resources
-from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from crawler import PROJECT_URL, __version__
 from crawler.errors import ConfigError, QueryError
@@ -184,15 +193,15 @@ class ScheduleConfig(_Section):
     @field_validator("crawl", "digest")
     @classmethod
     def _valid_cron(cls, expression: str, info: ValidationInfo) -> str:
-        from crawler.cron import make_trigger
+        from datetime import datetime
 
-        from datetime import datetime, timezone
+        from crawler.cron import make_trigger
 
         try:
             trigger = make_trigger(expression, info.data.get("timezone") or "UTC")
         except ValueError as exc:
             raise ValueError(f"bad cron string {expression!r}: {exc}") from None
-        if trigger.get_next_fire_time(None, datetime.now(timezone.utc)) is None:
+        if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:
             raise ValueError(f"cron string {expression!r} never fires (no such date)")
         return expression
 
@@ -225,7 +234,7 @@ class SmtpConfig(_Section):
         return value
 
     @model_validator(mode="after")
-    def _no_plaintext_login(self) -> "SmtpConfig":
+    def _no_plaintext_login(self) -> SmtpConfig:
         if self.security == "none" and self.username and self.host not in ("localhost", "127.0.0.1", "::1"):
             raise _KeyedError(
                 "smtp.security",
@@ -358,7 +367,7 @@ class Config(_Section):
         return self._path
 
     @model_validator(mode="after")
-    def _cross_references(self) -> "Config":
+    def _cross_references(self) -> Config:
         if self.sites is not None and "site" in self.model_fields_set:
             raise _KeyedError("site", "give either the [site] table or [[sites]] entries, not both "
                               "(move base_url and category_feeds into the nhandan entry of [[sites]])")

@@ -180,12 +180,12 @@ def import_articles(
         if not batch:
             return
         try:
-            outcomes = list(zip(batch, _store(database, batch, topics, now)))
+            outcomes = list(zip(batch, _store(database, batch, topics, now), strict=True))
         except SQLAlchemyError:
             outcomes = []
             for record in batch:
                 try:
-                    outcomes += list(zip([record], _store(database, [record], topics, now)))
+                    outcomes += list(zip([record], _store(database, [record], topics, now), strict=True))
                 except SQLAlchemyError as exc:
                     report.skipped.append((record.line, f"the database refused it: {_first_line(exc)}"))
         for record, outcome in outcomes:

@@ -24,15 +24,15 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from crawler.errors import LockBusyError
 from crawler.store import Database
 from crawler.store.models import Lease
-from crawler.errors import LockBusyError
 
 log = logging.getLogger("bantin.locks")
 
@@ -52,7 +52,7 @@ def crawl_lease(site: str) -> str:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def this_host() -> str:
@@ -154,7 +154,6 @@ def lease_holder(database: Database, name: str) -> LeaseInfo | None:
 
 def leases_named(database: Database, prefix: str) -> list[LeaseInfo]:
     """Every lease row whose name starts with ``prefix`` (e.g. ``crawl:``, one per site), by name."""
-    from sqlalchemy import select
 
     with database.session(write=False) as session:
         rows = session.scalars(select(Lease).where(Lease.name.startswith(prefix, autoescape=True)).order_by(Lease.name))

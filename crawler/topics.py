@@ -17,9 +17,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crawler.config import TopicConfig
+from crawler.matching import ArticleFields, Matcher, TopicSpec
 from crawler.store import Database
 from crawler.store.models import ArticleRow, Match, Topic
-from crawler.matching import ArticleFields, Matcher, TopicSpec
 
 log = logging.getLogger("bantin.topics")
 
@@ -39,11 +39,11 @@ class TopicSet:
         self.versions = {spec.name: spec.version for spec in self.specs}
 
     @classmethod
-    def from_config(cls, topics: Iterable[TopicConfig | dict]) -> "TopicSet":
+    def from_config(cls, topics: Iterable[TopicConfig | dict]) -> TopicSet:
         specs = [_spec(topic) for topic in topics]
         return cls(specs, Matcher(specs))
 
-    def subset(self, names: Iterable[str]) -> "TopicSet":
+    def subset(self, names: Iterable[str]) -> TopicSet:
         wanted = set(names)
         return TopicSet.from_config([spec for spec in self.specs if spec.name in wanted])
 

@@ -23,7 +23,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import format_datetime
@@ -32,10 +32,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from crawler.config import Config, RecipientConfig
-from crawler.store import Database
-from crawler.store.models import ArticleRow, Delivery, OutboxMessage
 from crawler.errors import ConfigError, UsageError
 from crawler.locks import hold_lease
+from crawler.store import Database
+from crawler.store.models import ArticleRow, Delivery, OutboxMessage
 from crawler.topics import prepare_topics
 from reports.digest import Digest, build_digest, recipient_key
 from reports.mailer import (
@@ -128,7 +128,7 @@ class _Composed:
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _compose(

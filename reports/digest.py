@@ -134,7 +134,7 @@ class Digest:
     def empty(self) -> bool:
         return self.total == 0
 
-    def with_shown(self, limit: int) -> "Digest":
+    def with_shown(self, limit: int) -> Digest:
         """The same digest showing only `limit` items in the groups, the rest as overflow."""
         ordered = _fair_order(self.groups, self.overflow)
         shown = {id(item) for item in ordered[:limit]}

@@ -90,7 +90,7 @@ class ReaderLinks:
     mailbox: str
 
     @classmethod
-    def from_config(cls, config: Config) -> "ReaderLinks":
+    def from_config(cls, config: Config) -> ReaderLinks:
         secret = None
         if config.web.public_url:
             secret = config.web.secret()
@@ -232,7 +232,7 @@ class SmtpSession:
         self.final_reply_timeout = final_reply_timeout or FINAL_REPLY_TIMEOUT
         self._client: _Client | _SslClient | None = None
 
-    def __enter__(self) -> "SmtpSession":
+    def __enter__(self) -> SmtpSession:
         return self
 
     def __exit__(self, *_exc) -> None:

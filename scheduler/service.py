@@ -17,7 +17,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.events import (
@@ -35,10 +35,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 from crawler import __version__
 from crawler.config import Config, ScheduleConfig, load_config
 from crawler.cron import cron_day_of_week, make_trigger  # noqa: F401 - re-exported for the scheduler's callers
-from crawler.store import Database
-from crawler.store import runs as dead_runs
 from crawler.errors import BantinError, LockBusyError
 from crawler.locks import CRAWL_LEASE_PREFIX, HeldLease, hold_lease, lease_holder, leases_named, this_host
+from crawler.store import Database
+from crawler.store import runs as dead_runs
 from scheduler import jobs
 from scheduler.jobs import log_event
 
@@ -57,7 +57,7 @@ SERVICE_LEASE_TTL = timedelta(minutes=2)
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # -- triggers -------------------------------------------------------------------
@@ -114,7 +114,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).astimezone().isoformat(timespec="milliseconds"),
+            "time": datetime.fromtimestamp(record.created, UTC).astimezone().isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
         }

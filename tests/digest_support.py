@@ -7,15 +7,15 @@ import os
 import socket
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 
 from crawler.config import parse_config
+from crawler.matching import TopicSpec
 from crawler.store import Database
 from crawler.store.models import ArticleRow, CrawlRun, Match, Topic
-from crawler.matching import TopicSpec
 
-NOW = datetime(2025, 3, 27, 0, 0, tzinfo=timezone.utc)  # 07:00 in Hà Nội
+NOW = datetime(2025, 3, 27, 0, 0, tzinfo=UTC)  # 07:00 in Hà Nội
 PUBLIC_URL = "https://bantin.example.org"
 SECRET_ENV = "BANTIN_TEST_WEB_SECRET"
 SECRET = b"test-signing-key-0123456789abcdefghijklmnop"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 import unicodedata
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import inspect, select, text
 
 from crawler.items import ExtractedArticle
@@ -29,7 +30,7 @@ from crawler.store.models import ArticleRow, Match
 from crawler.text import fold, is_word_char
 from crawler.topics import TopicSet, prepare_topics, rematch
 
-NOW = datetime(2026, 3, 27, 1, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 27, 1, 0, tzinfo=UTC)
 NFD = lambda text: unicodedata.normalize("NFD", text)  # noqa: E731
 
 # (title, body, tags, category): each a case the index must not get wrong.
@@ -141,7 +142,7 @@ _SEPARATORS = [" ", "  ", "\u00a0", ". ", ", ", "-", "\u200b ", "\n\n", "_", "",
 def _text_and_term(draw):
     words = draw(st.lists(st.sampled_from(_SYLLABLES), min_size=1, max_size=10))
     gaps = draw(st.lists(st.sampled_from(_SEPARATORS), min_size=len(words), max_size=len(words)))
-    body = "".join(word + gap for word, gap in zip(words, gaps))
+    body = "".join(word + gap for word, gap in zip(words, gaps, strict=True))
     if draw(st.booleans()):
         body = NFD(body)
     if draw(st.booleans()):

@@ -11,13 +11,13 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from crawler.cli import main as cli_main
+from crawler.errors import HeaderInjectionError, UsageError
 from crawler.store import Database
 from crawler.store.models import Delivery, OutboxMessage
-from crawler.errors import HeaderInjectionError, UsageError
+from crawler.tokens import make_token
 from reports import delivery
 from reports.delivery import build_previews, resend_digest, run_digest
 from reports.mailer import build_message, check_header
-from crawler.tokens import make_token
 from tests.digest_support import (
     NOW,
     PUBLIC_URL,

@@ -235,7 +235,7 @@ _TONE_SWAPS = {"hòa": "hoà", "thủy": "thuỷ", "khỏe": "khoẻ", "Thúy": 
 def texts_and_variants(draw: st.DrawFn) -> tuple[str, str]:
     words = draw(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=15))
     seps = draw(st.lists(st.sampled_from([" ", " ", " ", ". ", ", "]), min_size=len(words), max_size=len(words)))
-    text = "".join(w + s for w, s in zip(words, seps))
+    text = "".join(w + s for w, s in zip(words, seps, strict=True))
     variant = text
     for old, new in _TONE_SWAPS.items():
         if draw(st.booleans()):

@@ -12,9 +12,9 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from crawler.cli.status_commands import collect_status
+from crawler.locks import hold_lease
 from crawler.store import Database
 from crawler.store.models import JobRun, OutboxMessage
-from crawler.locks import hold_lease
 from reports.delivery import OUTBOX_LEASE, RETRY_FIRST, RETRY_MAX, retry_delay, run_digest
 from scheduler.service import RETRY_JOB, Service
 from tests.digest_support import NOW, Sink, free_port, make_config, standard_archive

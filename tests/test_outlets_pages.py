@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -241,7 +241,7 @@ def test_tien_phong_json_items_become_article_requests_and_the_next_page():
     assert [r.url for r in articles] == ["https://tienphong.vn" + item["url"].removeprefix("https://tienphong.vn")
                                          for item in items]
     assert articles[0].meta["bantin_external_id"] == str(items[0]["id"])
-    assert articles[0].meta["bantin_lastmod"] == datetime.fromtimestamp(items[0]["update_time"], timezone.utc)
+    assert articles[0].meta["bantin_lastmod"] == datetime.fromtimestamp(items[0]["update_time"], UTC)
     (more,) = [r for r in requests if r.meta["bantin_kind"] == "source"]
     assert more.url.startswith("https://api.tienphong.vn/api/morenews-zone-3-1.html")
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import time_machine
 
 from tests.cli_support import run
 
-NOW = datetime(2026, 3, 27, 1, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 27, 1, 0, tzinfo=UTC)
 EML = "digest-2026-03-27-an_example.org.eml"
 
 

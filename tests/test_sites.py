@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -17,7 +17,7 @@ from crawler.store.models import CrawlRun
 from tests.cli_support import run
 from tests.site_support import OTHER, second_site  # noqa: F401 - a fixture
 
-NOW = datetime(2026, 3, 27, 1, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 27, 1, 0, tzinfo=UTC)
 
 
 def two_sites(database_url: str, *, other_enabled: bool = True, extra: str = "") -> str:
@@ -114,12 +114,12 @@ def add_run(database: Database, site: str, status: str, *, started: datetime, co
 
 
 @pytest.fixture
-def archive(tmp_path, database_url, second_site):
+def archive(tmp_path, database_url, second_site):  # noqa: F811 - the imported fixture, injected by pytest
     database = Database(database_url)
     store(database, "nhandan", "985001", "Bài của Nhân Dân")
     store(database, OTHER, "985001", "Bài của báo thử", published=NOW - timedelta(hours=1))
     store(database, OTHER, "42", "Bài thứ hai của báo thử", published=NOW - timedelta(hours=2))
-    add_run(database, "nhandan", "ok", started=datetime.now(timezone.utc) - timedelta(hours=1))
+    add_run(database, "nhandan", "ok", started=datetime.now(UTC) - timedelta(hours=1))
     yield database
     database.dispose()
 
@@ -196,7 +196,7 @@ def test_json_output_names_site_and_external_id_beside_the_url(capsys, tmp_path,
 
 
 def test_status_reports_each_site_and_warns_per_site(capsys, tmp_path, database_url, archive):
-    add_run(archive, OTHER, "failed", started=datetime.now(timezone.utc) - timedelta(minutes=30), counts={})
+    add_run(archive, OTHER, "failed", started=datetime.now(UTC) - timedelta(minutes=30), counts={})
     path = config_file(tmp_path, database_url)
     code, out, _ = run(capsys, "--config", str(path), "status", "--format", "json")
     report = json.loads(out)
@@ -218,11 +218,11 @@ def test_status_reports_each_site_and_warns_per_site(capsys, tmp_path, database_
 def test_digest_coverage_line_is_per_site(tmp_path, database_url, archive):
     from reports.digest import crawl_coverage
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     add_run(archive, OTHER, "failed", started=now - timedelta(minutes=30), counts={
         "rss": {"discovered": 0, "fetched": 0, "new": 0, "updated": 0, "unchanged": 0, "failed": 1}})
     with archive.session() as session:
-        coverage = crawl_coverage(session, since=None, now=now, tz=timezone.utc, language="en",
+        coverage = crawl_coverage(session, since=None, now=now, tz=UTC, language="en",
                                   sites=["nhandan", OTHER])
     by_site = {entry.site: entry for entry in coverage.sites}
     assert (by_site["nhandan"].scanned, by_site["nhandan"].failures, by_site["nhandan"].warning) == (3, 0, None)
@@ -232,5 +232,5 @@ def test_digest_coverage_line_is_per_site(tmp_path, database_url, archive):
     assert f" {OTHER}: Scanned 0 new or updated articles" in coverage.line
     assert coverage.warning.startswith(f"{OTHER}: Warning: the last crawl")
     with archive.session() as session:
-        alone = crawl_coverage(session, since=None, now=now, tz=timezone.utc, language="en", sites=["nhandan"])
+        alone = crawl_coverage(session, since=None, now=now, tz=UTC, language="en", sites=["nhandan"])
     assert alone.line.startswith("Scanned 3") and alone.warning is None

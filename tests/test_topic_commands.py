@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
+from crawler.items import ExtractedArticle
+from crawler.matching import Hit
 from crawler.store import Database
 from crawler.store.articles import store_article
 from crawler.store.models import ArticleRow, Match, Topic
-from crawler.items import ExtractedArticle
-from crawler.matching import Hit
 from crawler.topics import prepare_topics
 from tests.cli_support import run
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 ARTICLES = [
     (1001, "Quảng Ninh phát triển công nghiệp hỗ trợ", "Tỉnh Quảng Ninh thu hút đầu tư.", ["Quảng Ninh"]),

@@ -6,7 +6,7 @@ import contextlib
 import csv
 import json
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -30,10 +30,10 @@ def init(app: App, local_config: str | None, force: bool, site_url: str | None, 
 
     The file goes to --config PATH, else $BANTIN_CONFIG, else the user config dir.
     """
+    import os
+
     from crawler.config import CONFIG_ENV, default_config_path, parse_config, starter_config
     from crawler.store import Database
-
-    import os
 
     chosen = local_config or app.config_path
     path = Path(chosen or os.environ.get(CONFIG_ENV) or default_config_path()).expanduser()
@@ -538,12 +538,11 @@ def import_articles_command(app: App, path: str, no_progress: bool) -> None:
     Importing the same file again changes nothing. A line that cannot be read is
     reported with its number and skipped; the exit status is then 1.
     """
-    from datetime import timezone
 
     from crawler.imports import import_articles, open_input
     from crawler.topics import prepare_topics
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     try:
         stream = open_input(path)
     except OSError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -82,7 +82,7 @@ def digest(app: App, preview: bool, send: bool, resend_date: datetime | None, to
     if out and not preview:
         raise UsageError("--out only goes with --preview")
     config, database = app.config, app.database
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     if preview:
         from reports.delivery import build_previews
 
@@ -135,5 +135,5 @@ def smtp_test(app: App, to: str) -> None:
     security = config.smtp.security + ("" if config.smtp.verify_tls else ", certificate NOT verified")
     click.echo(f"connecting to {config.smtp.host}:{config.smtp.port} ({security})"
                f"{' as ' + config.smtp.username if config.smtp.username else ''}")
-    msg_id = send_test_message(config, to, now=datetime.now(timezone.utc))
+    msg_id = send_test_message(config, to, now=datetime.now(UTC))
     click.echo(f"accepted by the server: {msg_id} to {to}")

@@ -67,9 +67,9 @@ def table(rows: Iterable[dict], columns: Sequence[str], *, headers: Sequence[str
     header = list(headers or columns)
     cells = [[_clip(_cell(row.get(column)), max_width) for column in columns] for row in rows]
     widths = [max([_width(header[i])] + [_width(line[i]) for line in cells]) for i in range(len(columns))]
-    lines = ["  ".join(_pad(text, width) for text, width in zip(header, widths)).rstrip()]
+    lines = ["  ".join(_pad(text, width) for text, width in zip(header, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * width for width in widths))
-    lines += ["  ".join(_pad(text, width) for text, width in zip(line, widths)).rstrip() for line in cells]
+    lines += ["  ".join(_pad(text, width) for text, width in zip(line, widths, strict=True)).rstrip() for line in cells]
     return "\n".join(lines)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -29,7 +29,7 @@ def status(app, output_format: str, limit: int, quiet_days: int) -> None:
 
     Exits with status 1 when there is any warning (usable as a health check).
     """
-    report = collect_status(app.config, app.database, now=datetime.now(timezone.utc), limit=limit,
+    report = collect_status(app.config, app.database, now=datetime.now(UTC), limit=limit,
                             quiet_days=quiet_days)
     if output_format == "json":
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))

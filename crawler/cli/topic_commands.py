@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import click
 from sqlalchemy import func, select
@@ -87,8 +87,8 @@ def topics() -> None:
 @pass_app
 def list_topics(app: App, output_format: str) -> None:
     """The configured topics, their match counts and whether the archive is up to date with them."""
-    from crawler.store.models import Match, Topic
     from crawler.matching import TopicSpec
+    from crawler.store.models import Match, Topic
 
     with app.database.session() as session:
         stored = {row.name: row for row in session.scalars(select(Topic))}
@@ -129,7 +129,7 @@ def test_topic(app: App, query: str, days: int, whole: bool, mode: str, limit: i
 
     matcher = QueryMatcher(query, mode)
     tree = parse_query(query)
-    since = None if whole else datetime.now(timezone.utc) - timedelta(days=days)
+    since = None if whole else datetime.now(UTC) - timedelta(days=days)
     per_day: Counter[str] = Counter()
     terms: Counter[str] = Counter()
     matched = []
@@ -202,7 +202,7 @@ def rematch_topics(app: App, names: tuple[str, ...]) -> None:
     """Match the whole archive again against the configured topics."""
     from crawler.topics import TopicSet, rematch, sync_topics
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     topic_set = TopicSet.from_config(app.config.topics)
     if names:
         topic_set = topic_set.subset(app.resolve_topic(name) for name in names)

@@ -129,7 +129,7 @@ class ArchiveFilter:
             known.update(((site, external_id), stored) for external_id, stored in self.archive.known(site, asked).items())
         wanted: list[Request] = []
         unchanged: dict[int, dict[str, datetime | None]] = {}
-        for key, request in zip(keys, requests):
+        for key, request in zip(keys, requests, strict=True):
             announced = request.meta.get("bantin_lastmod")
             sources = self.announced.setdefault(key, {})
             previous = sources.get(source)

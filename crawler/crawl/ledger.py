@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from scrapy import signals
 from sqlalchemy import update
@@ -22,11 +22,12 @@ from sqlalchemy import update
 from crawler.config import DEFAULT_SITE
 from crawler.crawl import events
 from crawler.crawl.archive import ArchiveStore
+from crawler.logs import one_line
 from crawler.store.models import CrawlRun
 from crawler.store.records import COUNTERS, MAX_ERRORS, RunCounts, RunSummary  # noqa: F401 - the ledger's vocabulary
+
 # The one rule for a crawl found dead lives with the storage (the service and `bantin status` apply it without Scrapy).
 from crawler.store.runs import STALE_AFTER, close_orphaned_runs, orphan_reason  # noqa: F401
-from crawler.logs import one_line
 
 log = logging.getLogger("bantin.crawl")
 
@@ -38,7 +39,7 @@ DEGRADED_MIN_PAGES = 5
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class CrawlLedger:

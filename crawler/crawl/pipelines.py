@@ -19,9 +19,9 @@ from crawler.clock import utcnow
 from crawler.crawl import events
 from crawler.crawl.archive import ArchiveStore
 from crawler.errors import CrawlError
+from crawler.items import CrawledArticle
 from crawler.store.articles import load_articles, record_sources, store_article
 from crawler.store.models import ArticleRow
-from crawler.items import CrawledArticle
 from crawler.topics import TopicSet, match_article, prepare_topics
 
 log = logging.getLogger("bantin.crawl")

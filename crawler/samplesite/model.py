@@ -228,7 +228,7 @@ class SiteModel:
         self.zone_by_id = {zone.zone_id: zone for zone in self.zones}
         self.zone_by_slug = {zone.slug: zone for zone in self.zones}
         # Generation picks zones by NDO's slugs; a sister outlet serves them under its own.
-        self.zone_by_key = {row[1]: zone for row, zone in zip(texts.ZONES, self.zones)}
+        self.zone_by_key = {row[1]: zone for row, zone in zip(texts.ZONES, self.zones, strict=True)}
         self.tags = {name: Tag(20000 + 17 * index, name) for index, name in enumerate(texts.TAGS)}
         self.tag_by_id = {tag.tag_id: tag for tag in self.tags.values()}
         self.topics = [Topic(*row) for row in texts.TOPICS]

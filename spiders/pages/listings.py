@@ -16,9 +16,10 @@ from __future__ import annotations
 import gzip
 import logging
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
@@ -164,7 +165,7 @@ def parse_rss(xml: str | bytes, base_url: str, site: Site) -> Entries:
         found.append((link, clean_text(_child_text(item, "title")) or None, published, None))
     for entry in _children(root, "entry"):
         links = _children(entry, "link")
-        alternate = [l for l in links if (l.get("rel") or "alternate") == "alternate"] or links
+        alternate = [link for link in links if (link.get("rel") or "alternate") == "alternate"] or links
         link = alternate[0].get("href", "") if alternate else ""
         published = entry_date(_child_text(entry, "published") or _child_text(entry, "updated"), zone)
         lastmod = entry_date(_child_text(entry, "updated"), zone)

@@ -14,8 +14,9 @@ import codecs
 import json
 import logging
 import re
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import lxml.html
 from lxml import etree

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import lxml.html
@@ -158,7 +158,7 @@ def _epoch_or_text(value, zone) -> datetime | ImplausibleDate | None:
             return None
         seconds = value / 1000 if value >= _EPOCH_MS else value
         try:
-            when = datetime.fromtimestamp(seconds, timezone.utc)
+            when = datetime.fromtimestamp(seconds, UTC)
         except (OverflowError, OSError, ValueError):
             return None
         if not EARLIEST <= when < LATEST:

@@ -17,7 +17,7 @@ A site of the family is a subclass naming its ``site`` and ``profile``::
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import ClassVar
 from urllib.parse import quote, urlsplit
 
@@ -68,7 +68,7 @@ class VendorCmsSpider(scrapy.Spider):
         if api_host not in self.allowed_domains:
             self.allowed_domains.append(api_host)
         now_text = settings.get("BANTIN_NOW")
-        self.now = datetime.fromisoformat(now_text) if now_text else datetime.now(timezone.utc)
+        self.now = datetime.fromisoformat(now_text) if now_text else datetime.now(UTC)
         since = settings.get("BANTIN_SINCE")
         if since:
             self.window_start = datetime.combine(date.fromisoformat(since), time(), site.timezone)
