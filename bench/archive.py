@@ -234,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     month = NOW - timedelta(days=30)
     seconds, matched = _timed(lambda: _topic_test(database, COMMON, month, use_index=True))
     with database.session() as session:
-        in_month = session.scalar(select(text("count(*)")).select_from(ArticleRow).where(ArticleRow.published_at >= month))
+        in_month = session.scalar(
+            select(text("count(*)")).select_from(ArticleRow).where(ArticleRow.published_at >= month))
     scan_seconds, (_, read) = _timed(lambda: _topic_test(database, COMMON, month, use_index=False, budget=sample))
     scan_seconds = scan_seconds * in_month / max(1, read)
     row(f"topics test, 30 days ({in_month} articles, {matched[0]} match)", seconds, scan_seconds,

@@ -335,7 +335,8 @@ def run_benchmark(args: argparse.Namespace) -> int:
     bare_rate = statistics.median(run.pages_per_second for run in bare_runs)
     crawl_ratio = real_rate / bare_rate
     pages_note = "" if len({run.pages for run in real_runs + bare_runs}) == 1 else " (page counts differ!)"
-    print(f"    median of {args.repeats}: real {real_rate:.1f} pages/s, bare Scrapy {bare_rate:.1f} pages/s{pages_note}")
+    print(f"    median of {args.repeats}: real {real_rate:.1f} pages/s, "
+          f"bare Scrapy {bare_rate:.1f} pages/s{pages_note}")
     print()
 
     print("(c) peak RSS of the real crawl by archive size (the same crawl of the same site each time)")

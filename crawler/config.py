@@ -303,7 +303,8 @@ class WebConfig(_Section):
             return value
         parts = urlsplit(value)
         if parts.query or parts.fragment or not parts.hostname or parts.username or parts.password:
-            raise ValueError("must be a plain base URL such as https://bantin.example.org (no query, fragment or login)")
+            raise ValueError("must be a plain base URL such as https://bantin.example.org "
+                             "(no query, fragment or login)")
         if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
             raise ValueError("must be an https:// URL (http:// only for 127.0.0.1 or localhost)")
         return value.rstrip("/")
@@ -380,7 +381,8 @@ class Config(_Section):
         for index, topic in enumerate(self.topics):
             key = topic_key(topic.name)
             if key in seen:
-                raise _KeyedError(f"topics[{index}].name", f"duplicate topic name {topic.name!r} (also topics[{seen[key]}])")
+                raise _KeyedError(f"topics[{index}].name",
+                                  f"duplicate topic name {topic.name!r} (also topics[{seen[key]}])")
             seen[key] = index
         addresses: dict[str, int] = {}
         for index, recipient in enumerate(self.recipients):

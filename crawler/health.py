@@ -32,7 +32,8 @@ def collect_status(config, database, *, now: datetime, limit: int = 5, quiet_day
 
     followed = [entry.id for entry in config.enabled_sites()]
     with database.session() as session:
-        crawls = session.scalars(select(CrawlRun).order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc()).limit(limit)).all()
+        crawls = session.scalars(
+            select(CrawlRun).order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc()).limit(limit)).all()
         crawled = set(session.scalars(select(CrawlRun.site).distinct()))
         site_ids = followed + sorted(crawled - set(followed))
         per_site = {site: _site_runs(session, site, now) for site in site_ids}
@@ -71,7 +72,8 @@ def collect_status(config, database, *, now: datetime, limit: int = 5, quiet_day
 
     if service_lease is not None and not service["running"]:
         warn("service_stale", f"the service on {service_lease.host} (pid {service_lease.pid}) stopped sending "
-             f"heartbeats at {human_time(stamp(service_lease.heartbeat_at))} without shutting down (crashed or killed?)")
+             f"heartbeats at {human_time(stamp(service_lease.heartbeat_at))} "
+             "without shutting down (crashed or killed?)")
     sites: list[dict[str, Any]] = []
     for site in site_ids:
         last_good, last_finished, history = per_site[site]
@@ -81,7 +83,8 @@ def collect_status(config, database, *, now: datetime, limit: int = 5, quiet_day
             if last_good is None:
                 warn("no_crawl", f"{site}: no crawl has succeeded yet", site)
             elif last_good.finished_at is not None and now - last_good.finished_at > NO_CRAWL_AFTER:
-                warn("no_recent_crawl", f"{site}: no successful crawl since {human_time(stamp(last_good.finished_at))}", site)
+                warn("no_recent_crawl", f"{site}: no successful crawl since {human_time(stamp(last_good.finished_at))}",
+                     site)
             if last_finished is not None and last_finished.status == "degraded":
                 warn("crawl_degraded", f"{site}: the last crawl (#{last_finished.id}) was degraded: "
                      f"{last_finished.message or 'see its errors'}", site)
@@ -163,7 +166,8 @@ def _site_runs(session, site: str, now: datetime):
         .order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc()).limit(1)
     ).first()
     history = session.scalars(
-        select(CrawlRun).where(of_site, CrawlRun.status.in_(("ok", "degraded")), CrawlRun.started_at >= now - SOURCE_HISTORY)
+        select(CrawlRun).where(of_site, CrawlRun.status.in_(("ok", "degraded")),
+                               CrawlRun.started_at >= now - SOURCE_HISTORY)
         .order_by(CrawlRun.started_at).limit(2000)
     ).all()
     return last_good, last_finished, history

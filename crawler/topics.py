@@ -119,11 +119,13 @@ def _upsert_matches(session: Session, rows: list[dict]):
     statement = module.insert(Match).values(rows)
     return statement.on_conflict_do_update(
         index_elements=[Match.article_id, Match.topic],
-        set_={column: statement.excluded[column] for column in ("topic_version", "article_version", "hits", "matched_at")},
+        set_={column: statement.excluded[column]
+              for column in ("topic_version", "article_version", "hits", "matched_at")},
     )
 
 
-def rematch(database: Database, topic_set: TopicSet, *, now: datetime, batch_size: int = REMATCH_BATCH) -> dict[str, int]:
+def rematch(database: Database, topic_set: TopicSet, *, now: datetime,
+            batch_size: int = REMATCH_BATCH) -> dict[str, int]:
     """Match the archive against these topics, in short batches; returns matches per topic.
 
     Only the articles the archive index cannot rule out for one of the topics are

@@ -390,12 +390,15 @@ def _send_due(
             shown_email = configured.get(recipient, recipient)
             if recipient not in configured and only_ids is None:
                 _finish(database, row_id, "failed", now, error="recipient is no longer in the configuration")
-                results.append(RecipientResult(shown_email, "failed", items, "recipient is no longer in the configuration", **info))
+                results.append(RecipientResult(shown_email, "failed", items,
+                                               "recipient is no longer in the configuration", **info))
                 continue
             if transport_error is not None:
-                results.append(RecipientResult(shown_email, "pending", items, f"not attempted: {transport_error}", **info))
+                results.append(RecipientResult(shown_email, "pending", items, f"not attempted: {transport_error}",
+                                               **info))
                 continue
-            status, error = _deliver(config, database, smtp, row_id, raw, Envelope(envelope_from, recipient), now, sleep)
+            status, error = _deliver(config, database, smtp, row_id, raw, Envelope(envelope_from, recipient), now,
+                                     sleep)
             if status == "transport":
                 transport_error = error
                 status = "pending"

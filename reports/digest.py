@@ -139,7 +139,9 @@ class Digest:
         ordered = _fair_order(self.groups, self.overflow)
         shown = {id(item) for item in ordered[:limit]}
         groups = [
-            Group(group.topic, [item for item in group.items + self.overflow if id(item) in shown and item.topic == group.topic], group.total)
+            Group(group.topic,
+                  [item for item in group.items + self.overflow if id(item) in shown and item.topic == group.topic],
+                  group.total)
             for group in self.groups
         ]
         for group in groups:

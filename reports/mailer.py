@@ -345,7 +345,8 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, socket.timeout):
         return "timed out"
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"certificate not trusted ({exc.verify_message}); fix the certificate or, only if you trust the server, set smtp.verify_tls = false"
+        return (f"certificate not trusted ({exc.verify_message}); fix the certificate or, "
+                "only if you trust the server, set smtp.verify_tls = false")
     return str(exc) or type(exc).__name__
 
 

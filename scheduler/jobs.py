@@ -167,7 +167,8 @@ def crawl_runs_of(database: Database, *, pid: int, hostname: str, spawned_at: da
     with database.session() as session:
         return list(session.scalars(
             select(CrawlRun)
-            .where(CrawlRun.pid == pid, CrawlRun.hostname == hostname, CrawlRun.started_at >= spawned_at - dead_runs.CLOCK_SLACK)
+            .where(CrawlRun.pid == pid, CrawlRun.hostname == hostname,
+                   CrawlRun.started_at >= spawned_at - dead_runs.CLOCK_SLACK)
             .order_by(CrawlRun.id)
         ))
 
@@ -193,7 +194,8 @@ class CrawlOutcome:
 
     @property
     def job_status(self) -> str:
-        return {"ok": "ok", "degraded": "ok", "busy": "skipped", "interrupted": "interrupted"}.get(self.status, "failed")
+        outcomes = {"ok": "ok", "degraded": "ok", "busy": "skipped", "interrupted": "interrupted"}
+        return outcomes.get(self.status, "failed")
 
     def detail(self) -> dict[str, Any]:
         return {
@@ -328,7 +330,8 @@ def _outcome(
         status, message = "interrupted", reason
     else:
         status = "failed"
-        message = reason if run is None or fixed else f"{reason}: {run.status}" + (f" — {run.message}" if run.message else "")
+        message = (reason if run is None or fixed
+                   else f"{reason}: {run.status}" + (f" — {run.message}" if run.message else ""))
     return CrawlOutcome(status, returncode, message, run_id, pid, totals, duration)
 
 

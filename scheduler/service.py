@@ -77,7 +77,8 @@ def next_fire_time(trigger: CronTrigger, now: datetime) -> datetime | None:
     return trigger.get_next_fire_time(None, now + timedelta(microseconds=1))
 
 
-def previous_fire_time(trigger: CronTrigger, now: datetime, *, horizon: timedelta = timedelta(days=32)) -> datetime | None:
+def previous_fire_time(trigger: CronTrigger, now: datetime, *,
+                       horizon: timedelta = timedelta(days=32)) -> datetime | None:
     """The most recent fire time at or before `now`, looking back at most `horizon`."""
     window = timedelta(hours=1)
     while True:
@@ -565,7 +566,8 @@ class Service:
             self._mark(RETRY_JOB, False)
         level = logging.INFO if status == "ok" else logging.WARNING
         counts = {key: detail[key] for key in ("sent", "failed", "pending") if key in detail}
-        log_event("digest", "retried", status, level=level, reason=detail.get("reason") or detail.get("error"), **counts)
+        log_event("digest", "retried", status, level=level, reason=detail.get("reason") or detail.get("error"),
+                  **counts)
         return status
 
     @property

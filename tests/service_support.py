@@ -153,7 +153,8 @@ class FakeDigest:
                 ).on_conflict_do_nothing())
         result = DigestResult()
         with database.session() as session:
-            ids = session.scalars(select(OutboxMessage.id).where(OutboxMessage.status.in_(("pending", "sending")))).all()
+            ids = session.scalars(
+                select(OutboxMessage.id).where(OutboxMessage.status.in_(("pending", "sending")))).all()
         for row_id in ids:
             with database.session() as session:
                 row = session.get(OutboxMessage, row_id)

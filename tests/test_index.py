@@ -227,9 +227,10 @@ def test_an_archive_without_an_index_gets_one_from_the_migration(database_url):
         command.upgrade(_alembic_config(connection), "0002")
         for number, (title, body, tags, category) in enumerate(HARD_CASES[:5], start=1):
             connection.execute(text(
-                "INSERT INTO articles (id, site, external_id, url, title, sapo, body, author, category, tags, images, "
-                "first_seen_at, fetched_at, changed_at, version, content_hash, extractor) VALUES (:id, 'nhandan', "
-                ":ext, :url, :title, '', :body, '', :category, :tags, '[]', :now, :now, :now, 1, 'h', 'site')"),
+                "INSERT INTO articles (id, site, external_id, url, title, sapo, body, author, category, tags, "
+                "images, first_seen_at, fetched_at, changed_at, version, content_hash, extractor) "
+                "VALUES (:id, 'nhandan', :ext, :url, :title, '', :body, '', :category, :tags, '[]', "
+                ":now, :now, :now, 1, 'h', 'site')"),
                 {"id": number, "ext": str(number), "url": f"https://nhandan.vn/a-post{number}.html", "title": title,
                  "body": body, "category": _json(category), "tags": _json(tags), "now": NOW.replace(tzinfo=None)})
     assert "article_index" not in inspect(engine).get_table_names()
@@ -238,7 +239,8 @@ def test_an_archive_without_an_index_gets_one_from_the_migration(database_url):
     with database.session() as session:
         state = index_status(session)
         assert state.complete and state.indexed == 5
-        assert _indexed(session, '"công nghiệp hỗ trợ"', "auto") == _scan(session, '"công nghiệp hỗ trợ"', "auto") == [2, 1]
+        query = '"công nghiệp hỗ trợ"'
+        assert _indexed(session, query, "auto") == _scan(session, query, "auto") == [2, 1]
     database.dispose()
 
 

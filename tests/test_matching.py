@@ -215,7 +215,8 @@ def test_query_version_is_stable_and_tracks_meaning() -> None:
 
 
 def test_from_article() -> None:
-    article = ExtractedArticle(site="nhandan", external_id="1", url="https://nhandan.vn/x-post1.html", title="Đà Nẵng", body="biển",
+    article = ExtractedArticle(site="nhandan", external_id="1", url="https://nhandan.vn/x-post1.html", title="Đà Nẵng",
+                               body="biển",
                                tags=["du lịch"], category=["Xã hội"])
     fields = ArticleFields.from_article(article)
     assert match_query("tag:du lịch Đà Nẵng", fields).matched is False  # one phrase

@@ -180,7 +180,8 @@ def test_vietnamplus_reads_feeds_and_sitemaps_only_on_its_www_host():
 
 
 def test_vietnamplus_follows_the_padded_monthly_sitemaps_its_index_names():
-    spider = spider_for(VietnamplusSpider, "vietnamplus", BANTIN_SINCE="2026-08-01", BANTIN_NOW="2026-08-08T12:00:00+07:00")
+    spider = spider_for(VietnamplusSpider, "vietnamplus", BANTIN_SINCE="2026-08-01",
+                        BANTIN_NOW="2026-08-08T12:00:00+07:00")
     index = next(r for r in spider.source_requests() if r.meta["bantin_source"] == SITEMAP)
     body = (FIXTURES / "vietnamplus" / "sitemap.xml").read_bytes()
     response = XmlResponse(url=index.url, body=body, request=index)
@@ -247,7 +248,8 @@ def test_tien_phong_json_items_become_article_requests_and_the_next_page():
 
 
 def test_json_items_stop_when_empty_on_error_and_are_refused_when_malformed():
-    assert parse_morenews_contents(b'{"error_code": 0, "data": {"contents": []}}', "https://tienphong.vn", TP) == ([], False)
+    empty = b'{"error_code": 0, "data": {"contents": []}}'
+    assert parse_morenews_contents(empty, "https://tienphong.vn", TP) == ([], False)
     assert parse_morenews_contents(b'{"error_code": 500, "data": null}', "https://tienphong.vn", TP) == ([], False)
     items, more = parse_morenews_contents(json.dumps({"data": {"contents": [
         {"url": "/a-post1.tpo", "title": "A", "date": 1754612100000},       # milliseconds

@@ -1,4 +1,7 @@
-"""Output files (`digest --preview`, `articles export --out`) that cannot be written: one line and exit 1, never "internal error"."""
+"""Output files (`digest --preview`, `articles export --out`) that cannot be written.
+
+One line and exit 1, never "internal error".
+"""
 
 from __future__ import annotations
 

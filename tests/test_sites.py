@@ -42,13 +42,15 @@ concurrency = 4
 def test_without_sites_bantin_follows_ndo_alone_and_site_is_its_entry():
     [entry] = parse_config("").site_entries()
     assert (entry.id, entry.base_url, entry.enabled) == ("nhandan", None, True)
-    [entry] = parse_config('[site]\nbase_url = "http://127.0.0.1:8000/"\ncategory_feeds = ["kinhte-1185"]\n').site_entries()
+    [entry] = parse_config('[site]\nbase_url = "http://127.0.0.1:8000/"\n'
+                           'category_feeds = ["kinhte-1185"]\n').site_entries()
     assert (entry.id, entry.base_url, entry.category_feeds) == ("nhandan", "http://127.0.0.1:8000", ["kinhte-1185"])
 
 
 @pytest.mark.parametrize("text, key, message", [
     ('[site]\nbase_url = "https://nhandan.vn"\n[[sites]]\nid = "nhandan"\n', "site", "not both"),
-    ('[[sites]]\nid = "nhandan"\n[[sites]]\nid = "nhandan"\n', "sites[1].id", "duplicate site 'nhandan' (also sites[0])"),
+    ('[[sites]]\nid = "nhandan"\n[[sites]]\nid = "nhandan"\n', "sites[1].id",
+     "duplicate site 'nhandan' (also sites[0])"),
     ('[[sites]]\nid = "nhandan"\nbase_url = "ftp://x"\n', "sites[0].base_url", "http(s) URL"),
     ('[[sites]]\nid = "nhandan"\nconcurrency = 0\n', "sites[0].concurrency", "greater than or equal to 1"),
     ('[[sites]]\nid = "nhandan"\ncategory_feeds = ["kinhte"]\n', "sites[0].category_feeds", "not a feed name"),
@@ -65,7 +67,8 @@ def test_an_unknown_site_is_refused_at_load_with_exit_2_naming_the_known_ones(ca
     path.write_text('[[sites]]\nid = "nhandan"\n[[sites]]\nid = "x"\n', encoding="utf-8")
     code, out, err = run(capsys, "--config", str(path), "articles", "list")
     assert code == 2 and out == ""
-    assert err.strip().splitlines() == [f"bantin: error: {path}: sites[1].id: unknown site 'x' (known sites: nhandan, vietnamplus, tienphong)"]
+    assert err.strip().splitlines() == [
+        f"bantin: error: {path}: sites[1].id: unknown site 'x' (known sites: nhandan, vietnamplus, tienphong)"]
 
 
 def test_each_site_crawler_gets_its_own_settings():
@@ -108,7 +111,8 @@ def add_run(database: Database, site: str, status: str, *, started: datetime, co
         session.add(CrawlRun(site=site, started_at=started, finished_at=started + timedelta(minutes=2), status=status,
                              trigger="manual", message="" if status == "ok" else "no discovery source could be read",
                              counts=counts if counts is not None else
-                             {"rss": {"discovered": 5, "fetched": 3, "new": 2, "updated": 1, "unchanged": 0, "failed": 0},
+                             {"rss": {"discovered": 5, "fetched": 3, "new": 2, "updated": 1, "unchanged": 0,
+                                      "failed": 0},
                               "google_news": {}, "latest": {}},
                              errors=[]))
 
@@ -130,7 +134,8 @@ def config_file(tmp_path, database_url, **kwargs):
     return path
 
 
-def test_sites_list_shows_every_registered_site_with_its_last_crawl_and_articles(capsys, tmp_path, database_url, archive):
+def test_sites_list_shows_every_registered_site_with_its_last_crawl_and_articles(capsys, tmp_path, database_url,
+                                                                                 archive):
     path = config_file(tmp_path, database_url, other_enabled=False)
     code, out, err = run(capsys, "--config", str(path), "sites", "list", "--format", "json")
     assert code == 0, err

@@ -93,7 +93,8 @@ def test_old_degraded_and_failed_crawls_warn(config, database):
 
 def test_stale_running_rows_warn(config, database):
     add_crawl(database, hours_ago=3)
-    add_crawl(database, hours_ago=1, status="running", pid=None, hostname="otherhost", heartbeat_at=NOW - timedelta(minutes=30))
+    add_crawl(database, hours_ago=1, status="running", pid=None, hostname="otherhost",
+              heartbeat_at=NOW - timedelta(minutes=30))
     # A live heartbeat is one from the real clock `status` reads (NOW was taken at import).
     add_crawl(database, hours_ago=0.01, status="running", pid=None, hostname="otherhost",
               heartbeat_at=datetime.now(UTC))

@@ -110,7 +110,8 @@ def test_store_new_unchanged_updated(database):
     with database.session() as session:
         assert store_article(session, item(), now=NOW + timedelta(hours=1))[0] == "unchanged"
     with database.session() as session:
-        assert store_article(session, item(body="Đoạn một.\n\nĐoạn hai đã sửa."), now=NOW + timedelta(hours=2))[0] == "updated"
+        assert store_article(session, item(body="Đoạn một.\n\nĐoạn hai đã sửa."),
+                             now=NOW + timedelta(hours=2))[0] == "updated"
     with database.session() as session:
         row = session.scalars(select(ArticleRow)).one()
         assert (row.site, row.external_id) == ("nhandan", "985001")

@@ -62,7 +62,8 @@ def init(app: App, local_config: str | None, force: bool, site_url: str | None, 
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
               help="Back-fill from this date using the monthly news sitemaps.")
 @click.option("--site-url", metavar="URL", help="Crawl this origin instead of the site's base_url (one site only).")
-@click.option("--search", is_flag=True, help="Also use the site search, one query per topic term (back-fill a new topic).")
+@click.option("--search", is_flag=True,
+              help="Also use the site search, one query per topic term (back-fill a new topic).")
 @click.option("--wait", type=float, default=0.0, show_default=True, metavar="SECONDS",
               help="If a site is being crawled already, wait this long for it instead of skipping it.")
 @click.option("--trigger", type=click.Choice(["manual", "service", "demo"]), default="manual", hidden=True)
@@ -313,7 +314,8 @@ def list_articles(app: App, topic: str | None, site_ids: tuple[str, ...], since,
         click.echo("no articles stored yet: run `bantin crawl`" if not (topic or site_ids or since or until)
                    else "no articles match")
         return
-    emit_rows(data, LIST_COLUMNS if output_format == "table" else list(data[0]) if data else LIST_COLUMNS, output_format)
+    emit_rows(data, LIST_COLUMNS if output_format == "table" else list(data[0]) if data else LIST_COLUMNS,
+              output_format)
 
 
 @articles.command("show")
@@ -488,7 +490,8 @@ def _export(app: App, topic: str | None, since, until, output_format: str, out: 
                     if writer is None:
                         writer = csv.DictWriter(stream, fieldnames=list(data))
                         writer.writeheader()
-                    writer.writerow({k: json.dumps(v, ensure_ascii=False, default=json_default) if isinstance(v, (list, dict)) else
+                    writer.writerow({k: json.dumps(v, ensure_ascii=False, default=json_default)
+                                     if isinstance(v, (list, dict)) else
                                      v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()})
                 elif output_format == "json":
                     stream.write(("," if count else "") + "\n" + dumps(data))

@@ -67,10 +67,12 @@ def render_text(report: dict[str, Any]) -> str:
     service = report["service"]
     if service["running"]:
         jobs = ", ".join(service["running_jobs"]) or "idle"
-        lines.append(f"Service: running on {service['host']} (pid {service['pid']}) since {human_time(service['since'])}, "
+        lines.append(f"Service: running on {service['host']} (pid {service['pid']}) "
+                     f"since {human_time(service['since'])}, "
                      f"heartbeat {service['heartbeat_age_seconds']} s ago; now: {jobs}")
     elif "host" in service:
-        lines.append(f"Service: not running (last heartbeat {human_time(service['heartbeat_at'])} on {service['host']})")
+        lines.append(f"Service: not running (last heartbeat {human_time(service['heartbeat_at'])} "
+                     f"on {service['host']})")
     else:
         lines.append("Service: not running")
     lines.append(f"Schedule ({report['timezone']}):")
@@ -93,7 +95,8 @@ def render_text(report: dict[str, Any]) -> str:
             lines.append(f"           {source}: {_counts_text(counts)}")
         if run["errors"]:
             first = run["first_errors"][0] if run["first_errors"] else {}
-            lines.append(f"           {run['errors']} error(s), first: {first.get('url', '')} {first.get('reason', '')}".rstrip())
+            lines.append(f"           {run['errors']} error(s), first: "
+                         f"{first.get('url', '')} {first.get('reason', '')}".rstrip())
         if run["message"]:
             lines.append(f"           {run['message']}")
 
@@ -102,7 +105,8 @@ def render_text(report: dict[str, Any]) -> str:
         for run in report["digest_jobs"]:
             counts = " ".join(f"{key} {run[key]}" for key in ("sent", "failed", "pending") if key in run)
             extra = run.get("reason") or run.get("error") or ""
-            lines.append(f"  {human_time(run['started_at'])}  {run['status']:<11} {run['trigger']:<8} {counts} {extra}".rstrip())
+            lines.append(f"  {human_time(run['started_at'])}  {run['status']:<11} {run['trigger']:<8} "
+                         f"{counts} {extra}".rstrip())
     lines.append("Digests sent:" if report["digests"] else "Digests sent: none yet")
     for day in report["digests"]:
         counts = ", ".join(f"{day[key]} {key}" for key in ("sent", "pending", "sending", "failed") if key in day)

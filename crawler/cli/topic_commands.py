@@ -154,7 +154,8 @@ def test_topic(app: App, query: str, days: int, whole: bool, mode: str, limit: i
             "query": query, "days": None if whole else days, "scanned": scanned, "matched": total,
             "per_day": dict(sorted(per_day.items())), "terms": dict(terms.most_common()),
             "articles": [
-                {"site": row.site, "external_id": row.external_id, "published_at": row.published_at, "title": row.title, "url": row.url,
+                {"site": row.site, "external_id": row.external_id, "published_at": row.published_at, "title": row.title,
+                 "url": row.url,
                  "terms": carried, "hits": [hit.to_dict() for hit in hits]}
                 for row, hits, carried in matched
             ],

@@ -126,7 +126,8 @@ class ArchiveFilter:
         for site in dict.fromkeys(site for site, _ in keys):
             asked = [external_id for key_site, external_id in keys
                      if key_site == site and (key_site, external_id) not in self.requested]
-            known.update(((site, external_id), stored) for external_id, stored in self.archive.known(site, asked).items())
+            known.update(((site, external_id), stored)
+                         for external_id, stored in self.archive.known(site, asked).items())
         wanted: list[Request] = []
         unchanged: dict[int, dict[str, datetime | None]] = {}
         for key, request in zip(keys, requests, strict=True):

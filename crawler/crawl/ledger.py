@@ -288,8 +288,9 @@ class CrawlLedger:
             if share > self.degraded_share:
                 status = "degraded"
                 notes.insert(0, (
-                    f"{counts.fallback_pages} of {counts.article_pages} article pages could not be read with the "
-                    f"site's selectors ({share:.0%} > {self.degraded_share:.0%}): the site's layout may have changed"
+                    f"{counts.fallback_pages} of {counts.article_pages} article pages could not be read "
+                    f"with the site's selectors ({share:.0%} > {self.degraded_share:.0%}): "
+                    "the site's layout may have changed"
                 ))
         failed = counts.totals()["failed"]
         if failed and status == "ok":

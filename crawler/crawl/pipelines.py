@@ -120,7 +120,8 @@ class ArchivePipeline:
             stored: dict[tuple[str, str], ArticleRow] = {}
             for site in {item.article.site for item in batch}:
                 ids = (item.article.external_id for item in batch if item.article.site == site)
-                stored.update(((site, external_id), row) for external_id, row in load_articles(session, site, ids).items())
+                stored.update(((site, external_id), row)
+                              for external_id, row in load_articles(session, site, ids).items())
             for item in batch:
                 article = item.article
                 identity = (article.site, article.external_id)

@@ -199,7 +199,8 @@ class SampleArticle:
         from crawler.items import ExtractedArticle, Image
 
         return ExtractedArticle(
-            site=self.outlet.id, external_id=str(self.article_id), url=self.url(base_url), title=self.title, body=self.body,
+            site=self.outlet.id, external_id=str(self.article_id), url=self.url(base_url), title=self.title,
+            body=self.body,
             sapo=self.sapo, author=self.author, published_at=self.published_at,
             modified_at=self.modified_at, category=self.categories, tags=self.tag_names,
             images=[Image(image.url, image.caption) for image in self.images],
@@ -566,7 +567,8 @@ def _make_article(model: SiteModel, article_id: int, zone: Zone, published: date
     tags = [model.tags[n] for n in dict.fromkeys(tag_names)][:5]
 
     earlier = [a.article_id for a in model.articles[-40:]]
-    related = rng.sample(earlier, min(len(earlier), rng.randint(2, 3))) if earlier and _quota(model.seed, serial, 6, "related") == 0 else []
+    related = (rng.sample(earlier, min(len(earlier), rng.randint(2, 3)))
+               if earlier and _quota(model.seed, serial, 6, "related") == 0 else [])
 
     modified = published + timedelta(minutes=rng.choice([0, 0, 0, 5, 12, 40]))
     slug = slugify(title)

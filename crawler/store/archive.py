@@ -112,7 +112,8 @@ def topics_by_article(session: Session, keys: list[int]) -> dict[int, list[str]]
     return found
 
 
-def find_article(session: Session, reference: str, *, resolve_url: UrlResolver, known_sites: Iterable[str]) -> ArticleRow:
+def find_article(session: Session, reference: str, *, resolve_url: UrlResolver,
+                 known_sites: Iterable[str]) -> ArticleRow:
     """One stored article from what a person types: a URL, ``SITE:ID``, or a site's own id.
 
     Raises :class:`UsageError` when nothing is stored under it and

@@ -132,7 +132,8 @@ def parse_sitemap_index(xml: str | bytes, base_url: str, site: Site) -> list[Sit
         if key in seen:
             continue
         seen.add(key)
-        refs.append(SitemapRef(url=url, lastmod=parse_datetime(_child_text(entry, "lastmod"), default_tz=site.timezone)))
+        refs.append(SitemapRef(url=url,
+                               lastmod=parse_datetime(_child_text(entry, "lastmod"), default_tz=site.timezone)))
     return refs
 
 

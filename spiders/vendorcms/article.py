@@ -112,7 +112,9 @@ def _names(value: Any) -> list[str]:
 
 
 class ArticlePage:
-    """One article page of a vendor CMS site. ``ArticlePage(html, url, profile).to_item()`` -> :class:`ExtractedArticle`.
+    """One article page of a vendor CMS site.
+
+    ``ArticlePage(html, url, profile).to_item()`` -> :class:`ExtractedArticle`.
 
     ``url`` is the address the page was requested at: the article's identity comes from it
     (a canonical URL or og:url naming another article is listed in ``warnings``, never
