@@ -25,9 +25,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crawler.errors import LockBusyError
@@ -217,7 +217,7 @@ class HeldLease:
                 result = session.execute(
                     update(Lease).where(Lease.name == self.name, Lease.owner == self.owner).values(**values)
                 )
-                ok = result.rowcount == 1
+                ok = cast(CursorResult[Any], result).rowcount == 1
         if not ok:
             self.lost.set()
         return ok
@@ -275,7 +275,7 @@ def try_acquire(
         condition.append(Lease.expires_at <= now)
     with database.session() as session:
         result = session.execute(update(Lease).where(*condition).values(**values))
-        if result.rowcount == 1:
+        if cast(CursorResult[Any], result).rowcount == 1:
             log.info("took over the %s lease from %s (%s)", name, holder.owner,
                      "process gone" if holder.holder_gone() else "expired")
             return None

@@ -27,8 +27,9 @@ from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import format_datetime
+from typing import Any, TypedDict, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from crawler.config import Config, RecipientConfig
@@ -78,6 +79,14 @@ class RecipientResult:
     outbox_id: int | None = None
     digest_key: str = ""
     subject: str = ""
+
+
+class _RowInfo(TypedDict):
+    """What a RecipientResult repeats from its outbox row."""
+
+    outbox_id: int
+    digest_key: str
+    subject: str
 
 
 @dataclass(slots=True)
@@ -384,9 +393,9 @@ def _send_due(
     with SmtpSession(config.smtp) as smtp:
         for row_id in due:
             with database.session() as session:
-                row = session.get(OutboxMessage, row_id)
+                row = session.get_one(OutboxMessage, row_id)
                 recipient, raw, items = row.recipient, row.raw_message, len(row.items or ())
-                info = dict(outbox_id=row.id, digest_key=row.digest_key, subject=row.subject)
+                info = _RowInfo(outbox_id=row.id, digest_key=row.digest_key, subject=row.subject)
             shown_email = configured.get(recipient, recipient)
             if recipient not in configured and only_ids is None:
                 _finish(database, row_id, "failed", now, error="recipient is no longer in the configuration")
@@ -454,7 +463,7 @@ def _unknown_outcome(
 ) -> tuple[str, str]:
     """The server may have the message: never again in this run, and only MAX_UNKNOWN_RESENDS more times."""
     with database.session() as session:
-        row = session.get(OutboxMessage, row_id)
+        row = session.get_one(OutboxMessage, row_id)
         count = unknown_outcomes(row.last_error) + 1
         row.updated_at = now
         if count > MAX_UNKNOWN_RESENDS:
@@ -480,7 +489,7 @@ def _claim(database: Database, row_id: int, now: datetime) -> bool:
             .where(OutboxMessage.id == row_id, OutboxMessage.status == "pending")
             .values(status="sending", attempts=OutboxMessage.attempts + 1, updated_at=now)
         )
-        return result.rowcount == 1
+        return cast(CursorResult[Any], result).rowcount == 1
 
 
 def _finish(
@@ -488,7 +497,7 @@ def _finish(
     next_attempt_at: datetime | None = None,
 ) -> None:
     with database.session() as session:
-        row = session.get(OutboxMessage, row_id)
+        row = session.get_one(OutboxMessage, row_id)
         row.status = status
         # Later errors keep the count of unknown outcomes: the resend cap must survive a 451 in between.
         row.last_error = _with_unknown(error, unknown_outcomes(row.last_error))
@@ -499,7 +508,7 @@ def _finish(
 def _postpone(database: Database, row_id: int, now: datetime, *, error: str, max_attempts: int) -> datetime:
     """A temporary failure: the row waits, longer after each round of attempts (RETRY_FIRST doubling to RETRY_MAX)."""
     with database.session() as session:
-        attempts = session.get(OutboxMessage, row_id).attempts
+        attempts = session.get_one(OutboxMessage, row_id).attempts
     retry_at = now + retry_delay(attempts, max_attempts)
     _finish(database, row_id, "pending", now, error=error, next_attempt_at=retry_at)
     return retry_at
@@ -513,7 +522,7 @@ def retry_delay(attempts: int, max_attempts: int) -> timedelta:
 def _mark_sent(database: Database, row_id: int, now: datetime) -> None:
     """The server accepted the message: mark it sent and record the deliveries, in ONE transaction."""
     with database.session() as session:
-        row = session.get(OutboxMessage, row_id)
+        row = session.get_one(OutboxMessage, row_id)
         row.status = "sent"
         row.sent_at = now
         row.updated_at = now

@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 
 from crawler.crawl.run import STOP_GRACE_SECONDS, crawl_child_command
 from crawler.store import Database
@@ -97,7 +97,7 @@ def interrupt_leftover_job_runs(database: Database, *, now: datetime) -> int:
             .where(JobRun.status == "running")
             .values(status="interrupted", finished_at=now, detail={"reason": "the service stopped during this job"})
         )
-        return result.rowcount
+        return cast(CursorResult[Any], result).rowcount
 
 
 def last_success(database: Database, job: str) -> datetime | None:
