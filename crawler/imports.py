@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.items import ExtractedArticle, Image
 from crawler.store import Database
-from crawler.store.articles import load_articles, record_sources_of, store_article
+from crawler.store.articles import StoreOutcome, load_articles, record_sources_of, store_article
 from crawler.store.models import ArticleRow, ArticleSource, CrawlRun
 from crawler.store.records import RunCounts
 from crawler.topics import TopicSet, match_article
@@ -131,8 +131,8 @@ def parse_line(number: int, line: str) -> _Record:
     return _Record(number, item, sources, _instant(data, "first_seen_at"), _instant(data, "changed_at"), version)
 
 
-def _store(database: Database, batch: list[_Record], topics: TopicSet, now: datetime) -> list[str]:
-    outcomes = []
+def _store(database: Database, batch: list[_Record], topics: TopicSet, now: datetime) -> list[StoreOutcome]:
+    outcomes: list[StoreOutcome] = []
     with database.session() as session:
         stored: dict[tuple[str, str], ArticleRow] = {}
         seen: dict[int, dict[str, datetime | None]] = {}

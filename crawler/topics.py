@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -39,7 +40,7 @@ class TopicSet:
         self.versions = {spec.name: spec.version for spec in self.specs}
 
     @classmethod
-    def from_config(cls, topics: Iterable[TopicConfig | dict]) -> TopicSet:
+    def from_config(cls, topics: Iterable[TopicConfig | TopicSpec | dict]) -> TopicSet:
         specs = [_spec(topic) for topic in topics]
         return cls(specs, Matcher(specs))
 
@@ -94,7 +95,7 @@ def match_article(
     if not found and new:
         return []
     versions = topic_set.versions
-    rows = [
+    rows: list[dict[str, Any]] = [
         dict(topic=name, topic_version=versions[name], article_version=article.version,
              hits=[hit.to_dict() for hit in found[name]], matched_at=now)
         for name in names if found.get(name)

@@ -11,6 +11,7 @@ refuse to start, and carries the heartbeat and next run times for `bantin status
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -292,7 +293,7 @@ class Service:
         # thread holds a lock the real work needs (the scheduler's, logging's,
         # ours). A watcher thread reads the pipe and does the work.
         read_fd, write_fd = os.pipe()
-        self._signal_pipe = (read_fd, write_fd)
+        self._signal_pipe: tuple[int, int] | None = (read_fd, write_fd)
 
         def forward(signum, _frame):
             os.write(write_fd, bytes([signum]))
@@ -384,7 +385,7 @@ class Service:
         for job_id in JOB_IDS:
             missed = catch_up_due(
                 self.triggers[job_id], now=now, grace=grace,
-                last_done=lambda moment, job_id=job_id: jobs.job_succeeded_since(self.database, job_id, moment),
+                last_done=functools.partial(jobs.job_succeeded_since, self.database, job_id),
             )
             if missed is not None:
                 due[job_id] = missed
@@ -401,12 +402,12 @@ class Service:
         now = datetime.now(self.config.schedule.tz)
         self._add_jobs({job_id: now for job_id in missed})
 
-    def _next_runs(self) -> dict[str, str]:
+    def _next_runs(self) -> dict[str, Any]:  # log_event fields
         # From the triggers, not scheduler.get_jobs(): this runs in job-event
         # listeners, and the scheduler holds its job store lock while shutdown
         # waits for those very jobs.
         now = self.clock()
-        runs: dict[str, str] = {}
+        runs: dict[str, Any] = {}
         for job_id, trigger in self.triggers.items():
             moment = next_fire_time(trigger, now)
             if moment is not None:

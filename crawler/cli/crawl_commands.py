@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import json
 import sys
 from datetime import UTC, datetime
@@ -220,6 +221,8 @@ def extract(file_or_url: str, page_url: str | None, output_format: str) -> None:
         page_url = page_url or path.resolve().as_uri()
     # A saved file names no site: the first registered one (NDO) reads it.
     site = site_for_url(page_url) or next(iter(sites().values()))
+    if site.extract is None:
+        raise UsageError(f"site {site.id} has no article page reader")
     item = site.extract(html, page_url)
     data = item.to_dict()
     if output_format == "json":
@@ -413,8 +416,8 @@ def search_articles(app: App, query: str, since, until, sites: tuple[str, ...], 
 
     matcher = QueryMatcher(query, mode)
     tree = parse_query(query)
-    window = {"since": since.date() if since else None, "until": until.date() if until else None,
-              "sites": sites or None}
+    search = functools.partial(matching_articles, since=since.date() if since else None,
+                               until=until.date() if until else None, sites=sites or None)
     with app.database.session(write=False) as session:
         known = _check_sites(session, sites)
         after = None
@@ -424,8 +427,8 @@ def search_articles(app: App, query: str, since, until, sites: tuple[str, ...], 
 
             after = find_article(session, before_key, resolve_url=resolve_url, known_sites=known)
         if count_only:
-            found = matching_articles(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)),
-                                      after=after, **window)
+            found = search(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)),
+                           after=after)
             total = sum(1 for _ in found)
             if output_format == "table":
                 click.echo(total)
@@ -434,8 +437,8 @@ def search_articles(app: App, query: str, since, until, sites: tuple[str, ...], 
             return
         results = []
         last = None
-        found = matching_articles(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)),
-                                  after=after, **window)
+        found = search(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)),
+                       after=after)
         for row, carried in found:
             summary = _summary(row, [])
             summary["terms"] = carried

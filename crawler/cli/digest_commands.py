@@ -6,11 +6,15 @@ import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from crawler.cli import App, pass_app
 from crawler.errors import OutputError, UsageError
+
+if TYPE_CHECKING:
+    from reports.delivery import Preview
 
 
 def _preview_dir(app: App, out: str | None) -> Path:
@@ -27,7 +31,7 @@ def _safe_name(email: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", email)
 
 
-def write_previews(previews, directory: Path, *, stamp: str) -> list[tuple[object, Path, Path]]:
+def write_previews(previews: list[Preview], directory: Path, *, stamp: str) -> list[tuple[Preview, Path, Path]]:
     """Write each preview's .eml and .html; returns (preview, eml path, html path)."""
     written = []
     target: Path = directory
@@ -108,6 +112,7 @@ def digest(app: App, preview: bool, send: bool, resend_date: datetime | None, to
             raise UsageError("--resend needs --to EMAIL")
         from reports.delivery import resend_digest
 
+        assert resend_date is not None  # exactly one of the three was given
         run = resend_digest(config, database, resend_date.date(), to, now=now)
     _print_results(run)
     if not run.ok:

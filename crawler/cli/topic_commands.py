@@ -122,7 +122,7 @@ def test_topic(app: App, query: str, days: int, whole: bool, mode: str, limit: i
 
     The archive index finds the candidates and the matcher decides, as for a topic.
     """
-    from crawler.matching import ArticleFields, QueryMatcher
+    from crawler.matching import ArticleFields, Hit, QueryMatcher
     from crawler.query import parse_query
     from crawler.store.archive import matching_articles
     from crawler.store.models import ArticleRow
@@ -132,7 +132,7 @@ def test_topic(app: App, query: str, days: int, whole: bool, mode: str, limit: i
     since = None if whole else datetime.now(UTC) - timedelta(days=days)
     per_day: Counter[str] = Counter()
     terms: Counter[str] = Counter()
-    matched = []
+    matched: list[tuple[ArticleRow, list[Hit], list[str]]] = []
     total = 0
     with app.database.session(write=False) as session:
         period = select(func.count()).select_from(ArticleRow)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 from scrapy import signals
@@ -116,7 +117,7 @@ class CrawlLedger:
         self.counts.expect(sources)
 
     def source_discovered(self, source: str, count: int, requested: int = 0,
-                          skipped: list[tuple[str, str]] = ()) -> None:
+                          skipped: Sequence[tuple[str, str]] = ()) -> None:
         # Only a source page that was read and parsed announces anything.
         self.counts.source_pages_ok += 1
         self.counts.add(source, "pages_read")
@@ -243,6 +244,8 @@ class CrawlLedger:
         )
 
     def _close_row(self, status: str, message: str, finished: datetime, *, only_running: bool = False) -> None:
+        if self.store is None:
+            return
         condition = [CrawlRun.id == self.run_id] + ([CrawlRun.status == "running"] if only_running else [])
         with self.store.database.session() as session:
             session.execute(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -20,9 +21,12 @@ from crawler.crawl import events
 from crawler.crawl.archive import ArchiveStore
 from crawler.errors import CrawlError
 from crawler.items import CrawledArticle
-from crawler.store.articles import load_articles, record_sources, store_article
+from crawler.store.articles import StoreOutcome, load_articles, record_sources, store_article
 from crawler.store.models import ArticleRow
 from crawler.topics import TopicSet, match_article, prepare_topics
+
+if TYPE_CHECKING:
+    from twisted.internet.task import LoopingCall
 
 log = logging.getLogger("bantin.crawl")
 
@@ -42,7 +46,7 @@ class ArchivePipeline:
         self.batch_size = batch_size
         self.topics: TopicSet | None = None
         self.pending: list[CrawledArticle] = []
-        self._flusher = None
+        self._flusher: LoopingCall | None = None
         self._gc_threshold: tuple[int, ...] | None = None
 
     @classmethod
@@ -113,9 +117,11 @@ class ArchivePipeline:
                          outcomes=[(item.source, outcome, item.article.extractor) for item, outcome in outcomes])
         log.debug("stored %d article(s) in %.3fs", len(batch), time.perf_counter() - started)
 
-    def _store(self, batch: list[CrawledArticle]) -> list[tuple[CrawledArticle, str]]:
+    def _store(self, batch: list[CrawledArticle]) -> list[tuple[CrawledArticle, StoreOutcome]]:
+        if self.topics is None:
+            raise CrawlError("the archive pipeline stores nothing before open_spider")
         now = utcnow()
-        outcomes = []
+        outcomes: list[tuple[CrawledArticle, StoreOutcome]] = []
         with self.store.database.session() as session:
             stored: dict[tuple[str, str], ArticleRow] = {}
             for site in {item.article.site for item in batch}:

@@ -29,7 +29,7 @@ def article_query(
     *, since: date | None = None, until: date | None = None, topic: str | None = None,
     sites: Iterable[str] | None = None, candidates=None, after: ArticleRow | None = None,
     published_from: datetime | None = None,
-) -> Select[tuple[ArticleRow]]:
+) -> Select[ArticleRow]:
     """Stored articles, newest first; ``since``/``until`` are publication days in Vietnam time.
 
     ``candidates``: a selectable of article ids (the archive index's) to keep to.

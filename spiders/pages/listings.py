@@ -154,7 +154,7 @@ def parse_rss(xml: str | bytes, base_url: str, site: Site) -> Entries:
     """RSS 2.0 ``<item>`` (and Atom ``<entry>``) -> article URLs with title and ``pubDate``."""
     root = _parse_xml(xml, "feed", ("rss", "feed", "RDF"))
     zone = site.timezone
-    found = []
+    found: list[Found] = []
     items = [item for channel in _children(root, "channel") for item in _children(channel, "item")]
     items += _children(root, "item")  # RSS 1.0 puts items beside the channel
     for item in items:
@@ -174,9 +174,11 @@ def parse_rss(xml: str | bytes, base_url: str, site: Site) -> Entries:
     return collect(found, base_url, site)
 
 
-def collect(found: Iterable[tuple[str, str | None, datetime | ImplausibleDate | None,
-                                  datetime | ImplausibleDate | None]],
-            base_url: str, site: Site) -> Entries:
+# (link, title, published, lastmod) as a source lists them.
+Found = tuple[str, str | None, datetime | ImplausibleDate | None, datetime | ImplausibleDate | None]
+
+
+def collect(found: Iterable[Found], base_url: str, site: Site) -> Entries:
     """(link, title, published, lastmod) as a source lists them -> the site's articles on ``base_url``'s host.
 
     Dates are as :func:`entry_date` reads them: an entry with an implausible one is skipped.
@@ -198,9 +200,8 @@ def collect(found: Iterable[tuple[str, str | None, datetime | ImplausibleDate | 
         if len(external_id) > MAX_ID_DIGITS:
             skipped.append((url[:200], f"implausible article id ({len(external_id)} digits)"))
             continue
-        bad = next((when for when in (published, lastmod) if isinstance(when, ImplausibleDate)), None)
-        if bad is not None:
-            skipped.append((url, str(bad)))
+        if isinstance(published, ImplausibleDate) or isinstance(lastmod, ImplausibleDate):
+            skipped.append((url, str(published if isinstance(published, ImplausibleDate) else lastmod)))
             continue
         out[external_id] = Discovered(url=url, external_id=external_id, lastmod=lastmod, title=title,
                                      published_at=published)

@@ -198,7 +198,7 @@ class ArticlePage:
             raise ExtractionError("no body text found by any layer", url=self.url)
 
         extractor = max(title_layer, body_layer, key=LAYERS.index)
-        fallbacks = [name for name in ("title", "sapo", "body", "author", "published_at", "category", "tags")
+        fallbacks: list[str] = [name for name in ("title", "sapo", "body", "author", "published_at", "category", "tags")
                      if name in self._fallbacks]
         if fallbacks or extractor != "site":
             log.info("%s: served by %s layer; fields past site selectors: %s", url, extractor,

@@ -141,7 +141,10 @@ class VendorCmsSpider(scrapy.Spider):
                                    bantin_page=page, bantin_more=template, bantin_zone=zone)
 
     def more_latest_request(self, page: int) -> scrapy.Request:
-        return self.more_request(self.profile.paths.more_latest, page)
+        template = self.profile.paths.more_latest
+        if template is None:
+            raise ValueError(f"{self.site.id} has no more-latest API")
+        return self.more_request(template, page)
 
     # -- sources ---------------------------------------------------------------------------
 
