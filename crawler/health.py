@@ -7,6 +7,7 @@ front ends only format it. Warnings are per site where a site is concerned
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,8 +20,13 @@ OUTBOX_FAILURE_WINDOW = timedelta(days=7)
 SOURCE_HISTORY = timedelta(days=60)
 
 
-def collect_status(config, database, *, now: datetime, limit: int = 5, quiet_days: int = 3) -> dict[str, Any]:
-    """Everything `bantin status` shows, with the warnings that make it unhealthy."""
+def collect_status(config, database, *, now: datetime, everyday_sources: Callable[[str], Sequence[str]],
+                   limit: int = 5, quiet_days: int = 3) -> dict[str, Any]:
+    """Everything `bantin status` shows, with the warnings that make it unhealthy.
+
+    ``everyday_sources(site id)``: the sources every crawl of that site reads (the sites
+    know them; the front end that wires the parts passes them in).
+    """
     from crawler.locks import lease_holder
     from crawler.store.archive import articles_per_site
     from crawler.store.models import CrawlRun, JobRun, OutboxMessage
@@ -92,7 +98,7 @@ def collect_status(config, database, *, now: datetime, limit: int = 5, quiet_day
                 warn("crawl_failed", f"{site}: the last crawl (#{last_finished.id}) failed: "
                      f"{last_finished.message or 'see its errors'}", site)
             if last_finished is not None:
-                for code, message in _source_warnings(last_finished):
+                for code, message in _source_warnings(last_finished, everyday_sources(site)):
                     warn(code, f"{site}: {message}", site)
             for source, since in _silent_sources(history, now, quiet_days):
                 warn("source_silent", f"{site}: source {source!r} has found nothing "
@@ -241,18 +247,12 @@ def _stale_reason(run, now: datetime) -> str | None:
     return orphan_reason(run, now)
 
 
-def _source_warnings(run) -> list[tuple[str, str]]:
+def _source_warnings(run, everyday: Sequence[str]) -> list[tuple[str, str]]:
     """A source the last crawl never mentions, or of which it could read no page.
 
     A silent source (found nothing for days) is caught later by `_silent_sources`; these
     two are visible at once, in the run that lost the source.
     """
-    from spiders.registry import UnknownSiteError, get_site
-
-    try:
-        everyday = get_site(run.site).everyday_sources
-    except UnknownSiteError:
-        everyday = ()  # a site no longer registered: its sources are nobody's promise now
     counts: RunCounts = run.counts
     found = []
     for source in everyday:

@@ -29,8 +29,10 @@ def status(app, output_format: str, limit: int, quiet_days: int) -> None:
 
     Exits with status 1 when there is any warning (usable as a health check).
     """
-    report = collect_status(app.config, app.database, now=datetime.now(UTC), limit=limit,
-                            quiet_days=quiet_days)
+    from spiders.registry import everyday_sources
+
+    report = collect_status(app.config, app.database, now=datetime.now(UTC), everyday_sources=everyday_sources,
+                            limit=limit, quiet_days=quiet_days)
     if output_format == "json":
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:
