@@ -31,9 +31,10 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from crawler.clock import utcnow
 from crawler.crawl.run import crawl_child_command
 from crawler.samplesite import DEMO_TOPICS, topics_toml
 
@@ -218,7 +219,7 @@ def prefill_archive(database_url: str, *, copies: int, seed: int, days: int, per
 
     model = generate_site(seed=seed, days=days, per_day=per_day, end_date=end_date)
     items = [article.as_item(PREFILL_BASE_URL) for article in model.articles]
-    now = datetime.now(UTC)
+    now = utcnow()
     database = Database(database_url)
     stored = 0
     try:
@@ -273,7 +274,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
         print(f"    {line}")
     print(flush=True)
 
-    end_date = datetime.now(UTC).date()
+    end_date = utcnow().date()
     site = SiteProcess(args.seed, args.days, args.per_day, end_date)
     try:
         with tempfile.TemporaryDirectory(prefix="bantin-bench-") as tmp:

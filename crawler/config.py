@@ -11,7 +11,7 @@ import os
 import tomllib
 import unicodedata
 from collections.abc import Iterable
-from datetime import UTC, tzinfo
+from datetime import tzinfo
 from email.utils import parseaddr
 from importlib import resources
 from pathlib import Path
@@ -193,15 +193,14 @@ class ScheduleConfig(_Section):
     @field_validator("crawl", "digest")
     @classmethod
     def _valid_cron(cls, expression: str, info: ValidationInfo) -> str:
-        from datetime import datetime
-
+        from crawler.clock import utcnow
         from crawler.cron import make_trigger
 
         try:
             trigger = make_trigger(expression, info.data.get("timezone") or "UTC")
         except ValueError as exc:
             raise ValueError(f"bad cron string {expression!r}: {exc}") from None
-        if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:
+        if trigger.get_next_fire_time(None, utcnow()) is None:
             raise ValueError(f"cron string {expression!r} never fires (no such date)")
         return expression
 

@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from crawler.clock import utcnow
 from crawler.items import ExtractedArticle, Image
 from crawler.store import Database
 from crawler.store.articles import StoreOutcome, load_articles, record_sources_of, store_article
@@ -217,7 +218,7 @@ def import_articles(
     if progress is not None and report.stored:
         print(file=progress)
     report.seconds = time.perf_counter() - started
-    finished = datetime.now(now.tzinfo)
+    finished = utcnow()
     with database.session() as session:
         for run in runs.values():
             run.status, run.finished_at = "ok", max(finished, now)

@@ -24,12 +24,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from crawler.clock import utcnow
 from crawler.errors import LockBusyError
 from crawler.store import Database
 from crawler.store.models import Lease
@@ -49,10 +50,6 @@ CRAWL_LEASE_PREFIX = "crawl:"
 def crawl_lease(site: str) -> str:
     """The lease one site's crawl holds: a site never overlaps itself, different sites may run together."""
     return f"{CRAWL_LEASE_PREFIX}{site}"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def this_host() -> str:

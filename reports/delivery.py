@@ -23,7 +23,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import format_datetime
@@ -32,6 +32,7 @@ from typing import Any, TypedDict, cast
 from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
+from crawler.clock import utcnow
 from crawler.config import Config, RecipientConfig
 from crawler.errors import ConfigError, UsageError
 from crawler.locks import hold_lease
@@ -136,10 +137,6 @@ class _Composed:
     digest_key: str
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def _compose(
     session: Session, config: Config, recipient: RecipientConfig, now: datetime, links: ReaderLinks
 ) -> _Composed:
@@ -179,7 +176,7 @@ def build_previews(
     config: Config, database: Database, *, now: datetime | None = None, only: str | None = None
 ) -> list[Preview]:
     """Render what each recipient would get now. Never writes outbox or delivery rows."""
-    now = now or _utcnow()
+    now = now or utcnow()
     recipients = _select_recipients(config, only)
     links = ReaderLinks.from_config(config)
     # A topic added or changed since the last crawl is matched over the archive first.
@@ -221,7 +218,7 @@ def run_digest(
     sleep: Callable[[float], None] = time.sleep,
 ) -> DigestRun:
     """Recover interrupted sends, queue one message per recipient who is owed something, send what is due."""
-    now = now or _utcnow()
+    now = now or utcnow()
     # Before anything is queued: a missing signing key is the whole run's problem, not one reader's.
     links = ReaderLinks.from_config(config)
     prepare_topics(database, config.topics, now=now)
@@ -264,7 +261,7 @@ def retry_pending(
     sleep: Callable[[float], None] = time.sleep,
 ) -> DigestRun:
     """Send the pending rows that are due, and nothing new: the service's retry job, between digests."""
-    now = now or _utcnow()
+    now = now or utcnow()
     with hold_lease(database, OUTBOX_LEASE, info={"job": "retry"}):
         run = DigestRun(recovered=_recover_sending(database, now))
         run.results.extend(_send_due(config, database, now=now, sleep=sleep))
@@ -550,7 +547,7 @@ def resend_digest(
     sleep: Callable[[float], None] = time.sleep,
 ) -> DigestRun:
     """Send a past digest again, as a new message (a new Message-ID, so the reader's client shows it)."""
-    now = now or _utcnow()
+    now = now or utcnow()
     key = recipient_key(to)
     with hold_lease(database, OUTBOX_LEASE, info={"job": "resend"}):
         with database.session() as session:

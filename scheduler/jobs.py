@@ -20,12 +20,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, func, select, update
 
+from crawler.clock import utcnow
 from crawler.crawl.run import STOP_GRACE_SECONDS, crawl_child_command
 from crawler.store import Database
 from crawler.store import runs as dead_runs
@@ -43,10 +44,6 @@ SUCCESS_STATUSES = ("ok", "degraded")
 # Between SIGTERM and SIGKILL: the child's own grace for requests in flight
 # (after which it forces its stop, its row already closed), plus time to exit.
 KILL_GRACE_SECONDS = STOP_GRACE_SECONDS + 20
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 # -- event log ------------------------------------------------------------------

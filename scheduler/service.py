@@ -34,6 +34,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler import __version__
+from crawler.clock import utcnow
 from crawler.config import Config, ScheduleConfig, load_config
 from crawler.cron import cron_day_of_week, make_trigger  # noqa: F401 - re-exported for the scheduler's callers
 from crawler.errors import BantinError, LockBusyError
@@ -55,10 +56,6 @@ RETRY_JOB = "outbox-retry"
 RETRY_EVERY = timedelta(minutes=5)
 SERVICE_LEASE = "service"
 SERVICE_LEASE_TTL = timedelta(minutes=2)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 # -- triggers -------------------------------------------------------------------
@@ -399,7 +396,7 @@ class Service:
             log_event(job_id, "catch-up", missed=moment.astimezone(self.config.schedule.tz).isoformat())
         # The job's own next run moves to now: same id, so max_instances and
         # coalescing still hold, and the trigger takes over after this run.
-        now = datetime.now(self.config.schedule.tz)
+        now = utcnow()
         self._add_jobs({job_id: now for job_id in missed})
 
     def _next_runs(self) -> dict[str, Any]:  # log_event fields

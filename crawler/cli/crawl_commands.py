@@ -7,7 +7,7 @@ import csv
 import functools
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from crawler.cli import App, pass_app
 from crawler.cli.output import DISPLAY_TZ, dumps, emit_json, emit_rows, format_option, json_default, local_time
+from crawler.clock import utcnow
 from crawler.errors import BantinError, LockBusyError, UsageError
 from crawler.store.archive import topics_by_article
 
@@ -548,7 +549,7 @@ def import_articles_command(app: App, path: str, no_progress: bool) -> None:
     from crawler.imports import import_articles, open_input
     from crawler.topics import prepare_topics
 
-    now = datetime.now(UTC)
+    now = utcnow()
     try:
         stream = open_input(path)
     except OSError as exc:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import subprocess
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from crawler.cli.digest_commands import write_previews
+from crawler.clock import utcnow
 
 
 def demo_config(base_url: str, database_url: str, preview_dir: Path) -> str:
@@ -112,8 +112,8 @@ def demo(directory: str | None, days: int) -> None:
         for topic in config.topics:
             name = topic.name
             step(f"topic {name!r}: {per_topic.get(name, 0)} matching articles")
-        previews = build_previews(config, database, now=datetime.now(UTC))
-        stamp = datetime.now(config.schedule.tz).strftime("%Y-%m-%d")
+        previews = build_previews(config, database, now=utcnow())
+        stamp = utcnow().astimezone(config.schedule.tz).strftime("%Y-%m-%d")
         for preview, eml, html in write_previews(previews, preview_dir, stamp=stamp):
             step(f"digest for {preview.recipient}: {preview.items} items — {preview.subject}")
             click.echo(f"    {html}")

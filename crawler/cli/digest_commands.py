@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from crawler.cli import App, pass_app
+from crawler.clock import utcnow
 from crawler.errors import OutputError, UsageError
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ def digest(app: App, preview: bool, send: bool, resend_date: datetime | None, to
     if out and not preview:
         raise UsageError("--out only goes with --preview")
     config, database = app.config, app.database
-    now = datetime.now(UTC)
+    now = utcnow()
     if preview:
         from reports.delivery import build_previews
 
@@ -140,5 +141,5 @@ def smtp_test(app: App, to: str) -> None:
     security = config.smtp.security + ("" if config.smtp.verify_tls else ", certificate NOT verified")
     click.echo(f"connecting to {config.smtp.host}:{config.smtp.port} ({security})"
                f"{' as ' + config.smtp.username if config.smtp.username else ''}")
-    msg_id = send_test_message(config, to, now=datetime.now(UTC))
+    msg_id = send_test_message(config, to, now=utcnow())
     click.echo(f"accepted by the server: {msg_id} to {to}")

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from crawler.cli import pass_app
+from crawler.clock import utcnow
 from crawler.health import collect_status, human_time
 
 
@@ -31,7 +31,7 @@ def status(app, output_format: str, limit: int, quiet_days: int) -> None:
     """
     from spiders.registry import everyday_sources
 
-    report = collect_status(app.config, app.database, now=datetime.now(UTC), everyday_sources=everyday_sources,
+    report = collect_status(app.config, app.database, now=utcnow(), everyday_sources=everyday_sources,
                             limit=limit, quiet_days=quiet_days)
     if output_format == "json":
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))

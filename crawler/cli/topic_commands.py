@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import click
 from sqlalchemy import func, select
 
 from crawler.cli import App, pass_app
 from crawler.cli.output import DISPLAY_TZ, emit_json, emit_rows, format_option, local_time
+from crawler.clock import utcnow
 from crawler.errors import UsageError
 
 MODES = click.Choice(["auto", "exact", "fold"])
@@ -129,7 +130,7 @@ def test_topic(app: App, query: str, days: int, whole: bool, mode: str, limit: i
 
     matcher = QueryMatcher(query, mode)
     tree = parse_query(query)
-    since = None if whole else datetime.now(UTC) - timedelta(days=days)
+    since = None if whole else utcnow() - timedelta(days=days)
     per_day: Counter[str] = Counter()
     terms: Counter[str] = Counter()
     matched: list[tuple[ArticleRow, list[Hit], list[str]]] = []
@@ -203,7 +204,7 @@ def rematch_topics(app: App, names: tuple[str, ...]) -> None:
     """Match the whole archive again against the configured topics."""
     from crawler.topics import TopicSet, rematch, sync_topics
 
-    now = datetime.now(UTC)
+    now = utcnow()
     topic_set = TopicSet.from_config(app.config.topics)
     if names:
         topic_set = topic_set.subset(app.resolve_topic(name) for name in names)

@@ -15,11 +15,12 @@ import logging
 import os
 import socket
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from scrapy import signals
 from sqlalchemy import update
 
+from crawler.clock import utcnow
 from crawler.config import DEFAULT_SITE
 from crawler.crawl import events
 from crawler.crawl.archive import ArchiveStore
@@ -37,10 +38,6 @@ STORAGE_FAILURE = "storage:"
 FLUSH_SECONDS = 5.0
 # Below this many article pages, a few odd ones say nothing about the layout.
 DEGRADED_MIN_PAGES = 5
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class CrawlLedger:

@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
+from crawler.clock import utcnow
 from crawler.samplesite import texts
 from crawler.samplesite.outlets import NDO, Outlet, get_outlet
 
@@ -597,7 +598,7 @@ def generate_site(seed: int = 0, days: int = 5, per_day: int = 14, end_date: dat
     if days < 1 or per_day < 1:
         raise ValueError("days and per_day must be at least 1")
     if end_date is None:
-        end_date = datetime.now(VN_TZ).date()
+        end_date = utcnow().astimezone(VN_TZ).date()
     outlet = get_outlet(outlet) if isinstance(outlet, str) else outlet
     borrowed = None
     if outlet.borrow_ids_from:

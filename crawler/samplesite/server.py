@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from crawler.clock import utcnow
 from crawler.samplesite import render
 from crawler.samplesite.model import SampleArticle, SiteModel
 
@@ -621,7 +622,7 @@ class SampleNetwork:
         from crawler.samplesite.model import VN_TZ, generate_site
 
         # One calendar for all: ``end_date`` is read once.
-        end_date = end_date or datetime.now(VN_TZ).date()
+        end_date = end_date or utcnow().astimezone(VN_TZ).date()
         return cls({outlet: SampleSite(generate_site(seed=seed, days=days, per_day=per_day, end_date=end_date,
                                                      drifted=drifted, outlet=outlet), cache=cache)
                     for outlet in dict.fromkeys(outlets)})
