@@ -18,7 +18,7 @@ import resource
 import statistics
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import insert, select, text
@@ -37,7 +37,7 @@ COMMON = '"công nghiệp hỗ trợ"'   # in ~5 % of the articles
 RARE = '"vịnh Bái Tử Long"'       # in ~0.05 %
 COMMON_SHARE, TRAP_SHARE, RARE_SHARE = 0.05, 0.02, 0.0005
 PER_DAY = 150                      # NDO publishes about this many articles a day
-NOW = datetime(2026, 3, 27, 1, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 27, 1, 0, tzinfo=UTC)
 PAGE = 50
 
 
@@ -60,7 +60,7 @@ def _pools(rng: random.Random):
               + _sentence(rng, vocab, weights, 12) for _ in range(200)]
     trap = [f"Phát triển công nghiệp. Hỗ trợ doanh nghiệp nhỏ ở {rng.choice(texts.PROVINCES)}. "
             + _sentence(rng, vocab, weights, 12) for _ in range(200)]
-    rare = [f"Du khách đến vịnh Bái Tử Long ngày càng đông. " + _sentence(rng, vocab, weights, 12)
+    rare = ["Du khách đến vịnh Bái Tử Long ngày càng đông. " + _sentence(rng, vocab, weights, 12)
             for _ in range(50)]
     tokens = {text_: archive_index._tokens(archive_index.normalize(text_).folded)
               for text_ in paragraphs + titles + common + trap + rare}
@@ -223,8 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:<44} index {indexed:9.3f} s   scan {scan:9.1f} s{scan_note}   ({target})", flush=True)
 
     for label, query in (("rare", RARE), ("common", COMMON)):
-        seconds, _ = _timed(lambda: _search_page(database, query, use_index=True), args.repeats)
-        scan_seconds, (found, read) = _timed(lambda: _search_page(database, query, use_index=False, budget=sample))
+        seconds, _ = _timed(lambda query=query: _search_page(database, query, use_index=True), args.repeats)
+        scan_seconds, (found, read) = _timed(
+            lambda query=query: _search_page(database, query, use_index=False, budget=sample))
         if found >= PAGE:
             note = " (measured)"
         else:  # the scan would read the whole archive before answering
@@ -233,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     month = NOW - timedelta(days=30)
     seconds, matched = _timed(lambda: _topic_test(database, COMMON, month, use_index=True))
     with database.session() as session:
-        in_month = session.scalar(select(text("count(*)")).select_from(ArticleRow).where(ArticleRow.published_at >= month))
+        in_month = session.scalar(
+            select(text("count(*)")).select_from(ArticleRow).where(ArticleRow.published_at >= month))
     scan_seconds, (_, read) = _timed(lambda: _topic_test(database, COMMON, month, use_index=False, budget=sample))
     scan_seconds = scan_seconds * in_month / max(1, read)
     row(f"topics test, 30 days ({in_month} articles, {matched[0]} match)", seconds, scan_seconds,

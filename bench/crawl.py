@@ -31,9 +31,10 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from crawler.clock import utcnow
 from crawler.crawl.run import crawl_child_command
 from crawler.samplesite import DEMO_TOPICS, topics_toml
 
@@ -200,8 +201,8 @@ retries = 2
 
 def bare_settings(config_path: Path) -> dict:
     """The download settings the real crawl runs with (`--fast`), so both use the same concurrency."""
-    from crawler.crawl.addon import scrapy_settings
     from crawler.config import load_config
+    from crawler.crawl.addon import scrapy_settings
 
     real = scrapy_settings(load_config(config_path), polite=False)
     keys = ("USER_AGENT", "ROBOTSTXT_OBEY", "DOWNLOAD_TIMEOUT", "RETRY_TIMES", "DOWNLOAD_MAXSIZE",
@@ -211,14 +212,14 @@ def bare_settings(config_path: Path) -> dict:
 
 def prefill_archive(database_url: str, *, copies: int, seed: int, days: int, per_day: int, end_date: date) -> int:
     """Store ``copies`` x (days x per_day) articles the benchmarked site never lists, as if crawled before."""
+    from crawler.samplesite.model import generate_site
     from crawler.store import Database
     from crawler.store.articles import record_sources, store_article
-    from crawler.samplesite.model import generate_site
     from crawler.topics import prepare_topics
 
     model = generate_site(seed=seed, days=days, per_day=per_day, end_date=end_date)
     items = [article.as_item(PREFILL_BASE_URL) for article in model.articles]
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     database = Database(database_url)
     stored = 0
     try:
@@ -273,7 +274,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
         print(f"    {line}")
     print(flush=True)
 
-    end_date = datetime.now(timezone.utc).date()
+    end_date = utcnow().date()
     site = SiteProcess(args.seed, args.days, args.per_day, end_date)
     try:
         with tempfile.TemporaryDirectory(prefix="bantin-bench-") as tmp:
@@ -335,7 +336,8 @@ def run_benchmark(args: argparse.Namespace) -> int:
     bare_rate = statistics.median(run.pages_per_second for run in bare_runs)
     crawl_ratio = real_rate / bare_rate
     pages_note = "" if len({run.pages for run in real_runs + bare_runs}) == 1 else " (page counts differ!)"
-    print(f"    median of {args.repeats}: real {real_rate:.1f} pages/s, bare Scrapy {bare_rate:.1f} pages/s{pages_note}")
+    print(f"    median of {args.repeats}: real {real_rate:.1f} pages/s, "
+          f"bare Scrapy {bare_rate:.1f} pages/s{pages_note}")
     print()
 
     print("(c) peak RSS of the real crawl by archive size (the same crawl of the same site each time)")

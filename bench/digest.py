@@ -16,7 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 TOPICS = [
@@ -39,7 +39,8 @@ def _snippet(rng: random.Random, term: str) -> dict:
     before, after = _sentence(rng, 12), _sentence(rng, 12).lower()
     snippet = f"… {before} {term} {after} …"
     start = len(f"… {before} ")
-    return {"term": term, "field": rng.choice(["body", "sapo", "title"]), "index": 0, "start": 100, "end": 100 + len(term),
+    return {"term": term, "field": rng.choice(["body", "sapo", "title"]), "index": 0, "start": 100,
+            "end": 100 + len(term),
             "snippet": snippet, "highlight": [start, start + len(term)], "negated": False}
 
 
@@ -49,7 +50,8 @@ def populate(database, *, articles: int, now: datetime, seed: int = 7) -> None:
     rng = random.Random(seed)
     with database.session() as session:
         for name, query, _term in TOPICS:
-            session.add(Topic(name=name, query=query, accents="auto", version="b1", matched_version="b1", updated_at=now))
+            session.add(Topic(name=name, query=query, accents="auto", version="b1", matched_version="b1",
+                              updated_at=now))
         session.add(CrawlRun(started_at=now - timedelta(hours=2), finished_at=now - timedelta(hours=1), status="ok",
                              counts={"rss": {"discovered": 60, "fetched": 40, "new": 35, "updated": 5, "failed": 0}}))
         session.flush()
@@ -59,8 +61,10 @@ def populate(database, *, articles: int, now: datetime, seed: int = 7) -> None:
             chosen = rng.sample(TOPICS, rng.choice([1, 1, 2]))
             title = f"{_sentence(rng, 8)} {chosen[0][2]} {_sentence(rng, 4).lower()}"
             article = ArticleRow(
-                site="nhandan", external_id=str(article_id), url=f"https://nhandan.vn/bai-viet-so-{n}-post{article_id}.html", title=title,
-                sapo=_sentence(rng, 40) + ".", body=_sentence(rng, 300), author="Phóng viên " + rng.choice(WORDS).title(),
+                site="nhandan", external_id=str(article_id),
+                url=f"https://nhandan.vn/bai-viet-so-{n}-post{article_id}.html", title=title,
+                sapo=_sentence(rng, 40) + ".", body=_sentence(rng, 300),
+                author="Phóng viên " + rng.choice(WORDS).title(),
                 category=["Kinh tế", rng.choice(["Doanh nghiệp", "Đầu tư", "Thị trường"])], tags=[], images=[],
                 published_at=published, modified_at=None, first_seen_at=published, fetched_at=published,
                 changed_at=published, version=1, content_hash="0" * 64,
@@ -68,7 +72,8 @@ def populate(database, *, articles: int, now: datetime, seed: int = 7) -> None:
             session.add(article)
             for name, _query, term in chosen:
                 session.add(Match(article=article, topic=name, topic_version="b1", article_version=1,
-                                  hits=[_snippet(rng, term) for _ in range(rng.choice([1, 2, 3]))], matched_at=published))
+                                  hits=[_snippet(rng, term) for _ in range(rng.choice([1, 2, 3]))],
+                                  matched_at=published))
 
 
 def bench_config(database_url: str, recipients: int, seed: int = 7):
@@ -97,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     from crawler.store import Database
     from reports.delivery import build_previews
 
-    now = datetime(2025, 3, 27, 0, 30, tzinfo=timezone.utc)
+    now = datetime(2025, 3, 27, 0, 30, tzinfo=UTC)
     with tempfile.TemporaryDirectory(prefix="bantin-bench-") as folder:
         url = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
         database = Database(url)

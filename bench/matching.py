@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     for article in articles:
         for _, _, text in article.units():
-            normalize(text).folded
+            _ = normalize(text).folded
     normalise_only = (time.perf_counter() - start) / len(articles)
 
     engine_per_article, matched = _time_engine(matcher, articles)
@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     naive_results = [naive.match(article) for article in sample]
     naive_per_article = (time.perf_counter() - start) / len(sample)
     engine_results = [set(matcher.match(article)) for article in sample]
-    agree = sum(a == b for a, b in zip(naive_results, engine_results))
+    agree = sum(a == b for a, b in zip(naive_results, engine_results, strict=True))
     print(f"naive (one regex per term): {naive_per_article * 1e3:.3f} ms/article, timed on the first "
           f"{len(sample)} articles")
     print(f"results identical on {agree}/{len(sample)} sampled articles")

@@ -6,7 +6,7 @@ Vietnam time. A site's own zone (for reading its pages) belongs to the site.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 # Where bantin's readers are: dates on the CLI, in e-mail and on the web are shown here.
@@ -15,4 +15,4 @@ VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 def utcnow() -> datetime:
     """Now, aware, in UTC (tests inject their own instants instead of patching this)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -10,17 +10,26 @@ from __future__ import annotations
 import os
 import tomllib
 import unicodedata
+from collections.abc import Iterable
 from datetime import tzinfo
 from email.utils import parseaddr
 from importlib import resources
-from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from crawler import PROJECT_URL, __version__
 from crawler.errors import ConfigError, QueryError
@@ -184,15 +193,14 @@ class ScheduleConfig(_Section):
     @field_validator("crawl", "digest")
     @classmethod
     def _valid_cron(cls, expression: str, info: ValidationInfo) -> str:
+        from crawler.clock import utcnow
         from crawler.cron import make_trigger
-
-        from datetime import datetime, timezone
 
         try:
             trigger = make_trigger(expression, info.data.get("timezone") or "UTC")
         except ValueError as exc:
             raise ValueError(f"bad cron string {expression!r}: {exc}") from None
-        if trigger.get_next_fire_time(None, datetime.now(timezone.utc)) is None:
+        if trigger.get_next_fire_time(None, utcnow()) is None:
             raise ValueError(f"cron string {expression!r} never fires (no such date)")
         return expression
 
@@ -225,7 +233,7 @@ class SmtpConfig(_Section):
         return value
 
     @model_validator(mode="after")
-    def _no_plaintext_login(self) -> "SmtpConfig":
+    def _no_plaintext_login(self) -> SmtpConfig:
         if self.security == "none" and self.username and self.host not in ("localhost", "127.0.0.1", "::1"):
             raise _KeyedError(
                 "smtp.security",
@@ -294,7 +302,8 @@ class WebConfig(_Section):
             return value
         parts = urlsplit(value)
         if parts.query or parts.fragment or not parts.hostname or parts.username or parts.password:
-            raise ValueError("must be a plain base URL such as https://bantin.example.org (no query, fragment or login)")
+            raise ValueError("must be a plain base URL such as https://bantin.example.org "
+                             "(no query, fragment or login)")
         if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
             raise ValueError("must be an https:// URL (http:// only for 127.0.0.1 or localhost)")
         return value.rstrip("/")
@@ -358,7 +367,7 @@ class Config(_Section):
         return self._path
 
     @model_validator(mode="after")
-    def _cross_references(self) -> "Config":
+    def _cross_references(self) -> Config:
         if self.sites is not None and "site" in self.model_fields_set:
             raise _KeyedError("site", "give either the [site] table or [[sites]] entries, not both "
                               "(move base_url and category_feeds into the nhandan entry of [[sites]])")
@@ -371,7 +380,8 @@ class Config(_Section):
         for index, topic in enumerate(self.topics):
             key = topic_key(topic.name)
             if key in seen:
-                raise _KeyedError(f"topics[{index}].name", f"duplicate topic name {topic.name!r} (also topics[{seen[key]}])")
+                raise _KeyedError(f"topics[{index}].name",
+                                  f"duplicate topic name {topic.name!r} (also topics[{seen[key]}])")
             seen[key] = index
         addresses: dict[str, int] = {}
         for index, recipient in enumerate(self.recipients):

@@ -7,6 +7,7 @@ front ends only format it. Warnings are per site where a site is concerned
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,8 +20,13 @@ OUTBOX_FAILURE_WINDOW = timedelta(days=7)
 SOURCE_HISTORY = timedelta(days=60)
 
 
-def collect_status(config, database, *, now: datetime, limit: int = 5, quiet_days: int = 3) -> dict[str, Any]:
-    """Everything `bantin status` shows, with the warnings that make it unhealthy."""
+def collect_status(config, database, *, now: datetime, everyday_sources: Callable[[str], Sequence[str]],
+                   limit: int = 5, quiet_days: int = 3) -> dict[str, Any]:
+    """Everything `bantin status` shows, with the warnings that make it unhealthy.
+
+    ``everyday_sources(site id)``: the sources every crawl of that site reads (the sites
+    know them; the front end that wires the parts passes them in).
+    """
     from crawler.locks import lease_holder
     from crawler.store.archive import articles_per_site
     from crawler.store.models import CrawlRun, JobRun, OutboxMessage
@@ -32,7 +38,8 @@ def collect_status(config, database, *, now: datetime, limit: int = 5, quiet_day
 
     followed = [entry.id for entry in config.enabled_sites()]
     with database.session() as session:
-        crawls = session.scalars(select(CrawlRun).order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc()).limit(limit)).all()
+        crawls = session.scalars(
+            select(CrawlRun).order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc()).limit(limit)).all()
         crawled = set(session.scalars(select(CrawlRun.site).distinct()))
         site_ids = followed + sorted(crawled - set(followed))
         per_site = {site: _site_runs(session, site, now) for site in site_ids}
@@ -71,7 +78,8 @@ def collect_status(config, database, *, now: datetime, limit: int = 5, quiet_day
 
     if service_lease is not None and not service["running"]:
         warn("service_stale", f"the service on {service_lease.host} (pid {service_lease.pid}) stopped sending "
-             f"heartbeats at {human_time(stamp(service_lease.heartbeat_at))} without shutting down (crashed or killed?)")
+             f"heartbeats at {human_time(stamp(service_lease.heartbeat_at))} "
+             "without shutting down (crashed or killed?)")
     sites: list[dict[str, Any]] = []
     for site in site_ids:
         last_good, last_finished, history = per_site[site]
@@ -81,7 +89,8 @@ def collect_status(config, database, *, now: datetime, limit: int = 5, quiet_day
             if last_good is None:
                 warn("no_crawl", f"{site}: no crawl has succeeded yet", site)
             elif last_good.finished_at is not None and now - last_good.finished_at > NO_CRAWL_AFTER:
-                warn("no_recent_crawl", f"{site}: no successful crawl since {human_time(stamp(last_good.finished_at))}", site)
+                warn("no_recent_crawl", f"{site}: no successful crawl since {human_time(stamp(last_good.finished_at))}",
+                     site)
             if last_finished is not None and last_finished.status == "degraded":
                 warn("crawl_degraded", f"{site}: the last crawl (#{last_finished.id}) was degraded: "
                      f"{last_finished.message or 'see its errors'}", site)
@@ -89,7 +98,7 @@ def collect_status(config, database, *, now: datetime, limit: int = 5, quiet_day
                 warn("crawl_failed", f"{site}: the last crawl (#{last_finished.id}) failed: "
                      f"{last_finished.message or 'see its errors'}", site)
             if last_finished is not None:
-                for code, message in _source_warnings(last_finished):
+                for code, message in _source_warnings(last_finished, everyday_sources(site)):
                     warn(code, f"{site}: {message}", site)
             for source, since in _silent_sources(history, now, quiet_days):
                 warn("source_silent", f"{site}: source {source!r} has found nothing "
@@ -163,7 +172,8 @@ def _site_runs(session, site: str, now: datetime):
         .order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc()).limit(1)
     ).first()
     history = session.scalars(
-        select(CrawlRun).where(of_site, CrawlRun.status.in_(("ok", "degraded")), CrawlRun.started_at >= now - SOURCE_HISTORY)
+        select(CrawlRun).where(of_site, CrawlRun.status.in_(("ok", "degraded")),
+                               CrawlRun.started_at >= now - SOURCE_HISTORY)
         .order_by(CrawlRun.started_at).limit(2000)
     ).all()
     return last_good, last_finished, history
@@ -237,18 +247,12 @@ def _stale_reason(run, now: datetime) -> str | None:
     return orphan_reason(run, now)
 
 
-def _source_warnings(run) -> list[tuple[str, str]]:
+def _source_warnings(run, everyday: Sequence[str]) -> list[tuple[str, str]]:
     """A source the last crawl never mentions, or of which it could read no page.
 
     A silent source (found nothing for days) is caught later by `_silent_sources`; these
     two are visible at once, in the run that lost the source.
     """
-    from spiders.registry import UnknownSiteError, get_site
-
-    try:
-        everyday = get_site(run.site).everyday_sources
-    except UnknownSiteError:
-        everyday = ()  # a site no longer registered: its sources are nobody's promise now
     counts: RunCounts = run.counts
     found = []
     for source in everyday:

@@ -22,9 +22,10 @@ from typing import Any, TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from crawler.clock import utcnow
 from crawler.items import ExtractedArticle, Image
 from crawler.store import Database
-from crawler.store.articles import load_articles, record_sources_of, store_article
+from crawler.store.articles import StoreOutcome, load_articles, record_sources_of, store_article
 from crawler.store.models import ArticleRow, ArticleSource, CrawlRun
 from crawler.store.records import RunCounts
 from crawler.topics import TopicSet, match_article
@@ -131,8 +132,8 @@ def parse_line(number: int, line: str) -> _Record:
     return _Record(number, item, sources, _instant(data, "first_seen_at"), _instant(data, "changed_at"), version)
 
 
-def _store(database: Database, batch: list[_Record], topics: TopicSet, now: datetime) -> list[str]:
-    outcomes = []
+def _store(database: Database, batch: list[_Record], topics: TopicSet, now: datetime) -> list[StoreOutcome]:
+    outcomes: list[StoreOutcome] = []
     with database.session() as session:
         stored: dict[tuple[str, str], ArticleRow] = {}
         seen: dict[int, dict[str, datetime | None]] = {}
@@ -180,12 +181,12 @@ def import_articles(
         if not batch:
             return
         try:
-            outcomes = list(zip(batch, _store(database, batch, topics, now)))
+            outcomes = list(zip(batch, _store(database, batch, topics, now), strict=True))
         except SQLAlchemyError:
             outcomes = []
             for record in batch:
                 try:
-                    outcomes += list(zip([record], _store(database, [record], topics, now)))
+                    outcomes += list(zip([record], _store(database, [record], topics, now), strict=True))
                 except SQLAlchemyError as exc:
                     report.skipped.append((record.line, f"the database refused it: {_first_line(exc)}"))
         for record, outcome in outcomes:
@@ -217,7 +218,7 @@ def import_articles(
     if progress is not None and report.stored:
         print(file=progress)
     report.seconds = time.perf_counter() - started
-    finished = datetime.now(now.tzinfo)
+    finished = utcnow()
     with database.session() as session:
         for run in runs.values():
             run.status, run.finished_at = "ok", max(finished, now)

@@ -24,15 +24,16 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from crawler.clock import utcnow
+from crawler.errors import LockBusyError
 from crawler.store import Database
 from crawler.store.models import Lease
-from crawler.errors import LockBusyError
 
 log = logging.getLogger("bantin.locks")
 
@@ -49,10 +50,6 @@ CRAWL_LEASE_PREFIX = "crawl:"
 def crawl_lease(site: str) -> str:
     """The lease one site's crawl holds: a site never overlaps itself, different sites may run together."""
     return f"{CRAWL_LEASE_PREFIX}{site}"
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def this_host() -> str:
@@ -154,7 +151,6 @@ def lease_holder(database: Database, name: str) -> LeaseInfo | None:
 
 def leases_named(database: Database, prefix: str) -> list[LeaseInfo]:
     """Every lease row whose name starts with ``prefix`` (e.g. ``crawl:``, one per site), by name."""
-    from sqlalchemy import select
 
     with database.session(write=False) as session:
         rows = session.scalars(select(Lease).where(Lease.name.startswith(prefix, autoescape=True)).order_by(Lease.name))
@@ -218,7 +214,7 @@ class HeldLease:
                 result = session.execute(
                     update(Lease).where(Lease.name == self.name, Lease.owner == self.owner).values(**values)
                 )
-                ok = result.rowcount == 1
+                ok = cast(CursorResult[Any], result).rowcount == 1
         if not ok:
             self.lost.set()
         return ok
@@ -276,7 +272,7 @@ def try_acquire(
         condition.append(Lease.expires_at <= now)
     with database.session() as session:
         result = session.execute(update(Lease).where(*condition).values(**values))
-        if result.rowcount == 1:
+        if cast(CursorResult[Any], result).rowcount == 1:
             log.info("took over the %s lease from %s (%s)", name, holder.owner,
                      "process gone" if holder.holder_gone() else "expired")
             return None

@@ -19,8 +19,8 @@ query that could match an article containing none of its terms ("NOT x",
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Iterator, Union
 
 from crawler.errors import QueryError
 from crawler.text import INVISIBLE, term_keys
@@ -70,7 +70,7 @@ class Or:
     position: int = field(default=0, compare=False)
 
 
-Node = Union[Term, Not, And, Or]
+Node = Term | Not | And | Or
 
 
 @dataclass(frozen=True)
@@ -316,5 +316,5 @@ def render(node: Node, *, canonical: bool = False) -> str:
     if isinstance(node, And):
         parts = [render(child, canonical=canonical) for child in node.children]
         return " AND ".join(f"({part})" if isinstance(child, Or) else part
-                            for child, part in zip(node.children, parts))
+                            for child, part in zip(node.children, parts, strict=True))
     return " OR ".join(render(child, canonical=canonical) for child in node.children)

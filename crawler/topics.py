@@ -11,15 +11,16 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crawler.config import TopicConfig
+from crawler.matching import ArticleFields, Matcher, TopicSpec
 from crawler.store import Database
 from crawler.store.models import ArticleRow, Match, Topic
-from crawler.matching import ArticleFields, Matcher, TopicSpec
 
 log = logging.getLogger("bantin.topics")
 
@@ -39,11 +40,11 @@ class TopicSet:
         self.versions = {spec.name: spec.version for spec in self.specs}
 
     @classmethod
-    def from_config(cls, topics: Iterable[TopicConfig | dict]) -> "TopicSet":
+    def from_config(cls, topics: Iterable[TopicConfig | TopicSpec | dict]) -> TopicSet:
         specs = [_spec(topic) for topic in topics]
         return cls(specs, Matcher(specs))
 
-    def subset(self, names: Iterable[str]) -> "TopicSet":
+    def subset(self, names: Iterable[str]) -> TopicSet:
         wanted = set(names)
         return TopicSet.from_config([spec for spec in self.specs if spec.name in wanted])
 
@@ -94,7 +95,7 @@ def match_article(
     if not found and new:
         return []
     versions = topic_set.versions
-    rows = [
+    rows: list[dict[str, Any]] = [
         dict(topic=name, topic_version=versions[name], article_version=article.version,
              hits=[hit.to_dict() for hit in found[name]], matched_at=now)
         for name in names if found.get(name)
@@ -119,11 +120,13 @@ def _upsert_matches(session: Session, rows: list[dict]):
     statement = module.insert(Match).values(rows)
     return statement.on_conflict_do_update(
         index_elements=[Match.article_id, Match.topic],
-        set_={column: statement.excluded[column] for column in ("topic_version", "article_version", "hits", "matched_at")},
+        set_={column: statement.excluded[column]
+              for column in ("topic_version", "article_version", "hits", "matched_at")},
     )
 
 
-def rematch(database: Database, topic_set: TopicSet, *, now: datetime, batch_size: int = REMATCH_BATCH) -> dict[str, int]:
+def rematch(database: Database, topic_set: TopicSet, *, now: datetime,
+            batch_size: int = REMATCH_BATCH) -> dict[str, int]:
     """Match the archive against these topics, in short batches; returns matches per topic.
 
     Only the articles the archive index cannot rule out for one of the topics are

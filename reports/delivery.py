@@ -23,19 +23,21 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import format_datetime
+from typing import Any, TypedDict, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
+from crawler.clock import utcnow
 from crawler.config import Config, RecipientConfig
-from crawler.store import Database
-from crawler.store.models import ArticleRow, Delivery, OutboxMessage
 from crawler.errors import ConfigError, UsageError
 from crawler.locks import hold_lease
+from crawler.store import Database
+from crawler.store.models import ArticleRow, Delivery, OutboxMessage
 from crawler.topics import prepare_topics
 from reports.digest import Digest, build_digest, recipient_key
 from reports.mailer import (
@@ -78,6 +80,14 @@ class RecipientResult:
     outbox_id: int | None = None
     digest_key: str = ""
     subject: str = ""
+
+
+class _RowInfo(TypedDict):
+    """What a RecipientResult repeats from its outbox row."""
+
+    outbox_id: int
+    digest_key: str
+    subject: str
 
 
 @dataclass(slots=True)
@@ -127,10 +137,6 @@ class _Composed:
     digest_key: str
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _compose(
     session: Session, config: Config, recipient: RecipientConfig, now: datetime, links: ReaderLinks
 ) -> _Composed:
@@ -170,7 +176,7 @@ def build_previews(
     config: Config, database: Database, *, now: datetime | None = None, only: str | None = None
 ) -> list[Preview]:
     """Render what each recipient would get now. Never writes outbox or delivery rows."""
-    now = now or _utcnow()
+    now = now or utcnow()
     recipients = _select_recipients(config, only)
     links = ReaderLinks.from_config(config)
     # A topic added or changed since the last crawl is matched over the archive first.
@@ -212,7 +218,7 @@ def run_digest(
     sleep: Callable[[float], None] = time.sleep,
 ) -> DigestRun:
     """Recover interrupted sends, queue one message per recipient who is owed something, send what is due."""
-    now = now or _utcnow()
+    now = now or utcnow()
     # Before anything is queued: a missing signing key is the whole run's problem, not one reader's.
     links = ReaderLinks.from_config(config)
     prepare_topics(database, config.topics, now=now)
@@ -255,7 +261,7 @@ def retry_pending(
     sleep: Callable[[float], None] = time.sleep,
 ) -> DigestRun:
     """Send the pending rows that are due, and nothing new: the service's retry job, between digests."""
-    now = now or _utcnow()
+    now = now or utcnow()
     with hold_lease(database, OUTBOX_LEASE, info={"job": "retry"}):
         run = DigestRun(recovered=_recover_sending(database, now))
         run.results.extend(_send_due(config, database, now=now, sleep=sleep))
@@ -384,18 +390,21 @@ def _send_due(
     with SmtpSession(config.smtp) as smtp:
         for row_id in due:
             with database.session() as session:
-                row = session.get(OutboxMessage, row_id)
+                row = session.get_one(OutboxMessage, row_id)
                 recipient, raw, items = row.recipient, row.raw_message, len(row.items or ())
-                info = dict(outbox_id=row.id, digest_key=row.digest_key, subject=row.subject)
+                info = _RowInfo(outbox_id=row.id, digest_key=row.digest_key, subject=row.subject)
             shown_email = configured.get(recipient, recipient)
             if recipient not in configured and only_ids is None:
                 _finish(database, row_id, "failed", now, error="recipient is no longer in the configuration")
-                results.append(RecipientResult(shown_email, "failed", items, "recipient is no longer in the configuration", **info))
+                results.append(RecipientResult(shown_email, "failed", items,
+                                               "recipient is no longer in the configuration", **info))
                 continue
             if transport_error is not None:
-                results.append(RecipientResult(shown_email, "pending", items, f"not attempted: {transport_error}", **info))
+                results.append(RecipientResult(shown_email, "pending", items, f"not attempted: {transport_error}",
+                                               **info))
                 continue
-            status, error = _deliver(config, database, smtp, row_id, raw, Envelope(envelope_from, recipient), now, sleep)
+            status, error = _deliver(config, database, smtp, row_id, raw, Envelope(envelope_from, recipient), now,
+                                     sleep)
             if status == "transport":
                 transport_error = error
                 status = "pending"
@@ -451,7 +460,7 @@ def _unknown_outcome(
 ) -> tuple[str, str]:
     """The server may have the message: never again in this run, and only MAX_UNKNOWN_RESENDS more times."""
     with database.session() as session:
-        row = session.get(OutboxMessage, row_id)
+        row = session.get_one(OutboxMessage, row_id)
         count = unknown_outcomes(row.last_error) + 1
         row.updated_at = now
         if count > MAX_UNKNOWN_RESENDS:
@@ -477,7 +486,7 @@ def _claim(database: Database, row_id: int, now: datetime) -> bool:
             .where(OutboxMessage.id == row_id, OutboxMessage.status == "pending")
             .values(status="sending", attempts=OutboxMessage.attempts + 1, updated_at=now)
         )
-        return result.rowcount == 1
+        return cast(CursorResult[Any], result).rowcount == 1
 
 
 def _finish(
@@ -485,7 +494,7 @@ def _finish(
     next_attempt_at: datetime | None = None,
 ) -> None:
     with database.session() as session:
-        row = session.get(OutboxMessage, row_id)
+        row = session.get_one(OutboxMessage, row_id)
         row.status = status
         # Later errors keep the count of unknown outcomes: the resend cap must survive a 451 in between.
         row.last_error = _with_unknown(error, unknown_outcomes(row.last_error))
@@ -496,7 +505,7 @@ def _finish(
 def _postpone(database: Database, row_id: int, now: datetime, *, error: str, max_attempts: int) -> datetime:
     """A temporary failure: the row waits, longer after each round of attempts (RETRY_FIRST doubling to RETRY_MAX)."""
     with database.session() as session:
-        attempts = session.get(OutboxMessage, row_id).attempts
+        attempts = session.get_one(OutboxMessage, row_id).attempts
     retry_at = now + retry_delay(attempts, max_attempts)
     _finish(database, row_id, "pending", now, error=error, next_attempt_at=retry_at)
     return retry_at
@@ -510,7 +519,7 @@ def retry_delay(attempts: int, max_attempts: int) -> timedelta:
 def _mark_sent(database: Database, row_id: int, now: datetime) -> None:
     """The server accepted the message: mark it sent and record the deliveries, in ONE transaction."""
     with database.session() as session:
-        row = session.get(OutboxMessage, row_id)
+        row = session.get_one(OutboxMessage, row_id)
         row.status = "sent"
         row.sent_at = now
         row.updated_at = now
@@ -538,7 +547,7 @@ def resend_digest(
     sleep: Callable[[float], None] = time.sleep,
 ) -> DigestRun:
     """Send a past digest again, as a new message (a new Message-ID, so the reader's client shows it)."""
-    now = now or _utcnow()
+    now = now or utcnow()
     key = recipient_key(to)
     with hold_lease(database, OUTBOX_LEASE, info={"job": "resend"}):
         with database.session() as session:

@@ -134,12 +134,14 @@ class Digest:
     def empty(self) -> bool:
         return self.total == 0
 
-    def with_shown(self, limit: int) -> "Digest":
+    def with_shown(self, limit: int) -> Digest:
         """The same digest showing only `limit` items in the groups, the rest as overflow."""
         ordered = _fair_order(self.groups, self.overflow)
         shown = {id(item) for item in ordered[:limit]}
         groups = [
-            Group(group.topic, [item for item in group.items + self.overflow if id(item) in shown and item.topic == group.topic], group.total)
+            Group(group.topic,
+                  [item for item in group.items + self.overflow if id(item) in shown and item.topic == group.topic],
+                  group.total)
             for group in self.groups
         ]
         for group in groups:

@@ -19,7 +19,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "by": "Tác giả",
         "more": "… và {count} bài khác",
         "more_html": "… và {count} bài khác (xem danh sách trong bản văn bản của thư này).",
-        "coverage": "Đã quét {scanned} bài mới hoặc cập nhật ({runs} lượt thu thập, nguồn: {sources}); {failures} trang lỗi.",
+        "coverage": "Đã quét {scanned} bài mới hoặc cập nhật ({runs} lượt thu thập, nguồn: {sources}); "
+                    "{failures} trang lỗi.",
         "coverage_none": "Chưa có lượt thu thập nào kể từ bản tin trước.",
         "no_sources": "không nguồn nào",
         "warn_degraded": "Cảnh báo: lượt thu thập gần nhất ({when}) có trạng thái “{status}” — có thể bỏ sót bài.",
@@ -33,7 +34,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "field_tag": "thẻ",
         "field_category": "chuyên mục",
         "test_subject": "bantin: thư kiểm tra SMTP",
-        "test_body": "Đây là thư kiểm tra cấu hình SMTP của bantin, gửi lúc {when}. Nếu bạn đọc được thư này, cấu hình đã đúng.",
+        "test_body": "Đây là thư kiểm tra cấu hình SMTP của bantin, gửi lúc {when}. "
+                     "Nếu bạn đọc được thư này, cấu hình đã đúng.",
     },
     "en": {
         "brand": "NDO digest",
@@ -51,7 +53,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "by": "By",
         "more": "… and {count} more",
         "more_html": "… and {count} more (listed in the plain-text part of this message).",
-        "coverage": "Scanned {scanned} new or updated articles ({runs} crawl runs, sources: {sources}); {failures} failed pages.",
+        "coverage": "Scanned {scanned} new or updated articles ({runs} crawl runs, sources: {sources}); "
+                    "{failures} failed pages.",
         "coverage_none": "No crawl has run since the previous digest.",
         "no_sources": "no source",
         "warn_degraded": "Warning: the last crawl ({when}) ended “{status}” — articles may be missing.",

@@ -90,7 +90,7 @@ class ReaderLinks:
     mailbox: str
 
     @classmethod
-    def from_config(cls, config: Config) -> "ReaderLinks":
+    def from_config(cls, config: Config) -> ReaderLinks:
         secret = None
         if config.web.public_url:
             secret = config.web.secret()
@@ -178,14 +178,15 @@ class SmtpTransportError(SmtpTemporaryError):
     """The session itself failed (connect, TLS, login): affects every message, not just one."""
 
 
-class _FinalReplyTimeout:
+class _Client(smtplib.SMTP):
     """smtplib's DATA, waiting FINAL_REPLY_TIMEOUT for the reply to the final "." and noting that it was sent."""
 
     final_reply_timeout = FINAL_REPLY_TIMEOUT
     # True from the moment the final "." is on the wire: past it, a lost reply is an unknown outcome.
     body_sent = False
 
-    def data(self, msg: bytes):  # type: ignore[override]
+    # Narrower than SMTP.data (bytes only): sendmail, its one caller here, always passes bytes.
+    def data(self, msg: bytes) -> tuple[int, bytes]:  # type: ignore[override]
         self.body_sent = False
         self.putcmd("data")
         code, reply = self.getreply()
@@ -196,7 +197,8 @@ class _FinalReplyTimeout:
             body += b"\r\n"
         self.send(body + b".\r\n")
         self.body_sent = True
-        self.sock.settimeout(self.final_reply_timeout)
+        if self.sock is not None:  # send() just wrote to it; getreply() reports a vanished one
+            self.sock.settimeout(self.final_reply_timeout)
         try:
             return self.getreply()
         finally:
@@ -204,11 +206,7 @@ class _FinalReplyTimeout:
                 self.sock.settimeout(self.timeout)
 
 
-class _Client(_FinalReplyTimeout, smtplib.SMTP):
-    pass
-
-
-class _SslClient(_FinalReplyTimeout, smtplib.SMTP_SSL):
+class _SslClient(_Client, smtplib.SMTP_SSL):
     pass
 
 
@@ -230,9 +228,9 @@ class SmtpSession:
     def __init__(self, config: SmtpConfig, *, final_reply_timeout: float | None = None):
         self.config = config
         self.final_reply_timeout = final_reply_timeout or FINAL_REPLY_TIMEOUT
-        self._client: _Client | _SslClient | None = None
+        self._client: _Client | None = None
 
-    def __enter__(self) -> "SmtpSession":
+    def __enter__(self) -> SmtpSession:
         return self
 
     def __exit__(self, *_exc) -> None:
@@ -247,11 +245,11 @@ class SmtpSession:
         except (smtplib.SMTPException, OSError):
             client.close()
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self) -> _Client:
         config = self.config
         try:
             if config.security == "ssl":
-                client: smtplib.SMTP = _SslClient(
+                client: _Client = _SslClient(
                     config.host, config.port, timeout=config.timeout_seconds, context=_tls_context(config)
                 )
             else:
@@ -345,7 +343,8 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, socket.timeout):
         return "timed out"
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"certificate not trusted ({exc.verify_message}); fix the certificate or, only if you trust the server, set smtp.verify_tls = false"
+        return (f"certificate not trusted ({exc.verify_message}); fix the certificate or, "
+                "only if you trust the server, set smtp.verify_tls = false")
     return str(exc) or type(exc).__name__
 
 

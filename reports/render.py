@@ -54,16 +54,17 @@ def _inliner() -> css_inline.CSSInliner:
 
 
 def render(digest: Digest, *, unsubscribe: str | None = None, text: bool = True) -> Rendered:
+    shown = sum(len(group.items) for group in digest.groups)
     context = {
         "d": digest,
         "lang": digest.language,
         "unsubscribe": unsubscribe,
-        "shown": sum(len(group.items) for group in digest.groups),
+        "shown": shown,
     }
     env = environment()
     html = _inliner().inline(env.get_template(HTML_TEMPLATE).render(context))
     body = env.get_template(TEXT_TEMPLATE).render(context) if text else ""
-    return Rendered(text=body, html=html, shown=context["shown"])
+    return Rendered(text=body, html=html, shown=shown)
 
 
 def render_within(digest: Digest, *, max_html_kb: int, unsubscribe: str | None = None) -> tuple[Digest, Rendered]:

@@ -20,12 +20,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 
+from crawler.clock import utcnow
 from crawler.crawl.run import STOP_GRACE_SECONDS, crawl_child_command
 from crawler.store import Database
 from crawler.store import runs as dead_runs
@@ -43,10 +44,6 @@ SUCCESS_STATUSES = ("ok", "degraded")
 # Between SIGTERM and SIGKILL: the child's own grace for requests in flight
 # (after which it forces its stop, its row already closed), plus time to exit.
 KILL_GRACE_SECONDS = STOP_GRACE_SECONDS + 20
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 # -- event log ------------------------------------------------------------------
@@ -97,7 +94,7 @@ def interrupt_leftover_job_runs(database: Database, *, now: datetime) -> int:
             .where(JobRun.status == "running")
             .values(status="interrupted", finished_at=now, detail={"reason": "the service stopped during this job"})
         )
-        return result.rowcount
+        return cast(CursorResult[Any], result).rowcount
 
 
 def last_success(database: Database, job: str) -> datetime | None:
@@ -167,7 +164,8 @@ def crawl_runs_of(database: Database, *, pid: int, hostname: str, spawned_at: da
     with database.session() as session:
         return list(session.scalars(
             select(CrawlRun)
-            .where(CrawlRun.pid == pid, CrawlRun.hostname == hostname, CrawlRun.started_at >= spawned_at - dead_runs.CLOCK_SLACK)
+            .where(CrawlRun.pid == pid, CrawlRun.hostname == hostname,
+                   CrawlRun.started_at >= spawned_at - dead_runs.CLOCK_SLACK)
             .order_by(CrawlRun.id)
         ))
 
@@ -193,7 +191,8 @@ class CrawlOutcome:
 
     @property
     def job_status(self) -> str:
-        return {"ok": "ok", "degraded": "ok", "busy": "skipped", "interrupted": "interrupted"}.get(self.status, "failed")
+        outcomes = {"ok": "ok", "degraded": "ok", "busy": "skipped", "interrupted": "interrupted"}
+        return outcomes.get(self.status, "failed")
 
     def detail(self) -> dict[str, Any]:
         return {
@@ -328,7 +327,8 @@ def _outcome(
         status, message = "interrupted", reason
     else:
         status = "failed"
-        message = reason if run is None or fixed else f"{reason}: {run.status}" + (f" — {run.message}" if run.message else "")
+        message = (reason if run is None or fixed
+                   else f"{reason}: {run.status}" + (f" — {run.message}" if run.message else ""))
     return CrawlOutcome(status, returncode, message, run_id, pid, totals, duration)
 
 

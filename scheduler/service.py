@@ -11,13 +11,14 @@ refuse to start, and carries the heartbeat and next run times for `bantin status
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import signal
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.events import (
@@ -33,12 +34,13 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler import __version__
+from crawler.clock import utcnow
 from crawler.config import Config, ScheduleConfig, load_config
 from crawler.cron import cron_day_of_week, make_trigger  # noqa: F401 - re-exported for the scheduler's callers
-from crawler.store import Database
-from crawler.store import runs as dead_runs
 from crawler.errors import BantinError, LockBusyError
 from crawler.locks import CRAWL_LEASE_PREFIX, HeldLease, hold_lease, lease_holder, leases_named, this_host
+from crawler.store import Database
+from crawler.store import runs as dead_runs
 from scheduler import jobs
 from scheduler.jobs import log_event
 
@@ -54,10 +56,6 @@ RETRY_JOB = "outbox-retry"
 RETRY_EVERY = timedelta(minutes=5)
 SERVICE_LEASE = "service"
 SERVICE_LEASE_TTL = timedelta(minutes=2)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 # -- triggers -------------------------------------------------------------------
@@ -77,7 +75,8 @@ def next_fire_time(trigger: CronTrigger, now: datetime) -> datetime | None:
     return trigger.get_next_fire_time(None, now + timedelta(microseconds=1))
 
 
-def previous_fire_time(trigger: CronTrigger, now: datetime, *, horizon: timedelta = timedelta(days=32)) -> datetime | None:
+def previous_fire_time(trigger: CronTrigger, now: datetime, *,
+                       horizon: timedelta = timedelta(days=32)) -> datetime | None:
     """The most recent fire time at or before `now`, looking back at most `horizon`."""
     window = timedelta(hours=1)
     while True:
@@ -114,7 +113,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).astimezone().isoformat(timespec="milliseconds"),
+            "time": datetime.fromtimestamp(record.created, UTC).astimezone().isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
         }
@@ -291,7 +290,7 @@ class Service:
         # thread holds a lock the real work needs (the scheduler's, logging's,
         # ours). A watcher thread reads the pipe and does the work.
         read_fd, write_fd = os.pipe()
-        self._signal_pipe = (read_fd, write_fd)
+        self._signal_pipe: tuple[int, int] | None = (read_fd, write_fd)
 
         def forward(signum, _frame):
             os.write(write_fd, bytes([signum]))
@@ -383,7 +382,7 @@ class Service:
         for job_id in JOB_IDS:
             missed = catch_up_due(
                 self.triggers[job_id], now=now, grace=grace,
-                last_done=lambda moment, job_id=job_id: jobs.job_succeeded_since(self.database, job_id, moment),
+                last_done=functools.partial(jobs.job_succeeded_since, self.database, job_id),
             )
             if missed is not None:
                 due[job_id] = missed
@@ -397,15 +396,15 @@ class Service:
             log_event(job_id, "catch-up", missed=moment.astimezone(self.config.schedule.tz).isoformat())
         # The job's own next run moves to now: same id, so max_instances and
         # coalescing still hold, and the trigger takes over after this run.
-        now = datetime.now(self.config.schedule.tz)
+        now = utcnow()
         self._add_jobs({job_id: now for job_id in missed})
 
-    def _next_runs(self) -> dict[str, str]:
+    def _next_runs(self) -> dict[str, Any]:  # log_event fields
         # From the triggers, not scheduler.get_jobs(): this runs in job-event
         # listeners, and the scheduler holds its job store lock while shutdown
         # waits for those very jobs.
         now = self.clock()
-        runs: dict[str, str] = {}
+        runs: dict[str, Any] = {}
         for job_id, trigger in self.triggers.items():
             moment = next_fire_time(trigger, now)
             if moment is not None:
@@ -565,7 +564,8 @@ class Service:
             self._mark(RETRY_JOB, False)
         level = logging.INFO if status == "ok" else logging.WARNING
         counts = {key: detail[key] for key in ("sent", "failed", "pending") if key in detail}
-        log_event("digest", "retried", status, level=level, reason=detail.get("reason") or detail.get("error"), **counts)
+        log_event("digest", "retried", status, level=level, reason=detail.get("reason") or detail.get("error"),
+                  **counts)
         return status
 
     @property

@@ -102,6 +102,14 @@ def get_site(site_id: str) -> Site:
         raise UnknownSiteError(site_id, list(sites())) from None
 
 
+def everyday_sources(site_id: str) -> tuple[str, ...]:
+    """The sources every crawl of this site reads."""
+    try:
+        return get_site(site_id).everyday_sources
+    except UnknownSiteError:
+        return ()  # a site no longer registered: its sources are nobody's promise now
+
+
 def site_for_url(url: str) -> Site | None:
     """The registered site whose hosts serve this URL."""
     return next((site for site in sites().values() if site.owns(url)), None)

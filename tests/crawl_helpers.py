@@ -9,11 +9,11 @@ from pathlib import Path
 from sqlalchemy import select
 
 from crawler.crawl.run import crawl_child_command
-from crawler.store import Database
-from crawler.store.models import ArticleRow, ArticleSource, CrawlRun
 from crawler.samplesite import topics_toml
 from crawler.samplesite.model import generate_site
 from crawler.samplesite.server import SampleSite
+from crawler.store import Database
+from crawler.store.models import ArticleRow, ArticleSource, CrawlRun
 
 
 @dataclass

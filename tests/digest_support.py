@@ -7,15 +7,15 @@ import os
 import socket
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 
 from crawler.config import parse_config
+from crawler.matching import TopicSpec
 from crawler.store import Database
 from crawler.store.models import ArticleRow, CrawlRun, Match, Topic
-from crawler.matching import TopicSpec
 
-NOW = datetime(2025, 3, 27, 0, 0, tzinfo=timezone.utc)  # 07:00 in Hà Nội
+NOW = datetime(2025, 3, 27, 0, 0, tzinfo=UTC)  # 07:00 in Hà Nội
 PUBLIC_URL = "https://bantin.example.org"
 SECRET_ENV = "BANTIN_TEST_WEB_SECRET"
 SECRET = b"test-signing-key-0123456789abcdefghijklmnop"
@@ -36,7 +36,8 @@ def free_port() -> int:
 TOPIC_QUERIES = {CNHT: '"công nghiệp hỗ trợ" OR CNHT', QN: '"Quảng Ninh"'}
 
 
-def make_config(db_url: str, port: int = 25, *, extra: str = "", digest: str = "", smtp: str = "", web: str | None = None):
+def make_config(db_url: str, port: int = 25, *, extra: str = "", digest: str = "", smtp: str = "",
+                web: str | None = None):
     return parse_config(config_text(db_url, port, extra=extra, digest=digest, smtp=smtp, web=web))
 
 
@@ -113,7 +114,8 @@ class Archive:
         with self.database.session() as session:
             session.add(ArticleRow(
                 id=article_id, site="nhandan", external_id=str(article_id), url=url or f"https://nhandan.vn/bai-{article_id}-post{article_id}.html",
-                title=title, sapo=sapo, body="Nội dung.", author=author, category=category or ["Kinh tế", "Doanh nghiệp"],
+                title=title, sapo=sapo, body="Nội dung.", author=author,
+                category=category or ["Kinh tế", "Doanh nghiệp"],
                 tags=[], images=[], published_at=published, modified_at=None, first_seen_at=published,
                 fetched_at=published, changed_at=published, version=1, content_hash="x" * 64,
             ))
@@ -134,8 +136,10 @@ class Archive:
     def crawl(self, *, started: datetime, status: str = "ok", counts: dict | None = None) -> None:
         with self.database.session() as session:
             session.add(CrawlRun(started_at=started, finished_at=started + timedelta(minutes=3), status=status,
-                                 counts=counts or {"rss": {"discovered": 40, "fetched": 12, "new": 10, "updated": 2, "failed": 1},
-                                                    "sitemap": {"discovered": 50, "fetched": 3, "new": 3, "updated": 0, "failed": 0}}))
+                                 counts=counts or {"rss": {"discovered": 40, "fetched": 12, "new": 10, "updated": 2,
+                                                           "failed": 1},
+                                                    "sitemap": {"discovered": 50, "fetched": 3, "new": 3, "updated": 0,
+                                                                "failed": 0}}))
 
 
 def standard_archive(database: Database) -> Archive:

@@ -17,7 +17,7 @@ import argparse
 import os
 import socket
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -42,7 +42,7 @@ from crawler.samplesite.model import SiteModel, generate_site
 from crawler.store.models import UTCDateTime
 
 REVISION = "0001"
-UTC = timezone.utc
+UTC = UTC
 
 # ---------------------------------------------------------------- the 0001 tables, frozen
 # Columns only (no constraints): the 0001 migration created those; these are for inserting.

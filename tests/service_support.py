@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -141,7 +141,7 @@ class FakeDigest:
 
         from crawler.store.models import OutboxMessage
 
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         day = now.astimezone(VN).date()
         module = postgresql if database.dialect == "postgresql" else sqlite
         with database.session() as session:
@@ -153,7 +153,8 @@ class FakeDigest:
                 ).on_conflict_do_nothing())
         result = DigestResult()
         with database.session() as session:
-            ids = session.scalars(select(OutboxMessage.id).where(OutboxMessage.status.in_(("pending", "sending")))).all()
+            ids = session.scalars(
+                select(OutboxMessage.id).where(OutboxMessage.status.in_(("pending", "sending")))).all()
         for row_id in ids:
             with database.session() as session:
                 row = session.get(OutboxMessage, row_id)
@@ -163,7 +164,7 @@ class FakeDigest:
                     time.sleep(0.02)
             with database.session() as session:
                 row = session.get(OutboxMessage, row_id)
-                row.status, row.sent_at = "sent", datetime.now(timezone.utc)
+                row.status, row.sent_at = "sent", datetime.now(UTC)
             result.sent += 1
         return result
 
@@ -246,7 +247,7 @@ class Driver:
 
 
 def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 class FakeClock:

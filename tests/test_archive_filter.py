@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 import scrapy
-from sqlalchemy import event, select
 from scrapy.utils.test import get_crawler
+from sqlalchemy import event, select
 
 from crawler.crawl import events
 from crawler.crawl.archive import ArchiveFilter, ArchiveStore

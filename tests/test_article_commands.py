@@ -5,18 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from crawler.items import ExtractedArticle, Image
 from crawler.store import Database
 from crawler.store.articles import record_sources, store_article
-from crawler.items import ExtractedArticle, Image
 from tests.cli_support import run
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ndo"
-NOW = datetime(2026, 3, 27, 1, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 27, 1, 0, tzinfo=UTC)
 
 
 def test_extract_a_saved_page_prints_the_item_as_json(capsys):

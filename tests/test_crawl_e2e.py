@@ -115,7 +115,7 @@ def hang_some_articles(env, how_many: int = 3) -> None:
     """A few article pages never answer (within the crawl's timeout): the crawl cannot
     finish before the test stops it, however loaded the machine."""
     ids = sorted(expected_articles(env))[-how_many:]
-    env.site.inject_fault(re.compile(r"-post(%s)\.html" % "|".join(map(str, ids))), "timeout", seconds=600)
+    env.site.inject_fault(re.compile(rf"-post({'|'.join(map(str, ids))})\.html"), "timeout", seconds=600)
 
 
 def test_killed_crawl_loses_nothing_and_the_next_run_finishes(env):

@@ -85,5 +85,6 @@ def test_site_url_goes_with_one_site_only(env, tmp_path):
     result = crawl(env, tmp_path, "--site-url", env.site.base_url)
     assert result.returncode == 2 and "--site-url goes with one site" in result.stderr
     result = crawl(env, tmp_path, "--site", "nowhere")
-    assert result.returncode == 2 and "--site nowhere: not a configured site (configured: nhandan, othersite)" in result.stderr
+    assert result.returncode == 2
+    assert "--site nowhere: not a configured site (configured: nhandan, othersite)" in result.stderr
     assert env.runs() == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -16,7 +16,7 @@ from crawler.store.models import ArticleRow, ArticleSource, CrawlRun, Match
 from tests.cli_support import run
 from tests.conftest import POSTGRES_ENV, _fresh_postgres_database
 
-NOW = datetime(2026, 3, 27, 1, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 27, 1, 0, tzinfo=UTC)
 TOPICS = '\n[[topics]]\nname = "QN"\nquery = \'"Quảng Ninh"\'\n'
 
 

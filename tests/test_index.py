@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 import unicodedata
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import inspect, select, text
 
 from crawler.items import ExtractedArticle
@@ -29,7 +30,7 @@ from crawler.store.models import ArticleRow, Match
 from crawler.text import fold, is_word_char
 from crawler.topics import TopicSet, prepare_topics, rematch
 
-NOW = datetime(2026, 3, 27, 1, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 27, 1, 0, tzinfo=UTC)
 NFD = lambda text: unicodedata.normalize("NFD", text)  # noqa: E731
 
 # (title, body, tags, category): each a case the index must not get wrong.
@@ -141,7 +142,7 @@ _SEPARATORS = [" ", "  ", "\u00a0", ". ", ", ", "-", "\u200b ", "\n\n", "_", "",
 def _text_and_term(draw):
     words = draw(st.lists(st.sampled_from(_SYLLABLES), min_size=1, max_size=10))
     gaps = draw(st.lists(st.sampled_from(_SEPARATORS), min_size=len(words), max_size=len(words)))
-    body = "".join(word + gap for word, gap in zip(words, gaps))
+    body = "".join(word + gap for word, gap in zip(words, gaps, strict=True))
     if draw(st.booleans()):
         body = NFD(body)
     if draw(st.booleans()):
@@ -226,9 +227,10 @@ def test_an_archive_without_an_index_gets_one_from_the_migration(database_url):
         command.upgrade(_alembic_config(connection), "0002")
         for number, (title, body, tags, category) in enumerate(HARD_CASES[:5], start=1):
             connection.execute(text(
-                "INSERT INTO articles (id, site, external_id, url, title, sapo, body, author, category, tags, images, "
-                "first_seen_at, fetched_at, changed_at, version, content_hash, extractor) VALUES (:id, 'nhandan', "
-                ":ext, :url, :title, '', :body, '', :category, :tags, '[]', :now, :now, :now, 1, 'h', 'site')"),
+                "INSERT INTO articles (id, site, external_id, url, title, sapo, body, author, category, tags, "
+                "images, first_seen_at, fetched_at, changed_at, version, content_hash, extractor) "
+                "VALUES (:id, 'nhandan', :ext, :url, :title, '', :body, '', :category, :tags, '[]', "
+                ":now, :now, :now, 1, 'h', 'site')"),
                 {"id": number, "ext": str(number), "url": f"https://nhandan.vn/a-post{number}.html", "title": title,
                  "body": body, "category": _json(category), "tags": _json(tags), "now": NOW.replace(tzinfo=None)})
     assert "article_index" not in inspect(engine).get_table_names()
@@ -237,7 +239,8 @@ def test_an_archive_without_an_index_gets_one_from_the_migration(database_url):
     with database.session() as session:
         state = index_status(session)
         assert state.complete and state.indexed == 5
-        assert _indexed(session, '"công nghiệp hỗ trợ"', "auto") == _scan(session, '"công nghiệp hỗ trợ"', "auto") == [2, 1]
+        query = '"công nghiệp hỗ trợ"'
+        assert _indexed(session, query, "auto") == _scan(session, query, "auto") == [2, 1]
     database.dispose()
 
 

@@ -15,10 +15,10 @@ sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers beside this
 
 from service_support import REPO, FakeClock, utc
 
-from crawler.store import Database
-from crawler.store.models import Lease
 from crawler.errors import LockBusyError
 from crawler.locks import hold_lease, lease_holder, make_owner, parse_owner, try_acquire
+from crawler.store import Database
+from crawler.store.models import Lease
 
 
 def dead_pid() -> int:

@@ -1,4 +1,7 @@
-"""Log records on stderr: one line each unless --debug (a full disk or a killed connection is not a screen of frames)."""
+"""Log records on stderr: one line each unless --debug.
+
+A full disk or a killed connection is not a screen of frames.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +31,8 @@ def _raise_storage_error():
     try:
         raise OSError(28, "No space left on device")
     except OSError as exc:
-        raise RuntimeError("(sqlite3.OperationalError) database or disk is full\n(Background on this error at: x)") from exc
+        raise RuntimeError("(sqlite3.OperationalError) database or disk is full\n"
+                           "(Background on this error at: x)") from exc
 
 
 @pytest.mark.parametrize("debug", [False, True])

@@ -11,13 +11,13 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from crawler.cli import main as cli_main
+from crawler.errors import HeaderInjectionError, UsageError
 from crawler.store import Database
 from crawler.store.models import Delivery, OutboxMessage
-from crawler.errors import HeaderInjectionError, UsageError
+from crawler.tokens import make_token
 from reports import delivery
 from reports.delivery import build_previews, resend_digest, run_digest
 from reports.mailer import build_message, check_header
-from crawler.tokens import make_token
 from tests.digest_support import (
     NOW,
     PUBLIC_URL,
@@ -123,7 +123,8 @@ def test_changed_article_comes_back_once_marked_updated(env, sink):
     run_digest(config, database, now=NOW)
     archive.update_article(1001, "Phát triển công nghiệp hỗ trợ ở Bắc Ninh (cập nhật)")
     run = run_digest(config, database, now=LATER)
-    assert [(r.email, r.status, r.items) for r in run.results] == [("an@example.org", "sent", 1), ("binh@example.org", "empty", 0)]
+    assert [(r.email, r.status, r.items) for r in run.results] == [("an@example.org", "sent", 1),
+                                                                   ("binh@example.org", "empty", 0)]
     text = sink.parsed()[-1].get_body(("plain",)).get_content()
     assert "[Đã cập nhật] Phát triển công nghiệp hỗ trợ ở Bắc Ninh (cập nhật)" in text
     assert ("an@example.org", 1001, 2) in deliveries(database)
@@ -146,14 +147,16 @@ def test_4xx_then_5xx_keeps_the_outbox_right(env, sink):
     sink.replies = ["550 5.1.1 mailbox unavailable"]
     later = run_digest(config, database, now=LATER)
     statuses = {r.email: (r.status, r.error) for r in later.results}
-    assert statuses["an@example.org"][0] == "failed" and "550 5.1.1 mailbox unavailable" in statuses["an@example.org"][1]
+    status, error = statuses["an@example.org"]
+    assert status == "failed" and "550 5.1.1 mailbox unavailable" in error
     assert statuses["binh@example.org"] == ("sent", "")
     outbox = rows(database)
     assert outbox["an@example.org"].status == "failed" and "550" in outbox["an@example.org"].last_error
     assert {d[0] for d in deliveries(database)} == {"binh@example.org"}
     # Nothing is lost: the failed reader's articles are owed again in the next digest.
     next_run = run_digest(config, database, now=LATER + timedelta(hours=1))
-    assert [(r.email, r.status, r.items) for r in next_run.results] == [("an@example.org", "sent", 3), ("binh@example.org", "empty", 0)]
+    assert [(r.email, r.status, r.items) for r in next_run.results] == [("an@example.org", "sent", 3),
+                                                                        ("binh@example.org", "empty", 0)]
 
 
 def test_server_down_leaves_everything_pending(tmp_path):
@@ -208,7 +211,8 @@ def test_preview_never_marks_anything_sent(env, sink):
     assert previews[0].items == 3 and b"multipart/alternative" in previews[0].eml_bytes
     assert rows(database) == {} and deliveries(database) == []
     assert sink.messages == []
-    assert [p.recipient for p in build_previews(config, database, now=NOW, only="BINH@example.org")] == ["binh@example.org"]
+    assert [p.recipient for p in build_previews(config, database, now=NOW,
+                                                only="BINH@example.org")] == ["binh@example.org"]
     with pytest.raises(UsageError):
         build_previews(config, database, now=NOW, only="nobody@example.org")
 

@@ -215,7 +215,8 @@ def test_query_version_is_stable_and_tracks_meaning() -> None:
 
 
 def test_from_article() -> None:
-    article = ExtractedArticle(site="nhandan", external_id="1", url="https://nhandan.vn/x-post1.html", title="Đà Nẵng", body="biển",
+    article = ExtractedArticle(site="nhandan", external_id="1", url="https://nhandan.vn/x-post1.html", title="Đà Nẵng",
+                               body="biển",
                                tags=["du lịch"], category=["Xã hội"])
     fields = ArticleFields.from_article(article)
     assert match_query("tag:du lịch Đà Nẵng", fields).matched is False  # one phrase
@@ -235,7 +236,7 @@ _TONE_SWAPS = {"hòa": "hoà", "thủy": "thuỷ", "khỏe": "khoẻ", "Thúy": 
 def texts_and_variants(draw: st.DrawFn) -> tuple[str, str]:
     words = draw(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=15))
     seps = draw(st.lists(st.sampled_from([" ", " ", " ", ". ", ", "]), min_size=len(words), max_size=len(words)))
-    text = "".join(w + s for w, s in zip(words, seps))
+    text = "".join(w + s for w, s in zip(words, seps, strict=True))
     variant = text
     for old, new in _TONE_SWAPS.items():
         if draw(st.booleans()):

@@ -11,12 +11,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from crawler.cli.status_commands import collect_status
+from crawler.health import collect_status
+from crawler.locks import hold_lease
 from crawler.store import Database
 from crawler.store.models import JobRun, OutboxMessage
-from crawler.locks import hold_lease
 from reports.delivery import OUTBOX_LEASE, RETRY_FIRST, RETRY_MAX, retry_delay, run_digest
 from scheduler.service import RETRY_JOB, Service
+from spiders.registry import everyday_sources
 from tests.digest_support import NOW, Sink, free_port, make_config, standard_archive
 from tests.service_support import FakeClock
 
@@ -62,7 +63,7 @@ def test_greylisted_digest_goes_out_the_same_day_with_back_off(service, sink):
     sink.replies = [GREYLISTED] * 4  # both in-run attempts for both readers
     assert service.run_digest(trigger="schedule") == "pending"
     assert digest_jobs(database) == [("schedule", "pending", 2, 0)]
-    report = collect_status(service.config, database, now=clock())
+    report = collect_status(service.config, database, now=clock(), everyday_sources=everyday_sources)
     assert report["digest_jobs"][0]["status"] == "pending"
     assert "outbox_retrying" in {warning["code"] for warning in report["warnings"]}
     assert waits(database, NOW) == [RETRY_FIRST, RETRY_FIRST]
@@ -81,7 +82,8 @@ def test_greylisted_digest_goes_out_the_same_day_with_back_off(service, sink):
     assert len(sink.messages) == 2
     assert digest_jobs(database)[-2:] == [("retry", "pending", 2, 0), ("retry", "ok", 0, 2)]
     assert service.retry_job() is None  # nothing left to do
-    assert collect_status(service.config, database, now=clock())["digest_jobs"][0]["status"] == "ok"
+    report = collect_status(service.config, database, now=clock(), everyday_sources=everyday_sources)
+    assert report["digest_jobs"][0]["status"] == "ok"
 
 
 def test_retry_job_leaves_the_outbox_to_whoever_holds_it(service, sink):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -119,7 +118,8 @@ def test_first_crawl_of_each_look_alike_matches_its_ground_truth(tmp_path, datab
     if site == "tienphong":
         # The zone API (JSON items) announced the articles of its zones.
         assert run.counts.source("latest")["discovered"] > 0
-        in_zones = {str(a.article_id) for a in sample.model.visible() if {3, 166, 5} & {z.zone_id for z in a.zone.chain}}
+        in_zones = {str(a.article_id) for a in sample.model.visible()
+                    if {3, 166, 5} & {z.zone_id for z in a.zone.chain}}
         assert in_zones and all("latest" in sources[external_id] for external_id in in_zones)
     else:
         assert "latest" not in run.counts.sources  # no API, no latest page mapped for VietnamPlus

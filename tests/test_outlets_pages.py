@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -180,7 +180,8 @@ def test_vietnamplus_reads_feeds_and_sitemaps_only_on_its_www_host():
 
 
 def test_vietnamplus_follows_the_padded_monthly_sitemaps_its_index_names():
-    spider = spider_for(VietnamplusSpider, "vietnamplus", BANTIN_SINCE="2026-08-01", BANTIN_NOW="2026-08-08T12:00:00+07:00")
+    spider = spider_for(VietnamplusSpider, "vietnamplus", BANTIN_SINCE="2026-08-01",
+                        BANTIN_NOW="2026-08-08T12:00:00+07:00")
     index = next(r for r in spider.source_requests() if r.meta["bantin_source"] == SITEMAP)
     body = (FIXTURES / "vietnamplus" / "sitemap.xml").read_bytes()
     response = XmlResponse(url=index.url, body=body, request=index)
@@ -241,13 +242,14 @@ def test_tien_phong_json_items_become_article_requests_and_the_next_page():
     assert [r.url for r in articles] == ["https://tienphong.vn" + item["url"].removeprefix("https://tienphong.vn")
                                          for item in items]
     assert articles[0].meta["bantin_external_id"] == str(items[0]["id"])
-    assert articles[0].meta["bantin_lastmod"] == datetime.fromtimestamp(items[0]["update_time"], timezone.utc)
+    assert articles[0].meta["bantin_lastmod"] == datetime.fromtimestamp(items[0]["update_time"], UTC)
     (more,) = [r for r in requests if r.meta["bantin_kind"] == "source"]
     assert more.url.startswith("https://api.tienphong.vn/api/morenews-zone-3-1.html")
 
 
 def test_json_items_stop_when_empty_on_error_and_are_refused_when_malformed():
-    assert parse_morenews_contents(b'{"error_code": 0, "data": {"contents": []}}', "https://tienphong.vn", TP) == ([], False)
+    empty = b'{"error_code": 0, "data": {"contents": []}}'
+    assert parse_morenews_contents(empty, "https://tienphong.vn", TP) == ([], False)
     assert parse_morenews_contents(b'{"error_code": 500, "data": null}', "https://tienphong.vn", TP) == ([], False)
     items, more = parse_morenews_contents(json.dumps({"data": {"contents": [
         {"url": "/a-post1.tpo", "title": "A", "date": 1754612100000},       # milliseconds

@@ -1,16 +1,19 @@
-"""Output files (`digest --preview`, `articles export --out`) that cannot be written: one line and exit 1, never "internal error"."""
+"""Output files (`digest --preview`, `articles export --out`) that cannot be written.
+
+One line and exit 1, never "internal error".
+"""
 
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import time_machine
 
 from tests.cli_support import run
 
-NOW = datetime(2026, 3, 27, 1, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 27, 1, 0, tzinfo=UTC)
 EML = "digest-2026-03-27-an_example.org.eml"
 
 

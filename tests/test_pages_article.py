@@ -301,7 +301,8 @@ def test_relative_and_non_http_image_urls():
     <div class="article__body cms-body"><p>Nội dung.</p>
     <figure><img src="data:image/png;base64,AAAA"></figure>
     <figure><img data-src="javascript:alert(1)"><figcaption>x</figcaption></figure>
-    <figure><img src="data:image/gif;base64,R0" data-src="//image.nhandan.vn/a.jpg"><figcaption> Chú   thích </figcaption></figure>
+    <figure><img src="data:image/gif;base64,R0" data-src="//image.nhandan.vn/a.jpg">
+    <figcaption> Chú   thích </figcaption></figure>
     <figure><img data-src="../b.jpg"></figure>
     </div></div></body></html>"""
     item = ArticlePage(html, "https://nhandan.vn/muc/t-post9.html", PROFILE).to_item()

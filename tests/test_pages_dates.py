@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
-import pytest
-
+from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from spiders.pages import parse_datetime as parse_in_zone
 
@@ -55,7 +54,7 @@ def test_date_only_is_local_midnight():
 
 
 def test_explicit_other_gmt_offset_is_kept():
-    assert parse_datetime("27/03/2025 08:15 GMT+0") == datetime(2025, 3, 27, 8, 15, tzinfo=timezone.utc)
+    assert parse_datetime("27/03/2025 08:15 GMT+0") == datetime(2025, 3, 27, 8, 15, tzinfo=UTC)
 
 
 def test_rfc822_minus_zero_is_utc():
@@ -69,6 +68,6 @@ def test_unusable_input_gives_none(text):
 
 
 def test_a_value_without_offset_is_read_in_the_zone_the_caller_gives():
-    assert parse_in_zone("27/03/2025 08:15", default_tz=timezone.utc) == datetime(2025, 3, 27, 8, 15,
-                                                                                  tzinfo=timezone.utc)
-    assert parse_in_zone("2025-03-27T08:15:00+0700", default_tz=timezone.utc) == EXPECTED
+    assert parse_in_zone("27/03/2025 08:15", default_tz=UTC) == datetime(2025, 3, 27, 8, 15,
+                                                                                  tzinfo=UTC)
+    assert parse_in_zone("2025-03-27T08:15:00+0700", default_tz=UTC) == EXPECTED

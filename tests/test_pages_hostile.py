@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
@@ -146,7 +146,7 @@ def test_terminal_escapes_in_image_urls_and_the_canonical_link_are_neutralised()
 def test_dates_outside_any_article_s_lifetime_are_no_dates():
     assert parse_datetime("9999-12-31T23:59:59Z") is None
     assert parse_datetime("0001-01-01T00:00:00+07:00") is None
-    assert parse_datetime("2026-08-08T07:15:00+0700") == datetime(2026, 8, 8, 0, 15, tzinfo=timezone.utc)
+    assert parse_datetime("2026-08-08T07:15:00+0700") == datetime(2026, 8, 8, 0, 15, tzinfo=UTC)
 
 
 def test_an_article_page_with_a_date_at_datetime_s_limit_keeps_its_other_dates(reference):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import text
 
@@ -12,7 +12,7 @@ from crawler.store.models import CrawlRun, Match, OutboxMessage
 from crawler.store.records import DeliveredVersion, RunCounts
 from tests.test_topic_commands import archive  # noqa: F401 - a fixture
 
-NOW = datetime(2026, 3, 27, 1, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 27, 1, 0, tzinfo=UTC)
 # What schema 0001/0002 databases hold today (the ledger writes every counter; older rows may lack some).
 COUNTS_JSON = {"google_news": {"discovered": 4, "fetched": 2, "new": 2, "updated": 0, "unchanged": 0, "failed": 0},
                "rss": {"discovered": 3, "fetched": 1, "new": 1, "updated": 0, "failed": 1}}

@@ -348,7 +348,7 @@ def test_unknown_paths_404_and_slug_redirect(shared_site):
     assert fetch(base + "/bai-viet-post1.html")[0] == 404
     article = shared_site.model.articles[0]
     connection = http.client.HTTPConnection("127.0.0.1", int(base.rsplit(":", 1)[1]), timeout=5)
-    connection.request("GET", "/sai-slug-post%d.html" % article.article_id)
+    connection.request("GET", f"/sai-slug-post{article.article_id}.html")
     response = connection.getresponse()
     assert response.status == 301 and response.getheader("Location") == article.url(base)
     connection.close()

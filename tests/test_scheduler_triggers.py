@@ -66,7 +66,8 @@ def test_catch_up_only_the_latest_missed_run_within_grace():
     grace = timedelta(hours=12)
     never_done = lambda moment: False  # noqa: E731
     # Down for three days, back at 09:00 Vietnam time: one run, for today's 06:00.
-    assert catch_up_due(trigger, now=utc(2025, 3, 27, 2, 0), last_done=never_done, grace=grace) == utc(2025, 3, 26, 23, 0)
+    assert (catch_up_due(trigger, now=utc(2025, 3, 27, 2, 0), last_done=never_done, grace=grace)
+            == utc(2025, 3, 26, 23, 0))
     # Back at 19:00+: today's run is beyond the grace, so nothing (the next 06:00 does it).
     assert catch_up_due(trigger, now=utc(2025, 3, 27, 12, 0), last_done=never_done, grace=grace) is None
     # Already done.

@@ -5,17 +5,17 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from crawler.store import Database
-from crawler.store.models import CrawlRun, OutboxMessage
 from crawler.samplesite import topics_toml
 from crawler.samplesite.model import generate_site
 from crawler.samplesite.server import SampleSite
+from crawler.store import Database
+from crawler.store.models import CrawlRun, OutboxMessage
 from tests.digest_support import Sink, free_port
 from tests.service_support import cron_at, wait_for
 
@@ -30,7 +30,7 @@ def loopback(tmp_path, database_url):
     port = free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
-    due = cron_at(datetime.now(timezone.utc) - timedelta(seconds=20))
+    due = cron_at(datetime.now(UTC) - timedelta(seconds=20))
     config = tmp_path / "bantin.toml"
     config.write_text(f"""
 [site]

@@ -26,8 +26,8 @@ from service_support import (
 )
 
 from crawler.config import parse_config
-from crawler.store.models import CrawlRun, JobRun, Lease, OutboxMessage
 from crawler.locks import hold_lease, lease_holder
+from crawler.store.models import CrawlRun, JobRun, Lease, OutboxMessage
 from scheduler import jobs
 from scheduler.service import Service
 

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,8 +27,8 @@ from service_support import (
     write_service_config,
 )
 
-from crawler.store.models import CrawlRun, JobRun, OutboxMessage
 from crawler.locks import lease_holder
+from crawler.store.models import CrawlRun, JobRun, OutboxMessage
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +43,7 @@ class Setup:
         self.mode.write_text("ok")
         self.gate.write_text("open")
         # Both jobs were due two minutes ago: a start now catches them up.
-        due = datetime.now(timezone.utc) - timedelta(minutes=2)
+        due = datetime.now(UTC) - timedelta(minutes=2)
         self.config = write_service_config(tmp_path / "bantin.toml", database.url, crawl=cron_at(due),
                                            digest=cron_at(due))
         self.drivers: list[Driver] = []
@@ -173,15 +173,15 @@ def test_sigterm_during_a_digest_lets_it_finish(setup):
 
 def test_sigkilled_crawl_child_fails_the_job_and_the_service_goes_on(setup):
     # Only the crawl is due (the digest is hours away).
-    later = datetime.now(timezone.utc) + timedelta(hours=6)
+    later = datetime.now(UTC) + timedelta(hours=6)
     write_service_config(setup.config, setup.database.url,
-                         crawl=cron_at(datetime.now(timezone.utc) - timedelta(minutes=2)), digest=cron_at(later))
+                         crawl=cron_at(datetime.now(UTC) - timedelta(minutes=2)), digest=cron_at(later))
     setup.mode.write_text("hang")
     service = setup.start()
     running = wait_for(lambda: next((run for run in setup.crawls() if run.status == "running"), None),
                        what="the crawl", process=service.process)
     os.kill(running.pid, signal.SIGKILL)
-    killed_at = datetime.now(timezone.utc)
+    killed_at = datetime.now(UTC)
     wait_for(lambda: setup.finished("crawl"), what="the crawl job to end", process=service.process)
     [crawl] = setup.crawls()
     assert crawl.status == "interrupted" and "SIGKILL" in crawl.message and crawl.finished_at is not None

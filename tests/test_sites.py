@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -17,7 +17,7 @@ from crawler.store.models import CrawlRun
 from tests.cli_support import run
 from tests.site_support import OTHER, second_site  # noqa: F401 - a fixture
 
-NOW = datetime(2026, 3, 27, 1, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 27, 1, 0, tzinfo=UTC)
 
 
 def two_sites(database_url: str, *, other_enabled: bool = True, extra: str = "") -> str:
@@ -42,13 +42,15 @@ concurrency = 4
 def test_without_sites_bantin_follows_ndo_alone_and_site_is_its_entry():
     [entry] = parse_config("").site_entries()
     assert (entry.id, entry.base_url, entry.enabled) == ("nhandan", None, True)
-    [entry] = parse_config('[site]\nbase_url = "http://127.0.0.1:8000/"\ncategory_feeds = ["kinhte-1185"]\n').site_entries()
+    [entry] = parse_config('[site]\nbase_url = "http://127.0.0.1:8000/"\n'
+                           'category_feeds = ["kinhte-1185"]\n').site_entries()
     assert (entry.id, entry.base_url, entry.category_feeds) == ("nhandan", "http://127.0.0.1:8000", ["kinhte-1185"])
 
 
 @pytest.mark.parametrize("text, key, message", [
     ('[site]\nbase_url = "https://nhandan.vn"\n[[sites]]\nid = "nhandan"\n', "site", "not both"),
-    ('[[sites]]\nid = "nhandan"\n[[sites]]\nid = "nhandan"\n', "sites[1].id", "duplicate site 'nhandan' (also sites[0])"),
+    ('[[sites]]\nid = "nhandan"\n[[sites]]\nid = "nhandan"\n', "sites[1].id",
+     "duplicate site 'nhandan' (also sites[0])"),
     ('[[sites]]\nid = "nhandan"\nbase_url = "ftp://x"\n', "sites[0].base_url", "http(s) URL"),
     ('[[sites]]\nid = "nhandan"\nconcurrency = 0\n', "sites[0].concurrency", "greater than or equal to 1"),
     ('[[sites]]\nid = "nhandan"\ncategory_feeds = ["kinhte"]\n', "sites[0].category_feeds", "not a feed name"),
@@ -65,7 +67,8 @@ def test_an_unknown_site_is_refused_at_load_with_exit_2_naming_the_known_ones(ca
     path.write_text('[[sites]]\nid = "nhandan"\n[[sites]]\nid = "x"\n', encoding="utf-8")
     code, out, err = run(capsys, "--config", str(path), "articles", "list")
     assert code == 2 and out == ""
-    assert err.strip().splitlines() == [f"bantin: error: {path}: sites[1].id: unknown site 'x' (known sites: nhandan, vietnamplus, tienphong)"]
+    assert err.strip().splitlines() == [
+        f"bantin: error: {path}: sites[1].id: unknown site 'x' (known sites: nhandan, vietnamplus, tienphong)"]
 
 
 def test_each_site_crawler_gets_its_own_settings():
@@ -108,18 +111,19 @@ def add_run(database: Database, site: str, status: str, *, started: datetime, co
         session.add(CrawlRun(site=site, started_at=started, finished_at=started + timedelta(minutes=2), status=status,
                              trigger="manual", message="" if status == "ok" else "no discovery source could be read",
                              counts=counts if counts is not None else
-                             {"rss": {"discovered": 5, "fetched": 3, "new": 2, "updated": 1, "unchanged": 0, "failed": 0},
+                             {"rss": {"discovered": 5, "fetched": 3, "new": 2, "updated": 1, "unchanged": 0,
+                                      "failed": 0},
                               "google_news": {}, "latest": {}},
                              errors=[]))
 
 
 @pytest.fixture
-def archive(tmp_path, database_url, second_site):
+def archive(tmp_path, database_url, second_site):  # noqa: F811 - the imported fixture, injected by pytest
     database = Database(database_url)
     store(database, "nhandan", "985001", "Bài của Nhân Dân")
     store(database, OTHER, "985001", "Bài của báo thử", published=NOW - timedelta(hours=1))
     store(database, OTHER, "42", "Bài thứ hai của báo thử", published=NOW - timedelta(hours=2))
-    add_run(database, "nhandan", "ok", started=datetime.now(timezone.utc) - timedelta(hours=1))
+    add_run(database, "nhandan", "ok", started=datetime.now(UTC) - timedelta(hours=1))
     yield database
     database.dispose()
 
@@ -130,7 +134,8 @@ def config_file(tmp_path, database_url, **kwargs):
     return path
 
 
-def test_sites_list_shows_every_registered_site_with_its_last_crawl_and_articles(capsys, tmp_path, database_url, archive):
+def test_sites_list_shows_every_registered_site_with_its_last_crawl_and_articles(capsys, tmp_path, database_url,
+                                                                                 archive):
     path = config_file(tmp_path, database_url, other_enabled=False)
     code, out, err = run(capsys, "--config", str(path), "sites", "list", "--format", "json")
     assert code == 0, err
@@ -196,7 +201,7 @@ def test_json_output_names_site_and_external_id_beside_the_url(capsys, tmp_path,
 
 
 def test_status_reports_each_site_and_warns_per_site(capsys, tmp_path, database_url, archive):
-    add_run(archive, OTHER, "failed", started=datetime.now(timezone.utc) - timedelta(minutes=30), counts={})
+    add_run(archive, OTHER, "failed", started=datetime.now(UTC) - timedelta(minutes=30), counts={})
     path = config_file(tmp_path, database_url)
     code, out, _ = run(capsys, "--config", str(path), "status", "--format", "json")
     report = json.loads(out)
@@ -218,11 +223,11 @@ def test_status_reports_each_site_and_warns_per_site(capsys, tmp_path, database_
 def test_digest_coverage_line_is_per_site(tmp_path, database_url, archive):
     from reports.digest import crawl_coverage
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     add_run(archive, OTHER, "failed", started=now - timedelta(minutes=30), counts={
         "rss": {"discovered": 0, "fetched": 0, "new": 0, "updated": 0, "unchanged": 0, "failed": 1}})
     with archive.session() as session:
-        coverage = crawl_coverage(session, since=None, now=now, tz=timezone.utc, language="en",
+        coverage = crawl_coverage(session, since=None, now=now, tz=UTC, language="en",
                                   sites=["nhandan", OTHER])
     by_site = {entry.site: entry for entry in coverage.sites}
     assert (by_site["nhandan"].scanned, by_site["nhandan"].failures, by_site["nhandan"].warning) == (3, 0, None)
@@ -232,5 +237,5 @@ def test_digest_coverage_line_is_per_site(tmp_path, database_url, archive):
     assert f" {OTHER}: Scanned 0 new or updated articles" in coverage.line
     assert coverage.warning.startswith(f"{OTHER}: Warning: the last crawl")
     with archive.session() as session:
-        alone = crawl_coverage(session, since=None, now=now, tz=timezone.utc, language="en", sites=["nhandan"])
+        alone = crawl_coverage(session, since=None, now=now, tz=UTC, language="en", sites=["nhandan"])
     assert alone.line.startswith("Scanned 3") and alone.warning is None

@@ -21,10 +21,10 @@ from twisted.python.failure import Failure
 
 from crawler.crawl import events
 from crawler.crawl.archive import ArchiveFilter
-from crawler.store.articles import KnownArticle
 from crawler.items import CrawledArticle
 from crawler.samplesite.model import VN_TZ, generate_site
 from crawler.samplesite.server import SampleSite
+from crawler.store.articles import KnownArticle
 from spiders.nhandan.spider import NhandanSpider
 from spiders.pages.listings import Discovered
 from spiders.vendorcms.spider import GOOGLE_NEWS, LATEST, RSS, SEARCH, SITEMAP

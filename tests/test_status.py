@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,10 +16,10 @@ sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers beside this
 from service_support import write_service_config
 
 from crawler.cli import cli
-from crawler.store.models import CrawlRun, JobRun, Lease, OutboxMessage
 from crawler.locks import hold_lease
+from crawler.store.models import CrawlRun, JobRun, Lease, OutboxMessage
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 @pytest.fixture
@@ -93,10 +93,11 @@ def test_old_degraded_and_failed_crawls_warn(config, database):
 
 def test_stale_running_rows_warn(config, database):
     add_crawl(database, hours_ago=3)
-    add_crawl(database, hours_ago=1, status="running", pid=None, hostname="otherhost", heartbeat_at=NOW - timedelta(minutes=30))
+    add_crawl(database, hours_ago=1, status="running", pid=None, hostname="otherhost",
+              heartbeat_at=NOW - timedelta(minutes=30))
     # A live heartbeat is one from the real clock `status` reads (NOW was taken at import).
     add_crawl(database, hours_ago=0.01, status="running", pid=None, hostname="otherhost",
-              heartbeat_at=datetime.now(timezone.utc))
+              heartbeat_at=datetime.now(UTC))
     _, report = status_json(config)
     assert codes(report) == {"crawl_stale"}
     assert len(report["warnings"]) == 1

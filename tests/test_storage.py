@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import inspect, select, text
 
+from crawler.errors import DatabaseTooNewError
+from crawler.items import ExtractedArticle as Item
+from crawler.items import Image
 from crawler.store import Database, table_names
 from crawler.store.articles import (
     known_articles,
@@ -15,12 +18,9 @@ from crawler.store.articles import (
     store_article,
 )
 from crawler.store.models import ArticleRow, ArticleSource, Lease
-from crawler.errors import DatabaseTooNewError
-from crawler.items import ExtractedArticle as Item
-from crawler.items import Image
 
 VN = timezone(timedelta(hours=7))
-NOW = datetime(2026, 3, 27, 1, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 27, 1, 0, tzinfo=UTC)
 
 
 def item(article_id=985001, **changes) -> Item:
@@ -110,7 +110,8 @@ def test_store_new_unchanged_updated(database):
     with database.session() as session:
         assert store_article(session, item(), now=NOW + timedelta(hours=1))[0] == "unchanged"
     with database.session() as session:
-        assert store_article(session, item(body="Đoạn một.\n\nĐoạn hai đã sửa."), now=NOW + timedelta(hours=2))[0] == "updated"
+        assert store_article(session, item(body="Đoạn một.\n\nĐoạn hai đã sửa."),
+                             now=NOW + timedelta(hours=2))[0] == "updated"
     with database.session() as session:
         row = session.scalars(select(ArticleRow)).one()
         assert (row.site, row.external_id) == ("nhandan", "985001")
@@ -119,7 +120,7 @@ def test_store_new_unchanged_updated(database):
         assert row.changed_at == NOW + timedelta(hours=2)
         assert row.images == [{"url": "https://image.nhandan.vn/a.jpg", "caption": "Quang cảnh hội thảo."}]
         assert row.category == ["Kinh tế", "Chứng khoán"]
-        assert row.published_at == datetime(2026, 3, 27, 1, 15, tzinfo=timezone.utc)
+        assert row.published_at == datetime(2026, 3, 27, 1, 15, tzinfo=UTC)
 
 
 def test_sources_and_change_detection(database):
@@ -179,7 +180,7 @@ def test_sqlite_transaction_that_reads_then_writes_survives_another_writer(sqlit
     from crawler.store.models import Lease
 
     database = Database(sqlite_url)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with database.session() as session:
         for name in ("x", "y"):
             session.add(Lease(name=name, owner="o", acquired_at=now, heartbeat_at=now, expires_at=now, info={}))

@@ -136,7 +136,7 @@ _SEPARATORS = [" ", " ", " ", ", ", ". ", "\n", " - "]
 def vietnamese_text(draw: st.DrawFn) -> str:
     words = draw(st.lists(st.sampled_from(_SYLLABLES), min_size=1, max_size=12))
     seps = draw(st.lists(st.sampled_from(_SEPARATORS), min_size=len(words), max_size=len(words)))
-    return "".join(w + s for w, s in zip(words, seps)).strip()
+    return "".join(w + s for w, s in zip(words, seps, strict=True)).strip()
 
 
 _OLD_NEW = {"hòa": "hoà", "thủy": "thuỷ", "khỏe": "khoẻ", "Thúy": "Thuý"}

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
+from crawler.items import ExtractedArticle
+from crawler.matching import Hit
 from crawler.store import Database
 from crawler.store.articles import store_article
 from crawler.store.models import ArticleRow, Match, Topic
-from crawler.items import ExtractedArticle
-from crawler.matching import Hit
 from crawler.topics import prepare_topics
 from tests.cli_support import run
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 ARTICLES = [
     (1001, "Quảng Ninh phát triển công nghiệp hỗ trợ", "Tỉnh Quảng Ninh thu hút đầu tư.", ["Quảng Ninh"]),
@@ -38,7 +38,8 @@ def archive(tmp_path, database_url):
     with database.session() as session:
         for offset, (article_id, title, body, tags) in enumerate(ARTICLES):
             store_article(session, ExtractedArticle(
-                site="nhandan", external_id=str(article_id), url=f"https://nhandan.vn/a-post{article_id}.html", title=title, body=body,
+                site="nhandan", external_id=str(article_id), url=f"https://nhandan.vn/a-post{article_id}.html",
+                title=title, body=body,
                 tags=tags, published_at=NOW - timedelta(days=offset), category=["Kinh tế"],
             ), now=NOW)
     database.dispose()
@@ -100,7 +101,8 @@ def test_topics_list_test_and_rematch(tmp_path, archive, capsys):
     assert {row["archive"] for row in json.loads(out)} == {"current"}
     assert {row["name"]: row["matches"] for row in json.loads(out)} == {"Quảng Ninh": 2, "CNHT": 2}
 
-    code, out, _ = run(capsys, "--config", str(path), "topics", "test", '"quang ninh" OR "quang nam"', "--format", "json")
+    code, out, _ = run(capsys, "--config", str(path), "topics", "test", '"quang ninh" OR "quang nam"', "--format",
+                       "json")
     report = json.loads(out)
     assert code == 0
     assert report["scanned"] == 5 and report["matched"] == 3

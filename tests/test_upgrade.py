@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, insert, select, text
@@ -18,7 +18,7 @@ from reports.digest import build_digest
 from tests import release_0001
 from tests.crawl_helpers import make_env
 
-NOW = datetime(2026, 11, 21, 1, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -40,7 +40,6 @@ def revision(database: Database) -> str:
 
 def stored(database: Database, table_name: str) -> list[dict]:
     from crawler.store.models import Base
-
     from crawler.store.records import DeliveredVersionsJSON, HitsJSON, RunCountsJSON
 
     table = Base.metadata.tables[table_name]
@@ -192,7 +191,7 @@ def test_a_migration_failing_half_way_leaves_the_0001_database_intact(database_u
                 got = [dict(row._mapping) for row in connection.execute(select(table))]
                 assert len(got) == len(release.rows[table.name]), table.name
                 key = [column.name for column in table.primary_key.columns]
-                order = lambda row: tuple(row[column] for column in key)  # noqa: E731
+                order = lambda row, key=key: tuple(row[column] for column in key)  # noqa: E731
                 assert sorted(got, key=order) == sorted(release.rows[table.name], key=order), table.name
     finally:
         engine.dispose()

@@ -156,7 +156,7 @@ def google_news(*urls: str) -> bytes:
         f"<url><loc>{url}</loc><lastmod>2026-08-19T10:00:00+07:00</lastmod></url>" for url in urls
     )
     return (f'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-            f"{entries}</urlset>").encode("utf-8")
+            f"{entries}</urlset>").encode()
 
 
 def test_the_sister_spider_requests_its_articles_and_the_archive_filter_knows_its_site():

@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from functools import cached_property
+from typing import overload
 
 import click
 
@@ -84,6 +85,10 @@ class App:
 
         return find_article(session, reference, resolve_url=resolve_url, known_sites=sites())
 
+    @overload
+    def resolve_topic(self, topic: str) -> str: ...
+    @overload
+    def resolve_topic(self, topic: None) -> None: ...
     def resolve_topic(self, topic: str | None) -> str | None:
         """A configured topic's name as written in the configuration, from however it was typed."""
         if topic is None:

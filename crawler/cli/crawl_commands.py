@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import json
 import sys
 from datetime import datetime
@@ -14,6 +15,7 @@ from sqlalchemy import select
 
 from crawler.cli import App, pass_app
 from crawler.cli.output import DISPLAY_TZ, dumps, emit_json, emit_rows, format_option, json_default, local_time
+from crawler.clock import utcnow
 from crawler.errors import BantinError, LockBusyError, UsageError
 from crawler.store.archive import topics_by_article
 
@@ -30,10 +32,10 @@ def init(app: App, local_config: str | None, force: bool, site_url: str | None, 
 
     The file goes to --config PATH, else $BANTIN_CONFIG, else the user config dir.
     """
+    import os
+
     from crawler.config import CONFIG_ENV, default_config_path, parse_config, starter_config
     from crawler.store import Database
-
-    import os
 
     chosen = local_config or app.config_path
     path = Path(chosen or os.environ.get(CONFIG_ENV) or default_config_path()).expanduser()
@@ -62,7 +64,8 @@ def init(app: App, local_config: str | None, force: bool, site_url: str | None, 
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
               help="Back-fill from this date using the monthly news sitemaps.")
 @click.option("--site-url", metavar="URL", help="Crawl this origin instead of the site's base_url (one site only).")
-@click.option("--search", is_flag=True, help="Also use the site search, one query per topic term (back-fill a new topic).")
+@click.option("--search", is_flag=True,
+              help="Also use the site search, one query per topic term (back-fill a new topic).")
 @click.option("--wait", type=float, default=0.0, show_default=True, metavar="SECONDS",
               help="If a site is being crawled already, wait this long for it instead of skipping it.")
 @click.option("--trigger", type=click.Choice(["manual", "service", "demo"]), default="manual", hidden=True)
@@ -219,6 +222,8 @@ def extract(file_or_url: str, page_url: str | None, output_format: str) -> None:
         page_url = page_url or path.resolve().as_uri()
     # A saved file names no site: the first registered one (NDO) reads it.
     site = site_for_url(page_url) or next(iter(sites().values()))
+    if site.extract is None:
+        raise UsageError(f"site {site.id} has no article page reader")
     item = site.extract(html, page_url)
     data = item.to_dict()
     if output_format == "json":
@@ -313,7 +318,8 @@ def list_articles(app: App, topic: str | None, site_ids: tuple[str, ...], since,
         click.echo("no articles stored yet: run `bantin crawl`" if not (topic or site_ids or since or until)
                    else "no articles match")
         return
-    emit_rows(data, LIST_COLUMNS if output_format == "table" else list(data[0]) if data else LIST_COLUMNS, output_format)
+    emit_rows(data, LIST_COLUMNS if output_format == "table" else list(data[0]) if data else LIST_COLUMNS,
+              output_format)
 
 
 @articles.command("show")
@@ -411,8 +417,8 @@ def search_articles(app: App, query: str, since, until, sites: tuple[str, ...], 
 
     matcher = QueryMatcher(query, mode)
     tree = parse_query(query)
-    window = {"since": since.date() if since else None, "until": until.date() if until else None,
-              "sites": sites or None}
+    search = functools.partial(matching_articles, since=since.date() if since else None,
+                               until=until.date() if until else None, sites=sites or None)
     with app.database.session(write=False) as session:
         known = _check_sites(session, sites)
         after = None
@@ -422,8 +428,8 @@ def search_articles(app: App, query: str, since, until, sites: tuple[str, ...], 
 
             after = find_article(session, before_key, resolve_url=resolve_url, known_sites=known)
         if count_only:
-            found = matching_articles(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)),
-                                      after=after, **window)
+            found = search(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)),
+                           after=after)
             total = sum(1 for _ in found)
             if output_format == "table":
                 click.echo(total)
@@ -432,8 +438,8 @@ def search_articles(app: App, query: str, since, until, sites: tuple[str, ...], 
             return
         results = []
         last = None
-        found = matching_articles(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)),
-                                  after=after, **window)
+        found = search(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)),
+                       after=after)
         for row, carried in found:
             summary = _summary(row, [])
             summary["terms"] = carried
@@ -488,7 +494,8 @@ def _export(app: App, topic: str | None, since, until, output_format: str, out: 
                     if writer is None:
                         writer = csv.DictWriter(stream, fieldnames=list(data))
                         writer.writeheader()
-                    writer.writerow({k: json.dumps(v, ensure_ascii=False, default=json_default) if isinstance(v, (list, dict)) else
+                    writer.writerow({k: json.dumps(v, ensure_ascii=False, default=json_default)
+                                     if isinstance(v, (list, dict)) else
                                      v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()})
                 elif output_format == "json":
                     stream.write(("," if count else "") + "\n" + dumps(data))
@@ -538,12 +545,11 @@ def import_articles_command(app: App, path: str, no_progress: bool) -> None:
     Importing the same file again changes nothing. A line that cannot be read is
     reported with its number and skipped; the exit status is then 1.
     """
-    from datetime import timezone
 
     from crawler.imports import import_articles, open_input
     from crawler.topics import prepare_topics
 
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     try:
         stream = open_input(path)
     except OSError as exc:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import subprocess
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 
 from crawler.cli.digest_commands import write_previews
+from crawler.clock import utcnow
 
 
 def demo_config(base_url: str, database_url: str, preview_dir: Path) -> str:
@@ -67,10 +67,10 @@ def demo(directory: str | None, days: int) -> None:
 
     from crawler.config import load_config
     from crawler.crawl.run import crawl_child_command
-    from crawler.store import Database
-    from crawler.store.models import ArticleRow, Match
     from crawler.samplesite.model import generate_site
     from crawler.samplesite.server import SampleSite
+    from crawler.store import Database
+    from crawler.store.models import ArticleRow, Match
     from reports.delivery import build_previews
 
     started = time.monotonic()
@@ -112,8 +112,8 @@ def demo(directory: str | None, days: int) -> None:
         for topic in config.topics:
             name = topic.name
             step(f"topic {name!r}: {per_topic.get(name, 0)} matching articles")
-        previews = build_previews(config, database, now=datetime.now(timezone.utc))
-        stamp = datetime.now(config.schedule.tz).strftime("%Y-%m-%d")
+        previews = build_previews(config, database, now=utcnow())
+        stamp = utcnow().astimezone(config.schedule.tz).strftime("%Y-%m-%d")
         for preview, eml, html in write_previews(previews, preview_dir, stamp=stamp):
             step(f"digest for {preview.recipient}: {preview.items} items — {preview.subject}")
             click.echo(f"    {html}")

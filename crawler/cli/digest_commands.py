@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from crawler.cli import App, pass_app
+from crawler.clock import utcnow
 from crawler.errors import OutputError, UsageError
+
+if TYPE_CHECKING:
+    from reports.delivery import Preview
 
 
 def _preview_dir(app: App, out: str | None) -> Path:
@@ -27,7 +32,7 @@ def _safe_name(email: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", email)
 
 
-def write_previews(previews, directory: Path, *, stamp: str) -> list[tuple[object, Path, Path]]:
+def write_previews(previews: list[Preview], directory: Path, *, stamp: str) -> list[tuple[Preview, Path, Path]]:
     """Write each preview's .eml and .html; returns (preview, eml path, html path)."""
     written = []
     target: Path = directory
@@ -82,7 +87,7 @@ def digest(app: App, preview: bool, send: bool, resend_date: datetime | None, to
     if out and not preview:
         raise UsageError("--out only goes with --preview")
     config, database = app.config, app.database
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     if preview:
         from reports.delivery import build_previews
 
@@ -108,6 +113,7 @@ def digest(app: App, preview: bool, send: bool, resend_date: datetime | None, to
             raise UsageError("--resend needs --to EMAIL")
         from reports.delivery import resend_digest
 
+        assert resend_date is not None  # exactly one of the three was given
         run = resend_digest(config, database, resend_date.date(), to, now=now)
     _print_results(run)
     if not run.ok:
@@ -135,5 +141,5 @@ def smtp_test(app: App, to: str) -> None:
     security = config.smtp.security + ("" if config.smtp.verify_tls else ", certificate NOT verified")
     click.echo(f"connecting to {config.smtp.host}:{config.smtp.port} ({security})"
                f"{' as ' + config.smtp.username if config.smtp.username else ''}")
-    msg_id = send_test_message(config, to, now=datetime.now(timezone.utc))
+    msg_id = send_test_message(config, to, now=utcnow())
     click.echo(f"accepted by the server: {msg_id} to {to}")

@@ -51,7 +51,8 @@ def emit_json(data) -> None:
     click.echo(dumps(data))
 
 
-def emit_rows(rows: Sequence[dict], columns: Sequence[str], output_format: str, *, headers: Sequence[str] | None = None) -> None:
+def emit_rows(rows: Sequence[dict], columns: Sequence[str], output_format: str, *,
+              headers: Sequence[str] | None = None) -> None:
     if output_format == "json":
         emit_json(list(rows))
     elif output_format == "csv":
@@ -63,13 +64,14 @@ def emit_rows(rows: Sequence[dict], columns: Sequence[str], output_format: str, 
         click.echo(table(rows, columns, headers=headers))
 
 
-def table(rows: Iterable[dict], columns: Sequence[str], *, headers: Sequence[str] | None = None, max_width: int = 70) -> str:
+def table(rows: Iterable[dict], columns: Sequence[str], *, headers: Sequence[str] | None = None,
+          max_width: int = 70) -> str:
     header = list(headers or columns)
     cells = [[_clip(_cell(row.get(column)), max_width) for column in columns] for row in rows]
     widths = [max([_width(header[i])] + [_width(line[i]) for line in cells]) for i in range(len(columns))]
-    lines = ["  ".join(_pad(text, width) for text, width in zip(header, widths)).rstrip()]
+    lines = ["  ".join(_pad(text, width) for text, width in zip(header, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * width for width in widths))
-    lines += ["  ".join(_pad(text, width) for text, width in zip(line, widths)).rstrip() for line in cells]
+    lines += ["  ".join(_pad(text, width) for text, width in zip(line, widths, strict=True)).rstrip() for line in cells]
     return "\n".join(lines)
 
 

@@ -13,6 +13,7 @@ import click
 from crawler import PROJECT_URL
 from crawler.cli import pass_app
 from crawler.errors import UsageError
+
 # Between SIGTERM and SIGKILL for a crawl child: covers the child's own grace.
 from scheduler.jobs import KILL_GRACE_SECONDS
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timezone
 from typing import Any
 
 import click
 
 from crawler.cli import pass_app
+from crawler.clock import utcnow
 from crawler.health import collect_status, human_time
 
 
@@ -29,8 +29,10 @@ def status(app, output_format: str, limit: int, quiet_days: int) -> None:
 
     Exits with status 1 when there is any warning (usable as a health check).
     """
-    report = collect_status(app.config, app.database, now=datetime.now(timezone.utc), limit=limit,
-                            quiet_days=quiet_days)
+    from spiders.registry import everyday_sources
+
+    report = collect_status(app.config, app.database, now=utcnow(), everyday_sources=everyday_sources,
+                            limit=limit, quiet_days=quiet_days)
     if output_format == "json":
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:
@@ -67,10 +69,12 @@ def render_text(report: dict[str, Any]) -> str:
     service = report["service"]
     if service["running"]:
         jobs = ", ".join(service["running_jobs"]) or "idle"
-        lines.append(f"Service: running on {service['host']} (pid {service['pid']}) since {human_time(service['since'])}, "
+        lines.append(f"Service: running on {service['host']} (pid {service['pid']}) "
+                     f"since {human_time(service['since'])}, "
                      f"heartbeat {service['heartbeat_age_seconds']} s ago; now: {jobs}")
     elif "host" in service:
-        lines.append(f"Service: not running (last heartbeat {human_time(service['heartbeat_at'])} on {service['host']})")
+        lines.append(f"Service: not running (last heartbeat {human_time(service['heartbeat_at'])} "
+                     f"on {service['host']})")
     else:
         lines.append("Service: not running")
     lines.append(f"Schedule ({report['timezone']}):")
@@ -93,7 +97,8 @@ def render_text(report: dict[str, Any]) -> str:
             lines.append(f"           {source}: {_counts_text(counts)}")
         if run["errors"]:
             first = run["first_errors"][0] if run["first_errors"] else {}
-            lines.append(f"           {run['errors']} error(s), first: {first.get('url', '')} {first.get('reason', '')}".rstrip())
+            lines.append(f"           {run['errors']} error(s), first: "
+                         f"{first.get('url', '')} {first.get('reason', '')}".rstrip())
         if run["message"]:
             lines.append(f"           {run['message']}")
 
@@ -102,7 +107,8 @@ def render_text(report: dict[str, Any]) -> str:
         for run in report["digest_jobs"]:
             counts = " ".join(f"{key} {run[key]}" for key in ("sent", "failed", "pending") if key in run)
             extra = run.get("reason") or run.get("error") or ""
-            lines.append(f"  {human_time(run['started_at'])}  {run['status']:<11} {run['trigger']:<8} {counts} {extra}".rstrip())
+            lines.append(f"  {human_time(run['started_at'])}  {run['status']:<11} {run['trigger']:<8} "
+                         f"{counts} {extra}".rstrip())
     lines.append("Digests sent:" if report["digests"] else "Digests sent: none yet")
     for day in report["digests"]:
         counts = ", ".join(f"{day[key]} {key}" for key in ("sent", "pending", "sending", "failed") if key in day)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import click
 from sqlalchemy import func, select
 
 from crawler.cli import App, pass_app
 from crawler.cli.output import DISPLAY_TZ, emit_json, emit_rows, format_option, local_time
+from crawler.clock import utcnow
 from crawler.errors import UsageError
 
 MODES = click.Choice(["auto", "exact", "fold"])
@@ -87,8 +88,8 @@ def topics() -> None:
 @pass_app
 def list_topics(app: App, output_format: str) -> None:
     """The configured topics, their match counts and whether the archive is up to date with them."""
-    from crawler.store.models import Match, Topic
     from crawler.matching import TopicSpec
+    from crawler.store.models import Match, Topic
 
     with app.database.session() as session:
         stored = {row.name: row for row in session.scalars(select(Topic))}
@@ -122,17 +123,17 @@ def test_topic(app: App, query: str, days: int, whole: bool, mode: str, limit: i
 
     The archive index finds the candidates and the matcher decides, as for a topic.
     """
-    from crawler.matching import ArticleFields, QueryMatcher
+    from crawler.matching import ArticleFields, Hit, QueryMatcher
     from crawler.query import parse_query
     from crawler.store.archive import matching_articles
     from crawler.store.models import ArticleRow
 
     matcher = QueryMatcher(query, mode)
     tree = parse_query(query)
-    since = None if whole else datetime.now(timezone.utc) - timedelta(days=days)
+    since = None if whole else utcnow() - timedelta(days=days)
     per_day: Counter[str] = Counter()
     terms: Counter[str] = Counter()
-    matched = []
+    matched: list[tuple[ArticleRow, list[Hit], list[str]]] = []
     total = 0
     with app.database.session(write=False) as session:
         period = select(func.count()).select_from(ArticleRow)
@@ -154,7 +155,8 @@ def test_topic(app: App, query: str, days: int, whole: bool, mode: str, limit: i
             "query": query, "days": None if whole else days, "scanned": scanned, "matched": total,
             "per_day": dict(sorted(per_day.items())), "terms": dict(terms.most_common()),
             "articles": [
-                {"site": row.site, "external_id": row.external_id, "published_at": row.published_at, "title": row.title, "url": row.url,
+                {"site": row.site, "external_id": row.external_id, "published_at": row.published_at, "title": row.title,
+                 "url": row.url,
                  "terms": carried, "hits": [hit.to_dict() for hit in hits]}
                 for row, hits, carried in matched
             ],
@@ -202,7 +204,7 @@ def rematch_topics(app: App, names: tuple[str, ...]) -> None:
     """Match the whole archive again against the configured topics."""
     from crawler.topics import TopicSet, rematch, sync_topics
 
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     topic_set = TopicSet.from_config(app.config.topics)
     if names:
         topic_set = topic_set.subset(app.resolve_topic(name) for name in names)

@@ -19,7 +19,7 @@ meta ``bantin_skipped``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from scrapy import Request, signals
@@ -27,6 +27,7 @@ from scrapy.exceptions import NotConfigured
 
 from crawler.clock import utcnow
 from crawler.crawl import events
+from crawler.errors import StorageError
 from crawler.items import CrawledArticle
 from crawler.store import Database
 from crawler.store.articles import KnownArticle, known_articles, needs_fetch, record_sources_of
@@ -51,6 +52,8 @@ class ArchiveStore:
     @property
     def database(self) -> Database:
         if self._database is None:
+            if self.database_url is None:
+                raise StorageError("BANTIN_DATABASE_URL is not set: the crawl has no database to store into")
             self._database = Database(self.database_url)
         return self._database
 
@@ -118,7 +121,7 @@ class ArchiveFilter:
                 yield request
 
     def sift(self, source: str, requests: list[Request],
-             skipped: list[tuple[str, str]] = ()) -> list[Request]:
+             skipped: Sequence[tuple[str, str]] = ()) -> list[Request]:
         """The requests of one source page worth sending; remembers what the page announced."""
         keys = [(request.meta["bantin_site"], request.meta["bantin_external_id"]) for request in requests]
         first_time = {key for key in keys if source not in self.announced.get(key, {})}
@@ -126,10 +129,11 @@ class ArchiveFilter:
         for site in dict.fromkeys(site for site, _ in keys):
             asked = [external_id for key_site, external_id in keys
                      if key_site == site and (key_site, external_id) not in self.requested]
-            known.update(((site, external_id), stored) for external_id, stored in self.archive.known(site, asked).items())
+            known.update(((site, external_id), stored)
+                         for external_id, stored in self.archive.known(site, asked).items())
         wanted: list[Request] = []
         unchanged: dict[int, dict[str, datetime | None]] = {}
-        for key, request in zip(keys, requests):
+        for key, request in zip(keys, requests, strict=True):
             announced = request.meta.get("bantin_lastmod")
             sources = self.announced.setdefault(key, {})
             previous = sources.get(source)
@@ -152,7 +156,7 @@ class ArchiveFilter:
 
     def attach_sources(self, item: CrawledArticle, meta: Mapping) -> None:
         """Every source that announced the article this run, with the time each announced."""
-        requested = (meta.get("bantin_site"), meta.get("bantin_external_id"))
+        requested = (meta.get("bantin_site", ""), meta.get("bantin_external_id", ""))
         announced = self.announced.get(requested, {})
         extracted = (item.article.site, item.article.external_id)
         if extracted != requested:

@@ -14,19 +14,22 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from datetime import date, datetime, timezone
+from collections.abc import Sequence
+from datetime import date, datetime
 
 from scrapy import signals
 from sqlalchemy import update
 
+from crawler.clock import utcnow
 from crawler.config import DEFAULT_SITE
 from crawler.crawl import events
 from crawler.crawl.archive import ArchiveStore
+from crawler.logs import one_line
 from crawler.store.models import CrawlRun
 from crawler.store.records import COUNTERS, MAX_ERRORS, RunCounts, RunSummary  # noqa: F401 - the ledger's vocabulary
+
 # The one rule for a crawl found dead lives with the storage (the service and `bantin status` apply it without Scrapy).
 from crawler.store.runs import STALE_AFTER, close_orphaned_runs, orphan_reason  # noqa: F401
-from crawler.logs import one_line
 
 log = logging.getLogger("bantin.crawl")
 
@@ -35,10 +38,6 @@ STORAGE_FAILURE = "storage:"
 FLUSH_SECONDS = 5.0
 # Below this many article pages, a few odd ones say nothing about the layout.
 DEGRADED_MIN_PAGES = 5
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class CrawlLedger:
@@ -115,7 +114,7 @@ class CrawlLedger:
         self.counts.expect(sources)
 
     def source_discovered(self, source: str, count: int, requested: int = 0,
-                          skipped: list[tuple[str, str]] = ()) -> None:
+                          skipped: Sequence[tuple[str, str]] = ()) -> None:
         # Only a source page that was read and parsed announces anything.
         self.counts.source_pages_ok += 1
         self.counts.add(source, "pages_read")
@@ -242,6 +241,8 @@ class CrawlLedger:
         )
 
     def _close_row(self, status: str, message: str, finished: datetime, *, only_running: bool = False) -> None:
+        if self.store is None:
+            return
         condition = [CrawlRun.id == self.run_id] + ([CrawlRun.status == "running"] if only_running else [])
         with self.store.database.session() as session:
             session.execute(
@@ -287,8 +288,9 @@ class CrawlLedger:
             if share > self.degraded_share:
                 status = "degraded"
                 notes.insert(0, (
-                    f"{counts.fallback_pages} of {counts.article_pages} article pages could not be read with the "
-                    f"site's selectors ({share:.0%} > {self.degraded_share:.0%}): the site's layout may have changed"
+                    f"{counts.fallback_pages} of {counts.article_pages} article pages could not be read "
+                    f"with the site's selectors ({share:.0%} > {self.degraded_share:.0%}): "
+                    "the site's layout may have changed"
                 ))
         failed = counts.totals()["failed"]
         if failed and status == "ok":

@@ -31,7 +31,9 @@ class BackoffRetryMiddleware(RetryMiddleware):
         self.backoff_base = settings.getfloat("RETRY_BACKOFF_BASE", 1.0)
         self.backoff_max = settings.getfloat("RETRY_BACKOFF_MAX", 60.0)
 
-    async def process_response(self, request, response, spider=None):
+    # Coroutine overrides of RetryMiddleware's plain methods: Scrapy awaits a downloader
+    # middleware's coroutine methods, which the supertype's signature cannot say.
+    async def process_response(self, request, response, spider=None):  # type: ignore[override]
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
             return response
         retry = self._retry(request, response_status_message(response.status))
@@ -40,7 +42,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
         await self._pause(request, _retry_after(response.headers.get(b"Retry-After")))
         return retry
 
-    async def process_exception(self, request, exception, spider=None):
+    async def process_exception(self, request, exception, spider=None):  # type: ignore[override]
         if request.meta.get("dont_retry", False) or not isinstance(exception, self.exceptions_to_retry):
             return None
         retry = self._retry(request, exception)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -19,10 +20,13 @@ from crawler.clock import utcnow
 from crawler.crawl import events
 from crawler.crawl.archive import ArchiveStore
 from crawler.errors import CrawlError
-from crawler.store.articles import load_articles, record_sources, store_article
-from crawler.store.models import ArticleRow
 from crawler.items import CrawledArticle
+from crawler.store.articles import StoreOutcome, load_articles, record_sources, store_article
+from crawler.store.models import ArticleRow
 from crawler.topics import TopicSet, match_article, prepare_topics
+
+if TYPE_CHECKING:
+    from twisted.internet.task import LoopingCall
 
 log = logging.getLogger("bantin.crawl")
 
@@ -42,7 +46,7 @@ class ArchivePipeline:
         self.batch_size = batch_size
         self.topics: TopicSet | None = None
         self.pending: list[CrawledArticle] = []
-        self._flusher = None
+        self._flusher: LoopingCall | None = None
         self._gc_threshold: tuple[int, ...] | None = None
 
     @classmethod
@@ -113,14 +117,17 @@ class ArchivePipeline:
                          outcomes=[(item.source, outcome, item.article.extractor) for item, outcome in outcomes])
         log.debug("stored %d article(s) in %.3fs", len(batch), time.perf_counter() - started)
 
-    def _store(self, batch: list[CrawledArticle]) -> list[tuple[CrawledArticle, str]]:
+    def _store(self, batch: list[CrawledArticle]) -> list[tuple[CrawledArticle, StoreOutcome]]:
+        if self.topics is None:
+            raise CrawlError("the archive pipeline stores nothing before open_spider")
         now = utcnow()
-        outcomes = []
+        outcomes: list[tuple[CrawledArticle, StoreOutcome]] = []
         with self.store.database.session() as session:
             stored: dict[tuple[str, str], ArticleRow] = {}
             for site in {item.article.site for item in batch}:
                 ids = (item.article.external_id for item in batch if item.article.site == site)
-                stored.update(((site, external_id), row) for external_id, row in load_articles(session, site, ids).items())
+                stored.update(((site, external_id), row)
+                              for external_id, row in load_articles(session, site, ids).items())
             for item in batch:
                 article = item.article
                 identity = (article.site, article.external_id)

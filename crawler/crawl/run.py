@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import cast
 
 from crawler.config import Config
 from crawler.crawl.addon import CrawlSite, scrapy_settings
@@ -112,9 +113,9 @@ def run_crawl(config: Config, sites: Sequence[CrawlSite], options: CrawlOptions)
             continue
         # The first crawler installs the reactor (as CrawlerProcess.create_crawler would); the rest share it.
         first = not any(crawler is not None for _, crawler, _ in crawlers)
-        crawler = Crawler(spidercls, crawl_settings(config, site, options), init_reactor=first)
-        process.crawl(crawler)
-        crawlers.append((site, crawler, ""))
+        site_crawler = Crawler(spidercls, crawl_settings(config, site, options), init_reactor=first)
+        process.crawl(site_crawler)
+        crawlers.append((site, site_crawler, ""))
     if any(crawler is not None for _, crawler, _ in crawlers):
         previous = _install_stop_handlers(process, [crawler for _, crawler, _ in crawlers if crawler is not None])
         try:
@@ -147,10 +148,13 @@ def _install_stop_handlers(process, crawlers) -> dict:
     holds until the download timeout (up to ten minutes); whoever sent the
     signal would have to kill the crawl first. Returns the previous handlers.
     """
-    from twisted.internet import reactor
+    from twisted.internet import reactor as installed_reactor
+    from twisted.internet.base import ReactorBase
 
     from crawler.crawl.ledger import CrawlLedger
 
+    # Every Twisted reactor is a ReactorBase; the module it is imported from is typed as none.
+    reactor = cast(ReactorBase, installed_reactor)
     log = logging.getLogger("bantin.crawl")
     received: list[int] = []
 

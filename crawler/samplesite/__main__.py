@@ -6,8 +6,9 @@ import argparse
 import signal
 import sys
 import threading
-from datetime import date, datetime
+from datetime import date
 
+from crawler.clock import utcnow
 from crawler.samplesite.fixtures import FIXTURE_END_DATE, save_fixtures
 from crawler.samplesite.model import VN_TZ
 from crawler.samplesite.outlets import OUTLETS
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {len(expected['pages'])} pages and expected.json to {args.directory}")
         return 0
     days, per_day = (30, 70) if args.large else (args.days, args.per_day)
-    end_date = args.end_date or datetime.now(VN_TZ).date()
+    end_date = args.end_date or utcnow().astimezone(VN_TZ).date()
     network = SampleNetwork.generate(args.site or ["nhandan"], seed=args.seed, days=days, per_day=per_day,
                                      end_date=end_date, drifted=args.drifted)
     sites = list(network.sites.values())

@@ -62,7 +62,8 @@ class SampleSiteClient:
                      seconds: float | None = None, retry_after: int = 1) -> dict:
         regex = isinstance(path_pattern, re.Pattern)
         return self._call("POST", "faults", {
-            "pattern": path_pattern.pattern if regex else path_pattern, "regex": regex, "kind": kind,
+            "pattern": path_pattern.pattern if isinstance(path_pattern, re.Pattern) else path_pattern,
+            "regex": regex, "kind": kind,
             "count": count, "seconds": seconds, "retry_after": retry_after})
 
     def faults(self) -> list[dict]:

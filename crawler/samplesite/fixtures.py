@@ -85,8 +85,8 @@ def save_fixtures(directory: str | Path, *, seed: int = 0, end_date: date = FIXT
     outlet = model.outlet if model is not None else get_outlet(site)
     base_url = base_url or outlet.base_url
     model = model or generate_site(seed=seed, end_date=end_date, outlet=outlet)
-    site = SampleSite(model, cache=False)
-    site.base_url = base_url.rstrip("/")
+    sample = SampleSite(model, cache=False)
+    sample.base_url = base_url.rstrip("/")
     used: set[int] = set()
     pages: dict[str, dict] = {}
     for name, wanted in _ARTICLE_PICKS:
@@ -96,12 +96,12 @@ def save_fixtures(directory: str | Path, *, seed: int = 0, end_date: date = FIXT
         used.add(article.article_id)
         if name == "article-drifted.html":
             article.layout = "drifted"
-        response = site.respond(article.path, accept_gzip=False)
+        response = sample.respond(article.path, accept_gzip=False)
         (out / name).write_bytes(response.body)
         pages[name] = {
             "kind": "article",
-            "url": article.url(site.base_url),
-            "expected": article.expected(site.base_url),
+            "url": article.url(sample.base_url),
+            "expected": article.expected(sample.base_url),
             "features": {
                 "quirk": article.quirk, "layout": article.layout, "video": article.video,
                 "related_news": bool(article.related_ids), "notebox": article.notebox is not None,
@@ -116,16 +116,16 @@ def save_fixtures(directory: str | Path, *, seed: int = 0, end_date: date = FIXT
         name = render.monthly_sitemap_name(model, year, month)
         listings.append((name, f"/sitemaps/{name}"))
     for name, path in listings:
-        response = site.respond(path, accept_gzip=False)
+        response = sample.respond(path, accept_gzip=False)
         (out / name).write_bytes(response.body)
-        pages[name] = {"kind": "listing", "url": site.base_url + path, "content_type": response.content_type}
+        pages[name] = {"kind": "listing", "url": sample.base_url + path, "content_type": response.content_type}
     expected = {
         "site": outlet.id,
-        "base_url": site.base_url,
+        "base_url": sample.base_url,
         "seed": model.seed,
         "now": model.now.isoformat(),
         "pages": pages,
-        "articles": [a.expected(site.base_url) for a in model.visible()],
+        "articles": [a.expected(sample.base_url) for a in model.visible()],
     }
     (out / "expected.json").write_text(json.dumps(expected, ensure_ascii=False, indent=2) + "\n", "utf-8")
     return expected

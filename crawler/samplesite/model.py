@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
+from crawler.clock import utcnow
 from crawler.samplesite import texts
 from crawler.samplesite.outlets import NDO, Outlet, get_outlet
 
@@ -199,7 +200,8 @@ class SampleArticle:
         from crawler.items import ExtractedArticle, Image
 
         return ExtractedArticle(
-            site=self.outlet.id, external_id=str(self.article_id), url=self.url(base_url), title=self.title, body=self.body,
+            site=self.outlet.id, external_id=str(self.article_id), url=self.url(base_url), title=self.title,
+            body=self.body,
             sapo=self.sapo, author=self.author, published_at=self.published_at,
             modified_at=self.modified_at, category=self.categories, tags=self.tag_names,
             images=[Image(image.url, image.caption) for image in self.images],
@@ -228,7 +230,7 @@ class SiteModel:
         self.zone_by_id = {zone.zone_id: zone for zone in self.zones}
         self.zone_by_slug = {zone.slug: zone for zone in self.zones}
         # Generation picks zones by NDO's slugs; a sister outlet serves them under its own.
-        self.zone_by_key = {row[1]: zone for row, zone in zip(texts.ZONES, self.zones)}
+        self.zone_by_key = {row[1]: zone for row, zone in zip(texts.ZONES, self.zones, strict=True)}
         self.tags = {name: Tag(20000 + 17 * index, name) for index, name in enumerate(texts.TAGS)}
         self.tag_by_id = {tag.tag_id: tag for tag in self.tags.values()}
         self.topics = [Topic(*row) for row in texts.TOPICS]
@@ -566,7 +568,8 @@ def _make_article(model: SiteModel, article_id: int, zone: Zone, published: date
     tags = [model.tags[n] for n in dict.fromkeys(tag_names)][:5]
 
     earlier = [a.article_id for a in model.articles[-40:]]
-    related = rng.sample(earlier, min(len(earlier), rng.randint(2, 3))) if earlier and _quota(model.seed, serial, 6, "related") == 0 else []
+    related = (rng.sample(earlier, min(len(earlier), rng.randint(2, 3)))
+               if earlier and _quota(model.seed, serial, 6, "related") == 0 else [])
 
     modified = published + timedelta(minutes=rng.choice([0, 0, 0, 5, 12, 40]))
     slug = slugify(title)
@@ -595,7 +598,7 @@ def generate_site(seed: int = 0, days: int = 5, per_day: int = 14, end_date: dat
     if days < 1 or per_day < 1:
         raise ValueError("days and per_day must be at least 1")
     if end_date is None:
-        end_date = datetime.now(VN_TZ).date()
+        end_date = utcnow().astimezone(VN_TZ).date()
     outlet = get_outlet(outlet) if isinstance(outlet, str) else outlet
     borrowed = None
     if outlet.borrow_ids_from:

@@ -56,7 +56,8 @@ def _head(title: str, base: str, extra: str = "", outlet: Outlet = NDO) -> str:
         f"<title>{_e(title)}</title>\n"
         f"<link rel=\"shortcut icon\" href=\"{static}/styles/img/favicon.ico\">\n"
         f"<link rel=\"stylesheet\" href=\"{static}/styles/css/main.min.css?v=2026.08\">\n"
-        f"<link rel=\"alternate\" type=\"application/rss+xml\" title=\"{_e(outlet.paper)}\" href=\"{base}/rss/home.rss\">\n"
+        f"<link rel=\"alternate\" type=\"application/rss+xml\" title=\"{_e(outlet.paper)}\" "
+        f"href=\"{base}/rss/home.rss\">\n"
         f"{extra}"
         "<script>window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push(arguments);}"
         "gtag('js',new Date());gtag('config','G-NDO0000001');</script>\n"
@@ -81,7 +82,8 @@ def _header(model: SiteModel, base: str) -> str:
                      for t in model.topics)
     return (
         "<header class=\"site-header\">\n<div class=\"container\">"
-        f"<a class=\"logo\" href=\"{base}/\" title=\"{_e(outlet.paper)}\"><img src=\"{outlet.static}/styles/img/logo.png\" "
+        f"<a class=\"logo\" href=\"{base}/\" title=\"{_e(outlet.paper)}\">"
+        f"<img src=\"{outlet.static}/styles/img/logo.png\" "
         f"alt=\"{_e(outlet.paper)}\"></a>"
         f"<div class=\"header-date\">{_e(outlet.slogan)}</div>"
         f"<form class=\"search-form\" action=\"{base}/tim-kiem/\" method=\"get\"><input name=\"q\" "
@@ -147,7 +149,8 @@ def _image_html(article: SampleArticle, number: int) -> str:
            f"alt=\"{alt}\" title=\"{alt}\" data-width=\"800\" data-height=\"533\">")
     if article.layout == "legacy-pictures":
         cap = f"<tr><td class=\"caption\">{caption}</td></tr>" if caption else ""
-        return f"<table class=\"picture\" align=\"center\"><tbody><tr><td class=\"pic\">{img}</td></tr>{cap}</tbody></table>"
+        return (f"<table class=\"picture\" align=\"center\"><tbody><tr><td class=\"pic\">{img}</td></tr>"
+                f"{cap}</tbody></table>")
     cap = f"<figcaption>{caption}</figcaption>" if caption else ""
     return f"<figure class=\"image align-center\" contenteditable=\"false\">{img}{cap}</figure>"
 
@@ -175,7 +178,8 @@ def _video_player(article: SampleArticle) -> str:
 
 def _related_box(model: SiteModel, article: SampleArticle, base: str) -> str:
     items = "".join(story(model.by_id[i], base, "h3", False) for i in article.related_ids if i in model.by_id)
-    return (f"<div class=\"{article.outlet.related_class}\"><div class=\"box-heading\"><h3 class=\"title\">Tin liên quan</h3></div>"
+    return (f"<div class=\"{article.outlet.related_class}\">"
+            "<div class=\"box-heading\"><h3 class=\"title\">Tin liên quan</h3></div>"
             f"<div class=\"box-content\">{items}</div></div>")
 
 

@@ -10,12 +10,13 @@ import socket
 import threading
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from crawler.clock import utcnow
 from crawler.samplesite import render
 from crawler.samplesite.model import SampleArticle, SiteModel
 
@@ -139,7 +140,7 @@ class SampleSite:
         server.site = self
         self._server = server
         self._stopping.clear()
-        bound_host, bound_port = server.server_address[:2]
+        bound_host, bound_port = server.socket.getsockname()[:2]
         self.base_url = f"http://{bound_host}:{bound_port}"
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="sample-site", daemon=True)
@@ -207,8 +208,8 @@ class SampleSite:
         compiled regex searched in the path with query.
         """
         regex = isinstance(path_pattern, re.Pattern)
-        fault = Fault(path_pattern.pattern if regex else path_pattern, _check_kind(kind), count, regex,
-                      seconds, retry_after)
+        pattern = path_pattern.pattern if isinstance(path_pattern, re.Pattern) else path_pattern
+        fault = Fault(pattern, _check_kind(kind), count, regex, seconds, retry_after)
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -327,6 +328,7 @@ class SampleSite:
         if path == "/sitemaps/google-news.xml":
             return Response(200, XML, render.google_news(model, base, model.recent(48)).encode())
         if path == "/sitemaps/categories.xml":
+            entries: list[tuple[str, datetime | None, str]]
             entries = [(base + zone.path, None, "hourly") for zone in model.zones]
             return Response(200, XML, render.url_sitemap(entries).encode())
         if path == "/sitemaps/topics.xml":
@@ -335,15 +337,15 @@ class SampleSite:
             return Response(200, XML, render.url_sitemap(entries).encode())
         match = self._month_re.match(path)
         if match:
-            items = model.in_month(int(match.group(1)), int(match.group(2)))
+            items: list[SampleArticle] | None = model.in_month(int(match.group(1)), int(match.group(2)))
             if not items:
                 return self._not_found()
             entries = [(base + a.path, a.modified_at, "never") for a in items]
-            body = render.url_sitemap(entries).encode()
+            sitemap = render.url_sitemap(entries).encode()
             if model.outlet.gzip_sitemaps:
                 # Compressed bytes under an .xml name, without Content-Encoding: the reader must unpack them.
-                return Response(200, GZIP, gzip.compress(body, compresslevel=6, mtime=0))
-            return Response(200, XML, body)
+                return Response(200, GZIP, gzip.compress(sitemap, compresslevel=6, mtime=0))
+            return Response(200, XML, sitemap)
         if path == "/rss/home.rss":
             body = render.rss(model, base, f"{model.outlet.paper} - Trang chủ", path, base + "/", self._visible[:50])
             return Response(200, RSS, body.encode())
@@ -471,7 +473,7 @@ def _page_number(query: dict[str, list[str]]) -> int:
 
 
 def _http_date(moment: datetime) -> str:
-    return format_datetime(moment.astimezone(timezone.utc), usegmt=True)
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
 class _Server(ThreadingHTTPServer):
@@ -549,14 +551,15 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.site._take_fault(self.path)
         kind = fault.kind if fault else None
         label = str(kind) if fault else ""
+        seconds = fault.seconds if fault else None
         if kind == "timeout":
             self._log(0, label)
-            self.site._stopping.wait(fault.seconds if fault.seconds is not None else DEFAULT_SECONDS["timeout"])
+            self.site._stopping.wait(seconds if seconds is not None else DEFAULT_SECONDS["timeout"])
             self.close_connection = True
             return
         if kind == "slow":
-            self.site._stopping.wait(fault.seconds if fault.seconds is not None else DEFAULT_SECONDS["slow"])
-        if isinstance(kind, int):
+            self.site._stopping.wait(seconds if seconds is not None else DEFAULT_SECONDS["slow"])
+        if fault is not None and isinstance(kind, int):
             headers = {"Retry-After": str(fault.retry_after)} if kind in (429, 503) else {}
             response = Response(kind, HTML, render.error_page(kind).encode(), headers)
         elif kind == "malformed":
@@ -619,7 +622,7 @@ class SampleNetwork:
         from crawler.samplesite.model import VN_TZ, generate_site
 
         # One calendar for all: ``end_date`` is read once.
-        end_date = end_date or datetime.now(VN_TZ).date()
+        end_date = end_date or utcnow().astimezone(VN_TZ).date()
         return cls({outlet: SampleSite(generate_site(seed=seed, days=days, per_day=per_day, end_date=end_date,
                                                      drifted=drifted, outlet=outlet), cache=cache)
                     for outlet in dict.fromkeys(outlets)})

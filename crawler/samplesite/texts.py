@@ -100,8 +100,10 @@ POOLS: dict[str, tuple[list[str], list[str], list[str]]] = {
         ],
         [
             "Sáng nay, tại {tinh}, đồng chí {ten} đã chủ trì hội nghị sơ kết công tác {thang} tháng đầu năm {nam}.",
-            "Công tác xây dựng Đảng tiếp tục được xác định là nhiệm vụ then chốt, quyết định thành công của địa phương.",
-            "Hội nghị đã thảo luận, thống nhất nhiều giải pháp nhằm nâng cao năng lực lãnh đạo và sức chiến đấu của tổ chức đảng.",
+            "Công tác xây dựng Đảng tiếp tục được xác định là nhiệm vụ then chốt, "
+            "quyết định thành công của địa phương.",
+            "Hội nghị đã thảo luận, thống nhất nhiều giải pháp nhằm nâng cao năng lực lãnh đạo "
+            "và sức chiến đấu của tổ chức đảng.",
         ],
         [
             "Đảng bộ tỉnh {tinh} hiện có hơn {so} tổ chức cơ sở đảng với hàng chục nghìn đảng viên.",
@@ -404,8 +406,10 @@ CNHT = (
 )
 
 CNHT_TRAP = [
-    "Tỉnh ưu tiên thu hút đầu tư vào các khu công nghiệp. Hỗ trợ doanh nghiệp nhỏ và vừa tiếp cận vốn cũng là nhiệm vụ trọng tâm.",
-    "Hạ tầng giao thông kết nối được hoàn thiện, tạo thuận lợi cho phát triển công nghiệp. Hỗ trợ người lao động về nhà ở được các địa phương quan tâm.",
+    "Tỉnh ưu tiên thu hút đầu tư vào các khu công nghiệp. "
+    "Hỗ trợ doanh nghiệp nhỏ và vừa tiếp cận vốn cũng là nhiệm vụ trọng tâm.",
+    "Hạ tầng giao thông kết nối được hoàn thiện, tạo thuận lợi cho phát triển công nghiệp. "
+    "Hỗ trợ người lao động về nhà ở được các địa phương quan tâm.",
 ]
 
 QUANG_NINH = (

@@ -109,11 +109,12 @@ def upgrade(engine: Engine) -> None:
     try:
         with engine.connect() as connection:
             sqlite = connection.dialect.name == "sqlite"
-            if sqlite:
+            driver = connection.connection.driver_connection
+            if sqlite and driver is not None:
                 # Rebuilding a table on SQLite drops the old one, which with foreign keys
                 # on would cascade into every child row. The pragma only takes effect
                 # outside a transaction, so it goes to the driver before SQLAlchemy begins.
-                connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+                driver.execute("PRAGMA foreign_keys=OFF")
             try:
                 with connection.begin():
                     _upgrade_in(connection)
@@ -122,8 +123,8 @@ def upgrade(engine: Engine) -> None:
                         if broken:
                             raise StorageError(f"migration left {len(broken)} dangling reference(s); rolled back")
             finally:
-                if sqlite:
-                    connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+                if sqlite and driver is not None:
+                    driver.execute("PRAGMA foreign_keys=ON")
     except (SQLAlchemyError, CommandError) as exc:
         raise StorageError(f"cannot open or migrate the database: {_first_line(exc)}") from exc
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -29,7 +29,7 @@ def article_query(
     *, since: date | None = None, until: date | None = None, topic: str | None = None,
     sites: Iterable[str] | None = None, candidates=None, after: ArticleRow | None = None,
     published_from: datetime | None = None,
-) -> Select[tuple[ArticleRow]]:
+) -> Select[ArticleRow]:
     """Stored articles, newest first; ``since``/``until`` are publication days in Vietnam time.
 
     ``candidates``: a selectable of article ids (the archive index's) to keep to.
@@ -112,7 +112,8 @@ def topics_by_article(session: Session, keys: list[int]) -> dict[int, list[str]]
     return found
 
 
-def find_article(session: Session, reference: str, *, resolve_url: UrlResolver, known_sites: Iterable[str]) -> ArticleRow:
+def find_article(session: Session, reference: str, *, resolve_url: UrlResolver,
+                 known_sites: Iterable[str]) -> ArticleRow:
     """One stored article from what a person types: a URL, ``SITE:ID``, or a site's own id.
 
     Raises :class:`UsageError` when nothing is stored under it and

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from types import EllipsisType
 from typing import Literal
 
 from sqlalchemy import select
@@ -78,21 +79,21 @@ def needs_fetch(known: KnownArticle | None, announced: datetime | None) -> bool:
 
 
 def store_article(
-    session: Session, item: ExtractedArticle, *, now: datetime, existing: ArticleRow | None | object = ...
+    session: Session, item: ExtractedArticle, *, now: datetime, existing: ArticleRow | None | EllipsisType = ...
 ) -> tuple[StoreOutcome, ArticleRow]:
     """Insert or update one article; a re-fetch that changes nothing a reader sees is 'unchanged'.
 
     ``existing`` may pass the stored row (or None) when the caller already loaded it for a batch.
     """
     content_hash = item.content_hash()
-    if existing is ...:
+    if isinstance(existing, EllipsisType):
         row = session.scalars(
             select(ArticleRow)
             .where(ArticleRow.site == item.site, ArticleRow.external_id == item.external_id)
             .with_for_update()
         ).one_or_none()
     else:
-        row = existing  # type: ignore[assignment]
+        row = existing
     if row is None:
         row = ArticleRow(
             site=item.site,
@@ -184,10 +185,9 @@ def record_sources_of(
 
 def _aware(value: datetime | None) -> datetime | None:
     # Aggregates bypass the column type on SQLite and come back naive (UTC wall time).
-    from datetime import timezone
 
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
     return value

@@ -44,7 +44,7 @@ from sqlalchemy import Integer, event, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from crawler.query import And, Node, Not, Or, Term
+from crawler.query import And, Node, Not, Term
 from crawler.store.models import ArticleRow
 from crawler.text import normalize, term_keys
 
@@ -312,7 +312,7 @@ def _pg_document(fields: list[list[str]]) -> tuple[str, bool]:
     """A tsvector literal (no parser, no dictionary: tokens go in as they are) and whether it overflowed."""
     positions: dict[str, list[str]] = {}
     position = 0
-    for column, tokens in zip(FIELDS, fields):
+    for column, tokens in zip(FIELDS, fields, strict=True):
         weight = _WEIGHT[column]
         for token in tokens:
             position += 1

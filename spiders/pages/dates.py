@@ -11,11 +11,11 @@ range (``9999-12-31T23:59:59Z``) merely showing it in local time overflows.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 
-EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 class ImplausibleDate(ValueError):
@@ -63,7 +63,7 @@ def _offset(token: str | None) -> timezone | None:
     if not token:
         return None
     if token == "Z":
-        return timezone.utc
+        return UTC
     sign = -1 if token[0] == "-" else 1
     digits = token[1:].replace(":", "")
     hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
@@ -90,7 +90,7 @@ def _parse_rfc822(text: str, default_tz) -> datetime | None:
     result = parsedate_to_datetime(text)
     if result.tzinfo is None:
         # RFC 5322: "-0000" means UTC with the local zone unknown; no zone at all means local time.
-        result = result.replace(tzinfo=timezone.utc if "-0000" in text else default_tz)
+        result = result.replace(tzinfo=UTC if "-0000" in text else default_tz)
     return result
 
 

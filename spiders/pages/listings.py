@@ -16,9 +16,10 @@ from __future__ import annotations
 import gzip
 import logging
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
@@ -131,7 +132,8 @@ def parse_sitemap_index(xml: str | bytes, base_url: str, site: Site) -> list[Sit
         if key in seen:
             continue
         seen.add(key)
-        refs.append(SitemapRef(url=url, lastmod=parse_datetime(_child_text(entry, "lastmod"), default_tz=site.timezone)))
+        refs.append(SitemapRef(url=url,
+                               lastmod=parse_datetime(_child_text(entry, "lastmod"), default_tz=site.timezone)))
     return refs
 
 
@@ -152,7 +154,7 @@ def parse_rss(xml: str | bytes, base_url: str, site: Site) -> Entries:
     """RSS 2.0 ``<item>`` (and Atom ``<entry>``) -> article URLs with title and ``pubDate``."""
     root = _parse_xml(xml, "feed", ("rss", "feed", "RDF"))
     zone = site.timezone
-    found = []
+    found: list[Found] = []
     items = [item for channel in _children(root, "channel") for item in _children(channel, "item")]
     items += _children(root, "item")  # RSS 1.0 puts items beside the channel
     for item in items:
@@ -164,7 +166,7 @@ def parse_rss(xml: str | bytes, base_url: str, site: Site) -> Entries:
         found.append((link, clean_text(_child_text(item, "title")) or None, published, None))
     for entry in _children(root, "entry"):
         links = _children(entry, "link")
-        alternate = [l for l in links if (l.get("rel") or "alternate") == "alternate"] or links
+        alternate = [link for link in links if (link.get("rel") or "alternate") == "alternate"] or links
         link = alternate[0].get("href", "") if alternate else ""
         published = entry_date(_child_text(entry, "published") or _child_text(entry, "updated"), zone)
         lastmod = entry_date(_child_text(entry, "updated"), zone)
@@ -172,9 +174,11 @@ def parse_rss(xml: str | bytes, base_url: str, site: Site) -> Entries:
     return collect(found, base_url, site)
 
 
-def collect(found: Iterable[tuple[str, str | None, datetime | ImplausibleDate | None,
-                                  datetime | ImplausibleDate | None]],
-            base_url: str, site: Site) -> Entries:
+# (link, title, published, lastmod) as a source lists them.
+Found = tuple[str, str | None, datetime | ImplausibleDate | None, datetime | ImplausibleDate | None]
+
+
+def collect(found: Iterable[Found], base_url: str, site: Site) -> Entries:
     """(link, title, published, lastmod) as a source lists them -> the site's articles on ``base_url``'s host.
 
     Dates are as :func:`entry_date` reads them: an entry with an implausible one is skipped.
@@ -196,9 +200,8 @@ def collect(found: Iterable[tuple[str, str | None, datetime | ImplausibleDate | 
         if len(external_id) > MAX_ID_DIGITS:
             skipped.append((url[:200], f"implausible article id ({len(external_id)} digits)"))
             continue
-        bad = next((when for when in (published, lastmod) if isinstance(when, ImplausibleDate)), None)
-        if bad is not None:
-            skipped.append((url, str(bad)))
+        if isinstance(published, ImplausibleDate) or isinstance(lastmod, ImplausibleDate):
+            skipped.append((url, str(published if isinstance(published, ImplausibleDate) else lastmod)))
             continue
         out[external_id] = Discovered(url=url, external_id=external_id, lastmod=lastmod, title=title,
                                      published_at=published)

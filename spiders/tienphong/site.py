@@ -101,7 +101,7 @@ SELECTORS = VendorCmsSelectors(
     ),
 )
 
-PROFILE = VendorCmsProfile(
+PROFILE: VendorCmsProfile = VendorCmsProfile(
     site=SITE,
     paths=PATHS,
     selectors=SELECTORS,

@@ -14,8 +14,9 @@ import codecs
 import json
 import logging
 import re
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import lxml.html
 from lxml import etree
@@ -111,7 +112,9 @@ def _names(value: Any) -> list[str]:
 
 
 class ArticlePage:
-    """One article page of a vendor CMS site. ``ArticlePage(html, url, profile).to_item()`` -> :class:`ExtractedArticle`.
+    """One article page of a vendor CMS site.
+
+    ``ArticlePage(html, url, profile).to_item()`` -> :class:`ExtractedArticle`.
 
     ``url`` is the address the page was requested at: the article's identity comes from it
     (a canonical URL or og:url naming another article is listed in ``warnings``, never
@@ -195,7 +198,7 @@ class ArticlePage:
             raise ExtractionError("no body text found by any layer", url=self.url)
 
         extractor = max(title_layer, body_layer, key=LAYERS.index)
-        fallbacks = [name for name in ("title", "sapo", "body", "author", "published_at", "category", "tags")
+        fallbacks: list[str] = [name for name in ("title", "sapo", "body", "author", "published_at", "category", "tags")
                      if name in self._fallbacks]
         if fallbacks or extractor != "site":
             log.info("%s: served by %s layer; fields past site selectors: %s", url, extractor,

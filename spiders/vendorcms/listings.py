@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import lxml.html
@@ -18,7 +18,7 @@ from lxml import etree
 from crawler.errors import ExtractionError
 from spiders.pages.css import xpath
 from spiders.pages.dates import EARLIEST, LATEST, ImplausibleDate
-from spiders.pages.listings import Entries, collect, entry_date
+from spiders.pages.listings import Entries, Found, collect, entry_date
 from spiders.pages.textutil import clean_text
 from spiders.pages.urls import absolute_http_url, same_site
 
@@ -76,7 +76,7 @@ def parse_listing_html(html: str | bytes, base_url: str, profile: VendorCmsProfi
     selectors = profile.selectors.listing
     site = profile.site
     root = _html_root(html)
-    found = []
+    found: list[Found] = []
     for a in (a for css in selectors.search_link for a in xpath(css)(root)):
         found.append((a.get("href", ""), _link_title(a), None, None))
     for story in xpath(selectors.story)(root):
@@ -158,7 +158,7 @@ def _epoch_or_text(value, zone) -> datetime | ImplausibleDate | None:
             return None
         seconds = value / 1000 if value >= _EPOCH_MS else value
         try:
-            when = datetime.fromtimestamp(seconds, timezone.utc)
+            when = datetime.fromtimestamp(seconds, UTC)
         except (OverflowError, OSError, ValueError):
             return None
         if not EARLIEST <= when < LATEST:

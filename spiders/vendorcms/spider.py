@@ -17,13 +17,14 @@ A site of the family is a subclass naming its ``site`` and ``profile``::
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from typing import ClassVar
 from urllib.parse import quote, urlsplit
 
 import scrapy
 from w3lib.encoding import http_content_type_encoding
 
+from crawler.clock import utcnow
 from crawler.crawl import events
 from crawler.errors import CrawlError, ExtractionError
 from crawler.items import CrawledArticle
@@ -68,7 +69,7 @@ class VendorCmsSpider(scrapy.Spider):
         if api_host not in self.allowed_domains:
             self.allowed_domains.append(api_host)
         now_text = settings.get("BANTIN_NOW")
-        self.now = datetime.fromisoformat(now_text) if now_text else datetime.now(timezone.utc)
+        self.now = datetime.fromisoformat(now_text) if now_text else utcnow()
         since = settings.get("BANTIN_SINCE")
         if since:
             self.window_start = datetime.combine(date.fromisoformat(since), time(), site.timezone)
@@ -141,7 +142,10 @@ class VendorCmsSpider(scrapy.Spider):
                                    bantin_page=page, bantin_more=template, bantin_zone=zone)
 
     def more_latest_request(self, page: int) -> scrapy.Request:
-        return self.more_request(self.profile.paths.more_latest, page)
+        template = self.profile.paths.more_latest
+        if template is None:
+            raise ValueError(f"{self.site.id} has no more-latest API")
+        return self.more_request(template, page)
 
     # -- sources ---------------------------------------------------------------------------
 

@@ -95,7 +95,7 @@ SELECTORS = VendorCmsSelectors(
     ),
 )
 
-PROFILE = VendorCmsProfile(
+PROFILE: VendorCmsProfile = VendorCmsProfile(
     site=SITE,
     paths=PATHS,
     selectors=SELECTORS,
@@ -105,8 +105,8 @@ PROFILE = VendorCmsProfile(
         "vietnamplus.vn",
     }),
     home_crumbs=frozenset({"Trang chủ", "Home", "VietnamPlus", "Vietnam+"}),
-    title_suffix=re.compile(r"\s*[|\-–—]\s*(?:báo điện tử\s+)?(?:vietnam\+\s*\(vietnamplus\)|vietnamplus|vietnam\+)\s*$",
-                            re.I),
+    title_suffix=re.compile(r"\s*[|\-–—]\s*(?:báo điện tử\s+)?"
+                            r"(?:vietnam\+\s*\(vietnamplus\)|vietnamplus|vietnam\+)\s*$", re.I),
     # "Cơ quan chủ quản: THÔNG TẤN XÃ VIỆT NAM", "© Bản quyền thuộc về VietnamPlus, TTXVN" [SEEN].
     footer_lines=re.compile(
         r"^(?:©|cơ quan chủ quản\s*:|bản quyền thuộc về vietnamplus|tổng biên tập\s*:|giấy phép số\b)",

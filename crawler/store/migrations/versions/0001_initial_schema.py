@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-28 12:54:58.474562
 """
 
@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from alembic import op
 
 import crawler.store.models
-
 
 revision = '0001'
 down_revision = None
@@ -112,7 +111,8 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_outbox_digest_date'), ['digest_date'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_recipient'), ['recipient'], unique=False)
-        batch_op.create_index(batch_op.f('ix_outbox_status_next_attempt_at'), ['status', 'next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_status_next_attempt_at'), ['status', 'next_attempt_at'],
+                              unique=False)
 
     op.create_table('topics',
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -129,7 +129,8 @@ def upgrade() -> None:
     sa.Column('first_seen_at', crawler.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_seen_at', crawler.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('lastmod', crawler.store.models.UTCDateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['article_id'], ['articles.article_id'], name=op.f('fk_article_sources_article_id_articles'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['article_id'], ['articles.article_id'],
+                            name=op.f('fk_article_sources_article_id_articles'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('article_id', 'source', name=op.f('pk_article_sources'))
     )
     op.create_table('deliveries',
@@ -138,8 +139,10 @@ def upgrade() -> None:
     sa.Column('article_version', sa.Integer(), nullable=False),
     sa.Column('outbox_id', sa.Integer(), nullable=False),
     sa.Column('delivered_at', crawler.store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['article_id'], ['articles.article_id'], name=op.f('fk_deliveries_article_id_articles'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['outbox_id'], ['outbox.id'], name=op.f('fk_deliveries_outbox_id_outbox'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['article_id'], ['articles.article_id'], name=op.f('fk_deliveries_article_id_articles'),
+                            ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['outbox_id'], ['outbox.id'], name=op.f('fk_deliveries_outbox_id_outbox'),
+                            ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('recipient', 'article_id', name=op.f('pk_deliveries'))
     )
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
@@ -153,7 +156,8 @@ def upgrade() -> None:
     sa.Column('article_version', sa.Integer(), nullable=False),
     sa.Column('hits', sa.JSON(), nullable=False),
     sa.Column('matched_at', crawler.store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['article_id'], ['articles.article_id'], name=op.f('fk_matches_article_id_articles'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['article_id'], ['articles.article_id'], name=op.f('fk_matches_article_id_articles'),
+                            ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['topic'], ['topics.name'], name=op.f('fk_matches_topic_topics'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_matches')),
     sa.UniqueConstraint('article_id', 'topic', name=op.f('uq_matches_article_id_topic'))
