@@ -33,10 +33,10 @@ from crawler.store.archive import article_query, matching_articles
 from crawler.store.models import ArticleRow
 from crawler.topics import TopicSet, match_article, rematch, sync_topics
 
-COMMON = '"công nghiệp hỗ trợ"'   # in ~5 % of the articles
-RARE = '"vịnh Bái Tử Long"'       # in ~0.05 %
+COMMON = '"công nghiệp hỗ trợ"'  # in ~5 % of the articles
+RARE = '"vịnh Bái Tử Long"'  # in ~0.05 %
 COMMON_SHARE, TRAP_SHARE, RARE_SHARE = 0.05, 0.02, 0.0005
-PER_DAY = 150                      # NDO publishes about this many articles a day
+PER_DAY = 150  # NDO publishes about this many articles a day
 NOW = datetime(2026, 3, 27, 1, 0, tzinfo=UTC)
 PAGE = 50
 
@@ -44,9 +44,14 @@ PAGE = 50
 def _pools(rng: random.Random):
     vocab = _vocabulary(rng, 3000)
     weights = [1 / (rank + 1) for rank in range(len(vocab))]
-    generic = [sentence.replace("{nam}", "2025").replace("{thang}", "6").replace("{so2}", "120")
-               .replace("{tinh}", rng.choice(texts.PROVINCES)).replace("{ten}", rng.choice(texts.PEOPLE))
-               for sentence in texts.GENERIC]
+    generic = [
+        sentence.replace("{nam}", "2025")
+        .replace("{thang}", "6")
+        .replace("{so2}", "120")
+        .replace("{tinh}", rng.choice(texts.PROVINCES))
+        .replace("{ten}", rng.choice(texts.PEOPLE))
+        for sentence in texts.GENERIC
+    ]
 
     def paragraph() -> str:
         sentences = [_sentence(rng, vocab, weights, rng.randint(10, 22)) for _ in range(rng.randint(2, 4))]
@@ -56,14 +61,21 @@ def _pools(rng: random.Random):
 
     paragraphs = [paragraph() for _ in range(4000)]
     titles = [_sentence(rng, vocab, weights, rng.randint(8, 14)).rstrip(".?!") for _ in range(4000)]
-    common = [f"Doanh nghiệp công nghiệp hỗ trợ {rng.choice(texts.PROVINCES)} cần thêm vốn và thị trường. "
-              + _sentence(rng, vocab, weights, 12) for _ in range(200)]
-    trap = [f"Phát triển công nghiệp. Hỗ trợ doanh nghiệp nhỏ ở {rng.choice(texts.PROVINCES)}. "
-            + _sentence(rng, vocab, weights, 12) for _ in range(200)]
-    rare = ["Du khách đến vịnh Bái Tử Long ngày càng đông. " + _sentence(rng, vocab, weights, 12)
-            for _ in range(50)]
-    tokens = {text_: archive_index._tokens(archive_index.normalize(text_).folded)
-              for text_ in paragraphs + titles + common + trap + rare}
+    common = [
+        f"Doanh nghiệp công nghiệp hỗ trợ {rng.choice(texts.PROVINCES)} cần thêm vốn và thị trường. "
+        + _sentence(rng, vocab, weights, 12)
+        for _ in range(200)
+    ]
+    trap = [
+        f"Phát triển công nghiệp. Hỗ trợ doanh nghiệp nhỏ ở {rng.choice(texts.PROVINCES)}. "
+        + _sentence(rng, vocab, weights, 12)
+        for _ in range(200)
+    ]
+    rare = ["Du khách đến vịnh Bái Tử Long ngày càng đông. " + _sentence(rng, vocab, weights, 12) for _ in range(50)]
+    tokens = {
+        text_: archive_index._tokens(archive_index.normalize(text_).folded)
+        for text_ in paragraphs + titles + common + trap + rare
+    }
     return paragraphs, titles, common, trap, rare, tokens
 
 
@@ -78,8 +90,11 @@ def fill(database: Database, count: int, *, seed: int = 0, batch: int = 2000) ->
         rows, entries = [], []
         for number in range(first, min(count, first + batch)):
             body = rng.sample(paragraphs, rng.randint(6, 9))
-            for kind, pool, share in (("common", common, COMMON_SHARE), ("trap", trap, TRAP_SHARE),
-                                      ("rare", rare, RARE_SHARE)):
+            for kind, pool, share in (
+                ("common", common, COMMON_SHARE),
+                ("trap", trap, TRAP_SHARE),
+                ("rare", rare, RARE_SHARE),
+            ):
                 if rng.random() < share:
                     body[rng.randrange(len(body))] = rng.choice(pool)
                     shares[kind] += 1
@@ -87,16 +102,43 @@ def fill(database: Database, count: int, *, seed: int = 0, batch: int = 2000) ->
             tags = [rng.choice(texts.PROVINCES)]
             category = [rng.choice(["Kinh tế", "Xã hội", "Thế giới", "Văn hóa", "Thể thao"])]
             published = NOW - timedelta(days=number / PER_DAY, minutes=rng.randint(0, 60))
-            rows.append({"id": number + 1, "site": "nhandan", "external_id": str(number + 1),
-                         "url": f"https://nhandan.vn/bench-post{number + 1}.html", "title": title, "sapo": sapo,
-                         "body": "\n\n".join(body), "author": "", "category": category, "tags": tags, "images": [],
-                         "published_at": published, "modified_at": None, "first_seen_at": published,
-                         "fetched_at": published, "changed_at": published, "version": 1,
-                         "content_hash": f"{number:064x}", "extractor": "site"})
+            rows.append(
+                {
+                    "id": number + 1,
+                    "site": "nhandan",
+                    "external_id": str(number + 1),
+                    "url": f"https://nhandan.vn/bench-post{number + 1}.html",
+                    "title": title,
+                    "sapo": sapo,
+                    "body": "\n\n".join(body),
+                    "author": "",
+                    "category": category,
+                    "tags": tags,
+                    "images": [],
+                    "published_at": published,
+                    "modified_at": None,
+                    "first_seen_at": published,
+                    "fetched_at": published,
+                    "changed_at": published,
+                    "version": 1,
+                    "content_hash": f"{number:064x}",
+                    "extractor": "site",
+                }
+            )
             tag_tokens = [token for tag in tags for token in archive_index._tokens(archive_index.normalize(tag).folded)]
             category_tokens = archive_index._tokens(archive_index.normalize(category[0]).folded)
-            entries.append((number + 1, [tokens[title], tokens[sapo], [t for part in body for t in tokens[part]],
-                                         tag_tokens, category_tokens]))
+            entries.append(
+                (
+                    number + 1,
+                    [
+                        tokens[title],
+                        tokens[sapo],
+                        [t for part in body for t in tokens[part]],
+                        tag_tokens,
+                        category_tokens,
+                    ],
+                )
+            )
         with database.engine.begin() as connection:
             connection.execute(insert(table), rows)
             archive_index._write(connection, entries)
@@ -145,8 +187,9 @@ def _topic_test(database: Database, query: str, since: datetime | None, *, use_i
     matched = read = 0
     with database.session() as session:
         if use_index:
-            for _ in matching_articles(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row), "q"),
-                                       published_from=since):
+            for _ in matching_articles(
+                session, tree, lambda row: matcher.carried(ArticleFields.from_article(row), "q"), published_from=since
+            ):
                 matched += 1
             return matched, None
         query_rows = article_query(published_from=since).execution_options(yield_per=500)
@@ -177,8 +220,12 @@ def _sizes(database: Database) -> tuple[float, float]:
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
             total = path.stat().st_size
             try:
-                indexed = connection.exec_driver_sql(
-                    "SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'article_index%'").scalar() or 0
+                indexed = (
+                    connection.exec_driver_sql(
+                        "SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'article_index%'"
+                    ).scalar()
+                    or 0
+                )
             except Exception:  # noqa: BLE001 - dbstat is a compile-time option
                 indexed = 0
         else:
@@ -213,8 +260,10 @@ def main(argv: list[str] | None = None) -> int:
             connection.execute(text("SELECT setval(pg_get_serial_sequence('articles', 'id'), :n)"), {"n": n})
         else:
             connection.exec_driver_sql("ANALYZE")
-    print(f"  filled in {fill_seconds:.0f} s; common phrase in {shares['common']}, trap in {shares['trap']}, "
-          f"rare phrase in {shares['rare']} articles; peak memory {_peak_mb():.0f} MB")
+    print(
+        f"  filled in {fill_seconds:.0f} s; common phrase in {shares['common']}, trap in {shares['trap']}, "
+        f"rare phrase in {shares['rare']} articles; peak memory {_peak_mb():.0f} MB"
+    )
     sample = min(args.scan_sample, n)
     rows = []
 
@@ -225,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     for label, query in (("rare", RARE), ("common", COMMON)):
         seconds, _ = _timed(lambda query=query: _search_page(database, query, use_index=True), args.repeats)
         scan_seconds, (found, read) = _timed(
-            lambda query=query: _search_page(database, query, use_index=False, budget=sample))
+            lambda query=query: _search_page(database, query, use_index=False, budget=sample)
+        )
         if found >= PAGE:
             note = " (measured)"
         else:  # the scan would read the whole archive before answering
@@ -235,25 +285,43 @@ def main(argv: list[str] | None = None) -> int:
     seconds, matched = _timed(lambda: _topic_test(database, COMMON, month, use_index=True))
     with database.session() as session:
         in_month = session.scalar(
-            select(text("count(*)")).select_from(ArticleRow).where(ArticleRow.published_at >= month))
+            select(text("count(*)")).select_from(ArticleRow).where(ArticleRow.published_at >= month)
+        )
     scan_seconds, (_, read) = _timed(lambda: _topic_test(database, COMMON, month, use_index=False, budget=sample))
     scan_seconds = scan_seconds * in_month / max(1, read)
-    row(f"topics test, 30 days ({in_month} articles, {matched[0]} match)", seconds, scan_seconds,
-        f" ({'measured' if read >= in_month else f'extrapolated from {read}'})", "target <= 1 s at 1M")
+    row(
+        f"topics test, 30 days ({in_month} articles, {matched[0]} match)",
+        seconds,
+        scan_seconds,
+        f" ({'measured' if read >= in_month else f'extrapolated from {read}'})",
+        "target <= 1 s at 1M",
+    )
     seconds, matched = _timed(lambda: _topic_test(database, COMMON, None, use_index=True))
     scan_seconds, (_, read) = _timed(lambda: _topic_test(database, COMMON, None, use_index=False, budget=sample))
-    row(f"topics test, whole archive ({matched[0]} match)", seconds, scan_seconds * n / max(1, read),
-        f" (extrapolated from {read})", "target <= 5 s at 1M")
+    row(
+        f"topics test, whole archive ({matched[0]} match)",
+        seconds,
+        scan_seconds * n / max(1, read),
+        f" (extrapolated from {read})",
+        "target <= 5 s at 1M",
+    )
     topic_set = TopicSet.from_config([{"name": "CNHT", "query": COMMON}])
     with database.session() as session:
         sync_topics(session, topic_set, now=NOW)
     per_article = _scan_rematch_sample(database, topic_set, sample)
     seconds, counts = _timed(lambda: rematch(database, topic_set, now=NOW))
-    row(f"re-match one new topic ({counts['CNHT']} match)", seconds, per_article * n,
-        f" (extrapolated from {sample})", "target <= 60 s at 1M")
+    row(
+        f"re-match one new topic ({counts['CNHT']} match)",
+        seconds,
+        per_article * n,
+        f" (extrapolated from {sample})",
+        "target <= 60 s at 1M",
+    )
     total_mb, index_mb = _sizes(database)
-    print(f"  archive on disk: {total_mb:.0f} MB with the index, {total_mb - index_mb:.0f} MB without "
-          f"(index {index_mb:.0f} MB, {index_mb / max(1e-9, total_mb - index_mb):.0%})")
+    print(
+        f"  archive on disk: {total_mb:.0f} MB with the index, {total_mb - index_mb:.0f} MB without "
+        f"(index {index_mb:.0f} MB, {index_mb / max(1e-9, total_mb - index_mb):.0%})"
+    )
     print(f"  peak memory (RSS) of this process: {_peak_mb():.0f} MB")
     database.dispose()
     if not args.keep and not args.database_url:

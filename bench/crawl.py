@@ -47,8 +47,8 @@ FLAT_TOLERANCE_KB = 8 * 1024
 FLAT_TOLERANCE_SHARE = 0.05
 
 
-
 # ------------------------------------------------------------------ the bare spider (child mode)
+
 
 def run_bare(urls_file: str, settings_file: str) -> int:
     """Download every URL in ``urls_file`` with Scrapy's defaults plus the given settings; nothing else."""
@@ -86,12 +86,17 @@ def run_bare(urls_file: str, settings_file: str) -> int:
     process = CrawlerProcess(settings, install_root_handler=True)
     process.crawl(BareDownloadSpider)
     process.start()
-    print(json.dumps({"urls": len(urls), "responses": BareDownloadSpider.responses,
-                      "failures": BareDownloadSpider.failures}), flush=True)
+    print(
+        json.dumps(
+            {"urls": len(urls), "responses": BareDownloadSpider.responses, "failures": BareDownloadSpider.failures}
+        ),
+        flush=True,
+    )
     return 0 if BareDownloadSpider.failures == 0 else 1
 
 
 # ------------------------------------------------------------------ child processes and the site
+
 
 @dataclass
 class ChildRun:
@@ -112,10 +117,21 @@ class SiteProcess:
     """``python -m crawler.samplesite serve`` in a child process, driven over its admin endpoints."""
 
     def __init__(self, seed: int, days: int, per_day: int, end_date: date):
-        command = [sys.executable, "-m", "crawler.samplesite", "serve", "--seed", str(seed), "--days", str(days),
-                   "--per-day", str(per_day), "--end-date", end_date.isoformat()]
-        self.process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                        text=True)
+        command = [
+            sys.executable,
+            "-m",
+            "crawler.samplesite",
+            "serve",
+            "--seed",
+            str(seed),
+            "--days",
+            str(days),
+            "--per-day",
+            str(per_day),
+            "--end-date",
+            end_date.isoformat(),
+        ]
+        self.process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         line = self.process.stdout.readline().strip()
         if not line.startswith("http://"):
             self.stop()
@@ -149,8 +165,15 @@ def run_child(label: str, command: list[str], site: SiteProcess, log_path: Path)
     log = site.client.request_log
     times = [record.time for record in log]
     span = max(times) - min(times) if times else 0.0
-    return ChildRun(label, process.returncode, wall, usage.ru_maxrss, len(log), span,
-                    log_path.read_text(encoding="utf-8", errors="replace"))
+    return ChildRun(
+        label,
+        process.returncode,
+        wall,
+        usage.ru_maxrss,
+        len(log),
+        span,
+        log_path.read_text(encoding="utf-8", errors="replace"),
+    )
 
 
 def _checked(run: ChildRun) -> ChildRun:
@@ -189,13 +212,28 @@ retries = 2
         return path
 
     def real(self, label: str, name: str) -> ChildRun:
-        command = crawl_child_command(self.config(name), "--fast", "--no-progress", "--now", self.now.isoformat(),
-                                      "--since", self.since.isoformat())
+        command = crawl_child_command(
+            self.config(name),
+            "--fast",
+            "--no-progress",
+            "--now",
+            self.now.isoformat(),
+            "--since",
+            self.since.isoformat(),
+        )
         return _checked(run_child(label, command, self.site, self.workdir / f"{name}.log"))
 
     def bare(self, label: str, urls_file: Path, settings_file: Path) -> ChildRun:
-        command = [sys.executable, "-m", "bench.crawl", "--bare", "--urls", str(urls_file),
-                   "--settings", str(settings_file)]
+        command = [
+            sys.executable,
+            "-m",
+            "bench.crawl",
+            "--bare",
+            "--urls",
+            str(urls_file),
+            "--settings",
+            str(settings_file),
+        ]
         return _checked(run_child(label, command, self.site, self.workdir / f"{label.replace(' ', '_')}.log"))
 
 
@@ -205,8 +243,17 @@ def bare_settings(config_path: Path) -> dict:
     from crawler.crawl.addon import scrapy_settings
 
     real = scrapy_settings(load_config(config_path), polite=False)
-    keys = ("USER_AGENT", "ROBOTSTXT_OBEY", "DOWNLOAD_TIMEOUT", "RETRY_TIMES", "DOWNLOAD_MAXSIZE",
-            "CONCURRENT_REQUESTS", "CONCURRENT_REQUESTS_PER_DOMAIN", "DOWNLOAD_DELAY", "AUTOTHROTTLE_ENABLED")
+    keys = (
+        "USER_AGENT",
+        "ROBOTSTXT_OBEY",
+        "DOWNLOAD_TIMEOUT",
+        "RETRY_TIMES",
+        "DOWNLOAD_MAXSIZE",
+        "CONCURRENT_REQUESTS",
+        "CONCURRENT_REQUESTS_PER_DOMAIN",
+        "DOWNLOAD_DELAY",
+        "AUTOTHROTTLE_ENABLED",
+    )
     return {key: real[key] for key in keys}
 
 
@@ -226,10 +273,11 @@ def prefill_archive(database_url: str, *, copies: int, seed: int, days: int, per
         for copy in range(copies):
             for start in range(0, len(items), 500):
                 with database.session() as session:
-                    for item in items[start:start + 500]:
+                    for item in items[start : start + 500]:
                         post_id = PREFILL_ID_BASE + copy * 10_000_000 + int(item.external_id)
                         moved = dataclasses.replace(
-                            item, external_id=str(post_id), url=f"{PREFILL_BASE_URL}/luu-tru-post{post_id}.html")
+                            item, external_id=str(post_id), url=f"{PREFILL_BASE_URL}/luu-tru-post{post_id}.html"
+                        )
                         _, row = store_article(session, moved, now=now)
                         record_sources(session, row, {"sitemap": moved.modified_at}, now=now, new=True)
                         stored += 1
@@ -242,6 +290,7 @@ def prefill_archive(database_url: str, *, copies: int, seed: int, days: int, per
 
 
 # ------------------------------------------------------------------ (a) extraction
+
 
 def extraction(pages: int) -> tuple[list[str], float | None]:
     """Run ``bench.extract`` in this process; returns its lines and its ratio."""
@@ -260,6 +309,7 @@ def extraction(pages: int) -> tuple[list[str], float | None]:
 
 
 # ------------------------------------------------------------------ report
+
 
 def _mb(kb: float) -> str:
     return f"{kb / 1024:7.1f} MB"
@@ -281,12 +331,16 @@ def run_benchmark(args: argparse.Namespace) -> int:
             workdir = Path(tmp)
             now = site.client.now()
             articles = len(site.client.articles())
-            bench = Bench(site, workdir, now, since=now.date() - timedelta(days=args.days),
-                          lookback_days=args.days + 2)
-            print(f"(b) crawl: sample site of {articles} articles ({args.days} days x {args.per_day}), "
-                  f"served by a separate process at {site.base_url}")
-            print("    politeness off (`bantin crawl --fast`), throw-away SQLite archives; pages and seconds "
-                  "from the site's request log (first to last request)", flush=True)
+            bench = Bench(site, workdir, now, since=now.date() - timedelta(days=args.days), lookback_days=args.days + 2)
+            print(
+                f"(b) crawl: sample site of {articles} articles ({args.days} days x {args.per_day}), "
+                f"served by a separate process at {site.base_url}"
+            )
+            print(
+                "    politeness off (`bantin crawl --fast`), throw-away SQLite archives; pages and seconds "
+                "from the site's request log (first to last request)",
+                flush=True,
+            )
 
             # Warm-up: one real crawl fills the site's page cache; its request log is the bare spider's URL list.
             warm = bench.real("warm-up (real)", "warm")
@@ -316,28 +370,35 @@ def run_benchmark(args: argparse.Namespace) -> int:
             if not args.no_memory:
                 for copies in args.archive_sizes:
                     name = f"archive{copies}x"
-                    stored = prefill_archive(f"sqlite:///{workdir / name}.db", copies=copies, seed=args.seed + 1,
-                                             days=args.days, per_day=args.per_day,
-                                             end_date=now.date() - timedelta(days=args.days + 30))
+                    stored = prefill_archive(
+                        f"sqlite:///{workdir / name}.db",
+                        copies=copies,
+                        seed=args.seed + 1,
+                        days=args.days,
+                        per_day=args.per_day,
+                        end_date=now.date() - timedelta(days=args.days + 30),
+                    )
                     run = bench.real(f"real, archive {stored}", name)
                     memory_runs.append((stored, run))
                     runs.append(run)
-                    print(f"    .. {run.label}: {run.pages} pages, peak RSS {run.maxrss_kb / 1024:.1f} MB",
-                          flush=True)
+                    print(f"    .. {run.label}: {run.pages} pages, peak RSS {run.maxrss_kb / 1024:.1f} MB", flush=True)
     finally:
         site.stop()
 
     print()
     print(f"    {'run':<28} {'pages':>6} {'seconds':>8} {'pages/s':>8} {'process s':>9} {'peak RSS':>11}")
     for run in runs:
-        print(f"    {run.label:<28} {run.pages:>6} {run.span_seconds:>8.2f} {run.pages_per_second:>8.1f} "
-              f"{run.wall_seconds:>9.1f} {_mb(run.maxrss_kb):>11}")
+        print(
+            f"    {run.label:<28} {run.pages:>6} {run.span_seconds:>8.2f} {run.pages_per_second:>8.1f} "
+            f"{run.wall_seconds:>9.1f} {_mb(run.maxrss_kb):>11}"
+        )
     real_rate = statistics.median(run.pages_per_second for run in real_runs)
     bare_rate = statistics.median(run.pages_per_second for run in bare_runs)
     crawl_ratio = real_rate / bare_rate
     pages_note = "" if len({run.pages for run in real_runs + bare_runs}) == 1 else " (page counts differ!)"
-    print(f"    median of {args.repeats}: real {real_rate:.1f} pages/s, "
-          f"bare Scrapy {bare_rate:.1f} pages/s{pages_note}")
+    print(
+        f"    median of {args.repeats}: real {real_rate:.1f} pages/s, bare Scrapy {bare_rate:.1f} pages/s{pages_note}"
+    )
     print()
 
     print("(c) peak RSS of the real crawl by archive size (the same crawl of the same site each time)")
@@ -366,8 +427,10 @@ def run_benchmark(args: argparse.Namespace) -> int:
     print(f"    peak memory: real crawl {_mb(base_kb).strip()}, bare Scrapy {_mb(bare_kb).strip()}")
     if largest:
         verdict = "flat" if flat else "GROWS"
-        print(f"    memory vs archive size: {verdict} ({growth_kb / 1024:+.1f} MB from {reference} to {largest} "
-              f"stored articles)")
+        print(
+            f"    memory vs archive size: {verdict} ({growth_kb / 1024:+.1f} MB from {reference} to {largest} "
+            f"stored articles)"
+        )
     return 0
 
 
@@ -375,8 +438,11 @@ def _warm_paths(bench: Bench, warm: ChildRun) -> list[str]:
     """What the warm-up crawl downloaded, minus robots.txt (the bare spider obeys robots itself)."""
     # run_child read the log right after the warm-up; read it again (not cleared until the next child).
     log = bench.site.client.request_log
-    paths = [record.path for record in log if record.method == "GET" and record.status == 200
-             and record.path != "/robots.txt"]
+    paths = [
+        record.path
+        for record in log
+        if record.method == "GET" and record.status == 200 and record.path != "/robots.txt"
+    ]
     if len(paths) < warm.pages - 1:
         raise RuntimeError("the warm-up crawl had failed requests; its URL list is incomplete")
     return paths

@@ -71,8 +71,11 @@ def fixture_pages(count: int, site: str = "nhandan") -> list[Page]:
 
         directory = FIXTURE_DIR.parent / site
         pages = json.loads((directory / "expected.json").read_text(encoding="utf-8"))["pages"]
-        loaded = [Page(page["url"], (directory / name).read_text(encoding="utf-8")) for name, page in pages.items()
-                  if page["kind"] == "article" and page["features"]["layout"] != "drifted"]
+        loaded = [
+            Page(page["url"], (directory / name).read_text(encoding="utf-8"))
+            for name, page in pages.items()
+            if page["kind"] == "article" and page["features"]["layout"] != "drifted"
+        ]
     return [loaded[i % len(loaded)] for i in range(count)]
 
 
@@ -91,8 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=400, help="number of article pages (default 400)")
     parser.add_argument("--seed", type=int, default=7, help="sample site seed (default 7)")
     parser.add_argument("--fixtures", action="store_true", help="use the saved fixtures even if the sample site works")
-    parser.add_argument("--site", action="append", choices=SITES, default=None,
-                        help="the sites to measure (repeatable; default all, NDO first)")
+    parser.add_argument(
+        "--site",
+        action="append",
+        choices=SITES,
+        default=None,
+        help="the sites to measure (repeatable; default all, NDO first)",
+    )
     args = parser.parse_args(argv)
     if args.pages < 1:
         parser.error("--pages must be at least 1")
@@ -139,8 +147,10 @@ def _measure(pages: list[Page], site, trafilatura, extraction_error):
 def _report_line(pages: list[Page], site, trafilatura, extraction_error) -> None:
     ours, our_outcomes, theirs, _ = _measure(pages, site, trafilatura, extraction_error)
     n = len(pages)
-    print(f"{site.id}: {n} pages, page object {n / ours:.1f} vs trafilatura {n / theirs:.1f} pages/s: "
-          f"{theirs / ours:.1f}x  layers: {dict(our_outcomes)}")
+    print(
+        f"{site.id}: {n} pages, page object {n / ours:.1f} vs trafilatura {n / theirs:.1f} pages/s: "
+        f"{theirs / ours:.1f}x  layers: {dict(our_outcomes)}"
+    )
 
 
 def _report_in_full(pages: list[Page], site, source: str, trafilatura, extraction_error) -> None:
@@ -148,10 +158,14 @@ def _report_in_full(pages: list[Page], site, source: str, trafilatura, extractio
     ours, our_outcomes, theirs, their_outcomes = _measure(pages, site, trafilatura, extraction_error)
     n = len(pages)
     print(f"pages: {n} from {source}, mean {size / 1024:.1f} KiB of HTML")
-    print(f"page object (ArticlePage.to_item): {n / ours:8.1f} pages/s  ({ours * 1000 / n:.2f} ms/page)  "
-          f"layers: {dict(our_outcomes)}")
-    print(f"trafilatura.extract:               {n / theirs:8.1f} pages/s  ({theirs * 1000 / n:.2f} ms/page)  "
-          f"results: {dict(their_outcomes)}")
+    print(
+        f"page object (ArticlePage.to_item): {n / ours:8.1f} pages/s  ({ours * 1000 / n:.2f} ms/page)  "
+        f"layers: {dict(our_outcomes)}"
+    )
+    print(
+        f"trafilatura.extract:               {n / theirs:8.1f} pages/s  ({theirs * 1000 / n:.2f} ms/page)  "
+        f"results: {dict(their_outcomes)}"
+    )
     print(f"ratio: {theirs / ours:.1f}x (target >= 5x)")
 
 

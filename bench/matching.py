@@ -24,13 +24,109 @@ from crawler.matching import ArticleFields, Matcher, TopicSpec
 from crawler.query import Term, parse_query, terms
 from crawler.text import fold, normalize, term_keys
 
-_INITIALS = ["", "b", "c", "ch", "d", "đ", "g", "gi", "h", "k", "kh", "l", "m", "n", "ng", "nh", "p",
-             "ph", "qu", "r", "s", "t", "th", "tr", "v", "x"]
-_RHYMES = ["a", "ai", "am", "an", "ang", "anh", "ao", "au", "ay", "ă", "ăm", "ăn", "ăng", "âm", "ân",
-           "âng", "âu", "ây", "e", "em", "en", "eo", "ê", "êm", "ên", "ênh", "êu", "i", "im", "in", "inh",
-           "iêm", "iên", "iêu", "o", "oa", "oai", "oan", "oang", "oanh", "oe", "oi", "om", "on", "ong",
-           "ô", "ôi", "ôm", "ôn", "ông", "ơ", "ơi", "ơm", "ơn", "u", "ui", "um", "un", "ung", "uy", "uyên",
-           "uôi", "uôn", "uông", "ư", "ưa", "ưng", "ươi", "ươn", "ương", "ươu", "ưu", "y"]
+_INITIALS = [
+    "",
+    "b",
+    "c",
+    "ch",
+    "d",
+    "đ",
+    "g",
+    "gi",
+    "h",
+    "k",
+    "kh",
+    "l",
+    "m",
+    "n",
+    "ng",
+    "nh",
+    "p",
+    "ph",
+    "qu",
+    "r",
+    "s",
+    "t",
+    "th",
+    "tr",
+    "v",
+    "x",
+]
+_RHYMES = [
+    "a",
+    "ai",
+    "am",
+    "an",
+    "ang",
+    "anh",
+    "ao",
+    "au",
+    "ay",
+    "ă",
+    "ăm",
+    "ăn",
+    "ăng",
+    "âm",
+    "ân",
+    "âng",
+    "âu",
+    "ây",
+    "e",
+    "em",
+    "en",
+    "eo",
+    "ê",
+    "êm",
+    "ên",
+    "ênh",
+    "êu",
+    "i",
+    "im",
+    "in",
+    "inh",
+    "iêm",
+    "iên",
+    "iêu",
+    "o",
+    "oa",
+    "oai",
+    "oan",
+    "oang",
+    "oanh",
+    "oe",
+    "oi",
+    "om",
+    "on",
+    "ong",
+    "ô",
+    "ôi",
+    "ôm",
+    "ôn",
+    "ông",
+    "ơ",
+    "ơi",
+    "ơm",
+    "ơn",
+    "u",
+    "ui",
+    "um",
+    "un",
+    "ung",
+    "uy",
+    "uyên",
+    "uôi",
+    "uôn",
+    "uông",
+    "ư",
+    "ưa",
+    "ưng",
+    "ươi",
+    "ươn",
+    "ương",
+    "ươu",
+    "ưu",
+    "y",
+]
 _TONES = ["", "\u0300", "\u0301", "\u0309", "\u0303", "\u0323"]
 _STOP_FINALS = ("c", "ch", "p", "t")
 
@@ -41,7 +137,7 @@ def _syllable(rng: random.Random) -> str:
     vowels = [i for i, c in enumerate(rhyme) if c in "aăâeêioôơuưy"]
     # Put the mark on the last vowel of the nucleus (good enough for text that only has to look real).
     at = vowels[-1] if len(vowels) < 3 else vowels[1]
-    return unicodedata.normalize("NFC", initial + rhyme[:at + 1] + tone + rhyme[at + 1:])
+    return unicodedata.normalize("NFC", initial + rhyme[: at + 1] + tone + rhyme[at + 1 :])
 
 
 def _vocabulary(rng: random.Random, size: int) -> list[str]:
@@ -74,8 +170,9 @@ def _article(rng: random.Random, vocab: list[str], weights: list[float]) -> Arti
     sapo = " ".join(_sentence(rng, vocab, weights, rng.randint(10, 20)) for _ in range(2))
     paragraphs = []
     for _ in range(rng.randint(6, 12)):
-        paragraphs.append(" ".join(_sentence(rng, vocab, weights, rng.randint(8, 22))
-                                   for _ in range(rng.randint(2, 5))))
+        paragraphs.append(
+            " ".join(_sentence(rng, vocab, weights, rng.randint(8, 22)) for _ in range(rng.randint(2, 5)))
+        )
     body = "\n\n".join(paragraphs)
     roll = rng.random()
     if roll < 0.05:  # some sources send decomposed text
@@ -87,8 +184,9 @@ def _article(rng: random.Random, vocab: list[str], weights: list[float]) -> Arti
     return ArticleFields(title, sapo, body, tags, category)
 
 
-def _terms(rng: random.Random, vocab: list[str], weights: list[float], count: int,
-           sample_texts: list[str]) -> list[str]:
+def _terms(
+    rng: random.Random, vocab: list[str], weights: list[float], count: int, sample_texts: list[str]
+) -> list[str]:
     """Half n-grams taken from real generated text (so they occur), half random phrases."""
     found: set[str] = set()
     words_of_samples = [text.split() for text in sample_texts]
@@ -97,7 +195,7 @@ def _terms(rng: random.Random, vocab: list[str], weights: list[float], count: in
             words = rng.choice(words_of_samples)
             n = rng.randint(2, 4)
             at = rng.randrange(0, max(1, len(words) - n))
-            phrase = " ".join(w.strip(",.?!") for w in words[at:at + n])
+            phrase = " ".join(w.strip(",.?!") for w in words[at : at + n])
         else:
             phrase = " ".join(rng.choices(vocab, weights, k=rng.randint(2, 4)))
         if rng.random() < 0.2:
@@ -207,12 +305,18 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.matching", description=__doc__.split("\n")[0])
     parser.add_argument("--terms", type=int, default=5000)
     parser.add_argument("--articles", type=int, default=10000)
-    parser.add_argument("--naive-sample", type=int, default=100,
-                        help="articles the naive approach is timed on (default 100)")
-    parser.add_argument("--scale", default="500,1000,2000,5000",
-                        help="term counts for the flatness series (default 500,1000,2000,5000)")
-    parser.add_argument("--scale-articles", type=int, default=1000,
-                        help="articles per point of the flatness series, best of 3 runs (default 1000)")
+    parser.add_argument(
+        "--naive-sample", type=int, default=100, help="articles the naive approach is timed on (default 100)"
+    )
+    parser.add_argument(
+        "--scale", default="500,1000,2000,5000", help="term counts for the flatness series (default 500,1000,2000,5000)"
+    )
+    parser.add_argument(
+        "--scale-articles",
+        type=int,
+        default=1000,
+        help="articles per point of the flatness series, best of 3 runs (default 1000)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     # As timeit does: the cyclic collector walking 10,000 live articles would add noise to both sides.
@@ -222,8 +326,10 @@ def main(argv: list[str] | None = None) -> None:
     corpus = build_corpus(args.terms, args.articles, args.seed)
     articles = corpus.articles
     chars = sum(len(a.title) + len(a.sapo) + len(a.body) for a in articles) / len(articles)
-    print(f"generated {len(articles)} articles (avg {chars:.0f} characters), {corpus.term_count} terms in "
-          f"{len(corpus.topics)} topics, seed {args.seed} ({time.perf_counter() - t0:.1f} s)")
+    print(
+        f"generated {len(articles)} articles (avg {chars:.0f} characters), {corpus.term_count} terms in "
+        f"{len(corpus.topics)} topics, seed {args.seed} ({time.perf_counter() - t0:.1f} s)"
+    )
 
     t0 = time.perf_counter()
     matcher = Matcher(corpus.topics)
@@ -236,31 +342,39 @@ def main(argv: list[str] | None = None) -> None:
     normalise_only = (time.perf_counter() - start) / len(articles)
 
     engine_per_article, matched = _time_engine(matcher, articles)
-    print(f"engine: {engine_per_article * 1e3:.3f} ms/article over {len(articles)} articles "
-          f"({matched} topic matches; normalising alone {normalise_only * 1e3:.3f} ms/article)")
+    print(
+        f"engine: {engine_per_article * 1e3:.3f} ms/article over {len(articles)} articles "
+        f"({matched} topic matches; normalising alone {normalise_only * 1e3:.3f} ms/article)"
+    )
 
-    sample = articles[:max(1, min(args.naive_sample, len(articles)))]
+    sample = articles[: max(1, min(args.naive_sample, len(articles)))]
     naive = NaiveMatcher(corpus.topics)
     start = time.perf_counter()
     naive_results = [naive.match(article) for article in sample]
     naive_per_article = (time.perf_counter() - start) / len(sample)
     engine_results = [set(matcher.match(article)) for article in sample]
     agree = sum(a == b for a, b in zip(naive_results, engine_results, strict=True))
-    print(f"naive (one regex per term): {naive_per_article * 1e3:.3f} ms/article, timed on the first "
-          f"{len(sample)} articles")
+    print(
+        f"naive (one regex per term): {naive_per_article * 1e3:.3f} ms/article, timed on the first "
+        f"{len(sample)} articles"
+    )
     print(f"results identical on {agree}/{len(sample)} sampled articles")
     print(f"ratio: engine is {naive_per_article / engine_per_article:.1f}x faster than naive")
 
-    scale_articles = articles[:args.scale_articles]
-    print(f"engine time per article by term count (best of 3 over {len(scale_articles)} articles; "
-          "'scan' = normalise + automata + boundary checks, 'match' adds topic evaluation and hit snippets):")
+    scale_articles = articles[: args.scale_articles]
+    print(
+        f"engine time per article by term count (best of 3 over {len(scale_articles)} articles; "
+        "'scan' = normalise + automata + boundary checks, 'match' adds topic evaluation and hit snippets):"
+    )
     for count in (int(part) for part in args.scale.split(",") if part):
         scaled = Matcher(build_topics(articles, count, args.seed))
         runs = [_time_engine(scaled, scale_articles) for _ in range(3)]
         per_article = min(run[0] for run in runs)
         scan = min(_time_scan(scaled, scale_articles) for _ in range(3))
-        print(f"  {count:>6} terms: scan {scan * 1e3:.3f} ms/article, match {per_article * 1e3:.3f} ms/article "
-              f"({runs[0][1] / len(scale_articles):.1f} topics matched per article)")
+        print(
+            f"  {count:>6} terms: scan {scan * 1e3:.3f} ms/article, match {per_article * 1e3:.3f} ms/article "
+            f"({runs[0][1] / len(scale_articles):.1f} topics matched per article)"
+        )
 
 
 if __name__ == "__main__":

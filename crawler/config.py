@@ -302,8 +302,9 @@ class WebConfig(_Section):
             return value
         parts = urlsplit(value)
         if parts.query or parts.fragment or not parts.hostname or parts.username or parts.password:
-            raise ValueError("must be a plain base URL such as https://bantin.example.org "
-                             "(no query, fragment or login)")
+            raise ValueError(
+                "must be a plain base URL such as https://bantin.example.org (no query, fragment or login)"
+            )
         if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
             raise ValueError("must be an https:// URL (http:// only for 127.0.0.1 or localhost)")
         return value.rstrip("/")
@@ -369,8 +370,11 @@ class Config(_Section):
     @model_validator(mode="after")
     def _cross_references(self) -> Config:
         if self.sites is not None and "site" in self.model_fields_set:
-            raise _KeyedError("site", "give either the [site] table or [[sites]] entries, not both "
-                              "(move base_url and category_feeds into the nhandan entry of [[sites]])")
+            raise _KeyedError(
+                "site",
+                "give either the [site] table or [[sites]] entries, not both "
+                "(move base_url and category_feeds into the nhandan entry of [[sites]])",
+            )
         ids: dict[str, int] = {}
         for index, entry in enumerate(self.sites or ()):
             if entry.id in ids:
@@ -380,8 +384,9 @@ class Config(_Section):
         for index, topic in enumerate(self.topics):
             key = topic_key(topic.name)
             if key in seen:
-                raise _KeyedError(f"topics[{index}].name",
-                                  f"duplicate topic name {topic.name!r} (also topics[{seen[key]}])")
+                raise _KeyedError(
+                    f"topics[{index}].name", f"duplicate topic name {topic.name!r} (also topics[{seen[key]}])"
+                )
             seen[key] = index
         addresses: dict[str, int] = {}
         for index, recipient in enumerate(self.recipients):
@@ -399,11 +404,13 @@ class Config(_Section):
         if self.sites is not None:
             return list(self.sites)
         legacy = self.site
-        return [SiteEntry(
-            id=DEFAULT_SITE,
-            base_url=legacy.base_url if "base_url" in legacy.model_fields_set else None,
-            category_feeds=list(legacy.category_feeds),
-        )]
+        return [
+            SiteEntry(
+                id=DEFAULT_SITE,
+                base_url=legacy.base_url if "base_url" in legacy.model_fields_set else None,
+                category_feeds=list(legacy.category_feeds),
+            )
+        ]
 
     def enabled_sites(self) -> list[SiteEntry]:
         return [entry for entry in self.site_entries() if entry.enabled]
@@ -416,8 +423,11 @@ class Config(_Section):
         known = list(known_sites)
         for index, entry in enumerate(self.sites or ()):
             if entry.id not in known:
-                raise ConfigError(f"unknown site {entry.id!r} (known sites: {', '.join(known)})",
-                                  path=path or self._path or "<config>", key=f"sites[{index}].id")
+                raise ConfigError(
+                    f"unknown site {entry.id!r} (known sites: {', '.join(known)})",
+                    path=path or self._path or "<config>",
+                    key=f"sites[{index}].id",
+                )
 
     def topics_for(self, recipient: RecipientConfig) -> list[TopicConfig]:
         """The recipient's topics in config order (all topics when the list is omitted)."""

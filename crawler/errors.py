@@ -65,8 +65,9 @@ class AmbiguousArticleError(UsageError):
     def __init__(self, reference: str, candidates: list[str]):
         self.reference = reference
         self.candidates = candidates
-        super().__init__(f"{reference!r} is an article id on several sites: {', '.join(candidates)} "
-                         "(say SITE:ID or give the URL)")
+        super().__init__(
+            f"{reference!r} is an article id on several sites: {', '.join(candidates)} (say SITE:ID or give the URL)"
+        )
 
 
 class StorageError(BantinError):

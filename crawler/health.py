@@ -20,8 +20,15 @@ OUTBOX_FAILURE_WINDOW = timedelta(days=7)
 SOURCE_HISTORY = timedelta(days=60)
 
 
-def collect_status(config, database, *, now: datetime, everyday_sources: Callable[[str], Sequence[str]],
-                   limit: int = 5, quiet_days: int = 3) -> dict[str, Any]:
+def collect_status(
+    config,
+    database,
+    *,
+    now: datetime,
+    everyday_sources: Callable[[str], Sequence[str]],
+    limit: int = 5,
+    quiet_days: int = 3,
+) -> dict[str, Any]:
     """Everything `bantin status` shows, with the warnings that make it unhealthy.
 
     ``everyday_sources(site id)``: the sources every crawl of that site reads (the sites
@@ -39,7 +46,8 @@ def collect_status(config, database, *, now: datetime, everyday_sources: Callabl
     followed = [entry.id for entry in config.enabled_sites()]
     with database.session() as session:
         crawls = session.scalars(
-            select(CrawlRun).order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc()).limit(limit)).all()
+            select(CrawlRun).order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc()).limit(limit)
+        ).all()
         crawled = set(session.scalars(select(CrawlRun.site).distinct()))
         site_ids = followed + sorted(crawled - set(followed))
         per_site = {site: _site_runs(session, site, now) for site in site_ids}
@@ -48,19 +56,23 @@ def collect_status(config, database, *, now: datetime, everyday_sources: Callabl
         digest_jobs = session.scalars(
             select(JobRun).where(JobRun.job == "digest").order_by(JobRun.started_at.desc()).limit(limit)
         ).all()
-        outbox_counts = dict(session.execute(
-            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
-        ).all())
+        outbox_counts = dict(
+            session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()
+        )
         by_date = session.execute(
-            select(OutboxMessage.digest_date, OutboxMessage.status, func.count())
-            .group_by(OutboxMessage.digest_date, OutboxMessage.status)
+            select(OutboxMessage.digest_date, OutboxMessage.status, func.count()).group_by(
+                OutboxMessage.digest_date, OutboxMessage.status
+            )
         ).all()
         last_sent = session.scalar(select(func.max(OutboxMessage.sent_at)))
         failing = session.scalars(
-            select(OutboxMessage).where(
+            select(OutboxMessage)
+            .where(
                 (OutboxMessage.status == "failed") & (OutboxMessage.updated_at >= now - OUTBOX_FAILURE_WINDOW)
                 | ((OutboxMessage.status == "pending") & (OutboxMessage.attempts > 0))
-            ).order_by(OutboxMessage.updated_at.desc()).limit(50)
+            )
+            .order_by(OutboxMessage.updated_at.desc())
+            .limit(50)
         ).all()
         failing = [(row.recipient, row.status, row.attempts, row.last_error, row.next_attempt_at) for row in failing]
         from crawler.store.index import INDEX_VERSION, index_status
@@ -77,9 +89,12 @@ def collect_status(config, database, *, now: datetime, everyday_sources: Callabl
         warnings.append({"code": code, "message": message, **({"site": site} if site else {})})
 
     if service_lease is not None and not service["running"]:
-        warn("service_stale", f"the service on {service_lease.host} (pid {service_lease.pid}) stopped sending "
-             f"heartbeats at {human_time(stamp(service_lease.heartbeat_at))} "
-             "without shutting down (crashed or killed?)")
+        warn(
+            "service_stale",
+            f"the service on {service_lease.host} (pid {service_lease.pid}) stopped sending "
+            f"heartbeats at {human_time(stamp(service_lease.heartbeat_at))} "
+            "without shutting down (crashed or killed?)",
+        )
     sites: list[dict[str, Any]] = []
     for site in site_ids:
         last_good, last_finished, history = per_site[site]
@@ -89,29 +104,45 @@ def collect_status(config, database, *, now: datetime, everyday_sources: Callabl
             if last_good is None:
                 warn("no_crawl", f"{site}: no crawl has succeeded yet", site)
             elif last_good.finished_at is not None and now - last_good.finished_at > NO_CRAWL_AFTER:
-                warn("no_recent_crawl", f"{site}: no successful crawl since {human_time(stamp(last_good.finished_at))}",
-                     site)
+                warn(
+                    "no_recent_crawl",
+                    f"{site}: no successful crawl since {human_time(stamp(last_good.finished_at))}",
+                    site,
+                )
             if last_finished is not None and last_finished.status == "degraded":
-                warn("crawl_degraded", f"{site}: the last crawl (#{last_finished.id}) was degraded: "
-                     f"{last_finished.message or 'see its errors'}", site)
+                warn(
+                    "crawl_degraded",
+                    f"{site}: the last crawl (#{last_finished.id}) was degraded: "
+                    f"{last_finished.message or 'see its errors'}",
+                    site,
+                )
             elif last_finished is not None and last_finished.status == "failed":
-                warn("crawl_failed", f"{site}: the last crawl (#{last_finished.id}) failed: "
-                     f"{last_finished.message or 'see its errors'}", site)
+                warn(
+                    "crawl_failed",
+                    f"{site}: the last crawl (#{last_finished.id}) failed: {last_finished.message or 'see its errors'}",
+                    site,
+                )
             if last_finished is not None:
                 for code, message in _source_warnings(last_finished, everyday_sources(site)):
                     warn(code, f"{site}: {message}", site)
             for source, since in _silent_sources(history, now, quiet_days):
-                warn("source_silent", f"{site}: source {source!r} has found nothing "
-                     + (f"since {human_time(stamp(since))}" if since else f"in {quiet_days}+ days")
-                     + " (the feed or page may have moved)", site)
-        sites.append({
-            "site": site,
-            "followed": site in followed,
-            "articles": stored.get(site, 0),
-            "last_success_at": stamp(last_good.finished_at) if last_good is not None else None,
-            "last_crawl": _crawl(last_finished, stamp) if last_finished is not None else None,
-            "warnings": [w["code"] for w in warnings[site_warnings_from:]],
-        })
+                warn(
+                    "source_silent",
+                    f"{site}: source {source!r} has found nothing "
+                    + (f"since {human_time(stamp(since))}" if since else f"in {quiet_days}+ days")
+                    + " (the feed or page may have moved)",
+                    site,
+                )
+        sites.append(
+            {
+                "site": site,
+                "followed": site in followed,
+                "articles": stored.get(site, 0),
+                "last_success_at": stamp(last_good.finished_at) if last_good is not None else None,
+                "last_crawl": _crawl(last_finished, stamp) if last_finished is not None else None,
+                "warnings": [w["code"] for w in warnings[site_warnings_from:]],
+            }
+        )
     for run in running:
         why = _stale_reason(run, now)
         if why:
@@ -120,13 +151,19 @@ def collect_status(config, database, *, now: datetime, everyday_sources: Callabl
     retrying = [row for row in failing if row[1] == "pending"]
     if failed_rows:
         recipient, _, _, error, _ = failed_rows[0]
-        warn("outbox_failed", f"{len(failed_rows)} digest message(s) failed in the last 7 days "
-             f"(latest: {recipient}: {error or 'no reason recorded'})")
+        warn(
+            "outbox_failed",
+            f"{len(failed_rows)} digest message(s) failed in the last 7 days "
+            f"(latest: {recipient}: {error or 'no reason recorded'})",
+        )
     if retrying:
         recipient, _, attempts, error, next_at = retrying[0]
         when = f", next try {human_time(stamp(next_at))}" if next_at else ""
-        warn("outbox_retrying", f"{len(retrying)} digest message(s) waiting for a retry "
-             f"({recipient}, {attempts} attempt(s){when}: {error or 'no reason recorded'})")
+        warn(
+            "outbox_retrying",
+            f"{len(retrying)} digest message(s) waiting for a retry "
+            f"({recipient}, {attempts} attempt(s){when}: {error or 'no reason recorded'})",
+        )
 
     if not archive_index.complete:
         warn("index_incomplete", f"the archive index is {archive_index.describe()} (searches read every article)")
@@ -150,9 +187,14 @@ def collect_status(config, database, *, now: datetime, everyday_sources: Callabl
             **{key: outbox_counts.get(key, 0) for key in ("pending", "sending", "sent", "failed")},
             "last_sent_at": stamp(last_sent),
         },
-        "index": {"articles": archive_index.articles, "indexed": archive_index.indexed,
-                  "version": archive_index.version, "code_version": INDEX_VERSION,
-                  "complete": archive_index.complete, "state": archive_index.describe()},
+        "index": {
+            "articles": archive_index.articles,
+            "indexed": archive_index.indexed,
+            "version": archive_index.version,
+            "code_version": INDEX_VERSION,
+            "complete": archive_index.complete,
+            "state": archive_index.describe(),
+        },
         "warnings": warnings,
         "healthy": not warnings,
     }
@@ -164,17 +206,22 @@ def _site_runs(session, site: str, now: datetime):
 
     of_site = CrawlRun.site == site
     last_good = session.scalars(
-        select(CrawlRun).where(of_site, CrawlRun.status.in_(("ok", "degraded")))
-        .order_by(CrawlRun.finished_at.desc()).limit(1)
+        select(CrawlRun)
+        .where(of_site, CrawlRun.status.in_(("ok", "degraded")))
+        .order_by(CrawlRun.finished_at.desc())
+        .limit(1)
     ).first()
     last_finished = session.scalars(
-        select(CrawlRun).where(of_site, CrawlRun.status != "running")
-        .order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc()).limit(1)
+        select(CrawlRun)
+        .where(of_site, CrawlRun.status != "running")
+        .order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc())
+        .limit(1)
     ).first()
     history = session.scalars(
-        select(CrawlRun).where(of_site, CrawlRun.status.in_(("ok", "degraded")),
-                               CrawlRun.started_at >= now - SOURCE_HISTORY)
-        .order_by(CrawlRun.started_at).limit(2000)
+        select(CrawlRun)
+        .where(of_site, CrawlRun.status.in_(("ok", "degraded")), CrawlRun.started_at >= now - SOURCE_HISTORY)
+        .order_by(CrawlRun.started_at)
+        .limit(2000)
     ).all()
     return last_good, last_finished, history
 
@@ -257,15 +304,30 @@ def _source_warnings(run, everyday: Sequence[str]) -> list[tuple[str, str]]:
     found = []
     for source in everyday:
         if source not in counts.by_source:
-            found.append(("source_missing", f"the last crawl (#{run.id}) did not read source {source!r} at all "
-                                            "(it is missing from the run's counts)"))
+            found.append(
+                (
+                    "source_missing",
+                    f"the last crawl (#{run.id}) did not read source {source!r} at all "
+                    "(it is missing from the run's counts)",
+                )
+            )
     for source in counts.sources:
         # Rows written before sources counted their pages have no "pages_read": no verdict on them.
         if counts.by_source[source].get("pages_read") == 0:
-            reason = next((error.get("reason") for error in run.errors or []
-                           if isinstance(error, dict) and error.get("source") == source), None)
-            found.append(("source_failed", f"the last crawl (#{run.id}) could not read source {source!r}: "
-                                           f"{reason or 'no reason recorded'}"))
+            reason = next(
+                (
+                    error.get("reason")
+                    for error in run.errors or []
+                    if isinstance(error, dict) and error.get("source") == source
+                ),
+                None,
+            )
+            found.append(
+                (
+                    "source_failed",
+                    f"the last crawl (#{run.id}) could not read source {source!r}: {reason or 'no reason recorded'}",
+                )
+            )
     return found
 
 

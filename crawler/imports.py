@@ -106,8 +106,9 @@ def parse_line(number: int, line: str) -> _Record:
     if not isinstance(data, dict):
         raise _BadLine("not a JSON object")
     images = data.get("images") or []
-    if not isinstance(images, list) or not all(isinstance(image, dict) and isinstance(image.get("url"), str)
-                                               for image in images):
+    if not isinstance(images, list) or not all(
+        isinstance(image, dict) and isinstance(image.get("url"), str) for image in images
+    ):
         raise _BadLine("images must be a list of {url, caption}")
     version = data.get("version")
     if version is not None and (not isinstance(version, int) or version < 1):
@@ -116,14 +117,23 @@ def parse_line(number: int, line: str) -> _Record:
     for entry in data.get("sources") or []:
         if not isinstance(entry, dict) or not isinstance(entry.get("source"), str) or not entry["source"]:
             raise _BadLine("sources must be a list of {source, first_seen_at, last_seen_at, lastmod}")
-        sources[entry["source"][:32]] = (_instant(entry, "first_seen_at"), _instant(entry, "last_seen_at"),
-                                         _instant(entry, "lastmod"))
+        sources[entry["source"][:32]] = (
+            _instant(entry, "first_seen_at"),
+            _instant(entry, "last_seen_at"),
+            _instant(entry, "lastmod"),
+        )
     item = ExtractedArticle(
-        site=_text(data, "site", required=True), external_id=_text(data, "external_id", required=True),
-        url=_text(data, "url", required=True), title=_text(data, "title", required=True),
-        body=_text(data, "body", required=True), sapo=_text(data, "sapo"), author=_text(data, "author"),
-        published_at=_instant(data, "published_at"), modified_at=_instant(data, "modified_at"),
-        category=_strings(data, "category"), tags=_strings(data, "tags"),
+        site=_text(data, "site", required=True),
+        external_id=_text(data, "external_id", required=True),
+        url=_text(data, "url", required=True),
+        title=_text(data, "title", required=True),
+        body=_text(data, "body", required=True),
+        sapo=_text(data, "sapo"),
+        author=_text(data, "author"),
+        published_at=_instant(data, "published_at"),
+        modified_at=_instant(data, "modified_at"),
+        category=_strings(data, "category"),
+        tags=_strings(data, "tags"),
         images=[Image(image["url"], image.get("caption") or "") for image in images],
         extractor=_text(data, "extractor") or "site",
     )
@@ -152,8 +162,15 @@ def _store(database: Database, batch: list[_Record], topics: TopicSet, now: date
                 row.changed_at = record.changed_at or row.changed_at
                 row.version = record.version or row.version
                 for source, (first, last, lastmod) in (record.sources or {SOURCE: (None, None, None)}).items():
-                    session.add(ArticleSource(article=row, source=source, first_seen_at=first or now,
-                                              last_seen_at=last or now, lastmod=lastmod))
+                    session.add(
+                        ArticleSource(
+                            article=row,
+                            source=source,
+                            first_seen_at=first or now,
+                            last_seen_at=last or now,
+                            lastmod=lastmod,
+                        )
+                    )
             else:
                 sources = {source: lastmod for source, (_, _, lastmod) in record.sources.items()}
                 seen[row.id] = sources or {SOURCE: None}
@@ -165,7 +182,12 @@ def _store(database: Database, batch: list[_Record], topics: TopicSet, now: date
 
 
 def import_articles(
-    database: Database, lines: Iterable[str], topics: TopicSet, *, now: datetime, batch_size: int = IMPORT_BATCH,
+    database: Database,
+    lines: Iterable[str],
+    topics: TopicSet,
+    *,
+    now: datetime,
+    batch_size: int = IMPORT_BATCH,
     progress: TextIO | None = None,
 ) -> ImportReport:
     """Store every readable line; see the module docstring. ``progress``: a stream for a progress line."""
@@ -222,7 +244,7 @@ def import_articles(
     with database.session() as session:
         for run in runs.values():
             run.status, run.finished_at = "ok", max(finished, now)
-            run.message = (f"imported; {len(report.skipped)} line(s) skipped" if report.skipped else "imported")
+            run.message = f"imported; {len(report.skipped)} line(s) skipped" if report.skipped else "imported"
             session.add(run)
         session.flush()
         report.runs = [run.id for run in runs.values()]

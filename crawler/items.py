@@ -46,8 +46,15 @@ class ExtractedArticle:
     def content_hash(self) -> str:
         """A digest of what a reader sees, so re-fetches that change nothing are not updates."""
         payload = json.dumps(
-            [self.title, self.sapo, self.body, self.author, self.category, self.tags,
-             [[image.url, image.caption] for image in self.images]],
+            [
+                self.title,
+                self.sapo,
+                self.body,
+                self.author,
+                self.category,
+                self.tags,
+                [[image.url, image.caption] for image in self.images],
+            ],
             ensure_ascii=False,
         )
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()

@@ -273,8 +273,12 @@ def try_acquire(
     with database.session() as session:
         result = session.execute(update(Lease).where(*condition).values(**values))
         if cast(CursorResult[Any], result).rowcount == 1:
-            log.info("took over the %s lease from %s (%s)", name, holder.owner,
-                     "process gone" if holder.holder_gone() else "expired")
+            log.info(
+                "took over the %s lease from %s (%s)",
+                name,
+                holder.owner,
+                "process gone" if holder.holder_gone() else "expired",
+            )
             return None
     current = lease_holder(database, name)
     return current if current is not None else holder

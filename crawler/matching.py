@@ -61,8 +61,9 @@ class TopicSpec:
     def __post_init__(self) -> None:
         if self.accents not in ACCENT_MODES:
             raise ConfigError(
-                f"topic {self.name!r}: accents must be one of {', '.join(ACCENT_MODES)}, "
-                f"not {self.accents!r}", key="accents")
+                f"topic {self.name!r}: accents must be one of {', '.join(ACCENT_MODES)}, not {self.accents!r}",
+                key="accents",
+            )
 
     @property
     def version(self) -> str:
@@ -82,8 +83,13 @@ class ArticleFields:
     @classmethod
     def from_article(cls, article: Any) -> ArticleFields:
         """From anything with title/sapo/body/tags/category attributes (Article, a DB row)."""
-        return cls(article.title or "", article.sapo or "", article.body or "",
-                   tuple(article.tags or ()), tuple(article.category or ()))
+        return cls(
+            article.title or "",
+            article.sapo or "",
+            article.body or "",
+            tuple(article.tags or ()),
+            tuple(article.category or ()),
+        )
 
     def units(self) -> Iterator[tuple[str, int, str]]:
         """(field, index within the field, text) for each piece of text to scan."""
@@ -123,18 +129,31 @@ class Hit:
         return self.snippet[:start], self.snippet[start:end], self.snippet[end:]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"term": self.term, "field": self.field, "index": self.index,
-                "start": self.start, "end": self.end, "snippet": self.snippet,
-                "highlight": list(self.highlight), "negated": self.negated}
+        return {
+            "term": self.term,
+            "field": self.field,
+            "index": self.index,
+            "start": self.start,
+            "end": self.end,
+            "snippet": self.snippet,
+            "highlight": list(self.highlight),
+            "negated": self.negated,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Hit:
         """The inverse of ``to_dict`` (a stored match's hits)."""
         highlight = data.get("highlight") or (0, 0)
-        return cls(term=str(data["term"]), field=str(data["field"]), start=int(data["start"]),
-                   end=int(data["end"]), snippet=str(data.get("snippet") or ""),
-                   highlight=(int(highlight[0]), int(highlight[1])), index=int(data.get("index", 0)),
-                   negated=bool(data.get("negated", False)))
+        return cls(
+            term=str(data["term"]),
+            field=str(data["field"]),
+            start=int(data["start"]),
+            end=int(data["end"]),
+            snippet=str(data.get("snippet") or ""),
+            highlight=(int(highlight[0]), int(highlight[1])),
+            index=int(data.get("index", 0)),
+            negated=bool(data.get("negated", False)),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,8 +415,7 @@ class Matcher:
         for index in candidates:
             topic = self._topics[index]
             if self._evaluate(topic.program, topic, scan.found):
-                result[topic.spec.name] = self._hits(
-                    scan, topic, self._witnesses(topic.program, topic, scan.found))
+                result[topic.spec.name] = self._hits(scan, topic, self._witnesses(topic.program, topic, scan.found))
         return result
 
     def carried(self, fields: ArticleFields, topic_name: str) -> list[str] | None:

@@ -94,9 +94,8 @@ def _tokenize(query: str, topic: str | None) -> list[_Token]:
         elif char == '"':
             close = query.find('"', i + 1)
             if close < 0:
-                raise QueryError("unbalanced quote: this '\"' is never closed",
-                                 query=query, position=i, topic=topic)
-            tokens.append(_Token("QUOTED", i, query[i + 1:close], close + 1))
+                raise QueryError("unbalanced quote: this '\"' is never closed", query=query, position=i, topic=topic)
+            tokens.append(_Token("QUOTED", i, query[i + 1 : close], close + 1))
             i = close + 1
         elif char == "-" and i + 1 < n and not query[i + 1].isspace() and query[i + 1] not in ")-":
             tokens.append(_Token("NOT", i, "-"))
@@ -108,8 +107,7 @@ def _tokenize(query: str, topic: str | None) -> list[_Token]:
             word = query[i:j]
             rest = query[j:].lstrip()
             if word == "-" and (not rest or rest[0] == ")"):
-                raise QueryError("dangling operator '-': nothing follows it",
-                                 query=query, position=i, topic=topic)
+                raise QueryError("dangling operator '-': nothing follows it", query=query, position=i, topic=topic)
             prefix = _FIELD_PREFIX.match(word)
             if word in _OPERATORS:
                 tokens.append(_Token(word, i, word))
@@ -120,7 +118,10 @@ def _tokenize(query: str, topic: str | None) -> list[_Token]:
                     raise QueryError(
                         f"unknown field {prefix.group(1)!r} (fields: {', '.join(FIELDS)}; "
                         "put text containing ':' in quotes)",
-                        query=query, position=i, topic=topic)
+                        query=query,
+                        position=i,
+                        topic=topic,
+                    )
                 tokens.append(_Token("FIELD", i, name))
                 i += prefix.end()
             else:
@@ -224,7 +225,7 @@ class _Parser:
         first = last = self.take()
         while (token := self.peek()) is not None and token.kind == "WORD":
             last = self.take()
-        return self.term(self.query[first.position:last.end], first.position, first.position)
+        return self.term(self.query[first.position : last.end], first.position, first.position)
 
     def term(self, text: str, position: int, error_position: int) -> Term:
         key = term_keys(text)[0]
@@ -276,7 +277,8 @@ def parse_query(query: str, *, topic: str | None = None) -> Node:
         raise parser.error(
             "the query can match articles that contain none of its terms "
             "(a NOT-only query or branch); add a term that must be present",
-            offender.position)
+            offender.position,
+        )
     return node
 
 
@@ -315,6 +317,7 @@ def render(node: Node, *, canonical: bool = False) -> str:
         return f"NOT {inner}" if isinstance(node.child, (Term, Not)) else f"NOT ({inner})"
     if isinstance(node, And):
         parts = [render(child, canonical=canonical) for child in node.children]
-        return " AND ".join(f"({part})" if isinstance(child, Or) else part
-                            for child, part in zip(node.children, parts, strict=True))
+        return " AND ".join(
+            f"({part})" if isinstance(child, Or) else part for child, part in zip(node.children, parts, strict=True)
+        )
     return " OR ".join(render(child, canonical=canonical) for child in node.children)

@@ -62,8 +62,7 @@ def _irregular_runs(text: str) -> list[tuple[int, int]]:
     if "  " not in text:
         if text.isprintable():
             return []
-        if (" \n" not in text and "\n " not in text and "\n\n\n" not in text
-                and text.replace("\n\n", "").isprintable()):
+        if " \n" not in text and "\n " not in text and "\n\n\n" not in text and text.replace("\n\n", "").isprintable():
             runs = []
             start = text.find("\n\n")
             while start >= 0:

@@ -66,9 +66,17 @@ def sync_topics(session: Session, topic_set: TopicSet, *, now: datetime) -> list
         if row is None:
             # Another process preparing the same configuration may add it at once.
             module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-            session.execute(module.insert(Topic).values(
-                name=spec.name, query=spec.query, accents=spec.accents, version=spec.version, updated_at=now,
-            ).on_conflict_do_nothing(index_elements=[Topic.name]))
+            session.execute(
+                module.insert(Topic)
+                .values(
+                    name=spec.name,
+                    query=spec.query,
+                    accents=spec.accents,
+                    version=spec.version,
+                    updated_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=[Topic.name])
+            )
             stale.append(spec.name)
             continue
         if row.version != spec.version:
@@ -96,9 +104,15 @@ def match_article(
         return []
     versions = topic_set.versions
     rows: list[dict[str, Any]] = [
-        dict(topic=name, topic_version=versions[name], article_version=article.version,
-             hits=[hit.to_dict() for hit in found[name]], matched_at=now)
-        for name in names if found.get(name)
+        dict(
+            topic=name,
+            topic_version=versions[name],
+            article_version=article.version,
+            hits=[hit.to_dict() for hit in found[name]],
+            matched_at=now,
+        )
+        for name in names
+        if found.get(name)
     ]
     if new:
         # Nobody else can see an article this transaction just added: plain inserts, batched at flush.
@@ -120,13 +134,15 @@ def _upsert_matches(session: Session, rows: list[dict]):
     statement = module.insert(Match).values(rows)
     return statement.on_conflict_do_update(
         index_elements=[Match.article_id, Match.topic],
-        set_={column: statement.excluded[column]
-              for column in ("topic_version", "article_version", "hits", "matched_at")},
+        set_={
+            column: statement.excluded[column] for column in ("topic_version", "article_version", "hits", "matched_at")
+        },
     )
 
 
-def rematch(database: Database, topic_set: TopicSet, *, now: datetime,
-            batch_size: int = REMATCH_BATCH) -> dict[str, int]:
+def rematch(
+    database: Database, topic_set: TopicSet, *, now: datetime, batch_size: int = REMATCH_BATCH
+) -> dict[str, int]:
     """Match the archive against these topics, in short batches; returns matches per topic.
 
     Only the articles the archive index cannot rule out for one of the topics are
@@ -161,8 +177,7 @@ def rematch(database: Database, topic_set: TopicSet, *, now: datetime,
         with database.session() as session:
             # An article the index rules out for every one of these topics matches none of them.
             ruled_in = candidate_subquery(session.get_bind().dialect.name, candidates)
-            session.execute(delete(Match).where(Match.topic.in_(names),
-                                                Match.article_id.not_in(select(ruled_in.c.id))))
+            session.execute(delete(Match).where(Match.topic.in_(names), Match.article_id.not_in(select(ruled_in.c.id))))
     else:
         log.warning("re-matching by reading every article: the archive index cannot narrow %s", ", ".join(names))
         last_id = -1
@@ -197,4 +212,3 @@ def prepare_topics(database: Database, topics: Sequence[TopicConfig | dict], *, 
         for name in stale:
             log.info("topic %r re-matched over the archive: %d article(s)", name, counts.get(name, 0))
     return topic_set
-

@@ -161,14 +161,19 @@ def _compose(
 
 
 def _next_digest_key(session: Session, email: str, day: date) -> str:
-    """"2025-03-27" for a recipient's first digest of the day, then "2025-03-27-2", ..."""
-    earlier = session.scalar(
-        select(func.count()).select_from(OutboxMessage).where(
-            OutboxMessage.recipient == recipient_key(email),
-            OutboxMessage.digest_date == day,
-            OutboxMessage.kind == "digest",
+    """ "2025-03-27" for a recipient's first digest of the day, then "2025-03-27-2", ..."""
+    earlier = (
+        session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(
+                OutboxMessage.recipient == recipient_key(email),
+                OutboxMessage.digest_date == day,
+                OutboxMessage.kind == "digest",
+            )
         )
-    ) or 0
+        or 0
+    )
     return day.isoformat() if not earlier else f"{day.isoformat()}-{earlier + 1}"
 
 
@@ -247,17 +252,26 @@ def run_digest(
 def retry_due(database: Database, now: datetime) -> bool:
     """Whether a pending row is due, or a row was left "sending" (a cheap check, no lease)."""
     with database.session() as session:
-        return bool(session.scalar(
-            select(func.count()).select_from(OutboxMessage).where(
-                (OutboxMessage.status == "sending")
-                | ((OutboxMessage.status == "pending")
-                   & (OutboxMessage.next_attempt_at.is_(None) | (OutboxMessage.next_attempt_at <= now)))
+        return bool(
+            session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(
+                    (OutboxMessage.status == "sending")
+                    | (
+                        (OutboxMessage.status == "pending")
+                        & (OutboxMessage.next_attempt_at.is_(None) | (OutboxMessage.next_attempt_at <= now))
+                    )
+                )
             )
-        ))
+        )
 
 
 def retry_pending(
-    config: Config, database: Database, *, now: datetime | None = None,
+    config: Config,
+    database: Database,
+    *,
+    now: datetime | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> DigestRun:
     """Send the pending rows that are due, and nothing new: the service's retry job, between digests."""
@@ -282,8 +296,17 @@ def _report_waiting(config: Config, database: Database, run: DigestRun) -> None:
                 continue
             when = _local(row.next_attempt_at, config) if row.next_attempt_at else "the next run"
             error = f"waits for a retry at {when}" + (f" (last: {row.last_error})" if row.last_error else "")
-            run.results.append(RecipientResult(configured[row.recipient], "pending", len(row.items or ()), error,
-                                               outbox_id=row.id, digest_key=row.digest_key, subject=row.subject))
+            run.results.append(
+                RecipientResult(
+                    configured[row.recipient],
+                    "pending",
+                    len(row.items or ()),
+                    error,
+                    outbox_id=row.id,
+                    digest_key=row.digest_key,
+                    subject=row.subject,
+                )
+            )
 
 
 def _local(moment: datetime, config: Config) -> str:
@@ -313,25 +336,35 @@ def _recover_sending(database: Database, now: datetime) -> int:
             row.updated_at = now
             row.next_attempt_at = None
             if count > MAX_UNKNOWN_RESENDS:
-                log.error("outbox %d (%s, digest %s) was left 'sending' again; sent %d times with an unknown outcome, "
-                          "not resent again", row.id, row.recipient, row.digest_key, count)
+                log.error(
+                    "outbox %d (%s, digest %s) was left 'sending' again; sent %d times with an unknown outcome, "
+                    "not resent again",
+                    row.id,
+                    row.recipient,
+                    row.digest_key,
+                    count,
+                )
                 row.status = "failed"
                 row.last_error = _with_unknown(
                     f"interrupted while sending, {count} times with an unknown outcome: not resent again "
-                    "(the reader may have it; its articles come again in the next digest)", count)
+                    "(the reader may have it; its articles come again in the next digest)",
+                    count,
+                )
                 continue
             log.warning(
                 "outbox %d (%s, digest %s) was left 'sending' by an interrupted run; the server may already "
-                "have it: resending with the same Message-ID %s", row.id, row.recipient, row.digest_key, row.message_id,
+                "have it: resending with the same Message-ID %s",
+                row.id,
+                row.recipient,
+                row.digest_key,
+                row.message_id,
             )
             row.status = "pending"
             row.last_error = _with_unknown("interrupted while sending; resent", count)
         return len(stuck)
 
 
-def _enqueue(
-    config: Config, database: Database, recipient: RecipientConfig, now: datetime, links: ReaderLinks
-) -> bool:
+def _enqueue(config: Config, database: Database, recipient: RecipientConfig, now: datetime, links: ReaderLinks) -> bool:
     """Write the outbox row for what `recipient` is owed; False when there is nothing to send."""
     with database.session() as session:
         composed = _compose(session, config, recipient, now, links)
@@ -360,12 +393,17 @@ def _enqueue(
 
 
 def _has_digest_on(session: Session, email: str, day: date) -> bool:
-    return bool(session.scalar(
-        select(func.count()).select_from(OutboxMessage).where(
-            OutboxMessage.recipient == recipient_key(email), OutboxMessage.digest_date == day,
-            OutboxMessage.kind == "digest",
+    return bool(
+        session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(
+                OutboxMessage.recipient == recipient_key(email),
+                OutboxMessage.digest_date == day,
+                OutboxMessage.kind == "digest",
+            )
         )
-    ))
+    )
 
 
 def _send_due(
@@ -396,15 +434,18 @@ def _send_due(
             shown_email = configured.get(recipient, recipient)
             if recipient not in configured and only_ids is None:
                 _finish(database, row_id, "failed", now, error="recipient is no longer in the configuration")
-                results.append(RecipientResult(shown_email, "failed", items,
-                                               "recipient is no longer in the configuration", **info))
+                results.append(
+                    RecipientResult(shown_email, "failed", items, "recipient is no longer in the configuration", **info)
+                )
                 continue
             if transport_error is not None:
-                results.append(RecipientResult(shown_email, "pending", items, f"not attempted: {transport_error}",
-                                               **info))
+                results.append(
+                    RecipientResult(shown_email, "pending", items, f"not attempted: {transport_error}", **info)
+                )
                 continue
-            status, error = _deliver(config, database, smtp, row_id, raw, Envelope(envelope_from, recipient), now,
-                                     sleep)
+            status, error = _deliver(
+                config, database, smtp, row_id, raw, Envelope(envelope_from, recipient), now, sleep
+            )
             if status == "transport":
                 transport_error = error
                 status = "pending"
@@ -413,8 +454,14 @@ def _send_due(
 
 
 def _deliver(
-    config: Config, database: Database, smtp: SmtpSession, row_id: int, raw: bytes, envelope: Envelope,
-    now: datetime, sleep: Callable[[float], None],
+    config: Config,
+    database: Database,
+    smtp: SmtpSession,
+    row_id: int,
+    raw: bytes,
+    envelope: Envelope,
+    now: datetime,
+    sleep: Callable[[float], None],
 ) -> tuple[str, str]:
     """Try one row up to smtp.max_attempts times; returns (status, error)."""
     backoff = config.smtp.retry_backoff_seconds
@@ -433,8 +480,13 @@ def _deliver(
         except SmtpTemporaryError as exc:
             retry_at = _postpone(database, row_id, now, error=str(exc), max_attempts=config.smtp.max_attempts)
             error = f"{exc}; will retry at {_local(retry_at, config)}"
-            log.warning("digest for %s not sent (attempt %d of %d): %s", envelope.recipient, attempt + 1,
-                        config.smtp.max_attempts, exc)
+            log.warning(
+                "digest for %s not sent (attempt %d of %d): %s",
+                envelope.recipient,
+                attempt + 1,
+                config.smtp.max_attempts,
+                exc,
+            )
             if attempt + 1 < config.smtp.max_attempts and backoff:
                 sleep(backoff * 2**attempt)
             if attempt + 1 == config.smtp.max_attempts and isinstance(exc, SmtpTransportError):
@@ -465,13 +517,17 @@ def _unknown_outcome(
         row.updated_at = now
         if count > MAX_UNKNOWN_RESENDS:
             row.status, row.next_attempt_at = "failed", None
-            shown = (f"outcome unknown again ({error}); sent {count} times, not resent again "
-                     "(the reader may have it; its articles come again in the next digest)")
+            shown = (
+                f"outcome unknown again ({error}); sent {count} times, not resent again "
+                "(the reader may have it; its articles come again in the next digest)"
+            )
         else:
             row.status, row.next_attempt_at = "pending", now + UNKNOWN_WAIT
             left = MAX_UNKNOWN_RESENDS - count + 1
-            shown = (f"outcome unknown ({error}); will retry {'once' if left == 1 else f'{left} more times'} "
-                     f"at {_local(row.next_attempt_at, config)}")
+            shown = (
+                f"outcome unknown ({error}); will retry {'once' if left == 1 else f'{left} more times'} "
+                f"at {_local(row.next_attempt_at, config)}"
+            )
         row.last_error = _with_unknown(shown, count)
         status = row.status
     log.warning("digest for %s: %s", envelope.recipient, shown)
@@ -490,7 +546,12 @@ def _claim(database: Database, row_id: int, now: datetime) -> bool:
 
 
 def _finish(
-    database: Database, row_id: int, status: str, now: datetime, *, error: str,
+    database: Database,
+    row_id: int,
+    status: str,
+    now: datetime,
+    *,
+    error: str,
     next_attempt_at: datetime | None = None,
 ) -> None:
     with database.session() as session:
@@ -534,8 +595,15 @@ def _mark_sent(database: Database, row_id: int, now: datetime) -> None:
                 continue  # deleted from the archive since the message was built
             delivery = session.get(Delivery, (row.recipient, article_id))
             if delivery is None:
-                session.add(Delivery(recipient=row.recipient, article_id=article_id, article_version=version,
-                                     outbox_id=row.id, delivered_at=now))
+                session.add(
+                    Delivery(
+                        recipient=row.recipient,
+                        article_id=article_id,
+                        article_version=version,
+                        outbox_id=row.id,
+                        delivered_at=now,
+                    )
+                )
             elif delivery.article_version < version:
                 delivery.article_version = version
                 delivery.outbox_id = row.id
@@ -543,7 +611,12 @@ def _mark_sent(database: Database, row_id: int, now: datetime) -> None:
 
 
 def resend_digest(
-    config: Config, database: Database, day: date, to: str, *, now: datetime | None = None,
+    config: Config,
+    database: Database,
+    day: date,
+    to: str,
+    *,
+    now: datetime | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> DigestRun:
     """Send a past digest again, as a new message (a new Message-ID, so the reader's client shows it)."""
@@ -553,28 +626,49 @@ def resend_digest(
         with database.session() as session:
             original = session.scalars(
                 select(OutboxMessage)
-                .where(OutboxMessage.recipient == key, OutboxMessage.digest_date == day,
-                       OutboxMessage.kind == "digest", OutboxMessage.status == "sent")
-                .order_by(OutboxMessage.id.desc()).limit(1)
+                .where(
+                    OutboxMessage.recipient == key,
+                    OutboxMessage.digest_date == day,
+                    OutboxMessage.kind == "digest",
+                    OutboxMessage.status == "sent",
+                )
+                .order_by(OutboxMessage.id.desc())
+                .limit(1)
             ).first()
             if original is None:
                 raise UsageError(f"no digest was sent to {to} on {day.isoformat()} (see `bantin status`)")
-            resends = session.scalar(
-                select(func.count()).select_from(OutboxMessage).where(
-                    OutboxMessage.recipient == key, OutboxMessage.kind == "resend",
-                    OutboxMessage.digest_key.like(f"{original.digest_key}-r%"),
+            resends = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(
+                        OutboxMessage.recipient == key,
+                        OutboxMessage.kind == "resend",
+                        OutboxMessage.digest_key.like(f"{original.digest_key}-r%"),
+                    )
                 )
-            ) or 0
+                or 0
+            )
             digest_key = f"{original.digest_key}-r{resends + 1}"
             msg_id = message_id(digest_key, key, sender_address(config.smtp))
             message = BytesParser(policy=UTF8_MAIL_POLICY if needs_smtputf8(key) else MAIL_POLICY).parsebytes(
-                original.raw_message)
+                original.raw_message
+            )
             message.replace_header("Message-ID", msg_id)
             message.replace_header("Date", format_datetime(now.astimezone(config.schedule.tz)))
             row = OutboxMessage(
-                digest_key=digest_key, digest_date=original.digest_date, recipient=key, message_id=msg_id,
-                subject=original.subject, raw_message=message.as_bytes(), items=list(original.items or []),
-                status="pending", attempts=0, created_at=now, updated_at=now, kind="resend",
+                digest_key=digest_key,
+                digest_date=original.digest_date,
+                recipient=key,
+                message_id=msg_id,
+                subject=original.subject,
+                raw_message=message.as_bytes(),
+                items=list(original.items or []),
+                status="pending",
+                attempts=0,
+                created_at=now,
+                updated_at=now,
+                kind="resend",
             )
             session.add(row)
             session.flush()

@@ -139,17 +139,30 @@ class Digest:
         ordered = _fair_order(self.groups, self.overflow)
         shown = {id(item) for item in ordered[:limit]}
         groups = [
-            Group(group.topic,
-                  [item for item in group.items + self.overflow if id(item) in shown and item.topic == group.topic],
-                  group.total)
+            Group(
+                group.topic,
+                [item for item in group.items + self.overflow if id(item) in shown and item.topic == group.topic],
+                group.total,
+            )
             for group in self.groups
         ]
         for group in groups:
             group.items.sort(key=_newest_first)
         overflow = [item for item in ordered if id(item) not in shown]
         return Digest(
-            self.recipient, self.name, self.language, self.date, self.digest_date, groups, overflow, self.total,
-            self.topic_counts, self.topics, self.coverage, self.subject, self.items,
+            self.recipient,
+            self.name,
+            self.language,
+            self.date,
+            self.digest_date,
+            groups,
+            overflow,
+            self.total,
+            self.topic_counts,
+            self.topics,
+            self.coverage,
+            self.subject,
+            self.items,
         )
 
 
@@ -191,8 +204,9 @@ def build_digest(
     total = len(items)
     cap = max_items if max_items is not None else config.digest.max_items
     since = previous_digest_at(session, recipient.email)
-    coverage = crawl_coverage(session, since=since, now=now, tz=tz, language=language,
-                              sites=[entry.id for entry in config.enabled_sites()])
+    coverage = crawl_coverage(
+        session, since=since, now=now, tz=tz, language=language, sites=[entry.id for entry in config.enabled_sites()]
+    )
     digest = Digest(
         recipient=recipient.email,
         name=recipient.name,
@@ -205,8 +219,9 @@ def build_digest(
         topic_counts=topic_counts,
         topics=[topic.name for topic in topics],
         coverage=coverage,
-        subject=subject_line(language, date_text, total, topic_counts,
-                             updates=sum(1 for item in items if item.updated)),
+        subject=subject_line(
+            language, date_text, total, topic_counts, updates=sum(1 for item in items if item.updated)
+        ),
         items=sorted((item.article_id, item.version) for item in items),
     )
     return digest.with_shown(cap) if total > cap else digest
@@ -251,8 +266,9 @@ def owed_items(
         select(OutboxMessage.items).where(OutboxMessage.recipient == key, OutboxMessage.status.in_(IN_FLIGHT))
     ):
         for delivered_version in pairs:
-            in_flight[delivered_version.article_id] = max(delivered_version.version,
-                                                          in_flight.get(delivered_version.article_id, 0))
+            in_flight[delivered_version.article_id] = max(
+                delivered_version.version, in_flight.get(delivered_version.article_id, 0)
+            )
     rows = session.execute(
         select(Match.topic, Match.hits, ArticleRow)
         .join(ArticleRow, ArticleRow.id == Match.article_id)
@@ -271,15 +287,18 @@ def owed_items(
     items = []
     for article, topic_hits in matched.values():
         topic_hits.sort(key=lambda entry: entry[0])
-        items.append(
-            _item(article, topic_hits, names, updated=article.id in delivered, tz=tz, language=language)
-        )
+        items.append(_item(article, topic_hits, names, updated=article.id in delivered, tz=tz, language=language))
     return items
 
 
 def _item(
-    article: ArticleRow, topic_hits: list[tuple[int, str, list[Hit]]], names: dict[str, str], *, updated: bool,
-    tz: tzinfo, language: str,
+    article: ArticleRow,
+    topic_hits: list[tuple[int, str, list[Hit]]],
+    names: dict[str, str],
+    *,
+    updated: bool,
+    tz: tzinfo,
+    language: str,
 ) -> Item:
     snippets: list[Snippet] = []
     seen_snippets: set[str] = set()
@@ -294,8 +313,12 @@ def _item(
                 if hit.field not in reason.fields:
                     reason.fields.append(hit.field)
                     reason.field_labels.append(i18n.field_name(language, hit.field))
-            if (hit.snippet and hit.snippet not in seen_snippets and len(snippets) < MAX_SNIPPETS
-                    and hit.field != "title"):
+            if (
+                hit.snippet
+                and hit.snippet not in seen_snippets
+                and len(snippets) < MAX_SNIPPETS
+                and hit.field != "title"
+            ):
                 seen_snippets.add(hit.snippet)
                 snippets.append(Snippet(hit.field, i18n.field_name(language, hit.field), highlight(hit)))
     published_at = article.published_at
@@ -367,7 +390,12 @@ def previous_digest_at(session: Session, email: str) -> datetime | None:
 
 
 def crawl_coverage(
-    session: Session, *, since: datetime | None, now: datetime, tz: tzinfo, language: str,
+    session: Session,
+    *,
+    since: datetime | None,
+    now: datetime,
+    tz: tzinfo,
+    language: str,
     sites: list[str] | None = None,
 ) -> Coverage:
     """The crawl ledger since the previous digest (or the last day), per followed site: a line plus a warning.
@@ -377,8 +405,9 @@ def crawl_coverage(
     """
     window_start = since or (now - timedelta(days=1))
     site_ids = sites or list(session.scalars(select(CrawlRun.site).distinct().order_by(CrawlRun.site))) or ["nhandan"]
-    per_site = [_site_coverage(session, site, window_start=window_start, now=now, tz=tz, language=language)
-                for site in site_ids]
+    per_site = [
+        _site_coverage(session, site, window_start=window_start, now=now, tz=tz, language=language) for site in site_ids
+    ]
     if len(per_site) == 1:
         only = per_site[0]
         line, warning = only.line, only.warning
@@ -404,7 +433,8 @@ def _site_coverage(
 ) -> SiteCoverage:
     of_site = CrawlRun.site == site
     runs = session.scalars(
-        select(CrawlRun).where(of_site, CrawlRun.started_at >= window_start, CrawlRun.started_at <= now)
+        select(CrawlRun)
+        .where(of_site, CrawlRun.started_at >= window_start, CrawlRun.started_at <= now)
         .order_by(CrawlRun.started_at)
     ).all()
     counts = RunCounts.combined(run.counts for run in runs)
@@ -412,12 +442,16 @@ def _site_coverage(
     scanned = totals["new"] + totals["updated"]
     failures = totals["failed"]
     last = session.scalars(
-        select(CrawlRun).where(of_site, CrawlRun.status != "running", CrawlRun.started_at <= now)
-        .order_by(CrawlRun.started_at.desc()).limit(1)
+        select(CrawlRun)
+        .where(of_site, CrawlRun.status != "running", CrawlRun.started_at <= now)
+        .order_by(CrawlRun.started_at.desc())
+        .limit(1)
     ).first()
     last_good = session.scalar(
-        select(CrawlRun.finished_at).where(of_site, CrawlRun.status == "ok", CrawlRun.started_at <= now)
-        .order_by(CrawlRun.started_at.desc()).limit(1)
+        select(CrawlRun.finished_at)
+        .where(of_site, CrawlRun.status == "ok", CrawlRun.started_at <= now)
+        .order_by(CrawlRun.started_at.desc())
+        .limit(1)
     )
 
     def when(moment: datetime | None) -> str:
@@ -432,10 +466,15 @@ def _site_coverage(
         warning = i18n.text(language, "warn_stale", when=when(last_good or last.started_at))
     if runs:
         line = i18n.text(
-            language, "coverage", scanned=scanned, runs=len(runs),
-            sources=", ".join(counts.sources) or i18n.text(language, "no_sources"), failures=failures,
+            language,
+            "coverage",
+            scanned=scanned,
+            runs=len(runs),
+            sources=", ".join(counts.sources) or i18n.text(language, "no_sources"),
+            failures=failures,
         )
     else:
         line = i18n.text(language, "coverage_none")
-    return SiteCoverage(site, len(runs), scanned, counts.sources, failures, last.started_at if last else None,
-                        warning, line)
+    return SiteCoverage(
+        site, len(runs), scanned, counts.sources, failures, last.started_at if last else None, warning, line
+    )

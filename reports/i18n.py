@@ -20,7 +20,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "more": "… và {count} bài khác",
         "more_html": "… và {count} bài khác (xem danh sách trong bản văn bản của thư này).",
         "coverage": "Đã quét {scanned} bài mới hoặc cập nhật ({runs} lượt thu thập, nguồn: {sources}); "
-                    "{failures} trang lỗi.",
+        "{failures} trang lỗi.",
         "coverage_none": "Chưa có lượt thu thập nào kể từ bản tin trước.",
         "no_sources": "không nguồn nào",
         "warn_degraded": "Cảnh báo: lượt thu thập gần nhất ({when}) có trạng thái “{status}” — có thể bỏ sót bài.",
@@ -35,7 +35,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "field_category": "chuyên mục",
         "test_subject": "bantin: thư kiểm tra SMTP",
         "test_body": "Đây là thư kiểm tra cấu hình SMTP của bantin, gửi lúc {when}. "
-                     "Nếu bạn đọc được thư này, cấu hình đã đúng.",
+        "Nếu bạn đọc được thư này, cấu hình đã đúng.",
     },
     "en": {
         "brand": "NDO digest",
@@ -54,7 +54,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "more": "… and {count} more",
         "more_html": "… and {count} more (listed in the plain-text part of this message).",
         "coverage": "Scanned {scanned} new or updated articles ({runs} crawl runs, sources: {sources}); "
-                    "{failures} failed pages.",
+        "{failures} failed pages.",
         "coverage_none": "No crawl has run since the previous digest.",
         "no_sources": "no source",
         "warn_degraded": "Warning: the last crawl ({when}) ended “{status}” — articles may be missing.",

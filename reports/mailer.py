@@ -97,7 +97,8 @@ class ReaderLinks:
             if secret is None:
                 raise ConfigError(
                     f"web.public_url is set but there is no signing secret: set ${config.web.secret_env} "
-                    "or web.secret_file", key="web.secret_env",
+                    "or web.secret_file",
+                    key="web.secret_env",
                 )
         mailbox = config.digest.unsubscribe_mailto.removeprefix("mailto:") or sender_address(config.smtp)
         return cls(config.web.public_url, secret, smtp_address(mailbox))
@@ -144,8 +145,9 @@ def build_message(
         url, mailto = unsubscribe
         targets = [f"<{url}>"] if url else []
         targets.append(f"<{mailto}>")
-        message["List-Unsubscribe"] = check_header("List-Unsubscribe", ", ".join(targets),
-                                                   source="config web.public_url / digest.unsubscribe_mailto")
+        message["List-Unsubscribe"] = check_header(
+            "List-Unsubscribe", ", ".join(targets), source="config web.public_url / digest.unsubscribe_mailto"
+        )
         if url:
             message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(text, charset="utf-8")
@@ -343,8 +345,10 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, socket.timeout):
         return "timed out"
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return (f"certificate not trusted ({exc.verify_message}); fix the certificate or, "
-                "only if you trust the server, set smtp.verify_tls = false")
+        return (
+            f"certificate not trusted ({exc.verify_message}); fix the certificate or, "
+            "only if you trust the server, set smtp.verify_tls = false"
+        )
     return str(exc) or type(exc).__name__
 
 
@@ -356,8 +360,15 @@ def send_test_message(config: Config, to: str, *, now: datetime) -> str:
     when = now.astimezone(config.schedule.tz).strftime("%H:%M %d/%m/%Y %z")
     msg_id = message_id(f"test-{now.strftime('%Y%m%d%H%M%S%f')}", to, sender_address(config.smtp))
     message = build_message(
-        config, recipient=to, recipient_name="", subject=i18n.text(language, "test_subject"),
-        text=i18n.text(language, "test_body", when=when) + "\n", html=None, msg_id=msg_id, now=now, unsubscribe=None,
+        config,
+        recipient=to,
+        recipient_name="",
+        subject=i18n.text(language, "test_subject"),
+        text=i18n.text(language, "test_body", when=when) + "\n",
+        html=None,
+        msg_id=msg_id,
+        now=now,
+        unsubscribe=None,
     )
     with SmtpSession(config.smtp) as session:
         session.send(message.as_bytes(), Envelope(sender_address(config.smtp), to))

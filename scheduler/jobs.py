@@ -69,9 +69,7 @@ def _text_value(value: Any) -> str:
 # -- job ledger -----------------------------------------------------------------
 
 
-def start_job_run(
-    database: Database, job: str, *, trigger: str, scheduled_for: datetime | None, now: datetime
-) -> int:
+def start_job_run(database: Database, job: str, *, trigger: str, scheduled_for: datetime | None, now: datetime) -> int:
     with database.session() as session:
         run = JobRun(job=job, trigger=trigger, scheduled_for=scheduled_for, started_at=now, status="running", detail={})
         session.add(run)
@@ -81,9 +79,7 @@ def start_job_run(
 
 def finish_job_run(database: Database, run_id: int, *, status: str, detail: dict[str, Any], now: datetime) -> None:
     with database.session() as session:
-        session.execute(
-            update(JobRun).where(JobRun.id == run_id).values(status=status, detail=detail, finished_at=now)
-        )
+        session.execute(update(JobRun).where(JobRun.id == run_id).values(status=status, detail=detail, finished_at=now))
 
 
 def interrupt_leftover_job_runs(database: Database, *, now: datetime) -> int:
@@ -101,8 +97,10 @@ def last_success(database: Database, job: str) -> datetime | None:
     """When the last successful run of `job` was due (or started, when it was not scheduled)."""
     with database.session() as session:
         runs = session.execute(
-            select(JobRun.scheduled_for, JobRun.started_at).where(JobRun.job == job, JobRun.status == "ok")
-            .order_by(JobRun.started_at.desc()).limit(20)
+            select(JobRun.scheduled_for, JobRun.started_at)
+            .where(JobRun.job == job, JobRun.status == "ok")
+            .order_by(JobRun.started_at.desc())
+            .limit(20)
         ).all()
     moments = [max(filter(None, (scheduled, started))) for scheduled, started in runs]
     return max(moments, default=None)
@@ -120,16 +118,20 @@ def crawl_succeeded_since(database: Database, moment: datetime) -> bool:
     """Whether any crawl (scheduled or manual) finished ok or degraded at or after `moment`."""
     with database.session() as session:
         found = session.scalar(
-            select(func.count()).select_from(CrawlRun).where(
-                CrawlRun.status.in_(SUCCESS_STATUSES), CrawlRun.finished_at >= moment
-            )
+            select(func.count())
+            .select_from(CrawlRun)
+            .where(CrawlRun.status.in_(SUCCESS_STATUSES), CrawlRun.finished_at >= moment)
         )
     return bool(found)
 
 
 @contextlib.contextmanager
 def recorded_job(
-    database: Database, job: str, *, trigger: str = "manual", scheduled_for: datetime | None = None,
+    database: Database,
+    job: str,
+    *,
+    trigger: str = "manual",
+    scheduled_for: datetime | None = None,
     clock: Clock | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Record a JobRun around a block (for manual runs): ok unless the block raises."""
@@ -162,12 +164,17 @@ _STATUS_RANK = {"ok": 0, "degraded": 1, "running": 2, "interrupted": 3, "failed"
 def crawl_runs_of(database: Database, *, pid: int, hostname: str, spawned_at: datetime) -> list[CrawlRun]:
     """The ledger runs one crawl child wrote: one per site it crawled."""
     with database.session() as session:
-        return list(session.scalars(
-            select(CrawlRun)
-            .where(CrawlRun.pid == pid, CrawlRun.hostname == hostname,
-                   CrawlRun.started_at >= spawned_at - dead_runs.CLOCK_SLACK)
-            .order_by(CrawlRun.id)
-        ))
+        return list(
+            session.scalars(
+                select(CrawlRun)
+                .where(
+                    CrawlRun.pid == pid,
+                    CrawlRun.hostname == hostname,
+                    CrawlRun.started_at >= spawned_at - dead_runs.CLOCK_SLACK,
+                )
+                .order_by(CrawlRun.id)
+            )
+        )
 
 
 # -- the crawl child ------------------------------------------------------------
@@ -264,9 +271,7 @@ def run_crawl_child(
     reader.join(timeout=5)
     duration = monotonic() - started
     returncode = process.returncode
-    return _outcome(
-        database, process.pid, hostname, spawned_at, returncode, stopped_for, stop.is_set(), duration
-    )
+    return _outcome(database, process.pid, hostname, spawned_at, returncode, stopped_for, stop.is_set(), duration)
 
 
 def _terminate(process: subprocess.Popen, grace: float) -> None:
@@ -275,8 +280,13 @@ def _terminate(process: subprocess.Popen, grace: float) -> None:
     try:
         process.wait(timeout=grace)
     except subprocess.TimeoutExpired:
-        log_event("crawl", "killing", pid=process.pid, reason=f"still running {grace:g} s after SIGTERM",
-                  level=logging.WARNING)
+        log_event(
+            "crawl",
+            "killing",
+            pid=process.pid,
+            reason=f"still running {grace:g} s after SIGTERM",
+            level=logging.WARNING,
+        )
         with contextlib.suppress(ProcessLookupError):
             process.kill()
         process.wait()
@@ -327,8 +337,9 @@ def _outcome(
         status, message = "interrupted", reason
     else:
         status = "failed"
-        message = (reason if run is None or fixed
-                   else f"{reason}: {run.status}" + (f" — {run.message}" if run.message else ""))
+        message = (
+            reason if run is None or fixed else f"{reason}: {run.status}" + (f" — {run.message}" if run.message else "")
+        )
     return CrawlOutcome(status, returncode, message, run_id, pid, totals, duration)
 
 

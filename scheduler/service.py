@@ -61,8 +61,6 @@ SERVICE_LEASE_TTL = timedelta(minutes=2)
 # -- triggers -------------------------------------------------------------------
 
 
-
-
 def schedule_triggers(schedule: ScheduleConfig) -> dict[str, CronTrigger]:
     return {
         "crawl": make_trigger(schedule.crawl, schedule.timezone),
@@ -75,8 +73,9 @@ def next_fire_time(trigger: CronTrigger, now: datetime) -> datetime | None:
     return trigger.get_next_fire_time(None, now + timedelta(microseconds=1))
 
 
-def previous_fire_time(trigger: CronTrigger, now: datetime, *,
-                       horizon: timedelta = timedelta(days=32)) -> datetime | None:
+def previous_fire_time(
+    trigger: CronTrigger, now: datetime, *, horizon: timedelta = timedelta(days=32)
+) -> datetime | None:
     """The most recent fire time at or before `now`, looking back at most `horizon`."""
     window = timedelta(hours=1)
     while True:
@@ -207,7 +206,11 @@ class Service:
         info = {"purpose": "`bantin serve`", "version": __version__, "config": str(self.config.path or "")}
         try:
             lease_cm = hold_lease(
-                self.database, SERVICE_LEASE, ttl=self.lease_ttl, info=info, clock=self.clock,
+                self.database,
+                SERVICE_LEASE,
+                ttl=self.lease_ttl,
+                info=info,
+                clock=self.clock,
                 heartbeat_seconds=self.heartbeat_seconds,
             )
             self.lease = lease_cm.__enter__()
@@ -224,8 +227,14 @@ class Service:
             self._schedule_catch_up()
             if self.install_signals:
                 self._install_signal_handlers()
-            log_event("service", "started", host=this_host(), version=__version__,
-                      timezone=self.config.schedule.timezone, **self._next_runs())
+            log_event(
+                "service",
+                "started",
+                host=this_host(),
+                version=__version__,
+                timezone=self.config.schedule.timezone,
+                **self._next_runs(),
+            )
             self.scheduler.add_listener(
                 self._on_job_event, EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
             )
@@ -236,8 +245,13 @@ class Service:
             if self._stopper is not None:
                 self._stopper.join()
             if self.lease.lost.is_set():
-                log_event("service", "stopped", outcome="failed", level=logging.ERROR,
-                          reason="another process took over the service lease")
+                log_event(
+                    "service",
+                    "stopped",
+                    outcome="failed",
+                    level=logging.ERROR,
+                    reason="another process took over the service lease",
+                )
                 return 1
             log_event("service", "stopped", outcome="ok")
             return 0
@@ -275,8 +289,13 @@ class Service:
             log_event("service", "reload", outcome="refused", level=logging.ERROR, error=str(exc))
             return
         if new.storage.url != self.config.storage.url:
-            log_event("service", "reload", outcome="warning", level=logging.WARNING,
-                      error="storage.database_url changed: restart the service to use the new database")
+            log_event(
+                "service",
+                "reload",
+                outcome="warning",
+                level=logging.WARNING,
+                error="storage.database_url changed: restart the service to use the new database",
+            )
         self.config = new
         self.triggers = schedule_triggers(new.schedule)
         if self.scheduler is not None:
@@ -370,8 +389,14 @@ class Service:
             )
         every = int(RETRY_EVERY.total_seconds())
         self.scheduler.add_job(
-            self.retry_job, trigger=IntervalTrigger(seconds=every, timezone=self.config.schedule.tz), id=RETRY_JOB,
-            name=RETRY_JOB, replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=every,
+            self.retry_job,
+            trigger=IntervalTrigger(seconds=every, timezone=self.config.schedule.tz),
+            id=RETRY_JOB,
+            name=RETRY_JOB,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=every,
         )
 
     def plan_catch_up(self, now: datetime | None = None) -> dict[str, datetime]:
@@ -381,7 +406,9 @@ class Service:
         due: dict[str, datetime] = {}
         for job_id in JOB_IDS:
             missed = catch_up_due(
-                self.triggers[job_id], now=now, grace=grace,
+                self.triggers[job_id],
+                now=now,
+                grace=grace,
                 last_done=functools.partial(jobs.job_succeeded_since, self.database, job_id),
             )
             if missed is not None:
@@ -419,15 +446,21 @@ class Service:
             running = sorted(self._running)
         runs = {key.removeprefix("next_"): value for key, value in self._next_runs().items()}
         try:
-            self.lease.update_info(next_runs=runs, running=running, timezone=self.config.schedule.timezone,
-                                   crawl_pid=self.crawl_pid)
+            self.lease.update_info(
+                next_runs=runs, running=running, timezone=self.config.schedule.timezone, crawl_pid=self.crawl_pid
+            )
         except Exception:  # noqa: BLE001 - status information only
             log.warning("could not publish the service state", exc_info=True)
 
     def _on_job_event(self, event) -> None:
         if event.code == EVENT_JOB_MISSED:
-            log_event(event.job_id, "missed", outcome="skipped", level=logging.WARNING,
-                      scheduled=str(event.scheduled_run_time))
+            log_event(
+                event.job_id,
+                "missed",
+                outcome="skipped",
+                level=logging.WARNING,
+                scheduled=str(event.scheduled_run_time),
+            )
         elif event.code == EVENT_JOB_ERROR:
             log_event(event.job_id, "error", outcome="failed", level=logging.ERROR, error=repr(event.exception))
         self._publish()
@@ -456,8 +489,9 @@ class Service:
             return None
         try:
             self._mark("crawl", True)
-            run_id = jobs.start_job_run(self.database, "crawl", trigger=trigger, scheduled_for=scheduled_for,
-                                        now=self.clock())
+            run_id = jobs.start_job_run(
+                self.database, "crawl", trigger=trigger, scheduled_for=scheduled_for, now=self.clock()
+            )
             log_event("crawl", "started", trigger=trigger, job_run=run_id)
             command = self.crawl_command or jobs.default_crawl_command(self.config.path)
             try:
@@ -473,11 +507,21 @@ class Service:
             except Exception as exc:  # noqa: BLE001 - a crawl that cannot start must not stop the service
                 log.exception("could not run the crawl")
                 outcome = jobs.CrawlOutcome("failed", None, f"could not start the crawl: {exc}")
-            jobs.finish_job_run(self.database, run_id, status=outcome.job_status, detail=outcome.detail(),
-                                now=self.clock())
+            jobs.finish_job_run(
+                self.database, run_id, status=outcome.job_status, detail=outcome.detail(), now=self.clock()
+            )
             level = logging.INFO if outcome.job_status in ("ok", "skipped") else logging.WARNING
-            log_event("crawl", "finished", outcome.status, level=level, trigger=trigger, crawl_run=outcome.run_id,
-                      duration=outcome.duration, message=outcome.message or None, **outcome.totals)
+            log_event(
+                "crawl",
+                "finished",
+                outcome.status,
+                level=level,
+                trigger=trigger,
+                crawl_run=outcome.run_id,
+                duration=outcome.duration,
+                message=outcome.message or None,
+                **outcome.totals,
+            )
             return outcome
         finally:
             self.crawl_pid = None
@@ -509,8 +553,9 @@ class Service:
     def run_digest(self, *, trigger: str, scheduled_for: datetime | None = None) -> str:
         """Wait for (or run) the day's crawl, then send the digest; returns the JobRun status."""
         self._mark("digest", True)
-        run_id = jobs.start_job_run(self.database, "digest", trigger=trigger, scheduled_for=scheduled_for,
-                                    now=self.clock())
+        run_id = jobs.start_job_run(
+            self.database, "digest", trigger=trigger, scheduled_for=scheduled_for, now=self.clock()
+        )
         log_event("digest", "started", trigger=trigger, job_run=run_id)
         detail: dict[str, Any] = {}
         try:
@@ -519,8 +564,16 @@ class Service:
                 status = "interrupted"
                 detail["reason"] = "the service stopped before sending; the next start sends"
             else:
-                with hold_lease(self.database, "digest", wait=self.poll_seconds * 12, clock=self.clock,
-                                info={"purpose": "the service's digest"}), self._outbox_lock:
+                with (
+                    hold_lease(
+                        self.database,
+                        "digest",
+                        wait=self.poll_seconds * 12,
+                        clock=self.clock,
+                        info={"purpose": "the service's digest"},
+                    ),
+                    self._outbox_lock,
+                ):
                     result = self.digest_runner(self.config, self.database, now=self.clock())
                 detail.update(jobs.digest_counts(result))
                 status = jobs.digest_status(detail)
@@ -534,8 +587,16 @@ class Service:
         jobs.finish_job_run(self.database, run_id, status=status, detail=detail, now=self.clock())
         level = logging.INFO if status == "ok" else logging.WARNING
         counts = {key: detail[key] for key in ("sent", "failed", "pending") if key in detail}
-        log_event("digest", "finished", status, level=level, trigger=trigger, crawl=detail.get("crawl"),
-                  reason=detail.get("reason") or detail.get("error"), **counts)
+        log_event(
+            "digest",
+            "finished",
+            status,
+            level=level,
+            trigger=trigger,
+            crawl=detail.get("crawl"),
+            reason=detail.get("reason") or detail.get("error"),
+            **counts,
+        )
         return status
 
     def retry_job(self) -> str | None:
@@ -564,8 +625,9 @@ class Service:
             self._mark(RETRY_JOB, False)
         level = logging.INFO if status == "ok" else logging.WARNING
         counts = {key: detail[key] for key in ("sent", "failed", "pending") if key in detail}
-        log_event("digest", "retried", status, level=level, reason=detail.get("reason") or detail.get("error"),
-                  **counts)
+        log_event(
+            "digest", "retried", status, level=level, reason=detail.get("reason") or detail.get("error"), **counts
+        )
         return status
 
     @property

@@ -23,8 +23,9 @@ class CrawlEnv:
     database_url: str
 
     def command(self, *args: str) -> list[str]:
-        return crawl_child_command(self.config_path, "--fast", "--no-progress", "--now",
-                                   self.site.model.now.isoformat(), *args)
+        return crawl_child_command(
+            self.config_path, "--fast", "--no-progress", "--now", self.site.model.now.isoformat(), *args
+        )
 
     def crawl(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
         result = subprocess.run(self.command(*args), capture_output=True, text=True, timeout=timeout)
@@ -71,8 +72,18 @@ class CrawlEnv:
         return [r.path for r in self.site.request_log if "-post" in r.path]
 
 
-def make_env(tmp_path: Path, database_url: str, *, days: int = 3, per_day: int = 12, drifted: int = 0,
-             lookback_days: int = 7, extra: str = "", seed: int = 0, timeout_seconds: float = 5) -> CrawlEnv:
+def make_env(
+    tmp_path: Path,
+    database_url: str,
+    *,
+    days: int = 3,
+    per_day: int = 12,
+    drifted: int = 0,
+    lookback_days: int = 7,
+    extra: str = "",
+    seed: int = 0,
+    timeout_seconds: float = 5,
+) -> CrawlEnv:
     site = SampleSite(generate_site(seed=seed, days=days, per_day=per_day, drifted=drifted))
     base_url = site.start()
     config_path = tmp_path / "bantin.toml"

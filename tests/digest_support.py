@@ -36,8 +36,9 @@ def free_port() -> int:
 TOPIC_QUERIES = {CNHT: '"công nghiệp hỗ trợ" OR CNHT', QN: '"Quảng Ninh"'}
 
 
-def make_config(db_url: str, port: int = 25, *, extra: str = "", digest: str = "", smtp: str = "",
-                web: str | None = None):
+def make_config(
+    db_url: str, port: int = 25, *, extra: str = "", digest: str = "", smtp: str = "", web: str | None = None
+):
     return parse_config(config_text(db_url, port, extra=extra, digest=digest, smtp=smtp, web=web))
 
 
@@ -45,7 +46,7 @@ def config_text(
     db_url: str, port: int = 25, *, extra: str = "", digest: str = "", smtp: str = "", web: str | None = None
 ) -> str:
     """`web`: the whole [web] section (None: DEFAULT_WEB, signed links; "": none)."""
-    return (f'''
+    return f'''
 [storage]
 database_url = "{db_url}"
 [smtp]
@@ -76,13 +77,21 @@ name = "Trần Thị Bình"
 topics = ["{QN}"]
 language = "en"
 {extra}
-''')
+'''
 
 
 def hit(term: str, field: str, snippet: str, *, negated: bool = False) -> dict:
     start = snippet.lower().find(term.lower())
-    return {"term": term, "field": field, "index": 0, "start": start, "end": start + len(term),
-            "snippet": snippet, "highlight": [start, start + len(term)], "negated": negated}
+    return {
+        "term": term,
+        "field": field,
+        "index": 0,
+        "start": start,
+        "end": start + len(term),
+        "snippet": snippet,
+        "highlight": [start, start + len(term)],
+        "negated": negated,
+    }
 
 
 @dataclass
@@ -99,30 +108,62 @@ class Archive:
         query = TOPIC_QUERIES.get(name, name)
         version = TopicSpec(name, query).version
         with self.database.session() as session:
-            session.add(Topic(name=name, query=query, accents="auto", version=version, matched_version=version,
-                              updated_at=NOW))
+            session.add(
+                Topic(name=name, query=query, accents="auto", version=version, matched_version=version, updated_at=NOW)
+            )
         self.topics_seen.add(name)
 
-    def article(self, title: str, *, topics: dict[str, list[dict]], published: datetime | None = None,
-                url: str | None = None, sapo: str = "Sapo của bài.", author: str = "Minh Hà",
-                category: list[str] | None = None) -> int:
+    def article(
+        self,
+        title: str,
+        *,
+        topics: dict[str, list[dict]],
+        published: datetime | None = None,
+        url: str | None = None,
+        sapo: str = "Sapo của bài.",
+        author: str = "Minh Hà",
+        category: list[str] | None = None,
+    ) -> int:
         self.next_id += 1
         article_id = self.next_id
         published = published or NOW - timedelta(hours=article_id % 20)
         for name in topics:
             self.topic(name)
         with self.database.session() as session:
-            session.add(ArticleRow(
-                id=article_id, site="nhandan", external_id=str(article_id), url=url or f"https://nhandan.vn/bai-{article_id}-post{article_id}.html",
-                title=title, sapo=sapo, body="Nội dung.", author=author,
-                category=category or ["Kinh tế", "Doanh nghiệp"],
-                tags=[], images=[], published_at=published, modified_at=None, first_seen_at=published,
-                fetched_at=published, changed_at=published, version=1, content_hash="x" * 64,
-            ))
+            session.add(
+                ArticleRow(
+                    id=article_id,
+                    site="nhandan",
+                    external_id=str(article_id),
+                    url=url or f"https://nhandan.vn/bai-{article_id}-post{article_id}.html",
+                    title=title,
+                    sapo=sapo,
+                    body="Nội dung.",
+                    author=author,
+                    category=category or ["Kinh tế", "Doanh nghiệp"],
+                    tags=[],
+                    images=[],
+                    published_at=published,
+                    modified_at=None,
+                    first_seen_at=published,
+                    fetched_at=published,
+                    changed_at=published,
+                    version=1,
+                    content_hash="x" * 64,
+                )
+            )
             session.flush()
             for name, hits in topics.items():
-                session.add(Match(article_id=article_id, topic=name, topic_version="v1", article_version=1,
-                                  hits=hits, matched_at=published))
+                session.add(
+                    Match(
+                        article_id=article_id,
+                        topic=name,
+                        topic_version="v1",
+                        article_version=1,
+                        hits=hits,
+                        matched_at=published,
+                    )
+                )
         return article_id
 
     def update_article(self, article_id: int, title: str) -> None:
@@ -135,28 +176,48 @@ class Archive:
 
     def crawl(self, *, started: datetime, status: str = "ok", counts: dict | None = None) -> None:
         with self.database.session() as session:
-            session.add(CrawlRun(started_at=started, finished_at=started + timedelta(minutes=3), status=status,
-                                 counts=counts or {"rss": {"discovered": 40, "fetched": 12, "new": 10, "updated": 2,
-                                                           "failed": 1},
-                                                    "sitemap": {"discovered": 50, "fetched": 3, "new": 3, "updated": 0,
-                                                                "failed": 0}}))
+            session.add(
+                CrawlRun(
+                    started_at=started,
+                    finished_at=started + timedelta(minutes=3),
+                    status=status,
+                    counts=counts
+                    or {
+                        "rss": {"discovered": 40, "fetched": 12, "new": 10, "updated": 2, "failed": 1},
+                        "sitemap": {"discovered": 50, "fetched": 3, "new": 3, "updated": 0, "failed": 0},
+                    },
+                )
+            )
 
 
 def standard_archive(database: Database) -> Archive:
     """Three CNHT articles (one also Quảng Ninh), two Quảng Ninh, a hostile title, a javascript: link."""
     archive = Archive(database)
     archive.crawl(started=NOW - timedelta(hours=1))
-    archive.article("Phát triển công nghiệp hỗ trợ ở Bắc Ninh", topics={
-        CNHT: [hit("công nghiệp hỗ trợ", "title", "Phát triển công nghiệp hỗ trợ ở Bắc Ninh"),
-               hit("công nghiệp hỗ trợ", "body", "Doanh nghiệp công nghiệp hỗ trợ cần vốn & đất <sạch>.")]},
-        published=NOW - timedelta(hours=2))
-    archive.article("Quảng Ninh thu hút CNHT", topics={
-        CNHT: [hit("CNHT", "title", "Quảng Ninh thu hút CNHT")],
-        QN: [hit("Quảng Ninh", "sapo", "Tỉnh Quảng Ninh công bố 12 dự án mới.")]},
-        published=NOW - timedelta(hours=3))
-    archive.article("<script>alert('x')</script> Hạ Long đón khách", topics={
-        QN: [hit("Quảng Ninh", "body", "Thành phố Hạ Long, Quảng Ninh đón 1 triệu khách.")]},
-        published=NOW - timedelta(hours=1), url="javascript:alert(1)")
+    archive.article(
+        "Phát triển công nghiệp hỗ trợ ở Bắc Ninh",
+        topics={
+            CNHT: [
+                hit("công nghiệp hỗ trợ", "title", "Phát triển công nghiệp hỗ trợ ở Bắc Ninh"),
+                hit("công nghiệp hỗ trợ", "body", "Doanh nghiệp công nghiệp hỗ trợ cần vốn & đất <sạch>."),
+            ]
+        },
+        published=NOW - timedelta(hours=2),
+    )
+    archive.article(
+        "Quảng Ninh thu hút CNHT",
+        topics={
+            CNHT: [hit("CNHT", "title", "Quảng Ninh thu hút CNHT")],
+            QN: [hit("Quảng Ninh", "sapo", "Tỉnh Quảng Ninh công bố 12 dự án mới.")],
+        },
+        published=NOW - timedelta(hours=3),
+    )
+    archive.article(
+        "<script>alert('x')</script> Hạ Long đón khách",
+        topics={QN: [hit("Quảng Ninh", "body", "Thành phố Hạ Long, Quảng Ninh đón 1 triệu khách.")]},
+        published=NOW - timedelta(hours=1),
+        url="javascript:alert(1)",
+    )
     return archive
 
 

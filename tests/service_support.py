@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 REPO = Path(__file__).resolve().parents[1]
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
-FAKE_CRAWL = r'''
+FAKE_CRAWL = r"""
 import os, signal, socket, sys, time
 from datetime import datetime, timezone
 sys.path.insert(0, {repo!r})
@@ -76,9 +76,9 @@ try:
 except LockBusyError as exc:
     print(f"busy: {{exc}}", flush=True)
     sys.exit(75)
-'''
+"""
 
-DRIVER = r'''
+DRIVER = r"""
 import json, sys
 sys.path.insert(0, {repo!r})
 sys.path.insert(0, {tests!r})
@@ -101,7 +101,7 @@ try:
 except LockBusyError as exc:
     print(f"bantin: error: {{exc}}", file=sys.stderr, flush=True)
     sys.exit(75)
-'''
+"""
 
 
 def write_scripts(directory: Path) -> tuple[Path, Path]:
@@ -146,15 +146,27 @@ class FakeDigest:
         module = postgresql if database.dialect == "postgresql" else sqlite
         with database.session() as session:
             for recipient in self.recipients:
-                session.execute(module.insert(OutboxMessage).values(
-                    digest_key=day.isoformat(), digest_date=day, recipient=recipient,
-                    message_id=f"<{day}.{recipient}@test>", subject="s", raw_message=b"x", items=[],
-                    status="pending", created_at=now, updated_at=now,
-                ).on_conflict_do_nothing())
+                session.execute(
+                    module.insert(OutboxMessage)
+                    .values(
+                        digest_key=day.isoformat(),
+                        digest_date=day,
+                        recipient=recipient,
+                        message_id=f"<{day}.{recipient}@test>",
+                        subject="s",
+                        raw_message=b"x",
+                        items=[],
+                        status="pending",
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    .on_conflict_do_nothing()
+                )
         result = DigestResult()
         with database.session() as session:
             ids = session.scalars(
-                select(OutboxMessage.id).where(OutboxMessage.status.in_(("pending", "sending")))).all()
+                select(OutboxMessage.id).where(OutboxMessage.status.in_(("pending", "sending")))
+            ).all()
         for row_id in ids:
             with database.session() as session:
                 row = session.get(OutboxMessage, row_id)
@@ -170,7 +182,8 @@ class FakeDigest:
 
 
 def write_service_config(path: Path, database_url: str, *, crawl: str, digest: str, extra: str = "") -> Path:
-    path.write_text(f'''
+    path.write_text(
+        f'''
 [storage]
 database_url = "{database_url}"
 [schedule]
@@ -180,7 +193,9 @@ digest = "{digest}"
 misfire_grace_hours = 12
 digest_wait_minutes = 5
 {extra}
-''', encoding="utf-8")
+''',
+        encoding="utf-8",
+    )
     return path
 
 
@@ -217,7 +232,9 @@ class Driver:
         self.handle = open(log, "wb")
         self.process = subprocess.Popen(
             [sys.executable, str(driver), str(config), json.dumps(crawl_command), str(gate)],
-            stdout=self.handle, stderr=subprocess.STDOUT, cwd=str(REPO),
+            stdout=self.handle,
+            stderr=subprocess.STDOUT,
+            cwd=str(REPO),
         )
 
     def output(self) -> str:

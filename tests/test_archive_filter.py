@@ -27,10 +27,20 @@ def store(database_url):
 
 
 def announced(articles, source="rss", shift=timedelta(0)) -> list[scrapy.Request]:
-    return [scrapy.Request(a.url(BASE), meta={"bantin_kind": "article", "bantin_source": source,
-                                              "bantin_site": "nhandan", "bantin_external_id": str(a.article_id),
-                                              "bantin_lastmod": a.modified_at + shift}, dont_filter=True)
-            for a in articles]
+    return [
+        scrapy.Request(
+            a.url(BASE),
+            meta={
+                "bantin_kind": "article",
+                "bantin_source": source,
+                "bantin_site": "nhandan",
+                "bantin_external_id": str(a.article_id),
+                "bantin_lastmod": a.modified_at + shift,
+            },
+            dont_filter=True,
+        )
+        for a in articles
+    ]
 
 
 def statements(store: ArchiveStore, run) -> tuple[object, int]:
@@ -57,8 +67,11 @@ def test_stored_unchanged_articles_are_dropped_and_their_source_recorded_at_a_co
             store_article(session, article.as_item(BASE), now=now)
     crawler = get_crawler(NhandanSpider, {})
     counts: list[dict] = []
-    crawler.signals.connect(lambda **kwargs: counts.append({k: kwargs[k] for k in ("source", "count", "requested")}),
-                            signal=events.source_discovered, weak=False)
+    crawler.signals.connect(
+        lambda **kwargs: counts.append({k: kwargs[k] for k in ("source", "count", "requested")}),
+        signal=events.source_discovered,
+        weak=False,
+    )
     archive_filter = ArchiveFilter(crawler, store)
 
     small, small_cost = statements(store, lambda: archive_filter.sift("rss", announced(stored[:5] + fresh[:5])))
@@ -66,13 +79,20 @@ def test_stored_unchanged_articles_are_dropped_and_their_source_recorded_at_a_co
     assert [r.meta["bantin_external_id"] for r in small + large] == [str(a.article_id) for a in fresh]
     # One look-up and one write per source page, whatever its length: never per article.
     assert small_cost == large_cost <= 6
-    assert counts == [{"source": "rss", "count": 10, "requested": 5},
-                      {"source": "rss", "count": len(articles) - 10, "requested": len(fresh) - 5}]
+    assert counts == [
+        {"source": "rss", "count": 10, "requested": 5},
+        {"source": "rss", "count": len(articles) - 10, "requested": len(fresh) - 5},
+    ]
 
     with store.database.session() as session:
-        listed = {external_id for external_id, in session.execute(
-            select(ArticleRow.external_id).join(ArticleSource, ArticleSource.article_id == ArticleRow.id)
-            .where(ArticleSource.source == "rss"))}
+        listed = {
+            external_id
+            for (external_id,) in session.execute(
+                select(ArticleRow.external_id)
+                .join(ArticleSource, ArticleSource.article_id == ArticleRow.id)
+                .where(ArticleSource.source == "rss")
+            )
+        }
     assert listed == {str(a.article_id) for a in stored}
 
     # Announced again this run, by another source or as changed: requested at most once in the run.

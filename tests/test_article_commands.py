@@ -34,24 +34,40 @@ def test_extract_text_format_and_errors(capsys, tmp_path):
     code, out, _ = run(capsys, "extract", str(FIXTURES / "article_full.html"), "--format", "text")
     assert code == 0 and out.startswith("site: nhandan\nexternal_id: 981234")
     code, _, err = run(capsys, "extract", str(tmp_path / "missing.html"))
-    assert code == 2 and err.strip().splitlines() == [f"bantin: error: cannot read {tmp_path / 'missing.html'}: "
-                                                      "No such file or directory"]
+    assert code == 2 and err.strip().splitlines() == [
+        f"bantin: error: cannot read {tmp_path / 'missing.html'}: No such file or directory"
+    ]
     broken = tmp_path / "broken-post5.html"
     broken.write_text("<html><body><p>no title here</p></body></html>", encoding="utf-8")
     code, _, err = run(capsys, "extract", str(broken), "--url", "https://nhandan.vn/x-post5.html")
-    assert code == 1 and len(err.strip().splitlines()) == 1 and err.startswith("bantin: error: https://nhandan.vn/x-post5.html")
+    assert (
+        code == 1
+        and len(err.strip().splitlines()) == 1
+        and err.startswith("bantin: error: https://nhandan.vn/x-post5.html")
+    )
 
 
 @pytest.fixture
 def config_path(tmp_path, database_url):
     database = Database(database_url)
     with database.session() as session:
-        _, row = store_article(session, ExtractedArticle(
-            site="nhandan", external_id="985001", url="https://nhandan.vn/quang-ninh-post985001.html",
-            title="Quảng Ninh phát triển công nghiệp hỗ trợ", sapo="Sapo.", body="Đoạn một.\n\nĐoạn hai.",
-            author="VĂN CHÚC", published_at=NOW, category=["Kinh tế"], tags=["Quảng Ninh"],
-            images=[Image("https://image.nhandan.vn/a.jpg", "Quang cảnh hội thảo.")],
-        ), now=NOW)
+        _, row = store_article(
+            session,
+            ExtractedArticle(
+                site="nhandan",
+                external_id="985001",
+                url="https://nhandan.vn/quang-ninh-post985001.html",
+                title="Quảng Ninh phát triển công nghiệp hỗ trợ",
+                sapo="Sapo.",
+                body="Đoạn một.\n\nĐoạn hai.",
+                author="VĂN CHÚC",
+                published_at=NOW,
+                category=["Kinh tế"],
+                tags=["Quảng Ninh"],
+                images=[Image("https://image.nhandan.vn/a.jpg", "Quang cảnh hội thảo.")],
+            ),
+            now=NOW,
+        )
         record_sources(session, row, {"rss": NOW}, now=NOW, new=True)
     database.dispose()
     path = tmp_path / "bantin.toml"
@@ -66,8 +82,14 @@ def test_articles_show_by_id_or_url(capsys, config_path):
     assert data["title"] == "Quảng Ninh phát triển công nghiệp hỗ trợ"
     assert [s["source"] for s in data["sources"]] == ["rss"]
     assert data["images"] == [{"url": "https://image.nhandan.vn/a.jpg", "caption": "Quang cảnh hội thảo."}]
-    code, out, _ = run(capsys, "--config", str(config_path), "articles", "show",
-                       "https://nhandan.vn/quang-ninh-post985001.html?utm_source=x")
+    code, out, _ = run(
+        capsys,
+        "--config",
+        str(config_path),
+        "articles",
+        "show",
+        "https://nhandan.vn/quang-ninh-post985001.html?utm_source=x",
+    )
     assert code == 0 and out.startswith("Quảng Ninh phát triển công nghiệp hỗ trợ")
     assert "published 2026-03-27 08:00" in out  # shown in Vietnam time
     code, _, err = run(capsys, "--config", str(config_path), "articles", "show", "1")
@@ -77,8 +99,9 @@ def test_articles_show_by_id_or_url(capsys, config_path):
 @pytest.mark.parametrize("fmt", ["jsonl", "json", "csv"])
 def test_articles_export_every_field(capsys, config_path, tmp_path, fmt):
     out_file = tmp_path / f"export.{fmt}"
-    code, _, err = run(capsys, "--config", str(config_path), "articles", "export", "--format", fmt,
-                       "--out", str(out_file))
+    code, _, err = run(
+        capsys, "--config", str(config_path), "articles", "export", "--format", fmt, "--out", str(out_file)
+    )
     assert code == 0 and "exported 1 article(s)" in err
     text = out_file.read_text(encoding="utf-8")
     if fmt == "jsonl":

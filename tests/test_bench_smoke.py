@@ -14,8 +14,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 def test_quick_benchmark_prints_every_figure():
-    result = subprocess.run([sys.executable, "-m", "bench.crawl", "--quick"], cwd=REPO,
-                            capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.crawl", "--quick"], cwd=REPO, capture_output=True, text=True, timeout=180
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert re.search(r"^\s+extraction ratio: page object is [\d.]+x faster than trafilatura", out, re.M), out

@@ -13,8 +13,9 @@ from crawler.store import Database
 from reports.delivery import build_previews
 from tests.digest_support import CNHT, NOW, QN, hit, make_config, standard_archive
 
-BROWSER = next((path for name in ("chromium", "chromium-browser", "google-chrome")
-                if (path := shutil.which(name))), None)
+BROWSER = next(
+    (path for name in ("chromium", "chromium-browser", "google-chrome") if (path := shutil.which(name))), None
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(BROWSER is None, reason="no headless Chromium installed")]
 
@@ -37,10 +38,24 @@ def widths(tmp_path, html: str, width: int) -> tuple[int, int]:
     page.write_text(HOST.format(width=width, doc=escape(html, quote=True)), encoding="utf-8")
     profile = tmp_path / f"profile-{width}"
     result = subprocess.run(
-        [BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", f"--user-data-dir={profile}", "--hide-scrollbars",
-         "--window-size=1000,1000", "--virtual-time-budget=2000", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=60,
+        [
+            BROWSER,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--hide-scrollbars",
+            "--window-size=1000,1000",
+            "--virtual-time-budget=2000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     found = re.search(r"WIDTHS (\d+) (\d+)", result.stdout)
     assert found, f"no measurement from Chromium: {result.stderr[-500:]}"
@@ -53,10 +68,16 @@ def digest_html(tmp_path):
     database = Database(url)
     archive = standard_archive(database)
     # The traps for a narrow screen: long unbroken words and URLs, long names.
-    archive.article("Quảng Ninh " + "Siêuđặcbiệtdàikhôngcókhoảngtrắng" * 4, author="Nguyễn " * 12,
-                    url="https://nhandan.vn/" + "a" * 200 + "-post9.html", category=["Kinh tế", "X" * 80],
-                    topics={QN: [hit("Quảng Ninh", "body", "Quảng Ninh https://example.org/" + "b" * 150)],
-                            CNHT: [hit("CNHT", "sapo", "CNHT " + "c" * 120)]})
+    archive.article(
+        "Quảng Ninh " + "Siêuđặcbiệtdàikhôngcókhoảngtrắng" * 4,
+        author="Nguyễn " * 12,
+        url="https://nhandan.vn/" + "a" * 200 + "-post9.html",
+        category=["Kinh tế", "X" * 80],
+        topics={
+            QN: [hit("Quảng Ninh", "body", "Quảng Ninh https://example.org/" + "b" * 150)],
+            CNHT: [hit("CNHT", "sapo", "CNHT " + "c" * 120)],
+        },
+    )
     html = build_previews(make_config(url), database, now=NOW)[0].html
     database.dispose()
     assert "<script" not in html

@@ -25,8 +25,12 @@ PROCESS_TIMEOUT = 120
 
 
 def bantin(config, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "crawler", "--config", str(config), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "crawler", "--config", str(config), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(process: subprocess.Popen, what: str) -> tuple[str, int, str]:
@@ -49,7 +53,12 @@ def sink():
 
 def test_a_crawl_sends_and_previews_at_once_neither_crash_nor_duplicate(tmp_path, database_url, sink):
     handler, port = sink
-    env = make_env(tmp_path, database_url, days=2, per_day=10, extra=f"""
+    env = make_env(
+        tmp_path,
+        database_url,
+        days=2,
+        per_day=10,
+        extra=f"""
 [smtp]
 host = "127.0.0.1"
 port = {port}
@@ -62,7 +71,8 @@ send_empty = false
 email = "an@example.org"
 [[recipients]]
 email = "binh@example.org"
-""")
+""",
+    )
     try:
         env.crawl()
         outcomes = []
@@ -73,8 +83,10 @@ email = "binh@example.org"
             with env.config_path.open("a", encoding="utf-8") as config:
                 config.write(f"\n[[topics]]\nname = \"{name}\"\nquery = '{query}'\n")
             crawl = env.start_crawl()
-            previews = [bantin(env.config_path, "digest", "--preview", "--out", str(tmp_path / f"preview-{i}"))
-                        for i in range(PREVIEWS)]
+            previews = [
+                bantin(env.config_path, "digest", "--preview", "--out", str(tmp_path / f"preview-{i}"))
+                for i in range(PREVIEWS)
+            ]
             # Sends one after another (a second at once would rightly refuse: the outbox lease),
             # while the crawl stores and the previews re-match.
             for send in range(SENDS):
@@ -83,8 +95,11 @@ email = "binh@example.org"
             outcomes += [finish(preview, f"preview {round_number}.{i}") for i, preview in enumerate(previews)]
         # One last send after everything settled: nothing owed may be left behind.
         outcomes.append(finish(bantin(env.config_path, "digest", "--send"), "final send"))
-        failures = [(what, code, [line[:200] for line in err.splitlines() if line.startswith("bantin:")])
-                    for what, code, err in outcomes if code != 0]
+        failures = [
+            (what, code, [line[:200] for line in err.splitlines() if line.startswith("bantin:")])
+            for what, code, err in outcomes
+            if code != 0
+        ]
         assert failures == []
         for run in env.runs():
             assert run.status == "ok" and not [e for e in run.errors if "storage" in e.get("reason", "")], run.errors

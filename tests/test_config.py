@@ -73,31 +73,37 @@ def test_starter_config_is_valid_and_commented(tmp_path):
 
 
 BAD = [
-    ("[crawl]\nconcurrency = \"2\"", "crawl.concurrency", "valid integer"),
+    ('[crawl]\nconcurrency = "2"', "crawl.concurrency", "valid integer"),
     ("[crawl]\nspeed = 1", "crawl.speed", "unknown key"),
     ("[nonsense]\nx = 1", "nonsense", "unknown key"),
     ("[crawl]\ndownload_delay = -1", "crawl.download_delay", "greater than or equal"),
-    ("[schedule]\ncrawl = \"0 25 * * *\"", "schedule.crawl", "bad cron string"),
-    ("[schedule]\ndigest = \"every morning\"", "schedule.digest", "bad cron string"),
-    ("[schedule]\ntimezone = \"Asia/Hanoi_City\"", "schedule.timezone", "unknown time zone"),
-    ("[smtp]\nsecurity = \"tls\"", "smtp.security", "'starttls', 'ssl' or 'none'"),
-    ("[smtp]\nsender = \"not an address\"", "smtp.sender", "bad e-mail address"),
-    ("[site]\nbase_url = \"nhandan.vn\"", "site.base_url", "http(s) URL"),
-    ("[storage]\ndatabase_url = \"mysql://x\"", "storage.database_url", "unsupported database driver 'mysql'"),
-    ("[digest]\nunsubscribe_url = \"https://x.org/u\"", "digest.unsubscribe_url", "[web] public_url"),
-    ("[web]\npublic_url = \"http://bantin.example.org\"", "web.public_url", "https://"),
-    ("[web]\npublic_url = \"https://bantin.example.org/?email=x\"", "web.public_url", "no query"),
-    ("[web]\npublic_url = \"bantin.example.org\"", "web.public_url", "https://"),
-    ("[web]\nsecret = \"in the file\"", "web.secret", "unknown key"),
+    ('[schedule]\ncrawl = "0 25 * * *"', "schedule.crawl", "bad cron string"),
+    ('[schedule]\ndigest = "every morning"', "schedule.digest", "bad cron string"),
+    ('[schedule]\ntimezone = "Asia/Hanoi_City"', "schedule.timezone", "unknown time zone"),
+    ('[smtp]\nsecurity = "tls"', "smtp.security", "'starttls', 'ssl' or 'none'"),
+    ('[smtp]\nsender = "not an address"', "smtp.sender", "bad e-mail address"),
+    ('[site]\nbase_url = "nhandan.vn"', "site.base_url", "http(s) URL"),
+    ('[storage]\ndatabase_url = "mysql://x"', "storage.database_url", "unsupported database driver 'mysql'"),
+    ('[digest]\nunsubscribe_url = "https://x.org/u"', "digest.unsubscribe_url", "[web] public_url"),
+    ('[web]\npublic_url = "http://bantin.example.org"', "web.public_url", "https://"),
+    ('[web]\npublic_url = "https://bantin.example.org/?email=x"', "web.public_url", "no query"),
+    ('[web]\npublic_url = "bantin.example.org"', "web.public_url", "https://"),
+    ('[web]\nsecret = "in the file"', "web.secret", "unknown key"),
     ('[[topics]]\nname = "A"\nquery = "x"\n[[topics]]\nname = "a"\nquery = "y"', "topics[1].name", "duplicate topic"),
     ('[[topics]]\nname = "A"\nquery = "(x"', "topics[0].query", "position"),
     ('[[topics]]\nname = "A"\nquery = "x"\naccents = "none"', "topics[0].accents", "'auto', 'exact' or 'fold'"),
     ('[[topics]]\nname = "A"', "topics[0].query", "required key is missing"),
     ('[[recipients]]\nemail = "reader@"', "recipients[0].email", "bad e-mail address"),
-    ('[[recipients]]\nemail = "a@example.org"\n[[recipients]]\nemail = "A@example.org"', "recipients[1].email",
-     "duplicate recipient"),
-    ('[[topics]]\nname = "A"\nquery = "x"\n[[recipients]]\nemail = "a@example.org"\ntopics = ["B"]',
-     "recipients[0].topics", "unknown topic 'B'"),
+    (
+        '[[recipients]]\nemail = "a@example.org"\n[[recipients]]\nemail = "A@example.org"',
+        "recipients[1].email",
+        "duplicate recipient",
+    ),
+    (
+        '[[topics]]\nname = "A"\nquery = "x"\n[[recipients]]\nemail = "a@example.org"\ntopics = ["B"]',
+        "recipients[0].topics",
+        "unknown topic 'B'",
+    ),
     ('[smtp]\nhost = "mail.example.org"\nsecurity = "none"\nusername = "u"', "smtp.security", "unencrypted"),
     ("[crawl\n", None, "not valid TOML"),
 ]
@@ -116,7 +122,9 @@ def test_invalid_config_names_file_key_and_problem(text, key, message):
 
 def test_web_public_url_and_secret_from_environment_or_file(tmp_path, monkeypatch):
     assert parse_config('[web]\npublic_url = "http://127.0.0.1:8080/"').web.public_url == "http://127.0.0.1:8080"
-    assert parse_config('[web]\npublic_url = "https://example.org/bantin/"').web.public_url == "https://example.org/bantin"
+    assert (
+        parse_config('[web]\npublic_url = "https://example.org/bantin/"').web.public_url == "https://example.org/bantin"
+    )
     web = parse_config('[web]\npublic_url = "https://example.org"\nsecret_env = "MY_WEB_SECRET"').web
     monkeypatch.delenv("MY_WEB_SECRET", raising=False)
     assert web.secret() is None
@@ -178,7 +186,9 @@ def test_cli_refuses_bad_config_with_exit_2_and_one_line(tmp_path, command):
     path.write_text('[crawl]\nconcurrency = "fast"\n', encoding="utf-8")
     result = subprocess.run(
         [sys.executable, "-m", "crawler", "--config", str(path), *command],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
@@ -187,12 +197,15 @@ def test_cli_refuses_bad_config_with_exit_2_and_one_line(tmp_path, command):
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["crawl", "--since", "2026-02-30"], "Invalid value for '--since'"),
-    (["crawl", "--time-limit", "0"], "Invalid value for '--time-limit'"),
-    (["articles", "list", "--bogus"], "No such option '--bogus'"),
-    (["nonsense"], "No such command 'nonsense'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["crawl", "--since", "2026-02-30"], "Invalid value for '--since'"),
+        (["crawl", "--time-limit", "0"], "Invalid value for '--time-limit'"),
+        (["articles", "list", "--bogus"], "No such option '--bogus'"),
+        (["nonsense"], "No such command 'nonsense'"),
+    ],
+)
 def test_usage_errors_are_one_line_with_exit_2(argv, message):
     result = subprocess.run([sys.executable, "-m", "crawler", *argv], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
@@ -204,24 +217,40 @@ def test_init_writes_where_told(tmp_path):
     path = tmp_path / "conf" / "bantin.toml"
     database = tmp_path / "data" / "bantin.sqlite3"
     result = subprocess.run(
-        [sys.executable, "-m", "crawler", "init", "--config", str(path), "--site-url", "http://127.0.0.1:8000",
-         "--database-url", f"sqlite:///{database}"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "crawler",
+            "init",
+            "--config",
+            str(path),
+            "--site-url",
+            "http://127.0.0.1:8000",
+            "--database-url",
+            f"sqlite:///{database}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     config = load_config(path)
     assert config.site.base_url == "http://127.0.0.1:8000"
     assert database.exists()
-    again = subprocess.run([sys.executable, "-m", "crawler", "--config", str(path), "init"],
-                           capture_output=True, text=True, timeout=60)
+    again = subprocess.run(
+        [sys.executable, "-m", "crawler", "--config", str(path), "init"], capture_output=True, text=True, timeout=60
+    )
     assert again.returncode == 2 and "already exists" in again.stderr
 
 
-@pytest.mark.parametrize("text, key", [
-    ('[[topics]]\nname = "A\\r\\nBcc: x@example.org"\nquery = "a"', "topics[0].name"),
-    ('[[recipients]]\nemail = "a@example.org"\nname = "An\\nBcc: x@example.org"', "recipients[0].name"),
-    ('[smtp]\nsender = "X\\r\\nBcc: y@example.org <a@example.org>"', "smtp.sender"),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ('[[topics]]\nname = "A\\r\\nBcc: x@example.org"\nquery = "a"', "topics[0].name"),
+        ('[[recipients]]\nemail = "a@example.org"\nname = "An\\nBcc: x@example.org"', "recipients[0].name"),
+        ('[smtp]\nsender = "X\\r\\nBcc: y@example.org <a@example.org>"', "smtp.sender"),
+    ],
+)
 def test_header_values_with_line_breaks_are_refused_at_load(text, key):
     with pytest.raises(ConfigError) as caught:
         parse_config(text)
@@ -246,14 +275,17 @@ def test_the_line_break_table_is_exactly_what_splitlines_breaks_at():
 
 
 @pytest.mark.parametrize("char", SPLITLINES_BREAKS, ids=[f"U+{ord(c):04X}" for c in SPLITLINES_BREAKS])
-@pytest.mark.parametrize("text, key", [
-    ('[[topics]]\nname = "A{c}B"\nquery = "a"', "topics[0].name"),
-    ('[[recipients]]\nemail = "a@example.org"\nname = "An{c}Bcc"', "recipients[0].name"),
-    ('[smtp]\nsender = "X{c}Y <a@example.org>"', "smtp.sender"),
-    ('[crawl]\nuser_agent = "bot{c}X-Evil: 1"', "crawl.user_agent"),
-    ('[digest]\nunsubscribe_url = "https://example.org/u{c}x"', "digest.unsubscribe_url"),
-    ('[site]\ncategory_feeds = ["kinhte-1185", "a{c}b-2"]', "site.category_feeds"),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ('[[topics]]\nname = "A{c}B"\nquery = "a"', "topics[0].name"),
+        ('[[recipients]]\nemail = "a@example.org"\nname = "An{c}Bcc"', "recipients[0].name"),
+        ('[smtp]\nsender = "X{c}Y <a@example.org>"', "smtp.sender"),
+        ('[crawl]\nuser_agent = "bot{c}X-Evil: 1"', "crawl.user_agent"),
+        ('[digest]\nunsubscribe_url = "https://example.org/u{c}x"', "digest.unsubscribe_url"),
+        ('[site]\ncategory_feeds = ["kinhte-1185", "a{c}b-2"]', "site.category_feeds"),
+    ],
+)
 def test_every_unicode_line_break_in_a_one_line_value_is_refused_at_load(char, text, key):
     escaped = f"\\u{ord(char):04x}"
     with pytest.raises(ConfigError) as caught:
@@ -267,25 +299,35 @@ def test_a_query_may_span_lines():
     assert "\n" in config.topics[0].query
 
 
-@pytest.mark.parametrize("url, message", [
-    ("sqlite://", "in-memory"),
-    ("sqlite:///:memory:", "in-memory"),
-    ("sqlite:///file::memory:?uri=true", "in-memory"),
-    ("sqlite:///file:x?mode=memory&uri=true", "in-memory"),
-    ("postgresql+asyncpg://u@127.0.0.1/db", "unsupported database driver 'postgresql+asyncpg'"),
-    ("postgresql+psycopg_async://u@127.0.0.1/db", "unsupported database driver"),
-    ("sqlite+aiosqlite:///x.sqlite3", "unsupported database driver 'sqlite+aiosqlite'"),
-    ("postgresql+psycopg2://u@127.0.0.1/db", "unsupported database driver"),
-    ("oracle://u@h/db", "unsupported database driver 'oracle'"),
-])
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("sqlite://", "in-memory"),
+        ("sqlite:///:memory:", "in-memory"),
+        ("sqlite:///file::memory:?uri=true", "in-memory"),
+        ("sqlite:///file:x?mode=memory&uri=true", "in-memory"),
+        ("postgresql+asyncpg://u@127.0.0.1/db", "unsupported database driver 'postgresql+asyncpg'"),
+        ("postgresql+psycopg_async://u@127.0.0.1/db", "unsupported database driver"),
+        ("sqlite+aiosqlite:///x.sqlite3", "unsupported database driver 'sqlite+aiosqlite'"),
+        ("postgresql+psycopg2://u@127.0.0.1/db", "unsupported database driver"),
+        ("oracle://u@h/db", "unsupported database driver 'oracle'"),
+    ],
+)
 def test_a_database_that_cannot_work_is_refused_at_load(url, message):
     with pytest.raises(ConfigError) as caught:
         parse_config(f'[storage]\ndatabase_url = "{url}"')
     assert caught.value.key == "storage.database_url" and message in str(caught.value)
 
 
-@pytest.mark.parametrize("url", ["sqlite:///x.sqlite3", "sqlite+pysqlite:///x.sqlite3",
-                                 "postgresql://u@127.0.0.1/db", "postgresql+psycopg://u@127.0.0.1/db"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:///x.sqlite3",
+        "sqlite+pysqlite:///x.sqlite3",
+        "postgresql://u@127.0.0.1/db",
+        "postgresql+psycopg://u@127.0.0.1/db",
+    ],
+)
 def test_supported_databases_load(url):
     assert parse_config(f'[storage]\ndatabase_url = "{url}"').storage.database_url == url
 
@@ -304,8 +346,9 @@ def test_a_rare_cron_is_fine():
 def test_cli_names_the_key_of_a_configuration_that_cannot_work(tmp_path):
     path = tmp_path / "bantin.toml"
     path.write_text('[storage]\ndatabase_url = "sqlite://"\n', encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "crawler", "--config", str(path), "crawl"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "crawler", "--config", str(path), "crawl"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
     assert line.startswith(f"bantin: error: {path}: storage.database_url: an in-memory SQLite database")

@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -274,8 +275,12 @@ def test_manual_crawl_refuses_while_another_holds_the_lock(env):
     env.site.inject_fault("/*-post*.html", "timeout", seconds=600)
     first = env.start_crawl()
     try:
-        wait_for(lambda: env.runs() and any(r.fault == "timeout" for r in env.site.request_log), timeout=60,
-                 what="the first crawl waiting on an article", process=first)
+        wait_for(
+            lambda: env.runs() and any(r.fault == "timeout" for r in env.site.request_log),
+            timeout=60,
+            what="the first crawl waiting on an article",
+            process=first,
+        )
         second = env.crawl(check=False)
         assert second.returncode == 75
         assert "bantin: error:" in second.stderr and "crawl" in second.stderr
@@ -285,13 +290,29 @@ def test_manual_crawl_refuses_while_another_holds_the_lock(env):
 
 
 def test_scrapy_cli_lists_and_crawls_from_the_repo_root(env, tmp_path):
-    listed = subprocess.run([sys.executable, "-m", "scrapy", "list"], cwd=REPO, capture_output=True, text=True,
-                            timeout=120)
+    listed = subprocess.run(
+        [sys.executable, "-m", "scrapy", "list"], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert listed.stdout.split() == ["nhandan", "tienphong", "vietnamplus"], listed.stderr
     environment = {**os.environ, "BANTIN_CONFIG": str(env.config_path)}
-    crawled = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "nhandan", "-s", "DOWNLOAD_DELAY=0",
-                              "-s", f"BANTIN_NOW={env.site.model.now.isoformat()}"],
-                             cwd=REPO, capture_output=True, text=True, env=environment, timeout=180)
+    crawled = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scrapy",
+            "crawl",
+            "nhandan",
+            "-s",
+            "DOWNLOAD_DELAY=0",
+            "-s",
+            f"BANTIN_NOW={env.site.model.now.isoformat()}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=180,
+    )
     assert crawled.returncode == 0, crawled.stderr
     assert set(env.articles()) == set(expected_articles(env))
 
@@ -353,6 +374,7 @@ def test_the_service_stops_a_hung_crawl_as_interrupted_within_its_grace(hung):
     stop = threading.Event()
     database = hung.database()
     try:
+
         def stop_when_requesting():
             wait_for(hung.article_requests, timeout=60, what="an article request in flight")
             stop.set()
@@ -383,8 +405,9 @@ def test_a_full_disk_mid_crawl_is_one_line_per_record_and_a_failed_run(tmp_path,
             # Writes past the limit fail with EFBIG (Python ignores SIGXFSZ), as on a full disk.
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-        result = subprocess.run(environment.command(), capture_output=True, text=True, timeout=180,
-                                preexec_fn=small_disk)
+        result = subprocess.run(
+            environment.command(), capture_output=True, text=True, timeout=180, preexec_fn=small_disk
+        )
     finally:
         environment.site.stop()
     assert result.returncode == 1, result.stderr
@@ -400,7 +423,7 @@ def test_a_full_disk_mid_crawl_is_one_line_per_record_and_a_failed_run(tmp_path,
     assert "disk I/O error" in reason
     # Once the disk has room again, the row says how the run ended: failed when its last write still fitted,
     # else left running with no process behind it, which every reader of the ledger closes as interrupted.
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from sqlalchemy import select
 
@@ -412,7 +435,7 @@ def test_a_full_disk_mid_crawl_is_one_line_per_record_and_a_failed_run(tmp_path,
         with database.session(write=False) as session:
             (run,) = session.scalars(select(CrawlRun)).all()
             assert run.status == "failed" or (
-                run.status == "running" and orphan_reason(run, datetime.now(timezone.utc)) is not None
+                run.status == "running" and orphan_reason(run, datetime.now(UTC)) is not None
             ), (run.status, run.message)
     finally:
         database.dispose()

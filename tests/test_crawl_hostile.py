@@ -83,9 +83,11 @@ def test_a_poisoned_feed_entry_costs_only_itself_in_this_run_and_the_next(tmp_pa
     try:
         real = env.site.model.visible()[0]
         feed = env.site.respond("/rss/home.rss", accept_gzip=False).body.decode("utf-8")
-        poison = (f"<item><title>x</title><link>{env.site.base_url}/x-post{'9' * 23}.html</link></item>"
-                  f"<item><title>y</title><link>{real.url(env.site.base_url)}</link>"
-                  "<pubDate>Fri, 31 Dec 9999 23:59:59 GMT</pubDate></item>")
+        poison = (
+            f"<item><title>x</title><link>{env.site.base_url}/x-post{'9' * 23}.html</link></item>"
+            f"<item><title>y</title><link>{real.url(env.site.base_url)}</link>"
+            "<pubDate>Fri, 31 Dec 9999 23:59:59 GMT</pubDate></item>"
+        )
         env.site.serve("/rss/home.rss", feed.replace("<item>", poison + "<item>", 1), content_type=RSS)
         expected = {a.article_id for a in env.site.model.visible()}
         for run_number in (1, 2):
@@ -139,8 +141,7 @@ def test_legacy_encodings_are_read_and_an_undecodable_page_fails(env):
         row = stored[article.article_id]
         assert (row.title, row.body) == (want["title"], want["body"])
     assert broken.article_id not in stored
-    assert any(str(broken.article_id) in e["url"] and "cannot be decoded" in e["reason"]
-               for e in env.runs()[-1].errors)
+    assert any(str(broken.article_id) in e["url"] and "cannot be decoded" in e["reason"] for e in env.runs()[-1].errors)
 
 
 @pytest.mark.parametrize("when", ["start-up", "mid-crawl"])

@@ -46,9 +46,13 @@ print(json.dumps({"opened": len(opened), "run_id": result.run_id, "status": resu
 def test_a_crawl_opens_the_database_once_and_reports_what_the_ledger_wrote(tmp_path, database_url):
     env = make_env(tmp_path, database_url, days=2, per_day=6)
     try:
-        done = subprocess.run([sys.executable, "-c", COUNTING_CRAWL, str(env.config_path),
-                               env.site.model.now.isoformat()], cwd=REPO, capture_output=True, text=True,
-                              timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-c", COUNTING_CRAWL, str(env.config_path), env.site.model.now.isoformat()],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         env.site.stop()
     assert done.returncode == 0, done.stderr

@@ -31,17 +31,22 @@ def env(tmp_path, database_url):
 def with_sites(env, other_url: str) -> None:
     """Replace the sample config's [site] table by two [[sites]] entries."""
     text = env.config_path.read_text(encoding="utf-8")
-    text = text.replace(f'[site]\nbase_url = "{env.site.base_url}"\n', (
-        f'[[sites]]\nid = "nhandan"\nbase_url = "{env.site.base_url}"\n'
-        f'[[sites]]\nid = "{OTHER}"\nbase_url = "{other_url}"\n'))
+    text = text.replace(
+        f'[site]\nbase_url = "{env.site.base_url}"\n',
+        (
+            f'[[sites]]\nid = "nhandan"\nbase_url = "{env.site.base_url}"\n'
+            f'[[sites]]\nid = "{OTHER}"\nbase_url = "{other_url}"\n'
+        ),
+    )
     assert "[[sites]]" in text
     env.config_path.write_text(text, encoding="utf-8")
 
 
 def crawl(env, tmp_path, *args: str) -> subprocess.CompletedProcess:
     package = write_second_site(tmp_path / "othersite-package")
-    return subprocess.run(env.command(*args), capture_output=True, text=True, timeout=180,
-                          env=child_environment(package))
+    return subprocess.run(
+        env.command(*args), capture_output=True, text=True, timeout=180, env=child_environment(package)
+    )
 
 
 def test_a_failing_site_does_not_stop_the_other_and_the_crawl_exits_1(env, tmp_path):
@@ -58,8 +63,9 @@ def test_a_failing_site_does_not_stop_the_other_and_the_crawl_exits_1(env, tmp_p
     assert f"nhandan: crawl run {runs['nhandan'].id}: ok" in "\n".join(lines)
     assert any(line.startswith(f"{OTHER}: crawl run {runs[OTHER].id}: failed") for line in lines)
     # One summary row per site, and the total.
-    assert [line.split()[0] for line in lines if line.split() and line.split()[0] in ("nhandan", OTHER, "total")][-3:] \
-        == ["nhandan", OTHER, "total"]
+    assert [line.split()[0] for line in lines if line.split() and line.split()[0] in ("nhandan", OTHER, "total")][
+        -3:
+    ] == ["nhandan", OTHER, "total"]
 
 
 def test_a_site_being_crawled_is_skipped_and_the_others_run(env, tmp_path):

@@ -60,14 +60,32 @@ def test_delivered_articles_are_not_owed_until_they_change(setup):
     config, database, archive = setup
     first = digest_for(config, database)
     with database.session() as session:
-        session.add(OutboxMessage(digest_key="k", digest_date=NOW.date(), recipient="an@example.org", message_id="<m>",
-                                  subject="s", raw_message=b"x", items=[], status="sent", created_at=NOW,
-                                  updated_at=NOW))
+        session.add(
+            OutboxMessage(
+                digest_key="k",
+                digest_date=NOW.date(),
+                recipient="an@example.org",
+                message_id="<m>",
+                subject="s",
+                raw_message=b"x",
+                items=[],
+                status="sent",
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
         session.flush()
         outbox_id = session.query(OutboxMessage.id).scalar()
         for article_id, version in first.items:
-            session.add(Delivery(recipient="an@example.org", article_id=article_id, article_version=version,
-                                 outbox_id=outbox_id, delivered_at=NOW))
+            session.add(
+                Delivery(
+                    recipient="an@example.org",
+                    article_id=article_id,
+                    article_version=version,
+                    outbox_id=outbox_id,
+                    delivered_at=NOW,
+                )
+            )
     assert digest_for(config, database).total == 0
     archive.update_article(first.items[0][0], "Tiêu đề mới: công nghiệp hỗ trợ")
     again = digest_for(config, database)
@@ -82,9 +100,20 @@ def test_articles_in_an_unsent_outbox_row_are_not_owed_twice(setup):
     config, database, _ = setup
     first = digest_for(config, database)
     with database.session() as session:
-        session.add(OutboxMessage(digest_key="k", digest_date=NOW.date(), recipient="an@example.org", message_id="<m>",
-                                  subject="s", raw_message=b"x", items=[list(p) for p in first.items[:2]],
-                                  status="pending", created_at=NOW, updated_at=NOW))
+        session.add(
+            OutboxMessage(
+                digest_key="k",
+                digest_date=NOW.date(),
+                recipient="an@example.org",
+                message_id="<m>",
+                subject="s",
+                raw_message=b"x",
+                items=[list(p) for p in first.items[:2]],
+                status="pending",
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
     assert digest_for(config, database).total == 1
 
 
@@ -92,16 +121,29 @@ def test_failed_rows_do_not_hold_articles_back(setup):
     config, database, _ = setup
     first = digest_for(config, database)
     with database.session() as session:
-        session.add(OutboxMessage(digest_key="k", digest_date=NOW.date(), recipient="an@example.org", message_id="<m>",
-                                  subject="s", raw_message=b"x", items=[list(p) for p in first.items],
-                                  status="failed", created_at=NOW, updated_at=NOW))
+        session.add(
+            OutboxMessage(
+                digest_key="k",
+                digest_date=NOW.date(),
+                recipient="an@example.org",
+                message_id="<m>",
+                subject="s",
+                raw_message=b"x",
+                items=[list(p) for p in first.items],
+                status="failed",
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
     assert digest_for(config, database).total == 3
 
 
 def test_only_http_links_and_negated_hits_are_not_reasons(setup):
     config, database, archive = setup
-    archive.article("Bài có NOT", topics={QN: [hit("Quảng Ninh", "body", "ở Quảng Ninh"),
-                                               hit("Hạ Long", "body", "ở Hạ Long", negated=True)]})
+    archive.article(
+        "Bài có NOT",
+        topics={QN: [hit("Quảng Ninh", "body", "ở Quảng Ninh"), hit("Hạ Long", "body", "ở Hạ Long", negated=True)]},
+    )
     digest = digest_for(config, database, 1)
     items = {i.title: i for g in digest.groups for i in g.items}
     assert items["<script>alert('x')</script> Hạ Long đón khách"].url is None

@@ -31,11 +31,20 @@ def _fill(url: str, count: int = 12) -> None:
     with database.session() as session:
         for number in range(1, count + 1):
             title = f"Quảng Ninh tin số {number}" if number % 3 else f"Hà Nội tin số {number}"
-            outcome, row = store_article(session, ExtractedArticle(
-                site="nhandan" if number % 4 else "other", external_id=str(number),
-                url=f"https://nhandan.vn/a-post{number}.html", title=title, body=f"Nội dung {number}.",
-                tags=["Quảng Ninh"] if number == 5 else [], category=["Kinh tế"],
-                published_at=NOW - timedelta(hours=number)), now=NOW)
+            outcome, row = store_article(
+                session,
+                ExtractedArticle(
+                    site="nhandan" if number % 4 else "other",
+                    external_id=str(number),
+                    url=f"https://nhandan.vn/a-post{number}.html",
+                    title=title,
+                    body=f"Nội dung {number}.",
+                    tags=["Quảng Ninh"] if number == 5 else [],
+                    category=["Kinh tế"],
+                    published_at=NOW - timedelta(hours=number),
+                ),
+                now=NOW,
+            )
             record_sources(session, row, {"rss": NOW}, now=NOW, new=True)
     database.dispose()
 
@@ -72,11 +81,23 @@ def test_export_then_import_moves_the_archive(tmp_path, capsys, database_url, ta
     code, out, _ = run(capsys, "--config", target, "articles", "import", str(dump))
     assert "0 new, 0 updated, 12 unchanged, 2 skipped" in out
     moved, original = Database(target_url), Database(database_url)
+
     def fields(db):
         with db.session(write=False) as session:
-            return {(r.site, r.external_id): (r.url, r.title, r.body, r.tags, r.category, r.published_at,
-                                              r.first_seen_at, r.changed_at, r.version)
-                    for r in session.scalars(select(ArticleRow))}
+            return {
+                (r.site, r.external_id): (
+                    r.url,
+                    r.title,
+                    r.body,
+                    r.tags,
+                    r.category,
+                    r.published_at,
+                    r.first_seen_at,
+                    r.changed_at,
+                    r.version,
+                )
+                for r in session.scalars(select(ArticleRow))
+            }
 
     assert fields(moved) == fields(original)
     with moved.session() as session:
@@ -94,17 +115,31 @@ def test_search_pages_newest_first_with_site_and_count(tmp_path, capsys, databas
     config = _config(tmp_path, database_url, "c")
     code, out, _ = run(capsys, "--config", config, "articles", "search", '"Quảng Ninh"', "--count")
     assert (code, out.strip()) == (0, "8")
-    code, out, err = run(capsys, "--config", config, "articles", "search", '"Quảng Ninh"', "--limit", "3",
-                         "--format", "json")
+    code, out, err = run(
+        capsys, "--config", config, "articles", "search", '"Quảng Ninh"', "--limit", "3", "--format", "json"
+    )
     first = [item["external_id"] for item in json.loads(out)]
     assert first == ["1", "2", "4"]
     code, out, err = run(capsys, "--config", config, "articles", "search", '"Quảng Ninh"', "--limit", "3")
     assert "next page: --before other:4" in err
-    code, out, _ = run(capsys, "--config", config, "articles", "search", '"Quảng Ninh"', "--limit", "3",
-                       "--before", "other:4", "--format", "json")
+    code, out, _ = run(
+        capsys,
+        "--config",
+        config,
+        "articles",
+        "search",
+        '"Quảng Ninh"',
+        "--limit",
+        "3",
+        "--before",
+        "other:4",
+        "--format",
+        "json",
+    )
     assert [item["external_id"] for item in json.loads(out)] == ["5", "7", "8"]
-    code, out, _ = run(capsys, "--config", config, "articles", "search", '"Quảng Ninh"', "--site", "other",
-                       "--format", "json")
+    code, out, _ = run(
+        capsys, "--config", config, "articles", "search", '"Quảng Ninh"', "--site", "other", "--format", "json"
+    )
     assert [item["external_id"] for item in json.loads(out)] == ["4", "8"]
     code, _, err = run(capsys, "--config", config, "articles", "search", '"Quảng Ninh"', "--site", "nope")
     assert code == 2 and "unknown site 'nope'" in err

@@ -57,19 +57,53 @@ HARD_CASES = [
 ]
 
 QUERIES = [
-    '"công nghiệp hỗ trợ"', "cong nghiep ho tro", "Nam", '"Việt Nam"', "Namibia", '"hòa bình"', '"hoà bình"',
-    "thuy loi", '"Thủy lợi"', "Thuý", "Hà", "ha", "ha noi", 'tag:"Chuyển đổi số"', 'category:"Thị trường"',
-    'category:"Kinh tế" AND tag:"Chuyển đổi số"', '"Quảng Ninh" NOT "Hạ Long"', 'tag:"Việt Nam"', '"Đà Nẵng"',
-    "da nang", "Zalo", "北京", "covid-19", '"3,5%"', "snake", 'title:(Namibia OR "Việt Nam")',
-    '-"Quảng Nam" "Quảng Ninh"', '("công nghiệp" OR CNHT) AND body:"hỗ trợ"', '"Quảng Ninh" OR "Quảng Nam"',
-    "lorem ipsum", '"ipsum công nghiệp"', "body:(cuối bài) NOT title:dài",
+    '"công nghiệp hỗ trợ"',
+    "cong nghiep ho tro",
+    "Nam",
+    '"Việt Nam"',
+    "Namibia",
+    '"hòa bình"',
+    '"hoà bình"',
+    "thuy loi",
+    '"Thủy lợi"',
+    "Thuý",
+    "Hà",
+    "ha",
+    "ha noi",
+    'tag:"Chuyển đổi số"',
+    'category:"Thị trường"',
+    'category:"Kinh tế" AND tag:"Chuyển đổi số"',
+    '"Quảng Ninh" NOT "Hạ Long"',
+    'tag:"Việt Nam"',
+    '"Đà Nẵng"',
+    "da nang",
+    "Zalo",
+    "北京",
+    "covid-19",
+    '"3,5%"',
+    "snake",
+    'title:(Namibia OR "Việt Nam")',
+    '-"Quảng Nam" "Quảng Ninh"',
+    '("công nghiệp" OR CNHT) AND body:"hỗ trợ"',
+    '"Quảng Ninh" OR "Quảng Nam"',
+    "lorem ipsum",
+    '"ipsum công nghiệp"',
+    "body:(cuối bài) NOT title:dài",
 ]
 
 
 def _item(number: int, title: str, body: str, tags, category, *, site: str = "nhandan") -> ExtractedArticle:
-    return ExtractedArticle(site=site, external_id=str(number), url=f"https://nhandan.vn/a-post{number}.html",
-                            title=title, body=body, sapo="", tags=list(tags), category=list(category),
-                            published_at=NOW - timedelta(hours=number))
+    return ExtractedArticle(
+        site=site,
+        external_id=str(number),
+        url=f"https://nhandan.vn/a-post{number}.html",
+        title=title,
+        body=body,
+        sapo="",
+        tags=list(tags),
+        category=list(category),
+        published_at=NOW - timedelta(hours=number),
+    )
 
 
 @pytest.fixture
@@ -82,14 +116,21 @@ def hard_archive(database):
 
 def _scan(session, query: str, mode: str) -> list[int]:
     matcher = Matcher([TopicSpec("q", query, mode)])
-    return [row.id for row in session.scalars(article_query())
-            if matcher.carried(ArticleFields.from_article(row), "q") is not None]
+    return [
+        row.id
+        for row in session.scalars(article_query())
+        if matcher.carried(ArticleFields.from_article(row), "q") is not None
+    ]
 
 
 def _indexed(session, query: str, mode: str) -> list[int]:
     matcher = Matcher([TopicSpec("q", query, mode)])
-    return [row.id for row, _ in matching_articles(
-        session, parse_query(query), lambda row: matcher.carried(ArticleFields.from_article(row), "q"))]
+    return [
+        row.id
+        for row, _ in matching_articles(
+            session, parse_query(query), lambda row: matcher.carried(ArticleFields.from_article(row), "q")
+        )
+    ]
 
 
 def _candidates(session, query: str) -> set[int]:
@@ -133,8 +174,34 @@ def test_every_non_word_character_folds_to_a_boundary():
             assert folded and not any(c.isalnum() for c in folded), hex(code)
 
 
-_SYLLABLES = ["hoà", "hòa", "Hoà", "thuỷ", "thủy", "công", "nghiệp", "hỗ", "trợ", "Việt", "Nam", "Namibia",
-              "Đà", "\u00d0à", "da", "nẵng", "zalo", "z", "3", "19", "北京", "snake_case", "quý", "quỹ", "gìn", "ĐỨC"]
+_SYLLABLES = [
+    "hoà",
+    "hòa",
+    "Hoà",
+    "thuỷ",
+    "thủy",
+    "công",
+    "nghiệp",
+    "hỗ",
+    "trợ",
+    "Việt",
+    "Nam",
+    "Namibia",
+    "Đà",
+    "\u00d0à",
+    "da",
+    "nẵng",
+    "zalo",
+    "z",
+    "3",
+    "19",
+    "北京",
+    "snake_case",
+    "quý",
+    "quỹ",
+    "gìn",
+    "ĐỨC",
+]
 _SEPARATORS = [" ", "  ", "\u00a0", ". ", ", ", "-", "\u200b ", "\n\n", "_", "", "\u200b"]
 
 
@@ -155,7 +222,7 @@ def _text_and_term(draw):
 
 
 def _contains_run(tokens: list[str], run: list[str]) -> bool:
-    return any(tokens[i:i + len(run)] == run for i in range(len(tokens) - len(run) + 1))
+    return any(tokens[i : i + len(run)] == run for i in range(len(tokens) - len(run) + 1))
 
 
 @given(_text_and_term())
@@ -226,13 +293,24 @@ def test_an_archive_without_an_index_gets_one_from_the_migration(database_url):
     with engine.begin() as connection:
         command.upgrade(_alembic_config(connection), "0002")
         for number, (title, body, tags, category) in enumerate(HARD_CASES[:5], start=1):
-            connection.execute(text(
-                "INSERT INTO articles (id, site, external_id, url, title, sapo, body, author, category, tags, "
-                "images, first_seen_at, fetched_at, changed_at, version, content_hash, extractor) "
-                "VALUES (:id, 'nhandan', :ext, :url, :title, '', :body, '', :category, :tags, '[]', "
-                ":now, :now, :now, 1, 'h', 'site')"),
-                {"id": number, "ext": str(number), "url": f"https://nhandan.vn/a-post{number}.html", "title": title,
-                 "body": body, "category": _json(category), "tags": _json(tags), "now": NOW.replace(tzinfo=None)})
+            connection.execute(
+                text(
+                    "INSERT INTO articles (id, site, external_id, url, title, sapo, body, author, category, tags, "
+                    "images, first_seen_at, fetched_at, changed_at, version, content_hash, extractor) "
+                    "VALUES (:id, 'nhandan', :ext, :url, :title, '', :body, '', :category, :tags, '[]', "
+                    ":now, :now, :now, 1, 'h', 'site')"
+                ),
+                {
+                    "id": number,
+                    "ext": str(number),
+                    "url": f"https://nhandan.vn/a-post{number}.html",
+                    "title": title,
+                    "body": body,
+                    "category": _json(category),
+                    "tags": _json(tags),
+                    "now": NOW.replace(tzinfo=None),
+                },
+            )
     assert "article_index" not in inspect(engine).get_table_names()
     engine.dispose()
     database = Database(database_url)
@@ -269,21 +347,27 @@ def test_rematch_reads_only_the_candidates_and_drops_what_no_longer_matches(hard
 
     visited = []
     real = topics_module.match_article
-    monkeypatch.setattr(topics_module, "match_article",
-                        lambda session, article, *args, **kwargs: visited.append(article.id) or real(
-                            session, article, *args, **kwargs))
+    monkeypatch.setattr(
+        topics_module,
+        "match_article",
+        lambda session, article, *args, **kwargs: visited.append(article.id) or real(session, article, *args, **kwargs),
+    )
     prepare_topics(hard_archive, [{"name": "QN", "query": '"Quảng Ninh"'}], now=NOW)
     assert sorted(visited) == sorted(_candidates_of(hard_archive, '"Quảng Ninh"')) == [2, 8, 13]
     assert _matched(hard_archive) == {"QN": {2, 8, 13}}
     visited.clear()
     # Changing one topic re-matches that topic alone, and only over its own candidates.
-    prepare_topics(hard_archive, [{"name": "QN", "query": '"Quảng Ninh" NOT "Hạ Long"'},
-                                  {"name": "QNam", "query": '"Quảng Nam"'}], now=NOW)
+    prepare_topics(
+        hard_archive,
+        [{"name": "QN", "query": '"Quảng Ninh" NOT "Hạ Long"'}, {"name": "QNam", "query": '"Quảng Nam"'}],
+        now=NOW,
+    )
     assert sorted(visited) == [2, 8, 13, 17]
     assert _matched(hard_archive) == {"QN": {2, 13}, "QNam": {17}}
     visited.clear()
-    prepare_topics(hard_archive, [{"name": "QN", "query": "Namibia"}, {"name": "QNam", "query": '"Quảng Nam"'}],
-                   now=NOW)
+    prepare_topics(
+        hard_archive, [{"name": "QN", "query": "Namibia"}, {"name": "QNam", "query": '"Quảng Nam"'}], now=NOW
+    )
     assert sorted(visited) == [4, 5]
     assert _matched(hard_archive) == {"QN": {4, 5}, "QNam": {17}}
 

@@ -31,8 +31,9 @@ def _imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("path", _modules(SPIDERS), ids=lambda p: str(p.relative_to(REPO)))
 def test_no_spider_module_imports_storage(path):
-    storage = {name for name in _imports(path)
-               if name == "crawler.store" or name.startswith(("crawler.store.", "sqlalchemy"))}
+    storage = {
+        name for name in _imports(path) if name == "crawler.store" or name.startswith(("crawler.store.", "sqlalchemy"))
+    }
     assert not storage, f"{path.relative_to(REPO)} imports {sorted(storage)}"
 
 
@@ -51,24 +52,47 @@ def test_importing_every_spider_loads_no_storage():
 
 
 # What only NDO's package may say: its hosts, URL shape, source paths, class names, zone and names.
-NDO_FACTS = ("nhandan", "-post", ".html", "Ho_Chi_Minh", "article__", "cms-", "story__", "tin-moi",
-             "tim-kiem", "google-news", "/rss/", "tu-khoa", "Nhân Dân", "NDO")
+NDO_FACTS = (
+    "nhandan",
+    "-post",
+    ".html",
+    "Ho_Chi_Minh",
+    "article__",
+    "cms-",
+    "story__",
+    "tin-moi",
+    "tim-kiem",
+    "google-news",
+    "/rss/",
+    "tu-khoa",
+    "Nhân Dân",
+    "NDO",
+)
 
 
 def _code_strings(path: Path) -> list[str]:
     """String constants of a module, docstrings excepted (they may name the outlets they describe)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     docstrings = {
-        id(node.body[0].value) for node in ast.walk(tree)
+        id(node.body[0].value)
+        for node in ast.walk(tree)
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-        and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
     }
-    return [node.value for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings]
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
 
 
-SHARED = [path for path in _modules(SPIDERS)
-          if path.relative_to(SPIDERS).parts[0] not in SITE_PACKAGES and path.name != "registry.py"]
+SHARED = [
+    path
+    for path in _modules(SPIDERS)
+    if path.relative_to(SPIDERS).parts[0] not in SITE_PACKAGES and path.name != "registry.py"
+]
 
 
 @pytest.mark.parametrize("path", SHARED, ids=lambda p: str(p.relative_to(REPO)))

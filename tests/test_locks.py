@@ -195,8 +195,12 @@ def test_process_race_has_one_winner(database, tmp_path):
     script.write_text(RACER.format(repo=str(REPO)), encoding="utf-8")
     start = time.time() + 1.5
     processes = [
-        subprocess.Popen([sys.executable, str(script), database.url, str(start)],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, str(script), database.url, str(start)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(4)
     ]
     lines = [process.stdout.readline().strip() for process in processes]

@@ -31,8 +31,9 @@ def _raise_storage_error():
     try:
         raise OSError(28, "No space left on device")
     except OSError as exc:
-        raise RuntimeError("(sqlite3.OperationalError) database or disk is full\n"
-                           "(Background on this error at: x)") from exc
+        raise RuntimeError(
+            "(sqlite3.OperationalError) database or disk is full\n(Background on this error at: x)"
+        ) from exc
 
 
 @pytest.mark.parametrize("debug", [False, True])
@@ -42,8 +43,9 @@ def test_a_logged_exception_is_one_line_unless_debugging(stream, debug):
         _raise_storage_error()
     except RuntimeError:
         logging.getLogger("bantin.crawl").exception("could not update the crawl ledger")
-    logging.getLogger("bantin.locks").warning("could not release the %s lease", "crawl",
-                                              exc_info=(ValueError, ValueError("bad\nworse"), None))
+    logging.getLogger("bantin.locks").warning(
+        "could not release the %s lease", "crawl", exc_info=(ValueError, ValueError("bad\nworse"), None)
+    )
     lines = stream.getvalue().splitlines()
     if debug:
         assert "Traceback (most recent call last):" in lines
@@ -57,8 +59,10 @@ def test_a_logged_exception_is_one_line_unless_debugging(stream, debug):
 
 def test_a_traceback_inside_a_message_shrinks_to_its_error(stream):
     quiet_libraries(False)
-    logging.getLogger("twisted").critical("Unhandled error in Deferred:\nTraceback (most recent call last):\n"
-                                          '  File "x.py", line 1, in f\n    g()\nKeyError: 3')
+    logging.getLogger("twisted").critical(
+        "Unhandled error in Deferred:\nTraceback (most recent call last):\n"
+        '  File "x.py", line 1, in f\n    g()\nKeyError: 3'
+    )
     assert stream.getvalue().splitlines() == ["CRITICAL twisted: Unhandled error in Deferred: KeyError: 3"]
 
 

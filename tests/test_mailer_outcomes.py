@@ -20,7 +20,7 @@ from reports import delivery, mailer
 from reports.delivery import resend_digest, run_digest
 from tests.digest_support import NOW, Sink, config_text, free_port, make_config, standard_archive
 
-EXTRA_READERS = '''
+EXTRA_READERS = """
 [[recipients]]
 email = "reader@bưuđiện.vn"
 name = "Bạn đọc Bưu điện"
@@ -29,7 +29,7 @@ email = "người.đọc@example.org"
 name = "Người đọc"
 [[recipients]]
 email = "cuoi@example.org"
-'''
+"""
 IDN_ASCII = "reader@xn--buin-1ua66gr30m.vn"
 
 
@@ -202,8 +202,11 @@ def test_smtputf8_is_used_when_the_server_offers_it(database):
         assert (run.sent, run.failed, run.pending) == (5, 0, 0)
         assert len(sink.received_by("người.đọc@example.org")) == 1
         # RFC 6532: the headers are raw UTF-8.
-        [message] = [message_from_string(raw.decode("utf-8"), policy=policy.default) for raw in sink.messages
-                     if "người.đọc@example.org".encode() in raw]
+        [message] = [
+            message_from_string(raw.decode("utf-8"), policy=policy.default)
+            for raw in sink.messages
+            if "người.đọc@example.org".encode() in raw
+        ]
         assert message["To"].addresses[0].addr_spec == "người.đọc@example.org"
         assert message["To"].addresses[0].display_name == "Người đọc"
         assert message["Subject"].startswith("Bản tin NDO 27/03/2025")

@@ -82,8 +82,9 @@ def test_delivered_message_parses_with_both_parts_and_headers(env, sink):
     assert an["Date"].endswith("+0700") and parsedate_to_datetime(str(an["Date"])) == NOW
     assert re.fullmatch(r"<bantin\.2025-03-27\.[0-9a-f]{20}@example\.org>", an["Message-ID"])
     token = make_token(SECRET, "unsubscribe", "an@example.org")
-    assert an["List-Unsubscribe"] == (f"<{PUBLIC_URL}/u/{token}>, "
-                                      f"<mailto:unsubscribe@example.org?subject=unsubscribe%20{token}>")
+    assert an["List-Unsubscribe"] == (
+        f"<{PUBLIC_URL}/u/{token}>, <mailto:unsubscribe@example.org?subject=unsubscribe%20{token}>"
+    )
     assert an["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert an.get_content_type() == "multipart/alternative"
     parts = [part.get_content_type() for part in an.iter_parts()]
@@ -123,8 +124,10 @@ def test_changed_article_comes_back_once_marked_updated(env, sink):
     run_digest(config, database, now=NOW)
     archive.update_article(1001, "Phát triển công nghiệp hỗ trợ ở Bắc Ninh (cập nhật)")
     run = run_digest(config, database, now=LATER)
-    assert [(r.email, r.status, r.items) for r in run.results] == [("an@example.org", "sent", 1),
-                                                                   ("binh@example.org", "empty", 0)]
+    assert [(r.email, r.status, r.items) for r in run.results] == [
+        ("an@example.org", "sent", 1),
+        ("binh@example.org", "empty", 0),
+    ]
     text = sink.parsed()[-1].get_body(("plain",)).get_content()
     assert "[Đã cập nhật] Phát triển công nghiệp hỗ trợ ở Bắc Ninh (cập nhật)" in text
     assert ("an@example.org", 1001, 2) in deliveries(database)
@@ -155,8 +158,10 @@ def test_4xx_then_5xx_keeps_the_outbox_right(env, sink):
     assert {d[0] for d in deliveries(database)} == {"binh@example.org"}
     # Nothing is lost: the failed reader's articles are owed again in the next digest.
     next_run = run_digest(config, database, now=LATER + timedelta(hours=1))
-    assert [(r.email, r.status, r.items) for r in next_run.results] == [("an@example.org", "sent", 3),
-                                                                        ("binh@example.org", "empty", 0)]
+    assert [(r.email, r.status, r.items) for r in next_run.results] == [
+        ("an@example.org", "sent", 3),
+        ("binh@example.org", "empty", 0),
+    ]
 
 
 def test_server_down_leaves_everything_pending(tmp_path):
@@ -211,8 +216,9 @@ def test_preview_never_marks_anything_sent(env, sink):
     assert previews[0].items == 3 and b"multipart/alternative" in previews[0].eml_bytes
     assert rows(database) == {} and deliveries(database) == []
     assert sink.messages == []
-    assert [p.recipient for p in build_previews(config, database, now=NOW,
-                                                only="BINH@example.org")] == ["binh@example.org"]
+    assert [p.recipient for p in build_previews(config, database, now=NOW, only="BINH@example.org")] == [
+        "binh@example.org"
+    ]
     with pytest.raises(UsageError):
         build_previews(config, database, now=NOW, only="nobody@example.org")
 
@@ -246,8 +252,17 @@ def test_header_values_with_cr_lf_nul_are_refused(env):
         with pytest.raises(HeaderInjectionError, match="Subject"):
             check_header("Subject", bad, source="test")
         with pytest.raises(HeaderInjectionError, match="To"):
-            build_message(config, recipient="an@example.org", recipient_name=bad, subject="s", text="t", html=None,
-                          msg_id="<m@x>", now=NOW, unsubscribe=None)
+            build_message(
+                config,
+                recipient="an@example.org",
+                recipient_name=bad,
+                subject="s",
+                text="t",
+                html=None,
+                msg_id="<m@x>",
+                now=NOW,
+                unsubscribe=None,
+            )
 
 
 def write_config(tmp_path, port):

@@ -130,11 +130,11 @@ def test_hit_offsets_land_on_original_nfd_characters() -> None:
     body = NFD("Sáng nay, thủ tướng thăm Hà\u00a0Nội và Thuỷ Nguyên.")
     result = match_query('"Hà Nội" "thủy nguyên"', body)
     assert result.matched
-    spans = [unicodedata.normalize("NFC", body[h.start:h.end]) for h in result.hits]
+    spans = [unicodedata.normalize("NFC", body[h.start : h.end]) for h in result.hits]
     assert spans == ["Hà\u00a0Nội", "Thuỷ Nguyên"]
     for hit in result.hits:
         before, marked, after = hit.snippet_parts
-        assert marked == unicodedata.normalize("NFC", body[hit.start:hit.end]).replace("\u00a0", " ")
+        assert marked == unicodedata.normalize("NFC", body[hit.start : hit.end]).replace("\u00a0", " ")
         assert before + marked + after == hit.snippet
 
 
@@ -148,8 +148,18 @@ def test_hit_to_dict_is_json_ready() -> None:
     text = json.dumps(data, ensure_ascii=False)
     assert json.loads(text) == {
         "matched": True,
-        "hits": [{"term": "than", "field": "body", "index": 0, "start": 17, "end": 21,
-                  "snippet": "Các doanh nghiệp than tại Hạ Long.", "highlight": [17, 21], "negated": False}],
+        "hits": [
+            {
+                "term": "than",
+                "field": "body",
+                "index": 0,
+                "start": 17,
+                "end": 21,
+                "snippet": "Các doanh nghiệp than tại Hạ Long.",
+                "highlight": [17, 21],
+                "negated": False,
+            }
+        ],
     }
 
 
@@ -179,14 +189,16 @@ def test_snippet_is_about_25_words_and_marks_truncation() -> None:
 
 
 def test_matcher_many_topics() -> None:
-    matcher = Matcher([
-        TopicSpec("CNHT", '"công nghiệp hỗ trợ" OR CNHT'),
-        TopicSpec("Quảng Ninh", "Quảng Ninh -bóng đá"),
-        TopicSpec("Hạ Long exact", "Hạ Long", accents="exact"),
-        TopicSpec("ha long folded", "Ha Long", accents="fold"),
-        TopicSpec("Hà (trap)", "Hà", accents="exact"),
-        TopicSpec("title only", "title:đầu tư"),
-    ])
+    matcher = Matcher(
+        [
+            TopicSpec("CNHT", '"công nghiệp hỗ trợ" OR CNHT'),
+            TopicSpec("Quảng Ninh", "Quảng Ninh -bóng đá"),
+            TopicSpec("Hạ Long exact", "Hạ Long", accents="exact"),
+            TopicSpec("ha long folded", "Ha Long", accents="fold"),
+            TopicSpec("Hà (trap)", "Hà", accents="exact"),
+            TopicSpec("title only", "title:đầu tư"),
+        ]
+    )
     result = matcher.match(ARTICLE)
     assert set(result) == {"CNHT", "Quảng Ninh", "Hạ Long exact", "ha long folded", "title only"}
     assert all(isinstance(hit, Hit) for hits in result.values() for hit in hits)
@@ -215,9 +227,15 @@ def test_query_version_is_stable_and_tracks_meaning() -> None:
 
 
 def test_from_article() -> None:
-    article = ExtractedArticle(site="nhandan", external_id="1", url="https://nhandan.vn/x-post1.html", title="Đà Nẵng",
-                               body="biển",
-                               tags=["du lịch"], category=["Xã hội"])
+    article = ExtractedArticle(
+        site="nhandan",
+        external_id="1",
+        url="https://nhandan.vn/x-post1.html",
+        title="Đà Nẵng",
+        body="biển",
+        tags=["du lịch"],
+        category=["Xã hội"],
+    )
     fields = ArticleFields.from_article(article)
     assert match_query("tag:du lịch Đà Nẵng", fields).matched is False  # one phrase
     assert match_query('tag:"du lịch" "Đà Nẵng"', fields).matched is True
@@ -225,10 +243,51 @@ def test_from_article() -> None:
 
 # --- properties: variants of a text match identically ------------------------------------
 
-_WORDS = ["Hà", "Nội", "Hạ", "Long", "hòa", "bình", "thủy", "điện", "khỏe", "Thúy", "quý", "quỹ", "đường",
-          "dương", "công", "nghiệp", "hỗ", "trợ", "Việt", "Nam", "Namibia", "CNHT", "Đà", "Nẵng", "và"]
-_QUERIES = ["Hà Nội", "Ha Noi", "hoà bình", "thuỷ điện", "khoẻ", "Thuý", "quý", "quỹ", "đường", "duong",
-            '"công nghiệp hỗ trợ"', "Nam", "CNHT", "Đà Nẵng", "Hạ Long -Hà", "(Nam OR Hạ Long) quý"]
+_WORDS = [
+    "Hà",
+    "Nội",
+    "Hạ",
+    "Long",
+    "hòa",
+    "bình",
+    "thủy",
+    "điện",
+    "khỏe",
+    "Thúy",
+    "quý",
+    "quỹ",
+    "đường",
+    "dương",
+    "công",
+    "nghiệp",
+    "hỗ",
+    "trợ",
+    "Việt",
+    "Nam",
+    "Namibia",
+    "CNHT",
+    "Đà",
+    "Nẵng",
+    "và",
+]
+_QUERIES = [
+    "Hà Nội",
+    "Ha Noi",
+    "hoà bình",
+    "thuỷ điện",
+    "khoẻ",
+    "Thuý",
+    "quý",
+    "quỹ",
+    "đường",
+    "duong",
+    '"công nghiệp hỗ trợ"',
+    "Nam",
+    "CNHT",
+    "Đà Nẵng",
+    "Hạ Long -Hà",
+    "(Nam OR Hạ Long) quý",
+]
 _TONE_SWAPS = {"hòa": "hoà", "thủy": "thuỷ", "khỏe": "khoẻ", "Thúy": "Thuý"}
 
 
@@ -243,7 +302,8 @@ def texts_and_variants(draw: st.DrawFn) -> tuple[str, str]:
             variant = variant.replace(old, new)
     variant = "".join(
         draw(st.sampled_from([" ", "\u00a0", "  ", "\u2009", "\n", " \u200b", "\u200b "])) if c == " " else c
-        for c in variant)
+        for c in variant
+    )
     if draw(st.booleans()):
         variant = variant.replace("Đ", "\u00d0")
     if draw(st.booleans()):
@@ -253,8 +313,14 @@ def texts_and_variants(draw: st.DrawFn) -> tuple[str, str]:
     return text, variant
 
 
-_MATCHER = Matcher([TopicSpec(f"q{i}-{mode}", q, mode) for i, q in enumerate(_QUERIES)
-                    for mode in ("auto", "exact", "fold") if not (mode == "exact" and q == "Ha Noi")])
+_MATCHER = Matcher(
+    [
+        TopicSpec(f"q{i}-{mode}", q, mode)
+        for i, q in enumerate(_QUERIES)
+        for mode in ("auto", "exact", "fold")
+        if not (mode == "exact" and q == "Ha Noi")
+    ]
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -268,13 +334,14 @@ def test_variants_match_identically(pair: tuple[str, str], field: str) -> None:
         assert [(h.term, h.field) for h in hits] == [(h.term, h.field) for h in original[name]]
         for hit in hits:
             # the highlight covers the same words, read back from the variant's own characters
-            found = unicodedata.normalize("NFC", variant[hit.start:hit.end])
+            found = unicodedata.normalize("NFC", variant[hit.start : hit.end])
             twin = next(h for h in original[name] if h.term == hit.term)
-            assert _same_words(found, text[twin.start:twin.end])
+            assert _same_words(found, text[twin.start : twin.end])
 
 
 def _same_words(a: str, b: str) -> bool:
     from crawler.text import normalize
+
     return normalize(a).exact == normalize(b).exact
 
 
@@ -291,8 +358,7 @@ def _evaluate(node: object, present: set[str]) -> bool:
 
 
 @settings(max_examples=120, deadline=None)
-@given(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=12).map(" ".join),
-       st.sampled_from(_QUERIES))
+@given(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=12).map(" ".join), st.sampled_from(_QUERIES))
 def test_engine_agrees_with_a_regex_per_term(text: str, query: str) -> None:
     import re
 
@@ -316,7 +382,7 @@ def test_engine_agrees_with_a_regex_per_term(text: str, query: str) -> None:
 def test_folded_hit_offsets_land_on_original_characters() -> None:
     body = NFD("Xin chào Hà\u00a0\u200bNội!")
     hit = match_query("Ha Noi", body).hits[0]
-    assert unicodedata.normalize("NFC", body[hit.start:hit.end]) == "Hà\u00a0\u200bNội"
+    assert unicodedata.normalize("NFC", body[hit.start : hit.end]) == "Hà\u00a0\u200bNội"
     assert hit.snippet_parts[1] == "Hà Nội"
 
 

@@ -40,22 +40,33 @@ def service(tmp_path, sink):
     database = Database(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     standard_archive(database)  # with a crawl since 06:00, so the digest does not wait for one
     clock = FakeClock(NOW)
-    service = Service(make_config(database.url, sink.port), database, clock=clock, digest_runner=run_digest,
-                      waiter=clock.waiter, poll_seconds=0.01, install_signals=False)
+    service = Service(
+        make_config(database.url, sink.port),
+        database,
+        clock=clock,
+        digest_runner=run_digest,
+        waiter=clock.waiter,
+        poll_seconds=0.01,
+        install_signals=False,
+    )
     yield service
     database.dispose()
 
 
 def digest_jobs(database):
     with database.session() as session:
-        return [(job.trigger, job.status, job.detail.get("pending"), job.detail.get("sent"))
-                for job in session.scalars(select(JobRun).where(JobRun.job == "digest").order_by(JobRun.id))]
+        return [
+            (job.trigger, job.status, job.detail.get("pending"), job.detail.get("sent"))
+            for job in session.scalars(select(JobRun).where(JobRun.job == "digest").order_by(JobRun.id))
+        ]
 
 
 def waits(database, now):
     with database.session() as session:
-        return sorted(row.next_attempt_at - now for row in session.scalars(
-            select(OutboxMessage).where(OutboxMessage.status == "pending")))
+        return sorted(
+            row.next_attempt_at - now
+            for row in session.scalars(select(OutboxMessage).where(OutboxMessage.status == "pending"))
+        )
 
 
 def test_greylisted_digest_goes_out_the_same_day_with_back_off(service, sink):
@@ -111,6 +122,11 @@ def test_the_retry_job_is_scheduled_every_few_minutes(service):
 
 def test_back_off_grows_from_minutes_to_hours():
     assert [retry_delay(attempts, 3) for attempts in (1, 3, 4, 6, 9)] == [
-        RETRY_FIRST, RETRY_FIRST, 2 * RETRY_FIRST, 2 * RETRY_FIRST, 4 * RETRY_FIRST]
+        RETRY_FIRST,
+        RETRY_FIRST,
+        2 * RETRY_FIRST,
+        2 * RETRY_FIRST,
+        4 * RETRY_FIRST,
+    ]
     assert RETRY_FIRST <= timedelta(minutes=15) and timedelta(hours=1) <= RETRY_MAX <= timedelta(hours=6)
     assert retry_delay(300, 3) == RETRY_MAX

@@ -26,7 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 def write_config(tmp_path: Path, database_url: str, base_url: str = "https://nhandan.vn") -> Path:
     path = tmp_path / "bantin.toml"
-    path.write_text(f"""
+    path.write_text(
+        f"""
 [site]
 base_url = "{base_url}"
 [storage]
@@ -39,7 +40,9 @@ concurrency = 8
 timeout_seconds = 5
 retries = 1
 {topics_toml()}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -56,8 +59,9 @@ def scrapy_crawl(site: str, config: Path, base_url: str, now: str, *settings: st
         name, _, value = setting.partition("=")
         assert name == "BANTIN_SINCE", setting
         args += ["--since", value]
-    result = subprocess.run(crawl_child_command(site_config, *args), cwd=REPO, capture_output=True, text=True,
-                            timeout=180)
+    result = subprocess.run(
+        crawl_child_command(site_config, *args), cwd=REPO, capture_output=True, text=True, timeout=180
+    )
     if result.returncode != 0:
         raise AssertionError(f"crawl exited {result.returncode}\n{result.stdout}\n{result.stderr[-4000:]}")
     return result
@@ -118,8 +122,9 @@ def test_first_crawl_of_each_look_alike_matches_its_ground_truth(tmp_path, datab
     if site == "tienphong":
         # The zone API (JSON items) announced the articles of its zones.
         assert run.counts.source("latest")["discovered"] > 0
-        in_zones = {str(a.article_id) for a in sample.model.visible()
-                    if {3, 166, 5} & {z.zone_id for z in a.zone.chain}}
+        in_zones = {
+            str(a.article_id) for a in sample.model.visible() if {3, 166, 5} & {z.zone_id for z in a.zone.chain}
+        }
         assert in_zones and all("latest" in sources[external_id] for external_id in in_zones)
     else:
         assert "latest" not in run.counts.sources  # no API, no latest page mapped for VietnamPlus
@@ -131,8 +136,9 @@ def test_backfill_reads_the_monthly_sitemaps_named_in_each_index(tmp_path, datab
         sample.clear_log()
         config = write_config(tmp_path, database_url)
         first_day = sample.model.articles[0].published_at.date()
-        scrapy_crawl(site, config, sample.base_url, sample.model.now.isoformat(),
-                     f"BANTIN_SINCE={first_day.isoformat()}")
+        scrapy_crawl(
+            site, config, sample.base_url, sample.model.now.isoformat(), f"BANTIN_SINCE={first_day.isoformat()}"
+        )
         monthly = [r for r in sample.request_log if r.path.startswith("/sitemaps/news-")]
         # VietnamPlus names them zero-padded, Tiền Phong not (and serves them gzip-compressed).
         assert monthly and all(r.status == 200 for r in monthly)

@@ -50,6 +50,7 @@ def extract(site: str, name: str, url: str):
 
 # -- identity ----------------------------------------------------------------------------------
 
+
 def test_the_registry_knows_both_outlets_by_their_own_url_shapes():
     assert resolve_url("https://www.vietnamplus.vn/a-b-post1128969.vnp") == ("vietnamplus", "1128969")
     assert resolve_url("https://tienphong.vn/a-b-post1847153.tpo") == ("tienphong", "1847153")
@@ -61,6 +62,7 @@ def test_the_registry_knows_both_outlets_by_their_own_url_shapes():
 
 
 # -- page objects: every saved page, every field -----------------------------------------------
+
 
 @pytest.mark.parametrize("site,name,page", list(article_pages()))
 def test_every_saved_page_gives_its_ground_truth(site, name, page):
@@ -90,8 +92,11 @@ def raw(site: str, name: str) -> str:
 
 def test_tien_phong_strips_its_dateline_from_the_sapo():
     page = page_of("tienphong", "article-sapo-prefix.html")
-    prefix = next(p for p in ("TPO - ", "TP - ") if f">{p}{page['expected']['sapo']}" in raw("tienphong",
-                                                                                               "article-sapo-prefix.html"))
+    prefix = next(
+        p
+        for p in ("TPO - ", "TP - ")
+        if f">{p}{page['expected']['sapo']}" in raw("tienphong", "article-sapo-prefix.html")
+    )
     item = extract("tienphong", "article-sapo-prefix.html", page["url"])
     assert item.sapo == page["expected"]["sapo"] and not item.sapo.startswith(prefix.strip())
 
@@ -161,14 +166,20 @@ def test_video_player_labels_and_alt_lines_never_reach_the_body():
 
 # -- navigation on fake responses --------------------------------------------------------------
 
+
 def spider_for(spider_class, site: str, archive: FakeArchive | None = None, **settings):
-    return make_spider(None, archive if archive is not None else FakeArchive(site=site),
-                       spider_class=spider_class, **{"BANTIN_SITE_URL": "", **settings})
+    return make_spider(
+        None,
+        archive if archive is not None else FakeArchive(site=site),
+        spider_class=spider_class,
+        **{"BANTIN_SITE_URL": "", **settings},
+    )
 
 
 def test_vietnamplus_reads_feeds_and_sitemaps_only_on_its_www_host():
-    spider = spider_for(VietnamplusSpider, "vietnamplus", BANTIN_SINCE="2026-07-01",
-                        BANTIN_CATEGORY_FEEDS=["kinhte-311"])
+    spider = spider_for(
+        VietnamplusSpider, "vietnamplus", BANTIN_SINCE="2026-07-01", BANTIN_CATEGORY_FEEDS=["kinhte-311"]
+    )
     requests = list(spider.source_requests())
     assert [r.url for r in requests] == [
         "https://www.vietnamplus.vn/sitemaps/google-news.xml",
@@ -180,8 +191,9 @@ def test_vietnamplus_reads_feeds_and_sitemaps_only_on_its_www_host():
 
 
 def test_vietnamplus_follows_the_padded_monthly_sitemaps_its_index_names():
-    spider = spider_for(VietnamplusSpider, "vietnamplus", BANTIN_SINCE="2026-08-01",
-                        BANTIN_NOW="2026-08-08T12:00:00+07:00")
+    spider = spider_for(
+        VietnamplusSpider, "vietnamplus", BANTIN_SINCE="2026-08-01", BANTIN_NOW="2026-08-08T12:00:00+07:00"
+    )
     index = next(r for r in spider.source_requests() if r.meta["bantin_source"] == SITEMAP)
     body = (FIXTURES / "vietnamplus" / "sitemap.xml").read_bytes()
     response = XmlResponse(url=index.url, body=body, request=index)
@@ -201,7 +213,9 @@ def test_tien_phong_reads_the_zone_api_on_its_api_host_with_its_origin():
     assert api[0].headers[b"Referer"] == b"https://tienphong.vn/"
     assert "api.tienphong.vn" in spider.allowed_domains
     assert [r.url for r in requests if r.meta["bantin_source"] != LATEST] == [
-        "https://tienphong.vn/sitemaps/google-news.xml", "https://tienphong.vn/rss/home.rss"]
+        "https://tienphong.vn/sitemaps/google-news.xml",
+        "https://tienphong.vn/rss/home.rss",
+    ]
 
 
 def test_the_site_hosts_fence_lets_the_site_s_own_api_host_through_and_nothing_else():
@@ -239,8 +253,9 @@ def test_tien_phong_json_items_become_article_requests_and_the_next_page():
     articles = [r for r in requests if r.meta["bantin_kind"] == "article"]
     items = json.loads((FIXTURES / "tienphong" / "api-morenews-zone-3-0.json").read_text())["data"]["contents"]
     # Absolute and relative URLs alike, on the site's host; the epoch date is the announced instant.
-    assert [r.url for r in articles] == ["https://tienphong.vn" + item["url"].removeprefix("https://tienphong.vn")
-                                         for item in items]
+    assert [r.url for r in articles] == [
+        "https://tienphong.vn" + item["url"].removeprefix("https://tienphong.vn") for item in items
+    ]
     assert articles[0].meta["bantin_external_id"] == str(items[0]["id"])
     assert articles[0].meta["bantin_lastmod"] == datetime.fromtimestamp(items[0]["update_time"], UTC)
     (more,) = [r for r in requests if r.meta["bantin_kind"] == "source"]
@@ -251,11 +266,22 @@ def test_json_items_stop_when_empty_on_error_and_are_refused_when_malformed():
     empty = b'{"error_code": 0, "data": {"contents": []}}'
     assert parse_morenews_contents(empty, "https://tienphong.vn", TP) == ([], False)
     assert parse_morenews_contents(b'{"error_code": 500, "data": null}', "https://tienphong.vn", TP) == ([], False)
-    items, more = parse_morenews_contents(json.dumps({"data": {"contents": [
-        {"url": "/a-post1.tpo", "title": "A", "date": 1754612100000},       # milliseconds
-        {"url": "https://nhandan.vn/b-post2.html", "title": "B"},          # another site
-        {"title": "no url"}, "garbage",
-    ]}}).encode(), "https://tienphong.vn", TP)
+    items, more = parse_morenews_contents(
+        json.dumps(
+            {
+                "data": {
+                    "contents": [
+                        {"url": "/a-post1.tpo", "title": "A", "date": 1754612100000},  # milliseconds
+                        {"url": "https://nhandan.vn/b-post2.html", "title": "B"},  # another site
+                        {"title": "no url"},
+                        "garbage",
+                    ]
+                }
+            }
+        ).encode(),
+        "https://tienphong.vn",
+        TP,
+    )
     assert [(i.external_id, i.published_at) for i in items] == [("1", datetime(2025, 8, 8, 7, 15, tzinfo=ICT))]
     assert more
     for body in (b"not json", b'{"data": {"contents": "<li>"}}', b"[]"):
@@ -264,10 +290,20 @@ def test_json_items_stop_when_empty_on_error_and_are_refused_when_malformed():
 
 
 def test_a_json_item_with_an_epoch_no_article_can_have_is_skipped_and_listed():
-    items, _ = parse_morenews_contents(json.dumps({"data": {"contents": [
-        {"url": "/a-post1.tpo", "title": "A", "date": 1754612100000},
-        {"url": "/b-post2.tpo", "title": "B", "date": 99_999_999_999_999},  # ms: the year 5138
-    ]}}).encode(), "https://tienphong.vn", TP)
+    items, _ = parse_morenews_contents(
+        json.dumps(
+            {
+                "data": {
+                    "contents": [
+                        {"url": "/a-post1.tpo", "title": "A", "date": 1754612100000},
+                        {"url": "/b-post2.tpo", "title": "B", "date": 99_999_999_999_999},  # ms: the year 5138
+                    ]
+                }
+            }
+        ).encode(),
+        "https://tienphong.vn",
+        TP,
+    )
     assert [i.external_id for i in items] == ["1"]
     assert [url for url, _ in items.skipped] == ["https://tienphong.vn/b-post2.tpo"]
 
@@ -282,8 +318,7 @@ def test_tien_phong_gzip_monthly_sitemap_without_content_encoding_is_read():
     name = next(n for n in expected("tienphong")["pages"] if n.startswith("news-"))
     body = (FIXTURES / "tienphong" / name).read_bytes()
     assert body[:2] == b"\x1f\x8b"  # the look-alike's trap: gzip bytes under an .xml name
-    spider = spider_for(TienphongSpider, "tienphong", BANTIN_NOW=expected("tienphong")["now"],
-                        BANTIN_LOOKBACK_DAYS=60)
+    spider = spider_for(TienphongSpider, "tienphong", BANTIN_NOW=expected("tienphong")["now"], BANTIN_LOOKBACK_DAYS=60)
     request = spider.source_request(f"/sitemaps/{name}", SITEMAP, spider.parse_urlset)
     response = XmlResponse(url=request.url, body=body, request=request)
     requests, _ = split_output(filtered(spider, response, request.callback(response)))
@@ -291,8 +326,10 @@ def test_tien_phong_gzip_monthly_sitemap_without_content_encoding_is_read():
     assert all(r.url.endswith(".tpo") for r in requests)
 
 
-@pytest.mark.parametrize("spider_class,site,feed", [(VietnamplusSpider, "vietnamplus", "rss-home.rss"),
-                                                    (TienphongSpider, "tienphong", "rss-home.rss")])
+@pytest.mark.parametrize(
+    "spider_class,site,feed",
+    [(VietnamplusSpider, "vietnamplus", "rss-home.rss"), (TienphongSpider, "tienphong", "rss-home.rss")],
+)
 def test_each_outlets_feed_and_article_go_through_the_archive_filter_under_its_own_site(spider_class, site, feed):
     data = expected(site)
     archive = FakeArchive(site=site)
@@ -306,10 +343,10 @@ def test_each_outlets_feed_and_article_go_through_the_archive_filter_under_its_o
     page = page_of(site, "article-normal.html")
     wanted = next((r for r in requests if r.url == page["url"]), None)
     if wanted is None:  # not in the first 50 of the feed: ask for it directly
-        wanted = requests[0].replace(url=page["url"], meta={**requests[0].meta,
-                                                            "bantin_external_id": page["expected"]["external_id"]})
-    article = HtmlResponse(url=page["url"], body=(FIXTURES / site / "article-normal.html").read_bytes(),
-                           request=wanted)
+        wanted = requests[0].replace(
+            url=page["url"], meta={**requests[0].meta, "bantin_external_id": page["expected"]["external_id"]}
+        )
+    article = HtmlResponse(url=page["url"], body=(FIXTURES / site / "article-normal.html").read_bytes(), request=wanted)
     (item,) = split_output(filtered(spider, article, wanted.callback(article)))[1]
     assert isinstance(item, CrawledArticle)
     assert (item.article.site, item.article.external_id) == (site, page["expected"]["external_id"])
@@ -320,13 +357,15 @@ def test_google_news_sitemaps_of_both_outlets_list_only_their_own_articles():
         data = expected(site)
         spider = spider_for(spider_class, site, BANTIN_NOW=data["now"], BANTIN_LOOKBACK_DAYS=30)
         request = next(r for r in spider.source_requests() if r.meta["bantin_source"] == GOOGLE_NEWS)
-        response = XmlResponse(url=request.url, body=(FIXTURES / site / "google-news.xml").read_bytes(),
-                               request=request)
+        response = XmlResponse(
+            url=request.url, body=(FIXTURES / site / "google-news.xml").read_bytes(), request=request
+        )
         requests, _ = split_output(filtered(spider, response, request.callback(response)))
         assert requests and all(get_site(site).external_id(r.url) for r in requests)
 
 
 # -- the look-alikes themselves ------------------------------------------------------------------
+
 
 def test_serve_starts_one_look_alike_per_site_each_on_its_own_origin():
     import subprocess
@@ -334,9 +373,27 @@ def test_serve_starts_one_look_alike_per_site_each_on_its_own_origin():
     import urllib.request
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "crawler.samplesite", "serve", "--site", "vietnamplus", "--site", "tienphong",
-         "--days", "1", "--per-day", "4", "--end-date", "2026-08-08"],
-        cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        [
+            sys.executable,
+            "-m",
+            "crawler.samplesite",
+            "serve",
+            "--site",
+            "vietnamplus",
+            "--site",
+            "tienphong",
+            "--days",
+            "1",
+            "--per-day",
+            "4",
+            "--end-date",
+            "2026-08-08",
+        ],
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         urls = [process.stdout.readline().strip() for _ in range(2)]
         assert len(set(urls)) == 2 and all(url.startswith("http://127.0.0.1:") for url in urls)

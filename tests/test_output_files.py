@@ -20,15 +20,18 @@ EML = "digest-2026-03-27-an_example.org.eml"
 @pytest.fixture
 def config_path(tmp_path):
     path = tmp_path / "bantin.toml"
-    path.write_text(f'''
+    path.write_text(
+        f"""
 [storage]
-database_url = "sqlite:///{tmp_path / 'db.sqlite3'}"
+database_url = "sqlite:///{tmp_path / "db.sqlite3"}"
 [[topics]]
 name = "Quảng Ninh"
 query = "Quảng Ninh"
 [[recipients]]
 email = "an@example.org"
-''', encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return path
 
 

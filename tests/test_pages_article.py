@@ -35,6 +35,7 @@ def full():
 
 # -- the full modern page ------------------------------------------------------------------------
 
+
 def test_identity_and_canonical_url(full):
     assert full.external_id == "981234"
     assert full.url == FULL_URL
@@ -51,8 +52,9 @@ def test_title_keeps_curly_quotes(full):
 
 
 def test_sapo_selected_by_class_on_h2_as_written(full):
-    assert full.sapo == ("NDO - Tỉnh Quảng Ninh đặt mục tiêu nâng tỷ lệ nội địa hóa trong ngành công nghiệp hỗ trợ "
-                         "lên 45% vào năm 2030.")
+    assert full.sapo == (
+        "NDO - Tỉnh Quảng Ninh đặt mục tiêu nâng tỷ lệ nội địa hóa trong ngành công nghiệp hỗ trợ lên 45% vào năm 2030."
+    )
 
 
 def test_body_paragraphs_notebox_and_headings_in_order(full):
@@ -66,21 +68,28 @@ def test_body_paragraphs_notebox_and_headings_in_order(full):
     ]
 
 
-@pytest.mark.parametrize("clutter", [
-    "Bài liên quan một",            # related-news teaser nested inside the body
-    "Tin liên quan",                # related-news heading
-    "Tin khác",                     # sidebar article.story teaser
-    "Quảng cáo",                    # div.qc and adsWeb_* slots
-    "googletag", "loadAds",         # scripts
-    "color:red",                    # style
-    "Khung video nhúng",            # iframe
-    "JavaScript",                   # noscript
-    "0:00",                         # player time labels
-    "ảnh 1", "ảnh 2",               # image alt lines
-    "Quang cảnh hội thảo.",         # caption duplicated as a paragraph
-    "Một nhà máy sản xuất linh kiện.",  # legacy table.picture caption
-    "Bản quyền thuộc về Báo Nhân Dân", "Tổng Biên tập", "71 Hàng Trống",  # footer lines
-])
+@pytest.mark.parametrize(
+    "clutter",
+    [
+        "Bài liên quan một",  # related-news teaser nested inside the body
+        "Tin liên quan",  # related-news heading
+        "Tin khác",  # sidebar article.story teaser
+        "Quảng cáo",  # div.qc and adsWeb_* slots
+        "googletag",
+        "loadAds",  # scripts
+        "color:red",  # style
+        "Khung video nhúng",  # iframe
+        "JavaScript",  # noscript
+        "0:00",  # player time labels
+        "ảnh 1",
+        "ảnh 2",  # image alt lines
+        "Quang cảnh hội thảo.",  # caption duplicated as a paragraph
+        "Một nhà máy sản xuất linh kiện.",  # legacy table.picture caption
+        "Bản quyền thuộc về Báo Nhân Dân",
+        "Tổng Biên tập",
+        "71 Hàng Trống",  # footer lines
+    ],
+)
 def test_no_clutter_reaches_body(full, clutter):
     assert clutter not in full.body
     assert clutter not in full.sapo
@@ -135,13 +144,16 @@ def test_str_input_gives_the_same_item(full):
 
 # -- layers ------------------------------------------------------------------------------------
 
+
 def test_jsonld_and_meta_layer_when_site_selectors_miss(caplog):
     with caplog.at_level(logging.INFO, logger="bantin.extract"):
         item = extract("article_jsonld.html", "https://nhandan.vn/gia-lua-tang-manh-post982000.html")
     assert item.extractor == "jsonld"
     assert item.title == "Giá lúa tăng mạnh ở Đồng bằng sông Cửu Long"
-    assert item.body == ("Giá lúa tại các tỉnh Đồng bằng sông Cửu Long tiếp tục tăng.\n\n"
-                         "Thương lái thu mua lúa tươi với giá cao hơn tuần trước.")
+    assert item.body == (
+        "Giá lúa tại các tỉnh Đồng bằng sông Cửu Long tiếp tục tăng.\n\n"
+        "Thương lái thu mua lúa tươi với giá cao hơn tuần trước."
+    )
     assert item.sapo == "Giá lúa tại nhiều tỉnh tăng 500 đồng mỗi ki-lô-gam trong tuần qua."
     assert item.author == "MINH HÀ"  # JSON-LD author list: prefix and paper name dropped
     assert item.published_at == datetime(2026, 8, 7, 6, 0, tzinfo=ICT)
@@ -183,6 +195,7 @@ def test_jsonld_article_body_serves_when_no_body_block():
 
 # -- failures ----------------------------------------------------------------------------------
 
+
 def test_page_without_title_raises():
     with pytest.raises(ExtractionError) as info:
         extract("article_notitle.html", "https://nhandan.vn/khong-co-post1.html")
@@ -209,6 +222,7 @@ def test_page_without_any_article_id_raises():
 
 # -- identity ---------------------------------------------------------------------------------
 
+
 def test_offsite_og_url_ignored_for_sample_site_url():
     item = extract("article_video.html", "http://127.0.0.1:8123/video-le-thuong-co-post983000.html?x=1#t")
     assert item.url == "http://127.0.0.1:8123/video-le-thuong-co-post983000.html"
@@ -227,10 +241,13 @@ def test_id_from_dable_item_id_as_last_resort():
 
 # -- video page, legacy/NFD page ----------------------------------------------------------------
 
+
 def test_video_page_player_labels_dropped_notebox_paragraphs_kept():
     item = extract("article_video.html", "https://nhandan.vn/video-le-thuong-co-post983000.html")
-    assert item.body == ("Hàng nghìn người dân và du khách đã tới dự lễ thượng cờ.\n\n"
-                         "Lễ thượng cờ diễn ra lúc 6 giờ hằng ngày.\n\nLễ hạ cờ lúc 21 giờ.")
+    assert item.body == (
+        "Hàng nghìn người dân và du khách đã tới dự lễ thượng cờ.\n\n"
+        "Lễ thượng cờ diễn ra lúc 6 giờ hằng ngày.\n\nLễ hạ cờ lúc 21 giờ."
+    )
     assert item.author == "THÀNH ĐẠT"  # "Video:" prefix gone; "Ảnh: NDO" is the paper itself
     assert item.category == ["Video"]
 
@@ -246,8 +263,15 @@ def test_legacy_fixture_really_is_nfd_with_eth():
 
 
 def test_nfd_eth_zero_width_and_nbsp_normalised(legacy):
-    for value in (legacy.title, legacy.sapo, legacy.body, legacy.author, *legacy.category, *legacy.tags,
-                  *(image.caption for image in legacy.images)):
+    for value in (
+        legacy.title,
+        legacy.sapo,
+        legacy.body,
+        legacy.author,
+        *legacy.category,
+        *legacy.tags,
+        *(image.caption for image in legacy.images),
+    ):
         assert unicodedata.is_normalized("NFC", value)
         assert not set(value) & {"\u00d0", "\u00f0", "\u200b", "\u200d", "\u00a0"}
     assert legacy.title == "Đoàn công tác thăm Hà Giang"
@@ -266,24 +290,28 @@ def test_legacy_body_class_table_picture_and_visible_date(legacy):
 
 # -- author cleaning ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("Bài và ảnh: VĂN CHÚC", "VĂN CHÚC"),
-    ("Bài, ảnh: Trần Đức", "Trần Đức"),
-    ("Bài và ảnh:VĂN CHÚC", "VĂN CHÚC"),
-    ("Ảnh: LÊ HÙNG", "LÊ HÙNG"),
-    ("Bài: HÀ AN - Ảnh: BÌNH MINH", "HÀ AN, BÌNH MINH"),
-    ("Bài: HÀ AN; Ảnh: HÀ AN", "HÀ AN"),
-    ("Theo TTXVN", "TTXVN"),
-    ("Video: THÀNH ĐẠT", "THÀNH ĐẠT"),
-    ("Báo Nhân Dân điện tử; NGUYỄN VĂN B", "NGUYỄN VĂN B"),
-    ("Báo Nhân Dân điện tử", ""),
-    ("NDO", ""),
-    ("Nhân Dân", ""),
-    ("NGỌC ANH, THU HÀ", "NGỌC ANH, THU HÀ"),
-    ("  Minh  Hà  ", "Minh Hà"),
-    (["Bài: A", "Ảnh: NDO", "B"], "A, B"),
-    ("", ""),
-])
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Bài và ảnh: VĂN CHÚC", "VĂN CHÚC"),
+        ("Bài, ảnh: Trần Đức", "Trần Đức"),
+        ("Bài và ảnh:VĂN CHÚC", "VĂN CHÚC"),
+        ("Ảnh: LÊ HÙNG", "LÊ HÙNG"),
+        ("Bài: HÀ AN - Ảnh: BÌNH MINH", "HÀ AN, BÌNH MINH"),
+        ("Bài: HÀ AN; Ảnh: HÀ AN", "HÀ AN"),
+        ("Theo TTXVN", "TTXVN"),
+        ("Video: THÀNH ĐẠT", "THÀNH ĐẠT"),
+        ("Báo Nhân Dân điện tử; NGUYỄN VĂN B", "NGUYỄN VĂN B"),
+        ("Báo Nhân Dân điện tử", ""),
+        ("NDO", ""),
+        ("Nhân Dân", ""),
+        ("NGỌC ANH, THU HÀ", "NGỌC ANH, THU HÀ"),
+        ("  Minh  Hà  ", "Minh Hà"),
+        (["Bài: A", "Ảnh: NDO", "B"], "A, B"),
+        ("", ""),
+    ],
+)
 def test_clean_author(raw, expected):
     assert clean_author(raw, PROFILE.paper_names) == expected
 

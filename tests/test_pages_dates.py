@@ -18,26 +18,29 @@ ICT = timezone(timedelta(hours=7))
 EXPECTED = datetime(2025, 3, 27, 8, 15, tzinfo=ICT)
 
 
-@pytest.mark.parametrize("text", [
-    "2025-03-27T08:15:00+0700",
-    "2025-03-27T08:15:00+07:00",
-    "2025-03-27T08:15+07:00",
-    "2025-03-27T01:15:00Z",
-    "2025-03-27T01:15:00.000000Z",
-    "2025-03-27 08:15:00",                   # no offset: Vietnam time
-    "Thu, 27 Mar 2025 08:15:00 +0700",        # RSS pubDate
-    "Thu, 27 Mar 2025 01:15:00 GMT",
-    "Thu, 27 Mar 2025 08:15:00",             # RFC 822 without a zone: Vietnam time
-    "Thứ Năm, 27/03/2025 - 08:15",
-    "27/03/2025 08:15",
-    "27/3/2025 8:15",
-    "Cập nhật: Thứ Năm, 27/03/2025 - 08:15 (GMT+7)",
-    "Thứ Năm, 27/03/2025 08:15 (GMT +7)",
-    "08:15 27/03/2025",
-    "Thứ Năm, 27-03-2025, 08:15",
-    "27/03/2025 08:15 (GMT+07:00)",
-    "27/03/2025\u00a0-\u00a008:15",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2025-03-27T08:15:00+0700",
+        "2025-03-27T08:15:00+07:00",
+        "2025-03-27T08:15+07:00",
+        "2025-03-27T01:15:00Z",
+        "2025-03-27T01:15:00.000000Z",
+        "2025-03-27 08:15:00",  # no offset: Vietnam time
+        "Thu, 27 Mar 2025 08:15:00 +0700",  # RSS pubDate
+        "Thu, 27 Mar 2025 01:15:00 GMT",
+        "Thu, 27 Mar 2025 08:15:00",  # RFC 822 without a zone: Vietnam time
+        "Thứ Năm, 27/03/2025 - 08:15",
+        "27/03/2025 08:15",
+        "27/3/2025 8:15",
+        "Cập nhật: Thứ Năm, 27/03/2025 - 08:15 (GMT+7)",
+        "Thứ Năm, 27/03/2025 08:15 (GMT +7)",
+        "08:15 27/03/2025",
+        "Thứ Năm, 27-03-2025, 08:15",
+        "27/03/2025 08:15 (GMT+07:00)",
+        "27/03/2025\u00a0-\u00a008:15",
+    ],
+)
 def test_every_format_gives_the_same_instant(text):
     parsed = parse_datetime(text)
     assert parsed is not None and parsed.tzinfo is not None
@@ -61,13 +64,14 @@ def test_rfc822_minus_zero_is_utc():
     assert parse_datetime("Thu, 27 Mar 2025 01:15:00 -0000") == EXPECTED
 
 
-@pytest.mark.parametrize("text", [None, "", "   ", "hôm qua", "32/13/2025 08:15", "2025-13-45T00:00:00+07:00",
-                                  "0:00 / 0:00", "Thu, 99 Foo 2025"])
+@pytest.mark.parametrize(
+    "text",
+    [None, "", "   ", "hôm qua", "32/13/2025 08:15", "2025-13-45T00:00:00+07:00", "0:00 / 0:00", "Thu, 99 Foo 2025"],
+)
 def test_unusable_input_gives_none(text):
     assert parse_datetime(text) is None
 
 
 def test_a_value_without_offset_is_read_in_the_zone_the_caller_gives():
-    assert parse_in_zone("27/03/2025 08:15", default_tz=UTC) == datetime(2025, 3, 27, 8, 15,
-                                                                                  tzinfo=UTC)
+    assert parse_in_zone("27/03/2025 08:15", default_tz=UTC) == datetime(2025, 3, 27, 8, 15, tzinfo=UTC)
     assert parse_in_zone("2025-03-27T08:15:00+0700", default_tz=UTC) == EXPECTED

@@ -57,6 +57,7 @@ def reference():
 
 # -- #2: anything the extractor raises becomes a reason -------------------------------------------
 
+
 def test_json_ld_nested_50000_deep_is_skipped_and_the_page_still_read(reference):
     deep = '<script type="application/ld+json">' + "[" * 50_000 + "]" * 50_000 + "</script>"
     html = full_html().replace("</head>", deep + "</head>", 1)
@@ -77,10 +78,14 @@ def test_any_exception_inside_the_extractor_is_an_extraction_error_with_a_one_li
 
 # -- #3: identity from the requested URL ---------------------------------------------------------
 
-@pytest.mark.parametrize("tag", [
-    f'<meta property="og:url" content="{OTHER}">',
-    f'<link rel="canonical" href="{OTHER}">',
-])
+
+@pytest.mark.parametrize(
+    "tag",
+    [
+        f'<meta property="og:url" content="{OTHER}">',
+        f'<link rel="canonical" href="{OTHER}">',
+    ],
+)
 def test_a_canonical_naming_another_article_never_changes_the_identity(tag):
     html = re.sub(r'<meta property="og:url"[^>]*>|<link rel="canonical"[^>]*>', "", full_html())
     html = html.replace("</head>", tag + "</head>", 1)
@@ -96,6 +101,7 @@ def test_a_canonical_naming_the_same_article_still_cleans_the_url():
 
 
 # -- #11: legacy encodings -----------------------------------------------------------------------
+
 
 def undeclared(text: str) -> str:
     return text.replace('<meta charset="utf-8">', "", 1)
@@ -127,21 +133,32 @@ def test_a_page_that_decodes_in_no_encoding_fails_instead_of_storing_replacement
 
 # -- #12: no control character in any scraped string, URLs included ------------------------------
 
+
 def test_terminal_escapes_in_image_urls_and_the_canonical_link_are_neutralised():
     html = full_html()
-    html = re.sub(r'<meta property="og:url"[^>]*>', '<meta property="og:url" content="https://evil.example/x">',
-                  html, count=1)
+    html = re.sub(
+        r'<meta property="og:url"[^>]*>', '<meta property="og:url" content="https://evil.example/x">', html, count=1
+    )
     html = html.replace("</head>", f'<link rel="canonical" href="{URL}\x1b]0;pwned\x07">' + "</head>", 1)
     html = re.sub(r'data-src="([^"]+)"', lambda m: f'data-src="{m.group(1)}\x1b[2J\x9b31m"', html, count=1)
     item = ArticlePage(html, URL.replace("-post", "-cu-post")).to_item()
     assert item.images and all(not CONTROL.search(image.url) for image in item.images)
     assert not CONTROL.search(item.url) and item.external_id == "981234"
-    strings = [item.url, item.title, item.sapo, item.body, item.author, *item.category, *item.tags,
-               *(part for image in item.images for part in (image.url, image.caption))]
+    strings = [
+        item.url,
+        item.title,
+        item.sapo,
+        item.body,
+        item.author,
+        *item.category,
+        *item.tags,
+        *(part for image in item.images for part in (image.url, image.caption)),
+    ]
     assert not any(CONTROL.search(text.replace("\n", "")) for text in strings)
 
 
 # -- #1: dates and ids no article has ------------------------------------------------------------
+
 
 def test_dates_outside_any_article_s_lifetime_are_no_dates():
     assert parse_datetime("9999-12-31T23:59:59Z") is None
@@ -181,16 +198,19 @@ def test_one_poisoned_feed_item_is_skipped_and_listed_the_rest_are_read():
 def test_a_sitemap_lastmod_at_the_end_of_time_skips_that_entry_only():
     xml = (FIXTURES / "google-news.xml").read_text(encoding="utf-8")
     plain = parse_urlset(xml, BASE, SITE)
-    poison = (f"<url><loc>{BASE}/het-gio-post981999.html</loc><lastmod>9999-12-31T23:59:59Z</lastmod></url>")
+    poison = f"<url><loc>{BASE}/het-gio-post981999.html</loc><lastmod>9999-12-31T23:59:59Z</lastmod></url>"
     entries = parse_urlset(xml.replace("<url>", poison + "<url>", 1), BASE, SITE)
     assert entries == plain and [url for url, _ in entries.skipped] == [f"{BASE}/het-gio-post981999.html"]
 
 
 # -- #17: one sitemap under many query strings is one sitemap ------------------------------------
 
+
 def test_a_sitemap_listed_under_3000_query_strings_is_listed_once():
     refs = "".join(f"<sitemap><loc>{BASE}/sitemaps/news-2026-8.xml?v={i}</loc></sitemap>" for i in range(3000))
     refs += f"<sitemap><loc>{BASE}/sitemaps/news-2026-7.xml</loc></sitemap>"
     index = f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{refs}</sitemapindex>'
     assert [ref.url for ref in parse_sitemap_index(index, BASE, SITE)] == [
-        f"{BASE}/sitemaps/news-2026-8.xml?v=0", f"{BASE}/sitemaps/news-2026-7.xml"]
+        f"{BASE}/sitemaps/news-2026-8.xml?v=0",
+        f"{BASE}/sitemaps/news-2026-7.xml",
+    ]

@@ -29,6 +29,7 @@ def load(name: str) -> bytes:
 
 # -- sitemaps ------------------------------------------------------------------------------------
 
+
 def test_sitemap_index_with_bom_relative_duplicate_and_foreign_entries():
     assert load("sitemap.xml").startswith(b"\xef\xbb\xbf")
     refs = parse_sitemap_index(load("sitemap.xml"), BASE, SITE)
@@ -48,10 +49,20 @@ def test_sitemap_index_with_bom_relative_duplicate_and_foreign_entries():
 def test_google_news_sitemap_titles_dates_and_filtering():
     found = parse_urlset(load("google-news.xml"), BASE, SITE)
     assert found == [
-        Discovered(A1, "981234", lastmod=None, title="Siết chặt quản lý “công nghiệp hỗ trợ” tại Quảng Ninh",
-                   published_at=datetime(2026, 8, 8, 7, 15, tzinfo=ICT)),
-        Discovered(A2, "982000", lastmod=datetime(2026, 8, 7, 10, 0, tzinfo=ICT), title="Giá lúa tăng mạnh & ổn định",
-                   published_at=datetime(2026, 8, 7, 6, 0, tzinfo=ICT)),
+        Discovered(
+            A1,
+            "981234",
+            lastmod=None,
+            title="Siết chặt quản lý “công nghiệp hỗ trợ” tại Quảng Ninh",
+            published_at=datetime(2026, 8, 8, 7, 15, tzinfo=ICT),
+        ),
+        Discovered(
+            A2,
+            "982000",
+            lastmod=datetime(2026, 8, 7, 10, 0, tzinfo=ICT),
+            title="Giá lúa tăng mạnh & ổn định",
+            published_at=datetime(2026, 8, 7, 6, 0, tzinfo=ICT),
+        ),
     ]
 
 
@@ -67,8 +78,11 @@ def test_monthly_sitemap_plain_lastmod():
 
 def test_gzipped_bytes_and_str_input_read_alike():
     raw = load("news-2026-8.xml")
-    assert (parse_urlset(gzip.compress(raw), BASE, SITE) == parse_urlset(raw.decode("utf-8"), BASE, SITE)
-            == parse_urlset(raw, BASE, SITE))
+    assert (
+        parse_urlset(gzip.compress(raw), BASE, SITE)
+        == parse_urlset(raw.decode("utf-8"), BASE, SITE)
+        == parse_urlset(raw, BASE, SITE)
+    )
 
 
 def test_sitemap_without_namespace():
@@ -77,8 +91,10 @@ def test_sitemap_without_namespace():
 
 
 def test_sample_site_base_url_keeps_its_own_host():
-    xml = b"<urlset><url><loc>http://127.0.0.1:8123/a-post7.html</loc></url>" \
-          b"<url><loc>https://nhandan.vn/b-post8.html</loc></url></urlset>"
+    xml = (
+        b"<urlset><url><loc>http://127.0.0.1:8123/a-post7.html</loc></url>"
+        b"<url><loc>https://nhandan.vn/b-post8.html</loc></url></urlset>"
+    )
     assert [d.url for d in parse_urlset(xml, "http://127.0.0.1:8123", SITE)] == ["http://127.0.0.1:8123/a-post7.html"]
 
 
@@ -89,12 +105,15 @@ def test_truncated_sitemap_recovers_entries_with_warning(caplog):
     assert "damaged" in caplog.text
 
 
-@pytest.mark.parametrize(("parser", "name"), [
-    (parse_urlset, "not-xml.html"),
-    (parse_sitemap_index, "google-news.xml"),   # a urlset is not an index
-    (parse_urlset, "sitemap.xml"),              # and an index is not a urlset
-    (parse_rss, "feed-garbage.rss"),
-])
+@pytest.mark.parametrize(
+    ("parser", "name"),
+    [
+        (parse_urlset, "not-xml.html"),
+        (parse_sitemap_index, "google-news.xml"),  # a urlset is not an index
+        (parse_urlset, "sitemap.xml"),  # and an index is not a urlset
+        (parse_rss, "feed-garbage.rss"),
+    ],
+)
 def test_wrong_or_garbage_documents_raise(parser, name):
     with pytest.raises(ExtractionError):
         parser(load(name), BASE, SITE)
@@ -108,14 +127,23 @@ def test_empty_or_corrupt_xml_raises(data):
 
 # -- RSS -------------------------------------------------------------------------------------------
 
+
 def test_rss_items_link_guid_pubdate():
     found = parse_rss(load("home.rss"), BASE, SITE)
     assert found == [
-        Discovered(A1, "981234", title="Siết chặt quản lý “công nghiệp hỗ trợ” tại Quảng Ninh",
-                   published_at=datetime(2026, 8, 8, 7, 15, tzinfo=ICT)),
+        Discovered(
+            A1,
+            "981234",
+            title="Siết chặt quản lý “công nghiệp hỗ trợ” tại Quảng Ninh",
+            published_at=datetime(2026, 8, 8, 7, 15, tzinfo=ICT),
+        ),
         Discovered(A2, "982000", title="Giá lúa tăng mạnh", published_at=datetime(2026, 8, 7, 13, 0, tzinfo=ICT)),
-        Discovered("https://nhandan.vn/khong-mui-gio-post982001.html", "982001", title="Không có múi giờ",
-                   published_at=datetime(2026, 8, 7, 6, 0, tzinfo=VN_TZ)),
+        Discovered(
+            "https://nhandan.vn/khong-mui-gio-post982001.html",
+            "982001",
+            title="Không có múi giờ",
+            published_at=datetime(2026, 8, 7, 6, 0, tzinfo=VN_TZ),
+        ),
     ]
 
 
@@ -133,30 +161,41 @@ def test_atom_feed():
 
 # -- HTML listings --------------------------------------------------------------------------------
 
+
 def test_tin_moi_listing():
     found = parse_listing_html(load("tin-moi.html"), BASE, PROFILE)
     assert found == [
-        Discovered(A1, "981234", title="Siết chặt quản lý “công nghiệp hỗ trợ” tại Quảng Ninh",
-                   published_at=datetime(2026, 8, 8, 7, 15, tzinfo=ICT)),
+        Discovered(
+            A1,
+            "981234",
+            title="Siết chặt quản lý “công nghiệp hỗ trợ” tại Quảng Ninh",
+            published_at=datetime(2026, 8, 8, 7, 15, tzinfo=ICT),
+        ),
         Discovered(A2, "982000", title="Giá lúa tăng mạnh", published_at=datetime(2026, 8, 7, 6, 0, tzinfo=VN_TZ)),
     ]
 
 
 def test_category_listing_h2_and_h3_headings():
     assert [(d.external_id, d.title) for d in parse_listing_html(load("category-kinhte.html"), BASE, PROFILE)] == [
-        ("982000", "Giá lúa tăng mạnh"), ("970001", "Bài một")]
+        ("982000", "Giá lúa tăng mạnh"),
+        ("970001", "Bài một"),
+    ]
 
 
 def test_search_results():
     assert [(d.external_id, d.title) for d in parse_listing_html(load("search-results.html"), BASE, PROFILE)] == [
-        ("960001", "Phát triển công nghiệp hỗ trợ"), ("960002", "CNHT ở Quảng Ninh")]
+        ("960001", "Phát triển công nghiệp hỗ trợ"),
+        ("960002", "CNHT ở Quảng Ninh"),
+    ]
 
 
 def test_unknown_listing_layout_falls_back_to_article_links_with_warning(caplog):
     with caplog.at_level(logging.WARNING, logger="bantin.extract"):
         found = parse_listing_html(load("listing-new-layout.html"), BASE, PROFILE)
-    assert [d.url for d in found] == ["https://nhandan.vn/bai-moi-post990001.html",
-                                      "https://nhandan.vn/bai-moi-post990002.html"]
+    assert [d.url for d in found] == [
+        "https://nhandan.vn/bai-moi-post990001.html",
+        "https://nhandan.vn/bai-moi-post990002.html",
+    ]
     assert "no story markup" in caplog.text
 
 
@@ -167,12 +206,17 @@ def test_empty_listing_page_raises():
 
 # -- morenews JSON -------------------------------------------------------------------------------
 
+
 def test_morenews_latest_items_titles_and_dates():
     items, has_more = parse_morenews_json(load("morenews-latest-0-1.json"), BASE, PROFILE)
     assert has_more is True
     assert items == [
-        Discovered(A1, "981234", title="Siết chặt quản lý “công nghiệp hỗ trợ” tại Quảng Ninh",
-                   published_at=datetime(2026, 8, 8, 7, 15, tzinfo=VN_TZ)),
+        Discovered(
+            A1,
+            "981234",
+            title="Siết chặt quản lý “công nghiệp hỗ trợ” tại Quảng Ninh",
+            published_at=datetime(2026, 8, 8, 7, 15, tzinfo=VN_TZ),
+        ),
         Discovered(A2, "982000", title="Giá lúa tăng mạnh", published_at=datetime(2026, 8, 7, 6, 0, tzinfo=VN_TZ)),
         Discovered("https://nhandan.vn/khong-ngay-post982002.html", "982002", title="Không có ngày"),
     ]
@@ -186,24 +230,29 @@ def test_morenews_empty_page_ends_pagination():
 def test_morenews_zone_and_search_variants():
     zone, more = parse_morenews_json(load("morenews-zone-1185-2.json"), BASE, PROFILE)
     assert more and [(d.external_id, d.published_at) for d in zone] == [
-        ("970001", datetime(2026, 8, 1, 8, 0, tzinfo=VN_TZ))]
+        ("970001", datetime(2026, 8, 1, 8, 0, tzinfo=VN_TZ))
+    ]
     search, more = parse_morenews_json(load("morenews-search-0-2.json").decode("utf-8"), BASE, PROFILE)
     assert more and [(d.external_id, d.published_at) for d in search] == [
-        ("960001", datetime(2024, 1, 15, 9, 30, tzinfo=VN_TZ))]
+        ("960001", datetime(2024, 1, 15, 9, 30, tzinfo=VN_TZ))
+    ]
 
 
 def test_morenews_error_code_means_no_more():
     assert parse_morenews_json(load("morenews-zone-error.json"), BASE, PROFILE) == ([], False)
 
 
-@pytest.mark.parametrize("text", [
-    load("morenews-malformed.json"),
-    load("morenews-wrong-shape.json"),
-    b"",
-    "<html>502</html>",
-    "[1, 2]",
-    '{"data": "x"}',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        load("morenews-malformed.json"),
+        load("morenews-wrong-shape.json"),
+        b"",
+        "<html>502</html>",
+        "[1, 2]",
+        '{"data": "x"}',
+    ],
+)
 def test_malformed_morenews_raises_extraction_error(text):
     with pytest.raises(ExtractionError):
         parse_morenews_json(text, BASE, PROFILE)

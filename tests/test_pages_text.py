@@ -17,16 +17,19 @@ def test_clean_text_nfc_eth_invisible_and_spaces():
     assert clean_text(None) == ""
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    ("https://nhandan.vn/siet-chat-post981234.html", 981234),
-    ("https://nhandan.vn/video-le-thuong-co-post983000.html?utm_source=x#top", 983000),
-    ("/bai-post5.html", 5),
-    ("https://nhandan.vn/chinhtri", None),
-    ("https://nhandan.vn/tu-khoa/luadaoquamang-tag20806.html", None),
-    ("https://nhandan.vn/post981234.html", None),
-    ("https://nhandan.vn/a-post12.html/extra", None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://nhandan.vn/siet-chat-post981234.html", 981234),
+        ("https://nhandan.vn/video-le-thuong-co-post983000.html?utm_source=x#top", 983000),
+        ("/bai-post5.html", 5),
+        ("https://nhandan.vn/chinhtri", None),
+        ("https://nhandan.vn/tu-khoa/luadaoquamang-tag20806.html", None),
+        ("https://nhandan.vn/post981234.html", None),
+        ("https://nhandan.vn/a-post12.html/extra", None),
+        (None, None),
+    ],
+)
 def test_external_id_from_url(url, expected):
     assert SITE.external_id(url) == (None if expected is None else str(expected))
 
@@ -35,16 +38,19 @@ def test_canonical_url_strips_query_and_fragment():
     assert canonical_url("HTTPS://NhanDan.vn/a-post1.html?utm_source=x&b=2#c") == "https://nhandan.vn/a-post1.html"
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    ("https://nhandan.vn/a-post1.html", True),
-    ("/a-post1.html?x=1", True),
-    ("https://www.nhandan.vn/a-post1.html", True),
-    ("http://nhandan.vn/a-post1.html", True),
-    ("https://en.nhandan.vn/a-post1.html", False),
-    ("https://evil.example/a-post1.html", False),
-    ("https://nhandan.vn/chinhtri", False),
-    ("javascript:alert('-post1.html')", False),
-])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://nhandan.vn/a-post1.html", True),
+        ("/a-post1.html?x=1", True),
+        ("https://www.nhandan.vn/a-post1.html", True),
+        ("http://nhandan.vn/a-post1.html", True),
+        ("https://en.nhandan.vn/a-post1.html", False),
+        ("https://evil.example/a-post1.html", False),
+        ("https://nhandan.vn/chinhtri", False),
+        ("javascript:alert('-post1.html')", False),
+    ],
+)
 def test_is_article_url_same_host_only(url, expected):
     assert is_article_url(url, "https://nhandan.vn") is expected
 
@@ -69,7 +75,7 @@ def test_every_selector_compiles():
             if spec.name == "img_attrs":  # attribute names, not selectors
                 continue
             value = getattr(group, spec.name)
-            for css in (value if isinstance(value, tuple) else (value,)):
+            for css in value if isinstance(value, tuple) else (value,):
                 xpath(css)
                 checked += 1
     assert checked > 30

@@ -126,8 +126,7 @@ def test_positions_point_at_terms() -> None:
 def test_render() -> None:
     tree = parse_query("Quảng Ninh OR title:(than -HÒA  bình) công nghiệp")
     assert render(tree) == '"Quảng Ninh" OR title:"than" AND NOT title:"HÒA bình" AND "công nghiệp"'
-    assert render(tree, canonical=True) == \
-        '"quảng ninh" OR title:"than" AND NOT title:"hoà bình" AND "công nghiệp"'
+    assert render(tree, canonical=True) == '"quảng ninh" OR title:"than" AND NOT title:"hoà bình" AND "công nghiệp"'
     assert render(parse_query("(a OR b) c -(d OR e)")) == '("a" OR "b") AND "c" AND NOT ("d" OR "e")'
 
 
@@ -138,8 +137,23 @@ def test_canonical_render_ignores_spelling_variants() -> None:
 
 # --- round trip on generated trees -------------------------------------------------------
 
-_WORDS = st.sampled_from(["Hà Nội", "quý", "công nghiệp hỗ trợ", "và", "hoặc", "không", "and", "or", "CNHT",
-                          "covid-19", "Lưu ý", "a", "Đà Nẵng"])
+_WORDS = st.sampled_from(
+    [
+        "Hà Nội",
+        "quý",
+        "công nghiệp hỗ trợ",
+        "và",
+        "hoặc",
+        "không",
+        "and",
+        "or",
+        "CNHT",
+        "covid-19",
+        "Lưu ý",
+        "a",
+        "Đà Nẵng",
+    ]
+)
 _SCOPES = st.sampled_from([None, None, "title", "sapo", "body", "tag", "category"])
 _terms = st.builds(Term, _WORDS, _SCOPES)
 
@@ -148,9 +162,11 @@ def _anchored_trees() -> st.SearchStrategy:
     def extend(children: st.SearchStrategy) -> st.SearchStrategy:
         return st.one_of(
             st.lists(children, min_size=2, max_size=3).map(lambda cs: Or(tuple(cs))),
-            st.tuples(children, st.lists(st.one_of(children, children.map(Not)), min_size=1, max_size=2))
-            .map(lambda t: And((t[0], *t[1]))),
+            st.tuples(children, st.lists(st.one_of(children, children.map(Not)), min_size=1, max_size=2)).map(
+                lambda t: And((t[0], *t[1]))
+            ),
         )
+
     return st.recursive(_terms, extend, max_leaves=8)
 
 

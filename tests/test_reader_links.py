@@ -28,13 +28,22 @@ def test_a_token_names_one_reader_for_one_purpose():
 def test_a_token_cannot_be_forged_or_outlive_the_secret():
     token = make_token(SECRET, "unsubscribe", "an@example.org")
     flipped = ("B" if token[0] != "B" else "C") + token[1:]
-    for forged in (flipped, token[:-1], token + "A", "", "an@example.org", "é" * 22,
-                   make_token(b"another key " * 4, "unsubscribe", "an@example.org")):
+    for forged in (
+        flipped,
+        token[:-1],
+        token + "A",
+        "",
+        "an@example.org",
+        "é" * 22,
+        make_token(b"another key " * 4, "unsubscribe", "an@example.org"),
+    ):
         assert reader_for_token(SECRET, "unsubscribe", forged, READERS) is None
     rotated = SECRET + b"-rotated"
     assert reader_for_token(rotated, "unsubscribe", token, READERS) is None
-    assert reader_for_token(rotated, "unsubscribe", make_token(rotated, "unsubscribe", "an@example.org"),
-                            READERS) == "an@example.org"
+    assert (
+        reader_for_token(rotated, "unsubscribe", make_token(rotated, "unsubscribe", "an@example.org"), READERS)
+        == "an@example.org"
+    )
 
 
 def test_a_token_is_opaque_128_bits_and_stable_per_reader():

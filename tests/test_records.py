@@ -14,8 +14,10 @@ from tests.test_topic_commands import archive  # noqa: F401 - a fixture
 
 NOW = datetime(2026, 3, 27, 1, 0, tzinfo=UTC)
 # What schema 0001/0002 databases hold today (the ledger writes every counter; older rows may lack some).
-COUNTS_JSON = {"google_news": {"discovered": 4, "fetched": 2, "new": 2, "updated": 0, "unchanged": 0, "failed": 0},
-               "rss": {"discovered": 3, "fetched": 1, "new": 1, "updated": 0, "failed": 1}}
+COUNTS_JSON = {
+    "google_news": {"discovered": 4, "fetched": 2, "new": 2, "updated": 0, "unchanged": 0, "failed": 0},
+    "rss": {"discovered": 3, "fetched": 1, "new": 1, "updated": 0, "failed": 1},
+}
 
 
 def test_hit_from_dict_inverts_to_dict():
@@ -31,8 +33,15 @@ def test_run_counts_read_back_typed_and_written_back_unchanged(database):
         run = session.query(CrawlRun).one()
         assert isinstance(run.counts, RunCounts)
         assert run.counts.sources == ["google_news", "rss"]
-        assert run.counts.totals() == {"discovered": 7, "fetched": 3, "new": 3, "updated": 0, "unchanged": 0,
-                                       "failed": 1, "skipped": 0}
+        assert run.counts.totals() == {
+            "discovered": 7,
+            "fetched": 3,
+            "new": 3,
+            "updated": 0,
+            "unchanged": 0,
+            "failed": 1,
+            "skipped": 0,
+        }
         assert run.counts.source("search")["new"] == 0
         run.counts = RunCounts.from_json(run.counts.as_json())  # a reader writing its value back
     with database.engine.connect() as connection:
@@ -49,9 +58,19 @@ def test_match_hits_are_hits_and_outbox_items_are_delivered_versions(archive):  
     with db.session() as session:
         match = session.query(Match).first()
         assert match.hits and all(isinstance(hit, Hit) for hit in match.hits)
-        session.add(OutboxMessage(digest_key="k", digest_date=date(2026, 3, 27), recipient="a@example.org",
-                                  message_id="<m@x>", subject="s", raw_message=b"x", items=[[match.article_id, 1]],
-                                  created_at=NOW, updated_at=NOW))
+        session.add(
+            OutboxMessage(
+                digest_key="k",
+                digest_date=date(2026, 3, 27),
+                recipient="a@example.org",
+                message_id="<m@x>",
+                subject="s",
+                raw_message=b"x",
+                items=[[match.article_id, 1]],
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
     with db.session() as session:
         [item] = session.query(OutboxMessage).one().items
         assert item == DeliveredVersion(article_id=match.article_id, version=1)

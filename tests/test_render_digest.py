@@ -72,9 +72,16 @@ def test_size_budget_moves_items_to_the_text_list(built):
     config, database, archive = built
     long_snippet = "công nghiệp hỗ trợ " + "rất dài " * 60
     for n in range(80):
-        archive.article(f"Bài CNHT {n}", sapo="Sapo " * 80,
-                        topics={CNHT: [hit("công nghiệp hỗ trợ", "body", long_snippet + str(n)),
-                                       hit("công nghiệp hỗ trợ", "sapo", long_snippet + "x" + str(n))]})
+        archive.article(
+            f"Bài CNHT {n}",
+            sapo="Sapo " * 80,
+            topics={
+                CNHT: [
+                    hit("công nghiệp hỗ trợ", "body", long_snippet + str(n)),
+                    hit("công nghiệp hỗ trợ", "sapo", long_snippet + "x" + str(n)),
+                ]
+            },
+        )
     digest = make_digest(config, database)
     full = render(digest)
     assert full.html_bytes > 30 * 1024

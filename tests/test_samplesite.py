@@ -72,6 +72,7 @@ def shared_site():
 
 # ---------------------------------------------------------------- generation
 
+
 def test_generation_is_deterministic_and_seed_dependent(model):
     again = generate_site(seed=0, end_date=END)
     other = generate_site(seed=1, end_date=END)
@@ -105,8 +106,15 @@ def test_default_site_shape(model):
 def test_ground_truth_is_nfc_without_eth(model):
     for article in model.articles:
         truth = article.expected()
-        for value in [truth["title"], truth["sapo"], truth["body"], truth["author"],
-                      *truth["tags"], *truth["category"], *(i["caption"] for i in truth["images"])]:
+        for value in [
+            truth["title"],
+            truth["sapo"],
+            truth["body"],
+            truth["author"],
+            *truth["tags"],
+            *truth["category"],
+            *(i["caption"] for i in truth["images"]),
+        ]:
             assert unicodedata.is_normalized("NFC", value)
             assert "Ð" not in value
         assert truth["body"] == "\n\n".join(article.paragraphs)
@@ -136,6 +144,7 @@ def test_large_mode_generates_thousands():
 
 # ---------------------------------------------------------------- article pages
 
+
 def _reference_extract(html: str) -> dict:
     """A minimal extractor using the documented site selectors, to check pages match ground truth."""
     sel = Selector(text=html)
@@ -144,10 +153,16 @@ def _reference_extract(html: str) -> dict:
         return re.sub(r"\s+", " ", unicodedata.normalize("NFC", value).replace("Ð", "Đ")).strip()
 
     images = []
-    for node in sel.xpath('//div[contains(@class, "article__body")]//*[self::figure or self::table]'
-                          '[not(ancestor::div[contains(@class, "related-news")])]'):
-        images.append({"url": node.css("img::attr(data-src)").get(),
-                       "caption": clean(" ".join(node.css("figcaption ::text, td.caption ::text").getall()))})
+    for node in sel.xpath(
+        '//div[contains(@class, "article__body")]//*[self::figure or self::table]'
+        '[not(ancestor::div[contains(@class, "related-news")])]'
+    ):
+        images.append(
+            {
+                "url": node.css("img::attr(data-src)").get(),
+                "caption": clean(" ".join(node.css("figcaption ::text, td.caption ::text").getall())),
+            }
+        )
     body = sel.css(".article__body")
     for clutter in body.css(".related-news, .qc, script, style, .cms-video-player, figure, table.picture"):
         clutter.drop()
@@ -159,8 +174,9 @@ def _reference_extract(html: str) -> dict:
         "sapo": clean(sel.css(".article__sapo::text").get("")),
         "body": "\n\n".join(p for p in paragraphs if p),
         "author": "" if author == "Báo Nhân Dân điện tử" else author,
-        "published_at": datetime.strptime(sel.css(".article__meta time.time::attr(datetime)").get(),
-                                          "%Y-%m-%dT%H:%M:%S%z").isoformat(),
+        "published_at": datetime.strptime(
+            sel.css(".article__meta time.time::attr(datetime)").get(), "%Y-%m-%dT%H:%M:%S%z"
+        ).isoformat(),
         "category": [clean(t) for t in sel.css(".breadcrumbs .text::text").getall()],
         "tags": [clean(t) for t in sel.css(".article__tag a::text").getall()],
         "images": images,
@@ -200,7 +216,7 @@ def test_article_page_clutter_and_metadata(shared_site):
     assert img.attrib["alt"] == f"{pictured.title} ảnh 1"
     noted = next(a for a in model.articles if a.notebox and not a.quirk)
     notes = Selector(text=text(base + noted.path)).css(".article__body div.notebox.cms-note p::text").getall()
-    assert notes == noted.paragraphs[noted.notebox[0]:noted.notebox[1]]
+    assert notes == noted.paragraphs[noted.notebox[0] : noted.notebox[1]]
 
 
 def test_jsonld_and_served_quirks(shared_site):
@@ -232,6 +248,7 @@ def test_drifted_layout_keeps_only_metadata():
 
 
 # ---------------------------------------------------------------- discovery endpoints
+
 
 def test_robots_and_sitemaps(shared_site):
     model, base = shared_site.model, shared_site.base_url
@@ -320,8 +337,9 @@ def test_category_tag_topic_pages(shared_site):
     assert fetch(f"{base}/api/morenews-zone-4242-0.html")[0] == 404
     tag = model.tags["Quảng Ninh"]
     tag_links = Selector(text=text(base + tag.path)).css(".story__heading a::attr(href)").getall()
-    assert tag_links and all(model.by_id[int(re.search(r"post(\d+)", u).group(1))].tag_names.count("Quảng Ninh")
-                             for u in tag_links)
+    assert tag_links and all(
+        model.by_id[int(re.search(r"post(\d+)", u).group(1))].tag_names.count("Quảng Ninh") for u in tag_links
+    )
     topic = model.topics[0]
     assert Selector(text=text(base + topic.path)).css("article.story")
 
@@ -335,9 +353,15 @@ def test_search_is_accent_insensitive(shared_site):
     phrase = urllib.request.quote('"công nghiệp hỗ trợ"')
     data = json.loads(text(f"{base}/api/morenews-search-0-0.html?phrase={phrase}"))
     hits = Selector(text=data["data"]["articles"]).xpath("//article/h3/a/@href").getall()
-    assert hits and all("cong nghiep ho tro" in fold(model.by_id[int(h.rsplit("post", 1)[1][:-5])].title + " "
-                                                       + model.by_id[int(h.rsplit("post", 1)[1][:-5])].sapo)
-                        for h in hits)
+    assert hits and all(
+        "cong nghiep ho tro"
+        in fold(
+            model.by_id[int(h.rsplit("post", 1)[1][:-5])].title
+            + " "
+            + model.by_id[int(h.rsplit("post", 1)[1][:-5])].sapo
+        )
+        for h in hits
+    )
     empty = json.loads(text(f"{base}/api/morenews-search-0-5.html?phrase=quang+ninh"))
     assert empty["data"]["articles"] == ""
 
@@ -367,6 +391,7 @@ def test_gzip_and_content_types(shared_site):
 
 
 # ---------------------------------------------------------------- control methods
+
 
 def test_publish_next_day(site):
     model, base = site.model, site.base_url
@@ -422,6 +447,7 @@ def test_request_log(site):
 
 
 # ---------------------------------------------------------------- faults
+
 
 @pytest.mark.parametrize("status", [500, 502, 503, 404, 429])
 def test_status_faults_then_recovery(site, status):
@@ -482,10 +508,26 @@ def test_malformed_and_slow_faults(site):
 
 # ---------------------------------------------------------------- subprocess mode and fixtures
 
+
 def test_subprocess_server_with_client():
     process = subprocess.Popen(
-        [sys.executable, "-m", "crawler.samplesite", "serve", "--end-date", "2026-08-08", "--days", "2",
-         "--per-day", "10"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        [
+            sys.executable,
+            "-m",
+            "crawler.samplesite",
+            "serve",
+            "--end-date",
+            "2026-08-08",
+            "--days",
+            "2",
+            "--per-day",
+            "10",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         base = process.stdout.readline().strip()
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", base)
@@ -513,16 +555,27 @@ def test_subprocess_server_with_client():
 def test_save_fixtures(tmp_path):
     expected = save_fixtures(tmp_path)
     pages = expected["pages"]
-    for name in ["article-normal.html", "article-video.html", "article-related.html", "article-nfd.html",
-                 "article-eth.html", "article-legacy-pictures.html", "article-jsonld-list.html",
-                 "article-drifted.html", "tin-moi.html", "rss-home.rss", "sitemap.xml", "google-news.xml"]:
+    for name in [
+        "article-normal.html",
+        "article-video.html",
+        "article-related.html",
+        "article-nfd.html",
+        "article-eth.html",
+        "article-legacy-pictures.html",
+        "article-jsonld-list.html",
+        "article-drifted.html",
+        "tin-moi.html",
+        "rss-home.rss",
+        "sitemap.xml",
+        "google-news.xml",
+    ]:
         assert (tmp_path / name).exists() and name in pages
     on_disk = json.loads((tmp_path / "expected.json").read_text("utf-8"))
     assert on_disk["pages"]["article-nfd.html"]["expected"]["title"] == pages["article-nfd.html"]["expected"]["title"]
     nfd = (tmp_path / "article-nfd.html").read_text("utf-8")
     assert unicodedata.normalize("NFD", pages["article-nfd.html"]["expected"]["title"]) in nfd
     assert "Ð" in (tmp_path / "article-eth.html").read_text("utf-8")
-    assert "table class=\"picture\"" in (tmp_path / "article-legacy-pictures.html").read_text("utf-8")
+    assert 'table class="picture"' in (tmp_path / "article-legacy-pictures.html").read_text("utf-8")
     assert "article__title" not in (tmp_path / "article-drifted.html").read_text("utf-8")
     for name, page in pages.items():
         if page["kind"] == "article" and page["features"]["layout"] != "drifted":

@@ -66,8 +66,9 @@ def test_catch_up_only_the_latest_missed_run_within_grace():
     grace = timedelta(hours=12)
     never_done = lambda moment: False  # noqa: E731
     # Down for three days, back at 09:00 Vietnam time: one run, for today's 06:00.
-    assert (catch_up_due(trigger, now=utc(2025, 3, 27, 2, 0), last_done=never_done, grace=grace)
-            == utc(2025, 3, 26, 23, 0))
+    assert catch_up_due(trigger, now=utc(2025, 3, 27, 2, 0), last_done=never_done, grace=grace) == utc(
+        2025, 3, 26, 23, 0
+    )
     # Back at 19:00+: today's run is beyond the grace, so nothing (the next 06:00 does it).
     assert catch_up_due(trigger, now=utc(2025, 3, 27, 12, 0), last_done=never_done, grace=grace) is None
     # Already done.
@@ -98,14 +99,38 @@ def test_plan_catch_up_respects_what_ran(database):
     now = utc(2025, 3, 27, 2, 0)
     with database.session() as session:
         # Yesterday's digest ran, today's did not; a manual crawl finished after 06:00 today.
-        session.add(JobRun(job="digest", trigger="schedule", scheduled_for=utc(2025, 3, 25, 23, 30),
-                           started_at=utc(2025, 3, 25, 23, 30), finished_at=utc(2025, 3, 25, 23, 31), status="ok"))
-        session.add(CrawlRun(started_at=utc(2025, 3, 26, 23, 10), finished_at=utc(2025, 3, 26, 23, 20),
-                             status="degraded", trigger="manual", counts={}, errors=[]))
+        session.add(
+            JobRun(
+                job="digest",
+                trigger="schedule",
+                scheduled_for=utc(2025, 3, 25, 23, 30),
+                started_at=utc(2025, 3, 25, 23, 30),
+                finished_at=utc(2025, 3, 25, 23, 31),
+                status="ok",
+            )
+        )
+        session.add(
+            CrawlRun(
+                started_at=utc(2025, 3, 26, 23, 10),
+                finished_at=utc(2025, 3, 26, 23, 20),
+                status="degraded",
+                trigger="manual",
+                counts={},
+                errors=[],
+            )
+        )
     assert service.plan_catch_up(now) == {"digest": utc(2025, 3, 26, 23, 30)}
     with database.session() as session:
-        session.add(JobRun(job="digest", trigger="catch-up", scheduled_for=utc(2025, 3, 26, 23, 30),
-                           started_at=utc(2025, 3, 27, 1, 0), finished_at=utc(2025, 3, 27, 1, 1), status="ok"))
+        session.add(
+            JobRun(
+                job="digest",
+                trigger="catch-up",
+                scheduled_for=utc(2025, 3, 26, 23, 30),
+                started_at=utc(2025, 3, 27, 1, 0),
+                finished_at=utc(2025, 3, 27, 1, 1),
+                status="ok",
+            )
+        )
     assert service.plan_catch_up(now) == {}
 
 
@@ -113,10 +138,26 @@ def test_failed_runs_do_not_count_as_done(database):
     service = make_service(database)
     now = utc(2025, 3, 27, 2, 0)
     with database.session() as session:
-        session.add(JobRun(job="crawl", trigger="schedule", scheduled_for=utc(2025, 3, 26, 23, 0),
-                           started_at=utc(2025, 3, 26, 23, 0), finished_at=utc(2025, 3, 26, 23, 5), status="failed"))
-        session.add(CrawlRun(started_at=utc(2025, 3, 26, 23, 0), finished_at=utc(2025, 3, 26, 23, 5),
-                             status="failed", trigger="service", counts={}, errors=[]))
+        session.add(
+            JobRun(
+                job="crawl",
+                trigger="schedule",
+                scheduled_for=utc(2025, 3, 26, 23, 0),
+                started_at=utc(2025, 3, 26, 23, 0),
+                finished_at=utc(2025, 3, 26, 23, 5),
+                status="failed",
+            )
+        )
+        session.add(
+            CrawlRun(
+                started_at=utc(2025, 3, 26, 23, 0),
+                finished_at=utc(2025, 3, 26, 23, 5),
+                status="failed",
+                trigger="service",
+                counts={},
+                errors=[],
+            )
+        )
     assert "crawl" in service.plan_catch_up(now)
 
 
@@ -128,19 +169,37 @@ def test_catch_up_runs_exactly_once_across_restarts(database):
     assert set(first) == {"crawl", "digest"}
     with database.session() as session:
         for job, due in first.items():
-            session.add(JobRun(job=job, trigger="catch-up", scheduled_for=due, started_at=now,
-                               finished_at=now + timedelta(minutes=1), status="ok"))
+            session.add(
+                JobRun(
+                    job=job,
+                    trigger="catch-up",
+                    scheduled_for=due,
+                    started_at=now,
+                    finished_at=now + timedelta(minutes=1),
+                    status="ok",
+                )
+            )
     restarted = make_service(database)
     assert restarted.plan_catch_up(now + timedelta(minutes=5)) == {}
     # The next day's run is a normal one again, and missable again.
-    assert restarted.plan_catch_up(now + timedelta(days=1)) == {"crawl": utc(2025, 3, 27, 23, 0),
-                                                                "digest": utc(2025, 3, 27, 23, 30)}
+    assert restarted.plan_catch_up(now + timedelta(days=1)) == {
+        "crawl": utc(2025, 3, 27, 23, 0),
+        "digest": utc(2025, 3, 27, 23, 30),
+    }
 
 
 @pytest.mark.parametrize(
     ("field", "expected"),
-    [("*", "*"), ("1", "mon"), ("0", "sun"), ("7", "sun"), ("1-5", "mon,tue,wed,thu,fri"),
-     ("0,6", "sun,sat"), ("*/2", "sun,tue,thu,sat"), ("mon-fri", "mon-fri")],
+    [
+        ("*", "*"),
+        ("1", "mon"),
+        ("0", "sun"),
+        ("7", "sun"),
+        ("1-5", "mon,tue,wed,thu,fri"),
+        ("0,6", "sun,sat"),
+        ("*/2", "sun,tue,thu,sat"),
+        ("mon-fri", "mon-fri"),
+    ],
 )
 def test_day_of_week_is_read_as_cron_reads_it(field, expected):
     from scheduler.service import cron_day_of_week

@@ -32,7 +32,8 @@ def loopback(tmp_path, database_url):
     controller.start()
     due = cron_at(datetime.now(UTC) - timedelta(seconds=20))
     config = tmp_path / "bantin.toml"
-    config.write_text(f"""
+    config.write_text(
+        f"""
 [site]
 base_url = "{base_url}"
 [storage]
@@ -57,7 +58,9 @@ email = "an@example.org"
 [[recipients]]
 email = "binh@example.org"
 topics = ["Quảng Ninh"]
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     yield config, site, sink, database_url
     controller.stop()
     site.stop()
@@ -65,8 +68,9 @@ topics = ["Quảng Ninh"]
 
 def serve(config, log_path):
     log = open(log_path, "ab")
-    return subprocess.Popen([sys.executable, "-m", "crawler", "--config", str(config), "serve"],
-                            stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "crawler", "--config", str(config), "serve"], stdout=log, stderr=subprocess.STDOUT
+    )
 
 
 def sent_rows(database_url: str) -> list[OutboxMessage]:
@@ -107,8 +111,12 @@ def test_due_service_crawls_and_delivers_once_across_restarts(loopback, tmp_path
     site.clear_log()
     service = serve(config, log_path)
     try:
-        wait_for(lambda: log_path.read_text(errors="replace").count("job=service event=started") == 2,
-                 timeout=60, what="the second start", process=service)
+        wait_for(
+            lambda: log_path.read_text(errors="replace").count("job=service event=started") == 2,
+            timeout=60,
+            what="the second start",
+            process=service,
+        )
     finally:
         service.send_signal(signal.SIGTERM)
         assert service.wait(timeout=60) == 0

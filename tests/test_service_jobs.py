@@ -76,8 +76,9 @@ def test_crawl_child_crash_fails_the_job_and_its_row_is_interrupted(database, fa
 
 def test_crawl_child_killed_with_sigkill_fails_the_job_and_its_row_is_interrupted(database, fake):
     def kill_when_running():
-        run = wait_for(lambda: next((r for r in crawl_rows(database) if r.status == "running"), None),
-                       what="the running crawl row")
+        run = wait_for(
+            lambda: next((r for r in crawl_rows(database) if r.status == "running"), None), what="the running crawl row"
+        )
         os.kill(run.pid, signal.SIGKILL)
 
     killer = threading.Thread(target=kill_when_running)
@@ -94,8 +95,9 @@ def test_hung_crawl_is_stopped_at_the_time_limit(database, fake):
     def monotonic() -> float:
         return 3600.0 if any(r.status == "running" for r in crawl_rows(database)) else 0.0
 
-    outcome = jobs.run_crawl_child(fake("stubborn"), database=database, time_limit=60, kill_grace=0.3,
-                                   monotonic=monotonic)
+    outcome = jobs.run_crawl_child(
+        fake("stubborn"), database=database, time_limit=60, kill_grace=0.3, monotonic=monotonic
+    )
     assert outcome.status == "failed"
     assert "time limit" in outcome.message
     [run] = crawl_rows(database)
@@ -129,8 +131,17 @@ digest = "30 6 * * *"
 digest_wait_minutes = {wait_minutes}
 ''')
     clock = clock or FakeClock(utc(2025, 3, 26, 23, 30))  # 06:30 in Vietnam
-    return Service(config, database, clock=clock, crawl_command=command, digest_runner=digest or FakeDigest(),
-                   waiter=clock.waiter, poll_seconds=poll, install_signals=False, kill_grace=1.0)
+    return Service(
+        config,
+        database,
+        clock=clock,
+        crawl_command=command,
+        digest_runner=digest or FakeDigest(),
+        waiter=clock.waiter,
+        poll_seconds=poll,
+        install_signals=False,
+        kill_grace=1.0,
+    )
 
 
 def test_service_crawl_refused_while_a_manual_crawl_runs(database, fake):
@@ -174,8 +185,16 @@ def test_digest_runs_the_crawl_first_when_none_ran(database, fake):
 def test_digest_does_not_recrawl_when_todays_crawl_completed(database, fake):
     clock = FakeClock(utc(2025, 3, 26, 23, 30))
     with database.session() as session:
-        session.add(CrawlRun(started_at=utc(2025, 3, 26, 23, 0), finished_at=utc(2025, 3, 26, 23, 4),
-                             status="ok", trigger="service", counts={}, errors=[]))
+        session.add(
+            CrawlRun(
+                started_at=utc(2025, 3, 26, 23, 0),
+                finished_at=utc(2025, 3, 26, 23, 4),
+                status="ok",
+                trigger="service",
+                counts={},
+                errors=[],
+            )
+        )
     service = make_service(database, fake("ok"), clock=clock)
     assert service.run_digest(trigger="schedule") == "ok"
     assert len(crawl_rows(database)) == 1
@@ -186,8 +205,16 @@ def test_digest_waits_for_a_running_crawl(database, fake):
     clock = FakeClock(utc(2025, 3, 26, 23, 30))
     # A crawl elsewhere holds the lease and finishes after a few polls.
     with database.session() as session:
-        session.add(Lease(name="crawl:nhandan", owner="otherhost:99:x", acquired_at=clock.now, heartbeat_at=clock.now,
-                          expires_at=clock.now + timedelta(hours=1), info={}))
+        session.add(
+            Lease(
+                name="crawl:nhandan",
+                owner="otherhost:99:x",
+                acquired_at=clock.now,
+                heartbeat_at=clock.now,
+                expires_at=clock.now + timedelta(hours=1),
+                info={},
+            )
+        )
     polls = []
 
     def waiter(event, seconds):
@@ -195,8 +222,16 @@ def test_digest_waits_for_a_running_crawl(database, fake):
         clock.advance(seconds)
         if len(polls) == 3:
             with database.session() as session:
-                session.add(CrawlRun(started_at=utc(2025, 3, 26, 23, 0), finished_at=clock.now, status="ok",
-                                     trigger="manual", counts={}, errors=[]))
+                session.add(
+                    CrawlRun(
+                        started_at=utc(2025, 3, 26, 23, 0),
+                        finished_at=clock.now,
+                        status="ok",
+                        trigger="manual",
+                        counts={},
+                        errors=[],
+                    )
+                )
         return False
 
     service = make_service(database, fake("ok"), clock=clock, poll=5.0)
@@ -210,8 +245,16 @@ def test_digest_waits_for_a_running_crawl(database, fake):
 def test_digest_stops_waiting_after_digest_wait_minutes(database, fake):
     clock = FakeClock(utc(2025, 3, 26, 23, 30))
     with database.session() as session:
-        session.add(Lease(name="crawl:nhandan", owner="otherhost:99:x", acquired_at=clock.now, heartbeat_at=clock.now,
-                          expires_at=clock.now + timedelta(hours=5), info={}))
+        session.add(
+            Lease(
+                name="crawl:nhandan",
+                owner="otherhost:99:x",
+                acquired_at=clock.now,
+                heartbeat_at=clock.now,
+                expires_at=clock.now + timedelta(hours=5),
+                info={},
+            )
+        )
     service = make_service(database, fake("ok"), clock=clock, poll=30.0, wait_minutes=5)
     assert service.run_digest(trigger="schedule") == "ok"
     assert clock.now == utc(2025, 3, 26, 23, 35)
@@ -221,8 +264,16 @@ def test_digest_stops_waiting_after_digest_wait_minutes(database, fake):
 
 def test_digest_skipped_while_a_manual_digest_sends(database, fake):
     with database.session() as session:
-        session.add(CrawlRun(started_at=utc(2025, 3, 26, 23, 0), finished_at=utc(2025, 3, 26, 23, 4),
-                             status="ok", trigger="service", counts={}, errors=[]))
+        session.add(
+            CrawlRun(
+                started_at=utc(2025, 3, 26, 23, 0),
+                finished_at=utc(2025, 3, 26, 23, 4),
+                status="ok",
+                trigger="service",
+                counts={},
+                errors=[],
+            )
+        )
     service = make_service(database, fake("ok"), poll=0.01)
     with hold_lease(database, "digest", info={"purpose": "`bantin digest --send`"}):
         assert service.run_digest(trigger="schedule") == "skipped"
@@ -237,10 +288,28 @@ def test_dead_crawl_rows_are_interrupted_at_service_start(database):
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     with database.session() as session:
-        session.add(CrawlRun(started_at=utc(2025, 3, 26, 23, 0), status="running", trigger="service",
-                             pid=gone.pid, hostname=socket.gethostname(), counts={}, errors=[]))
-        session.add(CrawlRun(started_at=utc(2025, 3, 26, 23, 0), status="running", trigger="service",
-                             pid=os.getpid(), hostname=socket.gethostname(), counts={}, errors=[]))
+        session.add(
+            CrawlRun(
+                started_at=utc(2025, 3, 26, 23, 0),
+                status="running",
+                trigger="service",
+                pid=gone.pid,
+                hostname=socket.gethostname(),
+                counts={},
+                errors=[],
+            )
+        )
+        session.add(
+            CrawlRun(
+                started_at=utc(2025, 3, 26, 23, 0),
+                status="running",
+                trigger="service",
+                pid=os.getpid(),
+                hostname=socket.gethostname(),
+                counts={},
+                errors=[],
+            )
+        )
     service = make_service(database, ["true"])
     service._recover()
     assert sorted(run.status for run in crawl_rows(database)) == ["interrupted", "running"]
@@ -284,10 +353,33 @@ def test_one_child_for_several_sites_is_judged_by_its_worst_run(database):
     host, pid = socket.gethostname(), 4242
     counts = {"rss": {"discovered": 3, "fetched": 2, "new": 2, "updated": 0, "unchanged": 0, "failed": 0}}
     with database.session() as session:
-        session.add(CrawlRun(site="nhandan", started_at=now, finished_at=now, status="ok", trigger="service",
-                             pid=pid, hostname=host, counts=counts, errors=[]))
-        session.add(CrawlRun(site="othersite", started_at=now, finished_at=now, status="failed", trigger="service",
-                             pid=pid, hostname=host, counts=counts, errors=[], message="no discovery source"))
+        session.add(
+            CrawlRun(
+                site="nhandan",
+                started_at=now,
+                finished_at=now,
+                status="ok",
+                trigger="service",
+                pid=pid,
+                hostname=host,
+                counts=counts,
+                errors=[],
+            )
+        )
+        session.add(
+            CrawlRun(
+                site="othersite",
+                started_at=now,
+                finished_at=now,
+                status="failed",
+                trigger="service",
+                pid=pid,
+                hostname=host,
+                counts=counts,
+                errors=[],
+                message="no discovery source",
+            )
+        )
     outcome = jobs._outcome(database, pid, host, now, 1, None, False, 1.0)
     assert outcome.status == "failed" and "no discovery source" in outcome.message
     assert outcome.totals["new"] == 4 and outcome.totals["discovered"] == 6

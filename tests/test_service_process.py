@@ -44,14 +44,16 @@ class Setup:
         self.gate.write_text("open")
         # Both jobs were due two minutes ago: a start now catches them up.
         due = datetime.now(UTC) - timedelta(minutes=2)
-        self.config = write_service_config(tmp_path / "bantin.toml", database.url, crawl=cron_at(due),
-                                           digest=cron_at(due))
+        self.config = write_service_config(
+            tmp_path / "bantin.toml", database.url, crawl=cron_at(due), digest=cron_at(due)
+        )
         self.drivers: list[Driver] = []
 
     def start(self) -> Driver:
         log = self.tmp / f"service{len(self.drivers)}.log"
-        driver = Driver(self.driver, self.config, fake_crawl_command(self.fake, self.database.url, self.mode),
-                        self.gate, log)
+        driver = Driver(
+            self.driver, self.config, fake_crawl_command(self.fake, self.database.url, self.mode), self.gate, log
+        )
         self.drivers.append(driver)
         return driver
 
@@ -108,7 +110,10 @@ def test_second_service_on_the_same_database_exits_at_once(setup):
     # The real command line says the same, with exit status 75.
     cli = subprocess.run(
         [sys.executable, "-m", "crawler", "--config", str(setup.config), "serve"],
-        capture_output=True, text=True, cwd=str(REPO), timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=str(REPO),
+        timeout=60,
     )
     assert cli.returncode == 75, cli.stderr
     assert "bantin serve is already running" in cli.stderr and f"pid {first.process.pid}" in cli.stderr
@@ -119,8 +124,9 @@ def test_second_service_on_the_same_database_exits_at_once(setup):
 def test_two_services_started_together_only_one_runs(setup):
     setup.mode.write_text("hang")  # keep the winner busy so it cannot finish first
     one, two = setup.start(), setup.start()
-    loser = wait_for(lambda: next((d for d in (one, two) if d.process.poll() is not None), None),
-                     what="one service to give up")
+    loser = wait_for(
+        lambda: next((d for d in (one, two) if d.process.poll() is not None), None), what="one service to give up"
+    )
     winner = two if loser is one else one
     assert loser.process.returncode == 75
     wait_for(lambda: setup.crawls(), what="the winner's crawl", process=winner.process)
@@ -132,8 +138,7 @@ def test_two_services_started_together_only_one_runs(setup):
 def test_sigterm_during_a_crawl_then_the_next_start_finishes(setup):
     setup.mode.write_text("hang")
     service = setup.start()
-    wait_for(lambda: any(run.status == "running" for run in setup.crawls()), what="the crawl",
-             process=service.process)
+    wait_for(lambda: any(run.status == "running" for run in setup.crawls()), what="the crawl", process=service.process)
     assert service.stop(signal.SIGTERM) == 0
     assert [run.status for run in setup.crawls()] == ["interrupted"]
     assert {run.status for run in setup.job_runs("crawl")} <= {"interrupted"}
@@ -144,8 +149,9 @@ def test_sigterm_during_a_crawl_then_the_next_start_finishes(setup):
 
     setup.mode.write_text("ok")
     again = setup.start()
-    wait_for(lambda: any(run.status == "ok" for run in setup.finished("digest")), what="the digest",
-             process=again.process)
+    wait_for(
+        lambda: any(run.status == "ok" for run in setup.finished("digest")), what="the digest", process=again.process
+    )
     assert again.stop() == 0
     assert [run.status for run in setup.crawls()] == ["interrupted", "ok"]
     assert setup.outbox() == {"a@example.org": "sent", "b@example.org": "sent"}
@@ -174,12 +180,16 @@ def test_sigterm_during_a_digest_lets_it_finish(setup):
 def test_sigkilled_crawl_child_fails_the_job_and_the_service_goes_on(setup):
     # Only the crawl is due (the digest is hours away).
     later = datetime.now(UTC) + timedelta(hours=6)
-    write_service_config(setup.config, setup.database.url,
-                         crawl=cron_at(datetime.now(UTC) - timedelta(minutes=2)), digest=cron_at(later))
+    write_service_config(
+        setup.config, setup.database.url, crawl=cron_at(datetime.now(UTC) - timedelta(minutes=2)), digest=cron_at(later)
+    )
     setup.mode.write_text("hang")
     service = setup.start()
-    running = wait_for(lambda: next((run for run in setup.crawls() if run.status == "running"), None),
-                       what="the crawl", process=service.process)
+    running = wait_for(
+        lambda: next((run for run in setup.crawls() if run.status == "running"), None),
+        what="the crawl",
+        process=service.process,
+    )
     os.kill(running.pid, signal.SIGKILL)
     killed_at = datetime.now(UTC)
     wait_for(lambda: setup.finished("crawl"), what="the crawl job to end", process=service.process)
@@ -189,8 +199,11 @@ def test_sigkilled_crawl_child_fails_the_job_and_the_service_goes_on(setup):
     assert "job=crawl event=finished outcome=failed" in service.output()
     assert lease_holder(setup.database, "crawl:nhandan") is None
     # Still serving: the service keeps its lease fresh after the crash.
-    wait_for(lambda: lease_holder(setup.database, "service").heartbeat_at > killed_at, what="a heartbeat",
-             process=service.process)
+    wait_for(
+        lambda: lease_holder(setup.database, "service").heartbeat_at > killed_at,
+        what="a heartbeat",
+        process=service.process,
+    )
     assert lease_holder(setup.database, "service").pid == service.process.pid
     assert service.stop() == 0
 
@@ -199,8 +212,7 @@ def test_sigkilled_crawl_child_fails_the_job_and_the_service_goes_on(setup):
 def test_signals_during_shutdown_never_kill_the_service(setup, storm):
     setup.mode.write_text("hang")  # a crawl to stop makes the shutdown take a while
     service = setup.start()
-    wait_for(lambda: any(run.status == "running" for run in setup.crawls()), what="the crawl",
-             process=service.process)
+    wait_for(lambda: any(run.status == "running" for run in setup.crawls()), what="the crawl", process=service.process)
     service.process.send_signal(signal.SIGTERM)
     sent = 0
     # Keep signalling until the process is gone: whatever arrives while it

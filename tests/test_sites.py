@@ -42,20 +42,27 @@ concurrency = 4
 def test_without_sites_bantin_follows_ndo_alone_and_site_is_its_entry():
     [entry] = parse_config("").site_entries()
     assert (entry.id, entry.base_url, entry.enabled) == ("nhandan", None, True)
-    [entry] = parse_config('[site]\nbase_url = "http://127.0.0.1:8000/"\n'
-                           'category_feeds = ["kinhte-1185"]\n').site_entries()
+    [entry] = parse_config(
+        '[site]\nbase_url = "http://127.0.0.1:8000/"\ncategory_feeds = ["kinhte-1185"]\n'
+    ).site_entries()
     assert (entry.id, entry.base_url, entry.category_feeds) == ("nhandan", "http://127.0.0.1:8000", ["kinhte-1185"])
 
 
-@pytest.mark.parametrize("text, key, message", [
-    ('[site]\nbase_url = "https://nhandan.vn"\n[[sites]]\nid = "nhandan"\n', "site", "not both"),
-    ('[[sites]]\nid = "nhandan"\n[[sites]]\nid = "nhandan"\n', "sites[1].id",
-     "duplicate site 'nhandan' (also sites[0])"),
-    ('[[sites]]\nid = "nhandan"\nbase_url = "ftp://x"\n', "sites[0].base_url", "http(s) URL"),
-    ('[[sites]]\nid = "nhandan"\nconcurrency = 0\n', "sites[0].concurrency", "greater than or equal to 1"),
-    ('[[sites]]\nid = "nhandan"\ncategory_feeds = ["kinhte"]\n', "sites[0].category_feeds", "not a feed name"),
-    ('[[sites]]\nid = "nhandan"\nspeed = 1\n', "sites[0].speed", "unknown key"),
-])
+@pytest.mark.parametrize(
+    "text, key, message",
+    [
+        ('[site]\nbase_url = "https://nhandan.vn"\n[[sites]]\nid = "nhandan"\n', "site", "not both"),
+        (
+            '[[sites]]\nid = "nhandan"\n[[sites]]\nid = "nhandan"\n',
+            "sites[1].id",
+            "duplicate site 'nhandan' (also sites[0])",
+        ),
+        ('[[sites]]\nid = "nhandan"\nbase_url = "ftp://x"\n', "sites[0].base_url", "http(s) URL"),
+        ('[[sites]]\nid = "nhandan"\nconcurrency = 0\n', "sites[0].concurrency", "greater than or equal to 1"),
+        ('[[sites]]\nid = "nhandan"\ncategory_feeds = ["kinhte"]\n', "sites[0].category_feeds", "not a feed name"),
+        ('[[sites]]\nid = "nhandan"\nspeed = 1\n', "sites[0].speed", "unknown key"),
+    ],
+)
 def test_bad_sites_are_refused_with_the_key(text, key, message):
     with pytest.raises(ConfigError) as caught:
         parse_config(text, path="f.toml", known_sites=["nhandan"])
@@ -68,13 +75,23 @@ def test_an_unknown_site_is_refused_at_load_with_exit_2_naming_the_known_ones(ca
     code, out, err = run(capsys, "--config", str(path), "articles", "list")
     assert code == 2 and out == ""
     assert err.strip().splitlines() == [
-        f"bantin: error: {path}: sites[1].id: unknown site 'x' (known sites: nhandan, vietnamplus, tienphong)"]
+        f"bantin: error: {path}: sites[1].id: unknown site 'x' (known sites: nhandan, vietnamplus, tienphong)"
+    ]
 
 
 def test_each_site_crawler_gets_its_own_settings():
-    config = parse_config('[crawl]\ndownload_delay = 2.0\nconcurrency = 3\n')
-    own = scrapy_settings(config, site=CrawlSite(id=OTHER, spider="nhandan", base_url="http://127.0.0.1:9/",
-                                                 category_feeds=("kinhte-1185",), download_delay=0.5, concurrency=4))
+    config = parse_config("[crawl]\ndownload_delay = 2.0\nconcurrency = 3\n")
+    own = scrapy_settings(
+        config,
+        site=CrawlSite(
+            id=OTHER,
+            spider="nhandan",
+            base_url="http://127.0.0.1:9/",
+            category_feeds=("kinhte-1185",),
+            download_delay=0.5,
+            concurrency=4,
+        ),
+    )
     assert own["BANTIN_SITE"] == OTHER and own["BANTIN_SITE_URL"] == "http://127.0.0.1:9"
     assert own["BANTIN_CATEGORY_FEEDS"] == ["kinhte-1185"]
     assert (own["DOWNLOAD_DELAY"], own["CONCURRENT_REQUESTS_PER_DOMAIN"]) == (0.5, 4)
@@ -85,8 +102,16 @@ def test_each_site_crawler_gets_its_own_settings():
 
 def test_init_site_url_writes_the_site_table_and_leaves_the_sites_example_commented(capsys, tmp_path):
     path = tmp_path / "bantin.toml"
-    code, _, err = run(capsys, "init", "--config", str(path), "--site-url", "http://127.0.0.1:8000",
-                       "--database-url", f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    code, _, err = run(
+        capsys,
+        "init",
+        "--config",
+        str(path),
+        "--site-url",
+        "http://127.0.0.1:8000",
+        "--database-url",
+        f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    )
     assert code == 0, err
     text = path.read_text(encoding="utf-8")
     assert '\nbase_url = "http://127.0.0.1:8000"\n' in text and "#   [[sites]]" in text
@@ -99,22 +124,44 @@ def test_init_site_url_writes_the_site_table_and_leaves_the_sites_example_commen
 
 def store(database: Database, site: str, external_id: str, title: str, *, published: datetime = NOW) -> None:
     with database.session() as session:
-        store_article(session, ExtractedArticle(
-            site=site, external_id=external_id, url=f"https://{site}.example/bai-post{external_id}.html",
-            title=title, sapo="Sapo.", body="Quảng Ninh phát triển công nghiệp hỗ trợ.", author="A",
-            published_at=published, category=["Kinh tế"], tags=[],
-        ), now=NOW)
+        store_article(
+            session,
+            ExtractedArticle(
+                site=site,
+                external_id=external_id,
+                url=f"https://{site}.example/bai-post{external_id}.html",
+                title=title,
+                sapo="Sapo.",
+                body="Quảng Ninh phát triển công nghiệp hỗ trợ.",
+                author="A",
+                published_at=published,
+                category=["Kinh tế"],
+                tags=[],
+            ),
+            now=NOW,
+        )
 
 
 def add_run(database: Database, site: str, status: str, *, started: datetime, counts: dict | None = None) -> None:
     with database.session() as session:
-        session.add(CrawlRun(site=site, started_at=started, finished_at=started + timedelta(minutes=2), status=status,
-                             trigger="manual", message="" if status == "ok" else "no discovery source could be read",
-                             counts=counts if counts is not None else
-                             {"rss": {"discovered": 5, "fetched": 3, "new": 2, "updated": 1, "unchanged": 0,
-                                      "failed": 0},
-                              "google_news": {}, "latest": {}},
-                             errors=[]))
+        session.add(
+            CrawlRun(
+                site=site,
+                started_at=started,
+                finished_at=started + timedelta(minutes=2),
+                status=status,
+                trigger="manual",
+                message="" if status == "ok" else "no discovery source could be read",
+                counts=counts
+                if counts is not None
+                else {
+                    "rss": {"discovered": 5, "fetched": 3, "new": 2, "updated": 1, "unchanged": 0, "failed": 0},
+                    "google_news": {},
+                    "latest": {},
+                },
+                errors=[],
+            )
+        )
 
 
 @pytest.fixture
@@ -134,8 +181,9 @@ def config_file(tmp_path, database_url, **kwargs):
     return path
 
 
-def test_sites_list_shows_every_registered_site_with_its_last_crawl_and_articles(capsys, tmp_path, database_url,
-                                                                                 archive):
+def test_sites_list_shows_every_registered_site_with_its_last_crawl_and_articles(
+    capsys, tmp_path, database_url, archive
+):
     path = config_file(tmp_path, database_url, other_enabled=False)
     code, out, err = run(capsys, "--config", str(path), "sites", "list", "--format", "json")
     assert code == 0, err
@@ -156,8 +204,9 @@ def test_articles_list_by_site(capsys, tmp_path, database_url, archive):
     code, out, _ = run(capsys, "--config", str(path), "articles", "list", "--site", OTHER, "--format", "json")
     assert code == 0
     assert [(row["site"], row["external_id"]) for row in json.loads(out)] == [(OTHER, "985001"), (OTHER, "42")]
-    code, out, _ = run(capsys, "--config", str(path), "articles", "list", "--site", OTHER, "--site", "nhandan",
-                       "--format", "json")
+    code, out, _ = run(
+        capsys, "--config", str(path), "articles", "list", "--site", OTHER, "--site", "nhandan", "--format", "json"
+    )
     assert code == 0 and len(json.loads(out)) == 3
     code, _, err = run(capsys, "--config", str(path), "articles", "list", "--site", "nowhere")
     assert code == 2 and "unknown site 'nowhere'" in err and len(err.strip().splitlines()) == 1
@@ -173,27 +222,33 @@ def test_articles_show_site_colon_id_and_an_ambiguous_bare_id(capsys, tmp_path, 
     assert code == 2 and out == ""
     assert err.strip().splitlines() == [
         f"bantin: error: '985001' is an article id on several sites: nhandan:985001, {OTHER}:985001 "
-        "(say SITE:ID or give the URL)"]
+        "(say SITE:ID or give the URL)"
+    ]
     code, out, _ = run(capsys, "--config", str(path), "articles", "show", "42", "--format", "json")
     assert code == 0 and json.loads(out)["site"] == OTHER
 
 
 def test_json_output_names_site_and_external_id_beside_the_url(capsys, tmp_path, database_url, archive):
     path = config_file(tmp_path, database_url)
-    code, out, _ = run(capsys, "--config", str(path), "match", '"Quảng Ninh"', "--article", f"{OTHER}:42",
-                       "--format", "json")
+    code, out, _ = run(
+        capsys, "--config", str(path), "match", '"Quảng Ninh"', "--article", f"{OTHER}:42", "--format", "json"
+    )
     data = json.loads(out)
     assert code == 0 and (data["site"], data["external_id"]) == (OTHER, "42") and data["url"].endswith("post42.html")
     # The hits are Hit.to_dict(), the same shape the archive stores.
     assert set(data["hits"][0]) == {"term", "field", "index", "start", "end", "snippet", "highlight", "negated"}
     code, out, _ = run(capsys, "--config", str(path), "articles", "search", '"Quảng Ninh"', "--format", "json")
     assert code == 0 and {(row["site"], row["external_id"]) for row in json.loads(out)} == {
-        ("nhandan", "985001"), (OTHER, "985001"), (OTHER, "42")}
+        ("nhandan", "985001"),
+        (OTHER, "985001"),
+        (OTHER, "42"),
+    }
     assert all(row["url"] for row in json.loads(out))
     code, out, _ = run(capsys, "--config", str(path), "articles", "export", "--format", "json")
     assert code == 0 and all({"site", "external_id", "url"} <= set(row) for row in json.loads(out))
-    code, out, _ = run(capsys, "--config", str(path), "topics", "test", '"Quảng Ninh"', "--days", "3650",
-                       "--format", "json")
+    code, out, _ = run(
+        capsys, "--config", str(path), "topics", "test", '"Quảng Ninh"', "--days", "3650", "--format", "json"
+    )
     assert code == 0 and all({"site", "external_id", "url"} <= set(row) for row in json.loads(out)["articles"])
 
 
@@ -212,7 +267,10 @@ def test_status_reports_each_site_and_warns_per_site(capsys, tmp_path, database_
     # The failed run read none of the site's everyday sources: each is reported missing too.
     assert set(sites[OTHER]["warnings"]) == {"no_crawl", "crawl_failed", "source_missing"}
     assert {(warning["code"], warning.get("site")) for warning in report["warnings"]} == {
-        ("no_crawl", OTHER), ("crawl_failed", OTHER), ("source_missing", OTHER)}
+        ("no_crawl", OTHER),
+        ("crawl_failed", OTHER),
+        ("source_missing", OTHER),
+    }
     assert [crawl["site"] for crawl in report["crawls"]] == [OTHER, "nhandan"]
     code, out, _ = run(capsys, "--config", str(path), "status")
     assert code == 1
@@ -224,11 +282,15 @@ def test_digest_coverage_line_is_per_site(tmp_path, database_url, archive):
     from reports.digest import crawl_coverage
 
     now = datetime.now(UTC)
-    add_run(archive, OTHER, "failed", started=now - timedelta(minutes=30), counts={
-        "rss": {"discovered": 0, "fetched": 0, "new": 0, "updated": 0, "unchanged": 0, "failed": 1}})
+    add_run(
+        archive,
+        OTHER,
+        "failed",
+        started=now - timedelta(minutes=30),
+        counts={"rss": {"discovered": 0, "fetched": 0, "new": 0, "updated": 0, "unchanged": 0, "failed": 1}},
+    )
     with archive.session() as session:
-        coverage = crawl_coverage(session, since=None, now=now, tz=UTC, language="en",
-                                  sites=["nhandan", OTHER])
+        coverage = crawl_coverage(session, since=None, now=now, tz=UTC, language="en", sites=["nhandan", OTHER])
     by_site = {entry.site: entry for entry in coverage.sites}
     assert (by_site["nhandan"].scanned, by_site["nhandan"].failures, by_site["nhandan"].warning) == (3, 0, None)
     assert (by_site[OTHER].scanned, by_site[OTHER].failures) == (0, 1) and "failed" in by_site[OTHER].warning

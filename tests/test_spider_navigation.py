@@ -71,8 +71,9 @@ class Site:
         return cls(url=request.url, status=answer.status, body=answer.body, encoding="utf-8", request=request)
 
 
-def make_spider(site: Site | None = None, archive: FakeArchive | None = None, *, spider_class=NhandanSpider,
-                **settings):
+def make_spider(
+    site: Site | None = None, archive: FakeArchive | None = None, *, spider_class=NhandanSpider, **settings
+):
     """A configured spider; ``spider.archive_filter`` is the middleware its output goes through."""
     values = {
         "BANTIN_SITE_URL": BASE,
@@ -142,17 +143,21 @@ def crawl(spider, site: Site, requests: list[scrapy.Request]) -> tuple[list[str]
 
 # -- start ---------------------------------------------------------------------------------
 
+
 async def _collect(agen) -> list:
     return [item async for item in agen]
 
 
 def test_start_reads_settings_and_requests_the_everyday_sources():
-    crawler = get_crawler(NhandanSpider, {
-        "BANTIN_SITE": "nhandan",
-        "BANTIN_SITE_URL": BASE + "/",
-        "BANTIN_NOW": "2026-08-20T12:00:00+07:00",
-        "BANTIN_CATEGORY_FEEDS": ["kinh-te-1185"],
-    })
+    crawler = get_crawler(
+        NhandanSpider,
+        {
+            "BANTIN_SITE": "nhandan",
+            "BANTIN_SITE_URL": BASE + "/",
+            "BANTIN_NOW": "2026-08-20T12:00:00+07:00",
+            "BANTIN_CATEGORY_FEEDS": ["kinh-te-1185"],
+        },
+    )
     spider = NhandanSpider.from_crawler(crawler)
     crawler.spider = spider
     requests = asyncio.run(_collect(spider.start()))
@@ -199,6 +204,7 @@ def test_search_adds_one_query_per_distinct_positive_term():
 
 # -- announce ------------------------------------------------------------------------------
 
+
 def google_news_request(spider) -> scrapy.Request:
     return next(r for r in spider.source_requests() if r.meta["bantin_source"] == GOOGLE_NEWS)
 
@@ -207,10 +213,12 @@ def test_announce_requests_only_unknown_or_changed_articles():
     site = Site(seed=3, days=2, per_day=8)
     recent = site.model.recent(48)
     unchanged, changed, *new = recent
-    archive = FakeArchive({
-        unchanged.article_id: unchanged.modified_at,
-        changed.article_id: changed.modified_at - timedelta(hours=2),
-    })
+    archive = FakeArchive(
+        {
+            unchanged.article_id: unchanged.modified_at,
+            changed.article_id: changed.modified_at - timedelta(hours=2),
+        }
+    )
     spider = make_spider(site, archive)
     discovered = record(spider, events.source_discovered)
     requests, _ = visit(site, google_news_request(spider))
@@ -264,6 +272,7 @@ def test_a_changed_article_is_fetched_again_only_once_even_if_every_source_says_
 
 # -- morenews pagination -------------------------------------------------------------------
 
+
 def latest_chain(spider, site: Site) -> list[int]:
     """Follow the morenews-latest pages; returns the page numbers requested."""
     request = spider.more_latest_request(0)
@@ -283,9 +292,9 @@ def test_morenews_stops_at_the_first_page_reaching_before_the_window():
     pages = latest_chain(spider, site)
     visible = site.model.visible()
     # The last page read is the first whose oldest article is before the window.
-    last_page = visible[pages[-1] * 20:(pages[-1] + 1) * 20]
+    last_page = visible[pages[-1] * 20 : (pages[-1] + 1) * 20]
     assert min(a.published_at for a in last_page) < spider.window_start
-    earlier = visible[:pages[-1] * 20]
+    earlier = visible[: pages[-1] * 20]
     assert all(a.published_at >= spider.window_start for a in earlier)
     assert pages == list(range(len(pages))) and len(pages) < 3
 
@@ -311,14 +320,18 @@ def test_morenews_stops_when_it_says_has_more_false():
 
 # -- monthly sitemaps ----------------------------------------------------------------------
 
+
 def test_monthly_sitemaps_are_chosen_by_name_for_the_window():
     site = Site(seed=9, days=75, per_day=1, end_date=date(2026, 8, 10))  # late May .. August
     assert {m for m in site.model.months()} == {(2026, 5), (2026, 6), (2026, 7), (2026, 8)}
     spider = make_spider(site, BANTIN_SINCE="2026-06-20")
     index = next(r for r in spider.source_requests() if path_of(r) == "/sitemap.xml")
     requests, _ = visit(site, index)
-    assert [path_of(r) for r in requests] == ["/sitemaps/news-2026-8.xml", "/sitemaps/news-2026-7.xml",
-                                              "/sitemaps/news-2026-6.xml"]
+    assert [path_of(r) for r in requests] == [
+        "/sitemaps/news-2026-8.xml",
+        "/sitemaps/news-2026-7.xml",
+        "/sitemaps/news-2026-6.xml",
+    ]
     assert all(r.meta["bantin_source"] == SITEMAP and r.callback == spider.parse_urlset for r in requests)
     # Reading one of them announces only what is in the window.
     june = requests[-1]
@@ -341,11 +354,15 @@ def test_monthly_sitemap_names_outside_the_window_or_unknown_are_skipped():
 
 # -- failures ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("fixture, source", [
-    ("not-xml.html", GOOGLE_NEWS),
-    ("feed-garbage.rss", RSS),
-    ("morenews-malformed.json", LATEST),
-])
+
+@pytest.mark.parametrize(
+    "fixture, source",
+    [
+        ("not-xml.html", GOOGLE_NEWS),
+        ("feed-garbage.rss", RSS),
+        ("morenews-malformed.json", LATEST),
+    ],
+)
 def test_an_unreadable_source_page_signals_source_failed(fixture, source):
     spider = make_spider()
     failed = record(spider, events.source_failed)
@@ -354,8 +371,7 @@ def test_an_unreadable_source_page_signals_source_failed(fixture, source):
         RSS: next(r for r in spider.source_requests() if path_of(r) == "/rss/home.rss"),
         LATEST: spider.more_latest_request(0),
     }[source]
-    response = TextResponse(url=request.url, body=(FIXTURES / fixture).read_bytes(), encoding="utf-8",
-                            request=request)
+    response = TextResponse(url=request.url, body=(FIXTURES / fixture).read_bytes(), encoding="utf-8", request=request)
     assert split_output(request.callback(response)) == ([], [])
     assert len(failed) == 1
     assert failed[0]["source"] == source and failed[0]["url"] == request.url and failed[0]["reason"]
@@ -373,8 +389,11 @@ def test_a_source_that_does_not_download_signals_source_failed_with_the_status()
 
 
 def article_request(spider, url: str, article_id: int, source: str = RSS) -> scrapy.Request:
-    response = XmlResponse(url=BASE + "/rss/home.rss", body=b"", request=scrapy.Request(
-        BASE + "/rss/home.rss", meta={"bantin_kind": "source", "bantin_source": source}))
+    response = XmlResponse(
+        url=BASE + "/rss/home.rss",
+        body=b"",
+        request=scrapy.Request(BASE + "/rss/home.rss", meta={"bantin_kind": "source", "bantin_source": source}),
+    )
     announced = spider.announce(response, [Discovered(url=url, external_id=str(article_id))])
     (request,) = filtered(spider, response, announced)
     return request
@@ -412,18 +431,25 @@ def test_a_source_page_counts_as_read_even_empty_and_not_when_it_fails():
     assert filtered(spider, empty, request.callback(empty)) == []
     assert discovered == [{"source": RSS, "count": 0, "requested": 0, "skipped": []}]
     request = next(r for r in spider.source_requests() if path_of(r) == "/rss/home.rss")
-    garbage = TextResponse(url=request.url, body=(FIXTURES / "feed-garbage.rss").read_bytes(), encoding="utf-8",
-                           request=request)
+    garbage = TextResponse(
+        url=request.url, body=(FIXTURES / "feed-garbage.rss").read_bytes(), encoding="utf-8", request=request
+    )
     assert filtered(spider, garbage, request.callback(garbage)) == []
     assert len(discovered) == 1  # a page that could not be read announces nothing
 
 
 # -- hostile sources and pages (issue 11) --------------------------------------------------
 
+
 def test_start_plans_every_source_so_the_ledger_lists_each_even_if_never_read():
-    crawler = get_crawler(NhandanSpider, {
-        "BANTIN_SITE_URL": BASE, "BANTIN_NOW": "2026-08-20T12:00:00+07:00", "BANTIN_SINCE": "2026-07-01",
-    })
+    crawler = get_crawler(
+        NhandanSpider,
+        {
+            "BANTIN_SITE_URL": BASE,
+            "BANTIN_NOW": "2026-08-20T12:00:00+07:00",
+            "BANTIN_SINCE": "2026-07-01",
+        },
+    )
     spider = NhandanSpider.from_crawler(crawler)
     crawler.spider = spider
     planned = record(spider, events.sources_planned)
@@ -449,13 +475,23 @@ def test_a_parser_crash_costs_the_source_page_and_is_recorded(monkeypatch):
 def test_entries_dated_in_the_future_are_skipped_and_counted_not_remembered():
     spider = make_spider()
     discovered = record(spider, events.source_discovered)
-    response = XmlResponse(url=BASE + "/rss/home.rss", body=b"", request=scrapy.Request(
-        BASE + "/rss/home.rss", meta={"bantin_kind": "source", "bantin_source": RSS}))
+    response = XmlResponse(
+        url=BASE + "/rss/home.rss",
+        body=b"",
+        request=scrapy.Request(BASE + "/rss/home.rss", meta={"bantin_kind": "source", "bantin_source": RSS}),
+    )
     future = spider.now + timedelta(days=365 * 100)
-    requests = filtered(spider, response, spider.announce(response, [
-        Discovered(url=BASE + "/a-post990001.html", external_id="990001", lastmod=future),
-        Discovered(url=BASE + "/b-post990002.html", external_id="990002", lastmod=spider.now),
-    ]))
+    requests = filtered(
+        spider,
+        response,
+        spider.announce(
+            response,
+            [
+                Discovered(url=BASE + "/a-post990001.html", external_id="990001", lastmod=future),
+                Discovered(url=BASE + "/b-post990002.html", external_id="990002", lastmod=spider.now),
+            ],
+        ),
+    )
     assert [r.meta["bantin_external_id"] for r in requests] == ["990002"]
     assert ("nhandan", "990001") not in spider.archive_filter.announced
     (signal,) = discovered
@@ -509,8 +545,11 @@ def test_an_article_redirected_to_another_id_is_stored_as_the_one_announced():
     warnings = record(spider, events.page_warning)
     request = article_request(spider, announced.url(BASE), announced.article_id)
     page = site.response(scrapy.Request(target.url(BASE)))
-    response = HtmlResponse(url=target.url(BASE), body=page.body, request=request.replace(
-        url=target.url(BASE), meta={**request.meta, "redirect_urls": [announced.url(BASE)]}))
+    response = HtmlResponse(
+        url=target.url(BASE),
+        body=page.body,
+        request=request.replace(url=target.url(BASE), meta={**request.meta, "redirect_urls": [announced.url(BASE)]}),
+    )
     (item,) = split_output(spider.parse_article(response))[1]
     assert item.article.external_id == str(announced.article_id)
     assert item.article.url == announced.url(BASE)
@@ -525,7 +564,8 @@ def test_the_http_charset_reaches_the_page_object():
     request = article_request(spider, article.url(BASE), article.article_id)
     html = site.response(scrapy.Request(article.url(BASE))).text.replace('<meta charset="utf-8">', "")
     body = html.encode("utf-16-le")  # no BOM, no meta: only the header says what it is
-    response = HtmlResponse(url=article.url(BASE), body=body, request=request,
-                            headers={"Content-Type": "text/html; charset=utf-16le"})
+    response = HtmlResponse(
+        url=article.url(BASE), body=body, request=request, headers={"Content-Type": "text/html; charset=utf-16le"}
+    )
     (item,) = split_output(spider.parse_article(response))[1]
     assert item.article.title == article.title

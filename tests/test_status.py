@@ -24,8 +24,13 @@ NOW = datetime.now(UTC)
 
 @pytest.fixture
 def config(tmp_path, database):
-    return write_service_config(tmp_path / "bantin.toml", database.url, crawl="0 6 * * *", digest="30 6 * * *",
-                                extra="[crawl]\ntime_limit_minutes = 90\n")
+    return write_service_config(
+        tmp_path / "bantin.toml",
+        database.url,
+        crawl="0 6 * * *",
+        digest="30 6 * * *",
+        extra="[crawl]\ntime_limit_minutes = 90\n",
+    )
 
 
 def status(config: Path, *extra: str):
@@ -39,16 +44,28 @@ def status_json(config: Path):
     return result.exit_code, json.loads(result.output)
 
 
-def add_crawl(database, *, hours_ago: float, status: str = "ok", counts=None, message: str = "", errors=(),
-              **fields):
+def add_crawl(database, *, hours_ago: float, status: str = "ok", counts=None, message: str = "", errors=(), **fields):
     started = NOW - timedelta(hours=hours_ago)
     finished = None if status == "running" else started + timedelta(minutes=3)
     with database.session() as session:
-        session.add(CrawlRun(started_at=started, finished_at=finished, status=status, trigger="service",
-                             counts=counts if counts is not None else
-                             {"rss": {"discovered": 10, "fetched": 4, "new": 3, "updated": 1, "failed": 0},
-                              "google_news": {}, "latest": {}},
-                             errors=list(errors), message=message, **fields))
+        session.add(
+            CrawlRun(
+                started_at=started,
+                finished_at=finished,
+                status=status,
+                trigger="service",
+                counts=counts
+                if counts is not None
+                else {
+                    "rss": {"discovered": 10, "fetched": 4, "new": 3, "updated": 1, "failed": 0},
+                    "google_news": {},
+                    "latest": {},
+                },
+                errors=list(errors),
+                message=message,
+                **fields,
+            )
+        )
 
 
 def codes(report) -> set[str]:
@@ -72,8 +89,15 @@ def test_healthy_status_exits_zero(config, database):
     code, report = status_json(config)
     assert code == 0 and report["healthy"] and report["warnings"] == []
     [crawl] = report["crawls"]
-    assert crawl["totals"] == {"discovered": 10, "fetched": 4, "new": 3, "updated": 1, "unchanged": 0, "failed": 0,
-                               "skipped": 0}
+    assert crawl["totals"] == {
+        "discovered": 10,
+        "fetched": 4,
+        "new": 3,
+        "updated": 1,
+        "unchanged": 0,
+        "failed": 0,
+        "skipped": 0,
+    }
     assert crawl["duration_seconds"] == 180.0
     text = status(config).output
     assert "Health: OK" in text and "rss: discovered 10 fetched 4 new 3 updated 1 failed 0" in text
@@ -93,11 +117,18 @@ def test_old_degraded_and_failed_crawls_warn(config, database):
 
 def test_stale_running_rows_warn(config, database):
     add_crawl(database, hours_ago=3)
-    add_crawl(database, hours_ago=1, status="running", pid=None, hostname="otherhost",
-              heartbeat_at=NOW - timedelta(minutes=30))
+    add_crawl(
+        database,
+        hours_ago=1,
+        status="running",
+        pid=None,
+        hostname="otherhost",
+        heartbeat_at=NOW - timedelta(minutes=30),
+    )
     # A live heartbeat is one from the real clock `status` reads (NOW was taken at import).
-    add_crawl(database, hours_ago=0.01, status="running", pid=None, hostname="otherhost",
-              heartbeat_at=datetime.now(UTC))
+    add_crawl(
+        database, hours_ago=0.01, status="running", pid=None, hostname="otherhost", heartbeat_at=datetime.now(UTC)
+    )
     _, report = status_json(config)
     assert codes(report) == {"crawl_stale"}
     assert len(report["warnings"]) == 1
@@ -119,10 +150,15 @@ def test_silent_source_warns(config, database):
 def test_a_source_missing_from_the_last_crawl_or_unread_in_it_warns(config, database):
     add_crawl(database, hours_ago=30)
     # The last crawl never mentions google_news, and could read no page of rss.
-    add_crawl(database, hours_ago=1, counts={
-        "rss": {"discovered": 0, "failed": 1, "pages_read": 0, "pages_failed": 1},
-        "latest": {"discovered": 9, "pages_read": 2, "pages_failed": 0},
-    }, errors=[{"source": "rss", "url": "http://x/rss/home.rss", "reason": "HTTP 503"}])
+    add_crawl(
+        database,
+        hours_ago=1,
+        counts={
+            "rss": {"discovered": 0, "failed": 1, "pages_read": 0, "pages_failed": 1},
+            "latest": {"discovered": 9, "pages_read": 2, "pages_failed": 0},
+        },
+        errors=[{"source": "rss", "url": "http://x/rss/home.rss", "reason": "HTTP 503"}],
+    )
     code, report = status_json(config)
     assert code == 1
     assert codes(report) == {"source_missing", "source_failed"}
@@ -135,14 +171,34 @@ def test_failing_outbox_warns_and_digests_are_listed(config, database):
     add_crawl(database, hours_ago=1)
     with database.session() as session:
         for index, state in enumerate(("sent", "failed", "pending")):
-            session.add(OutboxMessage(
-                digest_key="2025-03-27", digest_date=date(2025, 3, 27), recipient=f"r{index}@example.org",
-                message_id=f"<{index}@x>", subject="s", raw_message=b"x", items=[], status=state,
-                attempts=1, last_error="550 mailbox unavailable" if state == "failed" else "421 try later",
-                created_at=NOW, updated_at=NOW, sent_at=NOW if state == "sent" else None,
-            ))
-        session.add(JobRun(job="digest", trigger="schedule", scheduled_for=NOW, started_at=NOW, finished_at=NOW,
-                           status="failed", detail={"sent": 1, "failed": 1, "pending": 1}))
+            session.add(
+                OutboxMessage(
+                    digest_key="2025-03-27",
+                    digest_date=date(2025, 3, 27),
+                    recipient=f"r{index}@example.org",
+                    message_id=f"<{index}@x>",
+                    subject="s",
+                    raw_message=b"x",
+                    items=[],
+                    status=state,
+                    attempts=1,
+                    last_error="550 mailbox unavailable" if state == "failed" else "421 try later",
+                    created_at=NOW,
+                    updated_at=NOW,
+                    sent_at=NOW if state == "sent" else None,
+                )
+            )
+        session.add(
+            JobRun(
+                job="digest",
+                trigger="schedule",
+                scheduled_for=NOW,
+                started_at=NOW,
+                finished_at=NOW,
+                status="failed",
+                detail={"sent": 1, "failed": 1, "pending": 1},
+            )
+        )
     code, report = status_json(config)
     assert code == 1
     assert codes(report) == {"outbox_failed", "outbox_retrying"}
@@ -154,8 +210,11 @@ def test_failing_outbox_warns_and_digests_are_listed(config, database):
 
 def test_running_service_is_shown(config, database):
     add_crawl(database, hours_ago=1)
-    with hold_lease(database, "service", info={"purpose": "`bantin serve`", "running": ["crawl"],
-                                               "next_runs": {"crawl": "2025-03-28T06:00:00+07:00"}}):
+    with hold_lease(
+        database,
+        "service",
+        info={"purpose": "`bantin serve`", "running": ["crawl"], "next_runs": {"crawl": "2025-03-28T06:00:00+07:00"}},
+    ):
         code, report = status_json(config)
         text = status(config).output
     assert code == 0
@@ -169,8 +228,16 @@ def test_crashed_service_lease_warns(config, database):
     add_crawl(database, hours_ago=1)
     beat = NOW - timedelta(minutes=10)
     with database.session() as session:
-        session.add(Lease(name="service", owner="otherhost:77:x", acquired_at=beat, heartbeat_at=beat,
-                          expires_at=beat + timedelta(minutes=2), info={}))
+        session.add(
+            Lease(
+                name="service",
+                owner="otherhost:77:x",
+                acquired_at=beat,
+                heartbeat_at=beat,
+                expires_at=beat + timedelta(minutes=2),
+                info={},
+            )
+        )
     code, report = status_json(config)
     assert code == 1 and codes(report) == {"service_stale"}
     assert report["service"]["running"] is False
@@ -196,8 +263,13 @@ def test_exit_status_through_the_real_command(config, database):
     from service_support import REPO
 
     def run() -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "crawler", "--config", str(config), "status"],
-                              capture_output=True, text=True, cwd=str(REPO), timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "crawler", "--config", str(config), "status"],
+            capture_output=True,
+            text=True,
+            cwd=str(REPO),
+            timeout=60,
+        )
 
     assert run().returncode == 1
     add_crawl(database, hours_ago=1)

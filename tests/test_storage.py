@@ -43,8 +43,18 @@ def item(article_id=985001, **changes) -> Item:
 
 
 def test_new_database_gets_every_table(database):
-    assert {"articles", "article_sources", "crawl_runs", "topics", "matches", "outbox", "deliveries",
-            "leases", "job_runs", "alembic_version"} <= set(table_names(database.engine))
+    assert {
+        "articles",
+        "article_sources",
+        "crawl_runs",
+        "topics",
+        "matches",
+        "outbox",
+        "deliveries",
+        "leases",
+        "job_runs",
+        "alembic_version",
+    } <= set(table_names(database.engine))
 
 
 def test_reopening_is_idempotent(database_url):
@@ -100,8 +110,7 @@ def test_instants_round_trip_as_aware_utc(database):
 def test_naive_datetimes_are_refused(database):
     with pytest.raises(Exception, match="naive datetime"):
         with database.session() as session:
-            session.add(Lease(name="x", owner="o", acquired_at=datetime(2026, 1, 1),
-                              heartbeat_at=NOW, expires_at=NOW))
+            session.add(Lease(name="x", owner="o", acquired_at=datetime(2026, 1, 1), heartbeat_at=NOW, expires_at=NOW))
 
 
 def test_store_new_unchanged_updated(database):
@@ -110,8 +119,10 @@ def test_store_new_unchanged_updated(database):
     with database.session() as session:
         assert store_article(session, item(), now=NOW + timedelta(hours=1))[0] == "unchanged"
     with database.session() as session:
-        assert store_article(session, item(body="Đoạn một.\n\nĐoạn hai đã sửa."),
-                             now=NOW + timedelta(hours=2))[0] == "updated"
+        assert (
+            store_article(session, item(body="Đoạn một.\n\nĐoạn hai đã sửa."), now=NOW + timedelta(hours=2))[0]
+            == "updated"
+        )
     with database.session() as session:
         row = session.scalars(select(ArticleRow)).one()
         assert (row.site, row.external_id) == ("nhandan", "985001")
@@ -148,7 +159,7 @@ def test_sources_and_change_detection(database):
 
 def test_a_change_time_stored_at_the_end_of_time_does_not_hide_later_changes(database):
     # Archives from before dates were checked hold 9999-12-31 claims, on the page and on a source.
-    end_of_time = datetime(9999, 12, 31, 23, 59, tzinfo=timezone.utc)
+    end_of_time = datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
     with database.session() as session:
         _, row = store_article(session, item(published_at=end_of_time, modified_at=end_of_time), now=NOW)
         record_sources(session, row, {"sitemap": end_of_time}, now=NOW, new=True)

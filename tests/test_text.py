@@ -45,8 +45,18 @@ def test_normalize_key(text: str, key: str) -> None:
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [("hòa", "hoà"), ("thủy", "thuỷ"), ("Thúy", "Thuý"), ("khỏe", "khoẻ"), ("qúy", "quý"),
-     ("hòa bình", "hoà bình"), ("tùy", "tuỳ"), ("lòe", "loè"), ("HÒA", "hoà"), ("gìa", "già")],
+    [
+        ("hòa", "hoà"),
+        ("thủy", "thuỷ"),
+        ("Thúy", "Thuý"),
+        ("khỏe", "khoẻ"),
+        ("qúy", "quý"),
+        ("hòa bình", "hoà bình"),
+        ("tùy", "tuỳ"),
+        ("lòe", "loè"),
+        ("HÒA", "hoà"),
+        ("gìa", "già"),
+    ],
 )
 def test_tone_placement_is_ignored_in_exact_keys(a: str, b: str) -> None:
     assert normalize(a).exact == normalize(b).exact
@@ -79,8 +89,16 @@ def test_tone_canonical_leaves_two_tone_groups_alone() -> None:
 
 @pytest.mark.parametrize(
     ("term", "expected"),
-    [("Ha Noi", False), ("CNHT", False), ("covid-19", False), ("Hà", True), ("đ", True),
-     ("\u00d0", True), ("ươ", True), (NFD("Hà"), True)],
+    [
+        ("Ha Noi", False),
+        ("CNHT", False),
+        ("covid-19", False),
+        ("Hà", True),
+        ("đ", True),
+        ("\u00d0", True),
+        ("ươ", True),
+        (NFD("Hà"), True),
+    ],
 )
 def test_has_vietnamese_diacritics(term: str, expected: bool) -> None:
     assert has_vietnamese_diacritics(term) is expected
@@ -126,9 +144,39 @@ def test_clean_display() -> None:
 
 # --- properties ------------------------------------------------------------------------
 
-_SYLLABLES = ["Hà", "Nội", "hoà", "hòa", "thuỷ", "thủy", "khỏe", "khoẻ", "Quảng", "Ninh", "quý", "quỹ",
-              "đường", "dương", "người", "Việt", "Nam", "công", "nghiệp", "hỗ", "trợ", "Đà", "Nẵng",
-              "Thuý", "Thúy", "giữa", "CNHT", "covid-19", "năm", "2024", "ươi"]
+_SYLLABLES = [
+    "Hà",
+    "Nội",
+    "hoà",
+    "hòa",
+    "thuỷ",
+    "thủy",
+    "khỏe",
+    "khoẻ",
+    "Quảng",
+    "Ninh",
+    "quý",
+    "quỹ",
+    "đường",
+    "dương",
+    "người",
+    "Việt",
+    "Nam",
+    "công",
+    "nghiệp",
+    "hỗ",
+    "trợ",
+    "Đà",
+    "Nẵng",
+    "Thuý",
+    "Thúy",
+    "giữa",
+    "CNHT",
+    "covid-19",
+    "năm",
+    "2024",
+    "ươi",
+]
 _SEPARATORS = [" ", " ", " ", ", ", ". ", "\n", " - "]
 
 
@@ -180,8 +228,26 @@ def _reference_key(text: str) -> str:
     return text.lower().replace("ς", "σ")
 
 
-_ALPHABET = st.sampled_from(list("aAeEoOuUyYdĐđð Ðq.,-7") + ["\u0300", "\u0301", "\u0303", "\u0323", "\u0302",
-                            "\u0306", "\u031b", "\u00a0", "\n", "\u200b", "\u00ad", "\ufeff", "ệ", "İ", "Σ"])
+_ALPHABET = st.sampled_from(
+    list("aAeEoOuUyYdĐđð Ðq.,-7")
+    + [
+        "\u0300",
+        "\u0301",
+        "\u0303",
+        "\u0323",
+        "\u0302",
+        "\u0306",
+        "\u031b",
+        "\u00a0",
+        "\n",
+        "\u200b",
+        "\u00ad",
+        "\ufeff",
+        "ệ",
+        "İ",
+        "Σ",
+    ]
+)
 
 
 @settings(max_examples=150, deadline=None)

@@ -28,7 +28,7 @@ ARTICLES = [
 
 
 def config_text(database_url: str, topics: list[tuple[str, str]]) -> str:
-    blocks = "".join(f'\n[[topics]]\nname = "{name}"\nquery = \'{query}\'\n' for name, query in topics)
+    blocks = "".join(f"\n[[topics]]\nname = \"{name}\"\nquery = '{query}'\n" for name, query in topics)
     return f'[storage]\ndatabase_url = "{database_url}"\n{blocks}'
 
 
@@ -37,11 +37,20 @@ def archive(tmp_path, database_url):
     database = Database(database_url)
     with database.session() as session:
         for offset, (article_id, title, body, tags) in enumerate(ARTICLES):
-            store_article(session, ExtractedArticle(
-                site="nhandan", external_id=str(article_id), url=f"https://nhandan.vn/a-post{article_id}.html",
-                title=title, body=body,
-                tags=tags, published_at=NOW - timedelta(days=offset), category=["Kinh tế"],
-            ), now=NOW)
+            store_article(
+                session,
+                ExtractedArticle(
+                    site="nhandan",
+                    external_id=str(article_id),
+                    url=f"https://nhandan.vn/a-post{article_id}.html",
+                    title=title,
+                    body=body,
+                    tags=tags,
+                    published_at=NOW - timedelta(days=offset),
+                    category=["Kinh tế"],
+                ),
+                now=NOW,
+            )
     database.dispose()
     return database_url
 
@@ -61,8 +70,11 @@ def test_adding_or_changing_a_topic_rematches_the_archive(archive):
     prepare_topics(database, [{"name": "QN", "query": '"Quảng Ninh"'}], now=NOW)
     assert stored_matches(archive) == {"QN": {1001, 1005}}
     # A new topic is matched over the existing archive at once: never empty.
-    prepare_topics(database, [{"name": "QN", "query": '"Quảng Ninh"'},
-                              {"name": "CNHT", "query": '"công nghiệp hỗ trợ" OR CNHT'}], now=NOW)
+    prepare_topics(
+        database,
+        [{"name": "QN", "query": '"Quảng Ninh"'}, {"name": "CNHT", "query": '"công nghiệp hỗ trợ" OR CNHT'}],
+        now=NOW,
+    )
     assert stored_matches(archive) == {"QN": {1001, 1005}, "CNHT": {1001, 1002}}
     # Changing a query replaces its matches; removing a topic removes them.
     prepare_topics(database, [{"name": "QN", "query": '"Quảng Ninh" NOT "Hạ Long"'}], now=NOW)
@@ -84,7 +96,7 @@ def test_matches_record_term_field_offsets_and_snippet(archive):
     body = ARTICLES[4][2]
     assert isinstance(hit, Hit)
     assert hit.field == "body" and hit.term == "Quảng Ninh"
-    assert body[hit.start:hit.end] == "Quảng Ninh"
+    assert body[hit.start : hit.end] == "Quảng Ninh"
     assert hit.snippet_parts[1] == "Quảng Ninh"
 
 
@@ -101,8 +113,9 @@ def test_topics_list_test_and_rematch(tmp_path, archive, capsys):
     assert {row["archive"] for row in json.loads(out)} == {"current"}
     assert {row["name"]: row["matches"] for row in json.loads(out)} == {"Quảng Ninh": 2, "CNHT": 2}
 
-    code, out, _ = run(capsys, "--config", str(path), "topics", "test", '"quang ninh" OR "quang nam"', "--format",
-                       "json")
+    code, out, _ = run(
+        capsys, "--config", str(path), "topics", "test", '"quang ninh" OR "quang nam"', "--format", "json"
+    )
     report = json.loads(out)
     assert code == 0
     assert report["scanned"] == 5 and report["matched"] == 3
@@ -131,12 +144,15 @@ def test_articles_search_uses_vietnamese_rules(tmp_path, archive, capsys):
     assert [row["external_id"] for row in json.loads(out)] == ["1001"]
 
 
-@pytest.mark.parametrize("argv, matched", [
-    (["Ha", "--text", "Hà Nội"], True),
-    (["Hạ", "--text", "Hà Nội"], False),
-    (['"hòa bình"', "--text", "Thủ đô hoà bình"], True),
-    (['"Quảng Ninh"', "--text", "Namibia và Quảng  Ninh"], True),
-])
+@pytest.mark.parametrize(
+    "argv, matched",
+    [
+        (["Ha", "--text", "Hà Nội"], True),
+        (["Hạ", "--text", "Hà Nội"], False),
+        (['"hòa bình"', "--text", "Thủ đô hoà bình"], True),
+        (['"Quảng Ninh"', "--text", "Namibia và Quảng  Ninh"], True),
+    ],
+)
 def test_match_command_json_and_exit_status(capsys, argv, matched):
     code, out, _ = run(capsys, "match", *argv, "--format", "json")
     data = json.loads(out)

@@ -43,20 +43,34 @@ def stored(database: Database, table_name: str) -> list[dict]:
     from crawler.store.records import DeliveredVersionsJSON, HitsJSON, RunCountsJSON
 
     table = Base.metadata.tables[table_name]
-    typed = {column.name: column.type for column in table.columns
-             if isinstance(column.type, (RunCountsJSON, HitsJSON, DeliveredVersionsJSON))}
+    typed = {
+        column.name: column.type
+        for column in table.columns
+        if isinstance(column.type, (RunCountsJSON, HitsJSON, DeliveredVersionsJSON))
+    }
     with database.engine.connect() as connection:
         dialect = connection.dialect
         # Typed JSON columns read back as objects: compare what they store, as the release wrote it.
-        return [{name: typed[name].process_bind_param(value, dialect) if name in typed else value
-                 for name, value in row._mapping.items()} for row in connection.execute(select(table))]
+        return [
+            {
+                name: typed[name].process_bind_param(value, dialect) if name in typed else value
+                for name, value in row._mapping.items()
+            }
+            for row in connection.execute(select(table))
+        ]
 
 
 # Every 0001 column survives under the same name, except articles.article_id, which became the key.
 RENAMED = {"articles": {"article_id": "id"}, "leases": {}}
 KEYS = {
-    "articles": ("id",), "article_sources": ("article_id", "source"), "topics": ("name",), "matches": ("id",),
-    "outbox": ("id",), "deliveries": ("recipient", "article_id"), "crawl_runs": ("id",), "job_runs": ("id",),
+    "articles": ("id",),
+    "article_sources": ("article_id", "source"),
+    "topics": ("name",),
+    "matches": ("id",),
+    "outbox": ("id",),
+    "deliveries": ("recipient", "article_id"),
+    "crawl_runs": ("id",),
+    "job_runs": ("id",),
     "leases": ("name",),
 }
 
@@ -97,33 +111,67 @@ def test_site_and_external_id_stay_unique(upgraded, release):
     first = stored(upgraded, "articles")[0]
     with pytest.raises(IntegrityError):
         with upgraded.session() as session:
-            session.add(ArticleRow(site="nhandan", external_id=first["external_id"], url="https://nhandan.vn/x",
-                                   title="t", body="b", first_seen_at=NOW, fetched_at=NOW, changed_at=NOW,
-                                   content_hash="h"))
+            session.add(
+                ArticleRow(
+                    site="nhandan",
+                    external_id=first["external_id"],
+                    url="https://nhandan.vn/x",
+                    title="t",
+                    body="b",
+                    first_seen_at=NOW,
+                    fetched_at=NOW,
+                    changed_at=NOW,
+                    content_hash="h",
+                )
+            )
 
 
 def test_new_articles_get_keys_above_the_old_ones(upgraded, release):
     with upgraded.session() as session:
-        row = ArticleRow(site="baochinhphu", external_id="1", url="https://baochinhphu.vn/a-1.htm", title="t",
-                         body="b", first_seen_at=NOW, fetched_at=NOW, changed_at=NOW, content_hash="h")
+        row = ArticleRow(
+            site="baochinhphu",
+            external_id="1",
+            url="https://baochinhphu.vn/a-1.htm",
+            title="t",
+            body="b",
+            first_seen_at=NOW,
+            fetched_at=NOW,
+            changed_at=NOW,
+            content_hash="h",
+        )
         session.add(row)
         session.flush()
         assert row.id > max(release.article_ids)
     # And through Core, as a bulk insert would: the key comes from the database, not the ORM.
     with upgraded.engine.begin() as connection:
         key = connection.execute(
-            insert(ArticleRow.__table__).values(site="baochinhphu", external_id="2", url="https://baochinhphu.vn/a-2.htm",
-                                                title="t", sapo="", body="b", author="", category=[], tags=[],
-                                                images=[], first_seen_at=NOW, fetched_at=NOW, changed_at=NOW,
-                                                version=1, content_hash="h", extractor="site")
+            insert(ArticleRow.__table__).values(
+                site="baochinhphu",
+                external_id="2",
+                url="https://baochinhphu.vn/a-2.htm",
+                title="t",
+                sapo="",
+                body="b",
+                author="",
+                category=[],
+                tags=[],
+                images=[],
+                first_seen_at=NOW,
+                fetched_at=NOW,
+                changed_at=NOW,
+                version=1,
+                content_hash="h",
+                extractor="site",
+            )
         ).inserted_primary_key[0]
     assert key > row.id
 
 
 def digest_config(database_url: str):
     qn = DEMO_TOPICS[1][0]
-    recipients = "".join(f'\n[[recipients]]\nemail = "{email}"\n' for email in (release_0001.SENT_TO,
-                                                                                 release_0001.FAILED_TO))
+    recipients = "".join(
+        f'\n[[recipients]]\nemail = "{email}"\n' for email in (release_0001.SENT_TO, release_0001.FAILED_TO)
+    )
     recipients += f'\n[[recipients]]\nemail = "{release_0001.PENDING_TO}"\ntopics = ["{qn}"]\n'
     return parse_config(f'[storage]\ndatabase_url = "{database_url}"\n{topics_toml()}{recipients}')
 
@@ -236,11 +284,11 @@ def test_the_next_crawl_fetches_only_what_is_new_or_edited(tmp_path, database_ur
             assert lease_holder(database, crawl_lease("nhandan")) is None
             with database.session() as session:
                 # The edited article was matched again, in place (no second row for the same topic).
-                assert session.scalar(select(func.count()).select_from(Match).where(Match.article_id == edited)) \
-                    == sum(1 for row in release.rows["matches"] if row["article_id"] == edited)
+                assert session.scalar(select(func.count()).select_from(Match).where(Match.article_id == edited)) == sum(
+                    1 for row in release.rows["matches"] if row["article_id"] == edited
+                )
                 assert session.scalar(select(func.count()).select_from(CrawlRun)) == 3
         finally:
             database.dispose()
     finally:
         env.site.stop()
-

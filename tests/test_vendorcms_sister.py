@@ -95,10 +95,13 @@ def sister_page() -> bytes:
 
 # -- the page object ---------------------------------------------------------------------------
 
+
 def test_the_sister_profile_reads_its_own_page_with_the_family_page_object():
-    ndo = ArticlePage((FIXTURES / "article_full.html").read_bytes(),
-                      "https://nhandan.vn/siet-chat-quan-ly-cong-nghiep-ho-tro-tai-quang-ninh-post981234.html",
-                      NDO).to_item()
+    ndo = ArticlePage(
+        (FIXTURES / "article_full.html").read_bytes(),
+        "https://nhandan.vn/siet-chat-quan-ly-cong-nghiep-ho-tro-tai-quang-ninh-post981234.html",
+        NDO,
+    ).to_item()
     item = ArticlePage(sister_page(), URL + "?utm_source=x", SISTER).to_item()
     assert (item.site, item.external_id, item.url) == ("sister", "981234", URL)
     assert item.extractor == "site" and item.fallbacks == []
@@ -109,8 +112,7 @@ def test_the_sister_profile_reads_its_own_page_with_the_family_page_object():
     # Its footer line never reaches the body; its own tag path serves the tags.
     assert item.body == ndo.body and "Báo Chị Em" not in item.body
     assert item.tags == ndo.tags == ["Công nghiệp hỗ trợ", "Quảng Ninh"]
-    assert item.title == ndo.title and item.published_at == ndo.published_at == datetime(2026, 8, 8, 7, 15,
-                                                                                        tzinfo=ICT)
+    assert item.title == ndo.title and item.published_at == ndo.published_at == datetime(2026, 8, 8, 7, 15, tzinfo=ICT)
 
 
 def test_the_ndo_row_does_not_read_the_sisters_names():
@@ -124,9 +126,15 @@ def test_the_ndo_row_does_not_read_the_sisters_names():
 
 # -- navigation --------------------------------------------------------------------------------
 
+
 def sister_spider(archive: FakeArchive | None = None, **settings):
-    return make_spider(None, archive if archive is not None else FakeArchive(site="sister"),
-                       spider_class=SisterSpider, BANTIN_SITE_URL="", **settings)
+    return make_spider(
+        None,
+        archive if archive is not None else FakeArchive(site="sister"),
+        spider_class=SisterSpider,
+        BANTIN_SITE_URL="",
+        **settings,
+    )
 
 
 def test_the_sister_spider_reads_its_own_paths_on_its_own_hosts():
@@ -152,11 +160,11 @@ def test_a_spider_refuses_to_crawl_another_site():
 
 
 def google_news(*urls: str) -> bytes:
-    entries = "".join(
-        f"<url><loc>{url}</loc><lastmod>2026-08-19T10:00:00+07:00</lastmod></url>" for url in urls
-    )
-    return (f'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-            f"{entries}</urlset>").encode()
+    entries = "".join(f"<url><loc>{url}</loc><lastmod>2026-08-19T10:00:00+07:00</lastmod></url>" for url in urls)
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"{entries}</urlset>"
+    ).encode()
 
 
 def test_the_sister_spider_requests_its_articles_and_the_archive_filter_knows_its_site():
@@ -165,9 +173,12 @@ def test_the_sister_spider_requests_its_articles_and_the_archive_filter_knows_it
     spider = sister_spider(archive)
     discovered = record(spider, events.source_discovered)
     request = next(r for r in spider.source_requests() if r.meta["bantin_source"] == GOOGLE_NEWS)
-    body = google_news(URL, "https://www.sister.example/da-luu-post981235.vnp",
-                       "https://www.sister.example/a-post981236.html",  # NDO's shape, not the sister's
-                       "https://nhandan.vn/b-post981237.vnp")           # another host
+    body = google_news(
+        URL,
+        "https://www.sister.example/da-luu-post981235.vnp",
+        "https://www.sister.example/a-post981236.html",  # NDO's shape, not the sister's
+        "https://nhandan.vn/b-post981237.vnp",
+    )  # another host
     response = XmlResponse(url=request.url, body=body, request=request)
     requests, _ = split_output(filtered(spider, response, request.callback(response)))
     assert [r.url for r in requests] == [URL]
@@ -184,8 +195,9 @@ def test_the_sister_spider_requests_its_articles_and_the_archive_filter_knows_it
 
 
 def test_start_requests_of_the_sister_go_to_a_mirror_when_one_is_configured():
-    spider = make_spider(None, FakeArchive(site="sister"), spider_class=SisterSpider,
-                         BANTIN_SITE_URL="http://127.0.0.1:8123")
+    spider = make_spider(
+        None, FakeArchive(site="sister"), spider_class=SisterSpider, BANTIN_SITE_URL="http://127.0.0.1:8123"
+    )
     requests = asyncio.run(_collect(spider))
     assert requests[0].url == "http://127.0.0.1:8123/google-news-sitemap.xml"
     assert spider.allowed_domains == ["127.0.0.1"]

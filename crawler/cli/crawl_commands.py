@@ -21,8 +21,9 @@ from crawler.store.archive import topics_by_article
 
 
 @click.command()
-@click.option("--config", "local_config", metavar="PATH",
-              help="Where to write the file (same as `bantin --config PATH init`).")
+@click.option(
+    "--config", "local_config", metavar="PATH", help="Where to write the file (same as `bantin --config PATH init`)."
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing configuration file.")
 @click.option("--site-url", metavar="URL", help="Write this site.base_url, NDO's address (e.g. the sample site's).")
 @click.option("--database-url", metavar="URL", help="Write this storage.database_url.")
@@ -59,25 +60,51 @@ def init(app: App, local_config: str | None, force: bool, site_url: str | None, 
 
 
 @click.command()
-@click.option("--site", "site_ids", multiple=True, metavar="ID",
-              help="Crawl this site (repeatable; default: every enabled site).")
-@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
-              help="Back-fill from this date using the monthly news sitemaps.")
+@click.option(
+    "--site", "site_ids", multiple=True, metavar="ID", help="Crawl this site (repeatable; default: every enabled site)."
+)
+@click.option(
+    "--since",
+    type=click.DateTime(["%Y-%m-%d"]),
+    metavar="YYYY-MM-DD",
+    help="Back-fill from this date using the monthly news sitemaps.",
+)
 @click.option("--site-url", metavar="URL", help="Crawl this origin instead of the site's base_url (one site only).")
-@click.option("--search", is_flag=True,
-              help="Also use the site search, one query per topic term (back-fill a new topic).")
-@click.option("--wait", type=float, default=0.0, show_default=True, metavar="SECONDS",
-              help="If a site is being crawled already, wait this long for it instead of skipping it.")
+@click.option(
+    "--search", is_flag=True, help="Also use the site search, one query per topic term (back-fill a new topic)."
+)
+@click.option(
+    "--wait",
+    type=float,
+    default=0.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="If a site is being crawled already, wait this long for it instead of skipping it.",
+)
 @click.option("--trigger", type=click.Choice(["manual", "service", "demo"]), default="manual", hidden=True)
 @click.option("--now", "now_text", metavar="ISO", hidden=True, help="Pretend it is this instant (tests, demo).")
 @click.option("--fast", is_flag=True, hidden=True, help="No politeness delays (loopback sample site only).")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), metavar="MINUTES",
-              help="Stop the crawl after this long (default: none).")
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="MINUTES",
+    help="Stop the crawl after this long (default: none).",
+)
 @click.option("--no-progress", is_flag=True, help="No progress line, even on a terminal.")
 @pass_app
-def crawl(app: App, site_ids: tuple[str, ...], since: datetime | None, site_url: str | None, search: bool,
-          wait: float, trigger: str, now_text: str | None, fast: bool, time_limit: float | None,
-          no_progress: bool) -> None:
+def crawl(
+    app: App,
+    site_ids: tuple[str, ...],
+    since: datetime | None,
+    site_url: str | None,
+    search: bool,
+    wait: float,
+    trigger: str,
+    now_text: str | None,
+    fast: bool,
+    time_limit: float | None,
+    no_progress: bool,
+) -> None:
     """Crawl the sites into the archive: new articles, and changed ones again.
 
     Every chosen site runs at once in this process, with its own ledger run and
@@ -141,8 +168,14 @@ def _hold_site_leases(stack: contextlib.ExitStack, database, entries, *, wait: f
     free, busy = [], []
     for site in entries:
         try:
-            stack.enter_context(hold_lease(database, crawl_lease(site.id), wait=max(deadline - time.monotonic(), 0.0),
-                                           info={**info, "site": site.id}))
+            stack.enter_context(
+                hold_lease(
+                    database,
+                    crawl_lease(site.id),
+                    wait=max(deadline - time.monotonic(), 0.0),
+                    info={**info, "site": site.id},
+                )
+            )
         except LockBusyError as exc:
             busy.append((site.id, str(exc)))
         else:
@@ -172,8 +205,9 @@ def _print_crawl_summary(outcomes, busy: list[tuple[str, str]]) -> None:
             click.echo(f"{outcome.site}: failed: {outcome.error}")
             continue
         duration = f" in {(run.finished_at - run.started_at).total_seconds():.1f}s" if run.finished_at else ""
-        click.echo(f"{run.site}: crawl run {run.run_id}: {run.status}{duration}"
-                   + (f" — {run.message}" if run.message else ""))
+        click.echo(
+            f"{run.site}: crawl run {run.run_id}: {run.status}{duration}" + (f" — {run.message}" if run.message else "")
+        )
     for site_id, _reason in busy:
         click.echo(f"{site_id}: skipped (being crawled already)")
     runs = [outcome.run for outcome in outcomes if outcome.run is not None]
@@ -187,8 +221,7 @@ def _print_crawl_summary(outcomes, busy: list[tuple[str, str]]) -> None:
         from crawler.store.records import RunCounts
 
         rows = [{"site": run.site, "status": run.status, **run.totals()} for run in runs]
-        rows.append({"site": "total", "status": "",
-                     **RunCounts.combined(run.counts for run in runs).totals()})
+        rows.append({"site": "total", "status": "", **RunCounts.combined(run.counts for run in runs).totals()})
         click.echo(table(rows, ["site", "status", *COUNT_COLUMNS]))
     for run in runs:
         prefix = f"{run.site}: " if len(runs) > 1 else ""
@@ -265,18 +298,27 @@ def articles() -> None:
 
 
 def _date_options(func):
-    func = click.option("--until", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
-                        help="Published on or before this day (Vietnam time).")(func)
-    func = click.option("--since", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
-                        help="Published on or after this day (Vietnam time).")(func)
+    func = click.option(
+        "--until",
+        type=click.DateTime(["%Y-%m-%d"]),
+        metavar="YYYY-MM-DD",
+        help="Published on or before this day (Vietnam time).",
+    )(func)
+    func = click.option(
+        "--since",
+        type=click.DateTime(["%Y-%m-%d"]),
+        metavar="YYYY-MM-DD",
+        help="Published on or after this day (Vietnam time).",
+    )(func)
     return func
 
 
 def _article_query(since: datetime | None, until: datetime | None, topic: str | None, site: tuple[str, ...] = ()):
     from crawler.store.archive import article_query
 
-    return article_query(since=since.date() if since else None, until=until.date() if until else None,
-                         topic=topic, sites=site or None)
+    return article_query(
+        since=since.date() if since else None, until=until.date() if until else None, topic=topic, sites=site or None
+    )
 
 
 def _summary(article, topics: list[str]) -> dict:
@@ -299,8 +341,9 @@ def _summary(article, topics: list[str]) -> dict:
 @click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
 @format_option()
 @pass_app
-def list_articles(app: App, topic: str | None, site_ids: tuple[str, ...], since, until, limit: int,
-                  output_format: str) -> None:
+def list_articles(
+    app: App, topic: str | None, site_ids: tuple[str, ...], since, until, limit: int, output_format: str
+) -> None:
     """The newest stored articles (filter by topic, site and publication date)."""
     topic = app.resolve_topic(topic)
     for site_id in site_ids:
@@ -315,11 +358,15 @@ def list_articles(app: App, topic: str | None, site_ids: tuple[str, ...], since,
         topics = topics_by_article(session, [row.id for row in rows])
         data = [_summary(row, topics.get(row.id, [])) for row in rows]
     if output_format == "table" and not data:
-        click.echo("no articles stored yet: run `bantin crawl`" if not (topic or site_ids or since or until)
-                   else "no articles match")
+        click.echo(
+            "no articles stored yet: run `bantin crawl`"
+            if not (topic or site_ids or since or until)
+            else "no articles match"
+        )
         return
-    emit_rows(data, LIST_COLUMNS if output_format == "table" else list(data[0]) if data else LIST_COLUMNS,
-              output_format)
+    emit_rows(
+        data, LIST_COLUMNS if output_format == "table" else list(data[0]) if data else LIST_COLUMNS, output_format
+    )
 
 
 @articles.command("show")
@@ -396,16 +443,35 @@ def _full(row) -> dict:
 @click.argument("query")
 @_date_options
 @click.option("--site", "sites", multiple=True, metavar="SITE", help="Only this site's articles (repeatable).")
-@click.option("--mode", type=click.Choice(["auto", "exact", "fold"]), default="auto", show_default=True,
-              help="Accent handling (auto: a term typed without diacritics ignores them).")
+@click.option(
+    "--mode",
+    type=click.Choice(["auto", "exact", "fold"]),
+    default="auto",
+    show_default=True,
+    help="Accent handling (auto: a term typed without diacritics ignores them).",
+)
 @click.option("--limit", type=click.IntRange(1), default=50, show_default=True, help="Articles per page.")
-@click.option("--before", "before_key", metavar="ARTICLE",
-              help="The next page: articles older than this one (SITE:ID or URL, as a full page ends with).")
+@click.option(
+    "--before",
+    "before_key",
+    metavar="ARTICLE",
+    help="The next page: articles older than this one (SITE:ID or URL, as a full page ends with).",
+)
 @click.option("--count", "count_only", is_flag=True, help="Only say how many articles match.")
 @format_option()
 @pass_app
-def search_articles(app: App, query: str, since, until, sites: tuple[str, ...], mode: str, limit: int,
-                    before_key: str | None, count_only: bool, output_format: str) -> None:
+def search_articles(
+    app: App,
+    query: str,
+    since,
+    until,
+    sites: tuple[str, ...],
+    mode: str,
+    limit: int,
+    before_key: str | None,
+    count_only: bool,
+    output_format: str,
+) -> None:
     """Search the archive with a topic query (same language and Vietnamese rules as topics), newest first.
 
     The archive index finds the candidates; the matcher decides, so the answer is
@@ -417,8 +483,12 @@ def search_articles(app: App, query: str, since, until, sites: tuple[str, ...], 
 
     matcher = QueryMatcher(query, mode)
     tree = parse_query(query)
-    search = functools.partial(matching_articles, since=since.date() if since else None,
-                               until=until.date() if until else None, sites=sites or None)
+    search = functools.partial(
+        matching_articles,
+        since=since.date() if since else None,
+        until=until.date() if until else None,
+        sites=sites or None,
+    )
     with app.database.session(write=False) as session:
         known = _check_sites(session, sites)
         after = None
@@ -428,8 +498,7 @@ def search_articles(app: App, query: str, since, until, sites: tuple[str, ...], 
 
             after = find_article(session, before_key, resolve_url=resolve_url, known_sites=known)
         if count_only:
-            found = search(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)),
-                           after=after)
+            found = search(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)), after=after)
             total = sum(1 for _ in found)
             if output_format == "table":
                 click.echo(total)
@@ -438,8 +507,7 @@ def search_articles(app: App, query: str, since, until, sites: tuple[str, ...], 
             return
         results = []
         last = None
-        found = search(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)),
-                       after=after)
+        found = search(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)), after=after)
         for row, carried in found:
             summary = _summary(row, [])
             summary["terms"] = carried
@@ -450,8 +518,15 @@ def search_articles(app: App, query: str, since, until, sites: tuple[str, ...], 
     if output_format == "table" and not results:
         click.echo("no articles match" if not after else "no more articles match")
         return
-    emit_rows(results, ["site", "external_id", "published", "title", "terms"] if output_format == "table" else
-              list(results[0]) if results else [], output_format)
+    emit_rows(
+        results,
+        ["site", "external_id", "published", "title", "terms"]
+        if output_format == "table"
+        else list(results[0])
+        if results
+        else [],
+        output_format,
+    )
     if output_format == "table" and len(results) >= limit and last is not None:
         click.echo(f"next page: --before {last.site}:{last.external_id}", err=True)
 
@@ -494,9 +569,16 @@ def _export(app: App, topic: str | None, since, until, output_format: str, out: 
                     if writer is None:
                         writer = csv.DictWriter(stream, fieldnames=list(data))
                         writer.writeheader()
-                    writer.writerow({k: json.dumps(v, ensure_ascii=False, default=json_default)
-                                     if isinstance(v, (list, dict)) else
-                                     v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()})
+                    writer.writerow(
+                        {
+                            k: json.dumps(v, ensure_ascii=False, default=json_default)
+                            if isinstance(v, (list, dict))
+                            else v.isoformat()
+                            if isinstance(v, datetime)
+                            else v
+                            for k, v in data.items()
+                        }
+                    )
                 elif output_format == "json":
                     stream.write(("," if count else "") + "\n" + dumps(data))
                 else:
@@ -516,11 +598,19 @@ def _with_sources(session, rows, batch: int = 500):
 
     def flush(chunk):
         found: dict[int, list[dict]] = {}
-        for source in session.scalars(select(ArticleSource).where(ArticleSource.article_id.in_([r.id for r in chunk]))
-                                      .order_by(ArticleSource.source)):
+        for source in session.scalars(
+            select(ArticleSource)
+            .where(ArticleSource.article_id.in_([r.id for r in chunk]))
+            .order_by(ArticleSource.source)
+        ):
             found.setdefault(source.article_id, []).append(
-                {"source": source.source, "first_seen_at": source.first_seen_at,
-                 "last_seen_at": source.last_seen_at, "lastmod": source.lastmod})
+                {
+                    "source": source.source,
+                    "first_seen_at": source.first_seen_at,
+                    "last_seen_at": source.last_seen_at,
+                    "lastmod": source.lastmod,
+                }
+            )
         return [(row, found.get(row.id, [])) for row in chunk]
 
     chunk = []
@@ -566,7 +656,9 @@ def import_articles_command(app: App, path: str, no_progress: bool) -> None:
     if len(report.skipped) > 20:
         click.echo(f"... and {len(report.skipped) - 20} more skipped line(s)", err=True)
     rate = report.stored / report.seconds if report.seconds else 0
-    click.echo(f"imported {report.stored} article(s) in {report.seconds:.1f}s ({rate:.0f}/s): {report.new} new, "
-               f"{report.updated} updated, {report.unchanged} unchanged, {len(report.skipped)} skipped")
+    click.echo(
+        f"imported {report.stored} article(s) in {report.seconds:.1f}s ({rate:.0f}/s): {report.new} new, "
+        f"{report.updated} updated, {report.unchanged} unchanged, {len(report.skipped)} skipped"
+    )
     if report.skipped:
         sys.exit(1)

@@ -85,14 +85,14 @@ def demo(directory: str | None, days: int) -> None:
         config_path = workdir / "bantin.toml"
         database_path = workdir / "bantin.sqlite3"
         preview_dir = workdir / "previews"
-        config_path.write_text(
-            demo_config(base_url, f"sqlite:///{database_path}", preview_dir), encoding="utf-8"
-        )
+        config_path.write_text(demo_config(base_url, f"sqlite:///{database_path}", preview_dir), encoding="utf-8")
         step(f"configuration written: {config_path}")
         step("crawling (bantin crawl, in a child process) ...")
         child = subprocess.run(
             crawl_child_command(config_path, "--no-progress", "--trigger", "demo", quiet=True),
-            capture_output=True, text=True, timeout=300,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         for line in child.stdout.splitlines():
             click.echo(f"    {line}")

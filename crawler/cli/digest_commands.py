@@ -70,8 +70,13 @@ def _print_results(run) -> None:
 @click.command()
 @click.option("--preview", is_flag=True, help="Render without sending: write .eml and .html files.")
 @click.option("--send", is_flag=True, help="Build and deliver the digest now.")
-@click.option("--resend", "resend_date", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
-              help="Send the digest of this date again (needs --to; the last one sent that day).")
+@click.option(
+    "--resend",
+    "resend_date",
+    type=click.DateTime(["%Y-%m-%d"]),
+    metavar="YYYY-MM-DD",
+    help="Send the digest of this date again (needs --to; the last one sent that day).",
+)
 @click.option("--to", "to", metavar="EMAIL", help="Only this recipient.")
 @click.option("--out", metavar="DIR", help="Where --preview writes (default: digest.preview_dir or the user data dir).")
 @pass_app
@@ -95,8 +100,10 @@ def digest(app: App, preview: bool, send: bool, resend_date: datetime | None, to
         stamp = now.astimezone(config.schedule.tz).strftime("%Y-%m-%d")
         for item, eml, html in write_previews(previews, _preview_dir(app, out), stamp=stamp):
             note = "" if item.would_send else " (nothing owed: would not be sent)"
-            click.echo(f"{item.recipient}: {item.items} items, {len(item.html.encode()) / 1024:.1f} KB HTML — "
-                       f"{item.subject}{note}")
+            click.echo(
+                f"{item.recipient}: {item.items} items, {len(item.html.encode()) / 1024:.1f} KB HTML — "
+                f"{item.subject}{note}"
+            )
             click.echo(f"  {eml}")
             click.echo(f"  {html}")
         if not previews:
@@ -139,7 +146,9 @@ def smtp_test(app: App, to: str) -> None:
         raise UsageError(f"--to: {exc}") from None
     config = app.config
     security = config.smtp.security + ("" if config.smtp.verify_tls else ", certificate NOT verified")
-    click.echo(f"connecting to {config.smtp.host}:{config.smtp.port} ({security})"
-               f"{' as ' + config.smtp.username if config.smtp.username else ''}")
+    click.echo(
+        f"connecting to {config.smtp.host}:{config.smtp.port} ({security})"
+        f"{' as ' + config.smtp.username if config.smtp.username else ''}"
+    )
     msg_id = send_test_message(config, to, now=utcnow())
     click.echo(f"accepted by the server: {msg_id} to {to}")

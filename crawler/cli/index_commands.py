@@ -23,8 +23,15 @@ def index_status_command(app: App, output_format: str) -> None:
     with app.database.session() as session:
         state = index_status(session)
     if output_format == "json":
-        emit_json({"articles": state.articles, "indexed": state.indexed, "version": state.version,
-                   "code_version": INDEX_VERSION, "complete": state.complete})
+        emit_json(
+            {
+                "articles": state.articles,
+                "indexed": state.indexed,
+                "version": state.version,
+                "code_version": INDEX_VERSION,
+                "complete": state.complete,
+            }
+        )
     else:
         click.echo(f"archive index: {state.describe()}")
     raise SystemExit(0 if state.complete else 1)

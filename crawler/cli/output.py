@@ -51,8 +51,9 @@ def emit_json(data) -> None:
     click.echo(dumps(data))
 
 
-def emit_rows(rows: Sequence[dict], columns: Sequence[str], output_format: str, *,
-              headers: Sequence[str] | None = None) -> None:
+def emit_rows(
+    rows: Sequence[dict], columns: Sequence[str], output_format: str, *, headers: Sequence[str] | None = None
+) -> None:
     if output_format == "json":
         emit_json(list(rows))
     elif output_format == "csv":
@@ -64,8 +65,9 @@ def emit_rows(rows: Sequence[dict], columns: Sequence[str], output_format: str, 
         click.echo(table(rows, columns, headers=headers))
 
 
-def table(rows: Iterable[dict], columns: Sequence[str], *, headers: Sequence[str] | None = None,
-          max_width: int = 70) -> str:
+def table(
+    rows: Iterable[dict], columns: Sequence[str], *, headers: Sequence[str] | None = None, max_width: int = 70
+) -> str:
     header = list(headers or columns)
     cells = [[_clip(_cell(row.get(column)), max_width) for column in columns] for row in rows]
     widths = [max([_width(header[i])] + [_width(line[i]) for line in cells]) for i in range(len(columns))]

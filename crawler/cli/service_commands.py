@@ -19,8 +19,13 @@ from scheduler.jobs import KILL_GRACE_SECONDS
 
 
 @click.command()
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="One line per event: plain text, or JSON objects for log shippers.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="One line per event: plain text, or JSON objects for log shippers.",
+)
 @pass_app
 def serve(app, log_format: str) -> None:
     """Run the scheduled crawl and digest in the foreground until SIGTERM or Ctrl-C.
@@ -57,13 +62,16 @@ def unit(app, scope: str) -> None:
     config = app.config
     if config.path is None:
         raise UsageError("no configuration file: run `bantin init` first, or pass --config PATH")
-    click.echo(systemd_unit(
-        executable=bantin_executable(),
-        config_path=config.path.resolve(),
-        time_limit_minutes=config.crawl.time_limit_minutes,
-        scope=scope,
-        user=getpass.getuser(),
-    ), nl=False)
+    click.echo(
+        systemd_unit(
+            executable=bantin_executable(),
+            config_path=config.path.resolve(),
+            time_limit_minutes=config.crawl.time_limit_minutes,
+            scope=scope,
+            user=getpass.getuser(),
+        ),
+        nl=False,
+    )
 
 
 def bantin_executable() -> list[str]:
@@ -95,9 +103,7 @@ def _quote(argument: str) -> str:
     return f'"{escaped}"'
 
 
-def systemd_unit(
-    *, executable: list[str], config_path: Path, time_limit_minutes: float, scope: str, user: str
-) -> str:
+def systemd_unit(*, executable: list[str], config_path: Path, time_limit_minutes: float, scope: str, user: str) -> str:
     command = " ".join(_quote(part) for part in [*executable, "--config", str(config_path), "serve"])
     timeout = stop_timeout_seconds(time_limit_minutes)
     if scope == "user":

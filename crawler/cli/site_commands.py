@@ -31,14 +31,16 @@ def list_sites(app: App, output_format: str) -> None:
     for site in registered().values():
         entry = config.site_entry(site.id)
         run = last.get(site.id)
-        rows.append({
-            "id": site.id,
-            "name": site.name,
-            "base_url": (entry.base_url if entry is not None else None) or site.base_url,
-            "enabled": entry is not None and entry.enabled,
-            "last_crawl": run.started_at if run is not None else None,
-            "last_status": run.status if run is not None else None,
-            "last_run": run.id if run is not None else None,
-            "articles": stored.get(site.id, 0),
-        })
+        rows.append(
+            {
+                "id": site.id,
+                "name": site.name,
+                "base_url": (entry.base_url if entry is not None else None) or site.base_url,
+                "enabled": entry is not None and entry.enabled,
+                "last_crawl": run.started_at if run is not None else None,
+                "last_status": run.status if run is not None else None,
+                "last_run": run.id if run is not None else None,
+                "articles": stored.get(site.id, 0),
+            }
+        )
     emit_rows(rows, COLUMNS if output_format != "json" else list(rows[0]) if rows else COLUMNS, output_format)

@@ -19,10 +19,21 @@ from crawler.health import collect_status, human_time
 
 @click.command()
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--runs", "limit", type=click.IntRange(1, 1000), default=5, show_default=True,
-              help="How many recent crawls and digests to show.")
-@click.option("--quiet-days", type=click.IntRange(1, 365), default=3, show_default=True,
-              help="Warn about a discovery source that found nothing for this many days.")
+@click.option(
+    "--runs",
+    "limit",
+    type=click.IntRange(1, 1000),
+    default=5,
+    show_default=True,
+    help="How many recent crawls and digests to show.",
+)
+@click.option(
+    "--quiet-days",
+    type=click.IntRange(1, 365),
+    default=3,
+    show_default=True,
+    help="Warn about a discovery source that found nothing for this many days.",
+)
 @pass_app
 def status(app, output_format: str, limit: int, quiet_days: int) -> None:
     """Show the service, the next runs, the last crawls and digests, and health warnings.
@@ -31,8 +42,9 @@ def status(app, output_format: str, limit: int, quiet_days: int) -> None:
     """
     from spiders.registry import everyday_sources
 
-    report = collect_status(app.config, app.database, now=utcnow(), everyday_sources=everyday_sources,
-                            limit=limit, quiet_days=quiet_days)
+    report = collect_status(
+        app.config, app.database, now=utcnow(), everyday_sources=everyday_sources, limit=limit, quiet_days=quiet_days
+    )
     if output_format == "json":
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:
@@ -69,12 +81,15 @@ def render_text(report: dict[str, Any]) -> str:
     service = report["service"]
     if service["running"]:
         jobs = ", ".join(service["running_jobs"]) or "idle"
-        lines.append(f"Service: running on {service['host']} (pid {service['pid']}) "
-                     f"since {human_time(service['since'])}, "
-                     f"heartbeat {service['heartbeat_age_seconds']} s ago; now: {jobs}")
+        lines.append(
+            f"Service: running on {service['host']} (pid {service['pid']}) "
+            f"since {human_time(service['since'])}, "
+            f"heartbeat {service['heartbeat_age_seconds']} s ago; now: {jobs}"
+        )
     elif "host" in service:
-        lines.append(f"Service: not running (last heartbeat {human_time(service['heartbeat_at'])} "
-                     f"on {service['host']})")
+        lines.append(
+            f"Service: not running (last heartbeat {human_time(service['heartbeat_at'])} on {service['host']})"
+        )
     else:
         lines.append("Service: not running")
     lines.append(f"Schedule ({report['timezone']}):")
@@ -84,21 +99,28 @@ def render_text(report: dict[str, Any]) -> str:
     lines.append("Sites:" if report["sites"] else "Sites: none followed")
     for site in report["sites"]:
         last = site["last_crawl"]
-        state = (f"last crawl #{last['id']} {last['status']} {human_time(last['started_at'])}, "
-                 f"{_counts_text(last['totals'])}" if last else "never crawled")
+        state = (
+            f"last crawl #{last['id']} {last['status']} {human_time(last['started_at'])}, "
+            f"{_counts_text(last['totals'])}"
+            if last
+            else "never crawled"
+        )
         followed = "" if site["followed"] else " (not followed)"
         warned = f"; {len(site['warnings'])} warning(s)" if site["warnings"] else ""
         lines.append(f"  {site['site']}{followed}: {site['articles']} articles; {state}{warned}")
     lines.append("Last crawls:" if report["crawls"] else "Last crawls: none yet")
     for run in report["crawls"]:
-        lines.append(f"  #{run['id']:<5} {run['site']:<10} {run['status']:<11} {human_time(run['started_at'])}  "
-                     f"{_duration(run['duration_seconds']):>7}  {run['trigger']:<8} {_counts_text(run['totals'])}")
+        lines.append(
+            f"  #{run['id']:<5} {run['site']:<10} {run['status']:<11} {human_time(run['started_at'])}  "
+            f"{_duration(run['duration_seconds']):>7}  {run['trigger']:<8} {_counts_text(run['totals'])}"
+        )
         for source, counts in sorted(run["sources"].items()):
             lines.append(f"           {source}: {_counts_text(counts)}")
         if run["errors"]:
             first = run["first_errors"][0] if run["first_errors"] else {}
-            lines.append(f"           {run['errors']} error(s), first: "
-                         f"{first.get('url', '')} {first.get('reason', '')}".rstrip())
+            lines.append(
+                f"           {run['errors']} error(s), first: {first.get('url', '')} {first.get('reason', '')}".rstrip()
+            )
         if run["message"]:
             lines.append(f"           {run['message']}")
 
@@ -107,15 +129,18 @@ def render_text(report: dict[str, Any]) -> str:
         for run in report["digest_jobs"]:
             counts = " ".join(f"{key} {run[key]}" for key in ("sent", "failed", "pending") if key in run)
             extra = run.get("reason") or run.get("error") or ""
-            lines.append(f"  {human_time(run['started_at'])}  {run['status']:<11} {run['trigger']:<8} "
-                         f"{counts} {extra}".rstrip())
+            lines.append(
+                f"  {human_time(run['started_at'])}  {run['status']:<11} {run['trigger']:<8} {counts} {extra}".rstrip()
+            )
     lines.append("Digests sent:" if report["digests"] else "Digests sent: none yet")
     for day in report["digests"]:
         counts = ", ".join(f"{day[key]} {key}" for key in ("sent", "pending", "sending", "failed") if key in day)
         lines.append(f"  {day['date']}: {counts}")
     outbox = report["outbox"]
-    lines.append(f"Outbox: {outbox['sent']} sent, {outbox['pending']} pending, {outbox['sending']} sending, "
-                 f"{outbox['failed']} failed; last sent {human_time(outbox['last_sent_at'])}")
+    lines.append(
+        f"Outbox: {outbox['sent']} sent, {outbox['pending']} pending, {outbox['sending']} sending, "
+        f"{outbox['failed']} failed; last sent {human_time(outbox['last_sent_at'])}"
+    )
 
     lines.append(f"Archive index: {report['index']['state']}")
     if report["warnings"]:

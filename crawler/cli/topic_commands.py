@@ -25,12 +25,18 @@ QUERY_COMMAND = {"ignore_unknown_options": True, "help_option_names": ["--help"]
 @click.option("--text", help="The text to match (default: --file, else standard input).")
 @click.option("--file", "path", type=click.Path(exists=True, dir_okay=False), help="Read the text from this file.")
 @click.option("--article", "article_key", metavar="ID_OR_URL", help="Match a stored article (all its fields).")
-@click.option("--mode", type=MODES, default="auto", show_default=True,
-              help="auto: a term typed without diacritics ignores them; exact; fold.")
+@click.option(
+    "--mode",
+    type=MODES,
+    default="auto",
+    show_default=True,
+    help="auto: a term typed without diacritics ignores them; exact; fold.",
+)
 @format_option("json", "text", default="text")
 @click.pass_obj
-def match(app: App, query: str, text: str | None, path: str | None, article_key: str | None, mode: str,
-          output_format: str) -> None:
+def match(
+    app: App, query: str, text: str | None, path: str | None, article_key: str | None, mode: str, output_format: str
+) -> None:
     """Check whether QUERY matches a text, and why: which term, which field, where.
 
     Exit status 0 when it matches, 1 when it does not, 2 for a malformed query.
@@ -100,10 +106,16 @@ def list_topics(app: App, output_format: str) -> None:
         version = TopicSpec(topic.name, topic.query, topic.accents).version
         row = stored.get(topic.name)
         state = "current" if row is not None and row.matched_version == version else "needs rematch"
-        rows.append({
-            "name": topic.name, "query": topic.query, "accents": topic.accents,
-            "matches": counts.get(topic.name, 0), "last_matched": latest.get(topic.name), "archive": state,
-        })
+        rows.append(
+            {
+                "name": topic.name,
+                "query": topic.query,
+                "accents": topic.accents,
+                "matches": counts.get(topic.name, 0),
+                "last_matched": latest.get(topic.name),
+                "archive": state,
+            }
+        )
     if output_format == "table" and not rows:
         click.echo("no topics configured: add [[topics]] to the configuration")
         return
@@ -140,8 +152,9 @@ def test_topic(app: App, query: str, days: int, whole: bool, mode: str, limit: i
         if since is not None:
             period = period.where(ArticleRow.published_at >= since)
         scanned = session.scalar(period)
-        found = matching_articles(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)),
-                                  published_from=since)
+        found = matching_articles(
+            session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)), published_from=since
+        )
         for row, carried in found:
             total += 1
             day = row.published_at.astimezone(DISPLAY_TZ).date().isoformat() if row.published_at else "undated"
@@ -151,16 +164,28 @@ def test_topic(app: App, query: str, days: int, whole: bool, mode: str, limit: i
                 matched.append((row, matcher.explain(ArticleFields.from_article(row)).hits, carried))
     span = "in the whole archive" if whole else f"from the last {days} days"
     if output_format == "json":
-        emit_json({
-            "query": query, "days": None if whole else days, "scanned": scanned, "matched": total,
-            "per_day": dict(sorted(per_day.items())), "terms": dict(terms.most_common()),
-            "articles": [
-                {"site": row.site, "external_id": row.external_id, "published_at": row.published_at, "title": row.title,
-                 "url": row.url,
-                 "terms": carried, "hits": [hit.to_dict() for hit in hits]}
-                for row, hits, carried in matched
-            ],
-        })
+        emit_json(
+            {
+                "query": query,
+                "days": None if whole else days,
+                "scanned": scanned,
+                "matched": total,
+                "per_day": dict(sorted(per_day.items())),
+                "terms": dict(terms.most_common()),
+                "articles": [
+                    {
+                        "site": row.site,
+                        "external_id": row.external_id,
+                        "published_at": row.published_at,
+                        "title": row.title,
+                        "url": row.url,
+                        "terms": carried,
+                        "hits": [hit.to_dict() for hit in hits],
+                    }
+                    for row, hits, carried in matched
+                ],
+            }
+        )
         return
     click.echo(f"{total} of {scanned} articles {span} match {query!r}")
     if not scanned:

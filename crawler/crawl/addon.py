@@ -29,9 +29,14 @@ class CrawlSite:
 
     @classmethod
     def from_entry(cls, entry: SiteEntry, *, spider: str, base_url: str | None = None) -> CrawlSite:
-        return cls(id=entry.id, spider=spider, base_url=entry.base_url or base_url,
-                   category_feeds=tuple(entry.category_feeds), download_delay=entry.download_delay,
-                   concurrency=entry.concurrency)
+        return cls(
+            id=entry.id,
+            spider=spider,
+            base_url=entry.base_url or base_url,
+            category_feeds=tuple(entry.category_feeds),
+            download_delay=entry.download_delay,
+            concurrency=entry.concurrency,
+        )
 
 
 def scrapy_settings(

@@ -120,17 +120,20 @@ class ArchiveFilter:
             for request in self.sift(meta["bantin_source"], announced, meta.get("bantin_skipped", [])):
                 yield request
 
-    def sift(self, source: str, requests: list[Request],
-             skipped: Sequence[tuple[str, str]] = ()) -> list[Request]:
+    def sift(self, source: str, requests: list[Request], skipped: Sequence[tuple[str, str]] = ()) -> list[Request]:
         """The requests of one source page worth sending; remembers what the page announced."""
         keys = [(request.meta["bantin_site"], request.meta["bantin_external_id"]) for request in requests]
         first_time = {key for key in keys if source not in self.announced.get(key, {})}
         known: dict[ArticleKey, KnownArticle] = {}
         for site in dict.fromkeys(site for site, _ in keys):
-            asked = [external_id for key_site, external_id in keys
-                     if key_site == site and (key_site, external_id) not in self.requested]
-            known.update(((site, external_id), stored)
-                         for external_id, stored in self.archive.known(site, asked).items())
+            asked = [
+                external_id
+                for key_site, external_id in keys
+                if key_site == site and (key_site, external_id) not in self.requested
+            ]
+            known.update(
+                ((site, external_id), stored) for external_id, stored in self.archive.known(site, asked).items()
+            )
         wanted: list[Request] = []
         unchanged: dict[int, dict[str, datetime | None]] = {}
         for key, request in zip(keys, requests, strict=True):
@@ -149,7 +152,10 @@ class ArchiveFilter:
         # Known, unchanged articles: only remember that this source still lists them.
         self.archive.saw(unchanged)
         self.crawler.signals.send_catch_log(
-            signal=events.source_discovered, source=source, count=len(first_time), requested=len(wanted),
+            signal=events.source_discovered,
+            source=source,
+            count=len(first_time),
+            requested=len(wanted),
             skipped=list(skipped),
         )
         return wanted

@@ -113,8 +113,9 @@ class CrawlLedger:
     def sources_planned(self, sources: list[str]) -> None:
         self.counts.expect(sources)
 
-    def source_discovered(self, source: str, count: int, requested: int = 0,
-                          skipped: Sequence[tuple[str, str]] = ()) -> None:
+    def source_discovered(
+        self, source: str, count: int, requested: int = 0, skipped: Sequence[tuple[str, str]] = ()
+    ) -> None:
         # Only a source page that was read and parsed announces anything.
         self.counts.source_pages_ok += 1
         self.counts.add(source, "pages_read")
@@ -124,8 +125,13 @@ class CrawlLedger:
             self.counts.add(source, "skipped", len(skipped))
             for url, reason in skipped:
                 self.counts.error(source, url, f"entry skipped: {reason}")
-            log.warning("source %s: %d entr%s skipped (first: %s: %s)", source, len(skipped),
-                        "y" if len(skipped) == 1 else "ies", *skipped[0])
+            log.warning(
+                "source %s: %d entr%s skipped (first: %s: %s)",
+                source,
+                len(skipped),
+                "y" if len(skipped) == 1 else "ies",
+                *skipped[0],
+            )
 
     def source_failed(self, source: str, url: str, reason: str) -> None:
         self.counts.source_pages_failed += 1
@@ -235,8 +241,14 @@ class CrawlLedger:
         if self.run_id is None or self.started_at is None:
             return None
         return RunSummary(
-            run_id=self.run_id, site=self.site, status=self.status, message=self.message, counts=self.counts,
-            errors=list(self.counts.errors), error_total=self.counts.error_total, started_at=self.started_at,
+            run_id=self.run_id,
+            site=self.site,
+            status=self.status,
+            message=self.message,
+            counts=self.counts,
+            errors=list(self.counts.errors),
+            error_total=self.counts.error_total,
+            started_at=self.started_at,
             finished_at=self.finished_at,
         )
 
@@ -280,18 +292,25 @@ class CrawlLedger:
         notes = []
         unread = counts.unread_sources()
         if unread:
-            notes.append("source(s) not read: " + ", ".join(
-                f"{source} ({counts.source_reasons.get(source, 'no reason recorded')})" for source in unread))
+            notes.append(
+                "source(s) not read: "
+                + ", ".join(
+                    f"{source} ({counts.source_reasons.get(source, 'no reason recorded')})" for source in unread
+                )
+            )
         status = "ok"
         if counts.article_pages >= DEGRADED_MIN_PAGES:
             share = counts.fallback_pages / counts.article_pages
             if share > self.degraded_share:
                 status = "degraded"
-                notes.insert(0, (
-                    f"{counts.fallback_pages} of {counts.article_pages} article pages could not be read "
-                    f"with the site's selectors ({share:.0%} > {self.degraded_share:.0%}): "
-                    "the site's layout may have changed"
-                ))
+                notes.insert(
+                    0,
+                    (
+                        f"{counts.fallback_pages} of {counts.article_pages} article pages could not be read "
+                        f"with the site's selectors ({share:.0%} > {self.degraded_share:.0%}): "
+                        "the site's layout may have changed"
+                    ),
+                )
         failed = counts.totals()["failed"]
         if failed and status == "ok":
             notes.append(f"{failed} page(s) failed; they are retried on the next run")
@@ -299,4 +318,3 @@ class CrawlLedger:
         if skipped:
             notes.append(f"{skipped} announced entr{'y' if skipped == 1 else 'ies'} skipped (see the errors)")
         return status, "; ".join(notes)
-

@@ -110,11 +110,14 @@ class ArchivePipeline:
                     outcomes += self._store([item])
                 except SQLAlchemyError as item_exc:
                     log.error("could not store %s: %s", item.article.url, item_exc)
-                    self._signal(events.article_failed, source=item.source, url=item.article.url,
-                                 reason=f"storage: {item_exc}")
+                    self._signal(
+                        events.article_failed, source=item.source, url=item.article.url, reason=f"storage: {item_exc}"
+                    )
         if outcomes:
-            self._signal(events.articles_stored,
-                         outcomes=[(item.source, outcome, item.article.extractor) for item, outcome in outcomes])
+            self._signal(
+                events.articles_stored,
+                outcomes=[(item.source, outcome, item.article.extractor) for item, outcome in outcomes],
+            )
         log.debug("stored %d article(s) in %.3fs", len(batch), time.perf_counter() - started)
 
     def _store(self, batch: list[CrawledArticle]) -> list[tuple[CrawledArticle, StoreOutcome]]:
@@ -126,8 +129,9 @@ class ArchivePipeline:
             stored: dict[tuple[str, str], ArticleRow] = {}
             for site in {item.article.site for item in batch}:
                 ids = (item.article.external_id for item in batch if item.article.site == site)
-                stored.update(((site, external_id), row)
-                              for external_id, row in load_articles(session, site, ids).items())
+                stored.update(
+                    ((site, external_id), row) for external_id, row in load_articles(session, site, ids).items()
+                )
             for item in batch:
                 article = item.article
                 identity = (article.site, article.external_id)

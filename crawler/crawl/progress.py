@@ -45,7 +45,7 @@ class TerminalProgress:
             f"updated {totals['updated']}  failed {totals['failed']}  "
             f"requests {stats.get_value('downloader/request_count', 0)}"
         )
-        self.stream.write("\r" + line[: 120].ljust(100))
+        self.stream.write("\r" + line[:120].ljust(100))
         self.stream.flush()
 
     def closed(self, spider, reason) -> None:

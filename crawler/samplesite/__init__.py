@@ -33,11 +33,24 @@ DEMO_TOPICS = [("Công nghiệp hỗ trợ", '"công nghiệp hỗ trợ" OR CNH
 
 def topics_toml(topics: list[tuple[str, str]] = DEMO_TOPICS) -> str:
     """`[[topics]]` tables for a configuration file."""
-    return "".join(f'\n[[topics]]\nname = "{name}"\nquery = \'{query}\'\n' for name, query in topics)
+    return "".join(f"\n[[topics]]\nname = \"{name}\"\nquery = '{query}'\n" for name, query in topics)
+
 
 __all__ = [
     "DEMO_TOPICS",
     "topics_toml",
-    "VN_TZ", "Fault", "RequestRecord", "SampleArticle", "SampleImage", "SampleSite", "SampleSiteClient",
-    "SiteModel", "Tag", "Topic", "Zone", "fold", "generate_site", "save_fixtures",
+    "VN_TZ",
+    "Fault",
+    "RequestRecord",
+    "SampleArticle",
+    "SampleImage",
+    "SampleSite",
+    "SampleSiteClient",
+    "SiteModel",
+    "Tag",
+    "Topic",
+    "Zone",
+    "fold",
+    "generate_site",
+    "save_fixtures",
 ]

@@ -26,8 +26,9 @@ class SampleSiteClient:
 
     def _call(self, method: str, path: str, payload: dict | None = None) -> dict:
         data = json.dumps(payload).encode() if payload is not None else None
-        request = urllib.request.Request(f"{self.base_url}/_sample/{path}", data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.base_url}/_sample/{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
                 return json.loads(response.read())
@@ -38,8 +39,15 @@ class SampleSiteClient:
     def publish_next_day(self, count: int | None = None) -> list[dict]:
         return self._call("POST", "publish", {"count": count})["articles"]
 
-    def edit_article(self, article_id: int, *, title: str | None = None, sapo: str | None = None,
-                     paragraphs: list[str] | None = None, at: datetime | None = None) -> dict:
+    def edit_article(
+        self,
+        article_id: int,
+        *,
+        title: str | None = None,
+        sapo: str | None = None,
+        paragraphs: list[str] | None = None,
+        at: datetime | None = None,
+    ) -> dict:
         payload: dict = {}
         if title is not None:
             payload["title"] = title
@@ -58,13 +66,28 @@ class SampleSiteClient:
     def clear_log(self) -> None:
         self._call("DELETE", "log")
 
-    def inject_fault(self, path_pattern: str | re.Pattern, kind: str | int, count: int | None = None, *,
-                     seconds: float | None = None, retry_after: int = 1) -> dict:
+    def inject_fault(
+        self,
+        path_pattern: str | re.Pattern,
+        kind: str | int,
+        count: int | None = None,
+        *,
+        seconds: float | None = None,
+        retry_after: int = 1,
+    ) -> dict:
         regex = isinstance(path_pattern, re.Pattern)
-        return self._call("POST", "faults", {
-            "pattern": path_pattern.pattern if isinstance(path_pattern, re.Pattern) else path_pattern,
-            "regex": regex, "kind": kind,
-            "count": count, "seconds": seconds, "retry_after": retry_after})
+        return self._call(
+            "POST",
+            "faults",
+            {
+                "pattern": path_pattern.pattern if isinstance(path_pattern, re.Pattern) else path_pattern,
+                "regex": regex,
+                "kind": kind,
+                "count": count,
+                "seconds": seconds,
+                "retry_after": retry_after,
+            },
+        )
 
     def faults(self) -> list[dict]:
         return self._call("GET", "faults")["faults"]

@@ -16,10 +16,21 @@ FIXTURE_END_DATE = date(2026, 8, 8)
 
 # file name -> what the article must show; the first article passing the test is used.
 _ARTICLE_PICKS: list[tuple[str, Callable[[SampleArticle], bool]]] = [
-    ("article-normal.html", lambda a: a.layout == "standard" and not a.quirk and not a.video
-        and not a.related_ids and len(a.images) >= 2 and a.author_line.startswith("Bài và ảnh")),
-    ("article-notebox.html", lambda a: a.layout == "standard" and not a.quirk and a.notebox is not None
-        and a.notebox[1] < len(a.paragraphs)),
+    (
+        "article-normal.html",
+        lambda a: (
+            a.layout == "standard"
+            and not a.quirk
+            and not a.video
+            and not a.related_ids
+            and len(a.images) >= 2
+            and a.author_line.startswith("Bài và ảnh")
+        ),
+    ),
+    (
+        "article-notebox.html",
+        lambda a: a.layout == "standard" and not a.quirk and a.notebox is not None and a.notebox[1] < len(a.paragraphs),
+    ),
     ("article-video.html", lambda a: a.video and a.layout == "standard"),
     ("article-related.html", lambda a: bool(a.related_ids) and a.layout == "standard" and not a.quirk),
     ("article-nfd.html", lambda a: a.quirk == "nfd"),
@@ -29,14 +40,28 @@ _ARTICLE_PICKS: list[tuple[str, Callable[[SampleArticle], bool]]] = [
     ("article-jsonld-list.html", lambda a: a.jsonld_in_list and a.layout == "standard" and not a.quirk),
     ("article-paper-author.html", lambda a: a.author == "" and a.layout == "standard"),
     ("article-cnht.html", lambda a: "cnht" in a.themes and a.layout == "standard"),
-    ("article-drifted.html", lambda a: a.layout == "standard" and not a.quirk and bool(a.images)
-        and not a.video),
+    ("article-drifted.html", lambda a: a.layout == "standard" and not a.quirk and bool(a.images) and not a.video),
     # The sister outlets' own traps (no NDO article has them).
     ("article-sapo-prefix.html", lambda a: bool(a.sapo_prefix) and a.layout == "standard" and not a.quirk),
-    ("article-byline-suffix.html", lambda a: bool(a.outlet.byline_suffix) and a.outlet.byline_suffix in a.author_line
-        and a.layout == "standard" and not a.quirk),
-    ("article-body-footer.html", lambda a: bool(a.outlet.body_footer) and a.article_id % 3 != 0
-        and a.layout == "standard" and not a.quirk and not a.related_ids),
+    (
+        "article-byline-suffix.html",
+        lambda a: (
+            bool(a.outlet.byline_suffix)
+            and a.outlet.byline_suffix in a.author_line
+            and a.layout == "standard"
+            and not a.quirk
+        ),
+    ),
+    (
+        "article-body-footer.html",
+        lambda a: (
+            bool(a.outlet.body_footer)
+            and a.article_id % 3 != 0
+            and a.layout == "standard"
+            and not a.quirk
+            and not a.related_ids
+        ),
+    ),
 ]
 
 _LISTINGS = [
@@ -67,14 +92,25 @@ def _sister_listings(model: SiteModel) -> list[tuple[str, str]]:
         ("robots.txt", "/robots.txt"),
     ]
     if model.outlet.more_api == "contents":
-        listings += [(f"api-morenews-zone-{economy.zone_id}-{page}.json",
-                      f"/api/morenews-zone-{economy.zone_id}-{page}.html?phrase=&page_size=20"
-                      f"&sz={economy.zone_id}&st=zone") for page in (0, 1)]
+        listings += [
+            (
+                f"api-morenews-zone-{economy.zone_id}-{page}.json",
+                f"/api/morenews-zone-{economy.zone_id}-{page}.html?phrase=&page_size=20&sz={economy.zone_id}&st=zone",
+            )
+            for page in (0, 1)
+        ]
     return listings
 
 
-def save_fixtures(directory: str | Path, *, seed: int = 0, end_date: date = FIXTURE_END_DATE,
-                  base_url: str | None = None, model: SiteModel | None = None, site: str = NDO.id) -> dict:
+def save_fixtures(
+    directory: str | Path,
+    *,
+    seed: int = 0,
+    end_date: date = FIXTURE_END_DATE,
+    base_url: str | None = None,
+    model: SiteModel | None = None,
+    site: str = NDO.id,
+) -> dict:
     """Write article pages, listings, feeds and ``expected.json``; return the expected data.
 
     Pages are rendered as served from ``base_url`` (the real site's origin by
@@ -103,9 +139,13 @@ def save_fixtures(directory: str | Path, *, seed: int = 0, end_date: date = FIXT
             "url": article.url(sample.base_url),
             "expected": article.expected(sample.base_url),
             "features": {
-                "quirk": article.quirk, "layout": article.layout, "video": article.video,
-                "related_news": bool(article.related_ids), "notebox": article.notebox is not None,
-                "jsonld_in_list": article.jsonld_in_list, "author_line": article.author_line,
+                "quirk": article.quirk,
+                "layout": article.layout,
+                "video": article.video,
+                "related_news": bool(article.related_ids),
+                "notebox": article.notebox is not None,
+                "jsonld_in_list": article.jsonld_in_list,
+                "author_line": article.author_line,
                 "themes": sorted(article.themes),
             },
         }

@@ -25,6 +25,7 @@ LAYOUTS = ("standard", "legacy-pictures", "drifted")
 
 # ---------------------------------------------------------------- text helpers
 
+
 def fold(text: str) -> str:
     """Accent-, case- and eth-insensitive key: how the site's search compares text."""
     text = unicodedata.normalize("NFD", text.replace("Đ", "d").replace("đ", "d").replace("Ð", "d"))
@@ -54,6 +55,7 @@ def legacy_tone(text: str) -> str:
 
 
 # ---------------------------------------------------------------- data classes
+
 
 @dataclass(frozen=True)
 class Zone:
@@ -123,8 +125,8 @@ class SampleArticle:
     title: str
     sapo: str
     paragraphs: list[str]
-    author: str          # ground truth: no prefix, "" when the paper itself signs
-    author_line: str     # what the page shows in .article__author
+    author: str  # ground truth: no prefix, "" when the paper itself signs
+    author_line: str  # what the page shows in .article__author
     zone: Zone
     tags: list[Tag]
     images: list[SampleImage]
@@ -132,7 +134,7 @@ class SampleArticle:
     modified_at: datetime
     video: bool = False
     related_ids: list[int] = field(default_factory=list)
-    notebox: tuple[int, int] | None = None   # paragraph index range [start, end) inside div.notebox
+    notebox: tuple[int, int] | None = None  # paragraph index range [start, end) inside div.notebox
     quirk: str = ""
     layout: str = "standard"
     jsonld_in_list: bool = False
@@ -200,15 +202,23 @@ class SampleArticle:
         from crawler.items import ExtractedArticle, Image
 
         return ExtractedArticle(
-            site=self.outlet.id, external_id=str(self.article_id), url=self.url(base_url), title=self.title,
+            site=self.outlet.id,
+            external_id=str(self.article_id),
+            url=self.url(base_url),
+            title=self.title,
             body=self.body,
-            sapo=self.sapo, author=self.author, published_at=self.published_at,
-            modified_at=self.modified_at, category=self.categories, tags=self.tag_names,
+            sapo=self.sapo,
+            author=self.author,
+            published_at=self.published_at,
+            modified_at=self.modified_at,
+            category=self.categories,
+            tags=self.tag_names,
             images=[Image(image.url, image.caption) for image in self.images],
         )
 
 
 # ---------------------------------------------------------------- the model
+
 
 class SiteModel:
     """All articles of the sample site plus the site's own clock (``now``).
@@ -217,8 +227,9 @@ class SiteModel:
     thread-safe by itself; :class:`~crawler.samplesite.server.SampleSite` guards it.
     """
 
-    def __init__(self, seed: int, per_day: int, first_day: date, outlet: Outlet = NDO,
-                 borrowed_ids: list[int] | None = None):
+    def __init__(
+        self, seed: int, per_day: int, first_day: date, outlet: Outlet = NDO, borrowed_ids: list[int] | None = None
+    ):
         self.seed = seed
         self.per_day = per_day
         self.outlet = outlet
@@ -311,8 +322,15 @@ class SiteModel:
         self.version += 1
         return new
 
-    def edit_article(self, article_id: int, *, title: str | None = None, sapo: str | None = None,
-                     paragraphs: list[str] | None = None, at: datetime | None = None) -> SampleArticle:
+    def edit_article(
+        self,
+        article_id: int,
+        *,
+        title: str | None = None,
+        sapo: str | None = None,
+        paragraphs: list[str] | None = None,
+        at: datetime | None = None,
+    ) -> SampleArticle:
         """Change an article (by default: append an update paragraph) and bump its modified time."""
         article = self.by_id[article_id]
         modified = at.astimezone(VN_TZ) if at else max(self.now, article.modified_at + timedelta(minutes=1))
@@ -328,7 +346,8 @@ class SiteModel:
         if title is None and sapo is None and paragraphs is None:
             article.paragraphs.append(
                 f"Cập nhật lúc {modified:%H:%M} ngày {modified:%d/%m/%Y}: cơ quan chức năng cho biết "
-                f"sẽ tiếp tục thông tin về diễn biến mới.")
+                f"sẽ tiếp tục thông tin về diễn biến mới."
+            )
         article.modified_at = modified
         article.revision += 1
         self.now = max(self.now, modified)
@@ -422,9 +441,23 @@ _THEME_ZONES = {
 }
 
 _ZONE_WEIGHTS = {
-    "chinhtri": 5, "xa-luan": 1, "xay-dung-dang": 3, "kinhte": 6, "chungkhoan": 2,
-    "thong-tin-hang-hoa": 2, "xahoi": 5, "thethao": 4, "thegioi": 5, "vanhoa": 3, "du-lich": 3,
-    "phapluat": 3, "khoahoc-congnghe": 3, "moi-truong": 3, "giaoduc": 3, "y-te": 3, "bandoc": 1,
+    "chinhtri": 5,
+    "xa-luan": 1,
+    "xay-dung-dang": 3,
+    "kinhte": 6,
+    "chungkhoan": 2,
+    "thong-tin-hang-hoa": 2,
+    "xahoi": 5,
+    "thethao": 4,
+    "thegioi": 5,
+    "vanhoa": 3,
+    "du-lich": 3,
+    "phapluat": 3,
+    "khoahoc-congnghe": 3,
+    "moi-truong": 3,
+    "giaoduc": 3,
+    "y-te": 3,
+    "bandoc": 1,
 }
 
 
@@ -465,8 +498,9 @@ def _pick(rng: random.Random, pool: list[str], k: int) -> list[str]:
     return rng.sample(pool, k)
 
 
-def _make_article(model: SiteModel, article_id: int, zone: Zone, published: datetime,
-                  theme: frozenset[str], serial: int) -> SampleArticle:
+def _make_article(
+    model: SiteModel, article_id: int, zone: Zone, published: datetime, theme: frozenset[str], serial: int
+) -> SampleArticle:
     rng = model.rng
     outlet = model.outlet
     province = "Quảng Ninh" if "quang-ninh" in theme else ("Quảng Nam" if "quang-nam" in theme else None)
@@ -508,7 +542,7 @@ def _make_article(model: SiteModel, article_id: int, zone: Zone, published: date
     cursor = 0
     for _ in range(n_paragraphs):
         size = rng.randint(2, 3)
-        chunk = ordered[cursor:cursor + size] or [rng.choice(texts.GENERIC)]
+        chunk = ordered[cursor : cursor + size] or [rng.choice(texts.GENERIC)]
         cursor += size
         paragraphs.append(" ".join(fill(s) for s in chunk))
 
@@ -568,26 +602,50 @@ def _make_article(model: SiteModel, article_id: int, zone: Zone, published: date
     tags = [model.tags[n] for n in dict.fromkeys(tag_names)][:5]
 
     earlier = [a.article_id for a in model.articles[-40:]]
-    related = (rng.sample(earlier, min(len(earlier), rng.randint(2, 3)))
-               if earlier and _quota(model.seed, serial, 6, "related") == 0 else [])
+    related = (
+        rng.sample(earlier, min(len(earlier), rng.randint(2, 3)))
+        if earlier and _quota(model.seed, serial, 6, "related") == 0
+        else []
+    )
 
     modified = published + timedelta(minutes=rng.choice([0, 0, 0, 5, 12, 40]))
     slug = slugify(title)
     if video:
         slug = "video-" + slug
     return SampleArticle(
-        article_id=article_id, slug=slug, title=title, sapo=sapo, paragraphs=paragraphs,
-        author=author, author_line=author_line, zone=zone, tags=tags, images=images,
-        published_at=published, modified_at=modified, video=video, related_ids=related,
-        notebox=notebox, quirk=quirk,
+        article_id=article_id,
+        slug=slug,
+        title=title,
+        sapo=sapo,
+        paragraphs=paragraphs,
+        author=author,
+        author_line=author_line,
+        zone=zone,
+        tags=tags,
+        images=images,
+        published_at=published,
+        modified_at=modified,
+        video=video,
+        related_ids=related,
+        notebox=notebox,
+        quirk=quirk,
         layout="legacy-pictures" if images and _quota(model.seed, serial, 25, "legacy") == 0 else "standard",
-        jsonld_in_list=_quota(model.seed, serial, 5, "jsonld") == 0, themes=theme,
-        outlet=outlet, sapo_prefix=sapo_prefix,
+        jsonld_in_list=_quota(model.seed, serial, 5, "jsonld") == 0,
+        themes=theme,
+        outlet=outlet,
+        sapo_prefix=sapo_prefix,
     )
 
 
-def generate_site(seed: int = 0, days: int = 5, per_day: int = 14, end_date: date | None = None,
-                  *, drifted: int = 0, outlet: str | Outlet = NDO) -> SiteModel:
+def generate_site(
+    seed: int = 0,
+    days: int = 5,
+    per_day: int = 14,
+    end_date: date | None = None,
+    *,
+    drifted: int = 0,
+    outlet: str | Outlet = NDO,
+) -> SiteModel:
     """Build a deterministic sample site of ``days * per_day`` articles ending on ``end_date``.
 
     ``end_date`` defaults to today in Vietnam (the only wall-clock read). The

@@ -116,8 +116,12 @@ VIETNAMPLUS = Outlet(
     has_latest=False,
     has_search=False,
     monthly_padded=True,
-    zones={"kinhte": (311, "kinhte", None), "thegioi": (209, "thegioi", None), "xahoi": (314, "xahoi", None),
-           "phapluat": (327, "phapluat", None)},
+    zones={
+        "kinhte": (311, "kinhte", None),
+        "thegioi": (209, "thegioi", None),
+        "xahoi": (314, "xahoi", None),
+        "phapluat": (327, "phapluat", None),
+    },
 )
 
 TIENPHONG = Outlet(
@@ -149,10 +153,15 @@ TIENPHONG = Outlet(
     has_latest=False,
     has_search=False,
     gzip_sitemaps=True,
-    zones={"kinhte": (3, "kinh-te", None), "xahoi": (2, "xa-hoi", None), "thegioi": (5, "the-gioi", None),
-           "thethao": (11, "the-thao", None), "y-te": (210, "suc-khoe", "Sức khỏe"),
-           "chungkhoan": (105, "tai-chinh-chung-khoan", "Tài chính - Chứng khoán"),
-           "thong-tin-hang-hoa": (166, "dia-oc", "Địa ốc")},
+    zones={
+        "kinhte": (3, "kinh-te", None),
+        "xahoi": (2, "xa-hoi", None),
+        "thegioi": (5, "the-gioi", None),
+        "thethao": (11, "the-thao", None),
+        "y-te": (210, "suc-khoe", "Sức khỏe"),
+        "chungkhoan": (105, "tai-chinh-chung-khoan", "Tài chính - Chứng khoán"),
+        "thong-tin-hang-hoa": (166, "dia-oc", "Địa ốc"),
+    },
     borrow_ids_from="nhandan",
 )
 

@@ -49,12 +49,12 @@ class RequestRecord:
     """One request the site answered (or held, for a timeout fault: status 0)."""
 
     method: str
-    path: str          # path with query string, as requested
+    path: str  # path with query string, as requested
     status: int
-    time: float        # wall-clock seconds since the epoch
+    time: float  # wall-clock seconds since the epoch
     fault: str = ""
     user_agent: str = ""
-    host: str = ""     # the Host header: which origin the client thought it asked
+    host: str = ""  # the Host header: which origin the client thought it asked
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -127,8 +127,9 @@ class SampleSite:
         self._visible: list[SampleArticle] = []
         self._zone_lists: dict[int, list[SampleArticle]] = {}
         outlet = model.outlet
-        self._article_re = _ARTICLE if outlet.ext == "html" else re.compile(
-            rf"^/([a-z0-9-]+)-post(\d+)\.{re.escape(outlet.ext)}$")
+        self._article_re = (
+            _ARTICLE if outlet.ext == "html" else re.compile(rf"^/([a-z0-9-]+)-post(\d+)\.{re.escape(outlet.ext)}$")
+        )
         self._month_re = _MONTH_PADDED if outlet.monthly_padded else _MONTH
 
     # ------------------------------------------------------------ lifecycle
@@ -142,8 +143,9 @@ class SampleSite:
         self._stopping.clear()
         bound_host, bound_port = server.socket.getsockname()[:2]
         self.base_url = f"http://{bound_host}:{bound_port}"
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="sample-site", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="sample-site", daemon=True
+        )
         self._thread.start()
         return self.base_url
 
@@ -200,8 +202,15 @@ class SampleSite:
         with self._lock:
             self._log.clear()
 
-    def inject_fault(self, path_pattern: str | re.Pattern, kind: str | int, count: int | None = None, *,
-                     seconds: float | None = None, retry_after: int = 1) -> Fault:
+    def inject_fault(
+        self,
+        path_pattern: str | re.Pattern,
+        kind: str | int,
+        count: int | None = None,
+        *,
+        seconds: float | None = None,
+        retry_after: int = 1,
+    ) -> Fault:
         """Make matching requests fail; ``count=None`` means until ``clear_faults()``.
 
         ``path_pattern`` is a glob on the path (with or without its query), or a
@@ -219,8 +228,15 @@ class SampleSite:
             self._faults.clear()
             self._crafted.clear()
 
-    def serve(self, path: str, body: bytes | str = b"", *, status: int = 200, content_type: str = HTML,
-              headers: dict[str, str] | None = None) -> None:
+    def serve(
+        self,
+        path: str,
+        body: bytes | str = b"",
+        *,
+        status: int = 200,
+        content_type: str = HTML,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         """Answer ``path`` (exact, query included) with this response instead of the site's own page.
 
         For tests that need a hostile or odd answer: a redirect (``status=302`` and a ``Location``
@@ -316,7 +332,7 @@ class SampleSite:
         return Response(404, HTML, render.not_found_page(self.model, self.base_url).encode())
 
     def _page(self, items: list[SampleArticle], page: int) -> list[SampleArticle]:
-        return items[page * render.PAGE_SIZE:(page + 1) * render.PAGE_SIZE]
+        return items[page * render.PAGE_SIZE : (page + 1) * render.PAGE_SIZE]
 
     def _route(self, path: str, query: dict[str, list[str]]) -> Response:
         model, base = self.model, self.base_url
@@ -354,8 +370,14 @@ class SampleSite:
             zone = model.zone_by_id.get(int(match.group(2)))
             if zone is None or zone.slug != match.group(1):
                 return self._not_found()
-            body = render.rss(model, base, f"{model.outlet.paper} - {zone.name}", path, base + zone.path,
-                              self._zone_lists[zone.zone_id][:30])
+            body = render.rss(
+                model,
+                base,
+                f"{model.outlet.paper} - {zone.name}",
+                path,
+                base + zone.path,
+                self._zone_lists[zone.zone_id][:30],
+            )
             return Response(200, RSS, body.encode())
         if path == "/rss.html":
             return Response(200, HTML, render.rss_index_page(model, base).encode())
@@ -369,8 +391,9 @@ class SampleSite:
         if match:
             items = self._zone_lists.get(int(match.group(1)))
             if items is None:
-                return Response(404, JSON, json.dumps({"error_code": 404, "message": "zone not found",
-                                                       "data": None}).encode())
+                return Response(
+                    404, JSON, json.dumps({"error_code": 404, "message": "zone not found", "data": None}).encode()
+                )
             page_items = self._page(items, int(match.group(2)))
             return _api_contents(page_items, base) if outlet.more_api == "contents" else _api(page_items, base)
         if outlet.more_api == "articles_html":
@@ -382,7 +405,7 @@ class SampleSite:
                 return _api(self._page(model.search(first), int(match.group(1))), base)
         if path in ("/tim-kiem/", "/tim-kiem") and outlet.has_search:
             results = model.search(first)
-            body = render.search_page(model, base, first, results[:render.PAGE_SIZE], len(results))
+            body = render.search_page(model, base, first, results[: render.PAGE_SIZE], len(results))
             return Response(200, HTML, body.encode())
         match = _TAG.match(path)
         if match:
@@ -390,24 +413,32 @@ class SampleSite:
             if tag is None:
                 return self._not_found()
             page = _page_number(query)
-            body = render.listing_page(model, base, tag.name, self._page(model.with_tag(tag.name), page),
-                                       None, base + tag.path, "box-tag")
+            body = render.listing_page(
+                model, base, tag.name, self._page(model.with_tag(tag.name), page), None, base + tag.path, "box-tag"
+            )
             return Response(200, HTML, body.encode())
         match = _TOPIC.match(path)
         if match:
             topic = next((t for t in model.topics if t.topic_id == int(match.group(2))), None)
             if topic is None:
                 return self._not_found()
-            body = render.listing_page(model, base, topic.name, self._page(model.with_tag(topic.tag), 0),
-                                       None, base + topic.path, "box-topic")
+            body = render.listing_page(
+                model, base, topic.name, self._page(model.with_tag(topic.tag), 0), None, base + topic.path, "box-topic"
+            )
             return Response(200, HTML, body.encode())
         zone = model.zone_by_slug.get(path.strip("/")) if path.count("/") <= 2 else None
         if zone is not None:
             page = _page_number(query)
-            more = (f"{base}/api/morenews-zone-{zone.zone_id}-{page + 1}.html?phrase="
-                    if outlet.more_api else None)
-            body = render.listing_page(model, base, zone.name, self._page(self._zone_lists[zone.zone_id], page),
-                                       more, base + zone.path, "box-zone")
+            more = f"{base}/api/morenews-zone-{zone.zone_id}-{page + 1}.html?phrase=" if outlet.more_api else None
+            body = render.listing_page(
+                model,
+                base,
+                zone.name,
+                self._page(self._zone_lists[zone.zone_id], page),
+                more,
+                base + zone.path,
+                "box-zone",
+            )
             return Response(200, HTML, body.encode())
         return self._not_found()
 
@@ -426,9 +457,13 @@ class SampleSite:
                 return 200, {"ok": True}
             if method == "POST":
                 pattern = payload["pattern"]
-                fault = self.inject_fault(re.compile(pattern) if payload.get("regex") else pattern,
-                                          payload["kind"], payload.get("count"), seconds=payload.get("seconds"),
-                                          retry_after=int(payload.get("retry_after", 1)))
+                fault = self.inject_fault(
+                    re.compile(pattern) if payload.get("regex") else pattern,
+                    payload["kind"],
+                    payload.get("count"),
+                    seconds=payload.get("seconds"),
+                    retry_after=int(payload.get("retry_after", 1)),
+                )
                 return 200, fault.to_dict()
             return 200, {"faults": [f.to_dict() for f in self.faults]}
         if route == "publish" and method == "POST":
@@ -450,8 +485,10 @@ class SampleSite:
         if route == "articles":
             with self._lock:
                 visible = self.model.visible()
-                return 200, {"now": self.model.now.isoformat(),
-                             "articles": [a.expected(self.base_url) for a in reversed(visible)]}
+                return 200, {
+                    "now": self.model.now.isoformat(),
+                    "articles": [a.expected(self.base_url) for a in reversed(visible)],
+                }
         return 404, {"error": f"unknown admin endpoint {method} {path}"}
 
 
@@ -540,8 +577,17 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(Response(status, JSON, json.dumps(data, ensure_ascii=False).encode()), False, False)
 
     def _log(self, status: int, fault: str = "") -> None:
-        self.site._record(RequestRecord(self.command, self.path, status, time.time(), fault,
-                                        self.headers.get("User-Agent", ""), self.headers.get("Host", "")))
+        self.site._record(
+            RequestRecord(
+                self.command,
+                self.path,
+                status,
+                time.time(),
+                fault,
+                self.headers.get("User-Agent", ""),
+                self.headers.get("Host", ""),
+            )
+        )
 
     def _handle(self, head: bool) -> None:
         if self.path.startswith("/_sample/"):
@@ -616,16 +662,32 @@ class SampleNetwork:
         self.sites = sites
 
     @classmethod
-    def generate(cls, outlets: list[str] | tuple[str, ...] = ("nhandan", "vietnamplus", "tienphong"), *,
-                 seed: int = 0, days: int = 5, per_day: int = 14, end_date=None, drifted: int = 0,
-                 cache: bool = True) -> SampleNetwork:
+    def generate(
+        cls,
+        outlets: list[str] | tuple[str, ...] = ("nhandan", "vietnamplus", "tienphong"),
+        *,
+        seed: int = 0,
+        days: int = 5,
+        per_day: int = 14,
+        end_date=None,
+        drifted: int = 0,
+        cache: bool = True,
+    ) -> SampleNetwork:
         from crawler.samplesite.model import VN_TZ, generate_site
 
         # One calendar for all: ``end_date`` is read once.
         end_date = end_date or utcnow().astimezone(VN_TZ).date()
-        return cls({outlet: SampleSite(generate_site(seed=seed, days=days, per_day=per_day, end_date=end_date,
-                                                     drifted=drifted, outlet=outlet), cache=cache)
-                    for outlet in dict.fromkeys(outlets)})
+        return cls(
+            {
+                outlet: SampleSite(
+                    generate_site(
+                        seed=seed, days=days, per_day=per_day, end_date=end_date, drifted=drifted, outlet=outlet
+                    ),
+                    cache=cache,
+                )
+                for outlet in dict.fromkeys(outlets)
+            }
+        )
 
     def __getitem__(self, outlet: str) -> SampleSite:
         return self.sites[outlet]

@@ -26,8 +26,13 @@ UrlResolver = Callable[[str], "tuple[str, str] | None"]
 
 
 def article_query(
-    *, since: date | None = None, until: date | None = None, topic: str | None = None,
-    sites: Iterable[str] | None = None, candidates=None, after: ArticleRow | None = None,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    topic: str | None = None,
+    sites: Iterable[str] | None = None,
+    candidates=None,
+    after: ArticleRow | None = None,
     published_from: datetime | None = None,
 ) -> Select[ArticleRow]:
     """Stored articles, newest first; ``since``/``until`` are publication days in Vietnam time.
@@ -57,15 +62,24 @@ def _after(row: ArticleRow):
     """Rows after ``row`` in (published_at desc nulls last, id desc)."""
     if row.published_at is None:
         return and_(ArticleRow.published_at.is_(None), ArticleRow.id < row.id)
-    return or_(ArticleRow.published_at < row.published_at,
-               and_(ArticleRow.published_at == row.published_at, ArticleRow.id < row.id),
-               ArticleRow.published_at.is_(None))
+    return or_(
+        ArticleRow.published_at < row.published_at,
+        and_(ArticleRow.published_at == row.published_at, ArticleRow.id < row.id),
+        ArticleRow.published_at.is_(None),
+    )
 
 
 def matching_articles(
-    session: Session, tree: Node, accept: Callable[[ArticleRow], Any], *, since: date | None = None,
-    until: date | None = None, sites: Iterable[str] | None = None, after: ArticleRow | None = None,
-    published_from: datetime | None = None, batch: int = 200,
+    session: Session,
+    tree: Node,
+    accept: Callable[[ArticleRow], Any],
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    sites: Iterable[str] | None = None,
+    after: ArticleRow | None = None,
+    published_from: datetime | None = None,
+    batch: int = 200,
 ) -> Iterator[tuple[ArticleRow, Any]]:
     """(row, verdict) for each article ``accept`` returns a verdict for, newest first.
 
@@ -79,8 +93,9 @@ def matching_articles(
         log.warning("scanning every article: %s", why)
     else:
         log.debug("reading the query's candidates from the archive index")
-    query = article_query(since=since, until=until, sites=sites, candidates=candidates, after=after,
-                          published_from=published_from)
+    query = article_query(
+        since=since, until=until, sites=sites, candidates=candidates, after=after, published_from=published_from
+    )
     if candidates is None:
         rows: Iterable[ArticleRow] = session.scalars(query.execution_options(yield_per=batch))
     else:
@@ -95,7 +110,7 @@ def _rows_in_order(session: Session, query: Select, batch: int) -> Iterator[Arti
     """The rows of ``query``, ordering only their keys: sorting whole ~3 KB rows costs more than reading them."""
     keys = session.scalars(query.with_only_columns(ArticleRow.id).execution_options(yield_per=batch * 5)).all()
     for start in range(0, len(keys), batch):
-        chunk = keys[start:start + batch]
+        chunk = keys[start : start + batch]
         loaded = {row.id: row for row in session.scalars(select(ArticleRow).where(ArticleRow.id.in_(chunk)))}
         for key in chunk:
             yield loaded[key]
@@ -112,8 +127,9 @@ def topics_by_article(session: Session, keys: list[int]) -> dict[int, list[str]]
     return found
 
 
-def find_article(session: Session, reference: str, *, resolve_url: UrlResolver,
-                 known_sites: Iterable[str]) -> ArticleRow:
+def find_article(
+    session: Session, reference: str, *, resolve_url: UrlResolver, known_sites: Iterable[str]
+) -> ArticleRow:
     """One stored article from what a person types: a URL, ``SITE:ID``, or a site's own id.
 
     Raises :class:`UsageError` when nothing is stored under it and
@@ -129,9 +145,9 @@ def find_article(session: Session, reference: str, *, resolve_url: UrlResolver,
         if row is None:
             row = session.scalar(select(ArticleRow).where(ArticleRow.url == reference.split("#")[0].split("?")[0]))
     else:
-        rows = list(session.scalars(
-            select(ArticleRow).where(ArticleRow.external_id == reference).order_by(ArticleRow.site)
-        ))
+        rows = list(
+            session.scalars(select(ArticleRow).where(ArticleRow.external_id == reference).order_by(ArticleRow.site))
+        )
         if len(rows) > 1:
             raise AmbiguousArticleError(reference, [f"{row.site}:{row.external_id}" for row in rows])
         row = rows[0] if rows else None
@@ -151,8 +167,6 @@ def articles_per_site(session: Session) -> dict[str, int]:
 
 def last_crawl_per_site(session: Session) -> dict[str, CrawlRun]:
     """Each site's most recently started crawl run."""
-    latest = (
-        select(CrawlRun.site, func.max(CrawlRun.id).label("id")).group_by(CrawlRun.site).subquery()
-    )
+    latest = select(CrawlRun.site, func.max(CrawlRun.id).label("id")).group_by(CrawlRun.site).subquery()
     rows = session.scalars(select(CrawlRun).join(latest, CrawlRun.id == latest.c.id))
     return {run.site: run for run in rows}

@@ -39,7 +39,11 @@ def known_articles(session: Session, site: str, external_ids: Iterable[str]) -> 
         return {}
     rows = session.execute(
         select(
-            ArticleRow.id, ArticleRow.external_id, ArticleRow.modified_at, ArticleRow.published_at, ArticleRow.fetched_at
+            ArticleRow.id,
+            ArticleRow.external_id,
+            ArticleRow.modified_at,
+            ArticleRow.published_at,
+            ArticleRow.fetched_at,
         ).where(ArticleRow.site == site, ArticleRow.external_id.in_(ids))
     ).all()
     if not rows:
@@ -53,7 +57,11 @@ def known_articles(session: Session, site: str, external_ids: Iterable[str]) -> 
         source_claims.setdefault(key, []).append(_plausible(lastmod, last_seen_at))
     known: dict[str, KnownArticle] = {}
     for key, external_id, modified_at, published_at, fetched_at in rows:
-        claims = [_plausible(modified_at, fetched_at), _plausible(published_at, fetched_at), *source_claims.get(key, [])]
+        claims = [
+            _plausible(modified_at, fetched_at),
+            _plausible(published_at, fetched_at),
+            *source_claims.get(key, []),
+        ]
         times = [t for t in claims if t is not None]
         known[external_id] = KnownArticle(key, max(times) if times else None)
     return known
@@ -155,8 +163,9 @@ def record_sources(
     """
     if new:
         for source, lastmod in sources.items():
-            session.add(ArticleSource(article=article, source=source, first_seen_at=now, last_seen_at=now,
-                                      lastmod=lastmod))
+            session.add(
+                ArticleSource(article=article, source=source, first_seen_at=now, last_seen_at=now, lastmod=lastmod)
+            )
         return
     record_sources_of(session, {article.id: sources}, now=now)
 
@@ -175,8 +184,9 @@ def record_sources_of(
         for source, lastmod in sources.items():
             row = existing.get((key, source))
             if row is None:
-                session.add(ArticleSource(article_id=key, source=source, first_seen_at=now, last_seen_at=now,
-                                          lastmod=lastmod))
+                session.add(
+                    ArticleSource(article_id=key, source=source, first_seen_at=now, last_seen_at=now, lastmod=lastmod)
+                )
                 continue
             row.last_seen_at = now
             if lastmod is not None and (row.lastmod is None or lastmod > row.lastmod):

@@ -71,8 +71,14 @@ TABLE = "article_index"
 META = "article_index_meta"
 FIELDS = ("title", "sapo", "body", "tags", "category")
 # Which index columns a query scope looks in (None: title, sapo, body and tags, as the matcher).
-_SCOPE_COLUMNS = {None: ("title", "sapo", "body", "tags"), "title": ("title",), "sapo": ("sapo",),
-                  "body": ("body",), "tag": ("tags",), "category": ("category",)}
+_SCOPE_COLUMNS = {
+    None: ("title", "sapo", "body", "tags"),
+    "title": ("title",),
+    "sapo": ("sapo",),
+    "body": ("body",),
+    "tag": ("tags",),
+    "category": ("category",),
+}
 # PostgreSQL has four weights: tags and categories share D (a superset for either scope).
 _WEIGHT = {"title": "A", "sapo": "B", "body": "C", "tags": "D", "category": "D"}
 # tsvector limits: positions above this are clamped, and a lexeme keeps at most this many.
@@ -205,8 +211,7 @@ def candidate_subquery(dialect: str, expr: Any):
         statement = text(
             f"SELECT article_id AS id FROM {TABLE} WHERE (NOT overflow AND doc @@ CAST(:index_query AS tsquery)) "
             "OR (overflow AND doc @@ CAST(:index_query_plain AS tsquery))"
-        ).bindparams(index_query=_tsquery(expr, positions=True),
-                     index_query_plain=_tsquery(expr, positions=False))
+        ).bindparams(index_query=_tsquery(expr, positions=True), index_query_plain=_tsquery(expr, positions=False))
     return statement.columns(id=Integer).subquery("candidates")
 
 
@@ -223,9 +228,9 @@ def candidates_for(session: Session, tree: Node):
 def candidate_ids(session: Session, expr: Any, *, after: int = -1, limit: int = 1000) -> list[int]:
     """The next ``limit`` candidate ids above ``after``, in id order (for walking all candidates)."""
     candidates = candidate_subquery(session.get_bind().dialect.name, expr)
-    return list(session.scalars(
-        select(candidates.c.id).where(candidates.c.id > after).order_by(candidates.c.id).limit(limit)
-    ))
+    return list(
+        session.scalars(select(candidates.c.id).where(candidates.c.id > after).order_by(candidates.c.id).limit(limit))
+    )
 
 
 # --- state ------------------------------------------------------------------------------------
@@ -262,7 +267,8 @@ def _version(connection: Connection) -> int | None:
         if not inspect(connection).has_table(META):
             return None  # not cached: a migration may be about to create it
         cache["bantin_index_version"] = connection.execute(
-            text(f"SELECT version FROM {META} WHERE name = 'articles'")).scalar()
+            text(f"SELECT version FROM {META} WHERE name = 'articles'")
+        ).scalar()
     return cache["bantin_index_version"]
 
 
@@ -295,13 +301,19 @@ def create_index(connection: Connection) -> None:
     if connection.dialect.name == "sqlite":
         # Contentless: the index keeps no copy of the text. `ascii` splits on anything that is
         # not [A-Za-z0-9] or non-ASCII, which never splits one of our tokens.
-        connection.execute(text(
-            f"CREATE VIRTUAL TABLE {TABLE} USING fts5(title, sapo, body, tags, category, "
-            "content='', tokenize='ascii')"))
+        connection.execute(
+            text(
+                f"CREATE VIRTUAL TABLE {TABLE} USING fts5(title, sapo, body, tags, category, "
+                "content='', tokenize='ascii')"
+            )
+        )
     else:
-        connection.execute(text(
-            f"CREATE TABLE {TABLE} (article_id BIGINT PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE, "
-            "doc TSVECTOR NOT NULL, overflow BOOLEAN NOT NULL DEFAULT false)"))
+        connection.execute(
+            text(
+                f"CREATE TABLE {TABLE} (article_id BIGINT PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE, "
+                "doc TSVECTOR NOT NULL, overflow BOOLEAN NOT NULL DEFAULT false)"
+            )
+        )
         connection.execute(text(f"CREATE INDEX ix_{TABLE}_doc ON {TABLE} USING gin (doc)"))
     connection.execute(text(f"CREATE TABLE {META} (name VARCHAR(32) PRIMARY KEY, version INTEGER NOT NULL)"))
     connection.execute(text(f"INSERT INTO {META} (name, version) VALUES ('articles', :v)"), {"v": INDEX_VERSION})
@@ -330,15 +342,20 @@ def _write(connection: Connection, rows: Iterable[tuple[int, list[list[str]]]]) 
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql(
             f"INSERT INTO {TABLE} (rowid, title, sapo, body, tags, category) VALUES (?, ?, ?, ?, ?, ?)",
-            [(key, *(" ".join(tokens) for tokens in fields)) for key, fields in rows])
+            [(key, *(" ".join(tokens) for tokens in fields)) for key, fields in rows],
+        )
     else:
         params = []
         for key, fields in rows:
             document, overflow = _pg_document(fields)
             params.append({"key": key, "doc": document, "overflow": overflow})
-        connection.execute(text(
-            f"INSERT INTO {TABLE} (article_id, doc, overflow) VALUES (:key, CAST(:doc AS tsvector), :overflow) "
-            "ON CONFLICT (article_id) DO UPDATE SET doc = excluded.doc, overflow = excluded.overflow"), params)
+        connection.execute(
+            text(
+                f"INSERT INTO {TABLE} (article_id, doc, overflow) VALUES (:key, CAST(:doc AS tsvector), :overflow) "
+                "ON CONFLICT (article_id) DO UPDATE SET doc = excluded.doc, overflow = excluded.overflow"
+            ),
+            params,
+        )
 
 
 def _unindex(connection: Connection, keys: Sequence[int]) -> None:
@@ -351,20 +368,24 @@ def _unindex(connection: Connection, keys: Sequence[int]) -> None:
     # A contentless FTS5 table forgets a document only when told its exact tokens, and
     # must not be told about one it does not hold: recompute them from what is stored.
     marks = ",".join("?" * len(keys))
-    held = [key for (key,) in connection.exec_driver_sql(
-        f"SELECT id FROM {TABLE}_docsize WHERE id IN ({marks})", tuple(keys))]
+    held = [
+        key
+        for (key,) in connection.exec_driver_sql(f"SELECT id FROM {TABLE}_docsize WHERE id IN ({marks})", tuple(keys))
+    ]
     if not held:
         return
     marks = ",".join("?" * len(held))
     old = connection.exec_driver_sql(
-        f"SELECT id, title, sapo, body, tags, category FROM articles WHERE id IN ({marks})", tuple(held)).all()
+        f"SELECT id, title, sapo, body, tags, category FROM articles WHERE id IN ({marks})", tuple(held)
+    ).all()
     params = []
     for key, title, sapo, body, tags, category in old:
         fields = field_tokens(title, sapo, body, _json_list(tags), _json_list(category))
         params.append((key, *(" ".join(tokens) for tokens in fields)))
     connection.exec_driver_sql(
-        f"INSERT INTO {TABLE} ({TABLE}, rowid, title, sapo, body, tags, category) "
-        "VALUES ('delete', ?, ?, ?, ?, ?, ?)", params)
+        f"INSERT INTO {TABLE} ({TABLE}, rowid, title, sapo, body, tags, category) VALUES ('delete', ?, ?, ?, ?, ?, ?)",
+        params,
+    )
 
 
 def _json_list(value: Any) -> list[str]:
@@ -424,14 +445,23 @@ def build_index(connection: Connection, *, batch_size: int = BACKFILL_BATCH, pro
     done = added = 0
     last = -1
     while True:
-        rows = connection.execute(text(
-            f"SELECT a.id, a.title, a.sapo, a.body, a.tags, a.category FROM articles a "
-            f"WHERE a.id > :last AND NOT EXISTS (SELECT 1 FROM {held_table} h WHERE h.{held_key} = a.id) "
-            "ORDER BY a.id LIMIT :n"), {"last": last, "n": batch_size}).all()
+        rows = connection.execute(
+            text(
+                f"SELECT a.id, a.title, a.sapo, a.body, a.tags, a.category FROM articles a "
+                f"WHERE a.id > :last AND NOT EXISTS (SELECT 1 FROM {held_table} h WHERE h.{held_key} = a.id) "
+                "ORDER BY a.id LIMIT :n"
+            ),
+            {"last": last, "n": batch_size},
+        ).all()
         if not rows:
             break
-        _write(connection, ((key, field_tokens(title, sapo, body, _json_list(tags), _json_list(category)))
-                            for key, title, sapo, body, tags, category in rows))
+        _write(
+            connection,
+            (
+                (key, field_tokens(title, sapo, body, _json_list(tags), _json_list(category)))
+                for key, title, sapo, body, tags, category in rows
+            ),
+        )
         added += len(rows)
         done = added
         last = rows[-1][0]

@@ -115,9 +115,7 @@ class ArticleSource(Base):
 
     __tablename__ = "article_sources"
 
-    article_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
-    )
+    article_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
     source: Mapped[str] = mapped_column(String(32), primary_key=True)
     first_seen_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
@@ -177,9 +175,7 @@ class Match(Base):
     __table_args__ = (UniqueConstraint("article_id", "topic"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    article_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("articles.id", ondelete="CASCADE"), index=True
-    )
+    article_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("articles.id", ondelete="CASCADE"), index=True)
     topic: Mapped[str] = mapped_column(String(200), ForeignKey("topics.name", ondelete="CASCADE"), index=True)
     topic_version: Mapped[str] = mapped_column(String(64))
     article_version: Mapped[int] = mapped_column(Integer)
@@ -223,9 +219,7 @@ class Delivery(Base):
     __tablename__ = "deliveries"
 
     recipient: Mapped[str] = mapped_column(String(320), primary_key=True)
-    article_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
-    )
+    article_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
     article_version: Mapped[int] = mapped_column(Integer)
     outbox_id: Mapped[int] = mapped_column(Integer, ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
     delivered_at: Mapped[datetime]

@@ -65,7 +65,8 @@ class RunCounts:
                     continue
                 # Exactly the counters stored: an old row read and written back keeps its bytes.
                 counts.by_source[str(source)] = {
-                    str(key): value for key, value in per_source.items()
+                    str(key): value
+                    for key, value in per_source.items()
                     if isinstance(value, int) and not isinstance(value, bool)
                 }
         return counts

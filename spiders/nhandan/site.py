@@ -106,10 +106,18 @@ PROFILE: VendorCmsProfile = VendorCmsProfile(
     site=SITE,
     paths=PATHS,
     selectors=SELECTORS,
-    paper_names=frozenset({
-        "Báo Nhân Dân điện tử", "Báo Nhân Dân", "Nhân Dân điện tử", "Nhân Dân", "NDO", "Báo NDO",
-        "nhandan.vn", "Nhân Dân Online",
-    }),
+    paper_names=frozenset(
+        {
+            "Báo Nhân Dân điện tử",
+            "Báo Nhân Dân",
+            "Nhân Dân điện tử",
+            "Nhân Dân",
+            "NDO",
+            "Báo NDO",
+            "nhandan.vn",
+            "Nhân Dân Online",
+        }
+    ),
     home_crumbs=frozenset({"Trang chủ", "Home", "Nhân Dân", "Báo Nhân Dân"}),
     title_suffix=re.compile(r"\s*[|\-–—]\s*(?:báo\s+)?nhân dân(?:\s+điện tử)?\s*$", re.I),
     footer_lines=re.compile(

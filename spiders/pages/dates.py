@@ -78,8 +78,9 @@ def _parse_iso(text: str, default_tz) -> datetime | None:
         return None
     g = match.groupdict()
     micro = int((g["frac"] or "0")[:6].ljust(6, "0"))
-    naive = datetime(int(g["y"]), int(g["mo"]), int(g["d"]), int(g["h"] or 0), int(g["mi"] or 0),
-                     int(g["s"] or 0), micro)
+    naive = datetime(
+        int(g["y"]), int(g["mo"]), int(g["d"]), int(g["h"] or 0), int(g["mi"] or 0), int(g["s"] or 0), micro
+    )
     tz = _offset(g["tz"])
     return naive.replace(tzinfo=tz or default_tz)
 
@@ -99,10 +100,10 @@ def _parse_day_first(text: str, default_tz) -> datetime | None:
     date_match = _DMY.search(text)
     if not date_match:
         return None
-    rest = text[: date_match.start()] + " " + text[date_match.end():]
+    rest = text[: date_match.start()] + " " + text[date_match.end() :]
     gmt = _GMT.search(rest)
     if gmt:
-        rest = rest[: gmt.start()] + " " + rest[gmt.end():]
+        rest = rest[: gmt.start()] + " " + rest[gmt.end() :]
     time_match = _TIME.search(rest)
     hour = minute = second = 0
     if time_match:

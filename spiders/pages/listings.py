@@ -70,6 +70,7 @@ def entry_date(value: str | None, zone) -> datetime | ImplausibleDate | None:
 
 # -- XML -------------------------------------------------------------------------------------
 
+
 def _xml_bytes(data: str | bytes) -> bytes:
     if isinstance(data, str):
         data = data.encode("utf-8")
@@ -132,8 +133,9 @@ def parse_sitemap_index(xml: str | bytes, base_url: str, site: Site) -> list[Sit
         if key in seen:
             continue
         seen.add(key)
-        refs.append(SitemapRef(url=url,
-                               lastmod=parse_datetime(_child_text(entry, "lastmod"), default_tz=site.timezone)))
+        refs.append(
+            SitemapRef(url=url, lastmod=parse_datetime(_child_text(entry, "lastmod"), default_tz=site.timezone))
+        )
     return refs
 
 
@@ -203,6 +205,7 @@ def collect(found: Iterable[Found], base_url: str, site: Site) -> Entries:
         if isinstance(published, ImplausibleDate) or isinstance(lastmod, ImplausibleDate):
             skipped.append((url, str(published if isinstance(published, ImplausibleDate) else lastmod)))
             continue
-        out[external_id] = Discovered(url=url, external_id=external_id, lastmod=lastmod, title=title,
-                                     published_at=published)
+        out[external_id] = Discovered(
+            url=url, external_id=external_id, lastmod=lastmod, title=title, published_at=published
+        )
     return Entries(out.values(), skipped)

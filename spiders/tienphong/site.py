@@ -105,9 +105,16 @@ PROFILE: VendorCmsProfile = VendorCmsProfile(
     site=SITE,
     paths=PATHS,
     selectors=SELECTORS,
-    paper_names=frozenset({
-        "Báo Tiền Phong", "Tiền Phong", "Tiền Phong Online", "TPO", "TP", "tienphong.vn",
-    }),
+    paper_names=frozenset(
+        {
+            "Báo Tiền Phong",
+            "Tiền Phong",
+            "Tiền Phong Online",
+            "TPO",
+            "TP",
+            "tienphong.vn",
+        }
+    ),
     home_crumbs=frozenset({"Trang chủ", "Home", "Tiền Phong", "Báo Tiền Phong"}),
     title_suffix=re.compile(r"\s*[|\-–—]\s*(?:báo\s+)?tiền phong(?:\s+online)?\s*$", re.I),
     # [INFER] the family's footer lines with Tiền Phong's name.

@@ -37,10 +37,30 @@ LAYERS = ("site", "jsonld", "generic")
 
 # Elements whose text is one paragraph; containers are walked into instead.
 _LEAF_BLOCKS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "pre", "dt", "dd", "figcaption"})
-_CONTAINERS = frozenset({
-    "div", "section", "article", "blockquote", "ul", "ol", "dl", "table", "thead", "tbody", "tfoot",
-    "tr", "td", "th", "center", "main", "header", "aside", "details", "summary",
-})
+_CONTAINERS = frozenset(
+    {
+        "div",
+        "section",
+        "article",
+        "blockquote",
+        "ul",
+        "ol",
+        "dl",
+        "table",
+        "thead",
+        "tbody",
+        "tfoot",
+        "tr",
+        "td",
+        "th",
+        "center",
+        "main",
+        "header",
+        "aside",
+        "details",
+        "summary",
+    }
+)
 
 # Player time labels: "0:00", "0:00 / 0:00", "01:02:03 / 1:00:00".
 _PLAYER_TIME = re.compile(r"^\d{1,2}(?::\d{2}){1,2}(?:\s*/\s*\d{1,2}(?::\d{2}){1,2})?$")
@@ -125,8 +145,7 @@ class ArticlePage:
     makes the extractor itself fail: a half item is never returned.
     """
 
-    def __init__(self, html: str | bytes, url: str, profile: VendorCmsProfile, *,
-                 encoding: str | None = None):
+    def __init__(self, html: str | bytes, url: str, profile: VendorCmsProfile, *, encoding: str | None = None):
         self.url = url
         self.profile = profile
         self.site = profile.site
@@ -198,11 +217,15 @@ class ArticlePage:
             raise ExtractionError("no body text found by any layer", url=self.url)
 
         extractor = max(title_layer, body_layer, key=LAYERS.index)
-        fallbacks: list[str] = [name for name in ("title", "sapo", "body", "author", "published_at", "category", "tags")
-                     if name in self._fallbacks]
+        fallbacks: list[str] = [
+            name
+            for name in ("title", "sapo", "body", "author", "published_at", "category", "tags")
+            if name in self._fallbacks
+        ]
         if fallbacks or extractor != "site":
-            log.info("%s: served by %s layer; fields past site selectors: %s", url, extractor,
-                     ", ".join(fallbacks) or "-")
+            log.info(
+                "%s: served by %s layer; fields past site selectors: %s", url, extractor, ", ".join(fallbacks) or "-"
+            )
         else:
             log.debug("%s: served by site layer", url)
         return ExtractedArticle(
@@ -329,8 +352,9 @@ class ArticlePage:
         if canonical is not None:
             if self.site.external_id(canonical) == requested_id:
                 return canonical_url(canonical), requested_id
-            self.warnings.append(f"its canonical URL names another article ({canonical_url(canonical)}); "
-                                 f"stored as the article requested")
+            self.warnings.append(
+                f"its canonical URL names another article ({canonical_url(canonical)}); stored as the article requested"
+            )
         return canonical_url(self.url), requested_id
 
     def _canonical(self) -> str | None:
@@ -357,8 +381,9 @@ class ArticlePage:
         if text:
             return text, "site"
         headline = self._ld("headline")
-        structured = (clean_text(headline) if isinstance(headline, str) else "") \
-            or self._meta_first(self.meta_keys.title)
+        structured = (clean_text(headline) if isinstance(headline, str) else "") or self._meta_first(
+            self.meta_keys.title
+        )
         if structured:
             self._fallbacks.append("title")
             return self.profile.title_suffix.sub("", structured), "jsonld"
@@ -406,8 +431,7 @@ class ArticlePage:
             for el in self._all(scope, self.sel.published):
                 # Some rows select a visible date (Tiền Phong's ``span.time``): no attribute, its text.
                 value = el.get("datetime")
-                parsed = parse_datetime(value if value is not None else clean_text(el.text_content()),
-                                        default_tz=zone)
+                parsed = parse_datetime(value if value is not None else clean_text(el.text_content()), default_tz=zone)
                 if parsed:
                     return parsed
             return None
@@ -561,8 +585,15 @@ class ArticlePage:
         self._strip(self.root, self.sel.clutter + self.sel.chrome + self.sel.media)
         for el in self.root.iter("h1"):
             _drop_keep_tail(el)
-        text = trafilatura.extract(self.root, url=self.url, include_comments=False, include_tables=False,
-                                   include_images=False, favor_recall=True, deduplicate=False)
+        text = trafilatura.extract(
+            self.root,
+            url=self.url,
+            include_comments=False,
+            include_tables=False,
+            include_images=False,
+            favor_recall=True,
+            deduplicate=False,
+        )
         return text.splitlines() if text else []
 
     def _filter_paragraphs(self, paragraphs: list[str], title: str, images: list[Image]) -> list[str]:
@@ -644,8 +675,9 @@ _WINDOWS_1252_LABELS = frozenset({"latin-1", "iso8859-1", "ascii"})
 
 def _extractor_failed(exc: BaseException, url: str) -> ExtractionError:
     message = " ".join(str(exc).split())[:200]
-    return ExtractionError(f"the extractor failed on this page: {type(exc).__name__}"
-                           + (f": {message}" if message else ""), url=url)
+    return ExtractionError(
+        f"the extractor failed on this page: {type(exc).__name__}" + (f": {message}" if message else ""), url=url
+    )
 
 
 def _codec(label: bytes | str | None) -> str | None:
@@ -682,7 +714,7 @@ def _decode(html: bytes, declared: str | None, url: str) -> tuple[str, str]:
     for bom, name in _BOMS:
         if html.startswith(bom):
             try:
-                return html[len(bom):].decode(name), name
+                return html[len(bom) :].decode(name), name
             except UnicodeDecodeError:
                 break
     for name in _encodings(html, declared):
@@ -691,8 +723,10 @@ def _decode(html: bytes, declared: str | None, url: str) -> tuple[str, str]:
         except UnicodeDecodeError:
             continue
     raise ExtractionError(
-        "the page cannot be decoded: not valid " + " or ".join(
-            dict.fromkeys([*(n for n in (_codec(declared),) if n), *_FALLBACK_ENCODINGS])), url=url)
+        "the page cannot be decoded: not valid "
+        + " or ".join(dict.fromkeys([*(n for n in (_codec(declared),) if n), *_FALLBACK_ENCODINGS])),
+        url=url,
+    )
 
 
 def _parse_html(html: str | bytes, url: str, encoding: str | None = None):
@@ -718,7 +752,6 @@ def _parse_html(html: str | bytes, url: str, encoding: str | None = None):
     except (etree.ParserError, ValueError) as exc:
         # lxml refuses str input that declares an XML encoding; re-feed it as bytes.
         try:
-            return lxml.html.document_fromstring(text.encode("utf-8"),
-                                                 parser=lxml.html.HTMLParser(encoding="utf-8"))
+            return lxml.html.document_fromstring(text.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
         except (etree.ParserError, ValueError):
             raise ExtractionError(f"unparseable HTML: {exc}", url=url) from exc

@@ -167,8 +167,7 @@ def _epoch_or_text(value, zone) -> datetime | ImplausibleDate | None:
     return entry_date(value, zone) if isinstance(value, str) else None
 
 
-def parse_morenews_contents(text: str | bytes, base_url: str,
-                            profile: VendorCmsProfile) -> tuple[Entries, bool]:
+def parse_morenews_contents(text: str | bytes, base_url: str, profile: VendorCmsProfile) -> tuple[Entries, bool]:
     """A "load more" answer whose ``data.contents`` is a list of JSON items (Tiền Phong, SGGP) -> (articles, has_more).
 
     Each item has ``title`` and ``url`` (absolute or, on SGGP, relative to the site) and its

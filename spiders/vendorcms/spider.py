@@ -138,8 +138,15 @@ class VendorCmsSpider(scrapy.Spider):
         if self.api_base != self.base_url:
             # The live API answers pages of its own site only (as the site's own script calls it).
             headers = {"Origin": self.base_url, "Referer": self.base_url + "/"}
-        return self.source_request(self.api_base + path, LATEST, self.parse_more_latest, headers=headers,
-                                   bantin_page=page, bantin_more=template, bantin_zone=zone)
+        return self.source_request(
+            self.api_base + path,
+            LATEST,
+            self.parse_more_latest,
+            headers=headers,
+            bantin_page=page,
+            bantin_more=template,
+            bantin_zone=zone,
+        )
 
     def more_latest_request(self, page: int) -> scrapy.Request:
         template = self.profile.paths.more_latest
@@ -187,8 +194,11 @@ class VendorCmsSpider(scrapy.Spider):
 
     def parse_sitemap_index(self, response):
         def follow() -> Iterator[scrapy.Request]:
-            wanted = [ref for ref in parse_sitemap_index(response.body, self.base_url, self.site)
-                      if self.monthly_sitemap_wanted(ref.url, ref.lastmod)]
+            wanted = [
+                ref
+                for ref in parse_sitemap_index(response.body, self.base_url, self.site)
+                if self.monthly_sitemap_wanted(ref.url, ref.lastmod)
+            ]
             room = max(self.max_sitemaps - self.sitemaps_requested, 0)
             self.sitemaps_requested += min(len(wanted), room)
             for ref in wanted[:room]:

@@ -100,13 +100,22 @@ PROFILE: VendorCmsProfile = VendorCmsProfile(
     paths=PATHS,
     selectors=SELECTORS,
     # Creators matching /Vietnam\+/ are the site itself [SEEN Zotero].
-    paper_names=frozenset({
-        "VietnamPlus", "Vietnam+", "TTXVN/Vietnam+", "Vietnam+ (VietnamPlus)", "Báo điện tử VietnamPlus",
-        "vietnamplus.vn",
-    }),
+    paper_names=frozenset(
+        {
+            "VietnamPlus",
+            "Vietnam+",
+            "TTXVN/Vietnam+",
+            "Vietnam+ (VietnamPlus)",
+            "Báo điện tử VietnamPlus",
+            "vietnamplus.vn",
+        }
+    ),
     home_crumbs=frozenset({"Trang chủ", "Home", "VietnamPlus", "Vietnam+"}),
-    title_suffix=re.compile(r"\s*[|\-–—]\s*(?:báo điện tử\s+)?"
-                            r"(?:vietnam\+\s*\(vietnamplus\)|vietnamplus|vietnam\+)\s*$", re.I),
+    title_suffix=re.compile(
+        r"\s*[|\-–—]\s*(?:báo điện tử\s+)?"
+        r"(?:vietnam\+\s*\(vietnamplus\)|vietnamplus|vietnam\+)\s*$",
+        re.I,
+    ),
     # "Cơ quan chủ quản: THÔNG TẤN XÃ VIỆT NAM", "© Bản quyền thuộc về VietnamPlus, TTXVN" [SEEN].
     footer_lines=re.compile(
         r"^(?:©|cơ quan chủ quản\s*:|bản quyền thuộc về vietnamplus|tổng biên tập\s*:|giấy phép số\b)",
