@@ -162,18 +162,7 @@ def _compose(
 
 def _next_digest_key(session: Session, email: str, day: date) -> str:
     """ "2025-03-27" for a recipient's first digest of the day, then "2025-03-27-2", ..."""
-    earlier = (
-        session.scalar(
-            select(func.count())
-            .select_from(OutboxMessage)
-            .where(
-                OutboxMessage.recipient == recipient_key(email),
-                OutboxMessage.digest_date == day,
-                OutboxMessage.kind == "digest",
-            )
-        )
-        or 0
-    )
+    earlier = _digests_on(session, email, day)
     return day.isoformat() if not earlier else f"{day.isoformat()}-{earlier + 1}"
 
 
@@ -370,7 +359,7 @@ def _enqueue(config: Config, database: Database, recipient: RecipientConfig, now
         composed = _compose(session, config, recipient, now, links)
         digest = composed.digest
         if digest.empty:
-            if not config.digest.send_empty or _has_digest_on(session, recipient.email, digest.digest_date):
+            if not config.digest.send_empty or _digests_on(session, recipient.email, digest.digest_date):
                 return False
         session.add(
             OutboxMessage(
@@ -392,8 +381,9 @@ def _enqueue(config: Config, database: Database, recipient: RecipientConfig, now
     return True
 
 
-def _has_digest_on(session: Session, email: str, day: date) -> bool:
-    return bool(
+def _digests_on(session: Session, email: str, day: date) -> int:
+    """How many digests the outbox holds for this recipient and day, whatever their state."""
+    return (
         session.scalar(
             select(func.count())
             .select_from(OutboxMessage)
@@ -403,6 +393,7 @@ def _has_digest_on(session: Session, email: str, day: date) -> bool:
                 OutboxMessage.kind == "digest",
             )
         )
+        or 0
     )
 
 
