@@ -364,6 +364,8 @@ class Service:
         return BlockingScheduler(
             timezone=schedule.tz,
             executors={"default": ThreadPoolExecutor(self.workers)},
+            # Every job runs alone and once per missed stretch: a crawl or digest
+            # that overlapped itself would duplicate work.
             job_defaults={
                 "coalesce": True,
                 "max_instances": 1,
@@ -372,31 +374,25 @@ class Service:
         )
 
     def _add_jobs(self, next_run: dict[str, datetime] | None = None) -> None:
-        assert self.scheduler is not None
         grace = int(self.config.schedule.misfire_grace_hours * 3600)
         for job_id, function in (("crawl", self.crawl_job), ("digest", self.digest_job)):
             extra = {"next_run_time": next_run[job_id]} if next_run and job_id in next_run else {}
-            self.scheduler.add_job(
-                function,
-                trigger=self.triggers[job_id],
-                id=job_id,
-                name=job_id,
-                replace_existing=True,
-                coalesce=True,
-                max_instances=1,
-                misfire_grace_time=grace,
-                **extra,
-            )
+            self._add_job(job_id, function, self.triggers[job_id], grace, **extra)
         every = int(RETRY_EVERY.total_seconds())
+        retry_trigger = IntervalTrigger(seconds=every, timezone=self.config.schedule.tz)
+        self._add_job(RETRY_JOB, self.retry_job, retry_trigger, every)
+
+    def _add_job(self, job_id: str, function: Any, trigger: Any, grace_seconds: int, **extra: Any) -> None:
+        # coalesce and max_instances come from the scheduler's job_defaults.
+        assert self.scheduler is not None
         self.scheduler.add_job(
-            self.retry_job,
-            trigger=IntervalTrigger(seconds=every, timezone=self.config.schedule.tz),
-            id=RETRY_JOB,
-            name=RETRY_JOB,
+            function,
+            trigger=trigger,
+            id=job_id,
+            name=job_id,
             replace_existing=True,
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=every,
+            misfire_grace_time=grace_seconds,
+            **extra,
         )
 
     def plan_catch_up(self, now: datetime | None = None) -> dict[str, datetime]:
