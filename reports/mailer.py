@@ -112,6 +112,13 @@ class ReaderLinks:
         return f"{self.public_url}/u/{token}", f"mailto:{self.mailbox}?subject={quote('unsubscribe ' + token)}"
 
 
+    def preferences(self, recipient: str) -> str | None:
+        """The reader's own preferences page (topics, pause), when bantin's web app is reachable."""
+        if self.secret is None:
+            return None
+        return f"{self.public_url}/r/{make_token(self.secret, 'prefs', recipient)}"
+
+
 @dataclass(frozen=True, slots=True)
 class Envelope:
     sender: str
