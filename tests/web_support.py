@@ -80,3 +80,17 @@ def form_token(html: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', html)
     assert found, "no form token on the page"
     return found.group(1)
+
+
+def smtp_sink():
+    """An SMTP server on loopback recording what it accepts: (sink, stop)."""
+    from aiosmtpd.controller import Controller
+
+    from tests.digest_support import Sink, free_port
+
+    handler = Sink()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    handler.port = port  # type: ignore[attr-defined]
+    return handler, controller.stop
