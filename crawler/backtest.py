@@ -53,8 +53,9 @@ def backtest(
     if since is not None:
         period = period.where(ArticleRow.published_at >= since)
     result.scanned = session.scalar(period) or 0
-    found = matching_articles(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)),
-                              published_from=since)
+    found = matching_articles(
+        session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)), published_from=since
+    )
     for row, carried in found:
         result.matched += 1
         day = row.published_at.astimezone(zone).date().isoformat() if row.published_at else "undated"

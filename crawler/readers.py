@@ -107,8 +107,15 @@ def unsubscribe(session: Session, email: str, *, now: datetime, via: str) -> boo
 
 
 def save_preferences(
-    session: Session, config: Config, email: str, *, topics: Iterable[str], paused: bool, subscribed: bool,
-    now: datetime, via: str,
+    session: Session,
+    config: Config,
+    email: str,
+    *,
+    topics: Iterable[str],
+    paused: bool,
+    subscribed: bool,
+    now: datetime,
+    via: str,
 ) -> list[str]:
     """Store a reader's choices; returns what changed (audit actions), empty when nothing did.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import inspect, select, text
 
@@ -12,9 +12,18 @@ from crawler.store import Database, _alembic_config, _create_engine
 from crawler.store.models import Base
 from tests import release_0001
 
-NOW = datetime(2026, 11, 21, 1, 0, tzinfo=timezone.utc)
-OLD_TABLES = ("articles", "article_sources", "topics", "matches", "outbox", "deliveries", "crawl_runs", "job_runs",
-              "leases")
+NOW = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)
+OLD_TABLES = (
+    "articles",
+    "article_sources",
+    "topics",
+    "matches",
+    "outbox",
+    "deliveries",
+    "crawl_runs",
+    "job_runs",
+    "leases",
+)
 
 
 def _previous_release(url: str) -> None:
@@ -33,8 +42,12 @@ def _rows(url: str) -> dict[str, list[dict]]:
     engine = _create_engine(url)
     try:
         with engine.connect() as connection:
-            return {name: sorted((dict(row._mapping) for row in connection.execute(select(Base.metadata.tables[name]))),
-                                 key=repr) for name in OLD_TABLES}
+            return {
+                name: sorted(
+                    (dict(row._mapping) for row in connection.execute(select(Base.metadata.tables[name]))), key=repr
+                )
+                for name in OLD_TABLES
+            }
     finally:
         engine.dispose()
 
@@ -50,8 +63,10 @@ def test_upgrading_from_0003_adds_the_reader_tables_and_changes_nothing_else(dat
         assert {"reader_preferences", "reader_events"} <= tables
         assert _rows(database_url) == before
         # Every reader of the file is as the file says until they choose otherwise.
-        recipients = "".join(f'[[recipients]]\nemail = "{address}"\n' for address in
-                             (release_0001.SENT_TO, release_0001.PENDING_TO, release_0001.FAILED_TO))
+        recipients = "".join(
+            f'[[recipients]]\nemail = "{address}"\n'
+            for address in (release_0001.SENT_TO, release_0001.PENDING_TO, release_0001.FAILED_TO)
+        )
         config = parse_config(f'[storage]\ndatabase_url = "{database_url}"\n{recipients}')
         with database.session() as session:
             readers = effective_readers(config, session)

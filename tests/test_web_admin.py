@@ -24,8 +24,16 @@ def site(database):
 def test_status_shows_each_outlet_and_since_when_a_warning_holds(site):
     with site.database.session() as session:
         for hours in (30, 28):
-            session.add(CrawlRun(started_at=NOW - timedelta(hours=hours), finished_at=NOW - timedelta(hours=hours - 1),
-                                 status="failed", site="nhandan", message="HTTP 503 everywhere", counts={}))
+            session.add(
+                CrawlRun(
+                    started_at=NOW - timedelta(hours=hours),
+                    finished_at=NOW - timedelta(hours=hours - 1),
+                    status="failed",
+                    site="nhandan",
+                    message="HTTP 503 everywhere",
+                    counts={},
+                )
+            )
     # The failures came after the last good crawl, so the last finished one is the newest failed one.
     page = site.client.get("/admin?lang=en")
     assert page.status_code == 200 and "Báo Nhân Dân" in page.text
@@ -39,10 +47,26 @@ def test_status_since_comes_from_the_ledger(site):
     from crawler.health import collect_status
 
     with site.database.session() as session:
-        session.add(CrawlRun(started_at=NOW + timedelta(minutes=5), finished_at=NOW + timedelta(minutes=6),
-                             status="failed", site="nhandan", message="boom", counts={}))
-        session.add(CrawlRun(started_at=NOW + timedelta(minutes=10), finished_at=NOW + timedelta(minutes=11),
-                             status="failed", site="nhandan", message="boom", counts={}))
+        session.add(
+            CrawlRun(
+                started_at=NOW + timedelta(minutes=5),
+                finished_at=NOW + timedelta(minutes=6),
+                status="failed",
+                site="nhandan",
+                message="boom",
+                counts={},
+            )
+        )
+        session.add(
+            CrawlRun(
+                started_at=NOW + timedelta(minutes=10),
+                finished_at=NOW + timedelta(minutes=11),
+                status="failed",
+                site="nhandan",
+                message="boom",
+                counts={},
+            )
+        )
     report = collect_status(site.config, site.database, now=NOW + timedelta(minutes=20))
     failed = next(w for w in report["warnings"] if w["code"] == "crawl_failed")
     # The streak of failures began with the first failed run after the last good one.
@@ -115,8 +139,15 @@ def test_resend_is_a_post_with_its_token_and_sends_a_new_message(database):
         site.login()
         page = site.client.get("/admin/readers")
         token = form_token(page.text)
-        data = {"csrf": token, "recipient": "an@example.org", "date": NOW.astimezone(config.schedule.tz).date().isoformat()}
-        assert site.client.post("/admin/readers/resend", data={**data, "csrf": "x"}, headers=SAME_ORIGIN).status_code == 403
+        data = {
+            "csrf": token,
+            "recipient": "an@example.org",
+            "date": NOW.astimezone(config.schedule.tz).date().isoformat(),
+        }
+        assert (
+            site.client.post("/admin/readers/resend", data={**data, "csrf": "x"}, headers=SAME_ORIGIN).status_code
+            == 403
+        )
         assert len(sink.received_by("an@example.org")) == 1
         done = site.client.post("/admin/readers/resend", data=data, headers=SAME_ORIGIN)
         assert done.status_code == 200 and "an@example.org: sent" in done.text

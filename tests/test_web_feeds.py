@@ -70,9 +70,13 @@ def test_json_feed_1_1_has_ids_content_and_dates(site):
 
 
 def test_hostile_scraped_text_is_inert_in_both_formats(site):
-    site.archive.article("Bài <img src=x onerror=alert(1)> ]]> \x02\x01\x0b\ufffe {{7*7}}", topics={
-        QN: [hit("Quảng Ninh", "body", "Quảng Ninh <script>alert(2)</script>\x07")]},
-        published=NOW, sapo="<b>đậm</b> & \x1f", author="<i>Tác giả</i>")
+    site.archive.article(
+        "Bài <img src=x onerror=alert(1)> ]]> \x02\x01\x0b\ufffe {{7*7}}",
+        topics={QN: [hit("Quảng Ninh", "body", "Quảng Ninh <script>alert(2)</script>\x07")]},
+        published=NOW,
+        sapo="<b>đậm</b> & \x1f",
+        author="<i>Tác giả</i>",
+    )
     atom = site.client.get(topic_path(QN, "atom"))
     assert atom.status_code == 200
     # Well-formed XML, no entity expansion, and the control characters are gone.
@@ -112,8 +116,11 @@ def test_etag_and_last_modified_answer_304_until_something_changes(site):
     assert site.client.get(topic_path(CNHT, "atom"), headers={"if-modified-since": modified}).status_code == 304
     # The other format, or another topic, has its own validator.
     assert site.client.get(topic_path(CNHT, "json"), headers={"if-none-match": tag}).status_code == 200
-    site.archive.article("Công nghiệp hỗ trợ: bài mới", topics={
-        CNHT: [hit("công nghiệp hỗ trợ", "title", "Công nghiệp hỗ trợ: bài mới")]}, published=NOW + timedelta(hours=2))
+    site.archive.article(
+        "Công nghiệp hỗ trợ: bài mới",
+        topics={CNHT: [hit("công nghiệp hỗ trợ", "title", "Công nghiệp hỗ trợ: bài mới")]},
+        published=NOW + timedelta(hours=2),
+    )
     changed = site.client.get(topic_path(CNHT, "atom"), headers={"if-none-match": tag})
     assert changed.status_code == 200 and changed.headers["etag"] != tag
     assert parsed(changed).entries[0].title == "Công nghiệp hỗ trợ: bài mới"
@@ -121,17 +128,22 @@ def test_etag_and_last_modified_answer_304_until_something_changes(site):
 
 def test_a_reader_feed_follows_the_readers_effective_topics(site):
     binh = parsed(site.client.get(reader_path(BINH, "atom")))
-    assert {entry.title for entry in binh.entries} == {"Quảng Ninh thu hút CNHT",
-                                                       "<script>alert('x')</script> Hạ Long đón khách"}
+    assert {entry.title for entry in binh.entries} == {
+        "Quảng Ninh thu hút CNHT",
+        "<script>alert('x')</script> Hạ Long đón khách",
+    }
     assert binh.feed.language == "en"
     an = json.loads(site.client.get(reader_path(AN, "json")).content)
     assert len(an["items"]) == 3
 
 
 def test_feed_keys_are_unguessable_and_die_with_the_secret(site):
-    for path in (f"/feeds/topic/{topic_key(CNHT)}.atom", "/feeds/topic/" + "A" * 22 + ".atom",
-                 topic_path(CNHT, "atom", secret=b"a rotated secret, a rotated secret!!"),
-                 f"/feeds/reader/{make_token(SECRET, 'prefs', AN)}.atom",
-                 f"/feeds/reader/{make_token(SECRET, 'unsubscribe', AN)}.json"):
+    for path in (
+        f"/feeds/topic/{topic_key(CNHT)}.atom",
+        "/feeds/topic/" + "A" * 22 + ".atom",
+        topic_path(CNHT, "atom", secret=b"a rotated secret, a rotated secret!!"),
+        f"/feeds/reader/{make_token(SECRET, 'prefs', AN)}.atom",
+        f"/feeds/reader/{make_token(SECRET, 'unsubscribe', AN)}.json",
+    ):
         answer = site.client.get(path)
         assert answer.status_code == 404 and path.rsplit("/", 1)[1].split(".")[0] not in answer.text

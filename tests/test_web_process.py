@@ -25,8 +25,11 @@ def write(tmp_path: Path, web: str) -> Path:
 
 
 def test_a_missing_secret_is_refused_at_start_with_one_line(tmp_path, capsys):
-    config = write(tmp_path, f'[web]\npublic_url = "{PUBLIC_URL}"\nsecret_env = "BANTIN_TEST_NO_SUCH_SECRET"\n'
-                             f'admin_password_env = "{ADMIN_HASH_ENV}"\n')
+    config = write(
+        tmp_path,
+        f'[web]\npublic_url = "{PUBLIC_URL}"\nsecret_env = "BANTIN_TEST_NO_SUCH_SECRET"\n'
+        f'admin_password_env = "{ADMIN_HASH_ENV}"\n',
+    )
     status, out, err = run(capsys, "--config", str(config), "web", "--port", str(free_port()))
     assert status == 2
     assert err.count("\n") == 1 and "signing secret" in err and "BANTIN_TEST_NO_SUCH_SECRET" in err
@@ -34,8 +37,11 @@ def test_a_missing_secret_is_refused_at_start_with_one_line(tmp_path, capsys):
 
 
 def test_a_missing_admin_credential_is_refused_at_start_with_one_line(tmp_path, capsys):
-    config = write(tmp_path, f'[web]\npublic_url = "{PUBLIC_URL}"\nsecret_env = "{SECRET_ENV}"\n'
-                             'admin_password_env = "BANTIN_TEST_NO_SUCH_HASH"\n')
+    config = write(
+        tmp_path,
+        f'[web]\npublic_url = "{PUBLIC_URL}"\nsecret_env = "{SECRET_ENV}"\n'
+        'admin_password_env = "BANTIN_TEST_NO_SUCH_HASH"\n',
+    )
     status, _, err = run(capsys, "--config", str(config), "web")
     assert status == 2
     assert err.count("\n") == 1 and "admin credential" in err and "--hash-password" in err
@@ -75,11 +81,17 @@ def test_service_unit_web_runs_bantin_web_on_loopback(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_bantin_web_serves_on_loopback_and_stops_on_sigterm(tmp_path):
-    config = write(tmp_path, f'[web]\npublic_url = "{PUBLIC_URL}"\nsecret_env = "{SECRET_ENV}"\n'
-                             f'admin_password_env = "{ADMIN_HASH_ENV}"\n')
+    config = write(
+        tmp_path,
+        f'[web]\npublic_url = "{PUBLIC_URL}"\nsecret_env = "{SECRET_ENV}"\nadmin_password_env = "{ADMIN_HASH_ENV}"\n',
+    )
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "crawler", "--config", str(config), "web", "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crawler", "--config", str(config), "web", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         answer = None
         for _ in range(300):

@@ -112,8 +112,12 @@ def test_a_form_without_its_token_or_with_another_readers_changes_nothing(site):
 
 def test_unknown_forged_and_old_secret_prefs_links_lead_nowhere_and_echo_nothing(site):
     token = make_token(SECRET, "prefs", AN)
-    for path in ("/r/" + token[:-1] + ("A" if token[-1] != "A" else "B"), "/r/" + make_token(SECRET, "unsubscribe", AN),
-                 "/r/" + make_token(b"an older secret of the same length.....", "prefs", AN), "/r/%3Cscript%3E"):
+    for path in (
+        "/r/" + token[:-1] + ("A" if token[-1] != "A" else "B"),
+        "/r/" + make_token(SECRET, "unsubscribe", AN),
+        "/r/" + make_token(b"an older secret of the same length.....", "prefs", AN),
+        "/r/%3Cscript%3E",
+    ):
         page = site.client.get(path)
         assert page.status_code == 404
         assert urlsplit(path).path.rsplit("/", 1)[1] not in page.text and "<script>" not in page.text
@@ -124,8 +128,12 @@ def test_unknown_forged_and_old_secret_prefs_links_lead_nowhere_and_echo_nothing
 
 def _one_click(site, path: str, **kwargs):
     # A mail provider's POST: no cookies, no Origin we know, cross-site.
-    return site.client.post(path, headers={"origin": "https://mail.example.net", "sec-fetch-site": "cross-site"},
-                            follow_redirects=False, **kwargs)
+    return site.client.post(
+        path,
+        headers={"origin": "https://mail.example.net", "sec-fetch-site": "cross-site"},
+        follow_redirects=False,
+        **kwargs,
+    )
 
 
 def test_one_click_unsubscribes_idempotently_with_200_and_no_redirect(site):
@@ -152,8 +160,13 @@ def test_forged_and_unknown_one_click_tokens_get_the_same_answer_and_change_noth
         session.query(ReaderPreference).delete()
         session.query(ReaderEvent).delete()
     token = make_token(SECRET, "unsubscribe", BINH)
-    for forged in (token[:-2], token + "x", make_token(SECRET, "prefs", BINH), "A" * 22,
-                   make_token(b"rotated secret, rotated secret, rotated", "unsubscribe", BINH)):
+    for forged in (
+        token[:-2],
+        token + "x",
+        make_token(SECRET, "prefs", BINH),
+        "A" * 22,
+        make_token(b"rotated secret, rotated secret, rotated", "unsubscribe", BINH),
+    ):
         answer = _one_click(site, f"/u/{forged}", data={"List-Unsubscribe": "One-Click"})
         assert (answer.status_code, answer.text) == (valid.status_code, valid.text)
         assert forged not in answer.text
@@ -171,8 +184,10 @@ def test_the_confirmation_page_changes_nothing_and_is_the_same_for_every_token(s
 
 
 def test_the_digest_link_unsubscribes_the_reader_it_was_sent_to_and_no_other(site):
-    previews = {p.recipient: message_from_bytes(p.eml_bytes, policy=policy.default)
-                for p in build_previews(site.config, site.database, now=NOW)}
+    previews = {
+        p.recipient: message_from_bytes(p.eml_bytes, policy=policy.default)
+        for p in build_previews(site.config, site.database, now=NOW)
+    }
     header = str(previews[AN]["List-Unsubscribe"])
     url = header.split(",")[0].strip("<> ")
     assert previews[AN]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"

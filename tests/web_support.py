@@ -18,7 +18,7 @@ from tests.digest_support import NOW, PUBLIC_URL, SECRET_ENV, config_text, make_
 ADMIN_PASSWORD = "correct horse battery staple"
 ADMIN_HASH_ENV = "BANTIN_TEST_WEB_ADMIN_HASH"
 os.environ.setdefault(ADMIN_HASH_ENV, hash_password(ADMIN_PASSWORD))
-WEB = (f'[web]\npublic_url = "{PUBLIC_URL}"\nsecret_env = "{SECRET_ENV}"\nadmin_password_env = "{ADMIN_HASH_ENV}"\n')
+WEB = f'[web]\npublic_url = "{PUBLIC_URL}"\nsecret_env = "{SECRET_ENV}"\nadmin_password_env = "{ADMIN_HASH_ENV}"\n'
 OUTLETS = {"nhandan": "Báo Nhân Dân", "vietnamplus": "VietnamPlus", "tienphong": "Tiền Phong"}
 # What a browser sends with a form posted from one of the app's own pages.
 SAME_ORIGIN = {"origin": PUBLIC_URL, "sec-fetch-site": "same-origin"}
@@ -55,8 +55,12 @@ class Site:
 
     def login(self, password: str = ADMIN_PASSWORD, next_path: str = "/admin"):
         page = self.client.get("/login")
-        return self.client.post("/login", data={"csrf": form_token(page.text), "password": password,
-                                                "next": next_path}, headers=SAME_ORIGIN, follow_redirects=False)
+        return self.client.post(
+            "/login",
+            data={"csrf": form_token(page.text), "password": password, "next": next_path},
+            headers=SAME_ORIGIN,
+            follow_redirects=False,
+        )
 
 
 def web_config(database_url: str, *, web: str = WEB, extra: str = "", port: int = 25) -> Config:
@@ -70,8 +74,15 @@ def web_config_text(database_url: str, *, web: str = WEB, extra: str = "", port:
 def make_site(database: Database, config: Config | None = None, *, clocks: Clocks | None = None) -> Site:
     config = config or web_config(database.url)
     clocks = clocks or Clocks()
-    web = WebApp(config=config, database=database, settings=WebSettings.from_config(config), outlets=OUTLETS,
-                 clock=clocks.utc, wall=clocks.wall, monotonic=clocks.monotonic)
+    web = WebApp(
+        config=config,
+        database=database,
+        settings=WebSettings.from_config(config),
+        outlets=OUTLETS,
+        clock=clocks.utc,
+        wall=clocks.wall,
+        monotonic=clocks.monotonic,
+    )
     client = TestClient(create_app(web), base_url=PUBLIC_URL)
     return Site(config, database, web, client, clocks)
 

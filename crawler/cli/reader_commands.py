@@ -30,10 +30,17 @@ def list_recipients(app: App, output_format: str) -> None:
     if output_format == "table" and not readers:
         click.echo("no recipients configured: add [[recipients]] to the configuration")
         return
-    rows = [{
-        "email": reader.email, "name": reader.recipient.name, "state": reader.state,
-        "topics": list(reader.topics), "source": reader.source,
-        "language": reader.recipient.language or config.digest.language,
-        "unsubscribed_at": reader.unsubscribed_at, "updated_at": reader.updated_at,
-    } for reader in readers]
+    rows = [
+        {
+            "email": reader.email,
+            "name": reader.recipient.name,
+            "state": reader.state,
+            "topics": list(reader.topics),
+            "source": reader.source,
+            "language": reader.recipient.language or config.digest.language,
+            "unsubscribed_at": reader.unsubscribed_at,
+            "updated_at": reader.updated_at,
+        }
+        for reader in readers
+    ]
     emit_rows(rows, ["email", "name", "state", "topics", "source", "language", "updated_at"], output_format)

@@ -9,11 +9,19 @@ from crawler.errors import UsageError
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on (keep 127.0.0.1 behind a reverse proxy).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (keep 127.0.0.1 behind a reverse proxy).",
+)
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
-@click.option("--hash-password", "hash_only", is_flag=True,
-              help="Ask for an admin password and print its argon2 hash (for web.admin_password_env/_file).")
+@click.option(
+    "--hash-password",
+    "hash_only",
+    is_flag=True,
+    help="Ask for an admin password and print its argon2 hash (for web.admin_password_env/_file).",
+)
 @pass_app
 def web(app: App, host: str, port: int, hash_only: bool) -> None:
     """Serve the web interface in the foreground: one process beside `bantin serve`.
@@ -34,8 +42,17 @@ def web(app: App, host: str, port: int, hash_only: bool) -> None:
     click.echo(f"bantin web on http://{host}:{port}/ (public URL: {app.config.web.public_url or 'not set'})", err=True)
     # One worker, no proxy headers: the peer address is the socket's (a trusted proxy's forwarding is
     # read by the app itself, only from web.trusted_proxies).
-    uvicorn.run(web_app, host=host, port=port, workers=1, proxy_headers=False, server_header=False,
-                date_header=True, log_level="info" if not app.debug else "debug", access_log=False)
+    uvicorn.run(
+        web_app,
+        host=host,
+        port=port,
+        workers=1,
+        proxy_headers=False,
+        server_header=False,
+        date_header=True,
+        log_level="info" if not app.debug else "debug",
+        access_log=False,
+    )
 
 
 def build_web_app(app: App):

@@ -35,8 +35,15 @@ BACKTEST_MAX_DAYS = 3660
 
 
 def _login_page(web: WebApp, request: Request, *, nonce: str, next_path: str, error: str | None, status: int = 200):
-    response = web.page(request, "login.html", status=status, form_token=csrf_token(web.settings, f"login:{nonce}"),
-                        next_path=next_path, error=error, password_login=web.settings.admin_hash is not None)
+    response = web.page(
+        request,
+        "login.html",
+        status=status,
+        form_token=csrf_token(web.settings, f"login:{nonce}"),
+        next_path=next_path,
+        error=error,
+        password_login=web.settings.admin_hash is not None,
+    )
     response.set_cookie(LOGIN_COOKIE, nonce, **cookie_options(web.settings, 3600))
     return response
 
@@ -68,8 +75,9 @@ def login(web: WebApp, request: Request, form: Form | None) -> Response:
 
 def logout(web: WebApp, request: Request, form: Form | None) -> Response:
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/", secure=web.settings.secure_cookies, httponly=True,
-                           samesite="strict")
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", secure=web.settings.secure_cookies, httponly=True, samesite="strict"
+    )
     return response
 
 
@@ -107,8 +115,11 @@ def _segments(text: str, spans: list[tuple[int, int]]) -> list[dict[str, Any]]:
 
 def _snippet(hit: Hit) -> list[dict[str, Any]]:
     before, found, after = hit.snippet_parts
-    return [part for part in ({"text": before, "hit": False}, {"text": found, "hit": True},
-                              {"text": after, "hit": False}) if part["text"]]
+    return [
+        part
+        for part in ({"text": before, "hit": False}, {"text": found, "hit": True}, {"text": after, "hit": False})
+        if part["text"]
+    ]
 
 
 def _summary(web: WebApp, row, hits: list[Hit] | None = None) -> dict[str, Any]:
@@ -116,9 +127,13 @@ def _summary(web: WebApp, row, hits: list[Hit] | None = None) -> dict[str, Any]:
     title_spans = [(hit.start, hit.end) for hit in hits if hit.field == "title"]
     other = next((hit for hit in hits if hit.field != "title"), None)
     return {
-        "id": row.id, "site": row.site, "outlet": web.outlets.get(row.site, row.site),
-        "title": _segments(row.title, title_spans), "url": safe_url(row.url),
-        "published": _local(web, row.published_at), "sapo": row.sapo,
+        "id": row.id,
+        "site": row.site,
+        "outlet": web.outlets.get(row.site, row.site),
+        "title": _segments(row.title, title_spans),
+        "url": safe_url(row.url),
+        "published": _local(web, row.published_at),
+        "sapo": row.sapo,
         "snippet": {"field": other.field, "parts": _snippet(other)} if other else None,
     }
 
@@ -149,8 +164,13 @@ def articles(web: WebApp, request: Request, form: Form | None) -> Response:
             except QueryError as exc:
                 error = str(exc)
             else:
-                found = matching_articles(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)),
-                                          sites=sites, after=after)
+                found = matching_articles(
+                    session,
+                    tree,
+                    lambda row: matcher.carried(ArticleFields.from_article(row)),
+                    sites=sites,
+                    after=after,
+                )
                 for row, _carried in found:
                     if len(rows) == PAGE_SIZE:
                         more = True
@@ -161,8 +181,17 @@ def articles(web: WebApp, request: Request, form: Form | None) -> Response:
             more = len(page) > PAGE_SIZE
             rows = [_summary(web, row) for row in page[:PAGE_SIZE]]
     next_params = {"q": query, "site": site, "before": rows[-1]["id"]} if more and rows else None
-    return web.page(request, "articles.html", admin=web.admin(request), query=query, site=site, error=error,
-                    rows=rows, next_params=next_params, outlets=sorted(web.outlets.items()))
+    return web.page(
+        request,
+        "articles.html",
+        admin=web.admin(request),
+        query=query,
+        site=site,
+        error=error,
+        rows=rows,
+        next_params=next_params,
+        outlets=sorted(web.outlets.items()),
+    )
 
 
 def article(web: WebApp, request: Request, form: Form | None) -> Response:
@@ -173,23 +202,41 @@ def article(web: WebApp, request: Request, form: Form | None) -> Response:
         row = session.get(ArticleRow, article_id)
         if row is None:
             return web.message(request, "not_found", status=404, admin=web.admin(request))
-        sources = session.scalars(select(ArticleSource).where(ArticleSource.article_id == row.id)
-                                  .order_by(ArticleSource.first_seen_at)).all()
+        sources = session.scalars(
+            select(ArticleSource).where(ArticleSource.article_id == row.id).order_by(ArticleSource.first_seen_at)
+        ).all()
         matches = session.scalars(select(Match).where(Match.article_id == row.id).order_by(Match.topic)).all()
         data = {
-            "title": row.title, "url": safe_url(row.url), "site": row.site,
-            "outlet": web.outlets.get(row.site, row.site), "external_id": row.external_id,
-            "published": _local(web, row.published_at), "changed": _local(web, row.changed_at),
-            "version": row.version, "author": row.author, "sapo": row.sapo, "body": row.body.split("\n"),
-            "category": list(row.category or []), "tags": list(row.tags or []), "extractor": row.extractor,
+            "title": row.title,
+            "url": safe_url(row.url),
+            "site": row.site,
+            "outlet": web.outlets.get(row.site, row.site),
+            "external_id": row.external_id,
+            "published": _local(web, row.published_at),
+            "changed": _local(web, row.changed_at),
+            "version": row.version,
+            "author": row.author,
+            "sapo": row.sapo,
+            "body": row.body.split("\n"),
+            "category": list(row.category or []),
+            "tags": list(row.tags or []),
+            "extractor": row.extractor,
         }
-        source_rows = [{"source": s.source, "first_seen": _local(web, s.first_seen_at),
-                        "last_seen": _local(web, s.last_seen_at)} for s in sources]
-        match_rows = [{"topic": m.topic, "matched_at": _local(web, m.matched_at),
-                       "hits": [{"term": h.term, "field": h.field, "negated": h.negated, "parts": _snippet(h)}
-                                for h in m.hits]} for m in matches]
-    return web.page(request, "article.html", admin=web.admin(request), a=data, sources=source_rows,
-                    matches=match_rows)
+        source_rows = [
+            {"source": s.source, "first_seen": _local(web, s.first_seen_at), "last_seen": _local(web, s.last_seen_at)}
+            for s in sources
+        ]
+        match_rows = [
+            {
+                "topic": m.topic,
+                "matched_at": _local(web, m.matched_at),
+                "hits": [
+                    {"term": h.term, "field": h.field, "negated": h.negated, "parts": _snippet(h)} for h in m.hits
+                ],
+            }
+            for m in matches
+        ]
+    return web.page(request, "article.html", admin=web.admin(request), a=data, sources=source_rows, matches=match_rows)
 
 
 # -- topics -----------------------------------------------------------------------------------
@@ -221,9 +268,12 @@ def topics(web: WebApp, request: Request, form: Form | None) -> Response:
             else:
                 widest = max(found.per_day.values(), default=1)
                 result = {
-                    "scanned": found.scanned, "matched": found.matched,
-                    "per_day": [{"day": day, "count": count, "width": max(1, round(count * 100 / widest))}
-                                for day, count in sorted(found.per_day.items())],
+                    "scanned": found.scanned,
+                    "matched": found.matched,
+                    "per_day": [
+                        {"day": day, "count": count, "width": max(1, round(count * 100 / widest))}
+                        for day, count in sorted(found.per_day.items())
+                    ],
                     "terms": found.terms.most_common(),
                     "articles": [_summary(web, item.row, item.hits) for item in found.articles],
                     "more": max(0, found.matched - len(found.articles)),
@@ -233,13 +283,27 @@ def topics(web: WebApp, request: Request, form: Form | None) -> Response:
         row = stored.get(topic.name)
         version = TopicSpec(topic.name, topic.query, topic.accents).version
         key = topic_feed_key(web, topic.name)
-        rows.append({
-            "name": topic.name, "query": topic.query, "matches": counts.get(topic.name, 0),
-            "current": row is not None and row.matched_version == version,
-            "atom": f"{base}/feeds/topic/{key}.atom", "json": f"{base}/feeds/topic/{key}.json",
-        })
-    return web.page(request, "topics.html", admin=web.admin(request), topics=rows, query=query, days=days,
-                    whole=whole, result=result, error=error)
+        rows.append(
+            {
+                "name": topic.name,
+                "query": topic.query,
+                "matches": counts.get(topic.name, 0),
+                "current": row is not None and row.matched_version == version,
+                "atom": f"{base}/feeds/topic/{key}.atom",
+                "json": f"{base}/feeds/topic/{key}.json",
+            }
+        )
+    return web.page(
+        request,
+        "topics.html",
+        admin=web.admin(request),
+        topics=rows,
+        query=query,
+        days=days,
+        whole=whole,
+        result=result,
+        error=error,
+    )
 
 
 # -- readers and digests ----------------------------------------------------------------------
@@ -250,14 +314,28 @@ def _readers_page(web: WebApp, request: Request, *, notice: str | None = None, s
     from crawler.store.models import OutboxMessage
 
     with web.database.session(write=False) as session:
-        readers = [{"email": r.email, "name": r.recipient.name, "state": r.state, "topics": list(r.topics),
-                    "source": r.source} for r in effective_readers(web.config, session)]
-        outbox = [{"id": m.id, "recipient": m.recipient, "date": m.digest_date.isoformat(), "kind": m.kind,
-                   "status": m.status, "attempts": m.attempts, "subject": m.subject, "error": m.last_error,
-                   "sent": _local(web, m.sent_at), "next": _local(web, m.next_attempt_at)}
-                  for m in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(100))]
-    return web.page(request, "readers.html", status=status, admin=web.admin(request), readers=readers,
-                    outbox=outbox, notice=notice)
+        readers = [
+            {"email": r.email, "name": r.recipient.name, "state": r.state, "topics": list(r.topics), "source": r.source}
+            for r in effective_readers(web.config, session)
+        ]
+        outbox = [
+            {
+                "id": m.id,
+                "recipient": m.recipient,
+                "date": m.digest_date.isoformat(),
+                "kind": m.kind,
+                "status": m.status,
+                "attempts": m.attempts,
+                "subject": m.subject,
+                "error": m.last_error,
+                "sent": _local(web, m.sent_at),
+                "next": _local(web, m.next_attempt_at),
+            }
+            for m in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(100))
+        ]
+    return web.page(
+        request, "readers.html", status=status, admin=web.admin(request), readers=readers, outbox=outbox, notice=notice
+    )
 
 
 def readers(web: WebApp, request: Request, form: Form | None) -> Response:

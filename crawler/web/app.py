@@ -144,8 +144,16 @@ class WebApp:
 
     # -- answers ------------------------------------------------------------------------------
 
-    def page(self, request: Request, template: str, *, status: int = 200, language: str | None = None,
-             admin: str | None = None, **data: Any) -> HTMLResponse:
+    def page(
+        self,
+        request: Request,
+        template: str,
+        *,
+        status: int = 200,
+        language: str | None = None,
+        admin: str | None = None,
+        **data: Any,
+    ) -> HTMLResponse:
         language = language or self.language(request)
         context = {
             "t": translator(language),
@@ -159,12 +167,20 @@ class WebApp:
         response = HTMLResponse(self.templates.get_template(template).render(context), status_code=status)
         response.headers["cache-control"] = "no-store"
         if request.query_params.get("lang") in LANGUAGES:
-            response.set_cookie(LANG_COOKIE, language, max_age=365 * 86400, path="/",
-                                secure=self.settings.secure_cookies, httponly=True, samesite="lax")
+            response.set_cookie(
+                LANG_COOKIE,
+                language,
+                max_age=365 * 86400,
+                path="/",
+                secure=self.settings.secure_cookies,
+                httponly=True,
+                samesite="lax",
+            )
         return response
 
-    def message(self, request: Request, key: str, *, status: int, language: str | None = None,
-                admin: str | None = None) -> HTMLResponse:
+    def message(
+        self, request: Request, key: str, *, status: int, language: str | None = None, admin: str | None = None
+    ) -> HTMLResponse:
         """A page with one sentence; it never echoes anything the request carried."""
         return self.page(request, "message.html", status=status, language=language, admin=admin, message_key=key)
 
@@ -277,6 +293,8 @@ def create_app(web: WebApp) -> Starlette:
         Mount("/static", StaticFiles(directory=str(resources.files("crawler.web") / "static")), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed})
+    # One spelling per page: /admin/ is not /admin (no redirect that a path trick could ride on).
+    app.router.redirect_slashes = False
     app.state.web = web
     app.add_middleware(Guard, web=web)
     return app

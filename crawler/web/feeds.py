@@ -80,7 +80,8 @@ def feed_entries(
     matches: dict[int, list[Match]] = {}
     if rows:
         for match in session.scalars(
-            select(Match).where(Match.article_id.in_([row.id for row in rows]), Match.topic.in_(list(topics)))
+            select(Match)
+            .where(Match.article_id.in_([row.id for row in rows]), Match.topic.in_(list(topics)))
             .order_by(Match.topic)
         ):
             matches.setdefault(match.article_id, []).append(match)
@@ -88,18 +89,20 @@ def feed_entries(
     for row in rows:
         found = matches.get(row.id, [])
         hit = next((hit for match in found for hit in match.hits if not hit.negated), None)
-        entries.append(Entry(
-            id=entry_id(row.site, row.external_id),
-            title=xml_text(row.title),
-            url=safe_url(row.url),
-            outlet=xml_text(outlets.get(row.site, row.site)),
-            author=xml_text(row.author),
-            published=row.published_at,
-            updated=max(row.changed_at, *(match.matched_at for match in found)) if found else row.changed_at,
-            sapo=xml_text(row.sapo),
-            snippet=_snippet(hit),
-            topics=tuple(xml_text(match.topic) for match in found),
-        ))
+        entries.append(
+            Entry(
+                id=entry_id(row.site, row.external_id),
+                title=xml_text(row.title),
+                url=safe_url(row.url),
+                outlet=xml_text(outlets.get(row.site, row.site)),
+                author=xml_text(row.author),
+                published=row.published_at,
+                updated=max(row.changed_at, *(match.matched_at for match in found)) if found else row.changed_at,
+                sapo=xml_text(row.sapo),
+                snippet=_snippet(hit),
+                topics=tuple(xml_text(match.topic) for match in found),
+            )
+        )
     return entries
 
 
@@ -109,7 +112,8 @@ def feed_stamp(session: Session, topics: Sequence[str]) -> tuple[int, datetime |
         return 0, None
     count, matched_at, changed_at = session.execute(
         select(func.count(), func.max(Match.matched_at), func.max(ArticleRow.changed_at))
-        .select_from(Match).join(ArticleRow, ArticleRow.id == Match.article_id)
+        .select_from(Match)
+        .join(ArticleRow, ArticleRow.id == Match.article_id)
         .where(Match.topic.in_(list(topics)))
     ).one()
     newest = max((moment for moment in (matched_at, changed_at) if moment is not None), default=None)
@@ -127,8 +131,11 @@ def _snippet(hit: Hit | None) -> tuple[str, str, str] | None:
 
 def entry_html(entry: Entry, zone: tzinfo) -> str:
     """The entry's body as HTML built from escaped text: outlet and time, sapo, the matched snippet."""
-    parts = [Markup("<p><b>{}</b>{}</p>").format(
-        entry.outlet, Markup(" · {}").format(_local(entry.published, zone)) if entry.published else "")]
+    parts = [
+        Markup("<p><b>{}</b>{}</p>").format(
+            entry.outlet, Markup(" · {}").format(_local(entry.published, zone)) if entry.published else ""
+        )
+    ]
     if entry.sapo:
         parts.append(Markup("<p>{}</p>").format(entry.sapo))
     if entry.snippet:
@@ -155,8 +162,14 @@ class _Atom(Atom1Feed):
 def atom_feed(entries: Sequence[Entry], meta: FeedMeta, zone: tzinfo) -> bytes:
     updated = max((entry.updated for entry in entries), default=_EPOCH).astimezone(zone)
     feed = _Atom(
-        title=xml_text(meta.title), link=meta.home_url, description="", language=meta.language,
-        feed_url=meta.self_url, feed_guid=meta.self_url, author_name="bantin", updated=updated,
+        title=xml_text(meta.title),
+        link=meta.home_url,
+        description="",
+        language=meta.language,
+        feed_url=meta.self_url,
+        feed_guid=meta.self_url,
+        author_name="bantin",
+        updated=updated,
     )
     for entry in entries:
         feed.add_item(
@@ -207,4 +220,3 @@ def json_feed(entries: Sequence[Entry], meta: FeedMeta, zone: tzinfo) -> bytes:
 def feed_etag(*parts: object) -> str:
     """A strong validator from what the feed is built of (its topics, their matches, the format, the language)."""
     return '"' + hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()[:32] + '"'
-

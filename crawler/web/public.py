@@ -41,8 +41,9 @@ def readyz(web: WebApp, request: Request, form: Form | None) -> Response:
 def metrics(web: WebApp, request: Request, form: Form | None) -> Response:
     from crawler.web.metrics import exposition
 
-    if web.admin(request) is None and not peer_in(request.client.host if request.client else None,
-                                                  web.settings.metrics_networks):
+    if web.admin(request) is None and not peer_in(
+        request.client.host if request.client else None, web.settings.metrics_networks
+    ):
         return web.message(request, "forbidden", status=403)
     body, content_type = exposition(web.database, now=web.clock())
     return Response(body, media_type=content_type, headers={"cache-control": "no-store"})
@@ -67,9 +68,14 @@ def _preferences_page(web: WebApp, request: Request, token: str, email: str, *, 
     feed = make_token(web.settings.secret, "feed", email)
     base = web.base_url(request)
     return web.page(
-        request, "preferences.html", status=status, language=_reader_language(web, email),
+        request,
+        "preferences.html",
+        status=status,
+        language=_reader_language(web, email),
         topics=[{"name": name, "checked": topic_key(name) in chosen} for name in offered_topics(web.config)],
-        paused=reader.state == "paused", subscribed=reader.state != "unsubscribed", saved=saved,
+        paused=reader.state == "paused",
+        subscribed=reader.state != "unsubscribed",
+        saved=saved,
         form_token=csrf_token(web.settings, f"reader:{token}"),
         feeds={"atom": f"{base}/feeds/reader/{feed}.atom", "json": f"{base}/feeds/reader/{feed}.json"},
     )
@@ -94,9 +100,19 @@ def save_preferences(web: WebApp, request: Request, form: Form | None) -> Respon
     if not csrf_valid(web.settings, f"reader:{token}", form.get("csrf")):
         return web.message(request, "forbidden", status=403, language=_reader_language(web, email))
     try:
-        _with_retry(web, lambda session: store_preferences(
-            session, web.config, email, topics=form.getlist("topic"), paused="paused" in form,
-            subscribed="subscribed" in form, now=web.clock(), via="preferences"))
+        _with_retry(
+            web,
+            lambda session: store_preferences(
+                session,
+                web.config,
+                email,
+                topics=form.getlist("topic"),
+                paused="paused" in form,
+                subscribed="subscribed" in form,
+                now=web.clock(),
+                via="preferences",
+            ),
+        )
     except ValueError:
         return web.message(request, "forbidden", status=400, language=_reader_language(web, email))
     return _preferences_page(web, request, token, email, saved=True)
@@ -135,8 +151,9 @@ def topic_feed_key(web: WebApp, name: str) -> str:
 
 
 def _topic_for_key(web: WebApp, key: str) -> str | None:
-    return subject_for_key(web.settings.secret, "topic-feed", key,
-                           {topic.name: topic_key(topic.name) for topic in web.config.topics})
+    return subject_for_key(
+        web.settings.secret, "topic-feed", key, {topic.name: topic_key(topic.name) for topic in web.config.topics}
+    )
 
 
 def topic_atom(web: WebApp, request: Request, form: Form | None) -> Response:
@@ -161,8 +178,7 @@ def _topic_feed(web: WebApp, request: Request, fmt: str) -> Response:
     if name is None:
         return PlainTextResponse("no such feed\n", status_code=404)
     path = f"/feeds/topic/{key}.{fmt}"
-    return _feed(web, request, fmt, [name], title=f"bantin — {name}", path=path,
-                 language=web.config.digest.language)
+    return _feed(web, request, fmt, [name], title=f"bantin — {name}", path=path, language=web.config.digest.language)
 
 
 def _reader_feed(web: WebApp, request: Request, fmt: str) -> Response:
@@ -174,18 +190,23 @@ def _reader_feed(web: WebApp, request: Request, fmt: str) -> Response:
         reader = effective_reader(web.config, session, email)
     language = _reader_language(web, email)
     title = "bantin — " + ", ".join(reader.topics)
-    return _feed(web, request, fmt, list(reader.topics), title=title, path=f"/feeds/reader/{token}.{fmt}",
-                 language=language)
+    return _feed(
+        web, request, fmt, list(reader.topics), title=title, path=f"/feeds/reader/{token}.{fmt}", language=language
+    )
 
 
-def _feed(web: WebApp, request: Request, fmt: str, topics: list[str], *, title: str, path: str,
-          language: str) -> Response:
+def _feed(
+    web: WebApp, request: Request, fmt: str, topics: list[str], *, title: str, path: str, language: str
+) -> Response:
     with web.database.session(write=False) as session:
         count, newest = feed_stamp(session, topics)
         tag = feed_etag(fmt, language, title, topics, count, newest.isoformat() if newest else None)
         modified = newest or datetime(1970, 1, 1, tzinfo=UTC)
-        headers = {"etag": tag, "last-modified": format_datetime(modified.astimezone(UTC), usegmt=True),
-                   "cache-control": "private, no-cache"}
+        headers = {
+            "etag": tag,
+            "last-modified": format_datetime(modified.astimezone(UTC), usegmt=True),
+            "cache-control": "private, no-cache",
+        }
         if _not_modified(request, tag, modified):
             return Response(status_code=304, headers=headers)
         entries = feed_entries(session, topics, web.outlets)

@@ -32,8 +32,7 @@ MAX_BODY_BYTES = 64 * 1024
 
 # No script, no inline style, nothing from elsewhere; forms post only here; never framed.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 SECURITY_HEADERS = {
     "content-security-policy": CONTENT_SECURITY_POLICY,
@@ -64,14 +63,17 @@ class WebSettings:
         web = config.web
         secret = web.secret()
         if secret is None:
-            raise ConfigError(f"the web app needs its signing secret: set ${web.secret_env} or web.secret_file",
-                              key="web.secret_env")
+            raise ConfigError(
+                f"the web app needs its signing secret: set ${web.secret_env} or web.secret_file", key="web.secret_env"
+            )
         admin_hash = web.admin_password_hash()
         if admin_hash is None and not web.admin_proxy_header:
             raise ConfigError(
                 f"the web app needs an admin credential: set ${web.admin_password_env} (or "
                 "web.admin_password_file) to an argon2 hash from `bantin web --hash-password`, or "
-                "web.admin_proxy_header with web.trusted_proxies", key="web.admin_password_env")
+                "web.admin_proxy_header with web.trusted_proxies",
+                key="web.admin_password_env",
+            )
         return cls(
             secret=secret,
             admin_hash=admin_hash,
