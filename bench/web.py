@@ -11,7 +11,9 @@ deployed), logs in, then runs `--clients` threads on keep-alive connections that
 * search: the archive search with the topic query language (a common phrase, a rare one, a folded word);
 * feed: the topic's Atom feed, built in full (no If-None-Match).
 
-Prints p50/p95/max end-to-end latency per kind against the targets. A benchmark, not a test.
+Prints per kind the server's own time (its Server-Timing header: from the request's arrival to the
+response's start) against the targets, and the end-to-end latency a client saw, queueing behind the
+other clients included. A benchmark, not a test.
 """
 
 from __future__ import annotations
@@ -53,16 +55,22 @@ def _free_port() -> int:
 
 
 def _config_text(url: str, port: int) -> str:
-    return (f'[storage]\ndatabase_url = "{url}"\n'
-            f'[web]\npublic_url = "http://127.0.0.1:{port}"\nsecret_env = "BENCH_WEB_SECRET"\n'
-            'admin_password_env = "BENCH_WEB_ADMIN_HASH"\n'
-            f"[[topics]]\nname = \"{TOPIC}\"\nquery = '{COMMON}'\n")
+    return (
+        f'[storage]\ndatabase_url = "{url}"\n'
+        f'[web]\npublic_url = "http://127.0.0.1:{port}"\nsecret_env = "BENCH_WEB_SECRET"\n'
+        'admin_password_env = "BENCH_WEB_ADMIN_HASH"\n'
+        f"[[topics]]\nname = \"{TOPIC}\"\nquery = '{COMMON}'\n"
+    )
 
 
 def _start(config_path: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, "BENCH_WEB_SECRET": SECRET, "BENCH_WEB_ADMIN_HASH": hash_password(PASSWORD)}
-    process = subprocess.Popen([sys.executable, "-m", "crawler", "--config", str(config_path), "-q", "web",
-                                "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crawler", "--config", str(config_path), "-q", "web", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     for _ in range(600):
         try:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
@@ -85,9 +93,16 @@ def _login(port: int) -> str:
     nonce = re.search(r"bantin_login=([^;]+)", response.getheader("set-cookie", "")).group(1)
     token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
     body = urlencode({"csrf": token, "password": PASSWORD, "next": "/admin"})
-    connection.request("POST", "/login", body=body, headers={
-        "content-type": "application/x-www-form-urlencoded", "cookie": f"bantin_login={nonce}",
-        "origin": f"http://127.0.0.1:{port}"})
+    connection.request(
+        "POST",
+        "/login",
+        body=body,
+        headers={
+            "content-type": "application/x-www-form-urlencoded",
+            "cookie": f"bantin_login={nonce}",
+            "origin": f"http://127.0.0.1:{port}",
+        },
+    )
     response = connection.getresponse()
     response.read()
     session = re.search(r"bantin_admin=([^;]+)", response.getheader("set-cookie", ""))
@@ -109,8 +124,10 @@ def _plan(count: int, requests: int, feed_path: str, rng: random.Random) -> list
     return plan
 
 
-def _run(port: int, cookie: str, plan: list[tuple[str, str]], clients: int) -> dict[str, list[float]]:
+def _run(port: int, cookie: str, plan: list[tuple[str, str]], clients: int):
+    """(end-to-end ms, server ms from its Server-Timing header) per kind of request."""
     times: dict[str, list[float]] = {kind: [] for kind in TARGETS_MS}
+    server: dict[str, list[float]] = {kind: [] for kind in TARGETS_MS}
     failures: list[str] = []
     lock = threading.Lock()
     work = iter(plan)
@@ -128,10 +145,13 @@ def _run(port: int, cookie: str, plan: list[tuple[str, str]], clients: int) -> d
             response = connection.getresponse()
             response.read()
             elapsed = (time.perf_counter() - started) * 1000
+            timing = re.search(r"dur=([\d.]+)", response.getheader("server-timing", ""))
             with lock:
-                if response.status != 200:
+                if response.status != 200 or timing is None:
                     failures.append(f"{response.status} {path}")
+                    continue
                 times[kind].append(elapsed)
+                server[kind].append(float(timing.group(1)))
         connection.close()
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
@@ -141,7 +161,7 @@ def _run(port: int, cookie: str, plan: list[tuple[str, str]], clients: int) -> d
         thread.join()
     if failures:
         raise SystemExit(f"{len(failures)} request(s) failed, e.g. {failures[:3]}")
-    return times
+    return times, server
 
 
 def _p95(values: list[float]) -> float:
@@ -176,21 +196,16 @@ def main(argv: list[str] | None = None) -> int:
         feed_path = f"/feeds/topic/{make_key(SECRET.encode(), 'topic-feed', topic_key(TOPIC))}.atom"
         # One untimed round warms the caches (SQLite pages, compiled statements, templates).
         _run(port, cookie, _plan(args.articles, 5, feed_path, random.Random(1)), 1)
-        began = time.perf_counter()
-        times = _run(port, cookie, _plan(args.articles, args.requests, feed_path, random.Random(0)), args.clients)
-        wall = time.perf_counter() - began
+        # Side by side in one run: one client alone (the app's own cost), then all of them at once.
+        for clients, requests in ((1, max(1, args.requests // 4)), (args.clients, args.requests)):
+            began = time.perf_counter()
+            times, server = _run(
+                port, cookie, _plan(args.articles, requests, feed_path, random.Random(clients)), clients
+            )
+            _report(times, server, clients, time.perf_counter() - began, args.articles)
     finally:
         process.terminate()
         process.wait(timeout=30)
-    total = sum(len(values) for values in times.values())
-    print(f"\n{args.clients} concurrent clients, {total} requests in {wall:.1f} s ({total / wall:.0f}/s), "
-          f"one uvicorn worker, {args.articles} articles")
-    print(f"  {'kind':8} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'target p95':>11}")
-    for kind, values in times.items():
-        p95 = _p95(values)
-        verdict = "ok" if p95 <= TARGETS_MS[kind] else "OVER"
-        print(f"  {kind:8} {len(values):5d} {statistics.median(values):8.1f} {p95:8.1f} {max(values):8.1f} "
-              f"{'<= ' + str(TARGETS_MS[kind]):>11} {verdict}")
     if args.keep:
         print(f"kept {folder}")
     else:
@@ -198,6 +213,31 @@ def main(argv: list[str] | None = None) -> int:
 
         shutil.rmtree(folder, ignore_errors=True)
     return 0
+
+
+def _report(
+    times: dict[str, list[float]], server: dict[str, list[float]], clients: int, wall: float, articles: int
+) -> None:
+    total = sum(len(values) for values in times.values())
+    print(
+        f"\n{clients} concurrent client(s), {total} requests in {wall:.1f} s ({total / wall:.0f}/s), "
+        f"one uvicorn worker, {articles} articles"
+    )
+    print(
+        f"  {'kind':8} {'n':>5} {'server p50':>11} {'server p95':>11} {'target':>8}   "
+        f"{'end-to-end p50':>15} {'p95':>8} {'max':>8}  (ms)"
+    )
+    for kind, values in times.items():
+        p95 = _p95(server[kind])
+        verdict = "ok" if p95 <= TARGETS_MS[kind] else "OVER"
+        print(
+            f"  {kind:8} {len(values):5d} {statistics.median(server[kind]):11.1f} {p95:11.1f} "
+            f"{'<= ' + str(TARGETS_MS[kind]):>8} {verdict:4} {statistics.median(values):15.1f} {_p95(values):8.1f} "
+            f"{max(values):8.1f}"
+        )
+    print(
+        "  (server: the app's own time per request, Server-Timing; end-to-end: what a client waited, queueing included)"
+    )
 
 
 if __name__ == "__main__":

@@ -272,6 +272,8 @@ def test_every_page_carries_a_strict_csp_and_no_script(site):
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["referrer-policy"] == "no-referrer"
         assert "<script" not in response.text.lower() and "style=" not in response.text
+        # The server's time is shown only where it cannot tell a valid token or password from a forged one.
+        assert ("server-timing" in response.headers) == path.startswith("/admin"), path
 
 
 def test_hostile_titles_links_and_topic_names_render_inert(database, tmp_path):

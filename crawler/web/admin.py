@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import load_only
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -27,6 +28,8 @@ from crawler.web.security import (
 from reports.digest import safe_url
 
 PAGE_SIZE = 50
+# What a list shows: the bodies (most of a row's bytes) stay in the database.
+LISTED_COLUMNS = ("id", "site", "title", "url", "published_at", "sapo")
 BACKTEST_TITLES = 50
 BACKTEST_MAX_DAYS = 3660
 
@@ -142,6 +145,10 @@ def _local(web: WebApp, moment) -> str:
     return moment.astimezone(web.config.schedule.tz).strftime("%d/%m/%Y %H:%M") if moment else "—"
 
 
+def _matched(result) -> list[Hit] | None:
+    return result.hits if result.matched else None
+
+
 def articles(web: WebApp, request: Request, form: Form | None) -> Response:
     from crawler.query import parse_query
     from crawler.store.archive import article_query, matching_articles
@@ -167,17 +174,20 @@ def articles(web: WebApp, request: Request, form: Form | None) -> Response:
                 found = matching_articles(
                     session,
                     tree,
-                    lambda row: matcher.carried(ArticleFields.from_article(row)),
+                    # One scan per candidate: the verdict carries the hits the page highlights.
+                    lambda row: _matched(matcher.explain(ArticleFields.from_article(row))),
                     sites=sites,
                     after=after,
                 )
-                for row, _carried in found:
+                for row, hits in found:
                     if len(rows) == PAGE_SIZE:
                         more = True
                         break
-                    rows.append(_summary(web, row, matcher.explain(ArticleFields.from_article(row)).hits))
+                    rows.append(_summary(web, row, hits))
         else:
-            page = session.scalars(article_query(sites=sites, after=after).limit(PAGE_SIZE + 1)).all()
+            listed = load_only(*(getattr(ArticleRow, column) for column in LISTED_COLUMNS))
+            listing = article_query(sites=sites, after=after).options(listed)
+            page = session.scalars(listing.limit(PAGE_SIZE + 1)).all()
             more = len(page) > PAGE_SIZE
             rows = [_summary(web, row) for row in page[:PAGE_SIZE]]
     next_params = {"q": query, "site": site, "before": rows[-1]["id"]} if more and rows else None

@@ -13,6 +13,8 @@ import hashlib
 import io
 import json
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -20,7 +22,7 @@ from datetime import UTC, datetime, tzinfo
 from feedgenerator import Atom1Feed
 from markupsafe import Markup
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from crawler.matching import Hit
 from crawler.store.models import ArticleRow, Match
@@ -30,6 +32,7 @@ FEED_ENTRIES = 50
 # XML 1.0 refuses these (and lone surrogates); the feed libraries raise on them.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ENTRY_COLUMNS = ("id", "site", "external_id", "title", "url", "author", "published_at", "changed_at", "sapo")
 
 
 def xml_text(value: str | None) -> str:
@@ -72,6 +75,7 @@ def feed_entries(
         return []
     newest = (
         select(ArticleRow)
+        .options(load_only(*(getattr(ArticleRow, column) for column in _ENTRY_COLUMNS)))
         .where(ArticleRow.id.in_(select(Match.article_id).where(Match.topic.in_(list(topics)))))
         .order_by(ArticleRow.published_at.desc().nulls_last(), ArticleRow.id.desc())
         .limit(limit)
@@ -220,3 +224,25 @@ def json_feed(entries: Sequence[Entry], meta: FeedMeta, zone: tzinfo) -> bytes:
 def feed_etag(*parts: object) -> str:
     """A strong validator from what the feed is built of (its topics, their matches, the format, the language)."""
     return '"' + hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()[:32] + '"'
+
+
+class FeedCache:
+    """The last feeds built, by URL and validator: a reader that sends no If-None-Match costs no rebuild."""
+
+    def __init__(self, size: int = 128):
+        self.size = size
+        self._bodies: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, path: str, tag: str) -> bytes | None:
+        with self._lock:
+            body = self._bodies.get((path, tag))
+            if body is not None:
+                self._bodies.move_to_end((path, tag))
+            return body
+
+    def put(self, path: str, tag: str, body: bytes) -> None:
+        with self._lock:
+            self._bodies[(path, tag)] = body
+            while len(self._bodies) > self.size:
+                self._bodies.popitem(last=False)

@@ -209,13 +209,17 @@ def _feed(
         }
         if _not_modified(request, tag, modified):
             return Response(status_code=304, headers=headers)
+        media_type = ATOM_TYPE if fmt == "atom" else JSON_FEED_TYPE
+        body = web.feeds.get(path, tag)
+        if body is not None:
+            return Response(body, media_type=media_type, headers=headers)
         entries = feed_entries(session, topics, web.outlets)
     base = web.base_url(request)
     meta = FeedMeta(title=title, self_url=base + path, home_url=base + "/", language=language)
     zone = web.config.schedule.tz
-    if fmt == "atom":
-        return Response(atom_feed(entries, meta, zone), media_type=ATOM_TYPE, headers=headers)
-    return Response(json_feed(entries, meta, zone), media_type=JSON_FEED_TYPE, headers=headers)
+    body = atom_feed(entries, meta, zone) if fmt == "atom" else json_feed(entries, meta, zone)
+    web.feeds.put(path, tag, body)
+    return Response(body, media_type=media_type, headers=headers)
 
 
 def _not_modified(request: Request, tag: str, modified: datetime) -> bool:
