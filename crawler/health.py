@@ -85,7 +85,7 @@ def collect_status(
     service = _service_state(service_lease, now, stamp)
     schedule = _schedule(config, now, stamp)
 
-    warnings: list[dict[str, str]] = []
+    warnings: list[dict[str, str | None]] = []
 
     def warn(code: str, message: str, site: str | None = None, *, since: datetime | None = None) -> None:
         # `since`: when the condition began, as far as the ledger tells (None: unknown or never).

@@ -145,7 +145,9 @@ def render_text(report: dict[str, Any]) -> str:
     lines.append(f"Archive index: {report['index']['state']}")
     if report["warnings"]:
         lines.append(f"Health: {len(report['warnings'])} warning(s)")
-        lines.extend(f"  ! {warning['message']}" for warning in report["warnings"])
+        for warning in report["warnings"]:
+            since = f" (since {human_time(warning['since'])})" if warning.get("since") else ""
+            lines.append(f"  ! {warning['message']}{since}")
     else:
         lines.append("Health: OK")
     return "\n".join(lines)

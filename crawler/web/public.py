@@ -16,6 +16,7 @@ from crawler.readers import save_preferences as store_preferences
 from crawler.tokens import make_key, make_token, normalise_address, reader_for_token, subject_for_key
 from crawler.web.app import Form, WebApp
 from crawler.web.feeds import FeedMeta, atom_feed, feed_entries, feed_etag, feed_stamp, json_feed
+from crawler.web.i18n import LANGUAGES
 from crawler.web.security import csrf_token, csrf_valid, peer_in
 
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
@@ -56,7 +57,10 @@ def _reader(web: WebApp, purpose: str, token: str) -> str | None:
     return reader_for_token(web.settings.secret, purpose, token, [r.email for r in web.config.recipients])
 
 
-def _reader_language(web: WebApp, email: str) -> str:
+def _reader_language(web: WebApp, email: str, request: Request | None = None) -> str:
+    """The language the reader asked for on the page (?lang=), else the one their digest is in."""
+    if request is not None and request.query_params.get("lang") in LANGUAGES:
+        return request.query_params["lang"]
     recipient = next(r for r in web.config.recipients if normalise_address(r.email) == normalise_address(email))
     return recipient.language or web.config.digest.language
 
@@ -71,7 +75,7 @@ def _preferences_page(web: WebApp, request: Request, token: str, email: str, *, 
         request,
         "preferences.html",
         status=status,
-        language=_reader_language(web, email),
+        language=_reader_language(web, email, request),
         topics=[{"name": name, "checked": topic_key(name) in chosen} for name in offered_topics(web.config)],
         paused=reader.state == "paused",
         subscribed=reader.state != "unsubscribed",
@@ -98,7 +102,7 @@ def save_preferences(web: WebApp, request: Request, form: Form | None) -> Respon
     if email is None:
         return web.message(request, "invalid_link", status=404)
     if not csrf_valid(web.settings, f"reader:{token}", form.get("csrf")):
-        return web.message(request, "forbidden", status=403, language=_reader_language(web, email))
+        return web.message(request, "forbidden", status=403, language=_reader_language(web, email, request))
     try:
         _with_retry(
             web,
@@ -114,7 +118,7 @@ def save_preferences(web: WebApp, request: Request, form: Form | None) -> Respon
             ),
         )
     except ValueError:
-        return web.message(request, "forbidden", status=400, language=_reader_language(web, email))
+        return web.message(request, "forbidden", status=400, language=_reader_language(web, email, request))
     return _preferences_page(web, request, token, email, saved=True)
 
 
@@ -130,17 +134,17 @@ def _with_retry(web: WebApp, change) -> None:
 
 def unsubscribe_form(web: WebApp, request: Request, form: Form | None) -> Response:
     # Mail scanners follow links: a GET only shows the button, whatever the token.
-    return web.page(request, "unsubscribe.html", language=web.config.digest.language, done=False)
+    return web.page(request, "unsubscribe.html", done=False)
 
 
 def one_click_unsubscribe(web: WebApp, request: Request, form: Form | None) -> Response:
     """RFC 8058: idempotent, 200, no redirect; a forged or unknown token gets the very same answer."""
     if not web.reader_limit.allow(f"unsubscribe:{web.peer(request)}"):
-        return web.message(request, "login_limited", status=429, language=web.config.digest.language)
+        return web.message(request, "login_limited", status=429)
     email = _reader(web, "unsubscribe", request.path_params["token"])
     if email is not None:
         _with_retry(web, lambda session: unsubscribe(session, email, now=web.clock(), via="one-click"))
-    return web.page(request, "unsubscribe.html", language=web.config.digest.language, done=True)
+    return web.page(request, "unsubscribe.html", done=True)
 
 
 # -- feeds ------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -207,8 +208,14 @@ class RateLimiter:
     seconds: float
     clock: Callable[[], float] = time.monotonic
     _events: dict[str, deque] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def allow(self, key: str) -> bool:
+        # Handlers run in a thread pool.
+        with self._lock:
+            return self._allow(key)
+
+    def _allow(self, key: str) -> bool:
         now = self.clock()
         events = self._events.setdefault(key, deque())
         while events and events[0] <= now - self.seconds:
