@@ -61,6 +61,9 @@ def test_upgrading_from_0003_adds_the_reader_tables_and_changes_nothing_else(dat
             assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0004"
         tables = set(inspect(database.engine).get_table_names())
         assert {"reader_preferences", "reader_events"} <= tables
+        if database.dialect == "postgresql":
+            indexes = {index["name"] for index in inspect(database.engine).get_indexes("articles")}
+            assert "ix_articles_newest_first" in indexes
         assert _rows(database_url) == before
         # Every reader of the file is as the file says until they choose otherwise.
         recipients = "".join(

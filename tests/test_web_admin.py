@@ -185,3 +185,24 @@ def test_metrics_are_refused_to_anonymous_peers_outside_the_listed_networks(data
     site = make_site(database)
     # The test client's peer is "testclient", in no network.
     assert site.client.get("/metrics").status_code == 403
+
+
+def test_newest_pages_along_the_index_equal_the_archive_order_with_undated_last(site):
+    from crawler.store.archive import article_query, newest_articles
+    from crawler.store.models import ArticleRow
+
+    for n in range(7):
+        site.archive.article(f"Bài cùng giờ {n}", topics={}, published=NOW - timedelta(days=2))
+    with site.database.session() as session:
+        for key in (1001, 1005, 1009):
+            session.get(ArticleRow, key).published_at = None
+    with site.database.session() as session:
+        expected = [row.id for row in session.scalars(article_query())]
+        walked, after = [], None
+        while True:
+            page = newest_articles(session, after=after, limit=3)
+            walked += [row.id for row in page]
+            if len(page) < 3:
+                break
+            after = page[-1]
+    assert walked == expected and expected[-3:] == [1009, 1005, 1001]

@@ -151,7 +151,7 @@ def _matched(result) -> list[Hit] | None:
 
 def articles(web: WebApp, request: Request, form: Form | None) -> Response:
     from crawler.query import parse_query
-    from crawler.store.archive import article_query, matching_articles
+    from crawler.store.archive import matching_articles, newest_articles
     from crawler.store.models import ArticleRow
 
     params = request.query_params
@@ -186,8 +186,7 @@ def articles(web: WebApp, request: Request, form: Form | None) -> Response:
                     rows.append(_summary(web, row, hits))
         else:
             listed = load_only(*(getattr(ArticleRow, column) for column in LISTED_COLUMNS))
-            listing = article_query(sites=sites, after=after).options(listed)
-            page = session.scalars(listing.limit(PAGE_SIZE + 1)).all()
+            page = newest_articles(session, sites=sites, after=after, limit=PAGE_SIZE + 1, options=[listed])
             more = len(page) > PAGE_SIZE
             rows = [_summary(web, row) for row in page[:PAGE_SIZE]]
     next_params = {"q": query, "site": site, "before": rows[-1]["id"]} if more and rows else None

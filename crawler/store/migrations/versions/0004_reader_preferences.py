@@ -6,6 +6,11 @@ Create Date: 2026-12-02
 
 Two new tables; nothing existing changes. A database without rows in them
 behaves exactly as before: every reader gets what the file says.
+
+On PostgreSQL also the index of the archive's newest-first order (published
+desc, undated last, then id desc): the plain published_at index cannot serve
+NULLS LAST descending, so every archive page sorted the whole table. SQLite
+serves that order from its published_at index already.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from crawler.store.index import NEWEST_FIRST_INDEX
 from crawler.store.models import UTCDateTime
 
 revision = "0004"
@@ -42,6 +48,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reader_events")),
     )
     op.create_index(op.f("ix_reader_events_recipient"), "reader_events", ["recipient"])
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"CREATE INDEX {NEWEST_FIRST_INDEX} ON articles (published_at DESC NULLS LAST, id DESC)")
 
 
 def downgrade() -> None:
