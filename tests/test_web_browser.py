@@ -14,7 +14,7 @@ import pytest
 
 from crawler.store import Database
 from crawler.tokens import make_token
-from tests.digest_support import CNHT, QN, SECRET, SECRET_ENV, free_port, standard_archive
+from tests.digest_support import CNHT, QN, SECRET, SECRET_ENV, free_port, hit, standard_archive
 from tests.web_support import ADMIN_HASH_ENV, ADMIN_PASSWORD, OUTLETS, web_config
 
 BROWSER = next((path for name in ("chromium", "chromium-browser") if (path := shutil.which(name))), None)
@@ -35,7 +35,13 @@ def server(tmp_path):
     port = free_port()
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     database = Database(url)
-    standard_archive(database)
+    archive = standard_archive(database)
+    # The traps for a narrow screen: a long unbroken word, a long link, a long snippet.
+    archive.article(
+        "Quảng Ninh " + "Siêuđặcbiệtdàikhôngcókhoảngtrắng" * 4,
+        url="https://nhandan.vn/" + "a" * 200,
+        topics={QN: [hit("Quảng Ninh", "body", "Quảng Ninh https://example.org/" + "b" * 150)]},
+    )
     web = (
         f'[web]\npublic_url = "http://127.0.0.1:{port}"\nsecret_env = "{SECRET_ENV}"\n'
         f'admin_password_env = "{ADMIN_HASH_ENV}"\n'
