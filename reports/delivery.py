@@ -74,7 +74,8 @@ _UNKNOWN_TAG = re.compile(r" \[outcome unknown (\d+)x\]$")
 @dataclass(slots=True)
 class RecipientResult:
     email: str
-    # sent | failed | pending | empty (nothing owed, no message) | paused | unsubscribed | no topics (the reader's choice)
+    # sent | failed | pending | empty (nothing owed, no message) | paused | unsubscribed | no topics (the reader's
+    # choice) | cancelled (queued, then the reader paused or unsubscribed)
     status: str
     items: int
     error: str = ""
@@ -229,7 +230,8 @@ def run_digest(
             readers = effective_readers(config, session)
         for reader in readers:
             if not reader.receives:
-                run.results.append(RecipientResult(reader.email, "no topics" if reader.state == ACTIVE else reader.state, 0))
+                why = "no topics" if reader.state == ACTIVE else reader.state
+                run.results.append(RecipientResult(reader.email, why, 0))
                 continue
             recipient = reader.as_recipient()
             try:
@@ -419,6 +421,9 @@ def _send_due(
     only_ids: list[int] | None = None,
 ) -> list[RecipientResult]:
     configured = {recipient_key(r.email): r.email for r in config.recipients}
+    with database.session(write=False) as session:
+        # A message queued before its reader paused or unsubscribed is not sent after (its articles stay owed).
+        stopped = {recipient_key(r.email): r.state for r in effective_readers(config, session) if r.state != ACTIVE}
     with database.session() as session:
         query = select(OutboxMessage.id).where(OutboxMessage.status == "pending").order_by(OutboxMessage.id)
         if only_ids is not None:
@@ -441,6 +446,11 @@ def _send_due(
                 results.append(
                     RecipientResult(shown_email, "failed", items, "recipient is no longer in the configuration", **info)
                 )
+                continue
+            if recipient in stopped and only_ids is None:
+                why = f"not sent: the reader {'unsubscribed' if stopped[recipient] == UNSUBSCRIBED else 'paused'}"
+                _finish(database, row_id, "cancelled", now, error=why)
+                results.append(RecipientResult(shown_email, "cancelled", items, why, **info))
                 continue
             if transport_error is not None:
                 results.append(

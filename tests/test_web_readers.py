@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from email import message_from_bytes, policy
 from urllib.parse import urlsplit
 
@@ -214,3 +215,26 @@ def test_one_click_is_rate_limited_per_client_and_the_window_moves(site):
     assert answers[:30] == [200] * 30 and answers[30] == 429
     site.clocks.advance(61)
     assert _one_click(site, "/u/forged-again").status_code == 200
+
+
+def test_a_message_waiting_for_a_retry_is_not_sent_once_its_reader_unsubscribed(site):
+    from crawler.store.models import OutboxMessage
+    from reports.delivery import retry_pending
+
+    sink, stop = smtp_sink()
+    try:
+        config = web_config(site.database.url, port=sink.port)
+        site = make_site(site.database, config)
+        # Greylisted: every attempt of this run gets a 4xx, so An's digest waits for a retry.
+        sink.replies = ["451 4.7.1 try again later"] * 2
+        first = {r.email: r.status for r in run_digest(config, site.database, now=NOW).results}
+        assert first[AN] == "pending"
+        _one_click(site, unsubscribe_path(AN), data={"List-Unsubscribe": "One-Click"})
+        later = retry_pending(config, site.database, now=NOW + timedelta(hours=1))
+        assert [(r.email, r.status) for r in later.results] == [(AN, "cancelled")]
+        with site.database.session() as session:
+            row = session.scalars(select(OutboxMessage).where(OutboxMessage.recipient == "an@example.org")).one()
+            assert row.status == "cancelled" and "unsubscribed" in row.last_error
+        assert [m for m in sink.messages if AN in str(message_from_bytes(m, policy=policy.default)["To"])] == []
+    finally:
+        stop()

@@ -189,7 +189,7 @@ class Match(Base):
 
 
 class OutboxMessage(Base):
-    """One digest message for one recipient: pending -> sending -> sent | failed."""
+    """One digest message for one recipient: pending -> sending -> sent | failed (| cancelled: the reader stopped)."""
 
     __tablename__ = "outbox"
     __table_args__ = (UniqueConstraint("digest_key", "recipient"), Index(None, "status", "next_attempt_at"))

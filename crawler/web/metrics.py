@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from crawler.store import Database
 from crawler.store.models import ArticleRow, CrawlRun, JobRun, OutboxMessage, ReaderPreference
 
-OUTBOX_STATES = ("pending", "sending", "sent", "failed")
+OUTBOX_STATES = ("pending", "sending", "sent", "failed", "cancelled")
 
 
 class _ArchiveCollector:
