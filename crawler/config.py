@@ -316,7 +316,7 @@ class WebConfig(_Section):
         return value
 
     @model_validator(mode="after")
-    def _proxy_needs_networks(self) -> "WebConfig":
+    def _proxy_needs_networks(self) -> WebConfig:
         if self.admin_proxy_header and not self.trusted_proxies:
             raise _KeyedError("web.trusted_proxies", "admin_proxy_header needs the networks of the proxy that sets it")
         return self

@@ -75,8 +75,10 @@ def collect_status(
             .order_by(OutboxMessage.updated_at.desc())
             .limit(50)
         ).all()
-        failing = [(row.recipient, row.status, row.attempts, row.last_error, row.next_attempt_at, row.updated_at)
-                   for row in failing]
+        failing = [
+            (row.recipient, row.status, row.attempts, row.last_error, row.next_attempt_at, row.updated_at)
+            for row in failing
+        ]
         from crawler.store.index import INDEX_VERSION, index_status
 
         archive_index = index_status(session)
@@ -138,7 +140,9 @@ def collect_status(
                         site,
                         since=_streak_start(
                             recent_runs[site],
-                            lambda run: any(found[:2] == (code, source) for found in _source_warnings(run, everyday)),
+                            lambda run, key=(code, source), everyday=everyday: any(
+                                found[:2] == key for found in _source_warnings(run, everyday)
+                            ),
                         ),
                     )
             for source, since in _silent_sources(history, now, quiet_days):
@@ -163,8 +167,12 @@ def collect_status(
     for run in running:
         why = _stale_reason(run, now)
         if why:
-            warn("crawl_stale", f"{run.site}: crawl #{run.id} is still marked running but {why}", run.site,
-                 since=run.heartbeat_at or run.started_at)
+            warn(
+                "crawl_stale",
+                f"{run.site}: crawl #{run.id} is still marked running but {why}",
+                run.site,
+                since=run.heartbeat_at or run.started_at,
+            )
     failed_rows = [row for row in failing if row[1] == "failed"]
     retrying = [row for row in failing if row[1] == "pending"]
     if failed_rows:
@@ -251,8 +259,10 @@ def _recent_finished(session, site: str, limit: int = 50):
     from crawler.store.models import CrawlRun
 
     return session.scalars(
-        select(CrawlRun).where(CrawlRun.site == site, CrawlRun.status != "running")
-        .order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc()).limit(limit)
+        select(CrawlRun)
+        .where(CrawlRun.site == site, CrawlRun.status != "running")
+        .order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc())
+        .limit(limit)
     ).all()
 
 

@@ -145,7 +145,9 @@ def _compose(
     digest = build_digest(session, config, recipient, now=now)
     unsubscribe = links.unsubscribe(recipient.email)
     digest, rendered = render_within(
-        digest, max_html_kb=config.digest.max_html_kb, unsubscribe=unsubscribe[0] or unsubscribe[1],
+        digest,
+        max_html_kb=config.digest.max_html_kb,
+        unsubscribe=unsubscribe[0] or unsubscribe[1],
         preferences=links.preferences(recipient.email),
     )
     key = _next_digest_key(session, recipient.email, digest.digest_date)

@@ -14,8 +14,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 def test_web_benchmark_prints_server_and_end_to_end_figures():
-    result = subprocess.run([sys.executable, "-m", "bench.web", "--articles", "400", "--requests", "8",
-                             "--clients", "4"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.web", "--articles", "400", "--requests", "8", "--clients", "4"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     for clients in (1, 4):
         assert re.search(rf"^{clients} concurrent client\(s\), \d+ requests", result.stdout, re.M), result.stdout

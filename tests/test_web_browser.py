@@ -14,6 +14,7 @@ import pytest
 
 from crawler.store import Database
 from crawler.tokens import make_token
+from spiders.registry import everyday_sources
 from tests.digest_support import CNHT, QN, SECRET, SECRET_ENV, free_port, hit, standard_archive
 from tests.web_support import ADMIN_HASH_ENV, ADMIN_PASSWORD, OUTLETS, web_config
 
@@ -48,7 +49,13 @@ def server(tmp_path):
     )
     config = web_config(url, web=web)
     app = create_app(
-        WebApp(config=config, database=database, settings=WebSettings.from_config(config), outlets=OUTLETS)
+        WebApp(
+            config=config,
+            database=database,
+            settings=WebSettings.from_config(config),
+            outlets=OUTLETS,
+            everyday_sources=everyday_sources,
+        )
     )
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=uv.run, daemon=True)

@@ -13,6 +13,7 @@ from crawler.config import Config
 from crawler.store import Database
 from crawler.web import WebApp, create_app
 from crawler.web.security import WebSettings, hash_password
+from spiders.registry import everyday_sources
 from tests.digest_support import NOW, PUBLIC_URL, SECRET_ENV, config_text, make_config
 
 ADMIN_PASSWORD = "correct horse battery staple"
@@ -79,6 +80,7 @@ def make_site(database: Database, config: Config | None = None, *, clocks: Clock
         database=database,
         settings=WebSettings.from_config(config),
         outlets=OUTLETS,
+        everyday_sources=everyday_sources,
         clock=clocks.utc,
         wall=clocks.wall,
         monotonic=clocks.monotonic,

@@ -59,9 +59,17 @@ def build_web_app(app: App):
     """The ASGI app for this configuration; a missing secret or admin credential raises ConfigError."""
     from crawler.web import WebApp, create_app
     from crawler.web.security import WebSettings
-    from spiders.registry import sites
+    from spiders.registry import everyday_sources, sites
 
     config = app.config
     settings = WebSettings.from_config(config)
     outlets = {site_id: site.name for site_id, site in sites().items()}
-    return create_app(WebApp(config=config, database=app.database, settings=settings, outlets=outlets))
+    return create_app(
+        WebApp(
+            config=config,
+            database=app.database,
+            settings=settings,
+            outlets=outlets,
+            everyday_sources=everyday_sources,
+        )
+    )

@@ -70,7 +70,11 @@ def _after(row: ArticleRow):
 
 
 def newest_articles(
-    session: Session, *, sites: Iterable[str] | None = None, after: ArticleRow | None = None, limit: int,
+    session: Session,
+    *,
+    sites: Iterable[str] | None = None,
+    after: ArticleRow | None = None,
+    limit: int,
     options: Sequence[Any] = (),
 ) -> list[ArticleRow]:
     """One page of ``article_query``'s order (newest first, undated last), read along an index.
@@ -84,8 +88,9 @@ def newest_articles(
         dated = article_query(sites=sites).where(ArticleRow.published_at.is_not(None))
         if after is not None:
             moment = after.published_at
-            dated = dated.where(ArticleRow.published_at <= moment,
-                                or_(ArticleRow.published_at < moment, ArticleRow.id < after.id))
+            dated = dated.where(
+                ArticleRow.published_at <= moment, or_(ArticleRow.published_at < moment, ArticleRow.id < after.id)
+            )
         rows = list(session.scalars(dated.options(*options).limit(limit)))
         if len(rows) == limit:
             return rows

@@ -90,7 +90,7 @@ def logout(web: WebApp, request: Request, form: Form | None) -> Response:
 def status(web: WebApp, request: Request, form: Form | None) -> Response:
     from crawler.health import collect_status
 
-    report = collect_status(web.config, web.database, now=web.clock())
+    report = collect_status(web.config, web.database, now=web.clock(), everyday_sources=web.everyday_sources)
     for site in report["sites"]:
         site["name"] = web.outlets.get(site["site"], site["site"])
         site["warning_list"] = [w for w in report["warnings"] if w.get("site") == site["site"]]

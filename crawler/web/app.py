@@ -10,9 +10,9 @@ session (or a trusted proxy's header) and, for unsafe methods, the form token.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import resources
 from typing import Any
 from urllib.parse import quote
@@ -27,6 +27,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from crawler.clock import utcnow
 from crawler.config import Config
 from crawler.store import Database
 from crawler.web.feeds import FeedCache
@@ -80,7 +81,9 @@ class WebApp:
     settings: WebSettings
     # Outlet names by site id (from the site registry, given by the composition root).
     outlets: dict[str, str]
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # The sources every crawl of a site reads (the site registry's, given by the composition root too).
+    everyday_sources: Callable[[str], Sequence[str]]
+    clock: Callable[[], datetime] = utcnow
     wall: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
     login_limit: RateLimiter = field(init=False)
