@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from crawler.store.models import CrawlRun
+from spiders.registry import everyday_sources
 from tests.digest_support import CNHT, NOW, QN, standard_archive
 from tests.web_support import SAME_ORIGIN, form_token, make_site, smtp_sink, web_config
 
@@ -67,7 +68,9 @@ def test_status_since_comes_from_the_ledger(site):
                 counts={},
             )
         )
-    report = collect_status(site.config, site.database, now=NOW + timedelta(minutes=20))
+    report = collect_status(
+        site.config, site.database, now=NOW + timedelta(minutes=20), everyday_sources=everyday_sources
+    )
     failed = next(w for w in report["warnings"] if w["code"] == "crawl_failed")
     # The streak of failures began with the first failed run after the last good one.
     assert failed["since"] == (NOW + timedelta(minutes=5)).astimezone(site.config.schedule.tz).isoformat()
