@@ -212,7 +212,7 @@ def collect_status(
         "digest_jobs": [_digest_job(run, stamp) for run in digest_jobs],
         "digests": [{"date": day, **digests_by_date[day]} for day in recent_dates],
         "outbox": {
-            **{key: outbox_counts.get(key, 0) for key in ("pending", "sending", "sent", "failed")},
+            **{key: outbox_counts.get(key, 0) for key in ("pending", "sending", "sent", "failed", "cancelled")},
             "last_sent_at": stamp(last_sent),
         },
         "index": {

@@ -235,6 +235,14 @@ def test_a_message_waiting_for_a_retry_is_not_sent_once_its_reader_unsubscribed(
         with site.database.session() as session:
             row = session.scalars(select(OutboxMessage).where(OutboxMessage.recipient == "an@example.org")).one()
             assert row.status == "cancelled" and "unsubscribed" in row.last_error
+        # bantin status counts it apart: neither pending nor failed.
+        from crawler.health import collect_status
+        from spiders.registry import everyday_sources
+
+        outbox = collect_status(config, site.database, now=NOW + timedelta(hours=1), everyday_sources=everyday_sources)[
+            "outbox"
+        ]
+        assert (outbox["cancelled"], outbox["pending"], outbox["failed"]) == (1, 0, 0)
         assert [m for m in sink.messages if AN in str(message_from_bytes(m, policy=policy.default)["To"])] == []
     finally:
         stop()
