@@ -7,6 +7,7 @@ refused with the file, the key and what is wrong (exit status 2 at the CLI).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 import unicodedata
@@ -294,6 +295,31 @@ class WebConfig(_Section):
     public_url: str = ""
     secret_env: str = "BANTIN_WEB_SECRET"
     secret_file: str = ""
+    # The admin password's argon2 hash (`bantin web --hash-password` makes one), from env or a file.
+    admin_password_env: str = "BANTIN_WEB_ADMIN_HASH"
+    admin_password_file: str = ""
+    # Or a reverse proxy that authenticated the admin names them in this header, honoured
+    # only from these networks (CIDR).
+    admin_proxy_header: str = ""
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # Who may read /metrics without logging in.
+    metrics_networks: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+
+    @field_validator("trusted_proxies", "metrics_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not a network such as 10.0.0.0/8 or ::1/128") from None
+        return value
+
+    @model_validator(mode="after")
+    def _proxy_needs_networks(self) -> WebConfig:
+        if self.admin_proxy_header and not self.trusted_proxies:
+            raise _KeyedError("web.trusted_proxies", "admin_proxy_header needs the networks of the proxy that sets it")
+        return self
 
     @field_validator("public_url")
     @classmethod
@@ -325,6 +351,25 @@ class WebConfig(_Section):
         if len(value) < MIN_SECRET_CHARS:
             raise ConfigError(f"the secret is too short: use at least {MIN_SECRET_CHARS} random characters", key=key)
         return value.encode("utf-8")
+
+    def admin_password_hash(self) -> str | None:
+        """The admin password's argon2 hash from the environment or a file (None: no password login)."""
+        value, key = _secret_value(self.admin_password_env, self.admin_password_file, "web.admin_password")
+        if not value:
+            return None
+        if not value.startswith("$argon2"):
+            raise ConfigError("not an argon2 hash: make one with `bantin web --hash-password`", key=key)
+        return value
+
+
+def _secret_value(env: str, file: str, key: str) -> tuple[str, str]:
+    """(value, the key it came from) of a secret kept in a file or an environment variable."""
+    if file:
+        try:
+            return Path(file).expanduser().read_text(encoding="utf-8").strip(), f"{key}_file"
+        except OSError as exc:
+            raise ConfigError(f"cannot read the file: {exc.strerror}", key=f"{key}_file") from None
+    return (os.environ.get(env, "").strip() if env else ""), f"{key}_env"
 
 
 class TopicConfig(_Section):

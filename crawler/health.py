@@ -51,6 +51,7 @@ def collect_status(
         crawled = set(session.scalars(select(CrawlRun.site).distinct()))
         site_ids = followed + sorted(crawled - set(followed))
         per_site = {site: _site_runs(session, site, now) for site in site_ids}
+        recent_runs = {site: _recent_finished(session, site) for site in site_ids}
         stored = articles_per_site(session)
         running = session.scalars(select(CrawlRun).where(CrawlRun.status == "running")).all()
         digest_jobs = session.scalars(
@@ -74,7 +75,10 @@ def collect_status(
             .order_by(OutboxMessage.updated_at.desc())
             .limit(50)
         ).all()
-        failing = [(row.recipient, row.status, row.attempts, row.last_error, row.next_attempt_at) for row in failing]
+        failing = [
+            (row.recipient, row.status, row.attempts, row.last_error, row.next_attempt_at, row.updated_at)
+            for row in failing
+        ]
         from crawler.store.index import INDEX_VERSION, index_status
 
         archive_index = index_status(session)
@@ -83,10 +87,11 @@ def collect_status(
     service = _service_state(service_lease, now, stamp)
     schedule = _schedule(config, now, stamp)
 
-    warnings: list[dict[str, str]] = []
+    warnings: list[dict[str, str | None]] = []
 
-    def warn(code: str, message: str, site: str | None = None) -> None:
-        warnings.append({"code": code, "message": message, **({"site": site} if site else {})})
+    def warn(code: str, message: str, site: str | None = None, *, since: datetime | None = None) -> None:
+        # `since`: when the condition began, as far as the ledger tells (None: unknown or never).
+        warnings.append({"code": code, "message": message, **({"site": site} if site else {}), "since": stamp(since)})
 
     if service_lease is not None and not service["running"]:
         warn(
@@ -94,6 +99,7 @@ def collect_status(
             f"the service on {service_lease.host} (pid {service_lease.pid}) stopped sending "
             f"heartbeats at {human_time(stamp(service_lease.heartbeat_at))} "
             "without shutting down (crashed or killed?)",
+            since=service_lease.heartbeat_at,
         )
     sites: list[dict[str, Any]] = []
     for site in site_ids:
@@ -108,6 +114,7 @@ def collect_status(
                     "no_recent_crawl",
                     f"{site}: no successful crawl since {human_time(stamp(last_good.finished_at))}",
                     site,
+                    since=last_good.finished_at,
                 )
             if last_finished is not None and last_finished.status == "degraded":
                 warn(
@@ -115,16 +122,29 @@ def collect_status(
                     f"{site}: the last crawl (#{last_finished.id}) was degraded: "
                     f"{last_finished.message or 'see its errors'}",
                     site,
+                    since=_streak_start(recent_runs[site], lambda run: run.status == "degraded"),
                 )
             elif last_finished is not None and last_finished.status == "failed":
                 warn(
                     "crawl_failed",
                     f"{site}: the last crawl (#{last_finished.id}) failed: {last_finished.message or 'see its errors'}",
                     site,
+                    since=_streak_start(recent_runs[site], lambda run: run.status == "failed"),
                 )
             if last_finished is not None:
-                for code, message in _source_warnings(last_finished, everyday_sources(site)):
-                    warn(code, f"{site}: {message}", site)
+                everyday = everyday_sources(site)
+                for code, source, message in _source_warnings(last_finished, everyday):
+                    warn(
+                        code,
+                        f"{site}: {message}",
+                        site,
+                        since=_streak_start(
+                            recent_runs[site],
+                            lambda run, key=(code, source), everyday=everyday: any(
+                                found[:2] == key for found in _source_warnings(run, everyday)
+                            ),
+                        ),
+                    )
             for source, since in _silent_sources(history, now, quiet_days):
                 warn(
                     "source_silent",
@@ -132,6 +152,7 @@ def collect_status(
                     + (f"since {human_time(stamp(since))}" if since else f"in {quiet_days}+ days")
                     + " (the feed or page may have moved)",
                     site,
+                    since=since,
                 )
         sites.append(
             {
@@ -146,23 +167,30 @@ def collect_status(
     for run in running:
         why = _stale_reason(run, now)
         if why:
-            warn("crawl_stale", f"{run.site}: crawl #{run.id} is still marked running but {why}", run.site)
+            warn(
+                "crawl_stale",
+                f"{run.site}: crawl #{run.id} is still marked running but {why}",
+                run.site,
+                since=run.heartbeat_at or run.started_at,
+            )
     failed_rows = [row for row in failing if row[1] == "failed"]
     retrying = [row for row in failing if row[1] == "pending"]
     if failed_rows:
-        recipient, _, _, error, _ = failed_rows[0]
+        recipient, _, _, error, _, _ = failed_rows[0]
         warn(
             "outbox_failed",
             f"{len(failed_rows)} digest message(s) failed in the last 7 days "
             f"(latest: {recipient}: {error or 'no reason recorded'})",
+            since=failed_rows[-1][5],
         )
     if retrying:
-        recipient, _, attempts, error, next_at = retrying[0]
+        recipient, _, attempts, error, next_at, _ = retrying[0]
         when = f", next try {human_time(stamp(next_at))}" if next_at else ""
         warn(
             "outbox_retrying",
             f"{len(retrying)} digest message(s) waiting for a retry "
             f"({recipient}, {attempts} attempt(s){when}: {error or 'no reason recorded'})",
+            since=retrying[-1][5],
         )
 
     if not archive_index.complete:
@@ -184,7 +212,7 @@ def collect_status(
         "digest_jobs": [_digest_job(run, stamp) for run in digest_jobs],
         "digests": [{"date": day, **digests_by_date[day]} for day in recent_dates],
         "outbox": {
-            **{key: outbox_counts.get(key, 0) for key in ("pending", "sending", "sent", "failed")},
+            **{key: outbox_counts.get(key, 0) for key in ("pending", "sending", "sent", "failed", "cancelled")},
             "last_sent_at": stamp(last_sent),
         },
         "index": {
@@ -224,6 +252,28 @@ def _site_runs(session, site: str, now: datetime):
         .limit(2000)
     ).all()
     return last_good, last_finished, history
+
+
+def _recent_finished(session, site: str, limit: int = 50):
+    """A site's finished runs, newest first: how far back a warning's streak is looked for."""
+    from crawler.store.models import CrawlRun
+
+    return session.scalars(
+        select(CrawlRun)
+        .where(CrawlRun.site == site, CrawlRun.status != "running")
+        .order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def _streak_start(runs, holds) -> datetime | None:
+    """When the newest unbroken run of `holds` began (the oldest such run's start), newest-first `runs`."""
+    since = None
+    for run in runs:
+        if not holds(run):
+            break
+        since = run.started_at
+    return since
 
 
 def _service_state(lease, now: datetime, stamp) -> dict[str, Any]:
@@ -294,7 +344,7 @@ def _stale_reason(run, now: datetime) -> str | None:
     return orphan_reason(run, now)
 
 
-def _source_warnings(run, everyday: Sequence[str]) -> list[tuple[str, str]]:
+def _source_warnings(run, everyday: Sequence[str]) -> list[tuple[str, str, str]]:
     """A source the last crawl never mentions, or of which it could read no page.
 
     A silent source (found nothing for days) is caught later by `_silent_sources`; these
@@ -307,6 +357,7 @@ def _source_warnings(run, everyday: Sequence[str]) -> list[tuple[str, str]]:
             found.append(
                 (
                     "source_missing",
+                    source,
                     f"the last crawl (#{run.id}) did not read source {source!r} at all "
                     "(it is missing from the run's counts)",
                 )
@@ -325,6 +376,7 @@ def _source_warnings(run, everyday: Sequence[str]) -> list[tuple[str, str]]:
             found.append(
                 (
                     "source_failed",
+                    source,
                     f"the last crawl (#{run.id}) could not read source {source!r}: {reason or 'no reason recorded'}",
                 )
             )

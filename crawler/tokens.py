@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 import idna
 
-PURPOSES = ("unsubscribe", "prefs")
+PURPOSES = ("unsubscribe", "prefs", "feed", "topic-feed")
 TOKEN_BYTES = 16  # 128 bits
 # Versioned so a later change of the scheme cannot collide with these tokens.
 _DOMAIN = b"bantin-reader-token-v1"
@@ -42,21 +42,31 @@ def ascii_domain(domain: str) -> str:
 
 
 def make_token(secret: bytes, purpose: str, address: str) -> str:
+    return make_key(secret, purpose, normalise_address(address))
+
+
+def make_key(secret: bytes, purpose: str, subject: str) -> str:
+    """The token for any `subject` already in its one spelling (a normalised address, a topic key)."""
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
     if not secret:
         raise ValueError("an empty secret signs nothing")
-    message = b"\0".join((_DOMAIN, purpose.encode("ascii"), normalise_address(address).encode("utf-8")))
+    message = b"\0".join((_DOMAIN, purpose.encode("ascii"), subject.encode("utf-8")))
     digest = hmac.new(secret, message, hashlib.sha256).digest()[:TOKEN_BYTES]
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def reader_for_token(secret: bytes, purpose: str, token: str, addresses: Iterable[str]) -> str | None:
     """The configured address this token was made for, or None (forged, other purpose, old secret)."""
+    return subject_for_key(secret, purpose, token, {address: normalise_address(address) for address in addresses})
+
+
+def subject_for_key(secret: bytes, purpose: str, token: str, subjects: dict[str, str]) -> str | None:
+    """Which of `subjects` (name -> its one spelling) this token was made for, or None."""
     given = token.encode("utf-8", "replace")
     found = None
-    for address in addresses:
+    for name, subject in subjects.items():
         # Every candidate is compared, in constant time each, so timing tells nothing about which matched.
-        if hmac.compare_digest(make_token(secret, purpose, address).encode("ascii"), given) and found is None:
-            found = address
+        if hmac.compare_digest(make_key(secret, purpose, subject).encode("ascii"), given) and found is None:
+            found = name
     return found

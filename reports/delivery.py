@@ -36,6 +36,7 @@ from crawler.clock import utcnow
 from crawler.config import Config, RecipientConfig
 from crawler.errors import ConfigError, UsageError
 from crawler.locks import hold_lease
+from crawler.readers import ACTIVE, UNSUBSCRIBED, Reader, effective_reader, effective_readers
 from crawler.store import Database
 from crawler.store.models import ArticleRow, Delivery, OutboxMessage
 from crawler.topics import prepare_topics
@@ -73,7 +74,8 @@ _UNKNOWN_TAG = re.compile(r" \[outcome unknown (\d+)x\]$")
 @dataclass(slots=True)
 class RecipientResult:
     email: str
-    # sent | failed | pending | empty (nothing owed, no message)
+    # sent | failed | pending | empty (nothing owed, no message) | paused | unsubscribed | no topics (the reader's
+    # choice) | cancelled (queued, then the reader paused or unsubscribed)
     status: str
     items: int
     error: str = ""
@@ -143,7 +145,10 @@ def _compose(
     digest = build_digest(session, config, recipient, now=now)
     unsubscribe = links.unsubscribe(recipient.email)
     digest, rendered = render_within(
-        digest, max_html_kb=config.digest.max_html_kb, unsubscribe=unsubscribe[0] or unsubscribe[1]
+        digest,
+        max_html_kb=config.digest.max_html_kb,
+        unsubscribe=unsubscribe[0] or unsubscribe[1],
+        preferences=links.preferences(recipient.email),
     )
     key = _next_digest_key(session, recipient.email, digest.digest_date)
     message = build_message(
@@ -171,12 +176,14 @@ def build_previews(
 ) -> list[Preview]:
     """Render what each recipient would get now. Never writes outbox or delivery rows."""
     now = now or utcnow()
-    recipients = _select_recipients(config, only)
+    with database.session(write=False) as session:
+        readers = _select_readers(config, session, only)
     links = ReaderLinks.from_config(config)
     # A topic added or changed since the last crawl is matched over the archive first.
     prepare_topics(database, config.topics, now=now)
     previews = []
-    for recipient in recipients:
+    for reader in readers:
+        recipient = reader.as_recipient()
         with database.session(write=False) as session:
             composed = _compose(session, config, recipient, now, links)
             session.rollback()
@@ -189,16 +196,18 @@ def build_previews(
                 text=composed.rendered.text,
                 items=composed.digest.total,
                 shown=composed.rendered.shown,
-                would_send=not composed.digest.empty or config.digest.send_empty,
+                would_send=reader.receives and (not composed.digest.empty or config.digest.send_empty),
             )
         )
     return previews
 
 
-def _select_recipients(config: Config, only: str | None) -> list[RecipientConfig]:
+def _select_readers(config: Config, session: Session, only: str | None) -> list[Reader]:
+    """Every reader who receives the digest, or the one asked for (whatever their state)."""
+    readers = effective_readers(config, session)
     if only is None:
-        return list(config.recipients)
-    chosen = [r for r in config.recipients if recipient_key(r.email) == recipient_key(only)]
+        return [reader for reader in readers if reader.receives]
+    chosen = [reader for reader in readers if recipient_key(reader.email) == recipient_key(only)]
     if not chosen:
         raise UsageError(f"{only} is not a recipient in the configuration")
     return chosen
@@ -218,7 +227,15 @@ def run_digest(
     prepare_topics(database, config.topics, now=now)
     with hold_lease(database, OUTBOX_LEASE, info={"job": "digest"}):
         run = DigestRun(recovered=_recover_sending(database, now))
-        for recipient in config.recipients:
+        # The readers' own choices, read now: one made a minute ago counts for this digest.
+        with database.session(write=False) as session:
+            readers = effective_readers(config, session)
+        for reader in readers:
+            if not reader.receives:
+                why = "no topics" if reader.state == ACTIVE else reader.state
+                run.results.append(RecipientResult(reader.email, why, 0))
+                continue
+            recipient = reader.as_recipient()
             try:
                 _enqueue(config, database, recipient, now, links)
             except ConfigError:
@@ -232,9 +249,9 @@ def run_digest(
         # A row queued now is due at once, so it is in the results; one waiting for a retry is reported here.
         _report_waiting(config, database, run)
         reported = {recipient_key(result.email) for result in run.results}
-        for recipient in config.recipients:
-            if recipient_key(recipient.email) not in reported:
-                run.results.append(RecipientResult(recipient.email, "empty", 0))
+        for reader in readers:
+            if recipient_key(reader.email) not in reported:
+                run.results.append(RecipientResult(reader.email, "empty", 0))
     return run
 
 
@@ -406,6 +423,9 @@ def _send_due(
     only_ids: list[int] | None = None,
 ) -> list[RecipientResult]:
     configured = {recipient_key(r.email): r.email for r in config.recipients}
+    with database.session(write=False) as session:
+        # A message queued before its reader paused or unsubscribed is not sent after (its articles stay owed).
+        stopped = {recipient_key(r.email): r.state for r in effective_readers(config, session) if r.state != ACTIVE}
     with database.session() as session:
         query = select(OutboxMessage.id).where(OutboxMessage.status == "pending").order_by(OutboxMessage.id)
         if only_ids is not None:
@@ -428,6 +448,11 @@ def _send_due(
                 results.append(
                     RecipientResult(shown_email, "failed", items, "recipient is no longer in the configuration", **info)
                 )
+                continue
+            if recipient in stopped and only_ids is None:
+                why = f"not sent: the reader {'unsubscribed' if stopped[recipient] == UNSUBSCRIBED else 'paused'}"
+                _finish(database, row_id, "cancelled", now, error=why)
+                results.append(RecipientResult(shown_email, "cancelled", items, why, **info))
                 continue
             if transport_error is not None:
                 results.append(
@@ -613,6 +638,13 @@ def resend_digest(
     """Send a past digest again, as a new message (a new Message-ID, so the reader's client shows it)."""
     now = now or utcnow()
     key = recipient_key(to)
+    with database.session(write=False) as session:
+        try:
+            unsubscribed = effective_reader(config, session, to).state == UNSUBSCRIBED
+        except LookupError:
+            unsubscribed = False  # a former reader: the outbox decides whether there is anything to resend
+    if unsubscribed:
+        raise UsageError(f"{to} has unsubscribed: nothing is sent to them any more")
     with hold_lease(database, OUTBOX_LEASE, info={"job": "resend"}):
         with database.session() as session:
             original = session.scalars(

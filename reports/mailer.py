@@ -111,6 +111,12 @@ class ReaderLinks:
         # The token in the subject lets whoever reads that mailbox check who asks, without the address.
         return f"{self.public_url}/u/{token}", f"mailto:{self.mailbox}?subject={quote('unsubscribe ' + token)}"
 
+    def preferences(self, recipient: str) -> str | None:
+        """The reader's own preferences page (topics, pause), when bantin's web app is reachable."""
+        if self.secret is None:
+            return None
+        return f"{self.public_url}/r/{make_token(self.secret, 'prefs', recipient)}"
+
 
 @dataclass(frozen=True, slots=True)
 class Envelope:

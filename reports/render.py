@@ -53,12 +53,15 @@ def _inliner() -> css_inline.CSSInliner:
     return css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
 
-def render(digest: Digest, *, unsubscribe: str | None = None, text: bool = True) -> Rendered:
+def render(
+    digest: Digest, *, unsubscribe: str | None = None, preferences: str | None = None, text: bool = True
+) -> Rendered:
     shown = sum(len(group.items) for group in digest.groups)
     context = {
         "d": digest,
         "lang": digest.language,
         "unsubscribe": unsubscribe,
+        "preferences": preferences,
         "shown": shown,
     }
     env = environment()
@@ -67,17 +70,19 @@ def render(digest: Digest, *, unsubscribe: str | None = None, text: bool = True)
     return Rendered(text=body, html=html, shown=shown)
 
 
-def render_within(digest: Digest, *, max_html_kb: int, unsubscribe: str | None = None) -> tuple[Digest, Rendered]:
+def render_within(
+    digest: Digest, *, max_html_kb: int, unsubscribe: str | None = None, preferences: str | None = None
+) -> tuple[Digest, Rendered]:
     """Render, showing fewer items in the HTML until it fits the size budget.
 
     Gmail clips HTML past ~102 KB (hiding the footer and the unsubscribe link);
     left-out items move to the "and N more" list of the text part.
     """
     budget = max_html_kb * 1024
-    rendered = render(digest, unsubscribe=unsubscribe, text=False)
+    rendered = render(digest, unsubscribe=unsubscribe, preferences=preferences, text=False)
     while rendered.html_bytes > budget and rendered.shown > 0:
         # Shrink in proportion to the overshoot, by at least one item.
         target = min(rendered.shown - 1, int(rendered.shown * budget / rendered.html_bytes * 0.95))
         digest = digest.with_shown(max(target, 0))
-        rendered = render(digest, unsubscribe=unsubscribe, text=False)
-    return digest, render(digest, unsubscribe=unsubscribe)
+        rendered = render(digest, unsubscribe=unsubscribe, preferences=preferences, text=False)
+    return digest, render(digest, unsubscribe=unsubscribe, preferences=preferences)

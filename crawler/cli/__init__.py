@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "index": ("crawler.cli.index_commands:index", "Check or rebuild the archive's full-text index."),
     "digest": ("crawler.cli.digest_commands:digest", "Preview, send or resend the digest e-mails."),
     "smtp": ("crawler.cli.digest_commands:smtp", "Check the SMTP settings."),
+    "recipients": ("crawler.cli.reader_commands:recipients", "List each recipient's effective subscription."),
+    "web": ("crawler.cli.web_commands:web", "Run the web interface: archive, topics, status, readers, feeds."),
     "demo": ("crawler.cli.demo_command:demo", "Run the whole chain offline on the bundled sample site."),
     "serve": ("crawler.cli.service_commands:serve", "Run the scheduled crawl and digest in the foreground."),
     "service": ("crawler.cli.service_commands:service", "Print a systemd unit for `bantin serve`."),

@@ -55,7 +55,7 @@ def write_previews(previews: list[Preview], directory: Path, *, stamp: str) -> l
 def _print_results(run) -> None:
     for result in run.results:
         line = f"{result.email}: {result.status}"
-        if result.status != "empty":
+        if result.status not in ("empty", "paused", "unsubscribed", "no topics"):
             line += f", {result.items} item{'s' if result.items != 1 else ''}"
         if result.digest_key:
             line += f" (digest {result.digest_key})"

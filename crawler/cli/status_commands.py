@@ -134,18 +134,22 @@ def render_text(report: dict[str, Any]) -> str:
             )
     lines.append("Digests sent:" if report["digests"] else "Digests sent: none yet")
     for day in report["digests"]:
-        counts = ", ".join(f"{day[key]} {key}" for key in ("sent", "pending", "sending", "failed") if key in day)
+        counts = ", ".join(
+            f"{day[key]} {key}" for key in ("sent", "pending", "sending", "failed", "cancelled") if key in day
+        )
         lines.append(f"  {day['date']}: {counts}")
     outbox = report["outbox"]
     lines.append(
         f"Outbox: {outbox['sent']} sent, {outbox['pending']} pending, {outbox['sending']} sending, "
-        f"{outbox['failed']} failed; last sent {human_time(outbox['last_sent_at'])}"
+        f"{outbox['failed']} failed, {outbox['cancelled']} cancelled; last sent {human_time(outbox['last_sent_at'])}"
     )
 
     lines.append(f"Archive index: {report['index']['state']}")
     if report["warnings"]:
         lines.append(f"Health: {len(report['warnings'])} warning(s)")
-        lines.extend(f"  ! {warning['message']}" for warning in report["warnings"])
+        for warning in report["warnings"]:
+            since = f" (since {human_time(warning['since'])})" if warning.get("since") else ""
+            lines.append(f"  ! {warning['message']}{since}")
     else:
         lines.append("Health: OK")
     return "\n".join(lines)

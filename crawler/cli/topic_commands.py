@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections import Counter
 from datetime import timedelta
 
 import click
@@ -135,33 +134,13 @@ def test_topic(app: App, query: str, days: int, whole: bool, mode: str, limit: i
 
     The archive index finds the candidates and the matcher decides, as for a topic.
     """
-    from crawler.matching import ArticleFields, Hit, QueryMatcher
-    from crawler.query import parse_query
-    from crawler.store.archive import matching_articles
-    from crawler.store.models import ArticleRow
+    from crawler.backtest import backtest
 
-    matcher = QueryMatcher(query, mode)
-    tree = parse_query(query)
     since = None if whole else utcnow() - timedelta(days=days)
-    per_day: Counter[str] = Counter()
-    terms: Counter[str] = Counter()
-    matched: list[tuple[ArticleRow, list[Hit], list[str]]] = []
-    total = 0
     with app.database.session(write=False) as session:
-        period = select(func.count()).select_from(ArticleRow)
-        if since is not None:
-            period = period.where(ArticleRow.published_at >= since)
-        scanned = session.scalar(period)
-        found = matching_articles(
-            session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)), published_from=since
-        )
-        for row, carried in found:
-            total += 1
-            day = row.published_at.astimezone(DISPLAY_TZ).date().isoformat() if row.published_at else "undated"
-            per_day[day] += 1
-            terms.update(carried)
-            if len(matched) < limit:
-                matched.append((row, matcher.explain(ArticleFields.from_article(row)).hits, carried))
+        result = backtest(session, query, mode=mode, since=since, limit=limit, zone=DISPLAY_TZ)
+    scanned, total, per_day, terms = result.scanned, result.matched, result.per_day, result.terms
+    matched = [(found.row, found.hits, found.terms) for found in result.articles]
     span = "in the whole archive" if whole else f"from the last {days} days"
     if output_format == "json":
         emit_json(

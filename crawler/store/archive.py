@@ -7,7 +7,7 @@ that every front end asks them the same way.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -67,6 +67,38 @@ def _after(row: ArticleRow):
         and_(ArticleRow.published_at == row.published_at, ArticleRow.id < row.id),
         ArticleRow.published_at.is_(None),
     )
+
+
+def newest_articles(
+    session: Session,
+    *,
+    sites: Iterable[str] | None = None,
+    after: ArticleRow | None = None,
+    limit: int,
+    options: Sequence[Any] = (),
+) -> list[ArticleRow]:
+    """One page of ``article_query``'s order (newest first, undated last), read along an index.
+
+    The same rows as ``article_query(sites=..., after=...).limit(limit)``, but dated and undated
+    articles are asked for apart: a condition "after this row, or undated" cannot bound an index
+    scan (PostgreSQL then reads every row after the page), each half alone can.
+    """
+    rows: list[ArticleRow] = []
+    if after is None or after.published_at is not None:
+        dated = article_query(sites=sites).where(ArticleRow.published_at.is_not(None))
+        if after is not None:
+            moment = after.published_at
+            dated = dated.where(
+                ArticleRow.published_at <= moment, or_(ArticleRow.published_at < moment, ArticleRow.id < after.id)
+            )
+        rows = list(session.scalars(dated.options(*options).limit(limit)))
+        if len(rows) == limit:
+            return rows
+    undated = article_query(sites=sites).where(ArticleRow.published_at.is_(None))
+    if after is not None and after.published_at is None:
+        undated = undated.where(ArticleRow.id < after.id)
+    rows += session.scalars(undated.options(*options).limit(limit - len(rows)))
+    return rows
 
 
 def matching_articles(

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -188,7 +189,7 @@ class Match(Base):
 
 
 class OutboxMessage(Base):
-    """One digest message for one recipient: pending -> sending -> sent | failed."""
+    """One digest message for one recipient: pending -> sending -> sent | failed (| cancelled: the reader stopped)."""
 
     __tablename__ = "outbox"
     __table_args__ = (UniqueConstraint("digest_key", "recipient"), Index(None, "status", "next_attempt_at"))
@@ -252,3 +253,34 @@ class JobRun(Base):
     # running | ok | failed | interrupted | skipped
     status: Mapped[str] = mapped_column(String(16), default="running")
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ReaderPreference(Base):
+    """A reader's own choices, made on their preferences page: they win over the file's.
+
+    ``topics`` None means "as the file says"; a list is the reader's pick among the
+    offered (configured) topics, by name.
+    """
+
+    __tablename__ = "reader_preferences"
+
+    recipient: Mapped[str] = mapped_column(String(320), primary_key=True)
+    topics: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    unsubscribed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class ReaderEvent(Base):
+    """The audit trail of a reader's changes: what changed, when, and through which door."""
+
+    __tablename__ = "reader_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(320), index=True)
+    # unsubscribe | resubscribe | pause | resume | topics
+    action: Mapped[str] = mapped_column(String(16))
+    # one-click | preferences | admin
+    via: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime]

@@ -1,0 +1,75 @@
+"""`bantin web`: the web app (archive, topics, status, readers, feeds), served by uvicorn."""
+
+from __future__ import annotations
+
+import click
+
+from crawler.cli import App, pass_app
+from crawler.errors import UsageError
+
+
+@click.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (keep 127.0.0.1 behind a reverse proxy).",
+)
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option(
+    "--hash-password",
+    "hash_only",
+    is_flag=True,
+    help="Ask for an admin password and print its argon2 hash (for web.admin_password_env/_file).",
+)
+@pass_app
+def web(app: App, host: str, port: int, hash_only: bool) -> None:
+    """Serve the web interface in the foreground: one process beside `bantin serve`.
+
+    Refuses to start (exit 2) without the signing secret or an admin credential.
+    """
+    from crawler.web.security import hash_password
+
+    if hash_only:
+        password = click.prompt("admin password", hide_input=True, confirmation_prompt=True, err=True)
+        if len(password) < 12:
+            raise UsageError("use at least 12 characters")
+        click.echo(hash_password(password))
+        return
+    import uvicorn
+
+    web_app = build_web_app(app)
+    click.echo(f"bantin web on http://{host}:{port}/ (public URL: {app.config.web.public_url or 'not set'})", err=True)
+    # One worker, no proxy headers: the peer address is the socket's (a trusted proxy's forwarding is
+    # read by the app itself, only from web.trusted_proxies).
+    uvicorn.run(
+        web_app,
+        host=host,
+        port=port,
+        workers=1,
+        proxy_headers=False,
+        server_header=False,
+        date_header=True,
+        log_level="info" if not app.debug else "debug",
+        access_log=False,
+    )
+
+
+def build_web_app(app: App):
+    """The ASGI app for this configuration; a missing secret or admin credential raises ConfigError."""
+    from crawler.web import WebApp, create_app
+    from crawler.web.security import WebSettings
+    from spiders.registry import everyday_sources, sites
+
+    config = app.config
+    settings = WebSettings.from_config(config)
+    outlets = {site_id: site.name for site_id, site in sites().items()}
+    return create_app(
+        WebApp(
+            config=config,
+            database=app.database,
+            settings=settings,
+            outlets=outlets,
+            everyday_sources=everyday_sources,
+        )
+    )

@@ -1,0 +1,369 @@
+"""The team's pages, behind login: status, archive and search, an article, topics and back-test, readers."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import load_only
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from crawler.errors import BantinError, QueryError
+from crawler.matching import ArticleFields, Hit, QueryMatcher, TopicSpec
+from crawler.web.app import Form, WebApp
+from crawler.web.security import (
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    SESSION_SECONDS,
+    cookie_options,
+    csrf_token,
+    csrf_valid,
+    new_session,
+    password_matches,
+    safe_next,
+)
+from reports.digest import safe_url
+
+PAGE_SIZE = 50
+# What a list shows: the bodies (most of a row's bytes) stay in the database.
+LISTED_COLUMNS = ("id", "site", "title", "url", "published_at", "sapo")
+BACKTEST_TITLES = 50
+BACKTEST_MAX_DAYS = 3660
+
+
+# -- login ------------------------------------------------------------------------------------
+
+
+def _login_page(web: WebApp, request: Request, *, nonce: str, next_path: str, error: str | None, status: int = 200):
+    response = web.page(
+        request,
+        "login.html",
+        status=status,
+        form_token=csrf_token(web.settings, f"login:{nonce}"),
+        next_path=next_path,
+        error=error,
+        password_login=web.settings.admin_hash is not None,
+    )
+    response.set_cookie(LOGIN_COOKIE, nonce, **cookie_options(web.settings, 3600))
+    return response
+
+
+def login_form(web: WebApp, request: Request, form: Form | None) -> Response:
+    if web.admin(request) is not None:
+        return RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
+    nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(18)
+    return _login_page(web, request, nonce=nonce, next_path=safe_next(request.query_params.get("next")), error=None)
+
+
+def login(web: WebApp, request: Request, form: Form | None) -> Response:
+    assert form is not None
+    next_path = safe_next(form.get("next"))
+    nonce = request.cookies.get(LOGIN_COOKIE) or ""
+    fresh = secrets.token_urlsafe(18)
+    if not nonce or not csrf_valid(web.settings, f"login:{nonce}", form.get("csrf")):
+        return _login_page(web, request, nonce=fresh, next_path=next_path, error="forbidden", status=403)
+    if not web.login_limit.allow(web.peer(request)):
+        return _login_page(web, request, nonce=nonce, next_path=next_path, error="login_limited", status=429)
+    if not password_matches(web.settings.admin_hash, form.get("password")):
+        return _login_page(web, request, nonce=nonce, next_path=next_path, error="login_failed", status=401)
+    cookie, _ = new_session(web.settings, now=web.wall)
+    response = RedirectResponse(next_path, status_code=303)
+    response.set_cookie(SESSION_COOKIE, cookie, **cookie_options(web.settings, SESSION_SECONDS))
+    response.delete_cookie(LOGIN_COOKIE, path="/")
+    return response
+
+
+def logout(web: WebApp, request: Request, form: Form | None) -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", secure=web.settings.secure_cookies, httponly=True, samesite="strict"
+    )
+    return response
+
+
+# -- status -----------------------------------------------------------------------------------
+
+
+def status(web: WebApp, request: Request, form: Form | None) -> Response:
+    from crawler.health import collect_status
+
+    report = collect_status(web.config, web.database, now=web.clock(), everyday_sources=web.everyday_sources)
+    for site in report["sites"]:
+        site["name"] = web.outlets.get(site["site"], site["site"])
+        site["warning_list"] = [w for w in report["warnings"] if w.get("site") == site["site"]]
+    general = [w for w in report["warnings"] if "site" not in w]
+    return web.page(request, "status.html", admin=web.admin(request), report=report, general_warnings=general)
+
+
+# -- archive ----------------------------------------------------------------------------------
+
+
+def _segments(text: str, spans: list[tuple[int, int]]) -> list[dict[str, Any]]:
+    """`text` cut into plain and highlighted parts (escaping stays the template's job)."""
+    parts, position = [], 0
+    for start, end in sorted(spans):
+        if start < position or start >= end:
+            continue
+        if start > position:
+            parts.append({"text": text[position:start], "hit": False})
+        parts.append({"text": text[start:end], "hit": True})
+        position = end
+    if position < len(text):
+        parts.append({"text": text[position:], "hit": False})
+    return parts
+
+
+def _snippet(hit: Hit) -> list[dict[str, Any]]:
+    before, found, after = hit.snippet_parts
+    return [
+        part
+        for part in ({"text": before, "hit": False}, {"text": found, "hit": True}, {"text": after, "hit": False})
+        if part["text"]
+    ]
+
+
+def _summary(web: WebApp, row, hits: list[Hit] | None = None) -> dict[str, Any]:
+    hits = [hit for hit in hits or [] if not hit.negated]
+    title_spans = [(hit.start, hit.end) for hit in hits if hit.field == "title"]
+    other = next((hit for hit in hits if hit.field != "title"), None)
+    return {
+        "id": row.id,
+        "site": row.site,
+        "outlet": web.outlets.get(row.site, row.site),
+        "title": _segments(row.title, title_spans),
+        "url": safe_url(row.url),
+        "published": _local(web, row.published_at),
+        "sapo": row.sapo,
+        "snippet": {"field": other.field, "parts": _snippet(other)} if other else None,
+    }
+
+
+def _local(web: WebApp, moment) -> str:
+    return moment.astimezone(web.config.schedule.tz).strftime("%d/%m/%Y %H:%M") if moment else "—"
+
+
+def _matched(result) -> list[Hit] | None:
+    return result.hits if result.matched else None
+
+
+def articles(web: WebApp, request: Request, form: Form | None) -> Response:
+    from crawler.query import parse_query
+    from crawler.store.archive import matching_articles, newest_articles
+    from crawler.store.models import ArticleRow
+
+    params = request.query_params
+    query = params.get("q", "").strip()
+    site = params.get("site", "")
+    sites = [site] if site in web.outlets else None
+    before = params.get("before", "")
+    error = None
+    rows: list = []
+    more = False
+    with web.database.session(write=False) as session:
+        after = session.get(ArticleRow, int(before)) if before.isdigit() else None
+        if query:
+            try:
+                matcher = QueryMatcher(query, "auto")
+                tree = parse_query(query)
+            except QueryError as exc:
+                error = str(exc)
+            else:
+                found = matching_articles(
+                    session,
+                    tree,
+                    # One scan per candidate: the verdict carries the hits the page highlights.
+                    lambda row: _matched(matcher.explain(ArticleFields.from_article(row))),
+                    sites=sites,
+                    after=after,
+                )
+                for row, hits in found:
+                    if len(rows) == PAGE_SIZE:
+                        more = True
+                        break
+                    rows.append(_summary(web, row, hits))
+        else:
+            listed = load_only(*(getattr(ArticleRow, column) for column in LISTED_COLUMNS))
+            page = newest_articles(session, sites=sites, after=after, limit=PAGE_SIZE + 1, options=[listed])
+            more = len(page) > PAGE_SIZE
+            rows = [_summary(web, row) for row in page[:PAGE_SIZE]]
+    next_params = {"q": query, "site": site, "before": rows[-1]["id"]} if more and rows else None
+    return web.page(
+        request,
+        "articles.html",
+        admin=web.admin(request),
+        query=query,
+        site=site,
+        error=error,
+        rows=rows,
+        next_params=next_params,
+        outlets=sorted(web.outlets.items()),
+    )
+
+
+def article(web: WebApp, request: Request, form: Form | None) -> Response:
+    from crawler.store.models import ArticleRow, ArticleSource, Match
+
+    article_id = request.path_params["article_id"]
+    with web.database.session(write=False) as session:
+        row = session.get(ArticleRow, article_id)
+        if row is None:
+            return web.message(request, "not_found", status=404, admin=web.admin(request))
+        sources = session.scalars(
+            select(ArticleSource).where(ArticleSource.article_id == row.id).order_by(ArticleSource.first_seen_at)
+        ).all()
+        matches = session.scalars(select(Match).where(Match.article_id == row.id).order_by(Match.topic)).all()
+        data = {
+            "title": row.title,
+            "url": safe_url(row.url),
+            "site": row.site,
+            "outlet": web.outlets.get(row.site, row.site),
+            "external_id": row.external_id,
+            "published": _local(web, row.published_at),
+            "changed": _local(web, row.changed_at),
+            "version": row.version,
+            "author": row.author,
+            "sapo": row.sapo,
+            "body": row.body.split("\n"),
+            "category": list(row.category or []),
+            "tags": list(row.tags or []),
+            "extractor": row.extractor,
+        }
+        source_rows = [
+            {"source": s.source, "first_seen": _local(web, s.first_seen_at), "last_seen": _local(web, s.last_seen_at)}
+            for s in sources
+        ]
+        match_rows = [
+            {
+                "topic": m.topic,
+                "matched_at": _local(web, m.matched_at),
+                "hits": [
+                    {"term": h.term, "field": h.field, "negated": h.negated, "parts": _snippet(h)} for h in m.hits
+                ],
+            }
+            for m in matches
+        ]
+    return web.page(request, "article.html", admin=web.admin(request), a=data, sources=source_rows, matches=match_rows)
+
+
+# -- topics -----------------------------------------------------------------------------------
+
+
+def topics(web: WebApp, request: Request, form: Form | None) -> Response:
+    from crawler.backtest import backtest
+    from crawler.store.models import Match, Topic
+    from crawler.web.public import topic_feed_key
+
+    params = request.query_params
+    query = params.get("q", "").strip()
+    whole = params.get("all") == "1"
+    try:
+        days = min(max(int(params.get("days", "30")), 1), BACKTEST_MAX_DAYS)
+    except ValueError:
+        days = 30
+    base = web.base_url(request)
+    result = error = None
+    with web.database.session(write=False) as session:
+        stored = {row.name: row for row in session.scalars(select(Topic))}
+        counts = dict(session.execute(select(Match.topic, func.count()).group_by(Match.topic)).all())
+        if query:
+            since = None if whole else web.clock() - timedelta(days=days)
+            try:
+                found = backtest(session, query, since=since, limit=BACKTEST_TITLES, zone=web.config.schedule.tz)
+            except QueryError as exc:
+                error = str(exc)
+            else:
+                widest = max(found.per_day.values(), default=1)
+                result = {
+                    "scanned": found.scanned,
+                    "matched": found.matched,
+                    "per_day": [
+                        {"day": day, "count": count, "width": max(1, round(count * 100 / widest))}
+                        for day, count in sorted(found.per_day.items())
+                    ],
+                    "terms": found.terms.most_common(),
+                    "articles": [_summary(web, item.row, item.hits) for item in found.articles],
+                    "more": max(0, found.matched - len(found.articles)),
+                }
+    rows = []
+    for topic in web.config.topics:
+        row = stored.get(topic.name)
+        version = TopicSpec(topic.name, topic.query, topic.accents).version
+        key = topic_feed_key(web, topic.name)
+        rows.append(
+            {
+                "name": topic.name,
+                "query": topic.query,
+                "matches": counts.get(topic.name, 0),
+                "current": row is not None and row.matched_version == version,
+                "atom": f"{base}/feeds/topic/{key}.atom",
+                "json": f"{base}/feeds/topic/{key}.json",
+            }
+        )
+    return web.page(
+        request,
+        "topics.html",
+        admin=web.admin(request),
+        topics=rows,
+        query=query,
+        days=days,
+        whole=whole,
+        result=result,
+        error=error,
+    )
+
+
+# -- readers and digests ----------------------------------------------------------------------
+
+
+def _readers_page(web: WebApp, request: Request, *, notice: str | None = None, status: int = 200) -> Response:
+    from crawler.readers import effective_readers
+    from crawler.store.models import OutboxMessage
+
+    with web.database.session(write=False) as session:
+        readers = [
+            {"email": r.email, "name": r.recipient.name, "state": r.state, "topics": list(r.topics), "source": r.source}
+            for r in effective_readers(web.config, session)
+        ]
+        outbox = [
+            {
+                "id": m.id,
+                "recipient": m.recipient,
+                "date": m.digest_date.isoformat(),
+                "kind": m.kind,
+                "status": m.status,
+                "attempts": m.attempts,
+                "subject": m.subject,
+                "error": m.last_error,
+                "sent": _local(web, m.sent_at),
+                "next": _local(web, m.next_attempt_at),
+            }
+            for m in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(100))
+        ]
+    return web.page(
+        request, "readers.html", status=status, admin=web.admin(request), readers=readers, outbox=outbox, notice=notice
+    )
+
+
+def readers(web: WebApp, request: Request, form: Form | None) -> Response:
+    return _readers_page(web, request)
+
+
+def resend(web: WebApp, request: Request, form: Form | None) -> Response:
+    """Send a past digest again (the `digest --resend` engine): a new message with the same content."""
+    assert form is not None
+    try:
+        day = date.fromisoformat(form.get("date"))
+    except ValueError:
+        return _readers_page(web, request, notice="bad date", status=400)
+    from reports.delivery import resend_digest
+
+    recipient = form.get("recipient")
+    try:
+        run = resend_digest(web.config, web.database, day, recipient, now=web.clock())
+    except BantinError as exc:
+        return _readers_page(web, request, notice=str(exc), status=400)
+    outcome = ", ".join(f"{r.email}: {r.status}{' — ' + r.error if r.error else ''}" for r in run.results) or "—"
+    return _readers_page(web, request, notice=outcome)

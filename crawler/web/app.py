@@ -1,0 +1,323 @@
+"""The ASGI app: Starlette used thinly, server-rendered Jinja, no JavaScript.
+
+Handlers are plain synchronous functions ``(web, request, form) -> Response``
+run in Starlette's thread pool, each with its own short database sessions.
+Every unsafe method passes the cross-site check (Sec-Fetch-Site, else Origin)
+before routing, except the RFC 8058 one-click POST; admin handlers also need a
+session (or a trusted proxy's header) and, for unsafe methods, the form token.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import resources
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from crawler.clock import utcnow
+from crawler.config import Config
+from crawler.store import Database
+from crawler.web.feeds import FeedCache
+from crawler.web.i18n import LANGUAGES, translator
+from crawler.web.security import (
+    MAX_BODY_BYTES,
+    SECURITY_HEADERS,
+    SESSION_COOKIE,
+    UNSAFE_METHODS,
+    RateLimiter,
+    WebSettings,
+    cross_site,
+    csrf_token,
+    csrf_valid,
+    peer_in,
+    session_id,
+)
+
+LANG_COOKIE = "bantin_lang"
+# The one unsafe request that may come from anywhere (RFC 8058: a mail client posts it).
+ONE_CLICK_PREFIX = "/u/"
+TIMED_PREFIXES = ("/admin", "/feeds/topic/", "/healthz", "/readyz", "/metrics")
+
+Handler = Callable[["WebApp", Request, "Form | None"], Response]
+
+
+class Form:
+    """A parsed form body: first value or every value of a field, as strings."""
+
+    def __init__(self, data: FormData | None = None):
+        self._items: list[tuple[str, str]] = [
+            (key, value) for key, value in (data.multi_items() if data is not None else []) if isinstance(value, str)
+        ]
+
+    def get(self, key: str, default: str = "") -> str:
+        return next((value for name, value in self._items if name == key), default)
+
+    def getlist(self, key: str) -> list[str]:
+        return [value for name, value in self._items if name == key]
+
+    def __contains__(self, key: str) -> bool:
+        return any(name == key for name, _ in self._items)
+
+
+@dataclass
+class WebApp:
+    """What every handler shares: the config, the database, the secrets, the clocks, the limits."""
+
+    config: Config
+    database: Database
+    settings: WebSettings
+    # Outlet names by site id (from the site registry, given by the composition root).
+    outlets: dict[str, str]
+    # The sources every crawl of a site reads (the site registry's, given by the composition root too).
+    everyday_sources: Callable[[str], Sequence[str]]
+    clock: Callable[[], datetime] = utcnow
+    wall: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
+    login_limit: RateLimiter = field(init=False)
+    reader_limit: RateLimiter = field(init=False)
+    templates: Environment = field(init=False)
+    feeds: FeedCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.login_limit = RateLimiter(5, 60, self.monotonic)
+        self.reader_limit = RateLimiter(30, 60, self.monotonic)
+        self.feeds = FeedCache()
+        self.templates = Environment(
+            loader=PackageLoader("crawler.web", "templates"),
+            autoescape=select_autoescape(["html"], default=True),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    # -- who is asking ------------------------------------------------------------------------
+
+    def peer(self, request: Request) -> str:
+        """The client's address: the socket peer, or what a trusted proxy says it forwarded for."""
+        peer = request.client.host if request.client else ""
+        if peer_in(peer, self.settings.trusted_proxies):
+            forwarded = request.headers.get("x-forwarded-for", "")
+            if forwarded:
+                return forwarded.split(",")[-1].strip()
+        return peer
+
+    def admin(self, request: Request) -> str | None:
+        """Who the admin is (what their form tokens are bound to), or None for an anonymous request."""
+        settings = self.settings
+        if settings.proxy_header:
+            peer = request.client.host if request.client else ""
+            user = request.headers.get(settings.proxy_header, "").strip()
+            if user and peer_in(peer, settings.trusted_proxies):
+                return f"proxy:{user}"
+        if settings.admin_hash is not None:
+            sid = session_id(settings, request.cookies.get(SESSION_COOKIE), now=self.wall)
+            if sid is not None:
+                return f"session:{sid}"
+        return None
+
+    def language(self, request: Request) -> str:
+        asked = request.query_params.get("lang")
+        if asked in LANGUAGES:
+            return asked
+        cookie = request.cookies.get(LANG_COOKIE)
+        if cookie in LANGUAGES:
+            return cookie
+        return self.config.digest.language
+
+    def base_url(self, request: Request) -> str:
+        return self.settings.public_url or str(request.base_url).rstrip("/")
+
+    def own_origins(self, request: Request) -> set[str]:
+        origins = {str(request.base_url).rstrip("/")}
+        if self.settings.public_url:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(self.settings.public_url)
+            origins.add(f"{parts.scheme}://{parts.netloc}")
+        return origins
+
+    # -- answers ------------------------------------------------------------------------------
+
+    def page(
+        self,
+        request: Request,
+        template: str,
+        *,
+        status: int = 200,
+        language: str | None = None,
+        admin: str | None = None,
+        **data: Any,
+    ) -> HTMLResponse:
+        language = language or self.language(request)
+        context = {
+            "t": translator(language),
+            "lang": language,
+            "other_lang": "en" if language == "vi" else "vi",
+            "path": request.url.path,
+            "admin": admin is not None,
+            "csrf": csrf_token(self.settings, admin) if admin else "",
+            **data,
+        }
+        response = HTMLResponse(self.templates.get_template(template).render(context), status_code=status)
+        response.headers["cache-control"] = "no-store"
+        if request.query_params.get("lang") in LANGUAGES:
+            response.set_cookie(
+                LANG_COOKIE,
+                language,
+                max_age=365 * 86400,
+                path="/",
+                secure=self.settings.secure_cookies,
+                httponly=True,
+                samesite="lax",
+            )
+        return response
+
+    def message(
+        self, request: Request, key: str, *, status: int, language: str | None = None, admin: str | None = None
+    ) -> HTMLResponse:
+        """A page with one sentence; it never echoes anything the request carried."""
+        return self.page(request, "message.html", status=status, language=language, admin=admin, message_key=key)
+
+
+def view(handler: Handler, *, admin: bool = False) -> Callable:
+    """An endpoint running `handler` in the thread pool, with its form read (size-capped) when unsafe."""
+
+    async def endpoint(request: Request) -> Response:
+        web: WebApp = request.app.state.web
+        form = None
+        if request.method in UNSAFE_METHODS:
+            try:
+                declared = int(request.headers.get("content-length") or 0)
+            except ValueError:
+                declared = MAX_BODY_BYTES + 1
+            if declared > MAX_BODY_BYTES:
+                return web.message(request, "too_large", status=413)
+            form = await _read_form(request)
+            if form is None:
+                return web.message(request, "too_large", status=413)
+        if admin:
+            who = web.admin(request)
+            if who is None:
+                if request.method in ("GET", "HEAD"):
+                    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+                return web.message(request, "forbidden", status=403)
+            if form is not None and not csrf_valid(web.settings, who, form.get("csrf")):
+                return web.message(request, "forbidden", status=403, admin=who)
+        return await run_in_threadpool(handler, web, request, form)
+
+    endpoint.__name__ = handler.__name__
+    endpoint.bantin_admin = admin  # type: ignore[attr-defined]
+    return endpoint
+
+
+async def _read_form(request: Request) -> Form | None:
+    """The body as a form (urlencoded or multipart); an empty or unparsable body is an empty form."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return None
+    request._body = body  # the parsed form below reads from the cached body
+    content_type = request.headers.get("content-type", "")
+    if not body or not content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        return Form()
+    try:
+        return Form(await request.form(max_files=0, max_fields=200, max_part_size=MAX_BODY_BYTES))
+    except Exception:  # noqa: BLE001 - a malformed body is the client's problem: treat it as empty
+        return Form()
+
+
+class Guard:
+    """Security headers on every answer; cross-site unsafe requests refused before routing."""
+
+    def __init__(self, app: ASGIApp, web: WebApp):
+        self.app = app
+        self.web = web
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        request = Request(scope)
+        started = time.perf_counter()
+        # The server's own time, for the benchmark and operators; never on a reader's or the login's
+        # pages, where it would tell a valid token or password from a forged one.
+        timed = request.url.path.startswith(TIMED_PREFIXES)
+
+        async def with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                for name, value in SECURITY_HEADERS.items():
+                    if name.encode() not in present:
+                        headers.append((name.encode(), value.encode()))
+                if timed:
+                    elapsed = (time.perf_counter() - started) * 1000
+                    headers.append((b"server-timing", f"app;dur={elapsed:.1f}".encode()))
+                message["headers"] = headers
+            await send(message)
+
+        one_click = request.method == "POST" and request.url.path.startswith(ONE_CLICK_PREFIX)
+        if not one_click and cross_site(request.method, request.headers, self.web.own_origins(request)):
+            response = self.web.message(request, "forbidden", status=403)
+            await response(scope, receive, with_headers)
+            return
+        await self.app(scope, receive, with_headers)
+
+
+def create_app(web: WebApp) -> Starlette:
+    from crawler.web import admin, public
+
+    routes = [
+        Route("/", lambda request: RedirectResponse("/admin", status_code=303), methods=["GET"]),
+        Route("/healthz", view(public.healthz), methods=["GET"]),
+        Route("/readyz", view(public.readyz), methods=["GET"]),
+        Route("/metrics", view(public.metrics), methods=["GET"]),
+        Route("/login", view(admin.login_form), methods=["GET"]),
+        Route("/login", view(admin.login), methods=["POST"]),
+        Route("/logout", view(admin.logout, admin=True), methods=["POST"]),
+        Route("/admin", view(admin.status, admin=True), methods=["GET"]),
+        Route("/admin/articles", view(admin.articles, admin=True), methods=["GET"]),
+        Route("/admin/articles/{article_id:int}", view(admin.article, admin=True), methods=["GET"]),
+        Route("/admin/topics", view(admin.topics, admin=True), methods=["GET"]),
+        Route("/admin/readers", view(admin.readers, admin=True), methods=["GET"]),
+        Route("/admin/readers/resend", view(admin.resend, admin=True), methods=["POST"]),
+        Route("/r/{token}", view(public.preferences_form), methods=["GET"]),
+        Route("/r/{token}", view(public.save_preferences), methods=["POST"]),
+        Route("/u/{token}", view(public.unsubscribe_form), methods=["GET"]),
+        Route("/u/{token}", view(public.one_click_unsubscribe), methods=["POST"]),
+        Route("/feeds/topic/{key}.atom", view(public.topic_atom), methods=["GET"]),
+        Route("/feeds/topic/{key}.json", view(public.topic_json), methods=["GET"]),
+        Route("/feeds/reader/{token}.atom", view(public.reader_atom), methods=["GET"]),
+        Route("/feeds/reader/{token}.json", view(public.reader_json), methods=["GET"]),
+        Mount("/static", StaticFiles(directory=str(resources.files("crawler.web") / "static")), name="static"),
+    ]
+    app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed})
+    # One spelling per page: /admin/ is not /admin (no redirect that a path trick could ride on).
+    app.router.redirect_slashes = False
+    app.state.web = web
+    app.add_middleware(Guard, web=web)
+    return app
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return request.app.state.web.message(request, "not_found", status=404)
+
+
+async def _not_allowed(request: Request, exc: Exception) -> Response:
+    return PlainTextResponse("method not allowed", status_code=405)

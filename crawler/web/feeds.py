@@ -1,0 +1,248 @@
+"""Atom and JSON Feed 1.1 for a set of topics, from one entry model.
+
+Entry ids never change: they name the article's identity (site, the site's own
+id), not its URL or content, so an edited article keeps its id and gets a new
+``updated``. Scraped text is untrusted: characters XML cannot carry are
+removed, markup is escaped (the HTML parts are built here from escaped text),
+and only http(s) links are emitted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+
+from feedgenerator import Atom1Feed
+from markupsafe import Markup
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, load_only
+
+from crawler.matching import Hit
+from crawler.store.models import ArticleRow, Match
+from reports.digest import safe_url
+
+FEED_ENTRIES = 50
+# XML 1.0 refuses these (and lone surrogates); the feed libraries raise on them.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ENTRY_COLUMNS = ("id", "site", "external_id", "title", "url", "author", "published_at", "changed_at", "sapo")
+
+
+def xml_text(value: str | None) -> str:
+    return _XML_INVALID.sub("", value or "")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    id: str
+    title: str
+    url: str | None
+    outlet: str
+    author: str
+    published: datetime | None
+    updated: datetime
+    sapo: str
+    # (before, hit, after) of the snippet that made the match, or None.
+    snippet: tuple[str, str, str] | None
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedMeta:
+    title: str
+    # The feed's own URL, and the page it stands for.
+    self_url: str
+    home_url: str
+    language: str
+
+
+def entry_id(site: str, external_id: str) -> str:
+    return f"urn:bantin:article:{site}:{external_id}"
+
+
+def feed_entries(
+    session: Session, topics: Sequence[str], outlets: dict[str, str], *, limit: int = FEED_ENTRIES
+) -> list[Entry]:
+    """The newest articles matched by any of `topics`, newest first, with the snippet of their first hit."""
+    if not topics:
+        return []
+    newest = (
+        select(ArticleRow)
+        .options(load_only(*(getattr(ArticleRow, column) for column in _ENTRY_COLUMNS)))
+        .where(ArticleRow.id.in_(select(Match.article_id).where(Match.topic.in_(list(topics)))))
+        .order_by(ArticleRow.published_at.desc().nulls_last(), ArticleRow.id.desc())
+        .limit(limit)
+    )
+    rows = session.scalars(newest).all()
+    matches: dict[int, list[Match]] = {}
+    if rows:
+        for match in session.scalars(
+            select(Match)
+            .where(Match.article_id.in_([row.id for row in rows]), Match.topic.in_(list(topics)))
+            .order_by(Match.topic)
+        ):
+            matches.setdefault(match.article_id, []).append(match)
+    entries = []
+    for row in rows:
+        found = matches.get(row.id, [])
+        hit = next((hit for match in found for hit in match.hits if not hit.negated), None)
+        entries.append(
+            Entry(
+                id=entry_id(row.site, row.external_id),
+                title=xml_text(row.title),
+                url=safe_url(row.url),
+                outlet=xml_text(outlets.get(row.site, row.site)),
+                author=xml_text(row.author),
+                published=row.published_at,
+                updated=max(row.changed_at, *(match.matched_at for match in found)) if found else row.changed_at,
+                sapo=xml_text(row.sapo),
+                snippet=_snippet(hit),
+                topics=tuple(xml_text(match.topic) for match in found),
+            )
+        )
+    return entries
+
+
+def feed_stamp(session: Session, topics: Sequence[str]) -> tuple[int, datetime | None]:
+    """(matches, newest change) of these topics: cheap, so a 304 costs no feed build."""
+    if not topics:
+        return 0, None
+    count, matched_at, changed_at = session.execute(
+        select(func.count(), func.max(Match.matched_at), func.max(ArticleRow.changed_at))
+        .select_from(Match)
+        .join(ArticleRow, ArticleRow.id == Match.article_id)
+        .where(Match.topic.in_(list(topics)))
+    ).one()
+    newest = max((moment for moment in (matched_at, changed_at) if moment is not None), default=None)
+    if newest is not None and newest.tzinfo is None:
+        newest = newest.replace(tzinfo=UTC)
+    return count, newest
+
+
+def _snippet(hit: Hit | None) -> tuple[str, str, str] | None:
+    if hit is None:
+        return None
+    before, found, after = hit.snippet_parts
+    return xml_text(before), xml_text(found), xml_text(after)
+
+
+def entry_html(entry: Entry, zone: tzinfo) -> str:
+    """The entry's body as HTML built from escaped text: outlet and time, sapo, the matched snippet."""
+    parts = [
+        Markup("<p><b>{}</b>{}</p>").format(
+            entry.outlet, Markup(" · {}").format(_local(entry.published, zone)) if entry.published else ""
+        )
+    ]
+    if entry.sapo:
+        parts.append(Markup("<p>{}</p>").format(entry.sapo))
+    if entry.snippet:
+        before, found, after = entry.snippet
+        parts.append(Markup("<p>…{}<mark>{}</mark>{}…</p>").format(before, found, after))
+    return str(Markup("").join(parts))
+
+
+def _local(moment: datetime, zone: tzinfo) -> str:
+    return moment.astimezone(zone).strftime("%d/%m/%Y %H:%M")
+
+
+class _Atom(Atom1Feed):
+    """Atom whose <updated> is the newest change we know, so that an unchanged feed is byte-identical."""
+
+    def __init__(self, *args, updated: datetime, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._updated = updated
+
+    def latest_post_date(self):
+        return self._updated
+
+
+def atom_feed(entries: Sequence[Entry], meta: FeedMeta, zone: tzinfo) -> bytes:
+    updated = max((entry.updated for entry in entries), default=_EPOCH).astimezone(zone)
+    feed = _Atom(
+        title=xml_text(meta.title),
+        link=meta.home_url,
+        description="",
+        language=meta.language,
+        feed_url=meta.self_url,
+        feed_guid=meta.self_url,
+        author_name="bantin",
+        updated=updated,
+    )
+    for entry in entries:
+        feed.add_item(
+            title=entry.title,
+            link=entry.url or meta.home_url,
+            description=entry_html(entry, zone),
+            unique_id=entry.id,
+            pubdate=entry.published.astimezone(zone) if entry.published else None,
+            updateddate=entry.updated.astimezone(zone),
+            author_name=entry.author or entry.outlet,
+            categories=list(entry.topics),
+        )
+    out = io.StringIO()
+    feed.write(out, "utf-8")
+    return out.getvalue().encode("utf-8")
+
+
+def json_feed(entries: Sequence[Entry], meta: FeedMeta, zone: tzinfo) -> bytes:
+    """JSON Feed 1.1 (jsonfeed.org/version/1.1): a dict through json.dumps."""
+    items = []
+    for entry in entries:
+        item = {
+            "id": entry.id,
+            "title": entry.title,
+            "content_html": entry_html(entry, zone),
+            "summary": entry.sapo,
+            "date_modified": entry.updated.astimezone(zone).isoformat(timespec="seconds"),
+            "authors": [{"name": entry.author or entry.outlet}],
+            "tags": list(entry.topics),
+            "_bantin": {"outlet": entry.outlet},
+        }
+        if entry.url:
+            item["url"] = entry.url
+        if entry.published:
+            item["date_published"] = entry.published.astimezone(zone).isoformat(timespec="seconds")
+        items.append(item)
+    document = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": xml_text(meta.title),
+        "home_page_url": meta.home_url,
+        "feed_url": meta.self_url,
+        "language": meta.language,
+        "items": items,
+    }
+    return json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def feed_etag(*parts: object) -> str:
+    """A strong validator from what the feed is built of (its topics, their matches, the format, the language)."""
+    return '"' + hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()[:32] + '"'
+
+
+class FeedCache:
+    """The last feeds built, by URL and validator: a reader that sends no If-None-Match costs no rebuild."""
+
+    def __init__(self, size: int = 128):
+        self.size = size
+        self._bodies: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, path: str, tag: str) -> bytes | None:
+        with self._lock:
+            body = self._bodies.get((path, tag))
+            if body is not None:
+                self._bodies.move_to_end((path, tag))
+            return body
+
+    def put(self, path: str, tag: str, body: bytes) -> None:
+        with self._lock:
+            self._bodies[(path, tag)] = body
+            while len(self._bodies) > self.size:
+                self._bodies.popitem(last=False)
