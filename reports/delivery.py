@@ -317,10 +317,23 @@ def _with_unknown(error: str, count: int) -> str:
     return error[: 2000 - len(tag)] + tag
 
 
-def _recover_sending(database: Database, now: datetime) -> int:
+def _recover_sending(database: Database, now: datetime, *, expired_claims_only: bool = False) -> int:
+    """Rows left "sending" by a dead run go back to pending (same bytes, same Message-ID) or fail.
+
+    A row a cluster sender claimed belongs to it until its claim expires (the
+    sender renews it while it sends): never taken from a live sender. With
+    `expired_claims_only`, rows that were never claimed are left alone too
+    (a one-machine run holding the outbox lease may be sending them).
+    """
+    claim_over = OutboxMessage.claim_expires_at <= now
+    if not expired_claims_only:
+        claim_over = OutboxMessage.claim_expires_at.is_(None) | claim_over
     with database.session() as session:
-        stuck = session.scalars(select(OutboxMessage).where(OutboxMessage.status == "sending")).all()
+        stuck = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.status == "sending", claim_over)
+        ).all()
         for row in stuck:
+            row.claimed_by, row.claim_expires_at = None, None
             count = unknown_outcomes(row.last_error) + 1
             row.updated_at = now
             row.next_attempt_at = None
@@ -445,20 +458,19 @@ def _send_due(
 
 
 def _deliver(
-    config: Config,
-    database: Database,
-    smtp: SmtpSession,
-    row_id: int,
-    raw: bytes,
-    envelope: Envelope,
-    now: datetime,
-    sleep: Callable[[float], None],
+    config: Config, database: Database, smtp: SmtpSession, row_id: int, raw: bytes, envelope: Envelope,
+    now: datetime, sleep: Callable[[float], None], claim: Callable[[Database, int, datetime], bool] | None = None,
 ) -> tuple[str, str]:
-    """Try one row up to smtp.max_attempts times; returns (status, error)."""
+    """Try one row up to smtp.max_attempts times; returns (status, error).
+
+    `claim` turns the row from pending to sending (default: if nobody else did
+    it first); a cluster sender passes its own, which also checks its claim.
+    """
     backoff = config.smtp.retry_backoff_seconds
     error = ""
+    claim = claim or _claim
     for attempt in range(config.smtp.max_attempts):
-        if not _claim(database, row_id, now):
+        if not claim(database, row_id, now):
             return "pending", "taken by another run"
         try:
             smtp.send(raw, envelope)
@@ -530,7 +542,8 @@ def _claim(database: Database, row_id: int, now: datetime) -> bool:
     with database.session() as session:
         result = session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == row_id, OutboxMessage.status == "pending")
+            .where(OutboxMessage.id == row_id, OutboxMessage.status == "pending",
+                   OutboxMessage.claim_expires_at.is_(None) | (OutboxMessage.claim_expires_at <= now))
             .values(status="sending", attempts=OutboxMessage.attempts + 1, updated_at=now)
         )
         return cast(CursorResult[Any], result).rowcount == 1

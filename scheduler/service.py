@@ -204,22 +204,10 @@ class Service:
         it returns: the process is on its way out.
         """
         info = {"purpose": "`bantin serve`", "version": __version__, "config": str(self.config.path or "")}
-        try:
-            lease_cm = hold_lease(
-                self.database,
-                SERVICE_LEASE,
-                ttl=self.lease_ttl,
-                info=info,
-                clock=self.clock,
-                heartbeat_seconds=self.heartbeat_seconds,
-            )
-            self.lease = lease_cm.__enter__()
-        except LockBusyError:
-            holder = lease_holder(self.database, SERVICE_LEASE)
-            where = holder.describe(self.clock()) if holder else "elsewhere"
-            raise LockBusyError(
-                f"bantin serve is already running on this database ({self.database.describe()}): {where}"
-            ) from None
+        lease_cm = self._take_lease(info)
+        if lease_cm is None:
+            self.started.set()
+            return 0
         try:
             self._recover()
             self.scheduler = self._build_scheduler()
@@ -260,6 +248,25 @@ class Service:
             self._close_signal_pipe()
             lease_cm.__exit__(None, None, None)
             self.lease = None
+
+    def _take_lease(self, info: dict[str, Any]):
+        """Enter the service lease (its context manager, entered), or raise LockBusyError naming the holder.
+
+        None means "stopped before getting it" (a standby in cluster mode told to stop).
+        """
+        try:
+            lease_cm = hold_lease(
+                self.database, SERVICE_LEASE, ttl=self.lease_ttl, info=info, clock=self.clock,
+                heartbeat_seconds=self.heartbeat_seconds,
+            )
+            self.lease = lease_cm.__enter__()
+        except LockBusyError:
+            holder = lease_holder(self.database, SERVICE_LEASE)
+            where = holder.describe(self.clock()) if holder else "elsewhere"
+            raise LockBusyError(
+                f"bantin serve is already running on this database ({self.database.describe()}): {where}"
+            ) from None
+        return lease_cm
 
     def request_stop(self, reason: str = "requested") -> None:
         """Stop taking jobs, cancel a running crawl, let a running digest finish; returns at once."""

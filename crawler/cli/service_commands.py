@@ -31,13 +31,18 @@ def serve(app, log_format: str) -> None:
     """Run the scheduled crawl and digest in the foreground until SIGTERM or Ctrl-C.
 
     Only one service runs per database: a second one exits at once with
-    status 75. SIGHUP re-reads the configuration.
+    status 75 — in cluster mode it waits instead, and takes over when the
+    first one's lease expires. SIGHUP re-reads the configuration.
     """
     from scheduler.service import Service, configure_logging
 
     configure_logging(log_format, debug=app.debug)
     config = app.config
-    service = Service(
+    service_class = Service
+    if config.cluster.enabled:
+        # Queues the work for `bantin worker`s; waits while another `bantin serve` holds the lease.
+        from cluster.planner import ClusterService as service_class
+    service = service_class(
         config,
         app.database,
         config_loader=app.load_config,

@@ -289,7 +289,10 @@ def index_status(session: Session) -> IndexStatus:
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
-    """Alembic filter: the index's tables are dialect-specific and not in the ORM metadata."""
+    """Alembic filter: the index's tables are dialect-specific and not in the ORM metadata, nor is
+    procrastinate's job queue (cluster mode, migration 0004), whose schema is procrastinate's own."""
+    if type_ == "table" and name and name.startswith("procrastinate_"):
+        return False
     return not (type_ == "table" and name and (name == META or name == TABLE or name.startswith(TABLE + "_")))
 
 
