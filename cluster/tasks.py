@@ -126,7 +126,7 @@ def crawl_site(context: JobContext, *, site: str, timestamp: int | None = None, 
     job_id = _job_id(context)
     make = runtime.crawl_command or (lambda site_id, job: default_crawl_command(runtime, site_id, job))
     runtime.track(job_id, f"crawl {site}")
-    log_event("crawl", "started", site=site, job=job_id, worker=runtime.name, reason=reason)
+    log_event("crawl", "started", site=site, job_id=job_id, worker=runtime.name, reason=reason)
     try:
         outcome = jobs.run_crawl_child(
             make(site, job_id),
@@ -143,7 +143,7 @@ def crawl_site(context: JobContext, *, site: str, timestamp: int | None = None, 
         "finished",
         outcome.status,
         site=site,
-        job=job_id,
+        job_id=job_id,
         crawl_run=outcome.run_id,
         message=outcome.message or None,
         **outcome.totals,
@@ -358,7 +358,7 @@ def _retry(runtime: Runtime, job: queue.QueuedJob, why: str) -> bool:
         log_event(
             "sweep",
             "stalled job dropped",
-            job=job.id,
+            job_id=job.id,
             task=job.task,
             level=logging.WARNING,
             reason=f"{why}; the same work is queued already",
@@ -367,7 +367,7 @@ def _retry(runtime: Runtime, job: queue.QueuedJob, why: str) -> bool:
     log_event(
         "sweep",
         "stalled job retried",
-        job=job.id,
+        job_id=job.id,
         task=job.task,
         level=logging.WARNING,
         reason=why,

@@ -140,8 +140,8 @@ def configure_logging(log_format: str, *, debug: bool = False) -> None:
     if root.level > logging.INFO or root.level == logging.NOTSET:
         root.setLevel(logging.INFO)
     if not debug:
-        # APScheduler's "Running job ..." lines duplicate our own event lines.
-        for noisy in ("apscheduler", "alembic"):
+        # APScheduler's "Running job ..." lines (and procrastinate's per-job ones) duplicate our own event lines.
+        for noisy in ("apscheduler", "alembic", "procrastinate"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -1,0 +1,131 @@
+"""Helpers for the cluster tests: a fresh PostgreSQL database, configs, `bantin worker` processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from crawler.crawl.run import python_module_command
+from crawler.store import Database
+from crawler.store.models import CrawlRun
+from tests.conftest import POSTGRES_ENV, _fresh_postgres_database
+from tests.service_support import wait_for
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh PostgreSQL database (cluster mode is PostgreSQL only)."""
+    server = os.environ.get(POSTGRES_ENV)
+    if not server:
+        pytest.skip(f"{POSTGRES_ENV} is not set")
+    url, drop = _fresh_postgres_database(server)
+    try:
+        yield url
+    finally:
+        drop()
+
+
+def cluster_toml(database_url: str, *, sites: dict[str, str] | None = None, cluster: str = "", extra: str = "",
+                 delay: float = 0.0, enabled: bool = True) -> str:
+    entries = "".join(
+        f'[[sites]]\nid = "{site}"\nbase_url = "{url}"\ndownload_delay = {delay}\n' for site, url in (sites or {}).items()
+    )
+    return f"""{entries}
+[storage]
+database_url = "{database_url}"
+[crawl]
+autothrottle = false
+concurrency = 1
+timeout_seconds = 5
+retries = 1
+lookback_days = 7
+[cluster]
+enabled = {str(enabled).lower()}
+heartbeat_seconds = 0.5
+stalled_after_seconds = 2
+sweep_seconds = 1
+plan_seconds = 0.2
+claim_seconds = 3
+{cluster}
+{extra}
+"""
+
+
+@dataclass
+class Worker:
+    """A `bantin worker` process, its output in a file."""
+
+    name: str
+    config: Path
+    log: Path
+    args: tuple[str, ...] = ()
+    process: subprocess.Popen = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._handle = open(self.log, "wb")
+        self.process = subprocess.Popen(
+            [*python_module_command(), "crawler", "--config", str(self.config), "worker", "--name", self.name,
+             *self.args],
+            stdout=self._handle, stderr=subprocess.STDOUT, cwd=str(REPO),
+        )
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def wait_output(self, needle: str, timeout: float = 60.0) -> None:
+        wait_for(lambda: needle in self.output(), timeout=timeout, what=f"{self.name}: {needle!r}",
+                 process=self.process)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self, timeout: float = 90.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout)
+        finally:
+            self._handle.close()
+
+    def close(self) -> None:
+        self.kill()
+        self._handle.close()
+
+
+def crawl_runs(database: Database, site: str | None = None) -> list[CrawlRun]:
+    with database.session() as session:
+        query = select(CrawlRun).order_by(CrawlRun.id)
+        if site is not None:
+            query = query.where(CrawlRun.site == site)
+        return list(session.scalars(query))
+
+
+def jobs_of(database: Database, task: str) -> list[tuple[int, str, dict]]:
+    with database.session() as session:
+        return [tuple(row) for row in session.execute(text(
+            "SELECT id, status::text, args FROM procrastinate_jobs WHERE task_name = :task ORDER BY id"),
+            {"task": task})]
+
+
+def pid_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().split(") ", 1)[1][:1] == "Z"
+    except OSError:
+        return True
+
+
