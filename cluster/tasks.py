@@ -385,9 +385,10 @@ def _failed():
 def live_worker_ids(database: Database, now: datetime) -> set[int]:
     """procrastinate worker ids of the bantin workers whose lease is live."""
     return {
-        int(holder.info["worker_id"])
+        int(worker_id)
         for holder in leases_named(database, WORKER_LEASE_PREFIX)
-        if holder.live(now) and holder.info.get("worker_id") is not None
+        if holder.live(now)
+        for worker_id in holder.info.get("worker_ids") or ()
     }
 
 

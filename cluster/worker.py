@@ -91,35 +91,32 @@ async def _work(app, runtime: Runtime, queues: list[str], concurrency: int, inst
 
     cluster = runtime.config.cluster
     loop = asyncio.get_running_loop()
-    # Synchronous tasks run in the loop's default executor: one thread per job slot, plus the sweep's.
-    loop.set_default_executor(ThreadPoolExecutor(concurrency + 2, thread_name_prefix="job"))
+    # Synchronous tasks run in the loop's default executor: a thread per job slot, the sweep's, the lease's.
+    loop.set_default_executor(ThreadPoolExecutor(concurrency + 3, thread_name_prefix="job"))
     async with app.open_async():
-        worker = Worker(
-            app=app,
-            queues=[*queues, queue.MAINTENANCE_QUEUE],
-            name=runtime.name,
-            concurrency=concurrency + 1,
-            install_signal_handlers=False,
-            additional_context={"bantin": runtime},
-            update_heartbeat_interval=cluster.heartbeat_seconds,
-            stalled_worker_timeout=cluster.stalled_after_seconds,
+        options = dict(
+            app=app, install_signal_handlers=False, additional_context={"bantin": runtime},
+            update_heartbeat_interval=cluster.heartbeat_seconds, stalled_worker_timeout=cluster.stalled_after_seconds,
             fetch_job_polling_interval=min(5.0, cluster.heartbeat_seconds),
             # Long enough for a crawl child to stop cleanly after SIGTERM, a sender to finish its message.
             shutdown_graceful_timeout=KILL_GRACE_SECONDS + 30,
         )
+        # Two procrastinate workers: the sweep never waits for a free job slot, and never takes one.
+        workers = [Worker(queues=queues, name=runtime.name, concurrency=concurrency, **options),
+                   Worker(queues=[queue.MAINTENANCE_QUEUE], name=f"{runtime.name}/sweep", concurrency=1, **options)]
 
         def stop(signum: int) -> None:
             log_event("worker", "stopping", reason=signal.Signals(signum).name, name=runtime.name)
             runtime.stopping.set()
-            worker.stop()
+            for worker in workers:
+                worker.stop()
 
         if install_signals:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, stop, signum)
-        running = asyncio.create_task(worker.run())
-        publisher = asyncio.create_task(_publish_worker_id(worker, runtime))
+        publisher = asyncio.create_task(_publish_worker_ids(workers, runtime))
         try:
-            await running
+            await asyncio.gather(*(worker.run() for worker in workers))
         finally:
             publisher.cancel()
             if install_signals:
@@ -127,9 +124,9 @@ async def _work(app, runtime: Runtime, queues: list[str], concurrency: int, inst
                     loop.remove_signal_handler(signum)
 
 
-async def _publish_worker_id(worker, runtime: Runtime) -> None:
-    """Once procrastinate registered this worker, its id goes into the lease (the sweep's cross-check)."""
-    while worker.worker_id is None:
+async def _publish_worker_ids(workers, runtime: Runtime) -> None:
+    """Once procrastinate registered them, the ids go into the lease (the sweep's cross-check)."""
+    while any(worker.worker_id is None for worker in workers):
         await asyncio.sleep(0.05)
     if runtime.lease is not None:
-        await asyncio.to_thread(runtime.lease.update_info, worker_id=worker.worker_id)
+        await asyncio.to_thread(runtime.lease.update_info, worker_ids=[worker.worker_id for worker in workers])
