@@ -48,7 +48,7 @@ class ClusterService(Service):
             super()._install_signal_handlers()
             self._signals_installed = True
         waiting = False
-        poll = min(self.lease_ttl.total_seconds() / 4, 5.0)
+        poll = min(self.lease_ttl.total_seconds() / 4, self.poll_seconds)
         while not self.stopping.is_set():
             try:
                 lease_cm = super()._take_lease(info)

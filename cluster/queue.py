@@ -86,28 +86,36 @@ def defer_once(
 ) -> str:
     """Queue `task(args)` once for (task, periodic_id, timestamp); returns "queued", "done before" or "coalesced".
 
-    "coalesced": a job with the same queueing lock is still waiting to start;
-    the deferral is recorded as done so that it is not tried again, since the
-    waiting job will do the same work.
+    procrastinate keeps only the latest deferral per (task, periodic_id), so an
+    older timestamp than the latest counts as done before too: a leader whose
+    clock lags (or that froze between reading the clock and deferring) never
+    queues a fire time again. The check and the deferral run under one advisory
+    lock per (task, periodic_id). "coalesced": a job with the same queueing lock
+    is still waiting to start; the deferral is recorded as done so that it is
+    not tried again, since the waiting job will do the same work.
     """
     payload = json.dumps({**args, "timestamp": timestamp})
+    key = {"task": task, "pid": periodic_id, "ts": timestamp}
     with database.session() as session:
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:task || chr(31) || :pid, 0))"), key)
+        latest = session.execute(
+            text(
+                "SELECT MAX(defer_timestamp) FROM procrastinate_periodic_defers WHERE task_name = :task "
+                "AND periodic_id = :pid"
+            ),
+            key,
+        ).scalar()
+        if latest is not None and latest >= timestamp:
+            return "done before"
         savepoint = session.begin_nested()
         try:
-            job_id = session.execute(
+            session.execute(
                 text(
                     "SELECT procrastinate_defer_periodic_job_v2(:queue, NULL, :qlock, :task, 0, :pid, :ts, "
                     "CAST(:args AS jsonb))"
                 ),
-                {
-                    "queue": queue,
-                    "qlock": queueing_lock,
-                    "task": task,
-                    "pid": periodic_id,
-                    "ts": timestamp,
-                    "args": payload,
-                },
-            ).scalar()
+                {**key, "queue": queue, "qlock": queueing_lock, "args": payload},
+            )
             savepoint.commit()
         except Exception as exc:  # noqa: BLE001 - only the queueing lock's unique violation is expected here
             savepoint.rollback()
@@ -118,10 +126,10 @@ def defer_once(
                     "INSERT INTO procrastinate_periodic_defers (task_name, periodic_id, defer_timestamp) "
                     "VALUES (:task, :pid, :ts) ON CONFLICT DO NOTHING"
                 ),
-                {"task": task, "pid": periodic_id, "ts": timestamp},
+                key,
             )
             return "coalesced"
-    return "queued" if job_id is not None else "done before"
+    return "queued"
 
 
 def defer(

@@ -95,15 +95,20 @@ async def _work(app, runtime: Runtime, queues: list[str], concurrency: int, inst
     loop.set_default_executor(ThreadPoolExecutor(concurrency + 3, thread_name_prefix="job"))
     async with app.open_async():
         options = dict(
-            app=app, install_signal_handlers=False, additional_context={"bantin": runtime},
-            update_heartbeat_interval=cluster.heartbeat_seconds, stalled_worker_timeout=cluster.stalled_after_seconds,
+            app=app,
+            install_signal_handlers=False,
+            additional_context={"bantin": runtime},
+            update_heartbeat_interval=cluster.heartbeat_seconds,
+            stalled_worker_timeout=cluster.stalled_after_seconds,
             fetch_job_polling_interval=min(5.0, cluster.heartbeat_seconds),
             # Long enough for a crawl child to stop cleanly after SIGTERM, a sender to finish its message.
             shutdown_graceful_timeout=KILL_GRACE_SECONDS + 30,
         )
         # Two procrastinate workers: the sweep never waits for a free job slot, and never takes one.
-        workers = [Worker(queues=queues, name=runtime.name, concurrency=concurrency, **options),
-                   Worker(queues=[queue.MAINTENANCE_QUEUE], name=f"{runtime.name}/sweep", concurrency=1, **options)]
+        workers = [
+            Worker(queues=queues, name=runtime.name, concurrency=concurrency, **options),
+            Worker(queues=[queue.MAINTENANCE_QUEUE], name=f"{runtime.name}/sweep", concurrency=1, **options),
+        ]
 
         def stop(signum: int) -> None:
             log_event("worker", "stopping", reason=signal.Signals(signum).name, name=runtime.name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import signal
 import subprocess
 from dataclasses import dataclass, field
@@ -33,10 +34,18 @@ def pg_url():
         drop()
 
 
-def cluster_toml(database_url: str, *, sites: dict[str, str] | None = None, cluster: str = "", extra: str = "",
-                 delay: float = 0.0, enabled: bool = True) -> str:
+def cluster_toml(
+    database_url: str,
+    *,
+    sites: dict[str, str] | None = None,
+    cluster: str = "",
+    extra: str = "",
+    delay: float = 0.0,
+    enabled: bool = True,
+) -> str:
     entries = "".join(
-        f'[[sites]]\nid = "{site}"\nbase_url = "{url}"\ndownload_delay = {delay}\n' for site, url in (sites or {}).items()
+        f'[[sites]]\nid = "{site}"\nbase_url = "{url}"\ndownload_delay = {delay}\n'
+        for site, url in (sites or {}).items()
     )
     return f"""{entries}
 [storage]
@@ -72,17 +81,28 @@ class Worker:
     def __post_init__(self) -> None:
         self._handle = open(self.log, "wb")
         self.process = subprocess.Popen(
-            [*python_module_command(), "crawler", "--config", str(self.config), "worker", "--name", self.name,
-             *self.args],
-            stdout=self._handle, stderr=subprocess.STDOUT, cwd=str(REPO),
+            [
+                *python_module_command(),
+                "crawler",
+                "--config",
+                str(self.config),
+                "worker",
+                "--name",
+                self.name,
+                *self.args,
+            ],
+            stdout=self._handle,
+            stderr=subprocess.STDOUT,
+            cwd=str(REPO),
         )
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
     def wait_output(self, needle: str, timeout: float = 60.0) -> None:
-        wait_for(lambda: needle in self.output(), timeout=timeout, what=f"{self.name}: {needle!r}",
-                 process=self.process)
+        wait_for(
+            lambda: needle in self.output(), timeout=timeout, what=f"{self.name}: {needle!r}", process=self.process
+        )
 
     def kill(self) -> None:
         if self.process.poll() is None:
@@ -112,9 +132,13 @@ def crawl_runs(database: Database, site: str | None = None) -> list[CrawlRun]:
 
 def jobs_of(database: Database, task: str) -> list[tuple[int, str, dict]]:
     with database.session() as session:
-        return [tuple(row) for row in session.execute(text(
-            "SELECT id, status::text, args FROM procrastinate_jobs WHERE task_name = :task ORDER BY id"),
-            {"task": task})]
+        return [
+            tuple(row)
+            for row in session.execute(
+                text("SELECT id, status::text, args FROM procrastinate_jobs WHERE task_name = :task ORDER BY id"),
+                {"task": task},
+            )
+        ]
 
 
 def pid_gone(pid: int) -> bool:
@@ -129,3 +153,74 @@ def pid_gone(pid: int) -> bool:
         return True
 
 
+SERVE_DRIVER = r"""
+import sys
+from datetime import datetime, timedelta
+sys.path.insert(0, {repo!r})
+from crawler.config import load_config
+from crawler.store import Database
+from cluster.planner import ClusterService
+from scheduler.service import configure_logging
+
+config_path, clock_file = sys.argv[1], sys.argv[2]
+
+
+def clock():
+    with open(clock_file, encoding="ascii") as handle:
+        return datetime.fromisoformat(handle.read().strip())
+
+
+configure_logging("text")
+config = load_config(config_path)
+database = Database(config.storage.url)
+service = ClusterService(config, database, clock=clock, poll_seconds=0.05, heartbeat_seconds=0.1,
+                         lease_ttl=timedelta(minutes=2))
+sys.exit(service.run())
+"""
+
+
+class FileClock:
+    """A clock several processes read from one file; the test moves it."""
+
+    def __init__(self, path: Path, start):
+        self.path = path
+        self.set(start)
+
+    def set(self, moment) -> None:
+        self.now = moment
+        partial = self.path.with_suffix(".tmp")
+        partial.write_text(moment.isoformat(), encoding="ascii")
+        partial.replace(self.path)
+
+    def advance(self, delta) -> None:
+        self.set(self.now + delta)
+
+
+class ServeProcess:
+    """A `bantin serve` (cluster mode) whose clock is a FileClock."""
+
+    def __init__(self, driver: Path, config: Path, clock: FileClock, log: Path):
+        self.log = log
+        self._handle = open(log, "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, str(driver), str(config), str(clock.path)],
+            stdout=self._handle,
+            stderr=subprocess.STDOUT,
+            cwd=str(REPO),
+        )
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.kill()
+            self.process.wait()
+        self._handle.close()
+
+
+def write_serve_driver(directory: Path) -> Path:
+    driver = directory / "serve_driver.py"
+    driver.write_text(SERVE_DRIVER.format(repo=str(REPO)), encoding="utf-8")
+    return driver

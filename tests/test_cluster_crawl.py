@@ -52,13 +52,20 @@ def network():
 def test_killed_worker_mid_crawl_then_the_next_day(tmp_path: Path, pg_url, network):  # noqa: F811
     config_path = tmp_path / "bantin.toml"
     # Politeness-bound: a few seconds per outlet, so a worker can be killed in the middle of one.
-    config_path.write_text(cluster_toml(pg_url, sites=network.base_urls, delay=0.2,
-                                        extra='[schedule]\ncrawl = "*/5 * * * *"\ndigest = "0 5 * * *"\n'),
-                           encoding="utf-8")
+    config_path.write_text(
+        cluster_toml(
+            pg_url,
+            sites=network.base_urls,
+            delay=0.2,
+            extra='[schedule]\ncrawl = "*/5 * * * *"\ndigest = "0 5 * * *"\n',
+        ),
+        encoding="utf-8",
+    )
     config = load_config(config_path)
     database = Database(pg_url)
-    workers = [Worker(f"w{index}", config_path, tmp_path / f"w{index}.log", ("--concurrency", "1"))
-               for index in (1, 2, 3)]
+    workers = [
+        Worker(f"w{index}", config_path, tmp_path / f"w{index}.log", ("--concurrency", "1")) for index in (1, 2, 3)
+    ]
     try:
         for worker in workers:
             worker.wait_output("event=started")
@@ -69,15 +76,24 @@ def test_killed_worker_mid_crawl_then_the_next_day(tmp_path: Path, pg_url, netwo
         assert set(planner.plan(now).values()) == {"done before"}
 
         def victim_run():
-            return next((run for run in crawl_runs(database) if run.status == "running"
-                         and stored_count(database, run.site) >= 5), None)
+            return next(
+                (
+                    run
+                    for run in crawl_runs(database)
+                    if run.status == "running" and stored_count(database, run.site) >= 5
+                ),
+                None,
+            )
 
         victim = wait_for(victim_run, timeout=60, what="a worker crawling with a few articles stored")
         killed_worker = next(worker for worker in workers if worker.name == victim.worker)
         killed_worker.kill()
         # Every outlet is crawled to the end: the killed one by another worker, after w2's heartbeat stalled.
-        wait_for(lambda: all(any(run.status == "ok" for run in crawl_runs(database, site)) for site in OUTLETS),
-                 timeout=120, what="every outlet crawled ok")
+        wait_for(
+            lambda: all(any(run.status == "ok" for run in crawl_runs(database, site)) for site in OUTLETS),
+            timeout=120,
+            what="every outlet crawled ok",
+        )
         killed = crawl_runs(database, victim.site)
         assert [run.status for run in killed] == ["interrupted", "ok"]
         assert killed[0].job_id == killed[1].job_id == victim.job_id
@@ -108,9 +124,14 @@ def test_killed_worker_mid_crawl_then_the_next_day(tmp_path: Path, pg_url, netwo
         trigger = planner.triggers["crawl"]
         later = previous_fire_time(trigger, datetime.now(VN_TZ) + timedelta(minutes=5))
         assert set(planner.plan(later).values()) == {"queued"}
-        wait_for(lambda: all(len(crawl_runs(database, site)) > before[site]
-                             and crawl_runs(database, site)[-1].status == "ok" for site in OUTLETS),
-                 timeout=120, what="the next day's crawls")
+        wait_for(
+            lambda: all(
+                len(crawl_runs(database, site)) > before[site] and crawl_runs(database, site)[-1].status == "ok"
+                for site in OUTLETS
+            ),
+            timeout=120,
+            what="the next day's crawls",
+        )
         for site in OUTLETS:
             fetched = article_ids(network[site])
             assert set(fetched) == expected[site], site

@@ -22,11 +22,17 @@ from tests.digest_support import Sink, free_port
 
 def test_cluster_mode_is_refused_on_sqlite_with_one_line(tmp_path):
     config = tmp_path / "bantin.toml"
-    config.write_text(f'[storage]\ndatabase_url = "sqlite:///{tmp_path}/db.sqlite3"\n[cluster]\nenabled = true\n',
-                      encoding="utf-8")
+    config.write_text(
+        f'[storage]\ndatabase_url = "sqlite:///{tmp_path}/db.sqlite3"\n[cluster]\nenabled = true\n', encoding="utf-8"
+    )
     for command in (["worker"], ["serve"], ["status"]):
-        result = subprocess.run([sys.executable, "-m", "crawler", "--config", str(config), *command],
-                                capture_output=True, text=True, cwd=str(REPO), timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-m", "crawler", "--config", str(config), *command],
+            capture_output=True,
+            text=True,
+            cwd=str(REPO),
+            timeout=60,
+        )
         assert result.returncode == 2, (command, result.stderr)
         assert result.stderr.strip().count("\n") == 0, result.stderr
         assert "cluster.enabled: cluster mode needs PostgreSQL" in result.stderr
@@ -35,12 +41,15 @@ def test_cluster_mode_is_refused_on_sqlite_with_one_line(tmp_path):
         parse_config("[cluster]\nenabled = true\n")
 
 
-@pytest.mark.parametrize("text_, key, problem", [
-    ("heartbeat_seconds = 10\nstalled_after_seconds = 20", "cluster.stalled_after_seconds", "three heartbeats"),
-    ("sweep_seconds = 90", "cluster.sweep_seconds", "whole number of minutes"),
-    ("concurrency = 0", "cluster.concurrency", "greater than or equal"),
-    ("speed = 1", "cluster.speed", "unknown key"),
-])
+@pytest.mark.parametrize(
+    "text_, key, problem",
+    [
+        ("heartbeat_seconds = 10\nstalled_after_seconds = 20", "cluster.stalled_after_seconds", "three heartbeats"),
+        ("sweep_seconds = 90", "cluster.sweep_seconds", "whole number of minutes"),
+        ("concurrency = 0", "cluster.concurrency", "greater than or equal"),
+        ("speed = 1", "cluster.speed", "unknown key"),
+    ],
+)
 def test_bad_cluster_settings_name_the_key(text_, key, problem):
     with pytest.raises(ConfigError) as caught:
         parse_config(f'[storage]\ndatabase_url = "postgresql+psycopg://u@h/d"\n[cluster]\nenabled = true\n{text_}\n')
@@ -50,8 +59,8 @@ def test_bad_cluster_settings_name_the_key(text_, key, problem):
 def test_cluster_mode_off_is_the_default_and_needs_nothing():
     config = parse_config("")
     assert config.cluster.enabled is False
-    assert parse_config('[cluster]\nsweep_seconds = 120\n').cluster.sweep_cron == "*/2 * * * *"
-    assert parse_config('[cluster]\nsweep_seconds = 5\n').cluster.sweep_cron == "* * * * * */5"
+    assert parse_config("[cluster]\nsweep_seconds = 120\n").cluster.sweep_cron == "*/2 * * * *"
+    assert parse_config("[cluster]\nsweep_seconds = 5\n").cluster.sweep_cron == "* * * * * */5"
 
 
 def test_migrations_add_claims_everywhere_and_the_job_queue_on_postgresql_only(database):
@@ -80,15 +89,64 @@ def test_the_job_queue_schema_is_the_one_procrastinate_expects(pg_url):  # noqa:
         [job] = queue.active_jobs(database, queue.CRAWL_TASK)
         assert (job.id, job.status, job.args) == (job_id, "todo", {"site": "nhandan"})
         stamp = 1_800_000_000
-        once = [queue.defer_once(database, queue.PLAN_DIGEST_TASK, queue=queue.DIGEST_QUEUE, periodic_id="digest",
-                                 timestamp=stamp, args={}) for _ in range(3)]
+        once = [
+            queue.defer_once(
+                database,
+                queue.PLAN_DIGEST_TASK,
+                queue=queue.DIGEST_QUEUE,
+                periodic_id="digest",
+                timestamp=stamp,
+                args={},
+            )
+            for _ in range(3)
+        ]
         assert once == ["queued", "done before", "done before"]
+        # procrastinate keeps only the latest deferral: an older fire time is done before all the same.
+        assert (
+            queue.defer_once(
+                database,
+                queue.PLAN_DIGEST_TASK,
+                queue=queue.DIGEST_QUEUE,
+                periodic_id="digest",
+                timestamp=stamp + 60,
+                args={},
+            )
+            == "queued"
+        )
+        assert (
+            queue.defer_once(
+                database,
+                queue.PLAN_DIGEST_TASK,
+                queue=queue.DIGEST_QUEUE,
+                periodic_id="digest",
+                timestamp=stamp,
+                args={},
+            )
+            == "done before"
+        )
+        assert len(queue.active_jobs(database, queue.PLAN_DIGEST_TASK)) == 2
         # Its queueing lock taken: recorded as done, so it is not tried again, and not queued twice.
-        coalesced = queue.defer_once(database, queue.CRAWL_TASK, queue=queue.CRAWL_QUEUE, periodic_id="nhandan",
-                                     timestamp=stamp, args={"site": "nhandan"}, queueing_lock="crawl:nhandan")
+        coalesced = queue.defer_once(
+            database,
+            queue.CRAWL_TASK,
+            queue=queue.CRAWL_QUEUE,
+            periodic_id="nhandan",
+            timestamp=stamp,
+            args={"site": "nhandan"},
+            queueing_lock="crawl:nhandan",
+        )
         assert coalesced == "coalesced"
-        assert queue.defer_once(database, queue.CRAWL_TASK, queue=queue.CRAWL_QUEUE, periodic_id="nhandan",
-                                timestamp=stamp, args={"site": "nhandan"}) == "done before"
+        assert (
+            queue.defer_once(
+                database,
+                queue.CRAWL_TASK,
+                queue=queue.CRAWL_QUEUE,
+                periodic_id="nhandan",
+                timestamp=stamp,
+                args={"site": "nhandan"},
+            )
+            == "done before"
+        )
         assert len(queue.active_jobs(database, queue.CRAWL_TASK)) == 1
     finally:
         app.close()
@@ -117,21 +175,25 @@ def test_upgrade_from_the_first_release_keeps_every_outbox_row_and_resends_nothi
         with database.session() as session:
             rows = {row.id: row for row in session.scalars(select(OutboxMessage))}
         assert {row_id: row.status for row_id, row in rows.items()} == {
-            row["id"]: row["status"] for row in release.rows["outbox"]}
+            row["id"]: row["status"] for row in release.rows["outbox"]
+        }
         assert all(row.claimed_by is None and row.claim_expires_at is None for row in rows.values())
         recipients = "".join(f'\n[[recipients]]\nemail = "{email}"\n' for email in release_0001.RECIPIENTS)
         smtp = f'[smtp]\nhost = "127.0.0.1"\nport = {sink.port}\nsecurity = "none"\nretry_backoff_seconds = 0.0\n'
-        config = parse_config(cluster_toml(database_url, extra=smtp + topics_toml() + recipients,
-                                           enabled=database.dialect == "postgresql"))
+        config = parse_config(
+            cluster_toml(
+                database_url, extra=smtp + topics_toml() + recipients, enabled=database.dialect == "postgresql"
+            )
+        )
         later = datetime.now(UTC) + timedelta(days=1)
-        result = send_claimed(config, database, worker="w", clock=lambda: later, ttl=timedelta(minutes=2),
-                              batch_size=10)
+        result = send_claimed(
+            config, database, worker="w", clock=lambda: later, ttl=timedelta(minutes=2), batch_size=10
+        )
         # Only the digest that waited for a retry goes, with the Message-ID it was built with.
         pending = next(row for row in rows.values() if row.status == "pending")
         assert [(result.email, result.status) for result in result.results] == [(pending.recipient, "sent")]
         assert [msg_id for _rcpts, msg_id in sink.received] == [pending.message_id]
-        again = send_claimed(config, database, worker="w", clock=lambda: later, ttl=timedelta(minutes=2),
-                             batch_size=10)
+        again = send_claimed(config, database, worker="w", clock=lambda: later, ttl=timedelta(minutes=2), batch_size=10)
         assert again.results == [] and len(sink.received) == 1
     finally:
         database.dispose()
