@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import sys
 import signal
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 

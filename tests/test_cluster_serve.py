@@ -58,7 +58,8 @@ def queued(database: Database) -> list[tuple[str, str, int]]:
             tuple(row)
             for row in session.execute(
                 text(
-                    "SELECT task_name, COALESCE(args->>'site', 'digest'), (args->>'timestamp')::bigint FROM procrastinate_jobs "
+                    "SELECT task_name, COALESCE(args->>'site', 'digest'), (args->>'timestamp')::bigint "
+                    "FROM procrastinate_jobs "
                     "WHERE task_name IN (:crawl, :digest)"
                 ),
                 {"crawl": queue.CRAWL_TASK, "digest": queue.PLAN_DIGEST_TASK},
@@ -109,7 +110,10 @@ def test_three_serve_processes_queue_every_due_job_exactly_once(tmp_path: Path, 
                     lambda: leader_pid(database, clock) in by_pid and leader_pid(database, clock), what="the leader"
                 )
                 by_pid[killed].process.send_signal(signal.SIGKILL)
-                wait_for(lambda: leader_pid(database, clock) not in (None, killed), what="a takeover after SIGKILL")
+                wait_for(
+                    lambda killed=killed: leader_pid(database, clock) not in (None, killed),
+                    what="a takeover after SIGKILL",
+                )
             if tick == 60:
                 frozen = by_pid[
                     wait_for(
@@ -120,7 +124,7 @@ def test_three_serve_processes_queue_every_due_job_exactly_once(tmp_path: Path, 
                 # Past the lease's two minutes, within the tick: a standby takes over the expired lease.
                 clock.advance(timedelta(minutes=3))
                 wait_for(
-                    lambda: leader_pid(database, clock) not in (None, frozen.process.pid),
+                    lambda frozen=frozen: leader_pid(database, clock) not in (None, frozen.process.pid),
                     what="a takeover after the lease expired",
                 )
                 frozen.process.send_signal(signal.SIGCONT)
