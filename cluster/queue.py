@@ -63,11 +63,11 @@ def make_app(database_url: str, *, pool_size: int = 4):
     """A procrastinate App on this database with bantin's tasks (not opened)."""
     import procrastinate
 
-    from cluster.tasks import blueprint
+    from cluster.tasks import register
 
     connector = procrastinate.PsycopgConnector(conninfo=conninfo(database_url), min_size=1, max_size=pool_size)
     app = procrastinate.App(connector=connector)
-    app.add_tasks_from(blueprint, namespace="bantin")
+    register(app)
     return app
 
 

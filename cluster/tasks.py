@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from procrastinate import Blueprint, JobContext, RetryStrategy, exceptions, utils
+from procrastinate import JobContext, RetryStrategy, exceptions, utils
 from sqlalchemy import func, select
 
 from cluster import queue
@@ -33,7 +33,23 @@ from scheduler.service import previous_fire_time, schedule_triggers
 
 log = logging.getLogger("bantin.cluster")
 
-blueprint = Blueprint()
+# (function, name, queue, options) of every task; `register` makes them one App's tasks. Not a procrastinate
+# Blueprint: a Blueprint's tasks become the first App's, and a process may open several Apps (tests, tools).
+TASKS: list[tuple[Callable[..., Any], str, str, dict[str, Any]]] = []
+
+
+def task(name: str, queue_name: str, **options: Any):
+    def record(function):
+        TASKS.append((function, name, queue_name, options))
+        return function
+
+    return record
+
+
+def register(app) -> None:
+    for function, name, queue_name, options in TASKS:
+        app.task(name=name, queue=queue_name, pass_context=True, **options)(function)
+
 
 # A retried crawl waits this long for its site's lease: long enough for the lease of a crawl that died on
 # another machine to expire (a crawl that died here frees it at once: its pid is gone).
@@ -114,10 +130,9 @@ def default_crawl_command(runtime: Runtime, site: str, job_id: int) -> list[str]
     )
 
 
-@blueprint.task(
-    name="crawl_site",
-    queue=queue.CRAWL_QUEUE,
-    pass_context=True,
+@task(
+    queue.CRAWL_TASK,
+    queue.CRAWL_QUEUE,
     retry=RetryStrategy(max_attempts=5, wait=2, retry_exceptions={CrawlStoppedError}),
 )
 def crawl_site(context: JobContext, *, site: str, timestamp: int | None = None, reason: str = "schedule") -> dict:
@@ -183,7 +198,7 @@ def _crawling(runtime: Runtime, sites: list[str]) -> bool:
     )
 
 
-@blueprint.task(name="plan_digest", queue=queue.DIGEST_QUEUE, pass_context=True)
+@task(queue.PLAN_DIGEST_TASK, queue.DIGEST_QUEUE)
 def plan_digest(context: JobContext, *, timestamp: int, deadline: str | None = None, requested: bool = False) -> dict:
     """Wait for the day's crawl as one machine does, then fan out: build jobs per shard, sender jobs.
 
@@ -255,7 +270,7 @@ def fan_out(runtime: Runtime, *, timestamp: int, now: datetime, crawl: str = "do
     return {"shards": cluster.digest_shards, "senders": cluster.senders, "crawl": crawl}
 
 
-@blueprint.task(name="build_digest", queue=queue.DIGEST_QUEUE, pass_context=True)
+@task(queue.BUILD_DIGEST_TASK, queue.DIGEST_QUEUE)
 def build_digest(context: JobContext, *, timestamp: int, shard: int, shards: int, now: str) -> dict:
     from reports.fanout import build_shard
 
@@ -279,7 +294,7 @@ def build_digest(context: JobContext, *, timestamp: int, shard: int, shards: int
     return {"queued": result.queued, "empty": result.empty, "already": result.already, "failed": len(result.failed)}
 
 
-@blueprint.task(name="send_outbox", queue=queue.DIGEST_QUEUE, pass_context=True)
+@task(queue.SEND_TASK, queue.DIGEST_QUEUE)
 def send_outbox(context: JobContext, *, timestamp: int | None = None) -> dict:
     """Claim and send outbox rows until none is due and no build job is still writing any."""
     from reports.fanout import send_claimed
@@ -308,7 +323,7 @@ def send_outbox(context: JobContext, *, timestamp: int | None = None) -> dict:
 # -- the sweep ------------------------------------------------------------------
 
 
-@blueprint.task(name="sweep", queue=queue.MAINTENANCE_QUEUE, pass_context=True)
+@task(queue.SWEEP_TASK, queue.MAINTENANCE_QUEUE)
 def sweep(context: JobContext, timestamp: int) -> dict:
     """Periodic, in every worker (deferred once per period): put the cluster right after deaths.
 
@@ -333,6 +348,7 @@ def sweep(context: JobContext, timestamp: int) -> dict:
             retried.append(job.id)
     closed, requeued = _reconcile_ledger(runtime)
     recovered, sender = _reconcile_outbox(runtime)
+    _forget_old(runtime)
     if retried or closed or requeued or recovered or sender:
         log_event(
             "sweep",
@@ -455,6 +471,32 @@ def _sites_last_died(database: Database, sites: set[str]) -> list[tuple[str, int
         for site, run_id, status, message in rows
         if status == "interrupted" and dead_runs.DEAD_MESSAGE in (message or "")
     ]
+
+
+# Finished jobs are kept this long (`bantin status` counts them), a dead worker's lease this long after it expired.
+JOB_RETENTION_HOURS = 7 * 24
+DEAD_WORKER_SHOWN = timedelta(hours=1)
+
+
+def _forget_old(runtime: Runtime) -> None:
+    from sqlalchemy import delete
+
+    from crawler.store.models import Lease
+
+    utils.async_to_sync(
+        runtime.app.job_manager.delete_old_jobs,
+        nb_hours=JOB_RETENTION_HOURS,
+        include_failed=True,
+        include_cancelled=True,
+        include_aborted=True,
+    )
+    with runtime.database.session() as session:
+        session.execute(
+            delete(Lease).where(
+                Lease.name.startswith(WORKER_LEASE_PREFIX, autoescape=True),
+                Lease.expires_at < runtime.clock() - DEAD_WORKER_SHOWN,
+            )
+        )
 
 
 def _reconcile_outbox(runtime: Runtime) -> tuple[int, bool]:

@@ -107,7 +107,14 @@ async def _work(app, runtime: Runtime, queues: list[str], concurrency: int, inst
         # Two procrastinate workers: the sweep never waits for a free job slot, and never takes one.
         workers = [
             Worker(queues=queues, name=runtime.name, concurrency=concurrency, **options),
-            Worker(queues=[queue.MAINTENANCE_QUEUE], name=f"{runtime.name}/sweep", concurrency=1, **options),
+            # A sweep that did its work leaves nothing worth keeping.
+            Worker(
+                queues=[queue.MAINTENANCE_QUEUE],
+                name=f"{runtime.name}/sweep",
+                concurrency=1,
+                delete_jobs="successful",
+                **options,
+            ),
         ]
 
         def stop(signum: int) -> None:

@@ -6,6 +6,9 @@ Then the next day: only new and edited articles are fetched. PostgreSQL only
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +22,7 @@ from crawler.samplesite.server import SampleNetwork
 from crawler.store import Database
 from crawler.store.models import ArticleRow
 from scheduler.service import previous_fire_time
-from tests.cluster_support import Worker, cluster_toml, crawl_runs, pg_url, pid_gone  # noqa: F401 - fixture
+from tests.cluster_support import REPO, Worker, cluster_toml, crawl_runs, pg_url, pid_gone  # noqa: F401 - fixture
 from tests.service_support import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -138,6 +141,31 @@ def test_killed_worker_mid_crawl_then_the_next_day(tmp_path: Path, pg_url, netwo
             assert all(count == 1 for count in fetched.values()), (site, fetched)
             totals = crawl_runs(database, site)[-1].counts.totals()
             assert (totals["new"], totals["updated"]) == (4, 1), site
+
+        # `bantin status` across the cluster: the workers (the killed one gone), the queues, each outlet.
+        status = subprocess.run(
+            [sys.executable, "-m", "crawler", "--config", str(config_path), "status", "--format", "json"],
+            capture_output=True,
+            text=True,
+            cwd=str(REPO),
+            timeout=60,
+        )
+        report = json.loads(status.stdout)["cluster"]
+        alive = {worker["name"]: worker["alive"] for worker in report["workers"]}
+        assert alive == {worker.name: worker is not killed_worker for worker in workers}
+        assert report["queues"]["crawl"]["succeeded"] == 6 and report["stalled"] == []
+        assert {site["site"]: (site["last_run"]["status"], site["crawling"]) for site in report["sites"]} == {
+            site: ("ok", None) for site in OUTLETS
+        }
+        text_status = subprocess.run(
+            [sys.executable, "-m", "crawler", "--config", str(config_path), "status"],
+            capture_output=True,
+            text=True,
+            cwd=str(REPO),
+            timeout=60,
+        )
+        assert "Cluster: 2 worker(s) running" in text_status.stdout
+        assert f"{killed_worker.name} on " in text_status.stdout and "GONE" in text_status.stdout
 
         for worker in workers:
             if worker is not killed_worker:

@@ -197,3 +197,31 @@ def test_upgrade_from_the_first_release_keeps_every_outbox_row_and_resends_nothi
         assert again.results == [] and len(sink.received) == 1
     finally:
         database.dispose()
+
+
+def test_service_unit_for_a_worker(tmp_path):
+    config = tmp_path / "bantin.toml"
+    config.write_text(cluster_toml("postgresql+psycopg://bantin@db.example.org/bantin"), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "crawler", "--config", str(config), "service", "unit", "--worker"],
+        capture_output=True,
+        text=True,
+        cwd=str(REPO),
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    unit = result.stdout
+    assert f"--config {config} worker" in unit and "Description=bantin worker" in unit
+    assert "bantin-worker.service" in unit and "ExecReload" not in unit and "KillMode=mixed" in unit
+    # Without cluster mode there is no worker to run.
+    config.write_text(
+        cluster_toml("postgresql+psycopg://bantin@db.example.org/bantin", enabled=False), encoding="utf-8"
+    )
+    refused = subprocess.run(
+        [sys.executable, "-m", "crawler", "--config", str(config), "service", "unit", "--worker"],
+        capture_output=True,
+        text=True,
+        cwd=str(REPO),
+        timeout=60,
+    )
+    assert refused.returncode == 2 and "cluster mode is off" in refused.stderr
