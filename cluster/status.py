@@ -32,18 +32,18 @@ def cluster_status(config: Config, database: Database, *, now: datetime) -> dict
             "warnings": [{"kind": "cluster", "message": "the database has no job queue (schema 0004 missing)"}],
         }
     workers = []
-    for holder in leases_named(database, WORKER_LEASE_PREFIX):
-        info = holder.info
+    for worker_lease in leases_named(database, WORKER_LEASE_PREFIX):
+        info = worker_lease.info
         workers.append(
             {
-                "name": info.get("name", holder.name),
-                "host": holder.host,
-                "pid": holder.pid,
-                "alive": holder.live(now),
+                "name": info.get("name", worker_lease.name),
+                "host": worker_lease.host,
+                "pid": worker_lease.pid,
+                "alive": worker_lease.live(now),
                 "queues": info.get("queues", []),
                 "concurrency": info.get("concurrency"),
-                "since": stamp(holder.acquired_at),
-                "heartbeat_age_seconds": max(0, int((now - holder.heartbeat_at).total_seconds())),
+                "since": stamp(worker_lease.acquired_at),
+                "heartbeat_age_seconds": max(0, int((now - worker_lease.heartbeat_at).total_seconds())),
                 "running": info.get("running", []),
             }
         )

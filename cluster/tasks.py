@@ -315,7 +315,7 @@ def send_outbox(context: JobContext, *, timestamp: int | None = None) -> dict:
         )
     finally:
         runtime.track(_job_id(context), None)
-    counts = {status: result.count(status) for status in ("sent", "failed", "pending")}
+    counts: dict[str, Any] = {status: result.count(status) for status in ("sent", "failed", "pending")}
     log_event("digest", "sent", batches=result.batches, recovered=result.recovered or None, **counts)
     return counts
 

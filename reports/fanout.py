@@ -133,7 +133,7 @@ def _build_one(
                 kind="digest",
             )
             .on_conflict_do_nothing(index_elements=["digest_key", "recipient"])
-        ).rowcount
+        ).rowcount  # type: ignore[attr-defined]  # an UPDATE/INSERT: a CursorResult
     return "queued" if inserted else "already"
 
 
@@ -174,7 +174,7 @@ def renew_claims(database: Database, owner: str, *, now: datetime, ttl: timedelt
             update(OutboxMessage)
             .where(OutboxMessage.claimed_by == owner, OutboxMessage.status.in_(("pending", "sending")))
             .values(claim_expires_at=now + ttl)
-        ).rowcount
+        ).rowcount  # type: ignore[attr-defined]  # an UPDATE/INSERT: a CursorResult
 
 
 def release_claims(database: Database, owner: str) -> int:
@@ -184,7 +184,7 @@ def release_claims(database: Database, owner: str) -> int:
             update(OutboxMessage)
             .where(OutboxMessage.claimed_by == owner, OutboxMessage.status == "pending")
             .values(claimed_by=None, claim_expires_at=None)
-        ).rowcount
+        ).rowcount  # type: ignore[attr-defined]  # an UPDATE/INSERT: a CursorResult
 
 
 def recover_expired_claims(database: Database, *, now: datetime) -> int:
@@ -209,7 +209,7 @@ def _claimed_by(owner: str) -> Callable[[Database, int, datetime], bool]:
                         OutboxMessage.claim_expires_at > now,
                     )
                     .values(status="sending", attempts=OutboxMessage.attempts + 1, updated_at=now)
-                ).rowcount
+                ).rowcount  # type: ignore[attr-defined]  # an UPDATE/INSERT: a CursorResult
                 == 1
             )
 
