@@ -10,7 +10,8 @@ Prints, from one run on throw-away databases (created on the server given, dropp
     (concurrency 1 each), side by side: wall time from queueing to the last ledger row closed, and
     the ratio;
 (b) death to retry: a worker SIGKILLed in the middle of a crawl; seconds from the kill to its job
-    running again on another worker (its new ledger row), with the stall timeout and sweep period used;
+    running again on another worker (its new ledger row), with the stall timeout and sweep period used
+    (three workers with a free slot each: with none free, the job waits for one);
 (c) outbox rows built per second by one build job (in this process) for `--recipients` readers;
 (d) messages per second sent by three sender workers to a loopback SMTP sink (aiosmtpd).
 
@@ -194,7 +195,8 @@ def death_to_retry(server: str, sites: dict[str, str], delay: float, tmp: Path) 
     with fresh_database(server) as url:
         config = load_config(write_config(tmp / "death.toml", url, sites, delay))
         database = Database(url)
-        running = Workers(config.path, ["w1", "w2", "w3"], "--concurrency", "1", "--queues", "crawl")
+        # A free slot on the others: the figure is the recovery, not the wait for a worker to finish its crawl.
+        running = Workers(config.path, ["w1", "w2", "w3"], "--concurrency", "2", "--queues", "crawl")
         try:
             queue_crawls(config, database)
             victim = wait(
