@@ -9,9 +9,10 @@ process as on one machine.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -85,6 +86,14 @@ class Runtime:
     running: dict[int, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    @contextlib.contextmanager
+    def tracking(self, job_id: int, what: str) -> Iterator[None]:
+        self.track(job_id, what)
+        try:
+            yield
+        finally:
+            self.track(job_id, None)
+
     def track(self, job_id: int, what: str | None) -> None:
         """Keep the worker's lease info current: `bantin status` shows what each worker runs."""
         with self._lock:
@@ -140,9 +149,8 @@ def crawl_site(context: JobContext, *, site: str, timestamp: int | None = None, 
     runtime = runtime_of(context)
     job_id = _job_id(context)
     make = runtime.crawl_command or (lambda site_id, job: default_crawl_command(runtime, site_id, job))
-    runtime.track(job_id, f"crawl {site}")
     log_event("crawl", "started", site=site, job_id=job_id, worker=runtime.name, reason=reason)
-    try:
+    with runtime.tracking(job_id, f"crawl {site}"):
         outcome = jobs.run_crawl_child(
             make(site, job_id),
             database=runtime.database,
@@ -151,8 +159,6 @@ def crawl_site(context: JobContext, *, site: str, timestamp: int | None = None, 
             clock=runtime.clock,
             lifeline=True,
         )
-    finally:
-        runtime.track(job_id, None)
     log_event(
         "crawl",
         "finished",
@@ -275,13 +281,10 @@ def build_digest(context: JobContext, *, timestamp: int, shard: int, shards: int
     from reports.fanout import build_shard
 
     runtime = runtime_of(context)
-    runtime.track(_job_id(context), f"build digest shard {shard}/{shards}")
-    try:
+    with runtime.tracking(_job_id(context), f"build digest shard {shard}/{shards}"):
         result = build_shard(
             runtime.config, runtime.database, now=datetime.fromisoformat(now), shard=shard, shards=shards
         )
-    finally:
-        runtime.track(_job_id(context), None)
     log_event(
         "digest",
         "built",
@@ -301,8 +304,7 @@ def send_outbox(context: JobContext, *, timestamp: int | None = None) -> dict:
 
     runtime = runtime_of(context)
     cluster = runtime.config.cluster
-    runtime.track(_job_id(context), "send digests")
-    try:
+    with runtime.tracking(_job_id(context), "send digests"):
         result = send_claimed(
             runtime.config,
             runtime.database,
@@ -313,8 +315,6 @@ def send_outbox(context: JobContext, *, timestamp: int | None = None) -> dict:
             ttl=timedelta(seconds=cluster.claim_seconds),
             batch_size=cluster.batch_size,
         )
-    finally:
-        runtime.track(_job_id(context), None)
     counts: dict[str, Any] = {status: result.count(status) for status in ("sent", "failed", "pending")}
     log_event("digest", "sent", batches=result.batches, recovered=result.recovered or None, **counts)
     return counts

@@ -374,24 +374,29 @@ def _enqueue(config: Config, database: Database, recipient: RecipientConfig, now
         if digest.empty:
             if not config.digest.send_empty or _digests_on(session, recipient.email, digest.digest_date):
                 return False
-        session.add(
-            OutboxMessage(
-                digest_key=composed.digest_key,
-                digest_date=digest.digest_date,
-                recipient=recipient_key(recipient.email),
-                message_id=composed.message["Message-ID"],
-                subject=digest.subject,
-                raw_message=composed.message.as_bytes(),
-                items=[[article_id, version] for article_id, version in digest.items],
-                status="pending",
-                attempts=0,
-                created_at=now,
-                updated_at=now,
-                kind="digest",
-            )
-        )
+        session.add(OutboxMessage(**_outbox_values(composed, recipient, now)))
     log.info("queued digest %s for %s: %d items", composed.digest_key, recipient.email, digest.total)
     return True
+
+
+def _outbox_values(composed: _Composed, recipient: RecipientConfig, now: datetime) -> dict:
+    """The new pending outbox row of a composed digest (here, and the cluster's build jobs)."""
+    digest = composed.digest
+    return dict(
+        digest_key=composed.digest_key,
+        digest_date=digest.digest_date,
+        recipient=recipient_key(recipient.email),
+        message_id=composed.message["Message-ID"],
+        subject=digest.subject,
+        raw_message=composed.message.as_bytes(),
+        items=[[article_id, version] for article_id, version in digest.items],
+        status="pending",
+        attempts=0,
+        last_error="",
+        created_at=now,
+        updated_at=now,
+        kind="digest",
+    )
 
 
 def _digests_on(session: Session, email: str, day: date) -> int:

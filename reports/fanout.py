@@ -43,6 +43,9 @@ from reports.delivery import (
     _compose,
     _deliver,
     _describe,
+    _finish,
+    _digests_on,
+    _outbox_values,
     _recover_sending,
 )
 from reports.digest import recipient_key
@@ -112,26 +115,14 @@ def _build_one(
             return "already"
         composed = _compose(session, config, recipient, now, links)
         digest = composed.digest
-        if digest.empty and not config.digest.send_empty:
+        if digest.empty and (
+            not config.digest.send_empty or _digests_on(session, recipient.email, digest.digest_date)
+        ):
             return "empty"
         module = postgresql if database.dialect == "postgresql" else sqlite
         inserted = session.execute(
             module.insert(OutboxMessage)
-            .values(
-                digest_key=composed.digest_key,
-                digest_date=digest.digest_date,
-                recipient=key,
-                message_id=composed.message["Message-ID"],
-                subject=digest.subject,
-                raw_message=composed.message.as_bytes(),
-                items=[[article_id, version] for article_id, version in digest.items],
-                status="pending",
-                attempts=0,
-                last_error="",
-                created_at=now,
-                updated_at=now,
-                kind="digest",
-            )
+            .values(**_outbox_values(composed, recipient, now))
             .on_conflict_do_nothing(index_elements=["digest_key", "recipient"])
         ).rowcount  # type: ignore[attr-defined]  # an UPDATE/INSERT: a CursorResult
     return "queued" if inserted else "already"
@@ -301,8 +292,6 @@ def send_claimed(
 def _send_batch(
     config, database, smtp, ids, claim, configured, envelope_from, result, clock, sleep, stop
 ) -> str | None:
-    from reports.delivery import _finish
-
     for row_id in ids:
         if stop.is_set():
             return None

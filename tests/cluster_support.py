@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -19,6 +20,22 @@ from tests.conftest import POSTGRES_ENV, _fresh_postgres_database
 from tests.service_support import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def smtp_sink(handler):
+    """An aiosmtpd server on loopback for `handler` (a tests.digest_support.Sink); sets handler.port."""
+    from aiosmtpd.controller import Controller
+
+    from tests.digest_support import free_port
+
+    handler.port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=handler.port)
+    controller.start()
+    try:
+        yield handler
+    finally:
+        controller.stop()
 
 
 @pytest.fixture

@@ -174,3 +174,41 @@ def test_killed_worker_mid_crawl_then_the_next_day(tmp_path: Path, pg_url, netwo
         for worker in workers:
             worker.close()
         database.dispose()
+
+
+def test_sigterm_stops_a_worker_cleanly_and_its_crawl_runs_elsewhere(tmp_path: Path, pg_url, network):  # noqa: F811
+    sites = {"nhandan": network.base_urls["nhandan"]}
+    config_path = tmp_path / "bantin.toml"
+    config_path.write_text(cluster_toml(pg_url, sites=sites, delay=0.2), encoding="utf-8")
+    database = Database(pg_url)
+    first = Worker("w1", config_path, tmp_path / "w1.log", ("--concurrency", "1", "--queues", "crawl"))
+    workers = [first]
+    try:
+        first.wait_output("event=started")
+        from cluster import queue
+
+        app = queue.make_app(pg_url)
+        app.open()
+        try:
+            job_id = queue.defer(app, queue.CRAWL_TASK, queueing_lock="crawl:nhandan", site="nhandan")
+        finally:
+            app.close()
+        wait_for(lambda: stored_count(database, "nhandan") >= 3, timeout=60, what="w1 crawling")
+        workers.append(Worker("w2", config_path, tmp_path / "w2.log", ("--concurrency", "1", "--queues", "crawl")))
+        workers[1].wait_output("event=started")
+        # SIGTERM: the crawl child is stopped (its row says so), the job goes back to the queue, the worker exits 0.
+        assert first.stop() == 0, first.output()[-3000:]
+        wait_for(
+            lambda: [run.status for run in crawl_runs(database)] == ["interrupted", "ok"],
+            timeout=90,
+            what="the crawl finished by w2",
+        )
+        stopped, finished = crawl_runs(database)
+        assert stopped.message.startswith("stopped by") and stopped.worker == "w1"
+        assert (finished.worker, finished.job_id, stopped.job_id) == ("w2", job_id, job_id)
+        assert stored_count(database, "nhandan") == len(network["nhandan"].model.visible())
+        assert workers[1].stop() == 0
+    finally:
+        for worker in workers:
+            worker.close()
+        database.dispose()

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from cluster import queue
@@ -23,8 +22,8 @@ from crawler.samplesite.model import VN_TZ
 from crawler.store import Database
 from crawler.store.models import Delivery, OutboxMessage
 from scheduler.service import previous_fire_time
-from tests.cluster_support import Worker, cluster_toml, pg_url  # noqa: F401 - fixture
-from tests.digest_support import CNHT, QN, Sink, free_port, standard_archive
+from tests.cluster_support import Worker, cluster_toml, pg_url, smtp_sink  # noqa: F401 - fixture
+from tests.digest_support import CNHT, QN, Sink, standard_archive
 from tests.service_support import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -42,13 +41,8 @@ class SlowSink(Sink):
 
 @pytest.fixture
 def sink():
-    handler = SlowSink()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    handler.port = port
-    yield handler
-    controller.stop()
+    with smtp_sink(SlowSink()) as running:
+        yield running
 
 
 def outbox(database: Database) -> list[OutboxMessage]:

@@ -7,7 +7,6 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import inspect, select, text
 
 from crawler.config import parse_config
@@ -16,8 +15,8 @@ from crawler.samplesite import topics_toml
 from crawler.store import Database
 from crawler.store.models import OutboxMessage
 from tests import release_0001
-from tests.cluster_support import REPO, cluster_toml, pg_url  # noqa: F401 - pytest fixture
-from tests.digest_support import Sink, free_port
+from tests.cluster_support import REPO, cluster_toml, pg_url, smtp_sink  # noqa: F401 - pytest fixture
+from tests.digest_support import Sink
 
 
 def test_cluster_mode_is_refused_on_sqlite_with_one_line(tmp_path):
@@ -89,64 +88,35 @@ def test_the_job_queue_schema_is_the_one_procrastinate_expects(pg_url):  # noqa:
         [job] = queue.active_jobs(database, queue.CRAWL_TASK)
         assert (job.id, job.status, job.args) == (job_id, "todo", {"site": "nhandan"})
         stamp = 1_800_000_000
-        once = [
-            queue.defer_once(
+
+        def digest_once(timestamp: int) -> str:
+            return queue.defer_once(
                 database,
                 queue.PLAN_DIGEST_TASK,
                 queue=queue.DIGEST_QUEUE,
                 periodic_id="digest",
-                timestamp=stamp,
+                timestamp=timestamp,
                 args={},
             )
-            for _ in range(3)
-        ]
-        assert once == ["queued", "done before", "done before"]
-        # procrastinate keeps only the latest deferral: an older fire time is done before all the same.
-        assert (
-            queue.defer_once(
-                database,
-                queue.PLAN_DIGEST_TASK,
-                queue=queue.DIGEST_QUEUE,
-                periodic_id="digest",
-                timestamp=stamp + 60,
-                args={},
-            )
-            == "queued"
-        )
-        assert (
-            queue.defer_once(
-                database,
-                queue.PLAN_DIGEST_TASK,
-                queue=queue.DIGEST_QUEUE,
-                periodic_id="digest",
-                timestamp=stamp,
-                args={},
-            )
-            == "done before"
-        )
-        assert len(queue.active_jobs(database, queue.PLAN_DIGEST_TASK)) == 2
-        # Its queueing lock taken: recorded as done, so it is not tried again, and not queued twice.
-        coalesced = queue.defer_once(
-            database,
-            queue.CRAWL_TASK,
-            queue=queue.CRAWL_QUEUE,
-            periodic_id="nhandan",
-            timestamp=stamp,
-            args={"site": "nhandan"},
-            queueing_lock="crawl:nhandan",
-        )
-        assert coalesced == "coalesced"
-        assert (
-            queue.defer_once(
+
+        def crawl_once(**lock) -> str:
+            return queue.defer_once(
                 database,
                 queue.CRAWL_TASK,
                 queue=queue.CRAWL_QUEUE,
                 periodic_id="nhandan",
                 timestamp=stamp,
                 args={"site": "nhandan"},
+                **lock,
             )
-            == "done before"
-        )
+
+        assert [digest_once(stamp) for _ in range(3)] == ["queued", "done before", "done before"]
+        # procrastinate keeps only the latest deferral: an older fire time is done before all the same.
+        assert [digest_once(stamp + 60), digest_once(stamp)] == ["queued", "done before"]
+        assert len(queue.active_jobs(database, queue.PLAN_DIGEST_TASK)) == 2
+        # Its queueing lock taken: recorded as done, so it is not tried again, and not queued twice.
+        assert crawl_once(queueing_lock="crawl:nhandan") == "coalesced"
+        assert crawl_once() == "done before"
         assert len(queue.active_jobs(database, queue.CRAWL_TASK)) == 1
     finally:
         app.close()
@@ -155,13 +125,8 @@ def test_the_job_queue_schema_is_the_one_procrastinate_expects(pg_url):  # noqa:
 
 @pytest.fixture
 def sink():
-    handler = Sink()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    handler.port = port
-    yield handler
-    controller.stop()
+    with smtp_sink(Sink()) as running:
+        yield running
 
 
 def test_upgrade_from_the_first_release_keeps_every_outbox_row_and_resends_nothing_delivered(database_url, sink):
@@ -225,3 +190,17 @@ def test_service_unit_for_a_worker(tmp_path):
         timeout=60,
     )
     assert refused.returncode == 2 and "cluster mode is off" in refused.stderr
+
+
+def test_worker_refuses_an_unknown_queue(tmp_path):
+    config = tmp_path / "bantin.toml"
+    config.write_text(cluster_toml("postgresql+psycopg://bantin@db.example.org/bantin"), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "crawler", "--config", str(config), "worker", "--queues", "crawl,mail"],
+        capture_output=True,
+        text=True,
+        cwd=str(REPO),
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "bantin: error: --queues: unknown queue mail (queues: crawl, digest)"
