@@ -29,12 +29,12 @@ import tempfile
 import time
 import uuid
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
+from crawler.clock import utcnow
 from crawler.crawl.run import python_module_command
 from crawler.samplesite import topics_toml
 
@@ -259,7 +259,7 @@ def digest_rounds(server: str, sites: dict[str, str], recipients: int, tmp: Path
                 wait(lambda: len([r for r in closed_runs(database) if r.status != "running"]) == len(sites), 600)
             finally:
                 crawl.stop()
-            now = datetime.now(UTC)
+            now = utcnow()
             prepare_fanout(config, database, now=now)
             started = time.perf_counter()
             built = build_shard(config, database, now=now, shard=0, shards=1)

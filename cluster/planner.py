@@ -20,6 +20,7 @@ from typing import Any
 from apscheduler.triggers.interval import IntervalTrigger
 
 from cluster import queue
+from crawler.clock import utcnow
 from crawler.errors import LockBusyError
 from crawler.locks import crawl_lease, lease_holder
 from scheduler.jobs import log_event
@@ -85,7 +86,7 @@ class ClusterService(Service):
             coalesce=True,
             max_instances=1,
             misfire_grace_time=max(int(every), 1),
-            next_run_time=datetime.now(self.config.schedule.tz),
+            next_run_time=utcnow(),
         )
 
     def _schedule_catch_up(self) -> None:

@@ -14,13 +14,14 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from procrastinate import JobContext, RetryStrategy, exceptions, utils
 from sqlalchemy import func, select
 
 from cluster import queue
+from crawler.clock import utcnow
 from crawler.config import Config
 from crawler.crawl.run import crawl_child_command
 from crawler.errors import BantinError
@@ -64,10 +65,6 @@ class CrawlStoppedError(BantinError):
 
 class CrawlFailedError(BantinError):
     """The crawl failed (its ledger row says why); the job is marked failed."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

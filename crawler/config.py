@@ -356,11 +356,13 @@ class ClusterConfig(_Section):
         return value
 
     @model_validator(mode="after")
-    def _stall_after_heartbeats(self) -> "ClusterConfig":
+    def _stall_after_heartbeats(self) -> ClusterConfig:
         if self.stalled_after_seconds < 3 * self.heartbeat_seconds:
-            raise _KeyedError("cluster.stalled_after_seconds",
-                              f"must be at least three heartbeats ({3 * self.heartbeat_seconds:g} s): a worker that "
-                              "missed one beat would be taken for dead while it still runs its jobs")
+            raise _KeyedError(
+                "cluster.stalled_after_seconds",
+                f"must be at least three heartbeats ({3 * self.heartbeat_seconds:g} s): a worker that "
+                "missed one beat would be taken for dead while it still runs its jobs",
+            )
         return self
 
     @property
@@ -426,8 +428,11 @@ class Config(_Section):
                 raise _KeyedError(f"sites[{index}].id", f"duplicate site {entry.id!r} (also sites[{ids[entry.id]}])")
             ids[entry.id] = index
         if self.cluster.enabled and not self.storage.url.startswith("postgresql"):
-            raise _KeyedError("cluster.enabled", "cluster mode needs PostgreSQL: set storage.database_url = "
-                              '"postgresql+psycopg://USER@HOST/DB" (SQLite is for one machine)')
+            raise _KeyedError(
+                "cluster.enabled",
+                "cluster mode needs PostgreSQL: set storage.database_url = "
+                '"postgresql+psycopg://USER@HOST/DB" (SQLite is for one machine)',
+            )
         seen: dict[str, int] = {}
         for index, topic in enumerate(self.topics):
             key = topic_key(topic.name)

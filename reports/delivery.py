@@ -329,9 +329,7 @@ def _recover_sending(database: Database, now: datetime, *, expired_claims_only: 
     if not expired_claims_only:
         claim_over = OutboxMessage.claim_expires_at.is_(None) | claim_over
     with database.session() as session:
-        stuck = session.scalars(
-            select(OutboxMessage).where(OutboxMessage.status == "sending", claim_over)
-        ).all()
+        stuck = session.scalars(select(OutboxMessage).where(OutboxMessage.status == "sending", claim_over)).all()
         for row in stuck:
             row.claimed_by, row.claim_expires_at = None, None
             count = unknown_outcomes(row.last_error) + 1
@@ -463,8 +461,15 @@ def _send_due(
 
 
 def _deliver(
-    config: Config, database: Database, smtp: SmtpSession, row_id: int, raw: bytes, envelope: Envelope,
-    now: datetime, sleep: Callable[[float], None], claim: Callable[[Database, int, datetime], bool] | None = None,
+    config: Config,
+    database: Database,
+    smtp: SmtpSession,
+    row_id: int,
+    raw: bytes,
+    envelope: Envelope,
+    now: datetime,
+    sleep: Callable[[float], None],
+    claim: Callable[[Database, int, datetime], bool] | None = None,
 ) -> tuple[str, str]:
     """Try one row up to smtp.max_attempts times; returns (status, error).
 
@@ -547,8 +552,11 @@ def _claim(database: Database, row_id: int, now: datetime) -> bool:
     with database.session() as session:
         result = session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == row_id, OutboxMessage.status == "pending",
-                   OutboxMessage.claim_expires_at.is_(None) | (OutboxMessage.claim_expires_at <= now))
+            .where(
+                OutboxMessage.id == row_id,
+                OutboxMessage.status == "pending",
+                OutboxMessage.claim_expires_at.is_(None) | (OutboxMessage.claim_expires_at <= now),
+            )
             .values(status="sending", attempts=OutboxMessage.attempts + 1, updated_at=now)
         )
         return cast(CursorResult[Any], result).rowcount == 1

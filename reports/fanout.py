@@ -27,11 +27,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from crawler.clock import utcnow
 from crawler.config import Config, RecipientConfig
 from crawler.locks import lease_holder
 from crawler.store import Database
@@ -43,8 +44,8 @@ from reports.delivery import (
     _compose,
     _deliver,
     _describe,
-    _finish,
     _digests_on,
+    _finish,
     _outbox_values,
     _recover_sending,
 )
@@ -54,10 +55,6 @@ from reports.mailer import Envelope, ReaderLinks, SmtpSession, sender_address
 log = logging.getLogger("bantin.digest")
 
 Clock = Callable[[], datetime]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def shard_of(email: str, shards: int) -> int:
@@ -115,9 +112,7 @@ def _build_one(
             return "already"
         composed = _compose(session, config, recipient, now, links)
         digest = composed.digest
-        if digest.empty and (
-            not config.digest.send_empty or _digests_on(session, recipient.email, digest.digest_date)
-        ):
+        if digest.empty and (not config.digest.send_empty or _digests_on(session, recipient.email, digest.digest_date)):
             return "empty"
         module = postgresql if database.dialect == "postgresql" else sqlite
         inserted = session.execute(
@@ -251,7 +246,7 @@ def send_claimed(
     worker: str,
     more_coming: Callable[[], bool] = lambda: False,
     stop: threading.Event | None = None,
-    clock: Clock = _utcnow,
+    clock: Clock = utcnow,
     sleep: Callable[[float], None] = time.sleep,
     ttl: timedelta,
     batch_size: int,

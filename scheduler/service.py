@@ -208,6 +208,8 @@ class Service:
         if lease_cm is None:
             self.started.set()
             return 0
+        lease = self.lease
+        assert lease is not None  # _take_lease entered it
         try:
             self._recover()
             self.scheduler = self._build_scheduler()
@@ -227,12 +229,12 @@ class Service:
                 self._on_job_event, EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
             )
             self.scheduler.add_listener(lambda _event: self.started.set(), EVENT_SCHEDULER_STARTED)
-            self.lease.on_lost = lambda: self.request_stop("lost the service lease")
+            lease.on_lost = lambda: self.request_stop("lost the service lease")
             self._publish()
             self.scheduler.start()
             if self._stopper is not None:
                 self._stopper.join()
-            if self.lease.lost.is_set():
+            if lease.lost.is_set():
                 log_event(
                     "service",
                     "stopped",
@@ -256,7 +258,11 @@ class Service:
         """
         try:
             lease_cm = hold_lease(
-                self.database, SERVICE_LEASE, ttl=self.lease_ttl, info=info, clock=self.clock,
+                self.database,
+                SERVICE_LEASE,
+                ttl=self.lease_ttl,
+                info=info,
+                clock=self.clock,
                 heartbeat_seconds=self.heartbeat_seconds,
             )
             self.lease = lease_cm.__enter__()

@@ -70,9 +70,17 @@ def init(app: App, local_config: str | None, force: bool, site_url: str | None, 
     help="Back-fill from this date using the monthly news sitemaps.",
 )
 @click.option("--site-url", metavar="URL", help="Crawl this origin instead of the site's base_url (one site only).")
-@click.option("--search", is_flag=True, help="Also use the site search, one query per topic term (back-fill a new topic).")
-@click.option("--wait", type=float, default=0.0, show_default=True, metavar="SECONDS",
-              help="If a site is being crawled already, wait this long for it instead of skipping it.")
+@click.option(
+    "--search", is_flag=True, help="Also use the site search, one query per topic term (back-fill a new topic)."
+)
+@click.option(
+    "--wait",
+    type=float,
+    default=0.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="If a site is being crawled already, wait this long for it instead of skipping it.",
+)
 @click.option("--trigger", type=click.Choice(["manual", "service", "demo", "cluster"]), default="manual", hidden=True)
 @click.option("--job", "job_id", type=int, hidden=True, help="The cluster job running this crawl (its ledger rows).")
 @click.option("--worker", "worker_name", default="", hidden=True, help="The cluster worker running this crawl.")
@@ -87,9 +95,22 @@ def init(app: App, local_config: str | None, force: bool, site_url: str | None, 
 )
 @click.option("--no-progress", is_flag=True, help="No progress line, even on a terminal.")
 @pass_app
-def crawl(app: App, site_ids: tuple[str, ...], since: datetime | None, site_url: str | None, search: bool,
-          wait: float, trigger: str, job_id: int | None, worker_name: str, lifeline: bool, now_text: str | None,
-          fast: bool, time_limit: float | None, no_progress: bool) -> None:
+def crawl(
+    app: App,
+    site_ids: tuple[str, ...],
+    since: datetime | None,
+    site_url: str | None,
+    search: bool,
+    wait: float,
+    trigger: str,
+    job_id: int | None,
+    worker_name: str,
+    lifeline: bool,
+    now_text: str | None,
+    fast: bool,
+    time_limit: float | None,
+    no_progress: bool,
+) -> None:
     """Crawl the sites into the archive: new articles, and changed ones again.
 
     Every chosen site runs at once in this process, with its own ledger run and

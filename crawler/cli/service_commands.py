@@ -70,14 +70,17 @@ def unit(app, scope: str, worker: bool) -> None:
         raise UsageError("no configuration file: run `bantin init` first, or pass --config PATH")
     if worker and not config.cluster.enabled:
         raise UsageError("--worker: cluster mode is off; set enabled = true in [cluster] (PostgreSQL only)")
-    click.echo(systemd_unit(
-        executable=bantin_executable(),
-        config_path=config.path.resolve(),
-        time_limit_minutes=config.crawl.time_limit_minutes,
-        scope=scope,
-        user=getpass.getuser(),
-        role="worker" if worker else "serve",
-    ), nl=False)
+    click.echo(
+        systemd_unit(
+            executable=bantin_executable(),
+            config_path=config.path.resolve(),
+            time_limit_minutes=config.crawl.time_limit_minutes,
+            scope=scope,
+            user=getpass.getuser(),
+            role="worker" if worker else "serve",
+        ),
+        nl=False,
+    )
 
 
 def bantin_executable() -> list[str]:
@@ -110,7 +113,12 @@ def _quote(argument: str) -> str:
 
 
 def systemd_unit(
-    *, executable: list[str], config_path: Path, time_limit_minutes: float, scope: str, user: str,
+    *,
+    executable: list[str],
+    config_path: Path,
+    time_limit_minutes: float,
+    scope: str,
+    user: str,
     role: str = "serve",
 ) -> str:
     command = " ".join(_quote(part) for part in [*executable, "--config", str(config_path), role])
@@ -125,8 +133,8 @@ def systemd_unit(
             f"#   bantin service unit --user{flag} > ~/.config/systemd/user/{name}.service",
             f"#   systemctl --user daemon-reload && systemctl --user enable --now {name}.service",
             '#   loginctl enable-linger "$USER"    # keep it running while you are logged out',
-            f"# Logs: journalctl --user -u {name} -f" + (
-                f"    Reload the config: systemctl --user reload {name}" if role == "serve" else ""),
+            f"# Logs: journalctl --user -u {name} -f"
+            + (f"    Reload the config: systemctl --user reload {name}" if role == "serve" else ""),
         ]
         env_file = "%h/.config/bantin/env"
         target = "default.target"
@@ -136,8 +144,8 @@ def systemd_unit(
             "# Install as a system service:",
             f"#   bantin service unit --system{flag} | sudo tee /etc/systemd/system/{name}.service",
             f"#   sudo systemctl daemon-reload && sudo systemctl enable --now {name}.service",
-            f"# Logs: journalctl -u {name} -f" + (
-                f"    Reload the config: sudo systemctl reload {name}" if role == "serve" else ""),
+            f"# Logs: journalctl -u {name} -f"
+            + (f"    Reload the config: sudo systemctl reload {name}" if role == "serve" else ""),
         ]
         env_file = "/etc/bantin/env"
         target = "multi-user.target"
@@ -147,8 +155,9 @@ def systemd_unit(
         *install,
         "",
         "[Unit]",
-        "Description=bantin: crawl nhandan.vn and e-mail the daily digest" if role == "serve" else
-        "Description=bantin worker: run the cluster's queued crawls and digests on this machine",
+        "Description=bantin: crawl nhandan.vn and e-mail the daily digest"
+        if role == "serve"
+        else "Description=bantin worker: run the cluster's queued crawls and digests on this machine",
         f"Documentation={PROJECT_URL}",
         "Wants=network-online.target",
         "After=network-online.target",
