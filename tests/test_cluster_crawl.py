@@ -181,10 +181,15 @@ def test_sigterm_stops_a_worker_cleanly_and_its_crawl_runs_elsewhere(tmp_path: P
     config_path = tmp_path / "bantin.toml"
     config_path.write_text(cluster_toml(pg_url, sites=sites, delay=0.2), encoding="utf-8")
     database = Database(pg_url)
-    first = Worker("w1", config_path, tmp_path / "w1.log", ("--concurrency", "1", "--queues", "crawl"))
-    workers = [first]
+    # Both workers are up before the job is queued: on a loaded machine a worker can take longer to start than
+    # the whole crawl takes, so the second one cannot be started once the first is crawling.
+    workers = [
+        Worker(name, config_path, tmp_path / f"{name}.log", ("--concurrency", "1", "--queues", "crawl"))
+        for name in ("w1", "w2")
+    ]
     try:
-        first.wait_output("event=started")
+        for worker in workers:
+            worker.wait_output("event=started")
         from cluster import queue
 
         app = queue.make_app(pg_url)
@@ -193,21 +198,32 @@ def test_sigterm_stops_a_worker_cleanly_and_its_crawl_runs_elsewhere(tmp_path: P
             job_id = queue.defer(app, queue.CRAWL_TASK, queueing_lock="crawl:nhandan", site="nhandan")
         finally:
             app.close()
-        wait_for(lambda: stored_count(database, "nhandan") >= 3, timeout=60, what="w1 crawling")
-        workers.append(Worker("w2", config_path, tmp_path / "w2.log", ("--concurrency", "1", "--queues", "crawl")))
-        workers[1].wait_output("event=started")
+        running = wait_for(
+            lambda: next(
+                (
+                    run
+                    for run in crawl_runs(database)
+                    if run.status == "running" and stored_count(database, "nhandan") >= 3
+                ),
+                None,
+            ),
+            timeout=60,
+            what="a worker crawling",
+        )
+        stopped_worker = next(worker for worker in workers if worker.name == running.worker)
+        other = next(worker for worker in workers if worker is not stopped_worker)
         # SIGTERM: the crawl child is stopped (its row says so), the job goes back to the queue, the worker exits 0.
-        assert first.stop() == 0, first.output()[-3000:]
+        assert stopped_worker.stop() == 0, stopped_worker.output()[-3000:]
         wait_for(
             lambda: [run.status for run in crawl_runs(database)] == ["interrupted", "ok"],
             timeout=90,
-            what="the crawl finished by w2",
+            what=f"the crawl finished by {other.name}",
         )
         stopped, finished = crawl_runs(database)
-        assert stopped.message.startswith("stopped by") and stopped.worker == "w1"
-        assert (finished.worker, finished.job_id, stopped.job_id) == ("w2", job_id, job_id)
+        assert stopped.message.startswith("stopped by") and stopped.worker == stopped_worker.name
+        assert (finished.worker, finished.job_id, stopped.job_id) == (other.name, job_id, job_id)
         assert stored_count(database, "nhandan") == len(network["nhandan"].model.visible())
-        assert workers[1].stop() == 0
+        assert other.stop() == 0
     finally:
         for worker in workers:
             worker.close()
