@@ -372,6 +372,52 @@ def _secret_value(env: str, file: str, key: str) -> tuple[str, str]:
     return (os.environ.get(env, "").strip() if env else ""), f"{key}_env"
 
 
+class ClusterConfig(_Section):
+    """`[cluster]`: several machines on one PostgreSQL database, work queued with procrastinate."""
+
+    enabled: bool = False
+    # Jobs one `bantin worker` runs at once (its --concurrency); crawls are bound by each site's politeness.
+    concurrency: int = Field(2, ge=1, le=32)
+    # A worker's heartbeat, and the silence after which its jobs are taken as stalled and run elsewhere.
+    heartbeat_seconds: float = Field(10, gt=0, le=600)
+    stalled_after_seconds: float = Field(30, gt=0, le=3600)
+    # How often the sweep (retry stalled jobs, close dead crawls, recover expired outbox claims) runs.
+    sweep_seconds: int = Field(60, ge=1, le=3600)
+    # How often the `bantin serve` that holds the lease looks for due crawls and digests to queue.
+    plan_seconds: float = Field(30, gt=0, le=3600)
+    # A digest is built by this many jobs (recipients split by a hash of their address) ...
+    digest_shards: int = Field(3, ge=1, le=256)
+    # ... and sent by this many sender jobs, each claiming batch_size rows at a time.
+    senders: int = Field(3, ge=1, le=256)
+    batch_size: int = Field(50, ge=1, le=10_000)
+    # A sender's claim on its rows; renewed every third of it while it sends.
+    claim_seconds: float = Field(120, ge=3, le=24 * 3600)
+
+    @field_validator("sweep_seconds")
+    @classmethod
+    def _cron_step(cls, value: int) -> int:
+        if value >= 60 and value % 60:
+            raise ValueError("must be under 60 or a whole number of minutes (60, 120, ...)")
+        return value
+
+    @model_validator(mode="after")
+    def _stall_after_heartbeats(self) -> ClusterConfig:
+        if self.stalled_after_seconds < 3 * self.heartbeat_seconds:
+            raise _KeyedError(
+                "cluster.stalled_after_seconds",
+                f"must be at least three heartbeats ({3 * self.heartbeat_seconds:g} s): a worker that "
+                "missed one beat would be taken for dead while it still runs its jobs",
+            )
+        return self
+
+    @property
+    def sweep_cron(self) -> str:
+        """procrastinate's cron (UTC; a sixth field is seconds)."""
+        if self.sweep_seconds < 60:
+            return f"* * * * * */{self.sweep_seconds}"
+        return f"*/{self.sweep_seconds // 60} * * * *"
+
+
 class TopicConfig(_Section):
     name: str = Field(min_length=1, max_length=200)
     query: str = Field(min_length=1)
@@ -403,6 +449,7 @@ class Config(_Section):
     smtp: SmtpConfig = SmtpConfig()
     digest: DigestConfig = DigestConfig()
     web: WebConfig = WebConfig()
+    cluster: ClusterConfig = ClusterConfig()
     topics: list[TopicConfig] = Field(default_factory=list)
     recipients: list[RecipientConfig] = Field(default_factory=list)
     # Where the configuration was read from (None: built-in defaults).
@@ -425,6 +472,12 @@ class Config(_Section):
             if entry.id in ids:
                 raise _KeyedError(f"sites[{index}].id", f"duplicate site {entry.id!r} (also sites[{ids[entry.id]}])")
             ids[entry.id] = index
+        if self.cluster.enabled and not self.storage.url.startswith("postgresql"):
+            raise _KeyedError(
+                "cluster.enabled",
+                "cluster mode needs PostgreSQL: set storage.database_url = "
+                '"postgresql+psycopg://USER@HOST/DB" (SQLite is for one machine)',
+            )
         seen: dict[str, int] = {}
         for index, topic in enumerate(self.topics):
             key = topic_key(topic.name)

@@ -334,10 +334,21 @@ def _with_unknown(error: str, count: int) -> str:
     return error[: 2000 - len(tag)] + tag
 
 
-def _recover_sending(database: Database, now: datetime) -> int:
+def _recover_sending(database: Database, now: datetime, *, expired_claims_only: bool = False) -> int:
+    """Rows left "sending" by a dead run go back to pending (same bytes, same Message-ID) or fail.
+
+    A row a cluster sender claimed belongs to it until its claim expires (the
+    sender renews it while it sends): never taken from a live sender. With
+    `expired_claims_only`, rows that were never claimed are left alone too
+    (a one-machine run holding the outbox lease may be sending them).
+    """
+    claim_over = OutboxMessage.claim_expires_at <= now
+    if not expired_claims_only:
+        claim_over = OutboxMessage.claim_expires_at.is_(None) | claim_over
     with database.session() as session:
-        stuck = session.scalars(select(OutboxMessage).where(OutboxMessage.status == "sending")).all()
+        stuck = session.scalars(select(OutboxMessage).where(OutboxMessage.status == "sending", claim_over)).all()
         for row in stuck:
+            row.claimed_by, row.claim_expires_at = None, None
             count = unknown_outcomes(row.last_error) + 1
             row.updated_at = now
             row.next_attempt_at = None
@@ -378,24 +389,29 @@ def _enqueue(config: Config, database: Database, recipient: RecipientConfig, now
         if digest.empty:
             if not config.digest.send_empty or _digests_on(session, recipient.email, digest.digest_date):
                 return False
-        session.add(
-            OutboxMessage(
-                digest_key=composed.digest_key,
-                digest_date=digest.digest_date,
-                recipient=recipient_key(recipient.email),
-                message_id=composed.message["Message-ID"],
-                subject=digest.subject,
-                raw_message=composed.message.as_bytes(),
-                items=[[article_id, version] for article_id, version in digest.items],
-                status="pending",
-                attempts=0,
-                created_at=now,
-                updated_at=now,
-                kind="digest",
-            )
-        )
+        session.add(OutboxMessage(**_outbox_values(composed, recipient, now)))
     log.info("queued digest %s for %s: %d items", composed.digest_key, recipient.email, digest.total)
     return True
+
+
+def _outbox_values(composed: _Composed, recipient: RecipientConfig, now: datetime) -> dict:
+    """The new pending outbox row of a composed digest (here, and the cluster's build jobs)."""
+    digest = composed.digest
+    return dict(
+        digest_key=composed.digest_key,
+        digest_date=digest.digest_date,
+        recipient=recipient_key(recipient.email),
+        message_id=composed.message["Message-ID"],
+        subject=digest.subject,
+        raw_message=composed.message.as_bytes(),
+        items=[[article_id, version] for article_id, version in digest.items],
+        status="pending",
+        attempts=0,
+        last_error="",
+        created_at=now,
+        updated_at=now,
+        kind="digest",
+    )
 
 
 def _digests_on(session: Session, email: str, day: date) -> int:
@@ -478,12 +494,18 @@ def _deliver(
     envelope: Envelope,
     now: datetime,
     sleep: Callable[[float], None],
+    claim: Callable[[Database, int, datetime], bool] | None = None,
 ) -> tuple[str, str]:
-    """Try one row up to smtp.max_attempts times; returns (status, error)."""
+    """Try one row up to smtp.max_attempts times; returns (status, error).
+
+    `claim` turns the row from pending to sending (default: if nobody else did
+    it first); a cluster sender passes its own, which also checks its claim.
+    """
     backoff = config.smtp.retry_backoff_seconds
     error = ""
+    claim = claim or _claim
     for attempt in range(config.smtp.max_attempts):
-        if not _claim(database, row_id, now):
+        if not claim(database, row_id, now):
             return "pending", "taken by another run"
         try:
             smtp.send(raw, envelope)
@@ -555,7 +577,11 @@ def _claim(database: Database, row_id: int, now: datetime) -> bool:
     with database.session() as session:
         result = session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == row_id, OutboxMessage.status == "pending")
+            .where(
+                OutboxMessage.id == row_id,
+                OutboxMessage.status == "pending",
+                OutboxMessage.claim_expires_at.is_(None) | (OutboxMessage.claim_expires_at <= now),
+            )
             .values(status="sending", attempts=OutboxMessage.attempts + 1, updated_at=now)
         )
         return cast(CursorResult[Any], result).rowcount == 1

@@ -224,12 +224,17 @@ def run_crawl_child(
     poll_seconds: float = 0.2,
     on_spawn: Callable[[int], None] | None = None,
     monotonic: Callable[[], float] = time.monotonic,
+    lifeline: bool = False,
 ) -> CrawlOutcome:
     """Run one crawl child to its end and say what became of it.
 
     The child gets SIGTERM when `stop` is set or `time_limit` seconds pass, and
     SIGKILL if it is still alive `kill_grace` seconds later. A ledger row the
     child left 'running' is then marked failed with the reason.
+
+    With `lifeline`, the child's stdin is a pipe this process never writes to:
+    the child (started with ``--lifeline``) sees end-of-file when this process
+    dies, however it dies, and stops itself (cluster workers, which may be SIGKILLed).
     """
     clock = clock or utcnow
     stop = stop or threading.Event()
@@ -241,7 +246,7 @@ def run_crawl_child(
         list(command),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.PIPE if lifeline else subprocess.DEVNULL,
         # Its own session: a terminal's Ctrl-C reaches only the service, which
         # then stops the child itself, in order.
         start_new_session=True,
@@ -269,6 +274,8 @@ def run_crawl_child(
         _terminate(process, kill_grace)
         break
     reader.join(timeout=5)
+    if process.stdin is not None:
+        process.stdin.close()
     duration = monotonic() - started
     returncode = process.returncode
     return _outcome(database, process.pid, hostname, spawned_at, returncode, stopped_for, stop.is_set(), duration)

@@ -140,8 +140,8 @@ def configure_logging(log_format: str, *, debug: bool = False) -> None:
     if root.level > logging.INFO or root.level == logging.NOTSET:
         root.setLevel(logging.INFO)
     if not debug:
-        # APScheduler's "Running job ..." lines duplicate our own event lines.
-        for noisy in ("apscheduler", "alembic"):
+        # APScheduler's "Running job ..." lines (and procrastinate's per-job ones) duplicate our own event lines.
+        for noisy in ("apscheduler", "alembic", "procrastinate"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -204,22 +204,12 @@ class Service:
         it returns: the process is on its way out.
         """
         info = {"purpose": "`bantin serve`", "version": __version__, "config": str(self.config.path or "")}
-        try:
-            lease_cm = hold_lease(
-                self.database,
-                SERVICE_LEASE,
-                ttl=self.lease_ttl,
-                info=info,
-                clock=self.clock,
-                heartbeat_seconds=self.heartbeat_seconds,
-            )
-            self.lease = lease_cm.__enter__()
-        except LockBusyError:
-            holder = lease_holder(self.database, SERVICE_LEASE)
-            where = holder.describe(self.clock()) if holder else "elsewhere"
-            raise LockBusyError(
-                f"bantin serve is already running on this database ({self.database.describe()}): {where}"
-            ) from None
+        lease_cm = self._take_lease(info)
+        if lease_cm is None:
+            self.started.set()
+            return 0
+        lease = self.lease
+        assert lease is not None  # _take_lease entered it
         try:
             self._recover()
             self.scheduler = self._build_scheduler()
@@ -239,12 +229,12 @@ class Service:
                 self._on_job_event, EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
             )
             self.scheduler.add_listener(lambda _event: self.started.set(), EVENT_SCHEDULER_STARTED)
-            self.lease.on_lost = lambda: self.request_stop("lost the service lease")
+            lease.on_lost = lambda: self.request_stop("lost the service lease")
             self._publish()
             self.scheduler.start()
             if self._stopper is not None:
                 self._stopper.join()
-            if self.lease.lost.is_set():
+            if lease.lost.is_set():
                 log_event(
                     "service",
                     "stopped",
@@ -260,6 +250,29 @@ class Service:
             self._close_signal_pipe()
             lease_cm.__exit__(None, None, None)
             self.lease = None
+
+    def _take_lease(self, info: dict[str, Any]):
+        """Enter the service lease (its context manager, entered), or raise LockBusyError naming the holder.
+
+        None means "stopped before getting it" (a standby in cluster mode told to stop).
+        """
+        try:
+            lease_cm = hold_lease(
+                self.database,
+                SERVICE_LEASE,
+                ttl=self.lease_ttl,
+                info=info,
+                clock=self.clock,
+                heartbeat_seconds=self.heartbeat_seconds,
+            )
+            self.lease = lease_cm.__enter__()
+        except LockBusyError:
+            holder = lease_holder(self.database, SERVICE_LEASE)
+            where = holder.describe(self.clock()) if holder else "elsewhere"
+            raise LockBusyError(
+                f"bantin serve is already running on this database ({self.database.describe()}): {where}"
+            ) from None
+        return lease_cm
 
     def request_stop(self, reason: str = "requested") -> None:
         """Stop taking jobs, cancel a running crawl, let a running digest finish; returns at once."""

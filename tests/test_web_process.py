@@ -77,6 +77,8 @@ def test_service_unit_web_runs_bantin_web_on_loopback(tmp_path, capsys):
     # The scheduler's own unit is unchanged by the option's existence.
     status, serve_unit, _ = run(capsys, "--config", str(config), "service", "unit")
     assert status == 0 and " serve" in serve_unit and " web " not in serve_unit
+    status, out, err = run(capsys, "--config", str(config), "service", "unit", "--web", "--worker")
+    assert status == 2 and "--web and --worker" in err and out == ""
 
 
 @pytest.mark.slow

@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("crawler.cli.demo_command:demo", "Run the whole chain offline on the bundled sample site."),
     "serve": ("crawler.cli.service_commands:serve", "Run the scheduled crawl and digest in the foreground."),
     "service": ("crawler.cli.service_commands:service", "Print a systemd unit for `bantin serve`."),
+    "worker": ("crawler.cli.worker_command:worker", "Run cluster jobs (crawls, digests) on this machine."),
 }
 
 

@@ -81,7 +81,10 @@ def init(app: App, local_config: str | None, force: bool, site_url: str | None, 
     metavar="SECONDS",
     help="If a site is being crawled already, wait this long for it instead of skipping it.",
 )
-@click.option("--trigger", type=click.Choice(["manual", "service", "demo"]), default="manual", hidden=True)
+@click.option("--trigger", type=click.Choice(["manual", "service", "demo", "cluster"]), default="manual", hidden=True)
+@click.option("--job", "job_id", type=int, hidden=True, help="The cluster job running this crawl (its ledger rows).")
+@click.option("--worker", "worker_name", default="", hidden=True, help="The cluster worker running this crawl.")
+@click.option("--lifeline", is_flag=True, hidden=True, help="Stop when stdin closes: the parent worker died.")
 @click.option("--now", "now_text", metavar="ISO", hidden=True, help="Pretend it is this instant (tests, demo).")
 @click.option("--fast", is_flag=True, hidden=True, help="No politeness delays (loopback sample site only).")
 @click.option(
@@ -100,6 +103,9 @@ def crawl(
     search: bool,
     wait: float,
     trigger: str,
+    job_id: int | None,
+    worker_name: str,
+    lifeline: bool,
     now_text: str | None,
     fast: bool,
     time_limit: float | None,
@@ -115,8 +121,10 @@ def crawl(
     degraded, 1 when any failed or was interrupted, 75 when every chosen site
     was busy.
     """
-    from crawler.crawl.run import CrawlOptions, run_crawl
+    from crawler.crawl.run import CrawlOptions, run_crawl, watch_lifeline
 
+    if lifeline:
+        watch_lifeline()
     config = app.config
     entries = app.chosen_sites(site_ids)
     if site_url:
@@ -140,6 +148,8 @@ def crawl(
         progress=not no_progress,
         time_limit_minutes=time_limit,
     )
+    if job_id is not None:
+        options.extra_settings.update(BANTIN_JOB_ID=job_id, BANTIN_WORKER=worker_name)
     info = {"purpose": "`bantin crawl`", "trigger": trigger}
     with contextlib.ExitStack() as held:
         # The leases first: resolving sites loads the site packages (and Scrapy), which takes a while.

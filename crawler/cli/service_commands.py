@@ -31,13 +31,18 @@ def serve(app, log_format: str) -> None:
     """Run the scheduled crawl and digest in the foreground until SIGTERM or Ctrl-C.
 
     Only one service runs per database: a second one exits at once with
-    status 75. SIGHUP re-reads the configuration.
+    status 75 — in cluster mode it waits instead, and takes over when the
+    first one's lease expires. SIGHUP re-reads the configuration.
     """
     from scheduler.service import Service, configure_logging
 
     configure_logging(log_format, debug=app.debug)
     config = app.config
-    service = Service(
+    service_class = Service
+    if config.cluster.enabled:
+        # Queues the work for `bantin worker`s; waits while another `bantin serve` holds the lease.
+        from cluster.planner import ClusterService as service_class
+    service = service_class(
         config,
         app.database,
         config_loader=app.load_config,
@@ -66,12 +71,15 @@ def service() -> None:
     metavar="[PORT]",
     help="The unit of `bantin web` instead (on 127.0.0.1, port 8080 unless given).",
 )
+@click.option("--worker", is_flag=True, help="The unit for `bantin worker` (cluster mode), not `bantin serve`.")
 @pass_app
-def unit(app, scope: str, web_port: int | None) -> None:
-    """Print a systemd unit that runs `bantin serve` (see the comments in it to install)."""
+def unit(app, scope: str, web_port: int | None, worker: bool) -> None:
+    """Print a systemd unit for `bantin serve`, `bantin worker` or `bantin web` (install: see its comments)."""
     config = app.config
     if config.path is None:
         raise UsageError("no configuration file: run `bantin init` first, or pass --config PATH")
+    if web_port is not None and worker:
+        raise UsageError("--web and --worker are two different units: ask for one at a time")
     if web_port is not None:
         click.echo(
             web_unit(
@@ -84,6 +92,8 @@ def unit(app, scope: str, web_port: int | None) -> None:
             nl=False,
         )
         return
+    if worker and not config.cluster.enabled:
+        raise UsageError("--worker: cluster mode is off; set enabled = true in [cluster] (PostgreSQL only)")
     click.echo(
         systemd_unit(
             executable=bantin_executable(),
@@ -91,6 +101,7 @@ def unit(app, scope: str, web_port: int | None) -> None:
             time_limit_minutes=config.crawl.time_limit_minutes,
             scope=scope,
             user=getpass.getuser(),
+            role="worker" if worker else "serve",
         ),
         nl=False,
     )
@@ -125,17 +136,29 @@ def _quote(argument: str) -> str:
     return f'"{escaped}"'
 
 
-def systemd_unit(*, executable: list[str], config_path: Path, time_limit_minutes: float, scope: str, user: str) -> str:
-    command = " ".join(_quote(part) for part in [*executable, "--config", str(config_path), "serve"])
+def systemd_unit(
+    *,
+    executable: list[str],
+    config_path: Path,
+    time_limit_minutes: float,
+    scope: str,
+    user: str,
+    role: str = "serve",
+) -> str:
+    command = " ".join(_quote(part) for part in [*executable, "--config", str(config_path), role])
     timeout = stop_timeout_seconds(time_limit_minutes)
+    # The worker's unit installs beside the service's: `bantin-worker` on every machine of a cluster.
+    name = "bantin" if role == "serve" else "bantin-worker"
+    flag = "" if role == "serve" else " --worker"
     if scope == "user":
         install = [
             "# Install as a user service:",
             "#   mkdir -p ~/.config/systemd/user",
-            "#   bantin service unit --user > ~/.config/systemd/user/bantin.service",
-            "#   systemctl --user daemon-reload && systemctl --user enable --now bantin.service",
+            f"#   bantin service unit --user{flag} > ~/.config/systemd/user/{name}.service",
+            f"#   systemctl --user daemon-reload && systemctl --user enable --now {name}.service",
             '#   loginctl enable-linger "$USER"    # keep it running while you are logged out',
-            "# Logs: journalctl --user -u bantin -f    Reload the config: systemctl --user reload bantin",
+            f"# Logs: journalctl --user -u {name} -f"
+            + (f"    Reload the config: systemctl --user reload {name}" if role == "serve" else ""),
         ]
         env_file = "%h/.config/bantin/env"
         target = "default.target"
@@ -143,19 +166,22 @@ def systemd_unit(*, executable: list[str], config_path: Path, time_limit_minutes
     else:
         install = [
             "# Install as a system service:",
-            "#   bantin service unit --system | sudo tee /etc/systemd/system/bantin.service",
-            "#   sudo systemctl daemon-reload && sudo systemctl enable --now bantin.service",
-            "# Logs: journalctl -u bantin -f    Reload the config: sudo systemctl reload bantin",
+            f"#   bantin service unit --system{flag} | sudo tee /etc/systemd/system/{name}.service",
+            f"#   sudo systemctl daemon-reload && sudo systemctl enable --now {name}.service",
+            f"# Logs: journalctl -u {name} -f"
+            + (f"    Reload the config: sudo systemctl reload {name}" if role == "serve" else ""),
         ]
         env_file = "/etc/bantin/env"
         target = "multi-user.target"
         identity = [f"User={user}", "NoNewPrivileges=yes", "PrivateTmp=yes"]
     lines = [
-        f"# bantin ({scope} unit), generated by `bantin service unit --{scope}`",
+        f"# {name} ({scope} unit), generated by `bantin service unit --{scope}{flag}`",
         *install,
         "",
         "[Unit]",
-        "Description=bantin: crawl nhandan.vn and e-mail the daily digest",
+        "Description=bantin: crawl nhandan.vn and e-mail the daily digest"
+        if role == "serve"
+        else "Description=bantin worker: run the cluster's queued crawls and digests on this machine",
         f"Documentation={PROJECT_URL}",
         "Wants=network-online.target",
         "After=network-online.target",
@@ -163,7 +189,7 @@ def systemd_unit(*, executable: list[str], config_path: Path, time_limit_minutes
         "[Service]",
         "Type=simple",
         f"ExecStart={command}",
-        "ExecReload=/bin/kill -HUP $MAINPID",
+        *(["ExecReload=/bin/kill -HUP $MAINPID"] if role == "serve" else []),
         f"WorkingDirectory={_quote(str(config_path.parent))}",
         *identity,
         "Environment=PYTHONUNBUFFERED=1",
@@ -171,7 +197,7 @@ def systemd_unit(*, executable: list[str], config_path: Path, time_limit_minutes
         f"#EnvironmentFile={env_file}",
         "Restart=on-failure",
         "RestartSec=30s",
-        "# mixed: SIGTERM goes to `bantin serve` alone, which stops its crawl child cleanly and",
+        f"# mixed: SIGTERM goes to `bantin {role}` alone, which stops its crawl child(ren) cleanly and",
         "# lets a digest being sent finish; anything left at the timeout gets SIGKILL.",
         "KillMode=mixed",
         "KillSignal=SIGTERM",

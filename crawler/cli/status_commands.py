@@ -42,9 +42,16 @@ def status(app, output_format: str, limit: int, quiet_days: int) -> None:
     """
     from spiders.registry import everyday_sources
 
+    now = utcnow()
     report = collect_status(
-        app.config, app.database, now=utcnow(), everyday_sources=everyday_sources, limit=limit, quiet_days=quiet_days
+        app.config, app.database, now=now, everyday_sources=everyday_sources, limit=limit, quiet_days=quiet_days
     )
+    if app.config.cluster.enabled:
+        from cluster.status import cluster_status
+
+        report["cluster"] = cluster_status(app.config, app.database, now=now)
+        report["warnings"].extend(report["cluster"]["warnings"])
+        report["healthy"] = not report["warnings"]
     if output_format == "json":
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:
@@ -145,6 +152,10 @@ def render_text(report: dict[str, Any]) -> str:
     )
 
     lines.append(f"Archive index: {report['index']['state']}")
+    if "cluster" in report:
+        from cluster.status import render_cluster
+
+        lines.extend(render_cluster(report["cluster"], human_time))
     if report["warnings"]:
         lines.append(f"Health: {len(report['warnings'])} warning(s)")
         for warning in report["warnings"]:

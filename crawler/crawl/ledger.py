@@ -50,6 +50,9 @@ class CrawlLedger:
         self.site_url = settings.get("BANTIN_SITE_URL", "")
         since = settings.get("BANTIN_SINCE")
         self.since = date.fromisoformat(since) if since else None
+        # Cluster mode: the queued job and the worker this crawl runs for.
+        self.job_id = settings.getint("BANTIN_JOB_ID") or None
+        self.worker = settings.get("BANTIN_WORKER", "")
         self.counts = RunCounts()
         self.store: ArchiveStore | None = None
         self.run_id: int | None = None
@@ -99,6 +102,8 @@ class CrawlLedger:
                 heartbeat_at=now,
                 counts={},
                 errors=[],
+                job_id=self.job_id,
+                worker=self.worker,
             )
             session.add(run)
             session.flush()

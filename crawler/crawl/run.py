@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -193,6 +194,32 @@ def _install_stop_handlers(process, crawlers) -> dict:
         previous[signum] = signal.getsignal(signum)
         signal.signal(signum, on_signal)
     return previous
+
+
+def watch_lifeline(fd: int = 0, *, grace: float = STOP_GRACE_SECONDS + 20) -> threading.Thread:
+    """Stop this crawl when the process that started it dies (its end of our stdin closes).
+
+    A cluster worker may be SIGKILLed: nothing it could do on its way out would
+    run. The kernel closes its end of the pipe whatever kills it, so end-of-file
+    here means "the parent is gone": SIGTERM ourselves (the ledger row is closed
+    interrupted and the lease released, as for any stop), and exit outright if
+    the stop has not ended the process `grace` seconds later. The raw descriptor
+    is read, not sys.stdin: a daemon thread blocked in a buffered reader aborts
+    the interpreter's shutdown.
+    """
+
+    def watch() -> None:
+        with contextlib.suppress(OSError):
+            while os.read(fd, 4096):
+                pass
+        logging.getLogger("bantin.crawl").warning("the worker that started this crawl is gone: stopping")
+        os.kill(os.getpid(), signal.SIGTERM)
+        threading.Event().wait(grace)
+        os._exit(1)
+
+    thread = threading.Thread(target=watch, name="crawl-lifeline", daemon=True)
+    thread.start()
+    return thread
 
 
 def crawl_child_command(config_path: str | os.PathLike | None, *args: str, quiet: bool = False) -> list[str]:

@@ -101,6 +101,14 @@ def _alembic_config(connection):
     return config
 
 
+def schema_head() -> str:
+    """The schema revision this code migrates every database to."""
+    from alembic.script import ScriptDirectory
+
+    (head,) = ScriptDirectory.from_config(_alembic_config(None)).get_heads()
+    return head
+
+
 def upgrade(engine: Engine) -> None:
     """Bring a new or older database to this code's schema; refuse a newer one."""
     from alembic.util import CommandError

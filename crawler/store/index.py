@@ -293,8 +293,11 @@ NEWEST_FIRST_INDEX = "ix_articles_newest_first"
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
-    """Alembic filter: the index's tables (and one index) are dialect-specific and not in the ORM metadata."""
+    """Alembic filter: the index's tables (and one index) are dialect-specific and not in the ORM metadata, nor is
+    procrastinate's job queue (cluster mode, migration 0005), whose schema is procrastinate's own."""
     if type_ == "index" and name == NEWEST_FIRST_INDEX:
+        return False
+    if type_ == "table" and name and name.startswith("procrastinate_"):
         return False
     return not (type_ == "table" and name and (name == META or name == TABLE or name.startswith(TABLE + "_")))
 

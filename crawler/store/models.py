@@ -152,6 +152,9 @@ class CrawlRun(Base):
     pid: Mapped[int | None] = mapped_column(Integer)
     hostname: Mapped[str] = mapped_column(String(255), default="")
     heartbeat_at: Mapped[datetime | None]
+    # Cluster mode: the queued job that ran this crawl, and the worker that ran the job.
+    job_id: Mapped[int | None] = mapped_column(BigInteger)
+    worker: Mapped[str] = mapped_column(String(255), default="", server_default="")
 
 
 class Topic(Base):
@@ -212,6 +215,10 @@ class OutboxMessage(Base):
     updated_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     kind: Mapped[str] = mapped_column(String(16), default="digest")
+    # Cluster mode: which sender holds the row, until when (renewed while it sends). A 'sending' row
+    # is recovered only once its claim has expired; None: never claimed (one machine, as before).
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
+    claim_expires_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class Delivery(Base):

@@ -1,0 +1,335 @@
+"""Cluster benchmark: three `bantin worker`s against one on politeness-bound outlets, and the digest fan-out.
+
+    python -m bench.cluster [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
+                            [--per-day 20] [--delay 0.25] [--recipients 2000] [--quick]
+
+Prints, from one run on throw-away databases (created on the server given, dropped after):
+
+(a) crawl speed-up: every registered outlet's look-alike (one sample-site process), each crawl bound
+    by `download_delay`, crawled once by one worker (concurrency 1) and once by three workers
+    (concurrency 1 each), side by side: wall time from queueing to the last ledger row closed, and
+    the ratio;
+(b) death to retry: a worker SIGKILLed in the middle of a crawl; seconds from the kill to its job
+    running again on another worker (its new ledger row), with the stall timeout and sweep period used
+    (three workers with a free slot each: with none free, the job waits for one);
+(c) outbox rows built per second by one build job (in this process) for `--recipients` readers;
+(d) messages per second sent by three sender workers to a loopback SMTP sink (aiosmtpd).
+
+A benchmark, not a test: it never fails on its figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from crawler.clock import utcnow
+from crawler.crawl.run import python_module_command
+from crawler.samplesite import topics_toml
+
+REPO = Path(__file__).resolve().parent.parent
+OUTLETS = ("nhandan", "vietnamplus", "tienphong")
+
+
+@contextmanager
+def fresh_database(server_url: str):
+    base = make_url(server_url).set(drivername="postgresql+psycopg")
+    name = f"bantin_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def sample_sites(per_day: int, days: int):
+    command = [*python_module_command(), "crawler.samplesite", "serve", "--days", str(days), "--per-day", str(per_day)]
+    for outlet in OUTLETS:
+        command += ["--site", outlet]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO)
+    try:
+        assert process.stdout is not None
+        urls = [process.stdout.readline().strip() for _ in OUTLETS]
+        yield dict(zip(OUTLETS, urls, strict=True))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def write_config(path: Path, database_url: str, sites: dict[str, str], delay: float, extra: str = "") -> Path:
+    entries = "".join(
+        f'[[sites]]\nid = "{site}"\nbase_url = "{url}"\ndownload_delay = {delay}\n' for site, url in sites.items()
+    )
+    path.write_text(
+        f"""{entries}
+[storage]
+database_url = "{database_url}"
+[crawl]
+autothrottle = false
+concurrency = 1
+lookback_days = 30
+[schedule]
+crawl = "0 4 * * *"
+digest = "0 5 * * *"
+[cluster]
+enabled = true
+heartbeat_seconds = 1
+stalled_after_seconds = 3
+sweep_seconds = 1
+plan_seconds = 1
+{extra}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+class Workers:
+    def __init__(self, config: Path, names: list[str], *args: str):
+        self.logs = tempfile.TemporaryDirectory()
+        self.processes: dict[str, subprocess.Popen] = {}
+        for name in names:
+            log = open(Path(self.logs.name) / f"{name}.log", "wb")
+            self.processes[name] = subprocess.Popen(
+                [*python_module_command(), "crawler", "--config", str(config), "worker", "--name", name, *args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=REPO,
+            )
+        self.wait_started(names)
+
+    def wait_started(self, names: list[str]) -> None:
+        for name in names:
+            path = Path(self.logs.name) / f"{name}.log"
+            wait(lambda path=path: "event=started" in path.read_text(errors="replace"), 60)
+
+    def kill(self, name: str) -> None:
+        self.processes[name].send_signal(signal.SIGKILL)
+        self.processes[name].wait()
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.logs.cleanup()
+
+
+def wait(predicate, timeout: float, poll: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise SystemExit("bench.cluster: timed out (see the worker logs)")
+
+
+def queue_crawls(config, database) -> None:
+    """One crawl job per outlet, as `bantin serve` queues them at the crawl's fire time."""
+    from cluster import queue
+    from crawler.locks import crawl_lease
+
+    app = queue.make_app(database.url)
+    app.open()
+    try:
+        for entry in config.enabled_sites():
+            queue.defer(app, queue.CRAWL_TASK, queueing_lock=crawl_lease(entry.id), site=entry.id, reason="bench")
+    finally:
+        app.close()
+
+
+def closed_runs(database) -> list:
+    from crawler.store.models import CrawlRun
+
+    with database.session() as session:
+        return list(session.scalars(select(CrawlRun).order_by(CrawlRun.id)))
+
+
+def crawl_round(server: str, sites: dict[str, str], delay: float, workers: int, tmp: Path) -> float:
+    """Seconds from queueing every outlet's crawl to the last ledger row closed."""
+    from crawler.config import load_config
+    from crawler.store import Database
+
+    with fresh_database(server) as url:
+        config = load_config(write_config(tmp / f"crawl{workers}.toml", url, sites, delay))
+        database = Database(url)
+        running = Workers(
+            config.path, [f"w{index}" for index in range(1, workers + 1)], "--concurrency", "1", "--queues", "crawl"
+        )
+        try:
+            started = time.monotonic()
+            queue_crawls(config, database)
+            wait(lambda: len([run for run in closed_runs(database) if run.status != "running"]) == len(sites), 600)
+            elapsed = time.monotonic() - started
+        finally:
+            running.stop()
+            database.dispose()
+    return elapsed
+
+
+def death_to_retry(server: str, sites: dict[str, str], delay: float, tmp: Path) -> tuple[float, str]:
+    from crawler.config import load_config
+    from crawler.store import Database
+
+    with fresh_database(server) as url:
+        config = load_config(write_config(tmp / "death.toml", url, sites, delay))
+        database = Database(url)
+        # A free slot on the others: the figure is the recovery, not the wait for a worker to finish its crawl.
+        running = Workers(config.path, ["w1", "w2", "w3"], "--concurrency", "2", "--queues", "crawl")
+        try:
+            queue_crawls(config, database)
+            victim = wait(
+                lambda: next(
+                    (run for run in closed_runs(database) if run.status == "running" and run.worker == "w2"), None
+                ),
+                120,
+            )
+            time.sleep(1.0)
+            running.kill("w2")
+            killed_at = time.monotonic()
+            wait(
+                lambda: any(run.job_id == victim.job_id and run.worker != "w2" for run in closed_runs(database)),
+                300,
+                poll=0.02,
+            )
+            elapsed = time.monotonic() - killed_at
+        finally:
+            running.stop()
+            database.dispose()
+    cluster = config.cluster
+    return elapsed, f"stall timeout {cluster.stalled_after_seconds:g} s, sweep every {cluster.sweep_seconds} s"
+
+
+def digest_rounds(server: str, sites: dict[str, str], recipients: int, tmp: Path) -> tuple[float, float, int]:
+    """(outbox rows built per second by one build job, messages per second by three senders, rows)."""
+    import asyncio
+
+    from aiosmtpd.controller import Controller
+
+    from cluster import queue
+    from crawler.config import load_config
+    from crawler.store import Database
+    from crawler.store.models import OutboxMessage
+    from reports.fanout import build_shard, prepare_fanout
+
+    class Sink:
+        received = 0
+
+        async def handle_DATA(self, server, session, envelope):
+            Sink.received += 1
+            await asyncio.sleep(0)
+            return "250 OK"
+
+    port = _free_port()
+    controller = Controller(Sink(), hostname="127.0.0.1", port=port)
+    controller.start()
+    readers = "".join(f'[[recipients]]\nemail = "reader{index:05d}@example.org"\n' for index in range(recipients))
+    extra = (
+        f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n[digest]\n'
+        f'unsubscribe_mailto = "u@example.org"\n{topics_toml()}{readers}'
+    )
+    try:
+        with fresh_database(server) as url:
+            config = load_config(write_config(tmp / "digest.toml", url, sites, 0.0, "batch_size = 50\n" + extra))
+            database = Database(url)
+            crawl = Workers(config.path, ["c1", "c2", "c3"], "--concurrency", "1", "--queues", "crawl")
+            try:
+                queue_crawls(config, database)
+                wait(lambda: len([r for r in closed_runs(database) if r.status != "running"]) == len(sites), 600)
+            finally:
+                crawl.stop()
+            now = utcnow()
+            prepare_fanout(config, database, now=now)
+            started = time.perf_counter()
+            built = build_shard(config, database, now=now, shard=0, shards=1)
+            build_rate = built.queued / (time.perf_counter() - started)
+            senders = Workers(config.path, ["s1", "s2", "s3"], "--concurrency", "1", "--queues", "digest")
+            try:
+                app = queue.make_app(url)
+                app.open()
+                started = time.perf_counter()
+                for index in range(3):
+                    queue.defer(app, queue.SEND_TASK, queueing_lock=f"bench:{index}")
+                app.close()
+
+                def sent() -> int:
+                    with database.session() as session:
+                        return session.scalar(
+                            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "sent")
+                        )
+
+                wait(lambda: sent() == built.queued, 600, poll=0.02)
+                send_rate = built.queued / (time.perf_counter() - started)
+            finally:
+                senders.stop()
+                database.dispose()
+    finally:
+        controller.stop()
+    return build_rate, send_rate, built.queued
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.cluster", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BANTIN_TEST_POSTGRES_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+        help="a PostgreSQL server (throw-away databases are created on it)",
+    )
+    parser.add_argument("--per-day", type=int, default=20, help="articles per outlet per day (2 days)")
+    parser.add_argument("--delay", type=float, default=0.25, help="download_delay of every outlet (politeness)")
+    parser.add_argument("--recipients", type=int, default=2000)
+    parser.add_argument("--quick", action="store_true", help="a small run (smoke test)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.per_day, args.delay, args.recipients = 4, 0.1, 60
+    with tempfile.TemporaryDirectory() as folder, sample_sites(args.per_day, 2) as sites:
+        tmp = Path(folder)
+        print(
+            f"cluster benchmark: {len(sites)} outlets x {2 * args.per_day} articles, download_delay "
+            f"{args.delay:g} s, one sample-site process; PostgreSQL {make_url(args.database_url).host}"
+        )
+        one = crawl_round(args.database_url, sites, args.delay, 1, tmp)
+        three = crawl_round(args.database_url, sites, args.delay, 3, tmp)
+        print(
+            f"  crawl: 1 worker {one:.1f} s, 3 workers {three:.1f} s: speed-up {one / three:.2f}x "
+            f"(ideal {len(sites)}x with {len(sites)} outlets)"
+        )
+        retry, settings = death_to_retry(args.database_url, sites, args.delay, tmp)
+        print(f"  death to retry: {retry:.1f} s from SIGKILL to the job running on another worker ({settings})")
+        build_rate, send_rate, rows = digest_rounds(args.database_url, sites, args.recipients, tmp)
+        print(f"  digest build: {build_rate:.0f} outbox rows/s by one build job ({rows} readers)")
+        print(f"  digest send: {send_rate:.0f} messages/s by 3 senders to a loopback SMTP sink")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

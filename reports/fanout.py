@@ -1,0 +1,341 @@
+"""Digest fan-out for cluster mode: many builders and many senders on one outbox.
+
+Building: each build job takes the recipients whose address hashes to its
+shard and writes one outbox row per recipient owed something, exactly as
+`bantin digest --send` composes it; the row is unique per (digest, recipient)
+and inserted with ON CONFLICT DO NOTHING, so a build job run twice (retried
+after its worker died) adds nothing.
+
+Sending: a sender claims a batch of due rows with ``FOR UPDATE SKIP LOCKED``
+(two senders never claim one row), renews its claim while it sends, and sends
+each row through the same state machine as one machine does (pending ->
+sending -> sent | failed, with the same retries and the same "outcome unknown"
+rule). A row is marked sent, with its deliveries, in one transaction after the
+server's 250. A sender that dies leaves its rows claimed: once the claim has
+expired, rows it never started are simply claimable again, and the one it was
+sending (status "sending") is resent once with the same bytes and Message-ID —
+the only duplicates a dead sender can cause. Today's rule "a row left sending
+belongs to a dead run" is never applied to a row under a live claim.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from crawler.clock import utcnow
+from crawler.config import Config, RecipientConfig
+from crawler.locks import lease_holder
+from crawler.store import Database
+from crawler.store.models import OutboxMessage
+from crawler.topics import prepare_topics
+from reports.delivery import (
+    OUTBOX_LEASE,
+    RecipientResult,
+    _compose,
+    _deliver,
+    _describe,
+    _digests_on,
+    _finish,
+    _outbox_values,
+    _recover_sending,
+)
+from reports.digest import recipient_key
+from reports.mailer import Envelope, ReaderLinks, SmtpSession, sender_address
+
+log = logging.getLogger("bantin.digest")
+
+Clock = Callable[[], datetime]
+
+
+def shard_of(email: str, shards: int) -> int:
+    """A stable shard per reader (not Python's hash(), which differs per process)."""
+    digest = hashlib.blake2b(recipient_key(email).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % shards
+
+
+# -- building -------------------------------------------------------------------
+
+
+@dataclass
+class BuildResult:
+    queued: int = 0
+    empty: int = 0
+    already: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def prepare_fanout(config: Config, database: Database, *, now: datetime) -> None:
+    """What every shard needs done once before it builds: topics added or changed are matched over the archive."""
+    # A missing signing key is the whole digest's problem: raise before any shard is queued.
+    ReaderLinks.from_config(config)
+    prepare_topics(database, config.topics, now=now)
+
+
+def build_shard(config: Config, database: Database, *, now: datetime, shard: int, shards: int) -> BuildResult:
+    """One outbox row per recipient of this shard who is owed something (or gets empty digests), once."""
+    links = ReaderLinks.from_config(config)
+    result = BuildResult()
+    for recipient in config.recipients:
+        if shard_of(recipient.email, shards) != shard:
+            continue
+        try:
+            outcome = _build_one(config, database, recipient, now, links)
+        except Exception as exc:  # noqa: BLE001 - one reader's message must never stop the others
+            log.exception("cannot build the digest for %s", recipient.email)
+            result.failed.append((recipient.email, f"cannot build the message: {_describe(exc)}"))
+            continue
+        setattr(result, outcome, getattr(result, outcome) + 1)
+    return result
+
+
+def _build_one(
+    config: Config, database: Database, recipient: RecipientConfig, now: datetime, links: ReaderLinks
+) -> str:
+    key = recipient_key(recipient.email)
+    with database.session() as session:
+        # This fan-out (its `now`) already wrote this reader's row: a build job run again.
+        if session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.recipient == key, OutboxMessage.kind == "digest", OutboxMessage.created_at == now)
+        ):
+            return "already"
+        composed = _compose(session, config, recipient, now, links)
+        digest = composed.digest
+        if digest.empty and (not config.digest.send_empty or _digests_on(session, recipient.email, digest.digest_date)):
+            return "empty"
+        module = postgresql if database.dialect == "postgresql" else sqlite
+        inserted = session.execute(
+            module.insert(OutboxMessage)
+            .values(**_outbox_values(composed, recipient, now))
+            .on_conflict_do_nothing(index_elements=["digest_key", "recipient"])
+        ).rowcount  # type: ignore[attr-defined]  # an UPDATE/INSERT: a CursorResult
+    return "queued" if inserted else "already"
+
+
+# -- claiming -------------------------------------------------------------------
+
+
+def new_owner(worker: str) -> str:
+    return f"{worker}:{uuid.uuid4().hex[:12]}"
+
+
+def claim_batch(database: Database, owner: str, *, now: datetime, ttl: timedelta, limit: int) -> list[int]:
+    """Claim up to `limit` due, unclaimed pending rows for `owner`; their ids, oldest first."""
+    free = or_(OutboxMessage.claim_expires_at.is_(None), OutboxMessage.claim_expires_at <= now)
+    due = or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now)
+    candidates = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status == "pending", due, free)
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    if database.dialect == "postgresql":
+        # Rows another sender is claiming right now are skipped, not waited for.
+        candidates = candidates.with_for_update(skip_locked=True)
+    with database.session() as session:
+        ids = session.scalars(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(candidates.scalar_subquery()), free)
+            .values(claimed_by=owner, claim_expires_at=now + ttl)
+            .returning(OutboxMessage.id)
+        ).all()
+    return sorted(ids)
+
+
+def renew_claims(database: Database, owner: str, *, now: datetime, ttl: timedelta) -> int:
+    """Push the expiry of every row `owner` still holds (pending or sending) forward."""
+    with database.session() as session:
+        return session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.claimed_by == owner, OutboxMessage.status.in_(("pending", "sending")))
+            .values(claim_expires_at=now + ttl)
+        ).rowcount  # type: ignore[attr-defined]  # an UPDATE/INSERT: a CursorResult
+
+
+def release_claims(database: Database, owner: str) -> int:
+    """Give back the pending rows `owner` claimed and did not send (stopping, or its session failed)."""
+    with database.session() as session:
+        return session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.claimed_by == owner, OutboxMessage.status == "pending")
+            .values(claimed_by=None, claim_expires_at=None)
+        ).rowcount  # type: ignore[attr-defined]  # an UPDATE/INSERT: a CursorResult
+
+
+def recover_expired_claims(database: Database, *, now: datetime) -> int:
+    """Rows a dead sender left "sending" go back to pending once its claim has expired (resent once, same
+    Message-ID); a never-claimed "sending" row only when no one-machine run holds the outbox lease."""
+    holder = lease_holder(database, OUTBOX_LEASE)
+    one_machine_run_alive = holder is not None and holder.live(now)
+    return _recover_sending(database, now, expired_claims_only=one_machine_run_alive)
+
+
+def _claimed_by(owner: str) -> Callable[[Database, int, datetime], bool]:
+    def claim(database: Database, row_id: int, now: datetime) -> bool:
+        """pending -> sending, only while the row is still ours."""
+        with database.session() as session:
+            return (
+                session.execute(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.id == row_id,
+                        OutboxMessage.status == "pending",
+                        OutboxMessage.claimed_by == owner,
+                        OutboxMessage.claim_expires_at > now,
+                    )
+                    .values(status="sending", attempts=OutboxMessage.attempts + 1, updated_at=now)
+                ).rowcount  # type: ignore[attr-defined]  # an UPDATE/INSERT: a CursorResult
+                == 1
+            )
+
+    return claim
+
+
+class ClaimKeeper:
+    """Renews a sender's claims every third of their TTL, in the background, while it sends."""
+
+    def __init__(self, database: Database, owner: str, ttl: timedelta, clock: Clock):
+        self.database, self.owner, self.ttl, self.clock = database, owner, ttl, clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="outbox-claims", daemon=True)
+
+    def __enter__(self) -> ClaimKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.ttl.total_seconds() / 3):
+            try:
+                renew_claims(self.database, self.owner, now=self.clock(), ttl=self.ttl)
+            except Exception:  # noqa: BLE001 - a database hiccup: the next beat tries again, well before expiry
+                log.warning("could not renew the outbox claims of %s", self.owner, exc_info=True)
+
+
+# -- sending --------------------------------------------------------------------
+
+
+@dataclass
+class SendResult:
+    results: list[RecipientResult] = field(default_factory=list)
+    batches: int = 0
+    recovered: int = 0
+
+    def count(self, status: str) -> int:
+        return sum(1 for result in self.results if result.status == status)
+
+
+def send_claimed(
+    config: Config,
+    database: Database,
+    *,
+    worker: str,
+    more_coming: Callable[[], bool] = lambda: False,
+    stop: threading.Event | None = None,
+    clock: Clock = utcnow,
+    sleep: Callable[[float], None] = time.sleep,
+    ttl: timedelta,
+    batch_size: int,
+    poll_seconds: float = 1.0,
+) -> SendResult:
+    """Claim and send due rows, batch after batch, until none is due and `more_coming()` says no more will be.
+
+    `more_coming` is true while build jobs of a digest are still writing rows.
+    """
+    stop = stop or threading.Event()
+    owner = new_owner(worker)
+    result = SendResult(recovered=recover_expired_claims(database, now=clock()))
+    configured = {recipient_key(r.email): r.email for r in config.recipients}
+    envelope_from = sender_address(config.smtp)
+    claim = _claimed_by(owner)
+    with SmtpSession(config.smtp) as smtp, ClaimKeeper(database, owner, ttl, clock):
+        try:
+            while not stop.is_set():
+                ids = claim_batch(database, owner, now=clock(), ttl=ttl, limit=batch_size)
+                if not ids:
+                    if more_coming():
+                        stop.wait(poll_seconds)
+                        continue
+                    break
+                result.batches += 1
+                transport_error = _send_batch(
+                    config, database, smtp, ids, claim, configured, envelope_from, result, clock, sleep, stop
+                )
+                if transport_error:
+                    # The session itself fails (connection refused, login): leave the rows to a later sender.
+                    log.warning("sender %s stops: %s", owner, transport_error)
+                    break
+        finally:
+            release_claims(database, owner)
+    return result
+
+
+def _send_batch(
+    config, database, smtp, ids, claim, configured, envelope_from, result, clock, sleep, stop
+) -> str | None:
+    for row_id in ids:
+        if stop.is_set():
+            return None
+        with database.session() as session:
+            row = session.get(OutboxMessage, row_id)
+            recipient, raw, items = row.recipient, row.raw_message, len(row.items or ())
+            info = dict(outbox_id=row.id, digest_key=row.digest_key, subject=row.subject)
+        shown = configured.get(recipient, recipient)
+        now = clock()
+        if recipient not in configured:
+            error = "recipient is no longer in the configuration"
+            _finish(database, row_id, "failed", now, error=error)
+            result.results.append(RecipientResult(shown, "failed", items, error, **info))
+            continue
+        status, error = _deliver(
+            config, database, smtp, row_id, raw, Envelope(envelope_from, recipient), now, sleep, claim=claim
+        )
+        if status == "transport":
+            result.results.append(RecipientResult(shown, "pending", items, error, **info))
+            return error
+        result.results.append(RecipientResult(shown, status, items, error, **info))
+    return None
+
+
+def due_rows(database: Database, *, now: datetime) -> int:
+    """Pending rows due now and not under a live claim: work for a sender."""
+    with database.session(write=False) as session:
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(
+                    OutboxMessage.status == "pending",
+                    or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
+                    or_(OutboxMessage.claim_expires_at.is_(None), OutboxMessage.claim_expires_at <= now),
+                )
+            )
+            or 0
+        )
+
+
+def expired_sending(database: Database, *, now: datetime) -> int:
+    """Rows "sending" under an expired claim: a sender died while sending them."""
+    with database.session(write=False) as session:
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(and_(OutboxMessage.status == "sending", OutboxMessage.claim_expires_at <= now))
+            )
+            or 0
+        )

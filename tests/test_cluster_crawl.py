@@ -1,0 +1,230 @@
+"""Cluster crawls: three `bantin worker`s, three outlets on loopback, one worker SIGKILLed mid-crawl.
+
+Then the next day: only new and edited articles are fetched. PostgreSQL only
+(skipped without BANTIN_TEST_POSTGRES_URL).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from cluster.planner import ClusterService
+from crawler.config import load_config
+from crawler.samplesite.model import VN_TZ
+from crawler.samplesite.server import SampleNetwork
+from crawler.store import Database
+from crawler.store.models import ArticleRow
+from scheduler.service import previous_fire_time
+from tests.cluster_support import REPO, Worker, cluster_toml, crawl_runs, pg_url, pid_gone  # noqa: F401 - fixture
+from tests.service_support import wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+OUTLETS = ("nhandan", "vietnamplus", "tienphong")
+
+
+def article_ids(site) -> dict[int, int]:
+    """How often each article page of this look-alike was requested: {article id: count}."""
+    counts: dict[int, int] = {}
+    for record in site.request_log:
+        if "-post" in record.path:
+            article_id = int(record.path.split("-post")[1].split(".")[0])
+            counts[article_id] = counts.get(article_id, 0) + 1
+    return counts
+
+
+def stored_count(database: Database, site: str) -> int:
+    with database.session() as session:
+        return session.scalar(select(func.count()).select_from(ArticleRow).where(ArticleRow.site == site))
+
+
+@pytest.fixture
+def network():
+    yesterday = (datetime.now(VN_TZ) - timedelta(days=1)).date()
+    with SampleNetwork.generate(OUTLETS, days=2, per_day=12, end_date=yesterday) as running:
+        yield running
+
+
+def test_killed_worker_mid_crawl_then_the_next_day(tmp_path: Path, pg_url, network):  # noqa: F811
+    config_path = tmp_path / "bantin.toml"
+    # Politeness-bound: a few seconds per outlet, so a worker can be killed in the middle of one.
+    config_path.write_text(
+        cluster_toml(
+            pg_url,
+            sites=network.base_urls,
+            delay=0.2,
+            extra='[schedule]\ncrawl = "*/5 * * * *"\ndigest = "0 5 * * *"\n',
+        ),
+        encoding="utf-8",
+    )
+    config = load_config(config_path)
+    database = Database(pg_url)
+    workers = [
+        Worker(f"w{index}", config_path, tmp_path / f"w{index}.log", ("--concurrency", "1")) for index in (1, 2, 3)
+    ]
+    try:
+        for worker in workers:
+            worker.wait_output("event=started")
+        planner = ClusterService(config, database, install_signals=False)
+        now = datetime.now(VN_TZ)
+        assert set(planner.plan(now).values()) == {"queued"}
+        # A second planning step (another `bantin serve`, or the same one again) queues nothing more.
+        assert set(planner.plan(now).values()) == {"done before"}
+
+        def victim_run():
+            return next(
+                (
+                    run
+                    for run in crawl_runs(database)
+                    if run.status == "running" and stored_count(database, run.site) >= 5
+                ),
+                None,
+            )
+
+        victim = wait_for(victim_run, timeout=60, what="a worker crawling with a few articles stored")
+        killed_worker = next(worker for worker in workers if worker.name == victim.worker)
+        killed_worker.kill()
+        # Every outlet is crawled to the end: the killed one by another worker, after w2's heartbeat stalled.
+        wait_for(
+            lambda: all(any(run.status == "ok" for run in crawl_runs(database, site)) for site in OUTLETS),
+            timeout=120,
+            what="every outlet crawled ok",
+        )
+        killed = crawl_runs(database, victim.site)
+        assert [run.status for run in killed] == ["interrupted", "ok"]
+        assert killed[0].job_id == killed[1].job_id == victim.job_id
+        assert killed[0].worker == victim.worker and killed[1].worker not in ("", victim.worker)
+        # The killed worker's crawl child did not outlive it.
+        wait_for(lambda: pid_gone(victim.pid), timeout=30, what="the orphaned crawl child to exit")
+        for site in OUTLETS:
+            runs = crawl_runs(database, site)
+            for earlier, later in zip(runs, runs[1:], strict=False):
+                assert earlier.finished_at <= later.started_at, f"{site}: runs {earlier.id} and {later.id} overlap"
+            # Every visible article stored once; nothing surfaced as failed (no duplicate-key errors).
+            assert stored_count(database, site) == len(network[site].model.visible())
+            assert runs[-1].counts.totals()["failed"] == 0
+        with database.session() as session:
+            urls = session.scalars(select(ArticleRow.url)).all()
+        assert len(urls) == len(set(urls))
+
+        # -- the next day: new articles and one edit per outlet; nothing else is fetched again.
+        first_day = {site: set(article_ids(network[site])) for site in OUTLETS}
+        expected: dict[str, set[int]] = {}
+        for site in OUTLETS:
+            network[site].clear_log()
+            new = network[site].publish_next_day(count=4)
+            edited = sorted(first_day[site])[-3]
+            network[site].edit_article(edited)
+            expected[site] = {article.article_id for article in new} | {edited}
+        before = {site: len(crawl_runs(database, site)) for site in OUTLETS}
+        trigger = planner.triggers["crawl"]
+        later = previous_fire_time(trigger, datetime.now(VN_TZ) + timedelta(minutes=5))
+        assert set(planner.plan(later).values()) == {"queued"}
+        wait_for(
+            lambda: all(
+                len(crawl_runs(database, site)) > before[site] and crawl_runs(database, site)[-1].status == "ok"
+                for site in OUTLETS
+            ),
+            timeout=120,
+            what="the next day's crawls",
+        )
+        for site in OUTLETS:
+            fetched = article_ids(network[site])
+            assert set(fetched) == expected[site], site
+            assert all(count == 1 for count in fetched.values()), (site, fetched)
+            totals = crawl_runs(database, site)[-1].counts.totals()
+            assert (totals["new"], totals["updated"]) == (4, 1), site
+
+        # `bantin status` across the cluster: the workers (the killed one gone), the queues, each outlet.
+        status = subprocess.run(
+            [sys.executable, "-m", "crawler", "--config", str(config_path), "status", "--format", "json"],
+            capture_output=True,
+            text=True,
+            cwd=str(REPO),
+            timeout=60,
+        )
+        report = json.loads(status.stdout)["cluster"]
+        alive = {worker["name"]: worker["alive"] for worker in report["workers"]}
+        assert alive == {worker.name: worker is not killed_worker for worker in workers}
+        assert report["queues"]["crawl"]["succeeded"] == 6 and report["stalled"] == []
+        assert {site["site"]: (site["last_run"]["status"], site["crawling"]) for site in report["sites"]} == {
+            site: ("ok", None) for site in OUTLETS
+        }
+        text_status = subprocess.run(
+            [sys.executable, "-m", "crawler", "--config", str(config_path), "status"],
+            capture_output=True,
+            text=True,
+            cwd=str(REPO),
+            timeout=60,
+        )
+        assert "Cluster: 2 worker(s) running" in text_status.stdout
+        assert f"{killed_worker.name} on " in text_status.stdout and "GONE" in text_status.stdout
+
+        for worker in workers:
+            if worker is not killed_worker:
+                assert worker.stop() == 0, worker.output()[-3000:]
+    finally:
+        for worker in workers:
+            worker.close()
+        database.dispose()
+
+
+def test_sigterm_stops_a_worker_cleanly_and_its_crawl_runs_elsewhere(tmp_path: Path, pg_url, network):  # noqa: F811
+    sites = {"nhandan": network.base_urls["nhandan"]}
+    config_path = tmp_path / "bantin.toml"
+    config_path.write_text(cluster_toml(pg_url, sites=sites, delay=0.2), encoding="utf-8")
+    database = Database(pg_url)
+    # Both workers are up before the job is queued: on a loaded machine a worker can take longer to start than
+    # the whole crawl takes, so the second one cannot be started once the first is crawling.
+    workers = [
+        Worker(name, config_path, tmp_path / f"{name}.log", ("--concurrency", "1", "--queues", "crawl"))
+        for name in ("w1", "w2")
+    ]
+    try:
+        for worker in workers:
+            worker.wait_output("event=started")
+        from cluster import queue
+
+        app = queue.make_app(pg_url)
+        app.open()
+        try:
+            job_id = queue.defer(app, queue.CRAWL_TASK, queueing_lock="crawl:nhandan", site="nhandan")
+        finally:
+            app.close()
+        running = wait_for(
+            lambda: next(
+                (
+                    run
+                    for run in crawl_runs(database)
+                    if run.status == "running" and stored_count(database, "nhandan") >= 3
+                ),
+                None,
+            ),
+            timeout=60,
+            what="a worker crawling",
+        )
+        stopped_worker = next(worker for worker in workers if worker.name == running.worker)
+        other = next(worker for worker in workers if worker is not stopped_worker)
+        # SIGTERM: the crawl child is stopped (its row says so), the job goes back to the queue, the worker exits 0.
+        assert stopped_worker.stop() == 0, stopped_worker.output()[-3000:]
+        wait_for(
+            lambda: [run.status for run in crawl_runs(database)] == ["interrupted", "ok"],
+            timeout=90,
+            what=f"the crawl finished by {other.name}",
+        )
+        stopped, finished = crawl_runs(database)
+        assert stopped.message.startswith("stopped by") and stopped.worker == stopped_worker.name
+        assert (finished.worker, finished.job_id, stopped.job_id) == (other.name, job_id, job_id)
+        assert stored_count(database, "nhandan") == len(network["nhandan"].model.visible())
+        assert other.stop() == 0
+    finally:
+        for worker in workers:
+            worker.close()
+        database.dispose()

@@ -1,0 +1,156 @@
+"""Three `bantin serve` processes in cluster mode on one database, over 100 simulated ticks.
+
+One holds the service lease and queues; the others wait. The leader is
+SIGKILLed once (a standby takes over at once: same host, its pid is gone) and
+frozen once (SIGSTOP: a standby takes over when the lease expires on the
+injected clock, and the old leader, resumed, finds the lease lost and exits).
+Every due crawl (per site) and digest is queued exactly once, none missed.
+"""
+
+from __future__ import annotations
+
+import signal
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from cluster import queue
+from crawler.cron import make_trigger
+from crawler.locks import lease_holder
+from crawler.samplesite.model import VN_TZ
+from crawler.store import Database
+from scheduler.service import SERVICE_LEASE, previous_fire_time
+from tests.cluster_support import FileClock, ServeProcess, cluster_toml, pg_url, write_serve_driver  # noqa: F401
+from tests.service_support import wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+SITES = ("nhandan", "vietnamplus", "tienphong")
+CRAWL, DIGEST = "*/5 * * * *", "2,32 * * * *"
+# Shorter than the service lease (two minutes on the same clock): a tick never expires a live leader's lease.
+TICK = timedelta(minutes=1)
+
+
+def fire_times(cron: str, start: datetime, end: datetime) -> list[datetime]:
+    trigger = make_trigger(cron, "Asia/Ho_Chi_Minh")
+    moment = previous_fire_time(trigger, start)
+    times = []
+    while moment is not None and moment <= end:
+        times.append(moment)
+        moment = trigger.get_next_fire_time(moment, moment + timedelta(microseconds=1))
+    return times
+
+
+def due(start: datetime, now: datetime) -> set[tuple[str, str, int]]:
+    wanted = {
+        (queue.CRAWL_TASK, site, int(moment.timestamp())) for moment in fire_times(CRAWL, start, now) for site in SITES
+    }
+    wanted |= {(queue.PLAN_DIGEST_TASK, "digest", int(moment.timestamp())) for moment in fire_times(DIGEST, start, now)}
+    return wanted
+
+
+def queued(database: Database) -> list[tuple[str, str, int]]:
+    """(task, site or "digest", fire time) of every job queued by a `bantin serve`."""
+    with database.session() as session:
+        return [
+            tuple(row)
+            for row in session.execute(
+                text(
+                    "SELECT task_name, COALESCE(args->>'site', 'digest'), (args->>'timestamp')::bigint "
+                    "FROM procrastinate_jobs "
+                    "WHERE task_name IN (:crawl, :digest)"
+                ),
+                {"crawl": queue.CRAWL_TASK, "digest": queue.PLAN_DIGEST_TASK},
+            )
+        ]
+
+
+def finish_waiting_jobs(database: Database) -> None:
+    """Stand in for the workers: what was queued is done, so the next run of a site is not coalesced into it."""
+    with database.session() as session:
+        session.execute(
+            text(
+                "SELECT procrastinate_finish_job_v1(id, 'succeeded', false) FROM procrastinate_jobs "
+                "WHERE status = 'todo'"
+            )
+        )
+
+
+def renewed_at(database: Database) -> datetime:
+    holder = lease_holder(database, SERVICE_LEASE)
+    return holder.heartbeat_at if holder is not None else datetime.min.replace(tzinfo=VN_TZ)
+
+
+def leader_pid(database: Database, clock: FileClock) -> int | None:
+    holder = lease_holder(database, SERVICE_LEASE)
+    return holder.pid if holder is not None and not holder.expired(clock.now) else None
+
+
+def test_three_serve_processes_queue_every_due_job_exactly_once(tmp_path: Path, pg_url):  # noqa: F811
+    sites = {site: "http://127.0.0.1:9" for site in SITES}
+    config = tmp_path / "bantin.toml"
+    text_ = cluster_toml(
+        pg_url, sites=sites, extra=f'[schedule]\ncrawl = "{CRAWL}"\ndigest = "{DIGEST}"\nmisfire_grace_hours = 1\n'
+    )
+    config.write_text(text_.replace("plan_seconds = 0.2", "plan_seconds = 0.05"), encoding="utf-8")
+    database = Database(pg_url)
+    start = datetime(2026, 12, 1, 0, 5, tzinfo=VN_TZ)
+    clock = FileClock(tmp_path / "clock", start)
+    driver = write_serve_driver(tmp_path)
+    serves = [ServeProcess(driver, config, clock, tmp_path / f"serve{index}.log") for index in range(3)]
+    by_pid = {serve.process.pid: serve for serve in serves}
+    try:
+        wait_for(lambda: leader_pid(database, clock) in by_pid, what="a leader")
+        wait_for(lambda: sum("event=standby" in serve.output() for serve in serves) == 2, what="two standbys")
+        for tick in range(100):
+            if tick == 30:
+                killed = wait_for(
+                    lambda: leader_pid(database, clock) in by_pid and leader_pid(database, clock), what="the leader"
+                )
+                by_pid[killed].process.send_signal(signal.SIGKILL)
+                wait_for(
+                    lambda killed=killed: leader_pid(database, clock) not in (None, killed),
+                    what="a takeover after SIGKILL",
+                )
+            if tick == 60:
+                frozen = by_pid[
+                    wait_for(
+                        lambda: leader_pid(database, clock) in by_pid and leader_pid(database, clock), what="the leader"
+                    )
+                ]
+                frozen.process.send_signal(signal.SIGSTOP)
+                # Past the lease's two minutes, within the tick: a standby takes over the expired lease.
+                clock.advance(timedelta(minutes=3))
+                wait_for(
+                    lambda frozen=frozen: leader_pid(database, clock) not in (None, frozen.process.pid),
+                    what="a takeover after the lease expired",
+                )
+                frozen.process.send_signal(signal.SIGCONT)
+                assert frozen.process.wait(timeout=60) == 1
+                assert "another process took over the service lease" in frozen.output()
+            if tick:
+                clock.advance(TICK)
+            wanted = due(start, clock.now)
+            try:
+                wait_for(
+                    lambda wanted=wanted: set(queued(database)) >= wanted,
+                    timeout=30,
+                    what=f"tick {tick}: everything due queued",
+                )
+            except AssertionError:
+                missing = wanted - set(queued(database))
+                raise AssertionError(f"tick {tick} ({clock.now}): not queued: {sorted(missing)}") from None
+            finish_waiting_jobs(database)
+            # Simulated time moves no faster than the leader renews its lease (as real time does).
+            wait_for(lambda: renewed_at(database) >= clock.now, what=f"tick {tick}: the leader's heartbeat")
+        jobs = queued(database)
+        # Exactly once each, none missed (the stand-in workers finished every job in time: none coalesced).
+        assert len(jobs) == len(set(jobs)) and set(jobs) == due(start, clock.now)
+        assert len([job for job in jobs if job[0] == queue.CRAWL_TASK]) == 3 * len(fire_times(CRAWL, start, clock.now))
+        assert sum('event="took over"' in serve.output() for serve in serves) == 2
+    finally:
+        for serve in serves:
+            serve.close()
+        database.dispose()
