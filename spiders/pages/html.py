@@ -6,9 +6,11 @@ No Scrapy and no outlet here: selectors and names come from each site's package.
 from __future__ import annotations
 
 import codecs
+import json
+import logging
 import re
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import lxml.html
 from lxml import etree
@@ -17,6 +19,12 @@ from crawler.errors import ExtractionError
 from crawler.items import Image
 
 from .textutil import clean_text, dedupe
+from .urls import absolute_http_url, canonical_url, same_site
+
+if TYPE_CHECKING:
+    from spiders.registry import Site
+
+log = logging.getLogger("bantin.extract")
 
 # Elements whose text is one paragraph; containers are walked into instead.
 LEAF_BLOCKS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "pre", "dt", "dd", "figcaption"})
@@ -251,3 +259,68 @@ def parse_html(html: str | bytes, url: str, encoding: str | None = None):
             return lxml.html.document_fromstring(text.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
         except (etree.ParserError, ValueError):
             raise ExtractionError(f"unparseable HTML: {exc}", url=url) from exc
+
+
+# -- page metadata ------------------------------------------------------------------------------
+
+
+def meta_map(root) -> dict[str, list[str]]:
+    """Every ``<meta>`` value by its property, name or itemprop (lower-cased), in page order."""
+    meta: dict[str, list[str]] = {}
+    for el in root.iter("meta"):
+        key = el.get("property") or el.get("name") or el.get("itemprop")
+        content = el.get("content")
+        if key and content is not None:
+            meta.setdefault(key.strip().lower(), []).append(content)
+    return meta
+
+
+def jsonld_of(scripts, url: str) -> list[dict]:
+    """The objects of these JSON-LD ``<script>`` elements (lists and ``@graph`` included); unreadable ones skipped."""
+    found: list[dict] = []
+    for script in scripts:
+        try:
+            data = json.loads(script.text_content() or "null", strict=False)
+            found.extend(jsonld_objects(data))
+        except (ValueError, RecursionError):  # nested thousands deep: no article's data
+            log.debug("%s: unreadable JSON-LD block skipped", url)
+    return found
+
+
+def link_canonical(root) -> str:
+    for link in root.iter("link"):
+        if (link.get("rel") or "").lower() == "canonical":
+            return link.get("href") or ""
+    return ""
+
+
+def page_identity(
+    url: str, site: Site, candidates: Iterable[str], item_id: str | None, warnings: list[str]
+) -> tuple[str, str | None]:
+    """(URL, article id): the requested article's, with the page's canonical URL when it names the same one.
+
+    ``candidates`` are the page's own claims (og:url, the canonical link). A page may claim to
+    be another article (a stale or hostile og:url, a redirect to a different id): trusting that
+    would overwrite the other article and leave this one unstored, so fetched again on every
+    run; the claim is listed in ``warnings`` instead. A saved file (``file:``) has no address of
+    its own: its canonical URL, else ``item_id``, names it.
+    """
+    saved_file = url.startswith("file:")
+    canonical = None
+    for candidate in candidates:
+        absolute = absolute_http_url(candidate, url)
+        if absolute and (saved_file or same_site(absolute, url)) and site.external_id(absolute):
+            canonical = absolute
+            break
+    requested_id = None if saved_file else site.external_id(url)
+    if requested_id is None:
+        if canonical is not None:
+            return canonical_url(canonical), site.external_id(canonical)
+        return canonical_url(url), item_id
+    if canonical is not None:
+        if site.external_id(canonical) == requested_id:
+            return canonical_url(canonical), requested_id
+        warnings.append(
+            f"its canonical URL names another article ({canonical_url(canonical)}); stored as the article requested"
+        )
+    return canonical_url(url), requested_id

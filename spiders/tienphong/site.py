@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from spiders.registry import Site
 from spiders.vendorcms.article import ArticlePage
-from spiders.vendorcms.profile import SourcePaths, VendorCmsProfile
+from spiders.vendorcms.profile import FEED_NAME, SourcePaths, VendorCmsProfile
 from spiders.vendorcms.selectors import GENERIC_CLUTTER, ArticleSelectors, ListingSelectors, VendorCmsSelectors
 
 PATHS = SourcePaths(
@@ -44,6 +44,8 @@ SITE = Site(
     normalise_id=lambda value: value.lstrip("0") or "0",
     extract=lambda html, url: ArticlePage(html, url, PROFILE).to_item(),
     everyday_sources=PATHS.everyday_sources,
+    feed_name=FEED_NAME,
+    feed_example="kinh-te-3",
 )
 
 SELECTORS = VendorCmsSelectors(

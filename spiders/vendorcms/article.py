@@ -10,7 +10,6 @@ selectors found nothing while a lower layer supplied a value.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -25,18 +24,17 @@ from spiders.pages.css import xpath, xpath_any
 from spiders.pages.dates import parse_datetime
 from spiders.pages.html import ALT_LINE as _ALT_LINE
 from spiders.pages.html import PLAYER_TIME as _PLAYER_TIME
-from spiders.pages.html import clean_author
+from spiders.pages.html import clean_author, jsonld_of, link_canonical, meta_map, page_identity
 from spiders.pages.html import crumb_name as _crumb_name
 from spiders.pages.html import dedupe_images as _dedupe_images
 from spiders.pages.html import drop_keep_tail as _drop_keep_tail
 from spiders.pages.html import extractor_failed as _extractor_failed
 from spiders.pages.html import jsonld_names as _names
-from spiders.pages.html import jsonld_objects as _jsonld_objects
 from spiders.pages.html import jsonld_types as _types
 from spiders.pages.html import parse_html as _parse_html
 from spiders.pages.html import walk_blocks as _walk
 from spiders.pages.textutil import clean_text, dedupe
-from spiders.pages.urls import absolute_http_url, canonical_url, same_site
+from spiders.pages.urls import absolute_http_url
 
 if TYPE_CHECKING:
     from .profile import VendorCmsProfile
@@ -230,13 +228,7 @@ class ArticlePage:
     @property
     def meta(self) -> dict[str, list[str]]:
         if self._meta is None:
-            meta: dict[str, list[str]] = {}
-            for el in self.root.iter("meta"):
-                key = el.get("property") or el.get("name") or el.get("itemprop")
-                content = el.get("content")
-                if key and content is not None:
-                    meta.setdefault(key.strip().lower(), []).append(content)
-            self._meta = meta
+            self._meta = meta_map(self.root)
         return self._meta
 
     def _meta_first(self, keys: tuple[str, ...]) -> str:
@@ -258,15 +250,7 @@ class ArticlePage:
     def jsonld(self) -> list[dict]:
         """NewsArticle-like objects from every JSON-LD script (lists and @graph included)."""
         if self._jsonld is None:
-            found: list[dict] = []
-            for script in xpath(self.sel.jsonld)(self.root):
-                try:
-                    data = json.loads(script.text_content() or "null", strict=False)
-                    found.extend(_jsonld_objects(data))
-                except (ValueError, RecursionError):  # nested thousands deep: no article's data
-                    log.debug("%s: unreadable JSON-LD block skipped", self.url)
-                    continue
-            self._jsonld = found
+            self._jsonld = jsonld_of(xpath(self.sel.jsonld)(self.root), self.url)
         return self._jsonld
 
     def _ld(self, key: str) -> Any:
@@ -278,41 +262,14 @@ class ArticlePage:
     # -- fields -------------------------------------------------------------------------------
 
     def _identity(self) -> tuple[str, str | None]:
-        """(URL, article id): the requested article's, with the page's canonical URL when it names the same one.
-
-        A page may claim to be another article (a stale or hostile og:url, a redirect to a
-        different id): trusting that would overwrite the other article and leave this one
-        unstored, so fetched again on every run.
-        """
-        requested_id = None if self.url.startswith("file:") else self.site.external_id(self.url)
-        canonical = self._canonical()
-        if requested_id is None:
-            # A saved file (file://) has no address of its own: trust the page's canonical URL.
-            if canonical is not None:
-                return canonical_url(canonical), self.site.external_id(canonical)
-            return canonical_url(self.url), self._meta_id(self.meta_keys.item_id)
-        if canonical is not None:
-            if self.site.external_id(canonical) == requested_id:
-                return canonical_url(canonical), requested_id
-            self.warnings.append(
-                f"its canonical URL names another article ({canonical_url(canonical)}); stored as the article requested"
-            )
-        return canonical_url(self.url), requested_id
-
-    def _canonical(self) -> str | None:
-        """The page's own og:url or canonical link, when it is an article URL on the site."""
-        saved_file = self.url.startswith("file:")
-        for candidate in (self._meta_first(self.meta_keys.url), self._link_canonical()):
-            absolute = absolute_http_url(candidate, self.url)
-            if absolute and (saved_file or same_site(absolute, self.url)) and self.site.external_id(absolute):
-                return absolute
-        return None
-
-    def _link_canonical(self) -> str:
-        for link in self.root.iter("link"):
-            if (link.get("rel") or "").lower() == "canonical":
-                return link.get("href") or ""
-        return ""
+        """(URL, article id): the requested article's, never another one its page claims (``page_identity``)."""
+        return page_identity(
+            self.url,
+            self.site,
+            (self._meta_first(self.meta_keys.url), link_canonical(self.root)),
+            self._meta_id(self.meta_keys.item_id),
+            self.warnings,
+        )
 
     def _title(self, scope) -> tuple[str, str]:
         if self._scope_title is not None and self._scope_title[0] is scope:

@@ -16,6 +16,9 @@ from spiders.registry import Site
 
 from .selectors import VendorCmsSelectors
 
+# A category feed's name on the family's sites: its slug and zone id (``kinhte-1185``, ``xahoi/phapluat-327``).
+FEED_NAME = re.compile(r"^[a-z0-9][a-z0-9/-]*-\d+$")
+
 # Source names, as stored with each article and counted in the ledger.
 GOOGLE_NEWS = "google_news"
 RSS = "rss"
