@@ -148,11 +148,8 @@ class VendorCmsSpider(SiteSpider):
 
     def parse_sitemap_index(self, response):
         def follow() -> Iterator[scrapy.Request]:
-            wanted = [
-                ref
-                for ref in parse_sitemap_index(response.body, self.base_url, self.site)
-                if self.monthly_sitemap_wanted(ref.url, ref.lastmod)
-            ]
+            listed = parse_sitemap_index(response.body, self.base_url, self.site)
+            wanted = [ref for ref in listed if self.monthly_sitemap_wanted(ref.url, ref.lastmod)]
             room = max(self.max_sitemaps - self.sitemaps_requested, 0)
             self.sitemaps_requested += min(len(wanted), room)
             for ref in wanted[:room]:
@@ -161,6 +158,7 @@ class VendorCmsSpider(SiteSpider):
             reason = f"over the cap of {self.max_sitemaps} sitemaps per run (BANTIN_MAX_SITEMAPS)"
             response.meta["bantin_announced"] = True
             response.meta["bantin_skipped"] = [(ref.url, reason) for ref in wanted[room:]]
+            response.meta["bantin_listed"] = len(listed)
 
         yield from self.guarded(response, follow)
 
