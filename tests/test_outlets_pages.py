@@ -406,3 +406,17 @@ def test_serve_starts_one_look_alike_per_site_each_on_its_own_origin():
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_each_row_s_registry_entry_is_derived_from_the_row_in_one_place():
+    from spiders.baoquangninh import PROFILE as BQN
+    from spiders.nhandan import PROFILE as NDO
+
+    for profile in (NDO, VNP, TP, BQN):
+        site = get_site(profile.site.id)
+        assert site is profile.site and site.extract == profile.extract
+        assert site.normalise_id("000985123") == "985123" and site.normalise_id("0") == "0"
+        assert site.everyday_sources  # what every crawl of it reads, from its row
+    page = page_of("vietnamplus", "article-normal.html")
+    item = get_site("vietnamplus").extract((FIXTURES / "vietnamplus" / "article-normal.html").read_bytes(), page["url"])
+    assert (item.site, item.external_id) == ("vietnamplus", page["expected"]["external_id"])

@@ -78,7 +78,10 @@ def check_sites(app: App, site_ids: tuple[str, ...], output_format: str, now_tex
         unknown = [site_id for site_id in site_ids if site_id not in known]
         if unknown:
             raise UsageError(f"--site {unknown[0]}: not a registered site (known sites: {', '.join(known)})")
-        entries = [config.site_entry(site_id) or SiteEntry(id=site_id) for site_id in dict.fromkeys(site_ids)]
+        entries = [
+            config.site_entry(site_id) or SiteEntry.model_validate({"id": site_id})
+            for site_id in dict.fromkeys(site_ids)
+        ]
     else:
         entries = config.enabled_sites()
         if not entries:

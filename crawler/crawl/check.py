@@ -240,8 +240,8 @@ def run_check(config: Config, sites: Sequence[CrawlSite], *, now: datetime | Non
     if any(crawler is not None for _, crawler, _ in crawlers):
         process.start()
     reports = []
-    for site, crawler, error in crawlers:
-        recorder = crawler.get_spider_middleware(CheckRecorder) if crawler is not None else None
+    for site, started, error in crawlers:
+        recorder = started.get_spider_middleware(CheckRecorder) if started is not None else None
         if recorder is None:
             reports.append(SiteCheck(site.id, site.base_url or "", error=error or "the check did not start"))
         else:

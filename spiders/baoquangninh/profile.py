@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from spiders.pages.urls import drop_leading_zeros
 from spiders.registry import Site
+
+if TYPE_CHECKING:
+    from crawler.items import ExtractedArticle
 
 # Source names, as stored with each article and counted in the ledger.
 RSS = "rss"
@@ -62,6 +68,9 @@ class FeedPaths:
 
 @dataclass(frozen=True, kw_only=True)
 class OwnCmsProfile:
+    """The paper's row. ``site`` is given as its identity and completed here with the id's
+    normalisation, the page object as ``extract`` and its everyday source (``SITE = PROFILE.site``)."""
+
     site: Site
     feeds: FeedPaths
     selectors: ArticleSelectors
@@ -80,5 +89,18 @@ class OwnCmsProfile:
     image_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(
+            self,
+            "site",
+            dataclasses.replace(
+                self.site, normalise_id=drop_leading_zeros, extract=self.extract, everyday_sources=(RSS,)
+            ),
+        )
         for name in ("paper_names", "home_crumbs", "body_ends"):
             object.__setattr__(self, name, frozenset(value.casefold() for value in getattr(self, name)))
+
+    def extract(self, html: bytes | str, url: str) -> ExtractedArticle:
+        """The page object with this row, as one call (``Site.extract``, ``bantin extract``)."""
+        from .article import ArticlePage
+
+        return ArticlePage(html, url, self).to_item()

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 from spiders.registry import Site
 
-from .article import ArticlePage
 from .profile import ArticleSelectors, FeedPaths, MetaKeys, OwnCmsProfile
 
 FEEDS = FeedPaths(
@@ -24,7 +23,8 @@ FEEDS = FeedPaths(
     feed_path="/rss/news/{feed}.rss",
 )
 
-SITE = Site(
+# The paper's identity; its row completes it (``SITE`` below).
+IDENTITY = Site(
     id="baoquangninh",
     name="Báo Quảng Ninh",
     short_name="Báo Quảng Ninh",
@@ -35,9 +35,6 @@ SITE = Site(
     spider="baoquangninh",
     # ``/<slug>-<7-digit id>.html``, no folder: ``/truyen-hinh/...`` (live TV) and section pages are no articles.
     article_path=re.compile(r"^/[^/]+-(\d{7})\.html$"),
-    normalise_id=lambda value: value.lstrip("0") or "0",
-    extract=lambda html, url: ArticlePage(html, url, PROFILE).to_item(),
-    everyday_sources=("rss",),
     # ``/rss/news/<name>.rss``: ``than-khoang-san``, ``thuc-hien-NQ57-ve-KHCN`` [SEEN].
     feed_name=re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$"),
     feed_example="than-khoang-san",
@@ -85,7 +82,7 @@ SELECTORS = ArticleSelectors(
 )
 
 PROFILE = OwnCmsProfile(
-    site=SITE,
+    site=IDENTITY,
     feeds=FEEDS,
     selectors=SELECTORS,
     meta=MetaKeys(),
@@ -108,3 +105,6 @@ PROFILE = OwnCmsProfile(
     # ``media.baoquangninh.vn/upload/image/YYYYMM/medium|original/...``, older ``dataimages/YYYYMM/`` [SEEN].
     image_hosts=("media.baoquangninh.vn",),
 )
+
+# The registry's entry: the identity with the id normalisation, page object and source the row implies.
+SITE = PROFILE.site

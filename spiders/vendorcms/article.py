@@ -135,13 +135,13 @@ class ArticlePage:
 
         extractor = max(title_layer, body_layer, key=LAYERS.index)
         fallbacks: list[str] = [name for name in FIELDS if name in self._fallbacks]
-        values = {
+        modified = self._modified()
+        present = {
             "title": title,
             "sapo": sapo,
             "body": body,
             "author": author,
             "published_at": published,
-            "modified_at": self._modified(),
             "category": category,
             "tags": tags,
         }
@@ -150,10 +150,10 @@ class ArticlePage:
         # visible date, which is the site's own markup read last.
         layers = {
             name: served_below.get(name, "jsonld" if name in self._lower - self._site_text else "site")
-            for name, value in values.items()
+            for name, value in present.items()
             if value
         }
-        if values["modified_at"]:
+        if modified:
             layers["modified_at"] = "jsonld"  # the row has no selector for it: structured data only
         if fallbacks or extractor != "site":
             log.info(
@@ -170,7 +170,7 @@ class ArticlePage:
             sapo=sapo,
             author=author,
             published_at=published,
-            modified_at=values["modified_at"],
+            modified_at=modified,
             category=category,
             tags=tags,
             images=images,
