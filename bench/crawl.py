@@ -21,9 +21,7 @@ never fails on its figures.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import io
 import json
 import os
 import re
@@ -325,13 +323,17 @@ def prefill_archive(database_url: str, *, copies: int, seed: int, days: int, per
 
 
 def extraction(pages: int) -> tuple[list[str], float | None]:
-    """Run ``bench.extract`` in this process; returns its lines and its ratio."""
-    from bench import extract as bench_extract
+    """Run ``bench.extract`` in a child process; returns its lines and its ratio.
 
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        bench_extract.main(["--pages", str(pages)])
-    lines = buffer.getvalue().splitlines()
+    A child, not this process: Linux keeps a process's peak RSS across exec, so every crawl child
+    forked after the pages were rendered here would report this process's peak as its own.
+    """
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.extract", "--pages", str(pages)], cwd=REPO, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.extract exited {done.returncode}: {done.stderr.strip()[-500:]}")
+    lines = done.stdout.splitlines()
     ratio = None
     for line in lines:
         match = re.match(r"ratio: ([\d.]+)x", line)

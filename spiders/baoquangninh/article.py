@@ -28,15 +28,19 @@ from spiders.pages.dates import parse_datetime
 from spiders.pages.html import (
     ALT_LINE,
     PLAYER_TIME,
+    all_matches,
     clean_author,
     crumb_name,
     dedupe_images,
     drop_keep_tail,
     extractor_failed,
+    first_match,
     jsonld_names,
     jsonld_of,
     jsonld_types,
     link_canonical,
+    meta_all,
+    meta_first,
     meta_map,
     page_identity,
     parse_html,
@@ -196,18 +200,10 @@ class ArticlePage:
     # -- lookups ------------------------------------------------------------------------------
 
     def _first(self, context, alternatives: tuple[str, ...]):
-        for css in alternatives:
-            found = xpath(css)(context)
-            if found:
-                return found[0]
-        return None
+        return first_match(context, alternatives)
 
     def _all(self, context, alternatives: tuple[str, ...]) -> list:
-        for css in alternatives:
-            found = xpath(css)(context)
-            if found:
-                return found
-        return []
+        return all_matches(context, alternatives)
 
     def _text(self, context, alternatives: tuple[str, ...]) -> str:
         el = self._first(context, alternatives)
@@ -221,15 +217,10 @@ class ArticlePage:
         return self.root
 
     def _meta_first(self, keys: tuple[str, ...]) -> str:
-        for key in keys:
-            for value in self.meta.get(key, ()):
-                text = clean_text(value)
-                if text:
-                    return text
-        return ""
+        return meta_first(self.meta, keys)
 
     def _meta_all(self, keys: tuple[str, ...]) -> list[str]:
-        return [clean_text(value) for key in keys for value in self.meta.get(key, ())]
+        return meta_all(self.meta, keys)
 
     def _ld(self, key: str) -> Any:
         for obj in self.jsonld:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from zoneinfo import ZoneInfo
 
+from spiders.pages.html import GENERIC_CLUTTER
 from spiders.registry import Site
 
 from .profile import ArticleSelectors, FeedPaths, MetaKeys, OwnCmsProfile
@@ -57,16 +58,7 @@ SELECTORS = ArticleSelectors(
         'a[href*="/ads-tracking"]',
         ".video-player",
         ".video-controls",
-        "script",
-        "style",
-        "iframe",
-        "noscript",
-        "object",
-        "embed",
-        "form",
-        "button",
-        "audio",
-        "video",
+        *GENERIC_CLUTTER,
     ),
     chrome=(
         "header",

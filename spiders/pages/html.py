@@ -18,6 +18,7 @@ from lxml import etree
 from crawler.errors import ExtractionError
 from crawler.items import Image
 
+from .css import xpath
 from .textutil import clean_text, dedupe
 from .urls import absolute_http_url, canonical_url, same_site
 
@@ -324,3 +325,52 @@ def page_identity(
             f"its canonical URL names another article ({canonical_url(canonical)}); stored as the article requested"
         )
     return canonical_url(url), requested_id
+
+
+# -- selectors and meta tags as data ------------------------------------------------------------
+
+# Never text: removed from the body (and from the page before a generic extractor) on every site.
+GENERIC_CLUTTER = (
+    "script",
+    "style",
+    "iframe",
+    "noscript",
+    "object",
+    "embed",
+    "form",
+    "button",
+    "audio",
+    "video",
+)
+
+
+def first_match(context, alternatives: tuple[str, ...]):
+    """The first element the first matching CSS alternative finds, or None."""
+    for css in alternatives:
+        found = xpath(css)(context)
+        if found:
+            return found[0]
+    return None
+
+
+def all_matches(context, alternatives: tuple[str, ...]) -> list:
+    """Every element the first matching CSS alternative finds."""
+    for css in alternatives:
+        found = xpath(css)(context)
+        if found:
+            return found
+    return []
+
+
+def meta_first(meta: dict[str, list[str]], keys: tuple[str, ...]) -> str:
+    """The first non-empty value of these meta keys, cleaned."""
+    for key in keys:
+        for value in meta.get(key, ()):
+            text = clean_text(value)
+            if text:
+                return text
+    return ""
+
+
+def meta_all(meta: dict[str, list[str]], keys: tuple[str, ...]) -> list[str]:
+    return [clean_text(value) for key in keys for value in meta.get(key, ())]

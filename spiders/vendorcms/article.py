@@ -24,7 +24,17 @@ from spiders.pages.css import xpath, xpath_any
 from spiders.pages.dates import parse_datetime
 from spiders.pages.html import ALT_LINE as _ALT_LINE
 from spiders.pages.html import PLAYER_TIME as _PLAYER_TIME
-from spiders.pages.html import clean_author, jsonld_of, link_canonical, meta_map, page_identity
+from spiders.pages.html import (
+    all_matches,
+    clean_author,
+    first_match,
+    jsonld_of,
+    link_canonical,
+    meta_all,
+    meta_first,
+    meta_map,
+    page_identity,
+)
 from spiders.pages.html import crumb_name as _crumb_name
 from spiders.pages.html import dedupe_images as _dedupe_images
 from spiders.pages.html import drop_keep_tail as _drop_keep_tail
@@ -200,18 +210,10 @@ class ArticlePage:
     # -- lookups ------------------------------------------------------------------------------
 
     def _first(self, context, alternatives: tuple[str, ...]):
-        for css in alternatives:
-            found = xpath(css)(context)
-            if found:
-                return found[0]
-        return None
+        return first_match(context, alternatives)
 
     def _all(self, context, alternatives: tuple[str, ...]) -> list:
-        for css in alternatives:
-            found = xpath(css)(context)
-            if found:
-                return found
-        return []
+        return all_matches(context, alternatives)
 
     def _scope(self):
         """The article block when one holds the title or body; else the whole page."""
@@ -232,15 +234,10 @@ class ArticlePage:
         return self._meta
 
     def _meta_first(self, keys: tuple[str, ...]) -> str:
-        for key in keys:
-            for value in self.meta.get(key, ()):
-                text = clean_text(value)
-                if text:
-                    return text
-        return ""
+        return meta_first(self.meta, keys)
 
     def _meta_all(self, keys: tuple[str, ...]) -> list[str]:
-        return [clean_text(value) for key in keys for value in self.meta.get(key, ())]
+        return meta_all(self.meta, keys)
 
     def _meta_id(self, keys: tuple[str, ...]) -> str | None:
         value = self._meta_first(keys)
