@@ -83,7 +83,8 @@ def test_an_unknown_site_is_refused_at_load_with_exit_2_naming_the_known_ones(ca
     code, out, err = run(capsys, "--config", str(path), "articles", "list")
     assert code == 2 and out == ""
     assert err.strip().splitlines() == [
-        f"bantin: error: {path}: sites[1].id: unknown site 'x' (known sites: nhandan, vietnamplus, tienphong, baoquangninh)"
+        f"bantin: error: {path}: sites[1].id: unknown site 'x' "
+        "(known sites: nhandan, vietnamplus, tienphong, baoquangninh)"
     ]
 
 

@@ -60,7 +60,8 @@ class Outlet:
     cms: str = "vendor"
     # The article path; ``{slug}``, ``{id}`` and ``{ext}`` are filled in.
     path_format: str = "/{slug}-post{id}.{ext}"
-    # A photo's URL; ``{host}`` (image_host), ``{year}``, ``{month}`` (two digits), ``{folder}``, ``{stamp}``, ``{name}``.
+    # A photo's URL; ``{host}`` (image_host), ``{year}``, ``{month}`` (two digits), ``{folder}``,
+    # ``{stamp}``, ``{name}``.
     image_format: str = "{host}/w800/Uploaded/{year}/{folder}/{stamp}/{name}"
 
     def title(self, text: str) -> str:
