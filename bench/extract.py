@@ -36,31 +36,24 @@ class Page:
     html: str
 
 
-SITES = ("nhandan", "vietnamplus", "tienphong")
+SITES = ("nhandan", "vietnamplus", "tienphong", "baoquangninh")
 
 
 def sample_site_pages(count: int, seed: int, site: str = "nhandan") -> list[Page] | None:
-    """Render ``count`` article pages of ``site``'s look-alike, or ``None`` if the generator cannot."""
+    """``count`` article pages of ``site``'s look-alike as its server answers them, or ``None`` if it cannot."""
     try:
-        from crawler.samplesite import render
         from crawler.samplesite.model import generate_site
+        from crawler.samplesite.server import SampleSite
     except ImportError:
-        return None
-    if not hasattr(render, "article_page"):
         return None
     per_day = 40
     model = generate_site(seed=seed, days=max(1, math.ceil(count / per_day)), per_day=per_day, outlet=site)
-    articles = list(model.articles)[:count]
-    by_zone: dict[object, list] = {}
-    for article in articles:
-        by_zone.setdefault(article.zone.zone_id, []).append(article)
-    most_read = articles[:5]
-    pages = []
-    for article in articles:
-        same_zone = [a for a in by_zone[article.zone.zone_id] if a is not article][:10]
-        html = render.article_page(model, article, SAMPLE_BASE, same_zone, most_read)
-        pages.append(Page(article.url(SAMPLE_BASE), html))
-    return pages
+    server = SampleSite(model, cache=False)
+    server.base_url = SAMPLE_BASE
+    return [
+        Page(article.url(SAMPLE_BASE), server.respond(article.path, accept_gzip=False).body.decode("utf-8"))
+        for article in list(model.articles)[:count]
+    ]
 
 
 def fixture_pages(count: int, site: str = "nhandan") -> list[Page]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import tzinfo
 from email.utils import parseaddr
 from importlib import resources
@@ -95,7 +96,8 @@ class SiteEntry(_Section):
     concurrency: int | None = Field(None, ge=1, le=32)
 
     _check_base_url = field_validator("base_url")(lambda value: value if value is None else _http_origin(value))
-    _check_feeds = field_validator("category_feeds")(lambda value: _feed_names(value))
+    # Each site names its feeds its own way: check_sites holds them to the site's shape.
+    _check_feeds = field_validator("category_feeds")(lambda value: _safe_feed_names(value))
 
 
 def _http_origin(value: str) -> str:
@@ -110,6 +112,16 @@ def _feed_names(value: list[str]) -> list[str]:
         slug, _, zone = name.rpartition("-")
         if not slug or not zone.isdigit():
             raise ValueError(f"{name!r} is not a feed name such as 'kinhte-1185'")
+    return value
+
+
+_SAFE_FEED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_-]*$")
+
+
+def _safe_feed_names(value: list[str]) -> list[str]:
+    for name in value:
+        if not _SAFE_FEED_NAME.match(name) or ".." in name or "//" in name:
+            raise ValueError(f"{name!r} is not a feed name (letters, digits, '-', '_' and '/')")
     return value
 
 
@@ -526,6 +538,18 @@ class Config(_Section):
                     path=path or self._path or "<config>",
                     key=f"sites[{index}].id",
                 )
+            # Given the registry's sites themselves (not only their ids): each feed name in the site's shape.
+            site = known_sites.get(entry.id) if isinstance(known_sites, Mapping) else None
+            shape = getattr(site, "feed_name", None)
+            for name in entry.category_feeds if site is not None else ():
+                if shape is None or not shape.match(name):
+                    example = getattr(site, "feed_example", "")
+                    raise ConfigError(
+                        f"{name!r} is not a feed name of {entry.id}"
+                        + (f" (such as {example!r})" if example else " (it reads no configured feeds)"),
+                        path=path or self._path or "<config>",
+                        key=f"sites[{index}].category_feeds",
+                    )
 
     def topics_for(self, recipient: RecipientConfig) -> list[TopicConfig]:
         """The recipient's topics in config order (all topics when the list is omitted)."""

@@ -25,7 +25,10 @@ class ExtractedArticle:
     (the site's own selectors), ``"jsonld"`` (structured data / meta tags) or
     ``"generic"`` (the last-resort generic extractor). ``fallbacks`` lists the
     fields that could not be read with the site selectors; a run with many of
-    them is a sign that the site changed its layout.
+    them is a sign that the site changed its layout. ``layers`` names, per field
+    with a value, the layer that served it (the same three names); a site whose
+    page object reads structured data first (Báo Quảng Ninh) still counts only
+    what fell past its own selectors as a fallback.
     """
 
     site: str
@@ -42,6 +45,7 @@ class ExtractedArticle:
     images: list[Image] = field(default_factory=list)
     extractor: str = "site"
     fallbacks: list[str] = field(default_factory=list)
+    layers: dict[str, str] = field(default_factory=dict)
 
     def content_hash(self) -> str:
         """A digest of what a reader sees, so re-fetches that change nothing are not updates."""

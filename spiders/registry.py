@@ -49,6 +49,10 @@ class Site:
     # The discovery sources (as the ledger names them) every crawl of the site reads:
     # `bantin status` warns when the last run's ledger lacks one.
     everyday_sources: tuple[str, ...] = ()
+    # The shape of a name in a `[[sites]]` entry's ``category_feeds`` (NDO: ``kinhte-1185``), and one example;
+    # None: the site reads no configured feeds.
+    feed_name: re.Pattern[str] | None = None
+    feed_example: str = ""
 
     def owns(self, url: str) -> bool:
         """An http(s) URL on one of the site's hosts."""
@@ -71,11 +75,12 @@ def _registered() -> dict[str, Site]:
     # Each site package declares its Site; importing them here is the registry.
     from importlib.metadata import entry_points
 
+    from spiders.baoquangninh.site import SITE as BAOQUANGNINH
     from spiders.nhandan.site import SITE as NHANDAN
     from spiders.tienphong.site import SITE as TIENPHONG
     from spiders.vietnamplus.site import SITE as VIETNAMPLUS
 
-    found = {site.id: site for site in (NHANDAN, VIETNAMPLUS, TIENPHONG)}
+    found = {site.id: site for site in (NHANDAN, VIETNAMPLUS, TIENPHONG, BAOQUANGNINH)}
     for point in entry_points(group=ENTRY_POINT_GROUP):
         site = point.load()
         found.setdefault(site.id, site)

@@ -47,6 +47,16 @@ def test_extract_text_format_and_errors(capsys, tmp_path):
     )
 
 
+def test_extract_reads_a_saved_page_with_the_site_its_canonical_url_names(capsys):
+    saved = Path(__file__).parent / "fixtures" / "baoquangninh" / "article-drifted.html"
+    code, out, _ = run(capsys, "extract", str(saved))
+    item = json.loads(out)
+    assert code == 0 and item["site"] == "baoquangninh" and item["url"].startswith("https://baoquangninh.vn/")
+    # Which layer served each field, and what fell past the paper's own selectors.
+    assert item["layers"]["title"] == "jsonld" and item["layers"]["body"] == "generic"
+    assert (item["extractor"], item["fallbacks"]) == ("generic", ["body"])
+
+
 @pytest.fixture
 def config_path(tmp_path, database_url):
     database = Database(database_url)

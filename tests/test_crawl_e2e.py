@@ -293,7 +293,7 @@ def test_scrapy_cli_lists_and_crawls_from_the_repo_root(env, tmp_path):
     listed = subprocess.run(
         [sys.executable, "-m", "scrapy", "list"], cwd=REPO, capture_output=True, text=True, timeout=120
     )
-    assert listed.stdout.split() == ["nhandan", "tienphong", "vietnamplus"], listed.stderr
+    assert listed.stdout.split() == ["baoquangninh", "nhandan", "tienphong", "vietnamplus"], listed.stderr
     environment = {**os.environ, "BANTIN_CONFIG": str(env.config_path)}
     crawled = subprocess.run(
         [

@@ -78,8 +78,10 @@ def test_every_saved_page_gives_its_ground_truth(site, name, page):
         assert item.extractor != "site" and "body" in item.fallbacks
     else:
         assert item.extractor == "site"
-        # VietnamPlus's row has no tag links (the map reads tags from the keywords meta).
-        assert item.fallbacks == (["tags"] if site == "vietnamplus" else [])
+        assert item.fallbacks == []
+        # VietnamPlus's row has no tag links (the map reads tags from the keywords meta): its design, no fallback.
+        assert item.layers["tags"] == ("jsonld" if site == "vietnamplus" else "site")
+        assert item.layers["title"] == item.layers["body"] == "site"
 
 
 def page_of(site: str, name: str) -> dict:
@@ -154,7 +156,8 @@ def test_vietnamplus_jsonld_authors_without_the_paper_when_the_byline_block_is_g
     page = page_of("vietnamplus", "article-normal.html")
     item = extract("vietnamplus", "trap-jsonld-author.html", page["url"])
     assert item.author == page["expected"]["author"]
-    assert item.fallbacks == ["author", "tags"]  # recorded: the byline came from a lower layer
+    assert item.fallbacks == ["author"]  # recorded: the byline came from a lower layer
+    assert item.layers["author"] == "jsonld"
 
 
 def test_video_player_labels_and_alt_lines_never_reach_the_body():
@@ -403,3 +406,17 @@ def test_serve_starts_one_look_alike_per_site_each_on_its_own_origin():
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_each_row_s_registry_entry_is_derived_from_the_row_in_one_place():
+    from spiders.baoquangninh import PROFILE as BQN
+    from spiders.nhandan import PROFILE as NDO
+
+    for profile in (NDO, VNP, TP, BQN):
+        site = get_site(profile.site.id)
+        assert site is profile.site and site.extract == profile.extract
+        assert site.normalise_id("000985123") == "985123" and site.normalise_id("0") == "0"
+        assert site.everyday_sources  # what every crawl of it reads, from its row
+    page = page_of("vietnamplus", "article-normal.html")
+    item = get_site("vietnamplus").extract((FIXTURES / "vietnamplus" / "article-normal.html").read_bytes(), page["url"])
+    assert (item.site, item.external_id) == ("vietnamplus", page["expected"]["external_id"])

@@ -14,6 +14,7 @@ from crawler.items import ExtractedArticle
 from crawler.store import Database
 from crawler.store.articles import store_article
 from crawler.store.models import CrawlRun
+from spiders.registry import sites as registered_sites
 from tests.cli_support import run
 from tests.site_support import OTHER, second_site  # noqa: F401 - a fixture
 
@@ -60,12 +61,19 @@ def test_without_sites_bantin_follows_ndo_alone_and_site_is_its_entry():
         ('[[sites]]\nid = "nhandan"\nbase_url = "ftp://x"\n', "sites[0].base_url", "http(s) URL"),
         ('[[sites]]\nid = "nhandan"\nconcurrency = 0\n', "sites[0].concurrency", "greater than or equal to 1"),
         ('[[sites]]\nid = "nhandan"\ncategory_feeds = ["kinhte"]\n', "sites[0].category_feeds", "not a feed name"),
+        # Each site's feeds have its own shape: Báo Quảng Ninh's are slugs without a zone id.
+        (
+            '[[sites]]\nid = "baoquangninh"\ncategory_feeds = ["xahoi/phapluat-327"]\n',
+            "sites[0].category_feeds",
+            "not a feed name of baoquangninh (such as 'than-khoang-san')",
+        ),
+        ('[[sites]]\nid = "nhandan"\ncategory_feeds = ["../admin"]\n', "sites[0].category_feeds", "not a feed name"),
         ('[[sites]]\nid = "nhandan"\nspeed = 1\n', "sites[0].speed", "unknown key"),
     ],
 )
 def test_bad_sites_are_refused_with_the_key(text, key, message):
     with pytest.raises(ConfigError) as caught:
-        parse_config(text, path="f.toml", known_sites=["nhandan"])
+        parse_config(text, path="f.toml", known_sites=registered_sites())
     assert caught.value.key == key and message in caught.value.detail
 
 
@@ -75,7 +83,8 @@ def test_an_unknown_site_is_refused_at_load_with_exit_2_naming_the_known_ones(ca
     code, out, err = run(capsys, "--config", str(path), "articles", "list")
     assert code == 2 and out == ""
     assert err.strip().splitlines() == [
-        f"bantin: error: {path}: sites[1].id: unknown site 'x' (known sites: nhandan, vietnamplus, tienphong)"
+        f"bantin: error: {path}: sites[1].id: unknown site 'x' "
+        "(known sites: nhandan, vietnamplus, tienphong, baoquangninh)"
     ]
 
 

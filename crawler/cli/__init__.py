@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "crawl": ("crawler.cli.crawl_commands:crawl", "Crawl the site into the archive."),
     "extract": ("crawler.cli.crawl_commands:extract", "Extract one article page and print the item."),
     "articles": ("crawler.cli.crawl_commands:articles", "List, show, search and export stored articles."),
-    "sites": ("crawler.cli.site_commands:sites", "List the followed sites, their last crawl and articles stored."),
+    "sites": ("crawler.cli.site_commands:sites", "List the followed sites and their last crawl; check their sources."),
     "status": ("crawler.cli.status_commands:status", "Show the service, the last runs and health warnings."),
     "match": ("crawler.cli.topic_commands:match", "Check whether a query matches a text, and why."),
     "topics": ("crawler.cli.topic_commands:topics", "List, back-test and re-match topics."),

@@ -263,8 +263,8 @@ def extract(file_or_url: str, page_url: str | None, output_format: str) -> None:
         except OSError as exc:
             raise UsageError(f"cannot read {path}: {exc.strerror}") from None
         page_url = page_url or path.resolve().as_uri()
-    # A saved file names no site: the first registered one (NDO) reads it.
-    site = site_for_url(page_url) or next(iter(sites().values()))
+    # A saved file is read by the site its own og:url or canonical link names, else by the first one (NDO).
+    site = site_for_url(page_url) or _site_of_saved_page(html, page_url) or next(iter(sites().values()))
     if site.extract is None:
         raise UsageError(f"site {site.id} has no article page reader")
     item = site.extract(html, page_url)
@@ -277,6 +277,19 @@ def extract(file_or_url: str, page_url: str | None, output_format: str) -> None:
             click.echo(f"{key}:\n{value}\n")
         else:
             click.echo(f"{key}: {value}")
+
+
+def _site_of_saved_page(html: bytes, page_url: str):
+    from crawler.errors import ExtractionError
+    from spiders.pages.html import link_canonical, meta_map, parse_html
+    from spiders.registry import site_for_url
+
+    try:
+        root = parse_html(html, page_url)
+    except ExtractionError:
+        return None  # the site's page object says why
+    claims = [*meta_map(root).get("og:url", []), link_canonical(root)]
+    return next((site for claim in claims if claim and (site := site_for_url(claim))), None)
 
 
 def _download(url: str) -> bytes:

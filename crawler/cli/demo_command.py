@@ -13,14 +13,14 @@ from crawler.cli.digest_commands import write_previews
 from crawler.clock import utcnow
 
 
-def demo_config(base_url: str, database_url: str, preview_dir: Path) -> str:
+def demo_config(base_urls: dict[str, str], database_url: str, preview_dir: Path) -> str:
+    """The demo's configuration: one `[[sites]]` entry per look-alike, each on its own origin."""
     from crawler.samplesite import topics_toml
 
     topics = topics_toml()
-    return f'''# Written by `bantin demo`: a throw-away configuration for the bundled sample site.
-[site]
-base_url = "{base_url}"
-[storage]
+    sites = "".join(f'[[sites]]\nid = "{site}"\nbase_url = "{url}"\n' for site, url in base_urls.items())
+    return f'''# Written by `bantin demo`: a throw-away configuration for the bundled sample site's outlets.
+{sites}[storage]
 database_url = "{database_url}"
 [crawl]
 lookback_days = 7
@@ -67,8 +67,8 @@ def demo(directory: str | None, days: int) -> None:
 
     from crawler.config import load_config
     from crawler.crawl.run import crawl_child_command
-    from crawler.samplesite.model import generate_site
-    from crawler.samplesite.server import SampleSite
+    from crawler.samplesite.outlets import OUTLETS
+    from crawler.samplesite.server import SampleNetwork
     from crawler.store import Database
     from crawler.store.models import ArticleRow, Match
     from reports.delivery import build_previews
@@ -78,14 +78,16 @@ def demo(directory: str | None, days: int) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     step = _stepper(started)
 
-    site = SampleSite(generate_site(days=days))
-    base_url = site.start()
+    # Every outlet the sample site imitates, each look-alike on its own origin.
+    network = SampleNetwork.generate(list(OUTLETS), days=days)
+    base_urls = network.start()
     try:
-        step(f"sample site with {len(site.model.articles)} articles serving at {base_url}")
+        for outlet, sample in network.sites.items():
+            step(f"sample {outlet} with {len(sample.model.articles)} articles serving at {sample.base_url}")
         config_path = workdir / "bantin.toml"
         database_path = workdir / "bantin.sqlite3"
         preview_dir = workdir / "previews"
-        config_path.write_text(demo_config(base_url, f"sqlite:///{database_path}", preview_dir), encoding="utf-8")
+        config_path.write_text(demo_config(base_urls, f"sqlite:///{database_path}", preview_dir), encoding="utf-8")
         step(f"configuration written: {config_path}")
         step("crawling (bantin crawl, in a child process) ...")
         child = subprocess.run(
@@ -101,14 +103,19 @@ def demo(directory: str | None, days: int) -> None:
                 click.echo(f"    {line}", err=True)
             raise click.ClickException(f"the crawl failed (exit status {child.returncode})")
     finally:
-        site.stop()
+        network.stop()
     config = load_config(config_path)
     database = Database(config.storage.url)
     try:
         with database.session() as session:
-            stored = session.scalar(select(func.count()).select_from(ArticleRow))
+            per_site = dict(session.execute(select(ArticleRow.site, func.count()).group_by(ArticleRow.site)).all())
+            stored = sum(per_site.values())
             per_topic = dict(session.execute(select(Match.topic, func.count()).group_by(Match.topic)).all())
-        step(f"{stored} articles stored in {database_path}")
+        step(
+            f"{stored} articles stored in {database_path} ("
+            + ", ".join(f"{site} {per_site.get(site, 0)}" for site in base_urls)
+            + ")"
+        )
         for topic in config.topics:
             name = topic.name
             step(f"topic {name!r}: {per_topic.get(name, 0)} matching articles")

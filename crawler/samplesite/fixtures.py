@@ -102,6 +102,21 @@ def _sister_listings(model: SiteModel) -> list[tuple[str, str]]:
     return listings
 
 
+def _own_cms_listings(model: SiteModel) -> list[tuple[str, str]]:
+    """Báo Quảng Ninh's feed index, two of its category feeds, its live-TV feed and robots.txt."""
+    from crawler.samplesite.quangninh import TV_FEED, feed_path
+
+    economy, mining = model.zone_by_key["kinhte"], model.zone_by_key["thong-tin-hang-hoa"]
+    return [
+        ("rss.html", "/rss"),
+        (f"rss-{economy.slug}.rss", feed_path(economy)),
+        (f"rss-{mining.slug}.rss", feed_path(mining)),
+        (f"rss-{TV_FEED}.rss", f"/rss/news/{TV_FEED}.rss"),
+        (f"category-{economy.slug}.html", economy.path),
+        ("robots.txt", "/robots.txt"),
+    ]
+
+
 def save_fixtures(
     directory: str | Path,
     *,
@@ -127,8 +142,8 @@ def save_fixtures(
     pages: dict[str, dict] = {}
     for name, wanted in _ARTICLE_PICKS:
         article = next((a for a in model.articles if a.article_id not in used and wanted(a)), None)
-        if article is None:
-            continue
+        if article is None or (name == "article-legacy-pictures.html" and outlet.cms != "vendor"):
+            continue  # legacy picture tables are the vendor CMS's
         used.add(article.article_id)
         if name == "article-drifted.html":
             article.layout = "drifted"
@@ -149,8 +164,11 @@ def save_fixtures(
                 "themes": sorted(article.themes),
             },
         }
-    months = model.months()
-    listings = list(_LISTINGS) if outlet is NDO else _sister_listings(model)
+    months = model.months() if outlet.cms == "vendor" else []
+    if outlet.cms == "baoquangninh":
+        listings = _own_cms_listings(model)
+    else:
+        listings = list(_LISTINGS) if outlet is NDO else _sister_listings(model)
     if months:
         year, month = months[-1]
         name = render.monthly_sitemap_name(model, year, month)

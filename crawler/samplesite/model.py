@@ -146,7 +146,7 @@ class SampleArticle:
 
     @property
     def path(self) -> str:
-        return f"/{self.slug}-post{self.article_id}.{self.outlet.ext}"
+        return self.outlet.path_format.format(slug=self.slug, id=self.article_id, ext=self.outlet.ext)
 
     def url(self, base_url: str = "https://nhandan.vn") -> str:
         return base_url.rstrip("/") + self.path
@@ -321,6 +321,15 @@ class SiteModel:
             self.now = max(self.now, new[-1].published_at + timedelta(minutes=30))
         self.version += 1
         return new
+
+    def drift(self, count: int | None = None) -> list[SampleArticle]:
+        """The newest ``count`` visible articles (all when None) switch to the ``drifted`` layout."""
+        changed = self.visible()[:count] if count is not None else self.visible()
+        for article in changed:
+            article.layout = "drifted"
+            article.revision += 1  # a new rendering: cached pages are stale
+        self.version += 1
+        return changed
 
     def edit_article(
         self,
@@ -573,7 +582,14 @@ def _make_article(
             caption = legacy_tone(caption)
         stamp = f"{published:%Y_%m_%d}"
         name = f"{slugify(title, 5)}-{article_id % 10000:04d}{number + 1}{rng.randrange(100, 999)}.jpg"
-        url = f"{outlet.image_host}/w800/Uploaded/{published:%Y}/{folder}/{stamp}/{name}"
+        url = outlet.image_format.format(
+            host=outlet.image_host,
+            year=f"{published:%Y}",
+            month=f"{published:%m}",
+            folder=folder,
+            stamp=stamp,
+            name=name,
+        )
         after = min(len(paragraphs) - 1, number * 2)
         images.append(SampleImage(url, caption, after))
 

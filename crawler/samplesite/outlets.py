@@ -56,6 +56,13 @@ class Outlet:
     zones: dict[str, tuple[int, str, str | None]] = field(default_factory=dict)
     # Take every third article id from this outlet's look-alike with the same seed and days.
     borrow_ids_from: str | None = None
+    # Whose markup and routes the look-alike serves: "vendor" (NDO's CMS) or "baoquangninh" (its own CMS).
+    cms: str = "vendor"
+    # The article path; ``{slug}``, ``{id}`` and ``{ext}`` are filled in.
+    path_format: str = "/{slug}-post{id}.{ext}"
+    # A photo's URL; ``{host}`` (image_host), ``{year}``, ``{month}`` (two digits), ``{folder}``,
+    # ``{stamp}``, ``{name}``.
+    image_format: str = "{host}/w800/Uploaded/{year}/{folder}/{stamp}/{name}"
 
     def title(self, text: str) -> str:
         return f"{text} | {self.paper_online}"
@@ -165,7 +172,57 @@ TIENPHONG = Outlet(
     borrow_ids_from="nhandan",
 )
 
-OUTLETS = {outlet.id: outlet for outlet in (NDO, VIETNAMPLUS, TIENPHONG)}
+BAOQUANGNINH = Outlet(
+    id="baoquangninh",
+    base_url="https://baoquangninh.vn",
+    paper="Báo Quảng Ninh",
+    paper_online="Báo Quảng Ninh điện tử",
+    ext="html",
+    static="https://static.baoquangninh.vn",
+    image_host="https://media.baoquangninh.vn",
+    video_host="https://media.baoquangninh.vn",
+    # Seven digits, as the live ids (about 3.35 M in 2026); every third one is a VietnamPlus id.
+    first_id=3349000,
+    slogan="Trung tâm Truyền thông tỉnh Quảng Ninh",
+    footer_lines=(
+        "Cơ quan chủ quản: Tỉnh ủy Quảng Ninh",
+        "Cơ quan quản lý: Trung tâm Truyền thông tỉnh Quảng Ninh",
+        "Giấy phép số 48/GP-BTTTT.",
+        "© Bản quyền thuộc về Trung tâm Truyền thông tỉnh Quảng Ninh",
+    ),
+    rss_description="Báo Quảng Ninh điện tử - Trung tâm Truyền thông tỉnh Quảng Ninh",
+    js_global="__QMG__",
+    email="toasoan@baoquangninh.vn",
+    more_api=None,
+    has_latest=False,
+    has_search=False,
+    # NDO zone slug -> the category of the provincial paper (its feed is /rss/news/<slug>.rss).
+    zones={
+        "chinhtri": (1, "chinh-tri", None),
+        "xa-luan": (2, "binh-luan", "Bình luận"),
+        "xay-dung-dang": (3, "xay-dung-dang", None),
+        "kinhte": (4, "kinh-te", None),
+        "chungkhoan": (5, "xuc-tien-dau-tu", "Xúc tiến đầu tư"),
+        "thong-tin-hang-hoa": (6, "than-khoang-san", "Than - Khoáng sản"),
+        "xahoi": (7, "xa-hoi", None),
+        "thethao": (8, "the-thao", None),
+        "thegioi": (9, "quoc-te", "Quốc tế"),
+        "vanhoa": (10, "van-hoa-van-nghe", "Văn hóa - Văn nghệ"),
+        "du-lich": (11, "du-lich", None),
+        "phapluat": (12, "phap-luat", None),
+        "khoahoc-congnghe": (13, "khoa-hoc-cong-nghe", None),
+        "moi-truong": (14, "cong-nghiep-ha-tang", "Công nghiệp - Hạ tầng"),
+        "giaoduc": (15, "giao-duc", None),
+        "y-te": (16, "y-te", None),
+        "bandoc": (17, "ban-doc", None),
+    },
+    borrow_ids_from="vietnamplus",
+    cms="baoquangninh",
+    path_format="/{slug}-{id}.html",
+    image_format="{host}/upload/image/{year}{month}/medium/{name}",
+)
+
+OUTLETS = {outlet.id: outlet for outlet in (NDO, VIETNAMPLUS, TIENPHONG, BAOQUANGNINH)}
 
 
 def get_outlet(outlet_id: str) -> Outlet:

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from crawler.clock import utcnow
-from crawler.samplesite import render
+from crawler.samplesite import quangninh, render
 from crawler.samplesite.model import SampleArticle, SiteModel
 
 STATUS_FAULTS = (400, 401, 403, 404, 410, 429, 500, 502, 503, 504)
@@ -127,8 +127,13 @@ class SampleSite:
         self._visible: list[SampleArticle] = []
         self._zone_lists: dict[int, list[SampleArticle]] = {}
         outlet = model.outlet
+        self._own_cms = outlet.cms == "baoquangninh"
         self._article_re = (
-            _ARTICLE if outlet.ext == "html" else re.compile(rf"^/([a-z0-9-]+)-post(\d+)\.{re.escape(outlet.ext)}$")
+            quangninh.ARTICLE_PATH
+            if self._own_cms
+            else _ARTICLE
+            if outlet.ext == "html"
+            else re.compile(rf"^/([a-z0-9-]+)-post(\d+)\.{re.escape(outlet.ext)}$")
         )
         self._month_re = _MONTH_PADDED if outlet.monthly_padded else _MONTH
 
@@ -192,6 +197,14 @@ class SampleSite:
     def set_now(self, when: datetime) -> None:
         with self._lock:
             self.model.set_now(when)
+
+    def drift(self, count: int | None = None) -> list[SampleArticle]:
+        """Redesign the newest ``count`` visible articles (all when None) into a layout no site selector knows.
+
+        The site's layout drifting under a running crawler: ``bantin sites check`` must notice.
+        """
+        with self._lock:
+            return self.model.drift(count)
 
     @property
     def request_log(self) -> list[RequestRecord]:
@@ -320,7 +333,8 @@ class SampleSite:
         if accept_gzip and key in self._article_cache:
             return Response(200, HTML, b"", headers, self._article_cache[key])
         zone_list = self._zone_lists.get(article.zone.zone_id, [])[:8]
-        body = render.article_page(self.model, article, self.base_url, zone_list, self._visible[:10]).encode()
+        page = quangninh.article_page if self._own_cms else render.article_page
+        body = page(self.model, article, self.base_url, zone_list, self._visible[:10]).encode()
         response = Response(200, HTML, body, headers)
         if accept_gzip:
             response.gz = gzip.compress(body, compresslevel=6, mtime=0)
@@ -335,6 +349,8 @@ class SampleSite:
         return items[page * render.PAGE_SIZE : (page + 1) * render.PAGE_SIZE]
 
     def _route(self, path: str, query: dict[str, list[str]]) -> Response:
+        if self._own_cms:
+            return quangninh.route(self, path)
         model, base = self.model, self.base_url
         first = (query.get("q") or query.get("phrase") or [""])[0]
         if path == "/robots.txt":
@@ -478,6 +494,9 @@ class SampleSite:
             except KeyError:
                 return 404, {"error": f"no article {parts[1]}"}
             return 200, article.expected(self.base_url)
+        if route == "drift" and method == "POST":
+            changed = self.drift(payload.get("count"))
+            return 200, {"drifted": [a.article_id for a in changed]}
         if route == "now":
             if method == "POST":
                 self.set_now(datetime.fromisoformat(payload["now"]))

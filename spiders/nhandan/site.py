@@ -9,7 +9,6 @@ import re
 from zoneinfo import ZoneInfo
 
 from spiders.registry import Site
-from spiders.vendorcms.article import ArticlePage
 from spiders.vendorcms.profile import SourcePaths, VendorCmsProfile
 from spiders.vendorcms.selectors import GENERIC_CLUTTER, ArticleSelectors, ListingSelectors, VendorCmsSelectors
 
@@ -26,7 +25,8 @@ PATHS = SourcePaths(
     more_search="/api/morenews-search-0-{page}.html?phrase={term}",
 )
 
-SITE = Site(
+# The outlet's identity; the family completes it from the row (``SITE`` below).
+IDENTITY = Site(
     id="nhandan",
     name="Báo Nhân Dân",
     short_name="NDO",
@@ -36,11 +36,7 @@ SITE = Site(
     spider="nhandan",
     # ``/<ascii-slug>-post<ID>.html``, no category folder; video and e-magazine pages too.
     article_path=re.compile(r"/[^/]+-post(\d+)\.html$"),
-    # Leading zeros are not part of the id. Not int(): a digit run of 4,300+ is a ValueError
-    # there, and ids stay text anyway.
-    normalise_id=lambda value: value.lstrip("0") or "0",
-    extract=lambda html, url: ArticlePage(html, url, PROFILE).to_item(),
-    everyday_sources=PATHS.everyday_sources,
+    feed_example="kinhte-1185",
 )
 
 SELECTORS = VendorCmsSelectors(
@@ -103,7 +99,7 @@ SELECTORS = VendorCmsSelectors(
 )
 
 PROFILE: VendorCmsProfile = VendorCmsProfile(
-    site=SITE,
+    site=IDENTITY,
     paths=PATHS,
     selectors=SELECTORS,
     paper_names=frozenset(
@@ -129,3 +125,6 @@ PROFILE: VendorCmsProfile = VendorCmsProfile(
     sapo_prefix=None,
     image_hosts=("image.nhandan.vn", "media.nhandan.vn"),
 )
+
+# The registry's entry: the identity with the id normalisation, page object and sources the row implies.
+SITE = PROFILE.site

@@ -24,6 +24,14 @@ _URL_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _URL_CONTROL_REMOVED = frozenset("\t\r\n")
 
 
+def drop_leading_zeros(digits: str) -> str:
+    """A site's numeric article id as text, leading zeros dropped (``0985123`` is ``985123``).
+
+    Not int(): a digit run of 4,300+ is a ValueError there, and ids stay text anyway.
+    """
+    return digits.lstrip("0") or "0"
+
+
 def clean_url(url: str) -> str:
     """``url`` with no control character (C0, DEL, C1) left in it."""
     url = url.strip()

@@ -10,7 +10,6 @@ import re
 from zoneinfo import ZoneInfo
 
 from spiders.registry import Site
-from spiders.vendorcms.article import ArticlePage
 from spiders.vendorcms.profile import SourcePaths, VendorCmsProfile
 from spiders.vendorcms.selectors import GENERIC_CLUTTER, ArticleSelectors, ListingSelectors, VendorCmsSelectors
 
@@ -30,7 +29,8 @@ PATHS = SourcePaths(
     api_origin="https://api.tienphong.vn",
 )
 
-SITE = Site(
+# The outlet's identity; the family completes it from the row (``SITE`` below).
+IDENTITY = Site(
     id="tienphong",
     name="Báo Tiền Phong",
     short_name="Tiền Phong",
@@ -40,10 +40,7 @@ SITE = Site(
     spider="tienphong",
     # ``/<slug>-post<ID>.tpo`` [SEEN]; author (``/author/<slug>-<id>.tpo``) and event pages have no ``-post``.
     article_path=re.compile(r"/[^/]+-post(\d+)\.tpo$"),
-    # Not int(): a digit run of 4,300+ is a ValueError there, and ids stay text anyway.
-    normalise_id=lambda value: value.lstrip("0") or "0",
-    extract=lambda html, url: ArticlePage(html, url, PROFILE).to_item(),
-    everyday_sources=PATHS.everyday_sources,
+    feed_example="kinh-te-3",
 )
 
 SELECTORS = VendorCmsSelectors(
@@ -102,7 +99,7 @@ SELECTORS = VendorCmsSelectors(
 )
 
 PROFILE: VendorCmsProfile = VendorCmsProfile(
-    site=SITE,
+    site=IDENTITY,
     paths=PATHS,
     selectors=SELECTORS,
     paper_names=frozenset(
@@ -127,3 +124,6 @@ PROFILE: VendorCmsProfile = VendorCmsProfile(
     sapo_prefix=re.compile(r"^TPO?\s*-\s*"),
     image_hosts=("image.tienphong.vn", "photo-cms-tpo.epicdn.me", "cdn.tienphong.vn"),
 )
+
+# The registry's entry: the identity with the id normalisation, page object and sources the row implies.
+SITE = PROFILE.site

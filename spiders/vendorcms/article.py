@@ -10,23 +10,41 @@ selectors found nothing while a lower layer supplied a value.
 
 from __future__ import annotations
 
-import codecs
-import json
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import lxml.html
-from lxml import etree
 
 from crawler.errors import ExtractionError
 from crawler.items import ExtractedArticle, Image
 from spiders.pages.css import xpath, xpath_any
 from spiders.pages.dates import parse_datetime
+from spiders.pages.html import ALT_LINE as _ALT_LINE
+from spiders.pages.html import PLAYER_TIME as _PLAYER_TIME
+from spiders.pages.html import (
+    all_matches,
+    clean_author,
+    first_match,
+    jsonld_of,
+    link_canonical,
+    meta_all,
+    meta_first,
+    meta_map,
+    page_identity,
+)
+from spiders.pages.html import crumb_name as _crumb_name
+from spiders.pages.html import dedupe_images as _dedupe_images
+from spiders.pages.html import drop_keep_tail as _drop_keep_tail
+from spiders.pages.html import extractor_failed as _extractor_failed
+from spiders.pages.html import jsonld_names as _names
+from spiders.pages.html import jsonld_types as _types
+from spiders.pages.html import parse_html as _parse_html
+from spiders.pages.html import walk_blocks as _walk
 from spiders.pages.textutil import clean_text, dedupe
-from spiders.pages.urls import absolute_http_url, canonical_url, same_site
+from spiders.pages.urls import absolute_http_url
 
 if TYPE_CHECKING:
     from .profile import VendorCmsProfile
@@ -34,107 +52,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("bantin.extract")
 
 LAYERS = ("site", "jsonld", "generic")
-
-# Elements whose text is one paragraph; containers are walked into instead.
-_LEAF_BLOCKS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "pre", "dt", "dd", "figcaption"})
-_CONTAINERS = frozenset(
-    {
-        "div",
-        "section",
-        "article",
-        "blockquote",
-        "ul",
-        "ol",
-        "dl",
-        "table",
-        "thead",
-        "tbody",
-        "tfoot",
-        "tr",
-        "td",
-        "th",
-        "center",
-        "main",
-        "header",
-        "aside",
-        "details",
-        "summary",
-    }
-)
-
-# Player time labels: "0:00", "0:00 / 0:00", "01:02:03 / 1:00:00".
-_PLAYER_TIME = re.compile(r"^\d{1,2}(?::\d{2}){1,2}(?:\s*/\s*\d{1,2}(?::\d{2}){1,2})?$")
-_ALT_LINE = re.compile(r"^(?P<prefix>.*?)\s*ảnh\s*\d+$", re.I)
-# Credit prefixes; "Theo" ("according to") carries no colon.
-_AUTHOR_PREFIX = re.compile(
-    r"(?:(?:bài\s*(?:và|,|&|-|/)?\s*ảnh|tin\s*(?:và|,|&)?\s*ảnh|bài|ảnh|video|clip|tin|đồ\s*họa|đồ\s*hoạ"
-    r"|thiết\s*kế|thực\s*hiện|trình\s*bày|biên\s*tập|dựng|quay|nguồn|tác\s*giả|phóng\s*viên)\s*[:：]"
-    r"|theo\s+)",
-    re.I,
-)
-# A credit in brackets is a name of its own: "Tuân Tùng (Vietnam+)" -> "Tuân Tùng", "Vietnam+".
-_AUTHOR_SPLIT = re.compile(r"\s*(?:[;|,\n–—()\[\]]|\s-\s)\s*")
-
-
-def clean_author(raw: str | list[str] | None, paper_names: frozenset[str] = frozenset()) -> str:
-    """Credit text -> ``"NAME, NAME"``: prefixes such as ``Bài và ảnh:`` and the paper's own names
-    (``paper_names``, case-folded) removed."""
-    if not raw:
-        return ""
-    values = raw if isinstance(raw, list) else [raw]
-    names: list[str] = []
-    for value in values:
-        text = clean_text(value)
-        # Each prefix becomes a separator, so "Bài: A - Ảnh: B" yields A and B.
-        text = _AUTHOR_PREFIX.sub(";", text)
-        for part in _AUTHOR_SPLIT.split(text):
-            name = part.strip(" .:;,-()[]")
-            if name and name.casefold() not in paper_names:
-                names.append(name)
-    return ", ".join(dedupe(names))
-
-
-def _crumb_name(item: dict) -> str:
-    name = item.get("name")
-    if isinstance(name, str):
-        return name
-    names = _names(item.get("item"))
-    return names[0] if names else ""
-
-
-def _jsonld_objects(data: Any) -> Iterator[dict]:
-    if isinstance(data, list):
-        for entry in data:
-            yield from _jsonld_objects(entry)
-    elif isinstance(data, dict):
-        yield data
-        graph = data.get("@graph")
-        if graph is not None:
-            yield from _jsonld_objects(graph)
-
-
-def _types(obj: dict) -> set[str]:
-    kind = obj.get("@type")
-    kinds = kind if isinstance(kind, list) else [kind]
-    return {str(k) for k in kinds if k}
-
-
-def _names(value: Any) -> list[str]:
-    """JSON-LD author/keywords: a string, a {name} object, or a list of them."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        name = value.get("name")
-        return [name] if isinstance(name, str) else []
-    if isinstance(value, list):
-        return [name for entry in value for name in _names(entry)]
-    return []
+# The fields whose layer is recorded, in the order fallbacks list them.
+FIELDS = ("title", "sapo", "body", "author", "published_at", "category", "tags")
 
 
 class ArticlePage:
-    """One article page of a vendor CMS site.
-
-    ``ArticlePage(html, url, profile).to_item()`` -> :class:`ExtractedArticle`.
+    """One article page of a vendor CMS site: ``ArticlePage(html, url, profile).to_item()`` -> ExtractedArticle.
 
     ``url`` is the address the page was requested at: the article's identity comes from it
     (a canonical URL or og:url naming another article is listed in ``warnings``, never
@@ -163,6 +86,10 @@ class ArticlePage:
         self._jsonld: list[dict] | None = None
         self._item: ExtractedArticle | None = None
         self._fallbacks: list[str] = []
+        # Fields a lower layer served from the site's own visible markup (a date's text).
+        self._site_text: set[str] = set()
+        # Fields a layer below the site's selectors served (fallbacks, and what the row has no selector for).
+        self._lower: set[str] = set()
         # (scope element, its title element) found while choosing the scope: the title lookup reuses it.
         self._scope_title: tuple[Any, Any] | None = None
 
@@ -217,11 +144,27 @@ class ArticlePage:
             raise ExtractionError("no body text found by any layer", url=self.url)
 
         extractor = max(title_layer, body_layer, key=LAYERS.index)
-        fallbacks: list[str] = [
-            name
-            for name in ("title", "sapo", "body", "author", "published_at", "category", "tags")
-            if name in self._fallbacks
-        ]
+        fallbacks: list[str] = [name for name in FIELDS if name in self._fallbacks]
+        modified = self._modified()
+        present = {
+            "title": title,
+            "sapo": sapo,
+            "body": body,
+            "author": author,
+            "published_at": published,
+            "category": category,
+            "tags": tags,
+        }
+        served_below = {"title": title_layer, "body": body_layer}
+        # The lower layers of the other fields are structured data and meta tags, except the
+        # visible date, which is the site's own markup read last.
+        layers = {
+            name: served_below.get(name, "jsonld" if name in self._lower - self._site_text else "site")
+            for name, value in present.items()
+            if value
+        }
+        if modified:
+            layers["modified_at"] = "jsonld"  # the row has no selector for it: structured data only
         if fallbacks or extractor != "site":
             log.info(
                 "%s: served by %s layer; fields past site selectors: %s", url, extractor, ", ".join(fallbacks) or "-"
@@ -237,41 +180,40 @@ class ArticlePage:
             sapo=sapo,
             author=author,
             published_at=published,
-            modified_at=self._modified(),
+            modified_at=modified,
             category=category,
             tags=tags,
             images=images,
             extractor=extractor,
             fallbacks=fallbacks,
+            layers=layers,
         )
 
-    def _layered(self, field: str, site: Callable[[], Any], *lower: Callable[[], Any]) -> Any:
-        """First non-empty value; a field served below the site layer is recorded in fallbacks."""
-        value = site()
+    def _layered(self, field: str, site: Callable[[], Any], *lower: Callable[[], Any], has_site: bool = True) -> Any:
+        """First non-empty value; a field served below the site layer is recorded in fallbacks.
+
+        ``has_site`` false: the row has no selector for the field (VietnamPlus's tags), so a lower
+        layer serving it is the row's design, not a fallback.
+        """
+        value = site() if has_site else None
         if value:
             return value
         for getter in lower:
             value = getter()
             if value:
-                self._fallbacks.append(field)
+                self._lower.add(field)
+                if has_site:
+                    self._fallbacks.append(field)
                 return value
         return value
 
     # -- lookups ------------------------------------------------------------------------------
 
     def _first(self, context, alternatives: tuple[str, ...]):
-        for css in alternatives:
-            found = xpath(css)(context)
-            if found:
-                return found[0]
-        return None
+        return first_match(context, alternatives)
 
     def _all(self, context, alternatives: tuple[str, ...]) -> list:
-        for css in alternatives:
-            found = xpath(css)(context)
-            if found:
-                return found
-        return []
+        return all_matches(context, alternatives)
 
     def _scope(self):
         """The article block when one holds the title or body; else the whole page."""
@@ -288,25 +230,14 @@ class ArticlePage:
     @property
     def meta(self) -> dict[str, list[str]]:
         if self._meta is None:
-            meta: dict[str, list[str]] = {}
-            for el in self.root.iter("meta"):
-                key = el.get("property") or el.get("name") or el.get("itemprop")
-                content = el.get("content")
-                if key and content is not None:
-                    meta.setdefault(key.strip().lower(), []).append(content)
-            self._meta = meta
+            self._meta = meta_map(self.root)
         return self._meta
 
     def _meta_first(self, keys: tuple[str, ...]) -> str:
-        for key in keys:
-            for value in self.meta.get(key, ()):
-                text = clean_text(value)
-                if text:
-                    return text
-        return ""
+        return meta_first(self.meta, keys)
 
     def _meta_all(self, keys: tuple[str, ...]) -> list[str]:
-        return [clean_text(value) for key in keys for value in self.meta.get(key, ())]
+        return meta_all(self.meta, keys)
 
     def _meta_id(self, keys: tuple[str, ...]) -> str | None:
         value = self._meta_first(keys)
@@ -316,15 +247,7 @@ class ArticlePage:
     def jsonld(self) -> list[dict]:
         """NewsArticle-like objects from every JSON-LD script (lists and @graph included)."""
         if self._jsonld is None:
-            found: list[dict] = []
-            for script in xpath(self.sel.jsonld)(self.root):
-                try:
-                    data = json.loads(script.text_content() or "null", strict=False)
-                    found.extend(_jsonld_objects(data))
-                except (ValueError, RecursionError):  # nested thousands deep: no article's data
-                    log.debug("%s: unreadable JSON-LD block skipped", self.url)
-                    continue
-            self._jsonld = found
+            self._jsonld = jsonld_of(xpath(self.sel.jsonld)(self.root), self.url)
         return self._jsonld
 
     def _ld(self, key: str) -> Any:
@@ -336,41 +259,14 @@ class ArticlePage:
     # -- fields -------------------------------------------------------------------------------
 
     def _identity(self) -> tuple[str, str | None]:
-        """(URL, article id): the requested article's, with the page's canonical URL when it names the same one.
-
-        A page may claim to be another article (a stale or hostile og:url, a redirect to a
-        different id): trusting that would overwrite the other article and leave this one
-        unstored, so fetched again on every run.
-        """
-        requested_id = None if self.url.startswith("file:") else self.site.external_id(self.url)
-        canonical = self._canonical()
-        if requested_id is None:
-            # A saved file (file://) has no address of its own: trust the page's canonical URL.
-            if canonical is not None:
-                return canonical_url(canonical), self.site.external_id(canonical)
-            return canonical_url(self.url), self._meta_id(self.meta_keys.item_id)
-        if canonical is not None:
-            if self.site.external_id(canonical) == requested_id:
-                return canonical_url(canonical), requested_id
-            self.warnings.append(
-                f"its canonical URL names another article ({canonical_url(canonical)}); stored as the article requested"
-            )
-        return canonical_url(self.url), requested_id
-
-    def _canonical(self) -> str | None:
-        """The page's own og:url or canonical link, when it is an article URL on the site."""
-        saved_file = self.url.startswith("file:")
-        for candidate in (self._meta_first(self.meta_keys.url), self._link_canonical()):
-            absolute = absolute_http_url(candidate, self.url)
-            if absolute and (saved_file or same_site(absolute, self.url)) and self.site.external_id(absolute):
-                return absolute
-        return None
-
-    def _link_canonical(self) -> str:
-        for link in self.root.iter("link"):
-            if (link.get("rel") or "").lower() == "canonical":
-                return link.get("href") or ""
-        return ""
+        """(URL, article id): the requested article's, never another one its page claims (``page_identity``)."""
+        return page_identity(
+            self.url,
+            self.site,
+            (self._meta_first(self.meta_keys.url), link_canonical(self.root)),
+            self._meta_id(self.meta_keys.item_id),
+            self.warnings,
+        )
 
     def _title(self, scope) -> tuple[str, str]:
         if self._scope_title is not None and self._scope_title[0] is scope:
@@ -422,6 +318,7 @@ class ArticlePage:
         meta = clean_author(self._meta_all(self.meta_keys.author), paper_names)
         if ld or meta:
             self._fallbacks.append("author")
+            self._lower.add("author")
         return ld or meta
 
     def _published(self, scope) -> datetime | None:
@@ -449,7 +346,10 @@ class ArticlePage:
 
         def visible() -> datetime | None:
             el = self._first(scope, self.sel.published_text)
-            return parse_datetime(clean_text(el.text_content()), default_tz=zone) if el is not None else None
+            when = parse_datetime(clean_text(el.text_content()), default_tz=zone) if el is not None else None
+            if when is not None:
+                self._site_text.add("published_at")
+            return when
 
         return self._layered("published_at", site, ld, meta, visible)
 
@@ -513,7 +413,12 @@ class ArticlePage:
                     return tags
             return []
 
-        return self._layered("tags", site, meta, lambda: split(_names(self._ld("keywords")))) or []
+        return (
+            self._layered(
+                "tags", site, meta, lambda: split(_names(self._ld("keywords"))), has_site=bool(self.sel.tag_links)
+            )
+            or []
+        )
 
     # -- images -------------------------------------------------------------------------------
 
@@ -616,142 +521,3 @@ class ArticlePage:
                 continue
             out.append(text)
         return out
-
-
-def _walk(el, out: list[str]) -> None:
-    """Collect paragraph texts in document order: leaf blocks whole, containers recursed, inline runs joined."""
-    run: list[str] = [el.text or ""]
-    for child in el:
-        tag = child.tag if isinstance(child.tag, str) else None
-        if tag is None:  # comments and processing instructions: only their tail is text
-            run.append(child.tail or "")
-            continue
-        tag = tag.lower()
-        if tag in _LEAF_BLOCKS:
-            out.append("".join(run))
-            out.append(child.text_content())
-            run = [child.tail or ""]
-        elif tag in _CONTAINERS:
-            out.append("".join(run))
-            _walk(child, out)
-            run = [child.tail or ""]
-        else:
-            run.append(child.text_content())
-            run.append(child.tail or "")
-    out.append("".join(run))
-
-
-def _drop_keep_tail(el) -> None:
-    """Remove an element but keep the text that follows it (lxml stores it on the element)."""
-    parent = el.getparent()
-    if parent is None:
-        return
-    tail = el.tail
-    if tail:
-        previous = el.getprevious()
-        if previous is not None:
-            previous.tail = (previous.tail or "") + tail
-        else:
-            parent.text = (parent.text or "") + tail
-    parent.remove(el)
-
-
-def _dedupe_images(images: list[Image]) -> list[Image]:
-    by_url: dict[str, Image] = {}
-    for image in images:
-        known = by_url.get(image.url)
-        if known is None or (not known.caption and image.caption):
-            by_url[image.url] = image
-    return list(by_url.values())
-
-
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
-# Tried after any declared encoding: the site's own, then the Windows code page for Vietnamese.
-_FALLBACK_ENCODINGS = ("utf-8", "cp1258")
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
-# HTML's rule: these labels mean windows-1252 (and latin-1 would decode any bytes at all).
-_WINDOWS_1252_LABELS = frozenset({"latin-1", "iso8859-1", "ascii"})
-
-
-def _extractor_failed(exc: BaseException, url: str) -> ExtractionError:
-    message = " ".join(str(exc).split())[:200]
-    return ExtractionError(
-        f"the extractor failed on this page: {type(exc).__name__}" + (f": {message}" if message else ""), url=url
-    )
-
-
-def _codec(label: bytes | str | None) -> str | None:
-    if not label:
-        return None
-    if isinstance(label, bytes):
-        label = label.decode("ascii", "replace")
-    try:
-        name = codecs.lookup(label.strip()).name
-    except LookupError:
-        return None
-    return "cp1252" if name in _WINDOWS_1252_LABELS else name
-
-
-def _encodings(html: bytes, declared: str | None) -> Iterator[str]:
-    """Encodings to try strictly, in order: the HTTP header's, the page's own <meta>, then the fallbacks."""
-    seen: set[str] = set()
-
-    def fresh(name: str | None) -> Iterator[str]:
-        if name and name not in seen:
-            seen.add(name)
-            yield name
-
-    yield from fresh(_codec(declared))
-    # Searched only when the header's encoding did not fit: most pages never get here.
-    match = _META_CHARSET.search(html[:4096])
-    yield from fresh(_codec(match.group(1)) if match else None)
-    for name in _FALLBACK_ENCODINGS:
-        yield from fresh(name)
-
-
-def _decode(html: bytes, declared: str | None, url: str) -> tuple[str, str]:
-    """(text, encoding) read strictly: never a U+FFFD standing for bytes that did not decode."""
-    for bom, name in _BOMS:
-        if html.startswith(bom):
-            try:
-                return html[len(bom) :].decode(name), name
-            except UnicodeDecodeError:
-                break
-    for name in _encodings(html, declared):
-        try:
-            return html.decode(name), name
-        except UnicodeDecodeError:
-            continue
-    raise ExtractionError(
-        "the page cannot be decoded: not valid "
-        + " or ".join(dict.fromkeys([*(n for n in (_codec(declared),) if n), *_FALLBACK_ENCODINGS])),
-        url=url,
-    )
-
-
-def _parse_html(html: str | bytes, url: str, encoding: str | None = None):
-    if isinstance(html, (bytes, bytearray)):
-        html = bytes(html)
-        text, name = _decode(html, encoding, url)
-        if not text or text.isspace():
-            raise ExtractionError("empty page", url=url)
-        if name == "utf-8" and not html.startswith(codecs.BOM_UTF8):
-            # Valid UTF-8 (the site's encoding): let libxml2 read the bytes as they are,
-            # which builds the same tree as the decoded text without converting it back.
-            try:
-                return lxml.html.document_fromstring(html, parser=lxml.html.HTMLParser(encoding="utf-8"))
-            except (etree.ParserError, ValueError):
-                pass  # the text path below reports it
-    else:
-        text = html
-    text = text.lstrip("\ufeff")
-    if not text.strip():
-        raise ExtractionError("empty page", url=url)
-    try:
-        return lxml.html.document_fromstring(text)
-    except (etree.ParserError, ValueError) as exc:
-        # lxml refuses str input that declares an XML encoding; re-feed it as bytes.
-        try:
-            return lxml.html.document_fromstring(text.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
-        except (etree.ParserError, ValueError):
-            raise ExtractionError(f"unparseable HTML: {exc}", url=url) from exc

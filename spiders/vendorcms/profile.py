@@ -9,12 +9,21 @@ entry, held here as ``site``; the rest is what differs between the outlets.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from spiders.pages.urls import drop_leading_zeros
 from spiders.registry import Site
 
 from .selectors import VendorCmsSelectors
+
+if TYPE_CHECKING:
+    from crawler.items import ExtractedArticle
+
+# A category feed's name on the family's sites: its slug and zone id (``kinhte-1185``, ``xahoi/phapluat-327``).
+FEED_NAME = re.compile(r"^[a-z0-9][a-z0-9/-]*-\d+$")
 
 # Source names, as stored with each article and counted in the ledger.
 GOOGLE_NEWS = "google_news"
@@ -68,6 +77,11 @@ class SourcePaths:
 
 @dataclass(frozen=True, kw_only=True)
 class VendorCmsProfile:
+    """A sister outlet's row. ``site`` is given as the outlet's identity (id, names, hosts, zone, spider,
+    article URL pattern) and completed here with what every row derives the same way: the id's
+    normalisation, the page object as ``extract``, the everyday sources of its paths and its feed
+    names' shape. The row's ``site`` is the registry's entry (``SITE = PROFILE.site``)."""
+
     site: Site
     paths: SourcePaths
     selectors: VendorCmsSelectors
@@ -86,6 +100,23 @@ class VendorCmsProfile:
     image_hosts: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
+        object.__setattr__(
+            self,
+            "site",
+            dataclasses.replace(
+                self.site,
+                normalise_id=drop_leading_zeros,
+                extract=self.extract,
+                everyday_sources=self.paths.everyday_sources,
+                feed_name=FEED_NAME,
+            ),
+        )
         # Compared case-folded; rows are written as readers spell the names.
         object.__setattr__(self, "paper_names", frozenset(name.casefold() for name in self.paper_names))
         object.__setattr__(self, "home_crumbs", frozenset(name.casefold() for name in self.home_crumbs))
+
+    def extract(self, html: bytes | str, url: str) -> ExtractedArticle:
+        """The family's page object with this row, as one call (``Site.extract``, ``bantin extract``)."""
+        from .article import ArticlePage
+
+        return ArticlePage(html, url, self).to_item()

@@ -11,19 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Never text: removed from the body (and from the page before the generic extractor) on every site.
-GENERIC_CLUTTER = (
-    "script",
-    "style",
-    "iframe",
-    "noscript",
-    "object",
-    "embed",
-    "form",
-    "button",
-    "audio",
-    "video",
-)
+# Re-exported: the rows list it in their clutter.
+from spiders.pages.html import GENERIC_CLUTTER as GENERIC_CLUTTER
 
 
 @dataclass(frozen=True, kw_only=True)

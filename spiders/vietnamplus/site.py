@@ -10,7 +10,6 @@ import re
 from zoneinfo import ZoneInfo
 
 from spiders.registry import Site
-from spiders.vendorcms.article import ArticlePage
 from spiders.vendorcms.profile import SourcePaths, VendorCmsProfile
 from spiders.vendorcms.selectors import GENERIC_CLUTTER, ArticleSelectors, ListingSelectors, VendorCmsSelectors
 
@@ -26,7 +25,8 @@ PATHS = SourcePaths(
     # topic API is [SEEN]; its vi twin and answer shape are [INFER]): feeds and sitemaps only.
 )
 
-SITE = Site(
+# The outlet's identity; the family completes it from the row (``SITE`` below).
+IDENTITY = Site(
     id="vietnamplus",
     name="VietnamPlus",
     short_name="VietnamPlus",
@@ -37,10 +37,7 @@ SITE = Site(
     spider="vietnamplus",
     # ``/<slug>-post<ID>.vnp`` [SEEN post1128969]; old section pages (``/kinhte.vnp``) have no ``-post``.
     article_path=re.compile(r"/[^/]+-post(\d+)\.vnp$"),
-    # Not int(): a digit run of 4,300+ is a ValueError there, and ids stay text anyway.
-    normalise_id=lambda value: value.lstrip("0") or "0",
-    extract=lambda html, url: ArticlePage(html, url, PROFILE).to_item(),
-    everyday_sources=PATHS.everyday_sources,
+    feed_example="kinhte-311",
 )
 
 SELECTORS = VendorCmsSelectors(
@@ -96,7 +93,7 @@ SELECTORS = VendorCmsSelectors(
 )
 
 PROFILE: VendorCmsProfile = VendorCmsProfile(
-    site=SITE,
+    site=IDENTITY,
     paths=PATHS,
     selectors=SELECTORS,
     # Creators matching /Vietnam\+/ are the site itself [SEEN Zotero].
@@ -124,3 +121,6 @@ PROFILE: VendorCmsProfile = VendorCmsProfile(
     sapo_prefix=None,
     image_hosts=("imagev3.vietnamplus.vn",),
 )
+
+# The registry's entry: the identity with the id normalisation, page object and sources the row implies.
+SITE = PROFILE.site
