@@ -162,6 +162,7 @@ def test_new_articles_get_keys_above_the_old_ones(upgraded, release):
                 version=1,
                 content_hash="h",
                 extractor="site",
+                story_id=row.story_id,
             )
         ).inserted_primary_key[0]
     assert key > row.id

@@ -1,0 +1,219 @@
+"""One story, several outlets: near-duplicate detection across sites.
+
+Wire copy (TTXVN, VietnamPlus) is republished by other papers with light
+edits: another headline, a dateline ("TP - ", "(Vietnam+)"), a sentence cut or
+added, a byline, a footer. Two articles are one story when they come from
+different outlets, were published within ``WINDOW`` of each other, and
+
+* their bodies (sapo + body) share most of their word shingles: the MinHash
+  estimate (datasketch) of the Jaccard similarity of their sets of
+  ``SHINGLE``-syllable runs, over the matcher's own normalised text (case, NFC,
+  tone placement and invisible characters do not count), is at least
+  ``BODY_SAME``; or
+* their headlines say the same thing (``TITLE_SAME``, rapidfuzz's token-sort
+  ratio) and their bodies still clearly overlap (``BODY_WITH_TITLE``): a copy
+  whose sentences were reworded keeps its headline more often than its shingles.
+
+Headlines that name different days ("Giá vàng hôm nay 26/3" and "... 27/3")
+are never one story: templated daily reports share most of their sentences.
+Short bodies (fewer than ``MIN_SHINGLES`` shingles) give noisy estimates and
+need both a similar body and a similar headline. The same event reported
+independently shares names, places and numbers but not sentences, so its
+shingle overlap stays low. The thresholds were chosen on the labelled set in
+``tests/fixtures/stories`` (``python -m bench.stories`` reports precision and
+recall on it). A story holds at most one article per outlet: an outlet's own
+follow-up is its own story, even when it repeats its first report.
+
+Nothing here touches storage: ``crawler.store.stories`` keeps the fingerprints
+and story ids, and places each new article with a :class:`StoryPool` of its neighbours.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from crawler.text import normalize
+
+# Bump when the shingles or the hashing change: stored fingerprints of another version are recomputed.
+FINGERPRINT_VERSION = 1
+NUM_PERM = 128
+# Shingles of three syllables: about one Vietnamese word and a half.
+SHINGLE = 3
+# Fixed: stored signatures are compared with new ones across processes and releases.
+SEED = 20261202
+# Copies of one story are published within this long of each other.
+WINDOW = timedelta(hours=72)
+BODY_SAME = 0.5
+BODY_WITH_TITLE = 0.2
+TITLE_SAME = 0.9
+# Bodies this short give noisy estimates: they need a similar headline too (this similar).
+MIN_SHINGLES = 25
+TITLE_SHORT = 0.75
+
+_WORD = re.compile(r"[^\W_]+")
+# A day in a headline: 26/3, 26/03/2026.
+_DAY = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})(?:/\d{2,4})?(?![\d/])")
+_SIGNATURE_DTYPE = np.dtype("<u4")
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What two articles are compared by: a MinHash signature of the body and the normalised headline.
+
+    ``title`` is the headline's ``Normalized.exact`` key; ``shingles`` how many distinct shingles the body had.
+    """
+
+    signature: np.ndarray
+    title: str
+    shingles: int
+
+    def to_bytes(self) -> bytes:
+        return self.signature.astype(_SIGNATURE_DTYPE, copy=False).tobytes()
+
+    @classmethod
+    def from_stored(cls, signature: bytes, title: str, shingles: int) -> Fingerprint:
+        return cls(np.frombuffer(signature, dtype=_SIGNATURE_DTYPE), title, shingles)
+
+
+@lru_cache(maxsize=1)
+def _permutations() -> Any:
+    from datasketch import MinHash
+
+    return MinHash(num_perm=NUM_PERM, seed=SEED, scheme="affine32").permutations
+
+
+def _syllables(text: str) -> list[str]:
+    return _WORD.findall(normalize(text).exact)
+
+
+def fingerprint(title: str, sapo: str, body: str) -> Fingerprint:
+    """An article's fingerprint (the sapo counts as body: outlets move its first sentence in and out)."""
+    from datasketch import MinHash
+
+    words = _syllables(f"{sapo}\n{body}")
+    shingles = {" ".join(words[i : i + SHINGLE]).encode("utf-8") for i in range(max(1, len(words) - SHINGLE + 1))}
+    shingles.discard(b"")
+    minhash = MinHash(
+        num_perm=NUM_PERM, seed=SEED, scheme="affine32", hashfunc=zlib.crc32, permutations=_permutations()
+    )
+    if shingles:
+        minhash.update_batch(shingles)
+    return Fingerprint(minhash.hashvalues.astype(_SIGNATURE_DTYPE), normalize(title).exact, len(shingles))
+
+
+def title_similarity(first: str, second: str) -> float:
+    """How alike two normalised headlines are, 0..1, whatever their word order and punctuation."""
+    from rapidfuzz import fuzz, utils
+
+    return fuzz.token_sort_ratio(first, second, processor=utils.default_process) / 100.0
+
+
+def body_similarities(signatures: np.ndarray, signature: np.ndarray) -> np.ndarray:
+    """The estimated Jaccard similarity of one signature with each row of a matrix (as ``MinHash.jaccard``)."""
+    if not len(signatures):
+        return np.zeros(0)
+    return np.count_nonzero(signatures == signature, axis=1) / float(NUM_PERM)
+
+
+def headline_days(title: str) -> set[tuple[int, int]]:
+    """The (day, month) pairs a headline names."""
+    return {
+        (int(day), int(month)) for day, month in _DAY.findall(title) if 1 <= int(day) <= 31 and 1 <= int(month) <= 12
+    }
+
+
+def same_story(first: Fingerprint, second: Fingerprint, body: float | None = None) -> bool:
+    """Whether two fingerprints (of articles of different outlets, close in time) are one story."""
+    if body is None:
+        body = float(body_similarities(first.signature[np.newaxis, :], second.signature)[0])
+    if body < BODY_WITH_TITLE:
+        return False
+    days, other_days = headline_days(first.title), headline_days(second.title)
+    if days and other_days and not days & other_days:
+        return False
+    if min(first.shingles, second.shingles) < MIN_SHINGLES:
+        return body >= BODY_SAME and title_similarity(first.title, second.title) >= TITLE_SHORT
+    return body >= BODY_SAME or title_similarity(first.title, second.title) >= TITLE_SAME
+
+
+@dataclass(slots=True)
+class Placed:
+    """An article already in a story: its key, outlet, publication instant, fingerprint and story."""
+
+    key: object
+    site: str
+    published_at: datetime
+    fingerprint: Fingerprint
+    story: int
+
+
+class StoryPool:
+    """Articles that a new article may join, and the outlets each of their stories already has.
+
+    A story's other articles may lie outside the pool (published outside the
+    window): ``sites_of(story)`` is asked once per story for the outlets it
+    already has, when the pool did not place the story itself.
+    """
+
+    def __init__(self, placed: Iterable[Placed] = (), *, sites_of: Callable[[int], Iterable[str]] | None = None):
+        self.placed: list[Placed] = []
+        self._story_sites: dict[int, set[str]] = {}
+        self._complete: set[int] = set()
+        self._sites_of = sites_of
+        self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        for entry in placed:
+            self.add(entry)
+
+    def add(self, entry: Placed, *, new_story: bool = False) -> None:
+        """Put an article in the pool; ``new_story``: its story was just founded here (no outlet elsewhere)."""
+        self.placed.append(entry)
+        self._story_sites.setdefault(entry.story, set()).add(entry.site)
+        if new_story:
+            self._complete.add(entry.story)
+        self._arrays = None
+
+    def outlets(self, story: int) -> set[str]:
+        known = self._story_sites.setdefault(story, set())
+        if story not in self._complete:
+            if self._sites_of is not None:
+                known |= set(self._sites_of(story))
+            self._complete.add(story)
+        return known
+
+    def _columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._arrays is None:
+            matrix = (
+                np.vstack([entry.fingerprint.signature for entry in self.placed])
+                if self.placed
+                else np.zeros((0, NUM_PERM), dtype=_SIGNATURE_DTYPE)
+            )
+            moments = np.array([entry.published_at.timestamp() for entry in self.placed], dtype=float)
+            sites = np.array([entry.site for entry in self.placed], dtype=object)
+            self._arrays = (matrix, moments, sites)
+        return self._arrays
+
+    def story_for(self, site: str, published_at: datetime | None, fp: Fingerprint) -> int | None:
+        """The story an article joins: the most similar one of another outlet that lacks this outlet, or None."""
+        if published_at is None or not self.placed or not fp.shingles:
+            return None
+        matrix, moments, sites = self._columns()
+        near = np.flatnonzero((sites != site) & (np.abs(moments - published_at.timestamp()) <= WINDOW.total_seconds()))
+        if not len(near):
+            return None
+        scores = body_similarities(matrix[near], fp.signature)
+        for order in np.argsort(-scores, kind="stable"):
+            score = float(scores[order])
+            if score < BODY_WITH_TITLE:
+                break
+            candidate = self.placed[int(near[order])]
+            if same_story(fp, candidate.fingerprint, score) and site not in self.outlets(candidate.story):
+                return candidate.story
+        return None
