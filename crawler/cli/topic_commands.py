@@ -10,7 +10,7 @@ import click
 from sqlalchemy import func, select
 
 from crawler.cli import App, pass_app
-from crawler.cli.output import DISPLAY_TZ, emit_json, emit_rows, format_option, local_time
+from crawler.cli.output import DISPLAY_TZ, emit_json, emit_rows, format_option, local_time, table
 from crawler.clock import utcnow
 from crawler.errors import UsageError
 
@@ -131,9 +131,11 @@ def list_topics(app: App, output_format: str) -> None:
 @format_option("text", "json", default="text")
 @pass_app
 def test_topic(app: App, query: str, days: int, whole: bool, mode: str, limit: int, output_format: str) -> None:
-    """Back-test QUERY on the archive before subscribing: matches per day, titles, and the terms that carried them.
+    """Back-test QUERY on the archive before subscribing: matches per day and per outlet, titles, and the terms.
 
     The archive index finds the candidates and the matcher decides, as for a topic.
+    Each outlet's copy of a story is matched on its own; the story count says how
+    many items a digest would show.
     """
     from crawler.matching import ArticleFields, Hit, QueryMatcher
     from crawler.query import parse_query
@@ -144,53 +146,58 @@ def test_topic(app: App, query: str, days: int, whole: bool, mode: str, limit: i
     tree = parse_query(query)
     since = None if whole else utcnow() - timedelta(days=days)
     per_day: Counter[str] = Counter()
+    per_site: Counter[str] = Counter()
     terms: Counter[str] = Counter()
+    stories: set[int] = set()
+    site_stories: dict[str, set[int]] = {}
     matched: list[tuple[ArticleRow, list[Hit], list[str]]] = []
     total = 0
     with app.database.session(write=False) as session:
-        period = select(func.count()).select_from(ArticleRow)
+        period = select(ArticleRow.site, func.count()).group_by(ArticleRow.site)
         if since is not None:
             period = period.where(ArticleRow.published_at >= since)
-        scanned = session.scalar(period)
-        found = matching_articles(
-            session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)), published_from=since
-        )
+        scanned_per_site = dict(session.execute(period).all())
+        scanned = sum(scanned_per_site.values())
+        found = matching_articles(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)),
+                                  published_from=since)
         for row, carried in found:
             total += 1
             day = row.published_at.astimezone(DISPLAY_TZ).date().isoformat() if row.published_at else "undated"
             per_day[day] += 1
+            per_site[row.site] += 1
+            stories.add(row.story_id)
+            site_stories.setdefault(row.site, set()).add(row.story_id)
             terms.update(carried)
             if len(matched) < limit:
                 matched.append((row, matcher.explain(ArticleFields.from_article(row)).hits, carried))
     span = "in the whole archive" if whole else f"from the last {days} days"
+    sites = sorted(set(scanned_per_site) | set(per_site))
     if output_format == "json":
-        emit_json(
-            {
-                "query": query,
-                "days": None if whole else days,
-                "scanned": scanned,
-                "matched": total,
-                "per_day": dict(sorted(per_day.items())),
-                "terms": dict(terms.most_common()),
-                "articles": [
-                    {
-                        "site": row.site,
-                        "external_id": row.external_id,
-                        "published_at": row.published_at,
-                        "title": row.title,
-                        "url": row.url,
-                        "terms": carried,
-                        "hits": [hit.to_dict() for hit in hits],
-                    }
-                    for row, hits, carried in matched
-                ],
-            }
-        )
+        emit_json({
+            "query": query, "days": None if whole else days, "scanned": scanned, "matched": total,
+            "stories": len(stories),
+            "per_site": {site: {"scanned": scanned_per_site.get(site, 0), "matched": per_site[site],
+                                "stories": len(site_stories.get(site, ()))} for site in sites},
+            "per_day": dict(sorted(per_day.items())), "terms": dict(terms.most_common()),
+            "articles": [
+                {"site": row.site, "external_id": row.external_id, "published_at": row.published_at,
+                 "title": row.title, "url": row.url, "story_id": row.story_id,
+                 "terms": carried, "hits": [hit.to_dict() for hit in hits]}
+                for row, hits, carried in matched
+            ],
+        })
         return
-    click.echo(f"{total} of {scanned} articles {span} match {query!r}")
+    click.echo(f"{total} of {scanned} articles {span} match {query!r}"
+               + (f" ({len(stories)} stories)" if len(stories) != total else ""))
     if not scanned:
         click.echo("the archive has no articles from that period: run `bantin crawl` (or `--since` to back-fill)")
         return
+    from reports.outlets import outlet
+
+    click.echo("\nper outlet:")
+    rows = [{"outlet": outlet(site).short_name, "site": site, "matched": per_site[site],
+             "scanned": scanned_per_site.get(site, 0), "stories": len(site_stories.get(site, ()))} for site in sites]
+    click.echo(table(rows, ["outlet", "site", "matched", "scanned", "stories"]))
     if per_day:
         width = max(per_day.values())
         click.echo("\nper day:")
@@ -201,7 +208,8 @@ def test_topic(app: App, query: str, days: int, whole: bool, mode: str, limit: i
             click.echo(f"  {count:4d}  {term}")
         click.echo("\narticles:")
         for row, hits, _ in matched:
-            click.echo(f"  {local_time(row.published_at)}  {_title_with_hits(row.title, hits)}")
+            click.echo(f"  {local_time(row.published_at)}  [{outlet(row.site).short_name}] "
+                       f"{_title_with_hits(row.title, hits)}")
             if not any(hit.field == "title" for hit in hits):
                 first = next((hit for hit in hits if not hit.negated), None)
                 if first is not None:
