@@ -257,7 +257,9 @@ def build_digest(
         brand=brand,
         outlets=outlet_names(language, sites),
     )
-    return digest.with_shown(cap) if total > cap else digest
+    digest = digest.with_shown(cap) if total > cap else digest
+    link_copies(session, [item for group in digest.groups for item in group.items])
+    return digest
 
 
 def subject_line(
@@ -334,7 +336,6 @@ def owed_items(
     for article, topic_hits in matched.values():
         topic_hits.sort(key=lambda entry: entry[0])
         stories.setdefault(article.story_id, []).append((article, topic_hits))
-    copies = _story_articles(session, list(stories))
     items = []
     for story_id, owed in stories.items():
         # An update shows under the article the reader had; a new story under its first outlet.
@@ -343,19 +344,9 @@ def owed_items(
         item = _item(article, topic_hits, names, updated=article.id in delivered, tz=tz, language=language)
         item.story_id = story_id
         item.delivers = sorted((entry.id, entry.version) for entry, _ in owed)
-        item.also_on = [
-            OutletLink(outlet(site).short_name, safe_url(url))
-            for copy_key, site, url, _published in copies.get(story_id, [])
-            if copy_key != article.id
-        ]
-        item.other_topics = list(
-            dict.fromkeys(
-                names[topic_key(name)]
-                for _article, hits_of in owed
-                for _index, name, _hits in hits_of
-                if names[topic_key(name)] != item.topic
-            )
-        )
+        item.other_topics = list(dict.fromkeys(
+            names[topic_key(name)] for _article, hits_of in owed for _index, name, _hits in hits_of
+            if names[topic_key(name)] != item.topic))
         items.append(item)
     return items
 
@@ -373,19 +364,24 @@ def _received_stories(session: Session, recipient: str, in_flight: dict[int, int
     return stories
 
 
-def _story_articles(session: Session, story_ids: list[int]) -> dict[int, list[tuple[int, str, str, datetime | None]]]:
-    """Every article of these stories, (key, site, url, published), first published first."""
-    found: dict[int, list[tuple[int, str, str, datetime | None]]] = {}
-    if not story_ids:
-        return found
+def link_copies(session: Session, items: list[Item]) -> None:
+    """Fill each item's "also on": the other outlets' copies of its story, first published first.
+
+    Only for the items a message shows (one query for them all): an archive's
+    copies matter to the links, not to what is owed.
+    """
+    if not items:
+        return
     rows = session.execute(
-        select(ArticleRow.story_id, ArticleRow.id, ArticleRow.site, ArticleRow.url, ArticleRow.published_at).where(
-            ArticleRow.story_id.in_(sorted(story_ids))
-        )
+        select(ArticleRow.story_id, ArticleRow.id, ArticleRow.site, ArticleRow.url, ArticleRow.published_at)
+        .where(ArticleRow.story_id.in_(sorted({item.story_id for item in items})))
     ).all()
-    for story_id, key, site, url, published_at in sorted(rows, key=lambda row: (_first_published(row), row.id)):
-        found.setdefault(story_id, []).append((key, site, url, published_at))
-    return found
+    copies: dict[int, list[tuple[int, str, str]]] = {}
+    for row in sorted(rows, key=_first_published):
+        copies.setdefault(row.story_id, []).append((row.id, row.site, row.url))
+    for item in items:
+        item.also_on = [OutletLink(outlet(site).short_name, safe_url(url))
+                        for key, site, url in copies.get(item.story_id, []) if key != item.article_id]
 
 
 def _first_published(row) -> tuple[bool, float, int]:
