@@ -154,7 +154,8 @@ class Digest:
     topics: list[str]
     coverage: Coverage
     subject: str
-    items: list[tuple[int, int]] = field(default_factory=list)
+    # (article key, version) of every article this message delivers: what the outbox row records.
+    delivered_versions: list[tuple[int, int]] = field(default_factory=list)
     # The product name ("Bản tin NDO") and the outlets' names for the intro.
     brand: str = ""
     outlets: str = ""
@@ -179,20 +180,8 @@ class Digest:
             group.items.sort(key=_newest_first)
         overflow = [item for item in ordered if id(item) not in shown]
         return Digest(
-            self.recipient,
-            self.name,
-            self.language,
-            self.date,
-            self.digest_date,
-            groups,
-            overflow,
-            self.total,
-            self.topic_counts,
-            self.topics,
-            self.coverage,
-            self.subject,
-            self.items,
-            self.brand,
+            self.recipient, self.name, self.language, self.date, self.digest_date, groups, overflow, self.total,
+            self.topic_counts, self.topics, self.coverage, self.subject, self.delivered_versions, self.brand,
             self.outlets,
         )
 
@@ -250,10 +239,9 @@ def build_digest(
         topic_counts=topic_counts,
         topics=[topic.name for topic in topics],
         coverage=coverage,
-        subject=subject_line(
-            language, date_text, total, topic_counts, updates=sum(1 for item in items if item.updated), brand=brand
-        ),
-        items=sorted(pair for item in items for pair in item.delivers),
+        subject=subject_line(language, date_text, total, topic_counts,
+                             updates=sum(1 for item in items if item.updated), brand=brand),
+        delivered_versions=sorted(pair for item in items for pair in item.delivers),
         brand=brand,
         outlets=outlet_names(language, sites),
     )

@@ -82,13 +82,13 @@ class Outlets:
     def deliver(self, digest, recipient="an@example.org"):
         """Record a digest as sent, as the outbox does when the server accepts it."""
         with self.database.session() as session:
-            row = OutboxMessage(digest_key=f"k{NOW.timestamp()}-{len(digest.items)}", digest_date=NOW.date(),
+            row = OutboxMessage(digest_key=f"k{NOW.timestamp()}-{len(digest.delivered_versions)}", digest_date=NOW.date(),
                                 recipient=recipient, message_id=f"<{id(digest)}@t>", subject=digest.subject,
-                                raw_message=b"x", items=[list(pair) for pair in digest.items], status="sent",
+                                raw_message=b"x", items=[list(pair) for pair in digest.delivered_versions], status="sent",
                                 created_at=NOW, updated_at=NOW)
             session.add(row)
             session.flush()
-            for article_id, version in digest.items:
+            for article_id, version in digest.delivered_versions:
                 delivery = session.get(Delivery, (recipient, article_id))
                 if delivery is None:
                     session.add(Delivery(recipient=recipient, article_id=article_id, article_version=version,
@@ -122,7 +122,7 @@ def test_a_story_on_three_outlets_is_shown_once_under_its_first_outlet(outlets, 
     with outlets.database.session() as session:
         keys = dict(session.execute(select(ArticleRow.external_id, ArticleRow.id)).all())
     assert sorted(key for key, _ in wire.delivers) == sorted(keys[key] for key in TRIO)
-    assert sorted(digest.items) == sorted([*wire.delivers, *next(i for i in items if not i.also_on).delivers])
+    assert sorted(digest.delivered_versions) == sorted([*wire.delivers, *next(i for i in items if not i.also_on).delivers])
     # Counts are stories: the subject says 2, and the product name follows the outlets.
     assert digest.subject == f"Bản tin báo chí {NOW:%d/%m/%Y}: 2 bài mới — Công nghiệp hỗ trợ (1), Quảng Ninh (1)"
 
@@ -158,7 +158,7 @@ def test_a_story_waiting_in_an_unsent_message_is_not_owed_twice(outlets, labelle
     with outlets.database.session() as session:
         session.add(OutboxMessage(digest_key="k", digest_date=NOW.date(), recipient="an@example.org",
                                   message_id="<m>", subject="s", raw_message=b"x",
-                                  items=[list(pair) for pair in first.items], status="pending", created_at=NOW,
+                                  items=[list(pair) for pair in first.delivered_versions], status="pending", created_at=NOW,
                                   updated_at=NOW))
     outlets.store(items_of(labelled, "vnp-fdi"))
     assert outlets.digest().total == 0

@@ -182,7 +182,7 @@ def test_nothing_already_delivered_is_owed_again(upgraded, release, database_url
     owed = {}
     with upgraded.session() as session:
         for recipient in config.recipients:
-            owed[recipient.email] = build_digest(session, config, recipient, now=NOW).items
+            owed[recipient.email] = build_digest(session, config, recipient, now=NOW).delivered_versions
     matched = sorted({row["article_id"] for row in release.rows["matches"]})
     edited = release.edited_after_delivery
     # The reader who got everything is owed only the article edited since, once, at its new version.

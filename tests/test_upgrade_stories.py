@@ -127,7 +127,7 @@ def test_nothing_delivered_comes_back_after_the_upgrade_and_copies_fold_into_the
         database.dispose()
     edited = release.edited_after_delivery
     # The reader who got everything: only the edit, once, as before; not the other outlets' copies.
-    assert owed[release_0001.SENT_TO].items == [(edited, 2)]
+    assert owed[release_0001.SENT_TO].delivered_versions == [(edited, 2)]
     # The refused digest delivered nothing: every story is owed once, the copies folded into their story.
     failed = owed[release_0001.FAILED_TO]
     matched = sorted({row["article_id"] for row in release.rows["matches"]})
@@ -136,5 +136,5 @@ def test_nothing_delivered_comes_back_after_the_upgrade_and_copies_fold_into_the
     items.update({item.article_id: item for item in failed.overflow})
     assert [link.outlet for link in items[first].also_on] == ["VietnamPlus", "Tiền Phong"]
     assert sorted(key for key, _ in items[first].delivers) == sorted([first, copies["vnp-a"], copies["tpo-a"]])
-    assert sorted(failed.items) == sorted(
+    assert sorted(failed.delivered_versions) == sorted(
         [(key, 2 if key == edited else 1) for key in matched] + [(key, 1) for key in copies.values()])
