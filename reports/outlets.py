@@ -36,7 +36,7 @@ def outlet(site: str) -> Outlet:
 
 
 def product_name(language: str, sites: Sequence[str]) -> str:
-    """"Bản tin NDO" for NDO alone, "Bản tin báo chí" for several outlets (and in English likewise)."""
+    """ "Bản tin NDO" for NDO alone, "Bản tin báo chí" for several outlets (and in English likewise)."""
     if len(sites) == 1:
         return i18n.text(language, "brand_one", outlet=outlet(sites[0]).short_name)
     return i18n.text(language, "brand_many")

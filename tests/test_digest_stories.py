@@ -13,7 +13,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from bench.stories import load_labelled
@@ -24,7 +23,7 @@ from crawler.topics import match_article, prepare_topics
 from reports.delivery import run_digest
 from reports.digest import build_digest
 from reports.render import render
-from tests.digest_support import Sink, config_text, free_port
+from tests.digest_support import config_text, running_sink
 
 # 17:00 in Hà Nội on 27/03/2026, after every article of the labelled set's FDI story.
 NOW = datetime(2026, 3, 27, 10, 0, tzinfo=UTC)
@@ -49,8 +48,9 @@ def labelled():
 
 def items_of(entries, *keys):
     """The labelled articles, each at a URL with a query string (its "&" must be escaped in HTML)."""
-    return [replace(entries[key].item, url=f"https://{entries[key].item.site}.example/{key}.html?a=1&b=2")
-            for key in keys]
+    return [
+        replace(entries[key].item, url=f"https://{entries[key].item.site}.example/{key}.html?a=1&b=2") for key in keys
+    ]
 
 
 class Outlets:
@@ -71,9 +71,23 @@ class Outlets:
 
     def crawl(self, site: str, status: str = "ok", **counts):
         with self.database.session() as session:
-            session.add(CrawlRun(site=site, started_at=NOW - timedelta(hours=2), finished_at=NOW - timedelta(hours=1),
-                                 status=status, counts={"rss": {"discovered": 20, "fetched": 5, "new": 4, "updated": 1,
-                                                                "failed": counts.get("failed", 0)}}))
+            session.add(
+                CrawlRun(
+                    site=site,
+                    started_at=NOW - timedelta(hours=2),
+                    finished_at=NOW - timedelta(hours=1),
+                    status=status,
+                    counts={
+                        "rss": {
+                            "discovered": 20,
+                            "fetched": 5,
+                            "new": 4,
+                            "updated": 1,
+                            "failed": counts.get("failed", 0),
+                        }
+                    },
+                )
+            )
 
     def digest(self, index: int = 0, now=NOW):
         with self.database.session() as session:
@@ -82,17 +96,33 @@ class Outlets:
     def deliver(self, digest, recipient="an@example.org"):
         """Record a digest as sent, as the outbox does when the server accepts it."""
         with self.database.session() as session:
-            row = OutboxMessage(digest_key=f"k{NOW.timestamp()}-{len(digest.delivered_versions)}", digest_date=NOW.date(),
-                                recipient=recipient, message_id=f"<{id(digest)}@t>", subject=digest.subject,
-                                raw_message=b"x", items=[list(pair) for pair in digest.delivered_versions], status="sent",
-                                created_at=NOW, updated_at=NOW)
+            pairs = [list(pair) for pair in digest.delivered_versions]
+            row = OutboxMessage(
+                digest_key=f"k{NOW.timestamp()}-{len(pairs)}",
+                digest_date=NOW.date(),
+                recipient=recipient,
+                message_id=f"<{id(digest)}@t>",
+                subject=digest.subject,
+                raw_message=b"x",
+                items=pairs,
+                status="sent",
+                created_at=NOW,
+                updated_at=NOW,
+            )
             session.add(row)
             session.flush()
             for article_id, version in digest.delivered_versions:
                 delivery = session.get(Delivery, (recipient, article_id))
                 if delivery is None:
-                    session.add(Delivery(recipient=recipient, article_id=article_id, article_version=version,
-                                         outbox_id=row.id, delivered_at=NOW))
+                    session.add(
+                        Delivery(
+                            recipient=recipient,
+                            article_id=article_id,
+                            article_version=version,
+                            outbox_id=row.id,
+                            delivered_at=NOW,
+                        )
+                    )
                 else:
                     delivery.article_version, delivery.outbox_id = version, row.id
 
@@ -122,20 +152,25 @@ def test_a_story_on_three_outlets_is_shown_once_under_its_first_outlet(outlets, 
     with outlets.database.session() as session:
         keys = dict(session.execute(select(ArticleRow.external_id, ArticleRow.id)).all())
     assert sorted(key for key, _ in wire.delivers) == sorted(keys[key] for key in TRIO)
-    assert sorted(digest.delivered_versions) == sorted([*wire.delivers, *next(i for i in items if not i.also_on).delivers])
+    other = next(item for item in items if not item.also_on)
+    assert sorted(digest.delivered_versions) == sorted([*wire.delivers, *other.delivers])
     # Counts are stories: the subject says 2, and the product name follows the outlets.
     assert digest.subject == f"Bản tin báo chí {NOW:%d/%m/%Y}: 2 bài mới — Công nghiệp hỗ trợ (1), Quảng Ninh (1)"
 
     rendered = render(digest)
-    assert re.search(r'cũng đăng trên: <a href="https://nhandan.example/ndo-fdi.html\?a=1&amp;b=2"[^>]*>NDO</a>, '
-                     r'<a href="https://tienphong.example/tpo-fdi.html\?a=1&amp;b=2"[^>]*>Tiền Phong</a>',
-                     rendered.html)
+    assert re.search(
+        r'cũng đăng trên: <a href="https://nhandan.example/ndo-fdi.html\?a=1&amp;b=2"[^>]*>NDO</a>, '
+        r'<a href="https://tienphong.example/tpo-fdi.html\?a=1&amp;b=2"[^>]*>Tiền Phong</a>',
+        rendered.html,
+    )
     # The first outlet's headline, once; the copies' own headlines not at all.
     assert rendered.html.count(wire.title) == 1
     assert labelled["ndo-fdi"].item.title not in rendered.html and labelled["ndo-fdi"].item.title not in rendered.text
     assert "cũng đăng trên: NDO <https://nhandan.example/ndo-fdi.html?a=1&b=2>, Tiền Phong <" in rendered.text
-    assert "VietnamPlus · " in rendered.text and "2 bài mới trên Báo Nhân Dân, VietnamPlus và Báo Tiền Phong" in \
-        rendered.text
+    assert (
+        "VietnamPlus · " in rendered.text
+        and "2 bài mới trên Báo Nhân Dân, VietnamPlus và Báo Tiền Phong" in rendered.text
+    )
 
 
 def test_a_story_the_reader_has_does_not_come_back_when_another_outlet_runs_it(outlets, labelled):
@@ -149,17 +184,28 @@ def test_a_story_the_reader_has_does_not_come_back_when_another_outlet_runs_it(o
     # The other reader never had it: one item, under its first outlet, both copies linked.
     other = outlets.digest(1)
     assert [(item.site, [link.outlet for link in item.also_on]) for item in shown(other)] == [
-        ("vietnamplus", ["NDO", "Tiền Phong"])]
+        ("vietnamplus", ["NDO", "Tiền Phong"])
+    ]
 
 
 def test_a_story_waiting_in_an_unsent_message_is_not_owed_twice(outlets, labelled):
     outlets.store(items_of(labelled, "ndo-fdi"))
     first = outlets.digest()
     with outlets.database.session() as session:
-        session.add(OutboxMessage(digest_key="k", digest_date=NOW.date(), recipient="an@example.org",
-                                  message_id="<m>", subject="s", raw_message=b"x",
-                                  items=[list(pair) for pair in first.delivered_versions], status="pending", created_at=NOW,
-                                  updated_at=NOW))
+        session.add(
+            OutboxMessage(
+                digest_key="k",
+                digest_date=NOW.date(),
+                recipient="an@example.org",
+                message_id="<m>",
+                subject="s",
+                raw_message=b"x",
+                items=[list(pair) for pair in first.delivered_versions],
+                status="pending",
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
     outlets.store(items_of(labelled, "vnp-fdi"))
     assert outlets.digest().total == 0
 
@@ -170,8 +216,10 @@ def test_an_edited_article_comes_back_once_marked_updated_with_its_copies(outlet
     outlets.deliver(first)
     assert outlets.digest().total == 0
     [edited] = items_of(labelled, "ndo-fdi")
-    outlets.store([replace(edited, body=edited.body + "\n\nCập nhật: thêm 2 dự án được cấp phép chiều nay.")],
-                  now=NOW - timedelta(minutes=30))
+    outlets.store(
+        [replace(edited, body=edited.body + "\n\nCập nhật: thêm 2 dự án được cấp phép chiều nay.")],
+        now=NOW - timedelta(minutes=30),
+    )
     again = outlets.digest()
     [item] = shown(again)
     assert item.updated and item.site == "nhandan" and item.version == 2
@@ -219,13 +267,8 @@ def test_the_product_name_follows_the_enabled_outlets(database_url, labelled):
 
 @pytest.fixture
 def sink():
-    handler = Sink()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    handler.port = port
-    yield handler
-    controller.stop()
+    with running_sink() as handler:
+        yield handler
 
 
 def test_through_the_outbox_a_story_is_sent_once_whatever_outlet_runs_it_later(database_url, labelled, sink):

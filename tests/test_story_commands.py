@@ -48,13 +48,17 @@ def test_topics_test_reports_per_outlet_and_counts_stories(capsys, config):
         "vietnamplus": {"scanned": 3, "matched": 2, "stories": 2},
     }
     assert {row["external_id"]: row["story_id"] for row in report["articles"]} == {
-        key: stories[key] for key in KEYS if key not in ("vnp-gold-26", "bqn-bay")}
+        key: stories[key] for key in KEYS if key not in ("vnp-gold-26", "bqn-bay")
+    }
     code, out, _ = run(capsys, "--config", path, "topics", "test", '"Quảng Ninh"', "--all")
     assert "6 of 8 articles in the whole archive match '\"Quảng Ninh\"' (3 stories)" in out
     lines = out.split("per outlet:")[1].split("per day:")[0].strip().splitlines()
     assert [line.split()[:4] for line in lines[2:]] == [
-        ["baoquangninh", "baoquangninh", "1", "2"], ["NDO", "nhandan", "2", "2"], ["Tiền", "Phong", "tienphong", "1"],
-        ["VietnamPlus", "vietnamplus", "2", "3"]]
+        ["baoquangninh", "baoquangninh", "1", "2"],
+        ["NDO", "nhandan", "2", "2"],
+        ["Tiền", "Phong", "tienphong", "1"],
+        ["VietnamPlus", "vietnamplus", "2", "3"],
+    ]
     assert "[VietnamPlus] «Quảng Ninh» thu hút hơn 1,2 tỷ USD" in out
 
 
@@ -71,5 +75,11 @@ def test_articles_search_lists_every_copy_with_its_other_outlets(capsys, config)
     code, out, _ = run(capsys, "--config", path, "articles", "search", "FDI", "--count", "--format", "json")
     assert json.loads(out)["per_site"] == {"baoquangninh": 1, "nhandan": 1, "tienphong": 1, "vietnamplus": 1}
     code, out, _ = run(capsys, "--config", path, "articles", "search", "FDI", "--count", "--format", "csv")
-    assert out.splitlines() == ["site,outlet,matches", "baoquangninh,baoquangninh,1", "nhandan,NDO,1",
-                                "tienphong,Tiền Phong,1", "vietnamplus,VietnamPlus,1", "total,,4"]
+    assert out.splitlines() == [
+        "site,outlet,matches",
+        "baoquangninh,baoquangninh,1",
+        "nhandan,NDO,1",
+        "tienphong,Tiền Phong,1",
+        "vietnamplus,VietnamPlus,1",
+        "total,,4",
+    ]

@@ -20,16 +20,35 @@ from tests import release_0001
 from tests.test_upgrade import NOW, digest_config, stored
 
 ARTICLES_0003 = table(
-    "articles", column("id", BigInteger), column("site", String), column("external_id", String),
-    column("url", String), column("title", Text), column("sapo", Text), column("body", Text), column("author", String),
-    column("category", JSON), column("tags", JSON), column("images", JSON), column("published_at", UTCDateTime()),
-    column("modified_at", UTCDateTime()), column("first_seen_at", UTCDateTime()), column("fetched_at", UTCDateTime()),
-    column("changed_at", UTCDateTime()), column("version", Integer), column("content_hash", String),
+    "articles",
+    column("id", BigInteger),
+    column("site", String),
+    column("external_id", String),
+    column("url", String),
+    column("title", Text),
+    column("sapo", Text),
+    column("body", Text),
+    column("author", String),
+    column("category", JSON),
+    column("tags", JSON),
+    column("images", JSON),
+    column("published_at", UTCDateTime()),
+    column("modified_at", UTCDateTime()),
+    column("first_seen_at", UTCDateTime()),
+    column("fetched_at", UTCDateTime()),
+    column("changed_at", UTCDateTime()),
+    column("version", Integer),
+    column("content_hash", String),
     column("extractor", String),
 )
 MATCHES_0003 = table(
-    "matches", column("id", Integer), column("article_id", BigInteger), column("topic", String),
-    column("topic_version", String), column("article_version", Integer), column("hits", JSON),
+    "matches",
+    column("id", Integer),
+    column("article_id", BigInteger),
+    column("topic", String),
+    column("topic_version", String),
+    column("article_version", Integer),
+    column("hits", JSON),
     column("matched_at", UTCDateTime()),
 )
 
@@ -53,10 +72,23 @@ def copy_of(row: dict, site: str, external_id: str, *, hours: int, edit: str) ->
     """Another outlet's copy of a stored article: its own identity and URL, a dateline, a line added."""
     published = row["published_at"] + timedelta(hours=hours)
     return dict(
-        site=site, external_id=external_id, url=f"https://{site}.example/{external_id}.html",
-        title=row["title"], sapo=f"{edit} - {row['sapo']}", body=row["body"] + "\n\nTheo TTXVN", author="",
-        category=row["category"], tags=[], images=[], published_at=published, modified_at=None,
-        first_seen_at=published, fetched_at=published, changed_at=published, version=1, content_hash="c" * 64,
+        site=site,
+        external_id=external_id,
+        url=f"https://{site}.example/{external_id}.html",
+        title=row["title"],
+        sapo=f"{edit} - {row['sapo']}",
+        body=row["body"] + "\n\nTheo TTXVN",
+        author="",
+        category=row["category"],
+        tags=[],
+        images=[],
+        published_at=published,
+        modified_at=None,
+        first_seen_at=published,
+        fetched_at=published,
+        changed_at=published,
+        version=1,
+        content_hash="c" * 64,
         extractor="site",
     )
 
@@ -66,8 +98,10 @@ def outlets_0003(database_url):
     """The release's database at 0003, with copies of two delivered NDO articles on two other outlets."""
     release = release_0001.build(database_url)
     upgrade_to(database_url, "0003")
-    delivered = sorted({row["article_id"] for row in release.rows["deliveries"]
-                        if row["recipient"] == release_0001.SENT_TO} - {release.edited_after_delivery})
+    delivered = sorted(
+        {row["article_id"] for row in release.rows["deliveries"] if row["recipient"] == release_0001.SENT_TO}
+        - {release.edited_after_delivery}
+    )
     first, second = delivered[0], delivered[-1]
     articles = {row["article_id"]: row for row in release.rows["articles"]}
     copies = {
@@ -81,13 +115,22 @@ def outlets_0003(database_url):
         with engine.begin() as connection:
             next_match = connection.execute(select(func.max(MATCHES_0003.c.id))).scalar_one() + 1
             for name, (original, values) in copies.items():
-                key = connection.execute(insert(ARTICLES_0003).values(**values).returning(ARTICLES_0003.c.id)
-                                         ).scalar_one()
+                key = connection.execute(
+                    insert(ARTICLES_0003).values(**values).returning(ARTICLES_0003.c.id)
+                ).scalar_one()
                 keys[name] = key
                 for match in (row for row in release.rows["matches"] if row["article_id"] == original):
-                    connection.execute(insert(MATCHES_0003).values(
-                        id=next_match, article_id=key, topic=match["topic"], topic_version=match["topic_version"],
-                        article_version=1, hits=match["hits"], matched_at=values["fetched_at"]))
+                    connection.execute(
+                        insert(MATCHES_0003).values(
+                            id=next_match,
+                            article_id=key,
+                            topic=match["topic"],
+                            topic_version=match["topic_version"],
+                            article_version=1,
+                            hits=match["hits"],
+                            matched_at=values["fetched_at"],
+                        )
+                    )
                     next_match += 1
     finally:
         engine.dispose()
@@ -121,8 +164,9 @@ def test_nothing_delivered_comes_back_after_the_upgrade_and_copies_fold_into_the
     config = digest_config(database_url)
     try:
         with database.session() as session:
-            owed = {recipient.email: build_digest(session, config, recipient, now=NOW)
-                    for recipient in config.recipients}
+            owed = {
+                recipient.email: build_digest(session, config, recipient, now=NOW) for recipient in config.recipients
+            }
     finally:
         database.dispose()
     edited = release.edited_after_delivery
@@ -137,4 +181,5 @@ def test_nothing_delivered_comes_back_after_the_upgrade_and_copies_fold_into_the
     assert [link.outlet for link in items[first].also_on] == ["VietnamPlus", "Tiền Phong"]
     assert sorted(key for key, _ in items[first].delivers) == sorted([first, copies["vnp-a"], copies["tpo-a"]])
     assert sorted(failed.delivered_versions) == sorted(
-        [(key, 2 if key == edited else 1) for key in matched] + [(key, 1) for key in copies.values()])
+        [(key, 2 if key == edited else 1) for key in matched] + [(key, 1) for key in copies.values()]
+    )

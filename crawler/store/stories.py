@@ -146,8 +146,9 @@ def place_articles(connection: Connection, articles: Sequence[Unplaced], *, now:
         story = joined if joined is not None else new_story(connection, now=now)
         stories[index] = story
         if article.published_at is not None:
-            pool.add(Placed(None, article.site, article.published_at, article.fingerprint, story),
-                     new_story=joined is None)
+            pool.add(
+                Placed(None, article.site, article.published_at, article.fingerprint, story), new_story=joined is None
+            )
     return stories
 
 
