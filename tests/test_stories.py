@@ -180,3 +180,54 @@ def test_the_labelled_file_is_what_its_builder_writes(tmp_path, monkeypatch):
     monkeypatch.setattr(build, "HERE", tmp_path)
     build.main()
     assert (tmp_path / "labelled.json").read_text(encoding="utf-8") == LABELLED.read_text(encoding="utf-8")
+
+
+def _wait_for_lock_waiter(database) -> None:
+    """Until another session waits for the placement lock (PostgreSQL; SQLite writers queue on the file lock)."""
+    import time
+
+    from sqlalchemy import text
+
+    if database.dialect != "postgresql":
+        return
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with database.engine.connect() as connection:
+            waiting = connection.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE '%pg_advisory_xact_lock%'")).scalar_one()
+        if waiting:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the second writer never waited for the placement lock")
+
+
+def test_two_writers_storing_copies_at_once_see_each_other(database_url, labelled):
+    import threading
+
+    entries = by_key(labelled)
+    database = Database(database_url)
+    errors = []
+
+    def second_writer():
+        try:
+            with database.session() as session:
+                store_article(session, entries["ndo-cold"].item, now=NOW)
+        except Exception as exc:  # noqa: BLE001 - reported by the test below
+            errors.append(exc)
+
+    try:
+        first = database.session()
+        session = first.__enter__()
+        store_article(session, entries["vnp-cold"].item, now=NOW)
+        session.flush()  # placed in its story, not committed yet
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        _wait_for_lock_waiter(database)
+        first.__exit__(None, None, None)
+        thread.join(timeout=120)
+        assert not thread.is_alive() and not errors, errors
+        with database.session() as session:
+            assert session.scalar(select(func.count(func.distinct(ArticleRow.story_id)))) == 1
+    finally:
+        database.dispose()

@@ -41,6 +41,7 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    text,
     update,
 )
 from sqlalchemy.engine import Connection
@@ -51,6 +52,8 @@ from crawler.store.models import ArticleRow, UTCDateTime
 from crawler.stories import FINGERPRINT_VERSION, WINDOW, Fingerprint, Placed, StoryPool, fingerprint
 
 GROUP_BATCH = 1000
+# PostgreSQL advisory lock key for placing articles in stories (any constant no other lock uses).
+PLACEMENT_LOCK = 0x62616E74696E  # "bantin"
 
 _articles = table(
     "articles",
@@ -133,7 +136,12 @@ def place_articles(connection: Connection, articles: Sequence[Unplaced], *, now:
 
     Articles are placed oldest first, so within one batch as across batches
     the first outlet to publish founds the story and later copies join it.
+    Placements are serialised across processes (SQLite: the write lock every
+    writing transaction takes first; PostgreSQL: a transaction-level advisory
+    lock), so two crawls storing copies of one story at once see each other's.
     """
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PLACEMENT_LOCK})
     pool = load_pool(connection, [article.published_at for article in articles if article.published_at])
     stories: list[int] = [0] * len(articles)
     order = sorted(
