@@ -216,16 +216,18 @@ def test_two_writers_storing_copies_at_once_see_each_other(database_url, labelle
         except Exception as exc:  # noqa: BLE001 - reported by the test below
             errors.append(exc)
 
+    first = database.session()
     try:
-        first = database.session()
         session = first.__enter__()
         store_article(session, entries["vnp-cold"].item, now=NOW)
         session.flush()  # placed in its story, not committed yet
         thread = threading.Thread(target=second_writer)
         thread.start()
-        _wait_for_lock_waiter(database)
-        first.__exit__(None, None, None)
-        thread.join(timeout=120)
+        try:
+            _wait_for_lock_waiter(database)
+        finally:
+            first.__exit__(None, None, None)
+            thread.join(timeout=120)
         assert not thread.is_alive() and not errors, errors
         with database.session() as session:
             assert session.scalar(select(func.count(func.distinct(ArticleRow.story_id)))) == 1
