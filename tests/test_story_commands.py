@@ -83,3 +83,15 @@ def test_articles_search_lists_every_copy_with_its_other_outlets(capsys, config)
         "vietnamplus,VietnamPlus,1",
         "total,,4",
     ]
+
+
+def test_articles_show_names_the_other_outlets_of_its_story(capsys, config):
+    path, stories = config
+    code, out, _ = run(capsys, "--config", path, "articles", "show", "tienphong:tpo-fdi", "--format", "json")
+    shown = json.loads(out)
+    assert code == 0 and shown["story_id"] == stories["tpo-fdi"]
+    assert shown["also_on"] == ["vietnamplus", "nhandan"]
+    code, out, _ = run(capsys, "--config", path, "articles", "show", "tienphong:tpo-fdi")
+    assert "the same story on: vietnamplus, nhandan" in out
+    code, out, _ = run(capsys, "--config", path, "articles", "show", "baoquangninh:bqn-fdi")
+    assert "the same story on" not in out

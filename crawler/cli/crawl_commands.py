@@ -388,6 +388,8 @@ def show_article(app: App, article: str, output_format: str) -> None:
             for s in sources
         ]
         data["matches"] = [{"topic": m.topic, "hits": [hit.to_dict() for hit in m.hits]} for m in matches]
+        data["story_id"] = row.story_id
+        data["also_on"] = story_copies(session, [row]).get(row.id, [])
     if output_format == "json":
         emit_json(data)
         return
@@ -402,6 +404,8 @@ def show_article(app: App, article: str, output_format: str) -> None:
     if row.tags:
         click.echo(f"tags: {', '.join(row.tags)}")
     click.echo("sources: " + ", ".join(s["source"] for s in data["sources"]))
+    if data["also_on"]:
+        click.echo("the same story on: " + ", ".join(data["also_on"]))
     for match in data["matches"]:
         terms = sorted({hit["term"] for hit in match["hits"] if not hit["negated"]})
         click.echo(f"topic {match['topic']!r}: {', '.join(terms)}")
