@@ -83,8 +83,8 @@ def store_all(database, labelled: list[Labelled], *, batch: int, seed: int, now:
 
     Returns the seconds it took (the libraries are loaded before the clock starts, as in a crawl).
     """
-    import datasketch  # noqa: F401
     import rapidfuzz  # noqa: F401
+    import rensa  # noqa: F401
 
     from crawler.store.articles import load_articles, store_article
 

@@ -6,7 +6,7 @@ added, a byline, a footer. Two articles are one story when they come from
 different outlets, were published within ``WINDOW`` of each other, and
 
 * their bodies (sapo + body) share most of their word shingles: the MinHash
-  estimate (datasketch) of the Jaccard similarity of their sets of
+  estimate (rensa's R-MinHash) of the Jaccard similarity of their sets of
   ``SHINGLE``-syllable runs, over the matcher's own normalised text (case, NFC,
   tone placement and invisible characters do not count), is at least
   ``BODY_SAME``; or
@@ -31,18 +31,17 @@ and story ids, and places each new article with a :class:`StoryPool` of its neig
 from __future__ import annotations
 
 import re
-import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 
 from crawler.text import normalize
 
-# Bump when the shingles or the hashing change: stored fingerprints of another version are recomputed.
+# Bump when the shingles change. Stored with each fingerprint combined with the MinHash library's own
+# algorithm version (signature_version()): signatures of another version are never compared with new ones.
 FINGERPRINT_VERSION = 1
 NUM_PERM = 128
 # Shingles of three syllables: about one Vietnamese word and a half.
@@ -84,10 +83,11 @@ class Fingerprint:
 
 
 @lru_cache(maxsize=1)
-def _permutations() -> Any:
-    from datasketch import MinHash
+def signature_version() -> int:
+    """What stored signatures were computed with: this module's shingling and rensa's algorithm."""
+    from rensa import RMinHash
 
-    return MinHash(num_perm=NUM_PERM, seed=SEED, scheme="affine32").permutations
+    return FINGERPRINT_VERSION * 1000 + int(RMinHash.ALGORITHM_VERSION)
 
 
 def _syllables(text: str) -> list[str]:
@@ -96,17 +96,18 @@ def _syllables(text: str) -> list[str]:
 
 def fingerprint(title: str, sapo: str, body: str) -> Fingerprint:
     """An article's fingerprint (the sapo counts as body: outlets move its first sentence in and out)."""
-    from datasketch import MinHash
+    from rensa import RMinHash
 
-    words = _syllables(f"{sapo}\n{body}")
-    shingles = {" ".join(words[i : i + SHINGLE]).encode("utf-8") for i in range(max(1, len(words) - SHINGLE + 1))}
-    shingles.discard(b"")
-    minhash = MinHash(
-        num_perm=NUM_PERM, seed=SEED, scheme="affine32", hashfunc=zlib.crc32, permutations=_permutations()
-    )
+    # Field by field: each field's normalisation is the one the matcher and the index just cached.
+    words = _syllables(sapo) + _syllables(body)
+    # A text shorter than a shingle is its one shingle.
+    runs = zip(*(words[start:] for start in range(SHINGLE)), strict=False)
+    shingles = {" ".join(run) for run in runs} or ({" ".join(words)} - {""})
+    minhash = RMinHash(num_perm=NUM_PERM, seed=SEED)
     if shingles:
-        minhash.update_batch(shingles)
-    return Fingerprint(minhash.hashvalues.astype(_SIGNATURE_DTYPE), normalize(title).exact, len(shingles))
+        # The set's order changes with PYTHONHASHSEED; the signature does not (a minimum per slot).
+        minhash.update(list(shingles))
+    return Fingerprint(np.array(minhash.digest(), dtype=_SIGNATURE_DTYPE), normalize(title).exact, len(shingles))
 
 
 def title_similarity(first: str, second: str) -> float:
@@ -168,17 +169,27 @@ class StoryPool:
         self._story_sites: dict[int, set[str]] = {}
         self._complete: set[int] = set()
         self._sites_of = sites_of
-        self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        # Rows 0..len(placed)-1 are the pool; grown by doubling, so adding an article costs one row.
+        self._signatures = np.zeros((64, NUM_PERM), dtype=_SIGNATURE_DTYPE)
+        self._moments = np.zeros(64, dtype=float)
+        self._sites = np.empty(64, dtype=object)
         for entry in placed:
             self.add(entry)
 
     def add(self, entry: Placed, *, new_story: bool = False) -> None:
         """Put an article in the pool; ``new_story``: its story was just founded here (no outlet elsewhere)."""
+        row = len(self.placed)
+        if row == len(self._moments):
+            self._signatures = np.concatenate([self._signatures, np.zeros_like(self._signatures)])
+            self._moments = np.concatenate([self._moments, np.zeros_like(self._moments)])
+            self._sites = np.concatenate([self._sites, np.empty(len(self._sites), dtype=object)])
+        self._signatures[row] = entry.fingerprint.signature
+        self._moments[row] = entry.published_at.timestamp()
+        self._sites[row] = entry.site
         self.placed.append(entry)
         self._story_sites.setdefault(entry.story, set()).add(entry.site)
         if new_story:
             self._complete.add(entry.story)
-        self._arrays = None
 
     def outlets(self, story: int) -> set[str]:
         known = self._story_sites.setdefault(story, set())
@@ -188,27 +199,16 @@ class StoryPool:
             self._complete.add(story)
         return known
 
-    def _columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if self._arrays is None:
-            matrix = (
-                np.vstack([entry.fingerprint.signature for entry in self.placed])
-                if self.placed
-                else np.zeros((0, NUM_PERM), dtype=_SIGNATURE_DTYPE)
-            )
-            moments = np.array([entry.published_at.timestamp() for entry in self.placed], dtype=float)
-            sites = np.array([entry.site for entry in self.placed], dtype=object)
-            self._arrays = (matrix, moments, sites)
-        return self._arrays
-
     def story_for(self, site: str, published_at: datetime | None, fp: Fingerprint) -> int | None:
         """The story an article joins: the most similar one of another outlet that lacks this outlet, or None."""
         if published_at is None or not self.placed or not fp.shingles:
             return None
-        matrix, moments, sites = self._columns()
+        count = len(self.placed)
+        moments, sites = self._moments[:count], self._sites[:count]
         near = np.flatnonzero((sites != site) & (np.abs(moments - published_at.timestamp()) <= WINDOW.total_seconds()))
         if not len(near):
             return None
-        scores = body_similarities(matrix[near], fp.signature)
+        scores = body_similarities(self._signatures[near], fp.signature)
         for order in np.argsort(-scores, kind="stable"):
             score = float(scores[order])
             if score < BODY_WITH_TITLE:

@@ -15,7 +15,7 @@ from crawler.items import ExtractedArticle
 from crawler.store import Database
 from crawler.store.articles import store_article
 from crawler.store.models import ArticleFingerprint, ArticleRow, Match, Story
-from crawler.stories import FINGERPRINT_VERSION, Fingerprint, fingerprint, headline_days, same_story
+from crawler.stories import Fingerprint, fingerprint, headline_days, same_story, signature_version
 from crawler.topics import prepare_topics
 
 NOW = datetime(2026, 4, 1, tzinfo=UTC)
@@ -127,7 +127,7 @@ def test_an_edited_article_keeps_its_story_and_gets_a_fresh_fingerprint(database
         row = session.scalar(select(ArticleRow).where(ArticleRow.external_id == "ndo-cold"))
         assert row.story_id == story and row.version == 2
         fresh = session.get(ArticleFingerprint, row.id)
-        assert fresh.signature != before and fresh.version == FINGERPRINT_VERSION
+        assert fresh.signature != before and fresh.version == signature_version()
 
 
 def test_the_same_outlet_never_joins_its_own_story_twice(database, labelled):
@@ -193,9 +193,12 @@ def _wait_for_lock_waiter(database) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         with database.engine.connect() as connection:
-            waiting = connection.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query LIKE '%pg_advisory_xact_lock%'")).scalar_one()
+            waiting = connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND query LIKE '%pg_advisory_xact_lock%'"
+                )
+            ).scalar_one()
         if waiting:
             return
         time.sleep(0.05)
@@ -233,3 +236,25 @@ def test_two_writers_storing_copies_at_once_see_each_other(database_url, labelle
             assert session.scalar(select(func.count(func.distinct(ArticleRow.story_id)))) == 1
     finally:
         database.dispose()
+
+
+def test_signatures_are_the_same_in_every_process():
+    """Stored signatures are compared with ones computed by later processes: nothing may depend on the process."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from crawler.stories import fingerprint; "
+        "print(fingerprint('Tiêu đề', 'Sapo ngắn.', 'Hà Nội đón khách quốc tế ' * 20).to_bytes().hex())"
+    )
+    here = fingerprint("Tiêu đề", "Sapo ngắn.", "Hà Nội đón khách quốc tế " * 20).to_bytes().hex()
+    for seed in ("1", "2"):
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout.strip()
+        assert out == here

@@ -130,7 +130,7 @@ class ArticleFingerprint(Base):
     article_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
     )
-    # crawler.stories.FINGERPRINT_VERSION when it was computed.
+    # crawler.stories.signature_version() when it was computed.
     version: Mapped[int] = mapped_column(Integer)
     # The MinHash signature of the body's shingles: NUM_PERM little-endian uint32.
     signature: Mapped[bytes] = mapped_column(LargeBinary)

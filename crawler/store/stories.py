@@ -49,7 +49,7 @@ from sqlalchemy.orm import Session
 
 from crawler.clock import utcnow
 from crawler.store.models import ArticleRow, UTCDateTime
-from crawler.stories import FINGERPRINT_VERSION, WINDOW, Fingerprint, Placed, StoryPool, fingerprint
+from crawler.stories import WINDOW, Fingerprint, Placed, StoryPool, fingerprint, signature_version
 
 GROUP_BATCH = 1000
 # PostgreSQL advisory lock key for placing articles in stories (any constant no other lock uses).
@@ -119,7 +119,7 @@ def load_pool(connection: Connection, moments: Sequence[datetime]) -> StoryPool:
                 _articles.c.published_at >= start,
                 _articles.c.published_at <= end,
                 _articles.c.story_id.is_not(None),
-                _fingerprints.c.version == FINGERPRINT_VERSION,
+                _fingerprints.c.version == signature_version(),
             )
         )
         for key, site, published_at, story, signature, title, shingles in rows:
@@ -143,7 +143,9 @@ def place_articles(connection: Connection, articles: Sequence[Unplaced], *, now:
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PLACEMENT_LOCK})
     pool = load_pool(connection, [article.published_at for article in articles if article.published_at])
+    # Stories founded here are numbered -1, -2, ... until their rows are inserted, all at once, below.
     stories: list[int] = [0] * len(articles)
+    founded = 0
     order = sorted(
         range(len(articles)),
         key=lambda index: (articles[index].published_at is None, articles[index].published_at or now, index),
@@ -151,20 +153,26 @@ def place_articles(connection: Connection, articles: Sequence[Unplaced], *, now:
     for index in order:
         article = articles[index]
         joined = pool.story_for(article.site, article.published_at, article.fingerprint)
-        story = joined if joined is not None else new_story(connection, now=now)
+        if joined is None:
+            founded += 1
+        story = joined if joined is not None else -founded
         stories[index] = story
         if article.published_at is not None:
             pool.add(
                 Placed(None, article.site, article.published_at, article.fingerprint, story), new_story=joined is None
             )
-    return stories
+    keys = new_stories(connection, founded, now=now)
+    return [keys[-story - 1] if story < 0 else story for story in stories]
 
 
-def new_story(connection: Connection, *, now: datetime) -> int:
-    """A new story's id."""
-    key = connection.execute(insert(_stories).values(created_at=now)).inserted_primary_key
-    assert key is not None
-    return int(key[0])
+def new_stories(connection: Connection, count: int, *, now: datetime) -> list[int]:
+    """The ids of ``count`` new stories, in one statement."""
+    if not count:
+        return []
+    rows = connection.execute(
+        insert(_stories).returning(_stories.c.id, sort_by_parameter_order=True), [{"created_at": now}] * count
+    )
+    return [int(key) for key in rows.scalars()]
 
 
 def write_fingerprints(connection: Connection, rows: Sequence[tuple[int, Fingerprint]]) -> None:
@@ -176,7 +184,7 @@ def write_fingerprints(connection: Connection, rows: Sequence[tuple[int, Fingerp
         [
             {
                 "article_id": key,
-                "version": FINGERPRINT_VERSION,
+                "version": signature_version(),
                 "signature": fp.to_bytes(),
                 "title": fp.title,
                 "shingles": fp.shingles,
