@@ -98,7 +98,7 @@ def fingerprint(title: str, sapo: str, body: str) -> Fingerprint:
     """An article's fingerprint (the sapo counts as body: outlets move its first sentence in and out)."""
     from rensa import RMinHash
 
-    # Field by field: each field's normalisation is the one the matcher and the index just cached.
+    # Field by field, as the matcher and the index normalise them (the normaliser remembers its last texts).
     words = _syllables(sapo) + _syllables(body)
     # A text shorter than a shingle is its one shingle.
     runs = zip(*(words[start:] for start in range(SHINGLE)), strict=False)
@@ -118,7 +118,7 @@ def title_similarity(first: str, second: str) -> float:
 
 
 def body_similarities(signatures: np.ndarray, signature: np.ndarray) -> np.ndarray:
-    """The estimated Jaccard similarity of one signature with each row of a matrix (as ``MinHash.jaccard``)."""
+    """The estimated Jaccard similarity of one signature with each row of a matrix: the share of equal slots."""
     if not len(signatures):
         return np.zeros(0)
     return np.count_nonzero(signatures == signature, axis=1) / float(NUM_PERM)
