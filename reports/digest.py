@@ -180,8 +180,20 @@ class Digest:
             group.items.sort(key=_newest_first)
         overflow = [item for item in ordered if id(item) not in shown]
         return Digest(
-            self.recipient, self.name, self.language, self.date, self.digest_date, groups, overflow, self.total,
-            self.topic_counts, self.topics, self.coverage, self.subject, self.delivered_versions, self.brand,
+            self.recipient,
+            self.name,
+            self.language,
+            self.date,
+            self.digest_date,
+            groups,
+            overflow,
+            self.total,
+            self.topic_counts,
+            self.topics,
+            self.coverage,
+            self.subject,
+            self.delivered_versions,
+            self.brand,
             self.outlets,
         )
 
@@ -239,8 +251,9 @@ def build_digest(
         topic_counts=topic_counts,
         topics=[topic.name for topic in topics],
         coverage=coverage,
-        subject=subject_line(language, date_text, total, topic_counts,
-                             updates=sum(1 for item in items if item.updated), brand=brand),
+        subject=subject_line(
+            language, date_text, total, topic_counts, updates=sum(1 for item in items if item.updated), brand=brand
+        ),
         delivered_versions=sorted(pair for item in items for pair in item.delivers),
         brand=brand,
         outlets=outlet_names(language, sites),
@@ -332,9 +345,14 @@ def owed_items(
         item = _item(article, topic_hits, names, updated=article.id in delivered, tz=tz, language=language)
         item.story_id = story_id
         item.delivers = sorted((entry.id, entry.version) for entry, _ in owed)
-        item.other_topics = list(dict.fromkeys(
-            names[topic_key(name)] for _article, hits_of in owed for _index, name, _hits in hits_of
-            if names[topic_key(name)] != item.topic))
+        item.other_topics = list(
+            dict.fromkeys(
+                names[topic_key(name)]
+                for _article, hits_of in owed
+                for _index, name, _hits in hits_of
+                if names[topic_key(name)] != item.topic
+            )
+        )
         items.append(item)
     return items
 
@@ -361,15 +379,19 @@ def link_copies(session: Session, items: list[Item]) -> None:
     if not items:
         return
     rows = session.execute(
-        select(ArticleRow.story_id, ArticleRow.id, ArticleRow.site, ArticleRow.url, ArticleRow.published_at)
-        .where(ArticleRow.story_id.in_(sorted({item.story_id for item in items})))
+        select(ArticleRow.story_id, ArticleRow.id, ArticleRow.site, ArticleRow.url, ArticleRow.published_at).where(
+            ArticleRow.story_id.in_(sorted({item.story_id for item in items}))
+        )
     ).all()
     copies: dict[int, list[tuple[int, str, str]]] = {}
     for row in sorted(rows, key=_first_published):
         copies.setdefault(row.story_id, []).append((row.id, row.site, row.url))
     for item in items:
-        item.also_on = [OutletLink(outlet(site).short_name, safe_url(url))
-                        for key, site, url in copies.get(item.story_id, []) if key != item.article_id]
+        item.also_on = [
+            OutletLink(outlet(site).short_name, safe_url(url))
+            for key, site, url in copies.get(item.story_id, [])
+            if key != item.article_id
+        ]
 
 
 def _first_published(row) -> tuple[bool, float, int]:

@@ -77,8 +77,15 @@ def test_delivered_articles_are_not_owed_until_they_change(setup):
         session.flush()
         outbox_id = session.query(OutboxMessage.id).scalar()
         for article_id, version in first.delivered_versions:
-            session.add(Delivery(recipient="an@example.org", article_id=article_id, article_version=version,
-                                 outbox_id=outbox_id, delivered_at=NOW))
+            session.add(
+                Delivery(
+                    recipient="an@example.org",
+                    article_id=article_id,
+                    article_version=version,
+                    outbox_id=outbox_id,
+                    delivered_at=NOW,
+                )
+            )
     assert digest_for(config, database).total == 0
     archive.update_article(first.delivered_versions[0][0], "Tiêu đề mới: công nghiệp hỗ trợ")
     again = digest_for(config, database)
@@ -93,9 +100,20 @@ def test_articles_in_an_unsent_outbox_row_are_not_owed_twice(setup):
     config, database, _ = setup
     first = digest_for(config, database)
     with database.session() as session:
-        session.add(OutboxMessage(digest_key="k", digest_date=NOW.date(), recipient="an@example.org", message_id="<m>",
-                                  subject="s", raw_message=b"x", items=[list(p) for p in first.delivered_versions[:2]],
-                                  status="pending", created_at=NOW, updated_at=NOW))
+        session.add(
+            OutboxMessage(
+                digest_key="k",
+                digest_date=NOW.date(),
+                recipient="an@example.org",
+                message_id="<m>",
+                subject="s",
+                raw_message=b"x",
+                items=[list(p) for p in first.delivered_versions[:2]],
+                status="pending",
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
     assert digest_for(config, database).total == 1
 
 
@@ -103,9 +121,20 @@ def test_failed_rows_do_not_hold_articles_back(setup):
     config, database, _ = setup
     first = digest_for(config, database)
     with database.session() as session:
-        session.add(OutboxMessage(digest_key="k", digest_date=NOW.date(), recipient="an@example.org", message_id="<m>",
-                                  subject="s", raw_message=b"x", items=[list(p) for p in first.delivered_versions],
-                                  status="failed", created_at=NOW, updated_at=NOW))
+        session.add(
+            OutboxMessage(
+                digest_key="k",
+                digest_date=NOW.date(),
+                recipient="an@example.org",
+                message_id="<m>",
+                subject="s",
+                raw_message=b"x",
+                items=[list(p) for p in first.delivered_versions],
+                status="failed",
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
     assert digest_for(config, database).total == 3
 
 

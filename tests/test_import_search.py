@@ -116,11 +116,15 @@ def test_search_pages_newest_first_with_site_and_count(tmp_path, capsys, databas
     code, out, _ = run(capsys, "--config", config, "articles", "search", '"Quảng Ninh"', "--count")
     # Per outlet, then the total.
     assert code == 0 and [line.split() for line in out.strip().splitlines()[2:]] == [
-        ["nhandan", "NDO", "6"], ["other", "other", "2"], ["total", "8"]]
+        ["nhandan", "NDO", "6"],
+        ["other", "other", "2"],
+        ["total", "8"],
+    ]
     code, out, _ = run(capsys, "--config", config, "articles", "search", '"Quảng Ninh"', "--count", "--format", "json")
     assert json.loads(out) == {"query": '"Quảng Ninh"', "matches": 8, "per_site": {"nhandan": 6, "other": 2}}
-    code, out, err = run(capsys, "--config", config, "articles", "search", '"Quảng Ninh"', "--limit", "3",
-                         "--format", "json")
+    code, out, err = run(
+        capsys, "--config", config, "articles", "search", '"Quảng Ninh"', "--limit", "3", "--format", "json"
+    )
     first = [item["external_id"] for item in json.loads(out)]
     assert first == ["1", "2", "4"]
     code, out, err = run(capsys, "--config", config, "articles", "search", '"Quảng Ninh"', "--limit", "3")

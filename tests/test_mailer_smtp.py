@@ -124,7 +124,10 @@ def test_changed_article_comes_back_once_marked_updated(env, sink):
     run_digest(config, database, now=NOW)
     archive.update_article(1001, "Phát triển công nghiệp hỗ trợ ở Bắc Ninh (cập nhật)")
     run = run_digest(config, database, now=LATER)
-    assert [(r.email, r.status, r.item_count) for r in run.results] == [("an@example.org", "sent", 1), ("binh@example.org", "empty", 0)]
+    assert [(r.email, r.status, r.item_count) for r in run.results] == [
+        ("an@example.org", "sent", 1),
+        ("binh@example.org", "empty", 0),
+    ]
     text = sink.parsed()[-1].get_body(("plain",)).get_content()
     assert "[Đã cập nhật] Phát triển công nghiệp hỗ trợ ở Bắc Ninh (cập nhật)" in text
     assert ("an@example.org", 1001, 2) in deliveries(database)
@@ -155,7 +158,10 @@ def test_4xx_then_5xx_keeps_the_outbox_right(env, sink):
     assert {d[0] for d in deliveries(database)} == {"binh@example.org"}
     # Nothing is lost: the failed reader's articles are owed again in the next digest.
     next_run = run_digest(config, database, now=LATER + timedelta(hours=1))
-    assert [(r.email, r.status, r.item_count) for r in next_run.results] == [("an@example.org", "sent", 3), ("binh@example.org", "empty", 0)]
+    assert [(r.email, r.status, r.item_count) for r in next_run.results] == [
+        ("an@example.org", "sent", 3),
+        ("binh@example.org", "empty", 0),
+    ]
 
 
 def test_server_down_leaves_everything_pending(tmp_path):

@@ -528,8 +528,15 @@ def search_articles(
     if output_format == "table" and not results:
         click.echo("no articles match" if not after else "no more articles match")
         return
-    emit_rows(results, ["site", "external_id", "published", "title", "terms", "also_on"] if output_format == "table"
-              else list(results[0]) if results else [], output_format)
+    emit_rows(
+        results,
+        ["site", "external_id", "published", "title", "terms", "also_on"]
+        if output_format == "table"
+        else list(results[0])
+        if results
+        else [],
+        output_format,
+    )
     if output_format == "table" and len(results) >= limit and last is not None:
         click.echo(f"next page: --before {last.site}:{last.external_id}", err=True)
 
@@ -542,8 +549,9 @@ def _emit_per_outlet(query: str, per_site: Counter, output_format: str) -> None:
     if output_format == "json":
         emit_json({"query": query, "matches": total, "per_site": dict(sorted(per_site.items()))})
         return
-    rows = [{"site": site, "outlet": outlet(site).short_name, "matches": count}
-            for site, count in sorted(per_site.items())]
+    rows = [
+        {"site": site, "outlet": outlet(site).short_name, "matches": count} for site, count in sorted(per_site.items())
+    ]
     rows.append({"site": "total", "outlet": "", "matches": total})
     emit_rows(rows, ["site", "outlet", "matches"], output_format)
 

@@ -100,8 +100,10 @@ def digest(app: App, preview: bool, send: bool, resend_date: datetime | None, to
         stamp = now.astimezone(config.schedule.tz).strftime("%Y-%m-%d")
         for item, eml, html in write_previews(previews, _preview_dir(app, out), stamp=stamp):
             note = "" if item.would_send else " (nothing owed: would not be sent)"
-            click.echo(f"{item.recipient}: {item.item_count} items, {len(item.html.encode()) / 1024:.1f} KB HTML — "
-                       f"{item.subject}{note}")
+            click.echo(
+                f"{item.recipient}: {item.item_count} items, {len(item.html.encode()) / 1024:.1f} KB HTML — "
+                f"{item.subject}{note}"
+            )
             click.echo(f"  {eml}")
             click.echo(f"  {html}")
         if not previews:

@@ -158,8 +158,9 @@ def test_topic(app: App, query: str, days: int, whole: bool, mode: str, limit: i
             period = period.where(ArticleRow.published_at >= since)
         scanned_per_site = dict(session.execute(period).all())
         scanned = sum(scanned_per_site.values())
-        found = matching_articles(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)),
-                                  published_from=since)
+        found = matching_articles(
+            session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)), published_from=since
+        )
         for row, carried in found:
             total += 1
             day = row.published_at.astimezone(DISPLAY_TZ).date().isoformat() if row.published_at else "undated"
@@ -173,30 +174,59 @@ def test_topic(app: App, query: str, days: int, whole: bool, mode: str, limit: i
     span = "in the whole archive" if whole else f"from the last {days} days"
     sites = sorted(set(scanned_per_site) | set(per_site))
     if output_format == "json":
-        emit_json({
-            "query": query, "days": None if whole else days, "scanned": scanned, "matched": total,
-            "stories": len(stories),
-            "per_site": {site: {"scanned": scanned_per_site.get(site, 0), "matched": per_site[site],
-                                "stories": len(site_stories.get(site, ()))} for site in sites},
-            "per_day": dict(sorted(per_day.items())), "terms": dict(terms.most_common()),
-            "articles": [
-                {"site": row.site, "external_id": row.external_id, "published_at": row.published_at,
-                 "title": row.title, "url": row.url, "story_id": row.story_id,
-                 "terms": carried, "hits": [hit.to_dict() for hit in hits]}
-                for row, hits, carried in matched
-            ],
-        })
+        emit_json(
+            {
+                "query": query,
+                "days": None if whole else days,
+                "scanned": scanned,
+                "matched": total,
+                "stories": len(stories),
+                "per_site": {
+                    site: {
+                        "scanned": scanned_per_site.get(site, 0),
+                        "matched": per_site[site],
+                        "stories": len(site_stories.get(site, ())),
+                    }
+                    for site in sites
+                },
+                "per_day": dict(sorted(per_day.items())),
+                "terms": dict(terms.most_common()),
+                "articles": [
+                    {
+                        "site": row.site,
+                        "external_id": row.external_id,
+                        "published_at": row.published_at,
+                        "title": row.title,
+                        "url": row.url,
+                        "story_id": row.story_id,
+                        "terms": carried,
+                        "hits": [hit.to_dict() for hit in hits],
+                    }
+                    for row, hits, carried in matched
+                ],
+            }
+        )
         return
-    click.echo(f"{total} of {scanned} articles {span} match {query!r}"
-               + (f" ({len(stories)} stories)" if len(stories) != total else ""))
+    click.echo(
+        f"{total} of {scanned} articles {span} match {query!r}"
+        + (f" ({len(stories)} stories)" if len(stories) != total else "")
+    )
     if not scanned:
         click.echo("the archive has no articles from that period: run `bantin crawl` (or `--since` to back-fill)")
         return
     from reports.outlets import outlet
 
     click.echo("\nper outlet:")
-    rows = [{"outlet": outlet(site).short_name, "site": site, "matched": per_site[site],
-             "scanned": scanned_per_site.get(site, 0), "stories": len(site_stories.get(site, ()))} for site in sites]
+    rows = [
+        {
+            "outlet": outlet(site).short_name,
+            "site": site,
+            "matched": per_site[site],
+            "scanned": scanned_per_site.get(site, 0),
+            "stories": len(site_stories.get(site, ())),
+        }
+        for site in sites
+    ]
     click.echo(table(rows, ["outlet", "site", "matched", "scanned", "stories"]))
     if per_day:
         width = max(per_day.values())
@@ -208,8 +238,9 @@ def test_topic(app: App, query: str, days: int, whole: bool, mode: str, limit: i
             click.echo(f"  {count:4d}  {term}")
         click.echo("\narticles:")
         for row, hits, _ in matched:
-            click.echo(f"  {local_time(row.published_at)}  [{outlet(row.site).short_name}] "
-                       f"{_title_with_hits(row.title, hits)}")
+            click.echo(
+                f"  {local_time(row.published_at)}  [{outlet(row.site).short_name}] {_title_with_hits(row.title, hits)}"
+            )
             if not any(hit.field == "title" for hit in hits):
                 first = next((hit for hit in hits if not hit.negated), None)
                 if first is not None:

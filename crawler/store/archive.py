@@ -142,7 +142,9 @@ def story_copies(session: Session, rows: Iterable[ArticleRow]) -> dict[int, list
     return {row.id: [site for site, key in members.get(row.story_id, []) if key != row.id] for row in rows}
 
 
-def find_article(session: Session, reference: str, *, resolve_url: UrlResolver, known_sites: Iterable[str]) -> ArticleRow:
+def find_article(
+    session: Session, reference: str, *, resolve_url: UrlResolver, known_sites: Iterable[str]
+) -> ArticleRow:
     """One stored article from what a person types: a URL, ``SITE:ID``, or a site's own id.
 
     Raises :class:`UsageError` when nothing is stored under it and

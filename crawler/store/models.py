@@ -127,9 +127,7 @@ class ArticleFingerprint(Base):
 
     __tablename__ = "article_fingerprints"
 
-    article_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
-    )
+    article_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
     # crawler.stories.signature_version() when it was computed.
     version: Mapped[int] = mapped_column(Integer)
     # The MinHash signature of the body's shingles: NUM_PERM little-endian uint32.
