@@ -20,7 +20,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -88,11 +88,17 @@ class Unplaced:
     fingerprint: Fingerprint
 
 
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
 def _spans(moments: Sequence[datetime]) -> list[tuple[datetime, datetime]]:
     """The publication windows the candidates of these articles lie in, overlapping ones merged."""
     spans: list[tuple[datetime, datetime]] = []
     for moment in sorted(moments):
-        start, end = moment - WINDOW, moment + WINDOW
+        # Archives hold impossible claims such as 9999-12-31: the window stops at the calendar's ends.
+        start = moment - WINDOW if moment - _EARLIEST > WINDOW else _EARLIEST
+        end = moment + WINDOW if _LATEST - moment > WINDOW else _LATEST
         if spans and start <= spans[-1][1]:
             spans[-1] = (spans[-1][0], end)
         else:
