@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             (preview,) = build_previews(config, database, now=now, only=recipient.email)
             timings.append(time.perf_counter() - started)
             sizes.append(len(preview.html.encode("utf-8")))
-            owed.append(preview.items)
+            owed.append(preview.item_count)
             shown.append(preview.shown)
         database.dispose()
     budget = config.digest.max_html_kb * 1024

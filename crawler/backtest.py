@@ -32,6 +32,12 @@ class Backtest:
     since: datetime | None
     scanned: int = 0
     matched: int = 0
+    # Site id -> articles of the period / matches; each outlet's copy of a story is matched on its own.
+    scanned_per_site: Counter[str] = field(default_factory=Counter)
+    per_site: Counter[str] = field(default_factory=Counter)
+    # The stories the matches belong to (what a digest would show as items), overall and per site.
+    stories: set[int] = field(default_factory=set)
+    site_stories: dict[str, set[int]] = field(default_factory=dict)
     # Publication day (in the display zone, ISO) or "undated" -> matches.
     per_day: Counter[str] = field(default_factory=Counter)
     terms: Counter[str] = field(default_factory=Counter)
@@ -49,10 +55,11 @@ def backtest(
     matcher = QueryMatcher(query, mode)
     tree = parse_query(query)
     result = Backtest(query=query, since=since)
-    period = select(func.count()).select_from(ArticleRow)
+    period = select(ArticleRow.site, func.count()).group_by(ArticleRow.site)
     if since is not None:
         period = period.where(ArticleRow.published_at >= since)
-    result.scanned = session.scalar(period) or 0
+    result.scanned_per_site.update({site: count for site, count in session.execute(period)})
+    result.scanned = result.scanned_per_site.total()
     found = matching_articles(
         session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)), published_from=since
     )
@@ -60,6 +67,9 @@ def backtest(
         result.matched += 1
         day = row.published_at.astimezone(zone).date().isoformat() if row.published_at else "undated"
         result.per_day[day] += 1
+        result.per_site[row.site] += 1
+        result.stories.add(row.story_id)
+        result.site_stories.setdefault(row.site, set()).add(row.story_id)
         result.terms.update(carried)
         if len(result.articles) < limit:
             result.articles.append(MatchedArticle(row, matcher.explain(ArticleFields.from_article(row)).hits, carried))

@@ -77,7 +77,7 @@ class RecipientResult:
     # sent | failed | pending | empty (nothing owed, no message) | paused | unsubscribed | no topics (the reader's
     # choice) | cancelled (queued, then the reader paused or unsubscribed)
     status: str
-    items: int
+    item_count: int
     error: str = ""
     outbox_id: int | None = None
     digest_key: str = ""
@@ -93,7 +93,7 @@ class _RowInfo(TypedDict):
 
 
 @dataclass(slots=True)
-class DigestRun:
+class DigestReport:
     results: list[RecipientResult] = field(default_factory=list)
     # Rows found in "sending" (left by a crashed run) and resent.
     recovered: int = 0
@@ -125,7 +125,7 @@ class Preview:
     eml_bytes: bytes
     html: str
     text: str = ""
-    items: int = 0
+    item_count: int = 0
     shown: int = 0
     # False when nothing is owed and [digest] send_empty is off: a real run would not send it.
     would_send: bool = True
@@ -194,7 +194,7 @@ def build_previews(
                 eml_bytes=composed.message.as_bytes(),
                 html=composed.rendered.html,
                 text=composed.rendered.text,
-                items=composed.digest.total,
+                item_count=composed.digest.total,
                 shown=composed.rendered.shown,
                 would_send=reader.receives and (not composed.digest.empty or config.digest.send_empty),
             )
@@ -219,14 +219,14 @@ def run_digest(
     *,
     now: datetime | None = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> DigestRun:
+) -> DigestReport:
     """Recover interrupted sends, queue one message per recipient who is owed something, send what is due."""
     now = now or utcnow()
     # Before anything is queued: a missing signing key is the whole run's problem, not one reader's.
     links = ReaderLinks.from_config(config)
     prepare_topics(database, config.topics, now=now)
     with hold_lease(database, OUTBOX_LEASE, info={"job": "digest"}):
-        run = DigestRun(recovered=_recover_sending(database, now))
+        run = DigestReport(recovered=_recover_sending(database, now))
         # The readers' own choices, read now: one made a minute ago counts for this digest.
         with database.session(write=False) as session:
             readers = effective_readers(config, session)
@@ -279,17 +279,17 @@ def retry_pending(
     *,
     now: datetime | None = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> DigestRun:
+) -> DigestReport:
     """Send the pending rows that are due, and nothing new: the service's retry job, between digests."""
     now = now or utcnow()
     with hold_lease(database, OUTBOX_LEASE, info={"job": "retry"}):
-        run = DigestRun(recovered=_recover_sending(database, now))
+        run = DigestReport(recovered=_recover_sending(database, now))
         run.results.extend(_send_due(config, database, now=now, sleep=sleep))
         _report_waiting(config, database, run)
     return run
 
 
-def _report_waiting(config: Config, database: Database, run: DigestRun) -> None:
+def _report_waiting(config: Config, database: Database, run: DigestReport) -> None:
     """A configured reader's message that waits for a later retry is reported pending, with when, not "empty"."""
     reported = {result.outbox_id for result in run.results}
     configured = {recipient_key(r.email): r.email for r in config.recipients}
@@ -404,7 +404,7 @@ def _outbox_values(composed: _Composed, recipient: RecipientConfig, now: datetim
         message_id=composed.message["Message-ID"],
         subject=digest.subject,
         raw_message=composed.message.as_bytes(),
-        items=[[article_id, version] for article_id, version in digest.items],
+        items=[[article_id, version] for article_id, version in digest.delivered_versions],
         status="pending",
         attempts=0,
         last_error="",
@@ -660,7 +660,7 @@ def resend_digest(
     *,
     now: datetime | None = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> DigestRun:
+) -> DigestReport:
     """Send a past digest again, as a new message (a new Message-ID, so the reader's client shows it)."""
     now = now or utcnow()
     key = recipient_key(to)
@@ -722,4 +722,4 @@ def resend_digest(
             session.add(row)
             session.flush()
             row_id = row.id
-        return DigestRun(results=_send_due(config, database, now=now, sleep=sleep, only_ids=[row_id]))
+        return DigestReport(results=_send_due(config, database, now=now, sleep=sleep, only_ids=[row_id]))

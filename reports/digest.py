@@ -4,6 +4,13 @@
 current version has not been delivered to them and is not already waiting in
 an unsent outbox row for them. That is "since the last digest they received",
 so downtime neither drops nor repeats anything. Nothing here writes.
+
+A story (the same text on several outlets, ``crawler.stories``) is one item:
+under the first outlet that published it, with the others "also on". A story
+the reader already has (any of its articles delivered or waiting) is not owed
+again because another outlet ran it later; an article they received that has
+changed since is owed once more, marked updated. Every article an item stands
+for is recorded as delivered with it, and counts are of stories, not copies.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from crawler.matching import Hit
 from crawler.store.models import ArticleRow, CrawlRun, Delivery, Match, OutboxMessage
 from crawler.store.records import RunCounts
 from reports import i18n
+from reports.outlets import outlet, outlet_names, product_name
 
 # A crawl older than this when the digest is built is worth a warning.
 STALE_CRAWL = timedelta(hours=26)
@@ -57,10 +65,21 @@ class Reason:
         return ", ".join(self.field_labels)
 
 
+@dataclass(frozen=True, slots=True)
+class OutletLink:
+    """Another outlet's copy of an item's story."""
+
+    outlet: str
+    url: str | None
+
+
 @dataclass(slots=True)
 class Item:
     article_id: int
     version: int
+    # The outlet the item is shown under (its short name) and the site id.
+    site: str
+    outlet: str
     title: str
     url: str | None
     published: str
@@ -73,6 +92,11 @@ class Item:
     topic: str
     other_topics: list[str]
     updated: bool
+    story_id: int = 0
+    # The other outlets that carry the story, first published first.
+    also_on: list[OutletLink] = field(default_factory=list)
+    # (article key, version) of every owed article the item stands for: its own and the copies folded into it.
+    delivers: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -95,6 +119,8 @@ class SiteCoverage:
     last_crawl_at: datetime | None
     warning: str | None
     line: str
+    # The outlet's short name, as items show it.
+    outlet: str = ""
 
 
 @dataclass(slots=True)
@@ -128,7 +154,11 @@ class Digest:
     topics: list[str]
     coverage: Coverage
     subject: str
-    items: list[tuple[int, int]] = field(default_factory=list)
+    # (article key, version) of every article this message delivers: what the outbox row records.
+    delivered_versions: list[tuple[int, int]] = field(default_factory=list)
+    # The product name ("Bản tin NDO") and the outlets' names for the intro.
+    brand: str = ""
+    outlets: str = ""
 
     @property
     def empty(self) -> bool:
@@ -162,7 +192,9 @@ class Digest:
             self.topics,
             self.coverage,
             self.subject,
-            self.items,
+            self.delivered_versions,
+            self.brand,
+            self.outlets,
         )
 
 
@@ -204,9 +236,9 @@ def build_digest(
     total = len(items)
     cap = max_items if max_items is not None else config.digest.max_items
     since = previous_digest_at(session, recipient.email)
-    coverage = crawl_coverage(
-        session, since=since, now=now, tz=tz, language=language, sites=[entry.id for entry in config.enabled_sites()]
-    )
+    sites = [entry.id for entry in config.enabled_sites()]
+    coverage = crawl_coverage(session, since=since, now=now, tz=tz, language=language, sites=sites)
+    brand = product_name(language, sites)
     digest = Digest(
         recipient=recipient.email,
         name=recipient.name,
@@ -220,25 +252,37 @@ def build_digest(
         topics=[topic.name for topic in topics],
         coverage=coverage,
         subject=subject_line(
-            language, date_text, total, topic_counts, updates=sum(1 for item in items if item.updated)
+            language, date_text, total, topic_counts, updates=sum(1 for item in items if item.updated), brand=brand
         ),
-        items=sorted((item.article_id, item.version) for item in items),
+        delivered_versions=sorted(pair for item in items for pair in item.delivers),
+        brand=brand,
+        outlets=outlet_names(language, sites),
     )
-    return digest.with_shown(cap) if total > cap else digest
+    digest = digest.with_shown(cap) if total > cap else digest
+    link_copies(session, [item for group in digest.groups for item in group.items])
+    return digest
 
 
 def subject_line(
-    language: str, date_text: str, total: int, topic_counts: list[tuple[str, int]], *, updates: int = 0
+    language: str,
+    date_text: str,
+    total: int,
+    topic_counts: list[tuple[str, int]],
+    *,
+    updates: int = 0,
+    brand: str,
 ) -> str:
-    """The subject counts new articles and, apart, articles that changed since the reader got them."""
+    """The subject counts new stories and, apart, stories that changed since the reader got them."""
     if not total:
-        return i18n.text(language, "subject_empty", date=date_text)
+        return i18n.text(language, "subject_empty", brand=brand, date=date_text)
     if updates == total:
-        head = i18n.text(language, "subject_updates_only", date=date_text, updates=updates)
+        head = i18n.text(language, "subject_updates_only", brand=brand, date=date_text, updates=updates)
     elif updates:
-        head = i18n.text(language, "subject_with_updates", date=date_text, count=total - updates, updates=updates)
+        head = i18n.text(
+            language, "subject_with_updates", brand=brand, date=date_text, count=total - updates, updates=updates
+        )
     else:
-        head = i18n.text(language, "subject", date=date_text, count=total)
+        head = i18n.text(language, "subject", brand=brand, date=date_text, count=total)
     parts = [f"{_shorten(name, 40)} ({count})" for name, count in topic_counts[:3]]
     if len(topic_counts) > 3:
         parts.append("…")
@@ -252,7 +296,7 @@ def _shorten(text: str, limit: int) -> str:
 def owed_items(
     session: Session, recipient: RecipientConfig, topics: list[TopicConfig], *, tz: tzinfo, language: str
 ) -> list[Item]:
-    """One Item per owed article, under the first of the recipient's topics it matched."""
+    """One Item per owed story, under the first of the recipient's topics its article matched."""
     if not topics:
         return []
     order = {topic_key(topic.name): index for index, topic in enumerate(topics)}
@@ -276,19 +320,83 @@ def owed_items(
         # The body is the bulk of an article and the digest never shows it.
         .options(defer(ArticleRow.body), defer(ArticleRow.images))
     ).all()
+    received = _received_stories(session, key, in_flight)
     matched: dict[int, tuple[ArticleRow, list[tuple[int, str, list[Hit]]]]] = {}
     for topic_name, hits, article in rows:
         index = order.get(topic_key(topic_name))
         if index is None:
             continue
-        if delivered.get(article.id, 0) >= article.version or in_flight.get(article.id, 0) >= article.version:
-            continue
+        held = max(delivered.get(article.id, 0), in_flight.get(article.id, 0))
+        if held:
+            if held >= article.version:
+                continue
+        elif article.story_id in received:
+            continue  # the reader has this story from another outlet
         matched.setdefault(article.id, (article, []))[1].append((index, topic_name, hits or []))
-    items = []
+    stories: dict[int, list[tuple[ArticleRow, list[tuple[int, str, list[Hit]]]]]] = {}
     for article, topic_hits in matched.values():
         topic_hits.sort(key=lambda entry: entry[0])
-        items.append(_item(article, topic_hits, names, updated=article.id in delivered, tz=tz, language=language))
+        stories.setdefault(article.story_id, []).append((article, topic_hits))
+    items = []
+    for story_id, owed in stories.items():
+        # An update shows under the article the reader had; a new story under its first outlet.
+        owed.sort(key=lambda entry: (entry[0].id not in delivered, _first_published(entry[0])))
+        article, topic_hits = owed[0]
+        item = _item(article, topic_hits, names, updated=article.id in delivered, tz=tz, language=language)
+        item.story_id = story_id
+        item.delivers = sorted((entry.id, entry.version) for entry, _ in owed)
+        item.other_topics = list(
+            dict.fromkeys(
+                names[topic_key(name)]
+                for _article, hits_of in owed
+                for _index, name, _hits in hits_of
+                if names[topic_key(name)] != item.topic
+            )
+        )
+        items.append(item)
     return items
+
+
+def _received_stories(session: Session, recipient: str, in_flight: dict[int, int]) -> set[int]:
+    """The stories the reader has (an article delivered) or is about to have (an article in an unsent row)."""
+    delivered = (
+        select(ArticleRow.story_id)
+        .join(Delivery, Delivery.article_id == ArticleRow.id)
+        .where(Delivery.recipient == recipient)
+    )
+    stories = set(session.scalars(delivered.distinct()))
+    if in_flight:
+        stories |= set(session.scalars(select(ArticleRow.story_id).where(ArticleRow.id.in_(sorted(in_flight)))))
+    return stories
+
+
+def link_copies(session: Session, items: list[Item]) -> None:
+    """Fill each item's "also on": the other outlets' copies of its story, first published first.
+
+    Only for the items a message shows (one query for them all): an archive's
+    copies matter to the links, not to what is owed.
+    """
+    if not items:
+        return
+    rows = session.execute(
+        select(ArticleRow.story_id, ArticleRow.id, ArticleRow.site, ArticleRow.url, ArticleRow.published_at).where(
+            ArticleRow.story_id.in_(sorted({item.story_id for item in items}))
+        )
+    ).all()
+    copies: dict[int, list[tuple[int, str, str]]] = {}
+    for row in sorted(rows, key=_first_published):
+        copies.setdefault(row.story_id, []).append((row.id, row.site, row.url))
+    for item in items:
+        item.also_on = [
+            OutletLink(outlet(site).short_name, safe_url(url))
+            for key, site, url in copies.get(item.story_id, [])
+            if key != item.article_id
+        ]
+
+
+def _first_published(row) -> tuple[bool, float, int]:
+    stamp = row.published_at.timestamp() if row.published_at else 0.0
+    return (row.published_at is None, stamp, row.id)
 
 
 def _item(
@@ -326,6 +434,8 @@ def _item(
     return Item(
         article_id=article.id,
         version=article.version,
+        site=article.site,
+        outlet=outlet(article.site).short_name,
         title=_clean(article.title),
         url=safe_url(article.url),
         published=published_at.astimezone(tz).strftime("%H:%M %d/%m/%Y") if published_at else "",
@@ -338,6 +448,7 @@ def _item(
         topic=first_topic,
         other_topics=[names[topic_key(name)] for _i, name, _h in topic_hits[1:]],
         updated=updated,
+        delivers=[(article.id, article.version)],
     )
 
 
@@ -401,7 +512,8 @@ def crawl_coverage(
     """The crawl ledger since the previous digest (or the last day), per followed site: a line plus a warning.
 
     With one site the line and warning are that site's; with several, each is
-    prefixed with its site, so a reader sees which outlet was not read.
+    prefixed with its outlet's name, so a reader sees which outlet was not read
+    (the templates show one line per outlet).
     """
     window_start = since or (now - timedelta(days=1))
     site_ids = sites or list(session.scalars(select(CrawlRun.site).distinct().order_by(CrawlRun.site))) or ["nhandan"]
@@ -412,8 +524,8 @@ def crawl_coverage(
         only = per_site[0]
         line, warning = only.line, only.warning
     else:
-        line = " ".join(f"{entry.site}: {entry.line}" for entry in per_site)
-        warnings = [f"{entry.site}: {entry.warning}" for entry in per_site if entry.warning]
+        line = " ".join(f"{entry.outlet}: {entry.line}" for entry in per_site)
+        warnings = [f"{entry.outlet}: {entry.warning}" for entry in per_site if entry.warning]
         warning = " ".join(warnings) or None
     lasts = [entry.last_crawl_at for entry in per_site if entry.last_crawl_at is not None]
     return Coverage(
@@ -476,5 +588,13 @@ def _site_coverage(
     else:
         line = i18n.text(language, "coverage_none")
     return SiteCoverage(
-        site, len(runs), scanned, counts.sources, failures, last.started_at if last else None, warning, line
+        site,
+        len(runs),
+        scanned,
+        counts.sources,
+        failures,
+        last.started_at if last else None,
+        warning,
+        line,
+        outlet(site).short_name,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import threading
@@ -257,6 +258,22 @@ class Sink:
 
     def parsed(self):
         return [message_from_bytes(raw, policy=policy.default) for raw in self.messages]
+
+
+@contextlib.contextmanager
+def running_sink():
+    """A Sink behind a real SMTP server on 127.0.0.1 (its port as ``.port``), while the block runs."""
+    from aiosmtpd.controller import Controller
+
+    handler = Sink()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    handler.port = port
+    try:
+        yield handler
+    finally:
+        controller.stop()
 
 
 def standard_setup(tmp_path):

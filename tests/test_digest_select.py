@@ -76,7 +76,7 @@ def test_delivered_articles_are_not_owed_until_they_change(setup):
         )
         session.flush()
         outbox_id = session.query(OutboxMessage.id).scalar()
-        for article_id, version in first.items:
+        for article_id, version in first.delivered_versions:
             session.add(
                 Delivery(
                     recipient="an@example.org",
@@ -87,7 +87,7 @@ def test_delivered_articles_are_not_owed_until_they_change(setup):
                 )
             )
     assert digest_for(config, database).total == 0
-    archive.update_article(first.items[0][0], "Tiêu đề mới: công nghiệp hỗ trợ")
+    archive.update_article(first.delivered_versions[0][0], "Tiêu đề mới: công nghiệp hỗ trợ")
     again = digest_for(config, database)
     assert again.total == 1
     assert again.groups[0].items[0].updated is True
@@ -108,7 +108,7 @@ def test_articles_in_an_unsent_outbox_row_are_not_owed_twice(setup):
                 message_id="<m>",
                 subject="s",
                 raw_message=b"x",
-                items=[list(p) for p in first.items[:2]],
+                items=[list(p) for p in first.delivered_versions[:2]],
                 status="pending",
                 created_at=NOW,
                 updated_at=NOW,
@@ -129,7 +129,7 @@ def test_failed_rows_do_not_hold_articles_back(setup):
                 message_id="<m>",
                 subject="s",
                 raw_message=b"x",
-                items=[list(p) for p in first.items],
+                items=[list(p) for p in first.delivered_versions],
                 status="failed",
                 created_at=NOW,
                 updated_at=NOW,

@@ -114,7 +114,14 @@ def test_search_pages_newest_first_with_site_and_count(tmp_path, capsys, databas
     _fill(database_url)
     config = _config(tmp_path, database_url, "c")
     code, out, _ = run(capsys, "--config", config, "articles", "search", '"Quảng Ninh"', "--count")
-    assert (code, out.strip()) == (0, "8")
+    # Per outlet, then the total.
+    assert code == 0 and [line.split() for line in out.strip().splitlines()[2:]] == [
+        ["nhandan", "NDO", "6"],
+        ["other", "other", "2"],
+        ["total", "8"],
+    ]
+    code, out, _ = run(capsys, "--config", config, "articles", "search", '"Quảng Ninh"', "--count", "--format", "json")
+    assert json.loads(out) == {"query": '"Quảng Ninh"', "matches": 8, "per_site": {"nhandan": 6, "other": 2}}
     code, out, err = run(
         capsys, "--config", config, "articles", "search", '"Quảng Ninh"', "--limit", "3", "--format", "json"
     )

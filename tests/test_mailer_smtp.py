@@ -124,7 +124,7 @@ def test_changed_article_comes_back_once_marked_updated(env, sink):
     run_digest(config, database, now=NOW)
     archive.update_article(1001, "Phát triển công nghiệp hỗ trợ ở Bắc Ninh (cập nhật)")
     run = run_digest(config, database, now=LATER)
-    assert [(r.email, r.status, r.items) for r in run.results] == [
+    assert [(r.email, r.status, r.item_count) for r in run.results] == [
         ("an@example.org", "sent", 1),
         ("binh@example.org", "empty", 0),
     ]
@@ -158,7 +158,7 @@ def test_4xx_then_5xx_keeps_the_outbox_right(env, sink):
     assert {d[0] for d in deliveries(database)} == {"binh@example.org"}
     # Nothing is lost: the failed reader's articles are owed again in the next digest.
     next_run = run_digest(config, database, now=LATER + timedelta(hours=1))
-    assert [(r.email, r.status, r.items) for r in next_run.results] == [
+    assert [(r.email, r.status, r.item_count) for r in next_run.results] == [
         ("an@example.org", "sent", 3),
         ("binh@example.org", "empty", 0),
     ]
@@ -213,7 +213,7 @@ def test_preview_never_marks_anything_sent(env, sink):
     config, database, _ = env
     previews = build_previews(config, database, now=NOW)
     assert [p.recipient for p in previews] == ["an@example.org", "binh@example.org"]
-    assert previews[0].items == 3 and b"multipart/alternative" in previews[0].eml_bytes
+    assert previews[0].item_count == 3 and b"multipart/alternative" in previews[0].eml_bytes
     assert rows(database) == {} and deliveries(database) == []
     assert sink.messages == []
     assert [p.recipient for p in build_previews(config, database, now=NOW, only="BINH@example.org")] == [

@@ -582,3 +582,49 @@ def test_save_fixtures(tmp_path):
             got = _reference_extract((tmp_path / name).read_text("utf-8"))
             assert got["body"] == page["expected"]["body"], name
             assert got["url"] == page["expected"]["url"].replace("http://", "https://")
+
+
+def _stories_of(articles):
+    """Each (site, article) placed as a crawl places it: the story it joins, or a new one."""
+    from crawler.stories import Placed, StoryPool, fingerprint
+
+    pool, stories = StoryPool(), {}
+    for key, (site, article) in enumerate(sorted(articles, key=lambda pair: pair[1].published_at)):
+        mark = fingerprint(article.title, article.sapo, article.body)
+        story = pool.story_for(site, article.published_at, mark)
+        pool.add(
+            Placed(key, site, article.published_at, mark, story if story is not None else key), new_story=story is None
+        )
+        stories.setdefault(story if story is not None else key, []).append((site, article.article_id))
+    return stories
+
+
+@pytest.mark.parametrize("seed", [0, 13])
+def test_unrelated_articles_of_the_look_alikes_are_not_one_story(seed):
+    # Three outlets drawing from the same banks on the same days: same sections, often the same headline.
+    network = [
+        (site, article)
+        for site in ("nhandan", "vietnamplus", "tienphong")
+        for article in generate_site(seed, days=5, per_day=14, end_date=date(2026, 8, 8), outlet=site).articles
+    ]
+    assert len(network) == 210
+    assert [story for story in _stories_of(network).values() if len(story) > 1] == []
+
+
+def test_a_sample_article_copied_by_another_outlet_is_one_story():
+    # The check above could pass by never grouping: a wire copy (a paragraph cut, a dateline) still groups.
+    from dataclasses import replace
+
+    articles = generate_site(0, days=2, per_day=14, end_date=date(2026, 8, 8), outlet="nhandan").articles
+    original = next(article for article in articles if len(article.paragraphs) >= 4)
+    copy = replace(
+        original,
+        article_id=1,
+        sapo="TP - " + original.sapo,
+        paragraphs=original.paragraphs[:-1],
+        published_at=original.published_at + timedelta(hours=2),
+    )
+    stories = _stories_of([("nhandan", article) for article in articles] + [("tienphong", copy)])
+    assert sorted(story for story in stories.values() if len(story) > 1) == [
+        [("nhandan", original.article_id), ("tienphong", 1)]
+    ]

@@ -304,9 +304,10 @@ def test_digest_coverage_line_is_per_site(tmp_path, database_url, archive):
     assert (by_site["nhandan"].scanned, by_site["nhandan"].failures, by_site["nhandan"].warning) == (3, 0, None)
     assert (by_site[OTHER].scanned, by_site[OTHER].failures) == (0, 1) and "failed" in by_site[OTHER].warning
     assert coverage.scanned == 3 and coverage.failures == 1 and coverage.runs == 2
-    assert coverage.line.startswith("nhandan: Scanned 3 new or updated articles (1 crawl runs")
-    assert f" {OTHER}: Scanned 0 new or updated articles" in coverage.line
-    assert coverage.warning.startswith(f"{OTHER}: Warning: the last crawl")
+    # Each outlet by the short name its items show (the test site's is "BT").
+    assert coverage.line.startswith("NDO: Scanned 3 new or updated articles (1 crawl runs")
+    assert " BT: Scanned 0 new or updated articles" in coverage.line
+    assert coverage.warning.startswith("BT: Warning: the last crawl")
     with archive.session() as session:
         alone = crawl_coverage(session, since=None, now=now, tz=UTC, language="en", sites=["nhandan"])
     assert alone.line.startswith("Scanned 3") and alone.warning is None

@@ -162,6 +162,7 @@ def test_new_articles_get_keys_above_the_old_ones(upgraded, release):
                 version=1,
                 content_hash="h",
                 extractor="site",
+                story_id=row.story_id,
             )
         ).inserted_primary_key[0]
     assert key > row.id
@@ -181,7 +182,7 @@ def test_nothing_already_delivered_is_owed_again(upgraded, release, database_url
     owed = {}
     with upgraded.session() as session:
         for recipient in config.recipients:
-            owed[recipient.email] = build_digest(session, config, recipient, now=NOW).items
+            owed[recipient.email] = build_digest(session, config, recipient, now=NOW).delivered_versions
     matched = sorted({row["article_id"] for row in release.rows["matches"]})
     edited = release.edited_after_delivery
     # The reader who got everything is owed only the article edited since, once, at its new version.

@@ -7,6 +7,7 @@ import csv
 import functools
 import json
 import sys
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from crawler.cli import App, pass_app
 from crawler.cli.output import DISPLAY_TZ, dumps, emit_json, emit_rows, format_option, json_default, local_time
 from crawler.clock import utcnow
 from crawler.errors import BantinError, LockBusyError, UsageError
-from crawler.store.archive import topics_by_article
+from crawler.store.archive import story_copies, topics_by_article
 
 
 @click.command()
@@ -410,6 +411,8 @@ def show_article(app: App, article: str, output_format: str) -> None:
             for s in sources
         ]
         data["matches"] = [{"topic": m.topic, "hits": [hit.to_dict() for hit in m.hits]} for m in matches]
+        data["story_id"] = row.story_id
+        data["also_on"] = story_copies(session, [row]).get(row.id, [])
     if output_format == "json":
         emit_json(data)
         return
@@ -424,6 +427,8 @@ def show_article(app: App, article: str, output_format: str) -> None:
     if row.tags:
         click.echo(f"tags: {', '.join(row.tags)}")
     click.echo("sources: " + ", ".join(s["source"] for s in data["sources"]))
+    if data["also_on"]:
+        click.echo("the same story on: " + ", ".join(data["also_on"]))
     for match in data["matches"]:
         terms = sorted({hit["term"] for hit in match["hits"] if not hit["negated"]})
         click.echo(f"topic {match['topic']!r}: {', '.join(terms)}")
@@ -498,7 +503,9 @@ def search_articles(
     """Search the archive with a topic query (same language and Vietnamese rules as topics), newest first.
 
     The archive index finds the candidates; the matcher decides, so the answer is
-    the one a scan of every article would give.
+    the one a scan of every article would give. Every outlet's copy of a story is
+    an article of its own; `also_on` names the outlets with another copy.
+    `--count` counts per outlet.
     """
     from crawler.matching import ArticleFields, QueryMatcher
     from crawler.query import parse_query
@@ -522,28 +529,31 @@ def search_articles(
             after = find_article(session, before_key, resolve_url=resolve_url, known_sites=known)
         if count_only:
             found = search(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)), after=after)
-            total = sum(1 for _ in found)
-            if output_format == "table":
-                click.echo(total)
-            else:
-                emit_rows([{"query": query, "matches": total}], ["query", "matches"], output_format)
+            per_site = Counter(row.site for row, _ in found)
+            _emit_per_outlet(query, per_site, output_format)
             return
         results = []
+        rows = []
         last = None
         found = search(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)), after=after)
         for row, carried in found:
             summary = _summary(row, [])
             summary["terms"] = carried
             results.append(summary)
+            rows.append(row)
             last = row
             if len(results) >= limit:
                 break
+        copies = story_copies(session, rows)
+        for summary, row in zip(results, rows, strict=True):
+            summary["story_id"] = row.story_id
+            summary["also_on"] = copies.get(row.id, [])
     if output_format == "table" and not results:
         click.echo("no articles match" if not after else "no more articles match")
         return
     emit_rows(
         results,
-        ["site", "external_id", "published", "title", "terms"]
+        ["site", "external_id", "published", "title", "terms", "also_on"]
         if output_format == "table"
         else list(results[0])
         if results
@@ -552,6 +562,21 @@ def search_articles(
     )
     if output_format == "table" and len(results) >= limit and last is not None:
         click.echo(f"next page: --before {last.site}:{last.external_id}", err=True)
+
+
+def _emit_per_outlet(query: str, per_site: Counter, output_format: str) -> None:
+    """`search --count`: the matches of each outlet, then the total."""
+    from reports.outlets import outlet
+
+    total = sum(per_site.values())
+    if output_format == "json":
+        emit_json({"query": query, "matches": total, "per_site": dict(sorted(per_site.items()))})
+        return
+    rows = [
+        {"site": site, "outlet": outlet(site).short_name, "matches": count} for site, count in sorted(per_site.items())
+    ]
+    rows.append({"site": "total", "outlet": "", "matches": total})
+    emit_rows(rows, ["site", "outlet", "matches"], output_format)
 
 
 @articles.command("export")

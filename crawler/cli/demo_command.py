@@ -122,7 +122,7 @@ def demo(directory: str | None, days: int) -> None:
         previews = build_previews(config, database, now=utcnow())
         stamp = utcnow().astimezone(config.schedule.tz).strftime("%Y-%m-%d")
         for preview, eml, html in write_previews(previews, preview_dir, stamp=stamp):
-            step(f"digest for {preview.recipient}: {preview.items} items — {preview.subject}")
+            step(f"digest for {preview.recipient}: {preview.item_count} items — {preview.subject}")
             click.echo(f"    {html}")
             click.echo(f"    {eml}")
     finally:

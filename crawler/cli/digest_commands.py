@@ -56,7 +56,7 @@ def _print_results(run) -> None:
     for result in run.results:
         line = f"{result.email}: {result.status}"
         if result.status not in ("empty", "paused", "unsubscribed", "no topics"):
-            line += f", {result.items} item{'s' if result.items != 1 else ''}"
+            line += f", {result.item_count} item{'s' if result.item_count != 1 else ''}"
         if result.digest_key:
             line += f" (digest {result.digest_key})"
         if result.error:
@@ -101,7 +101,7 @@ def digest(app: App, preview: bool, send: bool, resend_date: datetime | None, to
         for item, eml, html in write_previews(previews, _preview_dir(app, out), stamp=stamp):
             note = "" if item.would_send else " (nothing owed: would not be sent)"
             click.echo(
-                f"{item.recipient}: {item.items} items, {len(item.html.encode()) / 1024:.1f} KB HTML — "
+                f"{item.recipient}: {item.item_count} items, {len(item.html.encode()) / 1024:.1f} KB HTML — "
                 f"{item.subject}{note}"
             )
             click.echo(f"  {eml}")

@@ -9,7 +9,7 @@ import click
 from sqlalchemy import func, select
 
 from crawler.cli import App, pass_app
-from crawler.cli.output import DISPLAY_TZ, emit_json, emit_rows, format_option, local_time
+from crawler.cli.output import DISPLAY_TZ, emit_json, emit_rows, format_option, local_time, table
 from crawler.clock import utcnow
 from crawler.errors import UsageError
 
@@ -130,9 +130,11 @@ def list_topics(app: App, output_format: str) -> None:
 @format_option("text", "json", default="text")
 @pass_app
 def test_topic(app: App, query: str, days: int, whole: bool, mode: str, limit: int, output_format: str) -> None:
-    """Back-test QUERY on the archive before subscribing: matches per day, titles, and the terms that carried them.
+    """Back-test QUERY on the archive before subscribing: matches per day and per outlet, titles, and the terms.
 
     The archive index finds the candidates and the matcher decides, as for a topic.
+    Each outlet's copy of a story is matched on its own; the story count says how
+    many items a digest would show.
     """
     from crawler.backtest import backtest
 
@@ -140,8 +142,15 @@ def test_topic(app: App, query: str, days: int, whole: bool, mode: str, limit: i
     with app.database.session(write=False) as session:
         result = backtest(session, query, mode=mode, since=since, limit=limit, zone=DISPLAY_TZ)
     scanned, total, per_day, terms = result.scanned, result.matched, result.per_day, result.terms
+    scanned_per_site, per_site, stories, site_stories = (
+        result.scanned_per_site,
+        result.per_site,
+        result.stories,
+        result.site_stories,
+    )
     matched = [(found.row, found.hits, found.terms) for found in result.articles]
     span = "in the whole archive" if whole else f"from the last {days} days"
+    sites = sorted(set(scanned_per_site) | set(per_site))
     if output_format == "json":
         emit_json(
             {
@@ -149,6 +158,15 @@ def test_topic(app: App, query: str, days: int, whole: bool, mode: str, limit: i
                 "days": None if whole else days,
                 "scanned": scanned,
                 "matched": total,
+                "stories": len(stories),
+                "per_site": {
+                    site: {
+                        "scanned": scanned_per_site.get(site, 0),
+                        "matched": per_site[site],
+                        "stories": len(site_stories.get(site, ())),
+                    }
+                    for site in sites
+                },
                 "per_day": dict(sorted(per_day.items())),
                 "terms": dict(terms.most_common()),
                 "articles": [
@@ -158,6 +176,7 @@ def test_topic(app: App, query: str, days: int, whole: bool, mode: str, limit: i
                         "published_at": row.published_at,
                         "title": row.title,
                         "url": row.url,
+                        "story_id": row.story_id,
                         "terms": carried,
                         "hits": [hit.to_dict() for hit in hits],
                     }
@@ -166,10 +185,27 @@ def test_topic(app: App, query: str, days: int, whole: bool, mode: str, limit: i
             }
         )
         return
-    click.echo(f"{total} of {scanned} articles {span} match {query!r}")
+    click.echo(
+        f"{total} of {scanned} articles {span} match {query!r}"
+        + (f" ({len(stories)} stories)" if len(stories) != total else "")
+    )
     if not scanned:
         click.echo("the archive has no articles from that period: run `bantin crawl` (or `--since` to back-fill)")
         return
+    from reports.outlets import outlet
+
+    click.echo("\nper outlet:")
+    rows = [
+        {
+            "outlet": outlet(site).short_name,
+            "site": site,
+            "matched": per_site[site],
+            "scanned": scanned_per_site.get(site, 0),
+            "stories": len(site_stories.get(site, ())),
+        }
+        for site in sites
+    ]
+    click.echo(table(rows, ["outlet", "site", "matched", "scanned", "stories"]))
     if per_day:
         width = max(per_day.values())
         click.echo("\nper day:")
@@ -180,7 +216,9 @@ def test_topic(app: App, query: str, days: int, whole: bool, mode: str, limit: i
             click.echo(f"  {count:4d}  {term}")
         click.echo("\narticles:")
         for row, hits, _ in matched:
-            click.echo(f"  {local_time(row.published_at)}  {_title_with_hits(row.title, hits)}")
+            click.echo(
+                f"  {local_time(row.published_at)}  [{outlet(row.site).short_name}] {_title_with_hits(row.title, hits)}"
+            )
             if not any(hit.field == "title" for hit in hits):
                 first = next((hit for hit in hits if not hit.negated), None)
                 if first is not None:

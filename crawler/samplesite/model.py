@@ -415,6 +415,53 @@ class _Filler:
         return _SLOT_RE.sub(self._slot, template)
 
 
+class _OwnText:
+    """An article's own sentences, from names it makes up and parts it draws with its own random stream.
+
+    The family banks are small, so their sentences would make unrelated articles of two outlets look like
+    copies of one story; these keep them apart while the banks still give each article its section's tone.
+    """
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+        self.places = [self._place() for _ in range(2)]
+        self.hamlets = [self._place() for _ in range(2)]
+        self.people = [self._person() for _ in range(2)]
+        # A few parts of each list, not all: long articles would otherwise cover most of the lists' word runs.
+        self.bodies = rng.sample(texts.OWN_BODIES, 2)
+        self.actions = rng.sample(texts.OWN_ACTIONS, 3)
+        self.things = rng.sample(texts.OWN_THINGS, 3)
+        self.whens = rng.sample(texts.OWN_WHEN, 2)
+        self.frames = rng.sample(texts.OWN_FRAMES, 3)
+
+    def _name(self, syllables: int) -> str:
+        return " ".join(self.rng.sample(texts.OWN_SYLLABLES, syllables))
+
+    def _place(self) -> str:
+        return f"{self.rng.choice(texts.OWN_PLACE_KINDS)} {self._name(2)}"
+
+    def _person(self) -> str:
+        return f"{self.rng.choice(texts.OWN_FAMILY_NAMES)} {self._name(2)}"
+
+    def sentence(self) -> str:
+        rng = self.rng
+        values = {
+            "place": rng.choice(self.places),
+            "hamlet": rng.choice(self.hamlets),
+            "person": rng.choice(self.people),
+            "bodies": rng.choice(self.bodies),
+            "action": rng.choice(self.actions),
+            "action2": rng.choice(self.actions),
+            "thing": rng.choice(self.things),
+            "when": rng.choice(self.whens),
+            "count": str(rng.randint(3, 870)),
+            "money": f"{rng.randint(12, 990)} triệu",
+        }
+        values["when2"] = values["when"][0].upper() + values["when"][1:]
+        text = rng.choice(self.frames).format(**values)
+        return text[0].upper() + text[1:]
+
+
 def _quota(seed: int, serial: int, block: int, name: str, k: int = 1) -> int:
     """Spread ``k`` marks over each block of ``block`` consecutive articles at seeded positions.
 
@@ -517,18 +564,25 @@ def _make_article(
     titles, sapos, sentences = texts.POOLS[zone.family]
     sentences = list(sentences)
     extra: list[str] = []
+    # The first themed sentence of each theme, and a trap, stay in the body; the others give way to the
+    # article's own (below), so that two reports of a theme do not read as copies of one story.
+    kept: set[int] = set()
     if "cnht" in theme:
         titles, sapos, cnht_sentences = texts.CNHT
+        kept.add(len(extra))
         extra += _pick(rng, cnht_sentences, 3)
     if "quang-ninh" in theme:
         q_titles, q_sapos, q_sentences = texts.QUANG_NINH
         if "cnht" not in theme:
             titles, sapos = q_titles, q_sapos
+        kept.add(len(extra))
         extra += _pick(rng, q_sentences, 3)
     if "quang-nam" in theme:
         titles, sapos, qn_sentences = texts.QUANG_NAM
+        kept.add(len(extra))
         extra += _pick(rng, qn_sentences, 3)
     if "cnht-trap" in theme:
+        kept.add(len(extra))
         extra.append(rng.choice(texts.CNHT_TRAP))
 
     video = _quota(model.seed, serial, 10, "video") == 0 and not theme
@@ -547,17 +601,29 @@ def _make_article(
     rng.shuffle(pool)
     # Themed sentences go into the first paragraphs so short articles still carry them.
     ordered = extra + pool
+    # Its own stream: the site's stream draws as before, so ids, bylines, images and tags stay where they were.
+    own = _OwnText(random.Random(f"{outlet.id}:{model.seed}:{article_id}:{serial}"))
     paragraphs: list[str] = []
     cursor = 0
     for _ in range(n_paragraphs):
         size = rng.randint(2, 3)
         chunk = ordered[cursor : cursor + size] or [rng.choice(texts.GENERIC)]
+        # The kept themed sentences stay (the topics match on them), each followed by one of the article's own;
+        # every other sentence is the article's own. Every template is still filled, so the site's stream draws
+        # as before.
+        filled = [fill(template) for template in chunk]
+        paragraphs.append(
+            " ".join(
+                f"{text} {own.sentence()}" if cursor + offset in kept else own.sentence()
+                for offset, text in enumerate(filled)
+            )
+        )
         cursor += size
-        paragraphs.append(" ".join(fill(s) for s in chunk))
 
     notebox = None
     if not video and rng.random() < 0.25:
-        note = [fill(s) for s in _pick(rng, texts.NOTEBOX, rng.randint(1, 2))]
+        # The box holds the article's own sentences too (its bank is four sentences); filled for the stream's sake.
+        note = [fill(s) and own.sentence() for s in _pick(rng, texts.NOTEBOX, rng.randint(1, 2))]
         start = len(paragraphs) if rng.random() < 0.6 else rng.randint(1, len(paragraphs) - 1)
         paragraphs[start:start] = note
         notebox = (start, start + len(note))

@@ -171,5 +171,6 @@ def table_names(engine: Engine) -> list[str]:
     return inspect(engine).get_table_names()
 
 
-# The index's session events keep it in the transaction of every article write.
+# The index's and the stories' session events keep them in the transaction of every article write.
 from crawler.store import index as _index  # noqa: E402,F401
+from crawler.store import stories as _stories  # noqa: E402,F401

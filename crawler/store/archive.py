@@ -159,6 +159,21 @@ def topics_by_article(session: Session, keys: list[int]) -> dict[int, list[str]]
     return found
 
 
+def story_copies(session: Session, rows: Iterable[ArticleRow]) -> dict[int, list[str]]:
+    """For each article, the other sites whose copy of its story the archive holds (first published first)."""
+    rows = list(rows)
+    if not rows:
+        return {}
+    members: dict[int, list[tuple[str, int]]] = {}
+    for story_id, key, site in session.execute(
+        select(ArticleRow.story_id, ArticleRow.id, ArticleRow.site)
+        .where(ArticleRow.story_id.in_(sorted({row.story_id for row in rows})))
+        .order_by(ArticleRow.published_at.asc().nulls_last(), ArticleRow.id)
+    ):
+        members.setdefault(story_id, []).append((site, key))
+    return {row.id: [site for site, key in members.get(row.story_id, []) if key != row.id] for row in rows}
+
+
 def find_article(
     session: Session, reference: str, *, resolve_url: UrlResolver, known_sites: Iterable[str]
 ) -> ArticleRow:

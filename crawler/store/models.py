@@ -109,6 +109,33 @@ class ArticleRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     content_hash: Mapped[str] = mapped_column(String(64))
     extractor: Mapped[str] = mapped_column(String(16), default="site")
+    # The story it belongs to (the same text on several outlets; crawler/store/stories.py sets it when the
+    # article is first stored).
+    story_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("stories.id"), index=True)
+
+
+class Story(Base):
+    """One story: the articles of several outlets that carry the same text (see crawler/stories.py)."""
+
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(ArticleKey, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime]
+
+
+class ArticleFingerprint(Base):
+    """What an article is compared by when a later article may be a copy of it (crawler/stories.py)."""
+
+    __tablename__ = "article_fingerprints"
+
+    article_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    # crawler.stories.signature_version() when it was computed.
+    version: Mapped[int] = mapped_column(Integer)
+    # The MinHash signature of the body's shingles: NUM_PERM little-endian uint32.
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    # The normalised headline, and how many distinct shingles the body had.
+    title: Mapped[str] = mapped_column(Text)
+    shingles: Mapped[int] = mapped_column(Integer)
 
 
 class ArticleSource(Base):
