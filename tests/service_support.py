@@ -205,8 +205,13 @@ def cron_at(moment: datetime) -> str:
     return f"{local.minute} {local.hour} * * *"
 
 
-def wait_for(predicate, *, timeout: float = 30.0, what: str = "condition", process: subprocess.Popen | None = None):
-    """Poll until `predicate()` is truthy; fail (with the process output) after a generous timeout."""
+# Polls return the moment their condition holds, so the deadline only bounds a real hang: on a machine loaded
+# several times over its cores, starting a service process (imports, migrations, the lease) alone took over 30 s.
+PATIENCE = 180.0
+
+
+def wait_for(predicate, *, timeout: float = PATIENCE, what: str = "condition", process: subprocess.Popen | None = None):
+    """Poll until `predicate()` is truthy; fail after a generous timeout."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -240,11 +245,11 @@ class Driver:
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
-    def wait_output(self, text: str, timeout: float = 30.0) -> str:
+    def wait_output(self, text: str, timeout: float = PATIENCE) -> str:
         wait_for(lambda: text in self.output(), timeout=timeout, what=repr(text), process=self.process)
         return self.output()
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = PATIENCE) -> int:
         if self.process.poll() is None:
             self.process.send_signal(sig)
         try:

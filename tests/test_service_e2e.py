@@ -17,7 +17,7 @@ from crawler.samplesite.server import SampleSite
 from crawler.store import Database
 from crawler.store.models import CrawlRun, OutboxMessage
 from tests.digest_support import Sink, free_port
-from tests.service_support import cron_at, wait_for
+from tests.service_support import PATIENCE, cron_at, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -99,7 +99,7 @@ def test_due_service_crawls_and_delivers_once_across_restarts(loopback, tmp_path
         wait_for(lambda: len(sent_rows(database_url)) == 2, timeout=120, what="both digests sent", process=service)
     finally:
         service.send_signal(signal.SIGTERM)
-        assert service.wait(timeout=60) == 0, log_path.read_text(errors="replace")
+        assert service.wait(timeout=PATIENCE) == 0, log_path.read_text(errors="replace")
     runs = crawl_runs(database_url)
     assert [run.status for run in runs] == ["ok"] and runs[0].trigger == "service"
     assert len(sink.messages) == 2
@@ -113,13 +113,13 @@ def test_due_service_crawls_and_delivers_once_across_restarts(loopback, tmp_path
     try:
         wait_for(
             lambda: log_path.read_text(errors="replace").count("job=service event=started") == 2,
-            timeout=60,
+            timeout=PATIENCE,
             what="the second start",
             process=service,
         )
     finally:
         service.send_signal(signal.SIGTERM)
-        assert service.wait(timeout=60) == 0
+        assert service.wait(timeout=PATIENCE) == 0
     assert len(crawl_runs(database_url)) == 1
     assert len(sink.messages) == 2
     assert not any("-post" in record.path for record in site.request_log)

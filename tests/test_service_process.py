@@ -17,6 +17,7 @@ from sqlalchemy import select
 sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers beside this file
 
 from service_support import (
+    PATIENCE,
     REPO,
     Driver,
     count,
@@ -105,7 +106,7 @@ def test_second_service_on_the_same_database_exits_at_once(setup):
     first = setup.start()
     first.wait_output("job=service event=started")
     second = setup.start()
-    assert second.process.wait(timeout=60) == 75
+    assert second.process.wait(timeout=PATIENCE) == 75
     assert "already running on this database" in second.output()
     # The real command line says the same, with exit status 75.
     cli = subprocess.run(
@@ -113,7 +114,7 @@ def test_second_service_on_the_same_database_exits_at_once(setup):
         capture_output=True,
         text=True,
         cwd=str(REPO),
-        timeout=60,
+        timeout=PATIENCE,
     )
     assert cli.returncode == 75, cli.stderr
     assert "bantin serve is already running" in cli.stderr and f"pid {first.process.pid}" in cli.stderr
@@ -124,9 +125,12 @@ def test_second_service_on_the_same_database_exits_at_once(setup):
 def test_two_services_started_together_only_one_runs(setup):
     setup.mode.write_text("hang")  # keep the winner busy so it cannot finish first
     one, two = setup.start(), setup.start()
-    loser = wait_for(
-        lambda: next((d for d in (one, two) if d.process.poll() is not None), None), what="one service to give up"
-    )
+    try:
+        loser = wait_for(
+            lambda: next((d for d in (one, two) if d.process.poll() is not None), None), what="one service to give up"
+        )
+    except AssertionError as failure:
+        raise AssertionError(f"{failure}\nfirst:\n{one.output()[-3000:]}\nsecond:\n{two.output()[-3000:]}") from None
     winner = two if loser is one else one
     assert loser.process.returncode == 75
     wait_for(lambda: setup.crawls(), what="the winner's crawl", process=winner.process)
