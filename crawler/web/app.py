@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.applications import Starlette
@@ -162,10 +162,14 @@ class WebApp:
         **data: Any,
     ) -> HTMLResponse:
         language = language or self.language(request)
+        other = "en" if language == "vi" else "vi"
         context = {
             "t": translator(language),
             "lang": language,
-            "other_lang": "en" if language == "vi" else "vi",
+            "other_lang": other,
+            # The same page in the other language: a search or a back-test keeps its query.
+            "lang_href": "?"
+            + urlencode([*((k, v) for k, v in request.query_params.multi_items() if k != "lang"), ("lang", other)]),
             "path": request.url.path,
             "admin": admin is not None,
             "csrf": csrf_token(self.settings, admin) if admin else "",
