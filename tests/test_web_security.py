@@ -204,6 +204,16 @@ def test_login_is_rate_limited_per_client_and_the_window_moves(site):
     assert site.login().status_code == 303
 
 
+def test_several_workers_together_allow_no_more_login_attempts_than_one_process(site):
+    from dataclasses import replace
+
+    for workers in (1, 2, 3, 5):
+        shares = [replace(site.web, workers=workers) for _ in range(workers)]
+        allowed = sum(web.login_limit.allow("203.0.113.9") for web in shares for _ in range(5))
+        assert 1 <= allowed <= 5, workers
+    assert replace(site.web, workers=2).login_limit.limit == 2
+
+
 @pytest.mark.parametrize(
     "target",
     [
