@@ -205,8 +205,8 @@ def _feed(
     web: WebApp, request: Request, fmt: str, topics: list[str], *, title: str, path: str, language: str
 ) -> Response:
     with web.database.session(write=False) as session:
-        count, newest = feed_stamp(session, topics)
-        tag = feed_etag(fmt, language, title, topics, count, newest.isoformat() if newest else None)
+        stamp, newest = feed_stamp(session, topics)
+        tag = feed_etag(fmt, language, title, topics, stamp)
         modified = newest or datetime(1970, 1, 1, tzinfo=UTC)
         headers = {
             "etag": tag,
