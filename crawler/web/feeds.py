@@ -135,20 +135,26 @@ def newest_matched(session: Session, topics: Sequence[str], *, limit: int = FEED
         return [(key, changed) for key, changed in rows]
     carried = exists().where(Match.article_id == ArticleRow.id, Match.topic.in_(wanted))
     # Dated and undated apart, so that each half can go along an index (see store.archive.newest_articles).
-    rows = session.execute(
-        select(ArticleRow.id, ArticleRow.changed_at)
-        .where(ArticleRow.published_at.is_not(None), carried)
-        .order_by(ArticleRow.published_at.desc(), ArticleRow.id.desc())
-        .limit(limit)
-    ).all()
-    if len(rows) < limit:
-        rows += session.execute(
+    found = [
+        (key, changed)
+        for key, changed in session.execute(
             select(ArticleRow.id, ArticleRow.changed_at)
-            .where(ArticleRow.published_at.is_(None), carried)
-            .order_by(ArticleRow.id.desc())
-            .limit(limit - len(rows))
-        ).all()
-    return [(key, changed) for key, changed in rows]
+            .where(ArticleRow.published_at.is_not(None), carried)
+            .order_by(ArticleRow.published_at.desc(), ArticleRow.id.desc())
+            .limit(limit)
+        )
+    ]
+    if len(found) < limit:
+        found += [
+            (key, changed)
+            for key, changed in session.execute(
+                select(ArticleRow.id, ArticleRow.changed_at)
+                .where(ArticleRow.published_at.is_(None), carried)
+                .order_by(ArticleRow.id.desc())
+                .limit(limit - len(found))
+            )
+        ]
+    return found
 
 
 def feed_stamp(session: Session, topics: Sequence[str]) -> tuple[tuple, datetime | None]:
