@@ -1,10 +1,10 @@
 """Web benchmark: page, search and feed latency of `bantin web` under concurrent clients on loopback.
 
-    python -m bench.web [--articles 100000] [--clients 20] [--requests 200] [--database-url URL] [--keep]
+    python -m bench.web [--articles 100000] [--clients 20] [--requests 200] [--workers 1] [--database-url URL] [--keep]
 
 Fills a throw-away archive with N synthetic articles (bench.archive's generator, with its index),
-matches one topic over it, starts `bantin web` in its own process (one uvicorn worker, as
-deployed), logs in, then runs `--clients` threads on keep-alive connections that together send
+matches one topic over it, starts `bantin web` in its own process (`--workers` uvicorn workers,
+one by default), logs in, then runs `--clients` threads on keep-alive connections that together send
 `--requests` requests of each kind, interleaved:
 
 * page: an archive page at a random keyset position (50 articles) or an article page;
@@ -63,10 +63,22 @@ def _config_text(url: str, port: int) -> str:
     )
 
 
-def _start(config_path: Path, port: int) -> subprocess.Popen:
+def _start(config_path: Path, port: int, workers: int) -> subprocess.Popen:
     env = {**os.environ, "BENCH_WEB_SECRET": SECRET, "BENCH_WEB_ADMIN_HASH": hash_password(PASSWORD)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "crawler", "--config", str(config_path), "-q", "web", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "crawler",
+            "--config",
+            str(config_path),
+            "-q",
+            "web",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -174,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--articles", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=200, help="Requests of each kind, all clients together.")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of `bantin web`.")
     parser.add_argument("--database-url", help="An empty database to fill (default: SQLite in a temporary folder).")
     parser.add_argument("--keep", action="store_true", help="Keep the temporary folder.")
     args = parser.parse_args(argv)
@@ -190,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     prepare_topics(database, parse_config(config_path.read_text(encoding="utf-8")).topics, now=NOW)
     print(f"  matched the topic in {time.perf_counter() - started:.1f} s", flush=True)
     database.dispose()
-    process = _start(config_path, port)
+    process = _start(config_path, port, args.workers)
     try:
         cookie = _login(port)
         feed_path = f"/feeds/topic/{make_key(SECRET.encode(), 'topic-feed', topic_key(TOPIC))}.atom"
@@ -202,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             times, server = _run(
                 port, cookie, _plan(args.articles, requests, feed_path, random.Random(clients)), clients
             )
-            _report(times, server, clients, time.perf_counter() - began, args.articles)
+            _report(times, server, clients, time.perf_counter() - began, args.articles, args.workers)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -216,12 +229,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _report(
-    times: dict[str, list[float]], server: dict[str, list[float]], clients: int, wall: float, articles: int
+    times: dict[str, list[float]],
+    server: dict[str, list[float]],
+    clients: int,
+    wall: float,
+    articles: int,
+    workers: int,
 ) -> None:
     total = sum(len(values) for values in times.values())
     print(
         f"\n{clients} concurrent client(s), {total} requests in {wall:.1f} s ({total / wall:.0f}/s), "
-        f"one uvicorn worker, {articles} articles"
+        f"{workers} uvicorn worker(s), {articles} articles"
     )
     print(
         f"  {'kind':8} {'n':>5} {'server p50':>11} {'server p95':>11} {'target':>8}   "

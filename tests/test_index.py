@@ -394,3 +394,16 @@ def _matched(database) -> dict[str, set[int]]:
         for topic, key in session.execute(select(Match.topic, Match.article_id)):
             found.setdefault(topic, set()).add(key)
     return found
+
+
+def test_a_caller_that_wants_one_page_loads_few_rows_first_and_still_gets_them_all(database):
+    with database.session() as session:
+        for number in range(1, 13):
+            store_article(session, _item(number, f"Tin {number}", "đón khách du lịch", [], []), now=NOW)
+    with database.session(write=False) as session:
+        found = matching_articles(session, parse_query("khách"), lambda row: True, batch=5, first_batch=2)
+        first, _ = next(found)
+        loaded = [key for key in session.identity_map.keys() if key[0] is ArticleRow]
+        assert first.external_id == "1" and len(loaded) == 2
+        # Then 2, 4, 5, … rows a read, in the archive's order, none lost.
+        assert [first.external_id] + [row.external_id for row, _ in found] == [str(n) for n in range(1, 13)]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -209,3 +211,11 @@ def test_newest_pages_along_the_index_equal_the_archive_order_with_undated_last(
                 break
             after = page[-1]
     assert walked == expected and expected[-3:] == [1009, 1005, 1001]
+
+
+def test_switching_language_keeps_the_search_and_then_the_page_speaks_english(site):
+    page = site.client.get("/admin/articles", params={"q": "CNHT", "site": "nhandan", "lang": "vi"})
+    link = re.search(r'<a class="lang" href="([^"]+)"', page.text).group(1)
+    assert parse_qs(urlsplit(html.unescape(link)).query) == {"q": ["CNHT"], "site": ["nhandan"], "lang": ["en"]}
+    english = site.client.get("/admin/articles" + html.unescape(link))
+    assert english.status_code == 200 and '<html lang="en">' in english.text and "<mark>CNHT</mark>" in english.text

@@ -1,14 +1,16 @@
 """The web app in Debian's Chromium (Playwright, never a downloaded browser): an admin and a reader, phone and desktop.
 
-Screenshots of every step at 375 and 1280 px land in the test's tmp dir (printed at the end with -s).
+Screenshots of every step at 375 and 1280 px are kept in build/screenshots/ (or $BANTIN_SCREENSHOTS).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -88,21 +90,32 @@ def browser():
         chromium.close()
 
 
-def shoot(page, tmp_path, name: str) -> None:
+@pytest.fixture(scope="module")
+def shots() -> Path:
+    """Where the screenshots stay after the run (pytest's own temporary folders are rotated away)."""
+    folder = Path(os.environ.get("BANTIN_SCREENSHOTS") or Path(__file__).resolve().parents[1] / "build" / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def shoot(page, folder: Path, name: str) -> None:
     """A screenshot at each width, and no page wider than the screen."""
     for label, (width, height) in WIDTHS.items():
         page.set_viewport_size({"width": width, "height": height})
-        page.screenshot(path=str(tmp_path / f"{name}-{label}.png"), full_page=True)
+        target = folder / f"{name}-{label}.png"
+        target.unlink(missing_ok=True)
+        page.screenshot(path=str(target), full_page=True)
+        assert target.stat().st_size > 0, target
         scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         assert scroll <= inner, f"{name} overflows sideways at {width}px: {scroll} > {inner}"
 
 
-def test_an_admin_logs_in_searches_and_back_tests(server, browser, tmp_path):
+def test_an_admin_logs_in_searches_and_back_tests(server, browser, shots):
     base, config, database = server
     page = browser.new_page()
     page.goto(base + "/admin/articles")
     assert "/login" in page.url
-    shoot(page, tmp_path, "login")
+    shoot(page, shots, "login")
     page.fill("#password", ADMIN_PASSWORD)
     page.click("button[type=submit]:has-text('Đăng nhập')")
     page.wait_for_url(base + "/admin/articles")
@@ -115,10 +128,10 @@ def test_an_admin_logs_in_searches_and_back_tests(server, browser, tmp_path):
     page.goto(base + "/admin/articles")
     assert page.locator("script").count() == 0
     assert "<script>alert('x')</script>" in page.inner_text("main")
-    shoot(page, tmp_path, "archive")
+    shoot(page, shots, "archive")
     page.click("a.title >> nth=0")
     page.wait_for_selector("article h1")
-    shoot(page, tmp_path, "article")
+    shoot(page, shots, "article")
 
     page.goto(base + "/admin/topics")
     page.fill("#backtest ~ form input[name=q]", '"Quảng Ninh"')
@@ -130,23 +143,23 @@ def test_an_admin_logs_in_searches_and_back_tests(server, browser, tmp_path):
     with database.session() as session:
         expected = backtest(session, '"Quảng Ninh"', since=None, limit=50, zone=config.schedule.tz)
     assert re.search(rf"\b{expected.matched} trên {expected.scanned}\b", result), result
-    shoot(page, tmp_path, "backtest")
+    shoot(page, shots, "backtest")
     page.goto(base + "/admin?lang=en")
     assert "Outlets" in page.inner_text("main")
-    shoot(page, tmp_path, "status")
+    shoot(page, shots, "status")
     page.click("button:has-text('Log out')")
     page.wait_for_url(re.compile(r".*/login"))
     page.goto(base + "/admin")
     assert "/login" in page.url
 
 
-def test_a_reader_changes_preferences_and_unsubscribes(server, browser, tmp_path):
+def test_a_reader_changes_preferences_and_unsubscribes(server, browser, shots):
     from crawler.readers import effective_reader
 
     base, config, database = server
     page = browser.new_page()
     page.goto(f"{base}/r/{make_token(SECRET, 'prefs', AN)}")
-    shoot(page, tmp_path, "preferences")
+    shoot(page, shots, "preferences")
     page.uncheck(f"input[value='{CNHT}']")
     page.check("input[name=paused]")
     page.click("button[type=submit]:has-text('Lưu')")
@@ -157,12 +170,12 @@ def test_a_reader_changes_preferences_and_unsubscribes(server, browser, tmp_path
     assert page.is_checked("input[name=paused]") and not page.is_checked(f"input[value='{CNHT}']")
 
     page.goto(f"{base}/u/{make_token(SECRET, 'unsubscribe', AN)}")
-    shoot(page, tmp_path, "unsubscribe")
+    shoot(page, shots, "unsubscribe")
     with database.session() as session:
         assert effective_reader(config, session, AN).state == "paused"  # the page alone changed nothing
     page.click("button[type=submit]:has-text('Hủy đăng ký')")
     page.wait_for_selector("p.notice")
-    shoot(page, tmp_path, "unsubscribed")
+    shoot(page, shots, "unsubscribed")
     with database.session() as session:
         assert effective_reader(config, session, AN).state == "unsubscribed"
-    print(f"\nscreenshots: {tmp_path}")
+    print(f"\nscreenshots: {shots}")

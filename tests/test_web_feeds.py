@@ -8,6 +8,7 @@ from datetime import timedelta
 import feedparser
 import pytest
 from lxml import etree
+from sqlalchemy import select
 
 from crawler.config import topic_key
 from crawler.tokens import make_key, make_token
@@ -147,3 +148,38 @@ def test_feed_keys_are_unguessable_and_die_with_the_secret(site):
     ):
         answer = site.client.get(path)
         assert answer.status_code == 404 and path.rsplit("/", 1)[1].split(".")[0] not in answer.text
+
+
+@pytest.mark.parametrize("walk_from", [0, 10_000], ids=["along-the-index", "sorted"])
+def test_the_feed_shows_the_newest_and_a_change_outside_it_keeps_its_validator(site, monkeypatch, walk_from):
+    from crawler.store.models import ArticleRow
+    from crawler.web import feeds
+
+    # Both ways of reading the newest matches give the archive's order.
+    monkeypatch.setattr(feeds, "_WALK_FROM", walk_from)
+    for number in range(feeds.FEED_ENTRIES + 5):
+        title = f"Công nghiệp hỗ trợ, tin {number}"
+        site.archive.article(
+            title,
+            topics={CNHT: [hit("công nghiệp hỗ trợ", "title", title)]},
+            published=NOW + timedelta(minutes=number + 1),
+        )
+    first = site.client.get(topic_path(CNHT, "atom"))
+    assert [entry.title for entry in parsed(first).entries] == [
+        f"Công nghiệp hỗ trợ, tin {number}" for number in reversed(range(5, feeds.FEED_ENTRIES + 5))
+    ]
+
+    def edit(title: str) -> None:
+        with site.database.session() as session:
+            row = session.scalars(select(ArticleRow).where(ArticleRow.title == title)).one()
+            row.version += 1
+            row.changed_at = NOW + timedelta(hours=3)
+
+    # An article the feed no longer shows is edited: same feed, same validator.
+    edit("Công nghiệp hỗ trợ, tin 0")
+    tag = first.headers["etag"]
+    assert site.client.get(topic_path(CNHT, "atom"), headers={"if-none-match": tag}).status_code == 304
+    # One it shows is: a new validator.
+    edit(f"Công nghiệp hỗ trợ, tin {feeds.FEED_ENTRIES}")
+    changed = site.client.get(topic_path(CNHT, "atom"), headers={"if-none-match": tag})
+    assert changed.status_code == 200 and changed.headers["etag"] != tag

@@ -82,14 +82,26 @@ def test_service_unit_web_runs_bantin_web_on_loopback(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_bantin_web_serves_on_loopback_and_stops_on_sigterm(tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_bantin_web_serves_on_loopback_and_stops_on_sigterm(tmp_path, workers):
     config = write(
         tmp_path,
         f'[web]\npublic_url = "{PUBLIC_URL}"\nsecret_env = "{SECRET_ENV}"\nadmin_password_env = "{ADMIN_HASH_ENV}"\n',
     )
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "crawler", "--config", str(config), "web", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "crawler",
+            "--config",
+            str(config),
+            "web",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

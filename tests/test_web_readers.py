@@ -210,11 +210,12 @@ def test_resubscribing_on_the_preferences_page_brings_the_digest_back(site):
     assert [a for _, a, _ in events(site.database)] == ["unsubscribe", "topics", "resubscribe"]
 
 
-def test_one_click_is_rate_limited_per_client_and_the_window_moves(site):
-    answers = [_one_click(site, f"/u/forged-{n}").status_code for n in range(31)]
-    assert answers[:30] == [200] * 30 and answers[30] == 429
-    site.clocks.advance(61)
-    assert _one_click(site, "/u/forged-again").status_code == 200
+def test_one_click_always_answers_200_however_many_come_from_one_address(site):
+    # A mail provider sends all its users' one-click POSTs from a few addresses (RFC 8058 §3.2).
+    answers = {_one_click(site, f"/u/forged-{n}").status_code for n in range(40)}
+    answers.add(_one_click(site, f"/u/{make_token(SECRET, 'unsubscribe', AN)}").status_code)
+    assert answers == {200}
+    assert stored(site.database)["an@example.org"].unsubscribed_at is not None
 
 
 def test_a_message_waiting_for_a_retry_is_not_sent_once_its_reader_unsubscribed(site):

@@ -49,14 +49,42 @@ def concrete(path: str) -> str:
     )
 
 
+# Every route that needs no login, by method: each has its own guard (a signed token, a key, the
+# metrics networks) or shows nothing private. A route missing here must be an admin route.
+PUBLIC_ROUTES = {
+    ("GET", "/"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("GET", "/r/{token}"),
+    ("POST", "/r/{token}"),
+    ("GET", "/u/{token}"),
+    ("POST", "/u/{token}"),
+    ("GET", "/feeds/topic/{key}.atom"),
+    ("GET", "/feeds/topic/{key}.json"),
+    ("GET", "/feeds/reader/{token}.atom"),
+    ("GET", "/feeds/reader/{token}.json"),
+}
+
+
+def unguarded(app_routes) -> set[tuple[str, str]]:
+    """(method, path) of every route not marked an admin route and not on the public list."""
+    return {
+        (method, route.path)
+        for route in app_routes
+        if not getattr(route.endpoint, "bantin_admin", False)
+        for method in (route.methods or ()) - {"HEAD"}
+    } - PUBLIC_ROUTES
+
+
 def test_every_admin_route_refuses_an_anonymous_request(site):
     before = counts(site.database)
     admin_routes = [route for route in routes(site) if getattr(route.endpoint, "bantin_admin", False)]
     assert {route.path for route in admin_routes} >= {"/admin", "/admin/articles", "/admin/readers/resend", "/logout"}
-    # Nothing under /admin can be added without being marked an admin route.
-    for route in routes(site):
-        if route.path.startswith("/admin"):
-            assert getattr(route.endpoint, "bantin_admin", False), route.path
+    # A new route is an admin route unless it is deliberately listed public, wherever its path.
+    assert unguarded(routes(site)) == set()
     for route in admin_routes:
         for method in sorted(route.methods or ()):
             response = site.client.request(
@@ -77,6 +105,14 @@ def test_every_admin_route_refuses_an_anonymous_request(site):
         assert response.status_code in (303, 404), path
         assert "an@example.org" not in response.text
     assert counts(site.database) == before
+
+
+def test_a_new_route_without_the_admin_mark_is_caught():
+    from crawler.web.app import view
+    from crawler.web.public import healthz
+
+    added = [Route("/readers/export", view(healthz), methods=["GET"]), Route("/admin/x", view(healthz, admin=True))]
+    assert unguarded(added) == {("GET", "/readers/export")}
 
 
 def test_no_get_route_changes_anything(site):
@@ -166,6 +202,16 @@ def test_login_is_rate_limited_per_client_and_the_window_moves(site):
     assert site.login().status_code == 429
     site.clocks.advance(61)
     assert site.login().status_code == 303
+
+
+def test_several_workers_together_allow_no_more_login_attempts_than_one_process(site):
+    from dataclasses import replace
+
+    for workers in (1, 2, 3, 5):
+        shares = [replace(site.web, workers=workers) for _ in range(workers)]
+        allowed = sum(web.login_limit.allow("203.0.113.9") for web in shares for _ in range(5))
+        assert 1 <= allowed <= 5, workers
+    assert replace(site.web, workers=2).login_limit.limit == 2
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from crawler.cli import App, pass_app
+from crawler.config import CONFIG_ENV
 from crawler.errors import UsageError
+
+# How many workers share the limits, for each worker process.
+WORKERS_ENV = "BANTIN_WEB_WORKERS"
 
 
 @click.command()
@@ -17,13 +23,20 @@ from crawler.errors import UsageError
 )
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 @click.option(
+    "--workers",
+    type=click.IntRange(1, 32),
+    default=1,
+    show_default=True,
+    help="uvicorn worker processes (about one per core); the login limit is shared out among them.",
+)
+@click.option(
     "--hash-password",
     "hash_only",
     is_flag=True,
     help="Ask for an admin password and print its argon2 hash (for web.admin_password_env/_file).",
 )
 @pass_app
-def web(app: App, host: str, port: int, hash_only: bool) -> None:
+def web(app: App, host: str, port: int, workers: int, hash_only: bool) -> None:
     """Serve the web interface in the foreground: one process beside `bantin serve`.
 
     Refuses to start (exit 2) without the signing secret or an admin credential.
@@ -38,15 +51,28 @@ def web(app: App, host: str, port: int, hash_only: bool) -> None:
         return
     import uvicorn
 
+    # Built here even with several workers: a missing secret or credential is refused before any starts.
     web_app = build_web_app(app)
-    click.echo(f"bantin web on http://{host}:{port}/ (public URL: {app.config.web.public_url or 'not set'})", err=True)
-    # One worker, no proxy headers: the peer address is the socket's (a trusted proxy's forwarding is
-    # read by the app itself, only from web.trusted_proxies).
+    click.echo(
+        f"bantin web on http://{host}:{port}/ ({workers} worker{'s' if workers > 1 else ''}; "
+        f"public URL: {app.config.web.public_url or 'not set'})",
+        err=True,
+    )
+    if workers > 1:
+        # Each worker process imports the app afresh (uvicorn needs an import string): it finds the
+        # same file through the environment. Nothing else is shared: sessions, form tokens and feed
+        # validators are signed or read from the database, and the limits are shared out.
+        if app.config.path is not None:
+            os.environ[CONFIG_ENV] = str(app.config.path)
+        os.environ[WORKERS_ENV] = str(workers)
+    # No proxy headers: the peer address is the socket's (a trusted proxy's forwarding is read by the
+    # app itself, only from web.trusted_proxies).
     uvicorn.run(
-        web_app,
+        web_app if workers == 1 else "crawler.cli.web_commands:worker_app",
+        factory=workers > 1,
         host=host,
         port=port,
-        workers=1,
+        workers=workers,
         proxy_headers=False,
         server_header=False,
         date_header=True,
@@ -55,7 +81,12 @@ def web(app: App, host: str, port: int, hash_only: bool) -> None:
     )
 
 
-def build_web_app(app: App):
+def worker_app():
+    """The app of one of several worker processes (what `web --workers N` gives uvicorn to import)."""
+    return build_web_app(App(os.environ.get(CONFIG_ENV), False), workers=int(os.environ.get(WORKERS_ENV, "1")))
+
+
+def build_web_app(app: App, *, workers: int = 1):
     """The ASGI app for this configuration; a missing secret or admin credential raises ConfigError."""
     from crawler.web import WebApp, create_app
     from crawler.web.security import WebSettings
@@ -71,5 +102,6 @@ def build_web_app(app: App):
             settings=settings,
             outlets=outlets,
             everyday_sources=everyday_sources,
+            workers=workers,
         )
     )

@@ -112,11 +112,14 @@ def matching_articles(
     after: ArticleRow | None = None,
     published_from: datetime | None = None,
     batch: int = 200,
+    first_batch: int | None = None,
 ) -> Iterator[tuple[ArticleRow, Any]]:
     """(row, verdict) for each article ``accept`` returns a verdict for, newest first.
 
     The archive index narrows the rows to the candidates of the query ``tree``;
     ``accept`` (the matcher) decides. Without a usable index every article is read.
+    ``first_batch``: how many candidates the first read loads (then twice as many each time, up to
+    ``batch``), for a caller that stops after one page.
     """
     from crawler.store.index import candidates_for
 
@@ -131,21 +134,23 @@ def matching_articles(
     if candidates is None:
         rows: Iterable[ArticleRow] = session.scalars(query.execution_options(yield_per=batch))
     else:
-        rows = _rows_in_order(session, query, batch)
+        rows = _rows_in_order(session, query, batch, first_batch or batch)
     for row in rows:
         verdict = accept(row)
         if verdict is not None:
             yield row, verdict
 
 
-def _rows_in_order(session: Session, query: Select, batch: int) -> Iterator[ArticleRow]:
+def _rows_in_order(session: Session, query: Select, batch: int, first_batch: int) -> Iterator[ArticleRow]:
     """The rows of ``query``, ordering only their keys: sorting whole ~3 KB rows costs more than reading them."""
     keys = session.scalars(query.with_only_columns(ArticleRow.id).execution_options(yield_per=batch * 5)).all()
-    for start in range(0, len(keys), batch):
-        chunk = keys[start : start + batch]
+    start, size = 0, max(1, min(first_batch, batch))
+    while start < len(keys):
+        chunk = keys[start : start + size]
         loaded = {row.id: row for row in session.scalars(select(ArticleRow).where(ArticleRow.id.in_(chunk)))}
         for key in chunk:
             yield loaded[key]
+        start, size = start + size, min(size * 2, batch)
 
 
 def topics_by_article(session: Session, keys: list[int]) -> dict[int, list[str]]:

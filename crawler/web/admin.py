@@ -163,7 +163,12 @@ def articles(web: WebApp, request: Request, form: Form | None) -> Response:
     rows: list = []
     more = False
     with web.database.session(write=False) as session:
-        after = session.get(ArticleRow, int(before)) if before.isdigit() else None
+        # The keyset needs only the row's place in the order, not its body.
+        after = (
+            session.get(ArticleRow, int(before), options=[load_only(ArticleRow.id, ArticleRow.published_at)])
+            if before.isdigit()
+            else None
+        )
         if query:
             try:
                 matcher = QueryMatcher(query, "auto")
@@ -178,6 +183,8 @@ def articles(web: WebApp, request: Request, form: Form | None) -> Response:
                     lambda row: _matched(matcher.explain(ArticleFields.from_article(row))),
                     sites=sites,
                     after=after,
+                    # Most candidates match: the first read need not be much more than a page.
+                    first_batch=PAGE_SIZE + 14,
                 )
                 for row, hits in found:
                     if len(rows) == PAGE_SIZE:

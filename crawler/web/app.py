@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.applications import Starlette
@@ -49,6 +49,9 @@ from crawler.web.security import (
 LANG_COOKIE = "bantin_lang"
 # The one unsafe request that may come from anywhere (RFC 8058: a mail client posts it).
 ONE_CLICK_PREFIX = "/u/"
+# Per client and minute, for all worker processes together (at most one per worker when there are more).
+LOGIN_ATTEMPTS = 5
+READER_POSTS = 30
 TIMED_PREFIXES = ("/admin", "/feeds/topic/", "/healthz", "/readyz", "/metrics")
 
 Handler = Callable[["WebApp", Request, "Form | None"], Response]
@@ -86,14 +89,17 @@ class WebApp:
     clock: Callable[[], datetime] = utcnow
     wall: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
+    # Worker processes serving this app (`bantin web --workers`): each holds its own share of the
+    # limits, so that all of them together allow no more than one process would.
+    workers: int = 1
     login_limit: RateLimiter = field(init=False)
     reader_limit: RateLimiter = field(init=False)
     templates: Environment = field(init=False)
     feeds: FeedCache = field(init=False)
 
     def __post_init__(self) -> None:
-        self.login_limit = RateLimiter(5, 60, self.monotonic)
-        self.reader_limit = RateLimiter(30, 60, self.monotonic)
+        self.login_limit = RateLimiter(max(1, LOGIN_ATTEMPTS // self.workers), 60, self.monotonic)
+        self.reader_limit = RateLimiter(max(1, READER_POSTS // self.workers), 60, self.monotonic)
         self.feeds = FeedCache()
         self.templates = Environment(
             loader=PackageLoader("crawler.web", "templates"),
@@ -162,10 +168,14 @@ class WebApp:
         **data: Any,
     ) -> HTMLResponse:
         language = language or self.language(request)
+        other = "en" if language == "vi" else "vi"
         context = {
             "t": translator(language),
             "lang": language,
-            "other_lang": "en" if language == "vi" else "vi",
+            "other_lang": other,
+            # The same page in the other language: a search or a back-test keeps its query.
+            "lang_href": "?"
+            + urlencode([*((k, v) for k, v in request.query_params.multi_items() if k != "lang"), ("lang", other)]),
             "path": request.url.path,
             "admin": admin is not None,
             "csrf": csrf_token(self.settings, admin) if admin else "",

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, tzinfo
 
 from feedgenerator import Atom1Feed
 from markupsafe import Markup
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, load_only
 
 from crawler.matching import Hit
@@ -73,14 +73,16 @@ def feed_entries(
     """The newest articles matched by any of `topics`, newest first, with the snippet of their first hit."""
     if not topics:
         return []
-    newest = (
-        select(ArticleRow)
-        .options(load_only(*(getattr(ArticleRow, column) for column in _ENTRY_COLUMNS)))
-        .where(ArticleRow.id.in_(select(Match.article_id).where(Match.topic.in_(list(topics)))))
-        .order_by(ArticleRow.published_at.desc().nulls_last(), ArticleRow.id.desc())
-        .limit(limit)
-    )
-    rows = session.scalars(newest).all()
+    keys = [key for key, _ in newest_matched(session, topics, limit=limit)]
+    loaded = {
+        row.id: row
+        for row in session.scalars(
+            select(ArticleRow)
+            .options(load_only(*(getattr(ArticleRow, column) for column in _ENTRY_COLUMNS)))
+            .where(ArticleRow.id.in_(keys))
+        )
+    }
+    rows = [loaded[key] for key in keys]
     matches: dict[int, list[Match]] = {}
     if rows:
         for match in session.scalars(
@@ -110,20 +112,80 @@ def feed_entries(
     return entries
 
 
-def feed_stamp(session: Session, topics: Sequence[str]) -> tuple[int, datetime | None]:
-    """(matches, newest change) of these topics: cheap, so a 304 costs no feed build."""
+# Fewer matches than this: read them all and sort; more: walk the newest-first index until a feed's worth.
+_WALK_FROM = 500
+
+
+def newest_matched(session: Session, topics: Sequence[str], *, limit: int = FEED_ENTRIES) -> list[tuple[int, datetime]]:
+    """(key, changed_at) of the `limit` newest articles any of `topics` matched, in the archive's order.
+
+    A common topic is read along the publication index, each article checked against the matches
+    (about limit / share rows, whatever the archive's size); a rare one from its matches, sorted.
+    """
+    wanted = list(topics)
+    matched = select(Match.article_id).where(Match.topic.in_(wanted))
+    count = session.scalar(select(func.count()).select_from(matched.subquery())) or 0
+    if count < _WALK_FROM:
+        rows = session.execute(
+            select(ArticleRow.id, ArticleRow.changed_at)
+            .where(ArticleRow.id.in_(matched))
+            .order_by(ArticleRow.published_at.desc().nulls_last(), ArticleRow.id.desc())
+            .limit(limit)
+        ).all()
+        return [(key, changed) for key, changed in rows]
+    carried = exists().where(Match.article_id == ArticleRow.id, Match.topic.in_(wanted))
+    # Dated and undated apart, so that each half can go along an index (see store.archive.newest_articles).
+    found = [
+        (key, changed)
+        for key, changed in session.execute(
+            select(ArticleRow.id, ArticleRow.changed_at)
+            .where(ArticleRow.published_at.is_not(None), carried)
+            .order_by(ArticleRow.published_at.desc(), ArticleRow.id.desc())
+            .limit(limit)
+        )
+    ]
+    if len(found) < limit:
+        found += [
+            (key, changed)
+            for key, changed in session.execute(
+                select(ArticleRow.id, ArticleRow.changed_at)
+                .where(ArticleRow.published_at.is_(None), carried)
+                .order_by(ArticleRow.id.desc())
+                .limit(limit - len(found))
+            )
+        ]
+    return found
+
+
+def feed_stamp(session: Session, topics: Sequence[str]) -> tuple[tuple, datetime | None]:
+    """(what the feed is built of, its newest change): cheap, so a 304 or a cached feed costs no build.
+
+    Only the entries the feed shows count: their articles' versions and their matches' times (an
+    edit or a re-match of an older article changes nothing a reader sees).
+    """
     if not topics:
-        return 0, None
-    count, matched_at, changed_at = session.execute(
-        select(func.count(), func.max(Match.matched_at), func.max(ArticleRow.changed_at))
-        .select_from(Match)
-        .join(ArticleRow, ArticleRow.id == Match.article_id)
-        .where(Match.topic.in_(list(topics)))
-    ).one()
-    newest = max((moment for moment in (matched_at, changed_at) if moment is not None), default=None)
-    if newest is not None and newest.tzinfo is None:
-        newest = newest.replace(tzinfo=UTC)
-    return count, newest
+        return (), None
+    newest = newest_matched(session, topics)
+    moments = [changed for _, changed in newest]
+    matches: list[tuple] = []
+    if newest:
+        matches = [
+            tuple(row)
+            for row in session.execute(
+                select(Match.article_id, Match.topic, Match.matched_at)
+                .where(Match.article_id.in_([key for key, _ in newest]), Match.topic.in_(list(topics)))
+                .order_by(Match.article_id, Match.topic)
+            )
+        ]
+        moments += [row[2] for row in matches]
+    latest = max((moment for moment in moments if moment is not None), default=None)
+    if latest is not None and latest.tzinfo is None:
+        latest = latest.replace(tzinfo=UTC)
+    stamp = (
+        tuple((key, changed.isoformat() if changed else None) for key, changed in newest),
+        tuple((key, topic, moment.isoformat() if moment else None) for key, topic, moment in matches),
+    )
+    return stamp, latest
 
 
 def _snippet(hit: Hit | None) -> tuple[str, str, str] | None:
