@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from crawler.cli import main as cli_main
@@ -10,7 +12,8 @@ from crawler.cli import main as cli_main
 @pytest.mark.slow
 def test_demo_crawls_the_sample_site_and_writes_previews(tmp_path, capsys):
     try:
-        cli_main(["demo", "--dir", str(tmp_path), "--days", "3"])
+        # Five days of 14: more than the 50 items of a look-alike's home feed.
+        cli_main(["demo", "--dir", str(tmp_path), "--days", "5"])
     except SystemExit as exc:
         assert exc.code in (0, None)
     out = capsys.readouterr().out
@@ -18,5 +21,12 @@ def test_demo_crawls_the_sample_site_and_writes_previews(tmp_path, capsys):
     htmls = sorted((tmp_path / "previews").glob("*.html"))
     emls = sorted((tmp_path / "previews").glob("*.eml"))
     assert len(htmls) == 2 and len(emls) == 2
-    assert "ban-doc@example.org" in out and "Bản tin NDO" in out
+    # Four outlets followed: the product name is the press digest's, not NDO's.
+    assert "ban-doc@example.org" in out and "Bản tin báo chí" in out and "Bản tin NDO" not in out
+    # The first crawl of the fresh archive back-fills: every outlet stores every article its look-alike serves
+    # (the everyday sources alone list VietnamPlus's and Tiền Phong's newest only).
+    served = dict(re.findall(r"sample (\w+) with (\d+) articles serving", out))
+    stored = dict(re.findall(r"(\w+) (\d+)", re.search(r"articles stored in .* \((.*)\)", out).group(1)))
+    assert set(served) == {"nhandan", "vietnamplus", "tienphong", "baoquangninh"}
+    assert stored == served
     assert all(str(path) in out for path in htmls + emls)

@@ -84,6 +84,19 @@ def test_baoquangninh_first_crawl_matches_its_ground_truth(tmp_path, database_ur
     assert all(sources[external_id] == {"rss"} for external_id in truth)
 
 
+def test_a_drifted_baoquangninh_still_stores_every_article_and_the_run_says_degraded(tmp_path, database_url, network):
+    # No verified markup for the paper: a redesign must show in the ledger, not only in `sites check`.
+    sample = network["baoquangninh"]
+    drifted = sample.drift()
+    scrapy_crawl("baoquangninh", write_config(tmp_path, database_url), sample.base_url, sample.model.now.isoformat())
+    rows = stored(database_url)
+    assert len(rows) == len(drifted) and all(row.body and row.extractor == "generic" for row in rows.values())
+    _, runs = sources_and_runs(database_url)
+    (run,) = runs
+    assert run.status == "degraded" and "layout may have changed" in run.message
+    assert run.fallback_pages == len(drifted)
+
+
 def test_four_sites_first_crawl_day_two_and_one_site_down(tmp_path, database_url, network):
     config = network_config(tmp_path, database_url, network)
     done = crawl_all(config, latest_now(network))
