@@ -147,8 +147,8 @@ def wait(predicate, timeout: float, poll: float = 0.05):
 
 def queue_crawls(config, database) -> None:
     """One crawl job per outlet, as `bantin serve` queues them at the crawl's fire time."""
-    from cluster import queue
     from crawler.locks import crawl_lease
+    from scheduler.cluster import queue
 
     app = queue.make_app(database.url)
     app.open()
@@ -227,11 +227,11 @@ def digest_rounds(server: str, sites: dict[str, str], recipients: int, tmp: Path
 
     from aiosmtpd.controller import Controller
 
-    from cluster import queue
     from crawler.config import load_config
     from crawler.store import Database
     from crawler.store.models import OutboxMessage
     from reports.fanout import build_shard, prepare_fanout
+    from scheduler.cluster import queue
 
     class Sink:
         received = 0
