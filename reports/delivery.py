@@ -430,6 +430,17 @@ def _digests_on(session: Session, email: str, day: date) -> int:
     )
 
 
+def stopped_readers(config: Config, database: Database) -> dict[str, str]:
+    """{reader key: state} of the readers who paused or unsubscribed: a message queued before that is not sent
+    after (its articles stay owed)."""
+    with database.session(write=False) as session:
+        return {recipient_key(r.email): r.state for r in effective_readers(config, session) if r.state != ACTIVE}
+
+
+def not_sent_because(state: str) -> str:
+    return f"not sent: the reader {'unsubscribed' if state == UNSUBSCRIBED else 'paused'}"
+
+
 def _send_due(
     config: Config,
     database: Database,
@@ -439,9 +450,7 @@ def _send_due(
     only_ids: list[int] | None = None,
 ) -> list[RecipientResult]:
     configured = {recipient_key(r.email): r.email for r in config.recipients}
-    with database.session(write=False) as session:
-        # A message queued before its reader paused or unsubscribed is not sent after (its articles stay owed).
-        stopped = {recipient_key(r.email): r.state for r in effective_readers(config, session) if r.state != ACTIVE}
+    stopped = stopped_readers(config, database)
     with database.session() as session:
         query = select(OutboxMessage.id).where(OutboxMessage.status == "pending").order_by(OutboxMessage.id)
         if only_ids is not None:
@@ -466,7 +475,7 @@ def _send_due(
                 )
                 continue
             if recipient in stopped and only_ids is None:
-                why = f"not sent: the reader {'unsubscribed' if stopped[recipient] == UNSUBSCRIBED else 'paused'}"
+                why = not_sent_because(stopped[recipient])
                 _finish(database, row_id, "cancelled", now, error=why)
                 results.append(RecipientResult(shown_email, "cancelled", items, why, **info))
                 continue

@@ -49,6 +49,8 @@ from reports.delivery import (
     _finish,
     _outbox_values,
     _recover_sending,
+    not_sent_because,
+    stopped_readers,
 )
 from reports.digest import recipient_key
 from reports.mailer import Envelope, ReaderLinks, SmtpSession, sender_address
@@ -309,6 +311,8 @@ def send_claimed(
 def _send_batch(
     config, database, smtp, ids, claim, configured, envelope_from, result, clock, sleep, stop
 ) -> str | None:
+    # Read per batch: a reader who pauses while a long digest run sends is not sent to after.
+    stopped = stopped_readers(config, database)
     for row_id in ids:
         if stop.is_set():
             return None
@@ -322,6 +326,11 @@ def _send_batch(
             error = "recipient is no longer in the configuration"
             _finish(database, row_id, "failed", now, error=error)
             result.results.append(RecipientResult(shown, "failed", items, error, **info))
+            continue
+        if recipient in stopped:
+            error = not_sent_because(stopped[recipient])
+            _finish(database, row_id, "cancelled", now, error=error)
+            result.results.append(RecipientResult(shown, "cancelled", items, error, **info))
             continue
         status, error = _deliver(
             config, database, smtp, row_id, raw, Envelope(envelope_from, recipient), now, sleep, claim=claim

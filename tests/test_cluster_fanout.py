@@ -9,7 +9,7 @@ from sqlalchemy import event, select
 from crawler.readers import save_preferences, unsubscribe
 from crawler.store.models import OutboxMessage
 from reports import fanout
-from tests.digest_support import CNHT, NOW, QN, make_config, standard_archive
+from tests.digest_support import CNHT, NOW, QN, make_config, running_sink, standard_archive
 
 LATER = NOW + timedelta(hours=1)
 
@@ -66,3 +66,24 @@ def test_a_build_job_writes_its_rows_in_a_few_statements_and_adds_nothing_when_r
     assert len(outbox_rows(database)) == readers_total
     # One INSERT per chunk of readers, not one per reader; the run again writes nothing.
     assert len(inserts) == -(-readers_total // fanout.BUILD_CHUNK)
+
+
+def test_a_sender_does_not_send_to_a_reader_who_paused_after_the_build(database):
+    with running_sink() as sink:
+        config = make_config(database.url, sink.port)
+        standard_archive(database)
+        fanout.prepare_fanout(config, database, now=LATER)
+        assert fanout.build_shard(config, database, now=LATER, shard=0, shards=1).queued == 2
+        with database.session() as session:
+            save_preferences(
+                session, config, "binh@example.org", topics=[QN], paused=True, subscribed=True, now=LATER, via="web"
+            )
+        result = fanout.send_claimed(
+            config, database, worker="w", clock=lambda: LATER, ttl=timedelta(minutes=2), batch_size=10
+        )
+    assert sorted((item.email, item.status) for item in result.results) == [
+        ("an@example.org", "sent"),
+        ("binh@example.org", "cancelled"),
+    ]
+    assert [rcpts for rcpts, _msg_id in sink.received] == [["an@example.org"]]
+    assert outbox_rows(database)["binh@example.org"].last_error == "not sent: the reader paused"
