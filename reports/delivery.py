@@ -641,10 +641,17 @@ def _mark_sent(database: Database, row_id: int, now: datetime) -> None:
             return
         pairs = {int(article_id): int(version) for article_id, version in row.items or ()}
         existing = set(session.scalars(select(ArticleRow.id).where(ArticleRow.id.in_(pairs))))
+        # One look-up for the reader's earlier deliveries of these articles, not one per article.
+        delivered = {
+            delivery.article_id: delivery
+            for delivery in session.scalars(
+                select(Delivery).where(Delivery.recipient == row.recipient, Delivery.article_id.in_(existing))
+            )
+        }
         for article_id, version in pairs.items():
             if article_id not in existing:
                 continue  # deleted from the archive since the message was built
-            delivery = session.get(Delivery, (row.recipient, article_id))
+            delivery = delivered.get(article_id)
             if delivery is None:
                 session.add(
                     Delivery(

@@ -313,13 +313,15 @@ def _send_batch(
 ) -> str | None:
     # Read per batch: a reader who pauses while a long digest run sends is not sent to after.
     stopped = stopped_readers(config, database)
+    # The batch's messages read in one query, not one transaction per row.
+    with database.session(write=False) as session:
+        rows = {row.id: row for row in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))}
     for row_id in ids:
         if stop.is_set():
             return None
-        with database.session() as session:
-            row = session.get(OutboxMessage, row_id)
-            recipient, raw, items = row.recipient, row.raw_message, len(row.items or ())
-            info = dict(outbox_id=row.id, digest_key=row.digest_key, subject=row.subject)
+        row = rows[row_id]
+        recipient, raw, items = row.recipient, row.raw_message, len(row.items or ())
+        info = dict(outbox_id=row.id, digest_key=row.digest_key, subject=row.subject)
         shown = configured.get(recipient, recipient)
         now = clock()
         if recipient not in configured:

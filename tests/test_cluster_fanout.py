@@ -87,3 +87,31 @@ def test_a_sender_does_not_send_to_a_reader_who_paused_after_the_build(database)
     ]
     assert [rcpts for rcpts, _msg_id in sink.received] == [["an@example.org"]]
     assert outbox_rows(database)["binh@example.org"].last_error == "not sent: the reader paused"
+
+
+def test_a_sender_spends_a_few_statements_per_message(database):
+    with running_sink() as sink:
+        config = make_config(database.url, sink.port)
+        standard_archive(database)
+        fanout.prepare_fanout(config, database, now=LATER)
+        fanout.build_shard(config, database, now=LATER, shard=0, shards=1)
+        with database.session() as session:
+            articles = [len(row.items) for row in session.scalars(select(OutboxMessage))]
+        statements: list[str] = []
+
+        def record(_conn, _cursor, statement, *_args) -> None:
+            statements.append(" ".join(statement.split()))
+
+        event.listen(database.engine, "before_cursor_execute", record)
+        try:
+            result = fanout.send_claimed(
+                config, database, worker="w", clock=lambda: LATER, ttl=timedelta(minutes=2), batch_size=10
+            )
+        finally:
+            event.remove(database.engine, "before_cursor_execute", record)
+    assert [item.status for item in result.results] == ["sent", "sent"] and min(articles) >= 2
+    selects = [statement for statement in statements if statement.upper().startswith("SELECT")]
+    # The reader's earlier deliveries are one look-up per message, not one per article...
+    assert len([statement for statement in selects if "FROM deliveries" in statement]) == len(result.results)
+    # ... and the claimed batch's messages are read in one query, not one per row.
+    assert len([statement for statement in selects if "FROM outbox WHERE outbox.id IN" in statement]) == 1
