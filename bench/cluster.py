@@ -1,7 +1,7 @@
 """Cluster benchmark: three `bantin worker`s against one on politeness-bound outlets, and the digest fan-out.
 
     python -m bench.cluster [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
-                            [--per-day 20] [--delay 0.25] [--recipients 2000] [--quick]
+                            [--per-day 20] [--delay 0.25] [--recipients 2000] [--quick] [--digest-only]
 
 Prints, from one run on throw-away databases (created on the server given, dropped after):
 
@@ -147,8 +147,8 @@ def wait(predicate, timeout: float, poll: float = 0.05):
 
 def queue_crawls(config, database) -> None:
     """One crawl job per outlet, as `bantin serve` queues them at the crawl's fire time."""
-    from cluster import queue
     from crawler.locks import crawl_lease
+    from scheduler.cluster import queue
 
     app = queue.make_app(database.url)
     app.open()
@@ -227,11 +227,11 @@ def digest_rounds(server: str, sites: dict[str, str], recipients: int, tmp: Path
 
     from aiosmtpd.controller import Controller
 
-    from cluster import queue
     from crawler.config import load_config
     from crawler.store import Database
     from crawler.store.models import OutboxMessage
     from reports.fanout import build_shard, prepare_fanout
+    from scheduler.cluster import queue
 
     class Sink:
         received = 0
@@ -308,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=0.25, help="download_delay of every outlet (politeness)")
     parser.add_argument("--recipients", type=int, default=2000)
     parser.add_argument("--quick", action="store_true", help="a small run (smoke test)")
+    parser.add_argument("--digest-only", action="store_true", help="only (c) and (d): the digest fan-out")
     args = parser.parse_args(argv)
     if args.quick:
         args.per_day, args.delay, args.recipients = 4, 0.1, 60
@@ -317,14 +318,15 @@ def main(argv: list[str] | None = None) -> int:
             f"cluster benchmark: {len(sites)} outlets x {2 * args.per_day} articles, download_delay "
             f"{args.delay:g} s, one sample-site process; PostgreSQL {make_url(args.database_url).host}"
         )
-        one = crawl_round(args.database_url, sites, args.delay, 1, tmp)
-        three = crawl_round(args.database_url, sites, args.delay, 3, tmp)
-        print(
-            f"  crawl: 1 worker {one:.1f} s, 3 workers {three:.1f} s: speed-up {one / three:.2f}x "
-            f"(ideal {len(sites)}x with {len(sites)} outlets)"
-        )
-        retry, settings = death_to_retry(args.database_url, sites, args.delay, tmp)
-        print(f"  death to retry: {retry:.1f} s from SIGKILL to the job running on another worker ({settings})")
+        if not args.digest_only:
+            one = crawl_round(args.database_url, sites, args.delay, 1, tmp)
+            three = crawl_round(args.database_url, sites, args.delay, 3, tmp)
+            print(
+                f"  crawl: 1 worker {one:.1f} s, 3 workers {three:.1f} s: speed-up {one / three:.2f}x "
+                f"(ideal {len(sites)}x with {len(sites)} outlets)"
+            )
+            retry, settings = death_to_retry(args.database_url, sites, args.delay, tmp)
+            print(f"  death to retry: {retry:.1f} s from SIGKILL to the job running on another worker ({settings})")
         build_rate, send_rate, rows = digest_rounds(args.database_url, sites, args.recipients, tmp)
         print(f"  digest build: {build_rate:.0f} outbox rows/s by one build job ({rows} readers)")
         print(f"  digest send: {send_rate:.0f} messages/s by 3 senders to a loopback SMTP sink")

@@ -430,6 +430,17 @@ def _digests_on(session: Session, email: str, day: date) -> int:
     )
 
 
+def stopped_readers(config: Config, database: Database) -> dict[str, str]:
+    """{reader key: state} of the readers who paused or unsubscribed: a message queued before that is not sent
+    after (its articles stay owed)."""
+    with database.session(write=False) as session:
+        return {recipient_key(r.email): r.state for r in effective_readers(config, session) if r.state != ACTIVE}
+
+
+def not_sent_because(state: str) -> str:
+    return f"not sent: the reader {'unsubscribed' if state == UNSUBSCRIBED else 'paused'}"
+
+
 def _send_due(
     config: Config,
     database: Database,
@@ -439,9 +450,7 @@ def _send_due(
     only_ids: list[int] | None = None,
 ) -> list[RecipientResult]:
     configured = {recipient_key(r.email): r.email for r in config.recipients}
-    with database.session(write=False) as session:
-        # A message queued before its reader paused or unsubscribed is not sent after (its articles stay owed).
-        stopped = {recipient_key(r.email): r.state for r in effective_readers(config, session) if r.state != ACTIVE}
+    stopped = stopped_readers(config, database)
     with database.session() as session:
         query = select(OutboxMessage.id).where(OutboxMessage.status == "pending").order_by(OutboxMessage.id)
         if only_ids is not None:
@@ -466,7 +475,7 @@ def _send_due(
                 )
                 continue
             if recipient in stopped and only_ids is None:
-                why = f"not sent: the reader {'unsubscribed' if stopped[recipient] == UNSUBSCRIBED else 'paused'}"
+                why = not_sent_because(stopped[recipient])
                 _finish(database, row_id, "cancelled", now, error=why)
                 results.append(RecipientResult(shown_email, "cancelled", items, why, **info))
                 continue
@@ -632,10 +641,17 @@ def _mark_sent(database: Database, row_id: int, now: datetime) -> None:
             return
         pairs = {int(article_id): int(version) for article_id, version in row.items or ()}
         existing = set(session.scalars(select(ArticleRow.id).where(ArticleRow.id.in_(pairs))))
+        # One look-up for the reader's earlier deliveries of these articles, not one per article.
+        delivered = {
+            delivery.article_id: delivery
+            for delivery in session.scalars(
+                select(Delivery).where(Delivery.recipient == row.recipient, Delivery.article_id.in_(existing))
+            )
+        }
         for article_id, version in pairs.items():
             if article_id not in existing:
                 continue  # deleted from the archive since the message was built
-            delivery = session.get(Delivery, (row.recipient, article_id))
+            delivery = delivered.get(article_id)
             if delivery is None:
                 session.add(
                     Delivery(

@@ -176,7 +176,7 @@ from datetime import datetime, timedelta
 sys.path.insert(0, {repo!r})
 from crawler.config import load_config
 from crawler.store import Database
-from cluster.planner import ClusterService
+from scheduler.cluster.planner import ClusterService
 from scheduler.service import configure_logging
 
 config_path, clock_file = sys.argv[1], sys.argv[2]

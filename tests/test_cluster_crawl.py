@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from cluster.planner import ClusterService
 from crawler.config import load_config
 from crawler.samplesite.model import VN_TZ
 from crawler.samplesite.server import SampleNetwork
 from crawler.store import Database
 from crawler.store.models import ArticleRow
+from scheduler.cluster.planner import ClusterService
 from scheduler.service import previous_fire_time
 from tests.cluster_support import REPO, Worker, cluster_toml, crawl_runs, pg_url, pid_gone  # noqa: F401 - fixture
 from tests.service_support import wait_for
@@ -190,7 +190,7 @@ def test_sigterm_stops_a_worker_cleanly_and_its_crawl_runs_elsewhere(tmp_path: P
     try:
         for worker in workers:
             worker.wait_output("event=started")
-        from cluster import queue
+        from scheduler.cluster import queue
 
         app = queue.make_app(pg_url)
         app.open()

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from cluster import queue
-from cluster.planner import ClusterService
 from crawler.config import load_config
 from crawler.samplesite.model import VN_TZ
 from crawler.store import Database
 from crawler.store.models import Delivery, OutboxMessage
+from scheduler.cluster import queue
+from scheduler.cluster.planner import ClusterService
 from scheduler.service import previous_fire_time
 from tests.cluster_support import Worker, cluster_toml, pg_url, smtp_sink  # noqa: F401 - fixture
 from tests.digest_support import CNHT, QN, Sink, standard_archive

@@ -75,7 +75,7 @@ def test_migrations_add_claims_everywhere_and_the_job_queue_on_postgresql_only(d
 
 
 def test_the_job_queue_schema_is_the_one_procrastinate_expects(pg_url):  # noqa: F811
-    from cluster import queue
+    from scheduler.cluster import queue
 
     database = Database(pg_url)
     app = queue.make_app(pg_url)

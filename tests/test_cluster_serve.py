@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from cluster import queue
 from crawler.cron import make_trigger
 from crawler.locks import lease_holder
 from crawler.samplesite.model import VN_TZ
 from crawler.store import Database
+from scheduler.cluster import queue
 from scheduler.service import SERVICE_LEASE, previous_fire_time
 from tests.cluster_support import FileClock, ServeProcess, cluster_toml, pg_url, write_serve_driver  # noqa: F401
 from tests.service_support import wait_for

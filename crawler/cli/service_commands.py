@@ -41,7 +41,7 @@ def serve(app, log_format: str) -> None:
     service_class = Service
     if config.cluster.enabled:
         # Queues the work for `bantin worker`s; waits while another `bantin serve` holds the lease.
-        from cluster.planner import ClusterService as service_class
+        from scheduler.cluster.planner import ClusterService as service_class
     service = service_class(
         config,
         app.database,

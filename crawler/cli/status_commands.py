@@ -47,7 +47,7 @@ def status(app, output_format: str, limit: int, quiet_days: int) -> None:
         app.config, app.database, now=now, everyday_sources=everyday_sources, limit=limit, quiet_days=quiet_days
     )
     if app.config.cluster.enabled:
-        from cluster.status import cluster_status
+        from scheduler.cluster.status import cluster_status
 
         report["cluster"] = cluster_status(app.config, app.database, now=now)
         report["warnings"].extend(report["cluster"]["warnings"])
@@ -153,7 +153,7 @@ def render_text(report: dict[str, Any]) -> str:
 
     lines.append(f"Archive index: {report['index']['state']}")
     if "cluster" in report:
-        from cluster.status import render_cluster
+        from scheduler.cluster.status import render_cluster
 
         lines.extend(render_cluster(report["cluster"], human_time))
     if report["warnings"]:

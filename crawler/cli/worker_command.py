@@ -32,7 +32,7 @@ def worker(app, concurrency: int | None, queues: str, name: str | None, log_form
     worker that dies is run again by another one once its heartbeat has
     stalled (cluster.stalled_after_seconds).
     """
-    from cluster.worker import parse_queues, run_worker
+    from scheduler.cluster.worker import parse_queues, run_worker
     from scheduler.service import configure_logging
 
     try:

@@ -1,6 +1,6 @@
 """bantin's procrastinate tasks: one outlet's crawl, the digest's plan, build and send, and the sweep.
 
-Every task runs in a `bantin worker` (``cluster.worker``), which hands each one
+Every task runs in a `bantin worker` (``scheduler.cluster.worker``), which hands each one
 its :class:`Runtime` (config, database, the worker's name and stop flag)
 through procrastinate's job context. Tasks are synchronous: each runs in a
 thread of the worker, a crawl as the same `bantin crawl --site ID` child
@@ -20,7 +20,6 @@ from typing import Any
 from procrastinate import JobContext, RetryStrategy, exceptions, utils
 from sqlalchemy import func, select
 
-from cluster import queue
 from crawler.clock import utcnow
 from crawler.config import Config
 from crawler.crawl.run import crawl_child_command
@@ -30,6 +29,7 @@ from crawler.store import Database
 from crawler.store import runs as dead_runs
 from crawler.store.models import CrawlRun
 from scheduler import jobs
+from scheduler.cluster import queue
 from scheduler.jobs import log_event
 from scheduler.service import previous_fire_time, schedule_triggers
 

@@ -20,12 +20,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from cluster import queue
-from cluster.tasks import WORKER_LEASE_PREFIX, Runtime
 from crawler import __version__
 from crawler.config import Config
 from crawler.locks import hold_lease, this_host
 from crawler.store import Database
+from scheduler.cluster import queue
+from scheduler.cluster.tasks import WORKER_LEASE_PREFIX, Runtime
 from scheduler.jobs import KILL_GRACE_SECONDS, log_event
 
 log = logging.getLogger("bantin.cluster")

@@ -19,10 +19,10 @@ from typing import Any
 
 from apscheduler.triggers.interval import IntervalTrigger
 
-from cluster import queue
 from crawler.clock import utcnow
 from crawler.errors import LockBusyError
 from crawler.locks import crawl_lease, lease_holder
+from scheduler.cluster import queue
 from scheduler.jobs import log_event
 from scheduler.service import SERVICE_LEASE, Service, previous_fire_time
 

@@ -63,7 +63,7 @@ def make_app(database_url: str, *, pool_size: int = 4):
     """A procrastinate App on this database with bantin's tasks (not opened)."""
     import procrastinate
 
-    from cluster.tasks import register
+    from scheduler.cluster.tasks import register
 
     connector = procrastinate.PsycopgConnector(conninfo=conninfo(database_url), min_size=1, max_size=pool_size)
     app = procrastinate.App(connector=connector)

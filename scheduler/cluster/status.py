@@ -7,12 +7,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from cluster import queue
-from cluster.tasks import WORKER_LEASE_PREFIX
 from crawler.config import Config
 from crawler.locks import crawl_lease, lease_holder, leases_named
 from crawler.store import Database
 from crawler.store.models import CrawlRun
+from scheduler.cluster import queue
+from scheduler.cluster.tasks import WORKER_LEASE_PREFIX
 
 
 def cluster_status(config: Config, database: Database, *, now: datetime) -> dict[str, Any]:

@@ -1,0 +1,117 @@
+"""The cluster's build jobs in-process, on both databases: whom they write rows for, and how many writes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import event, select
+
+from crawler.readers import save_preferences, unsubscribe
+from crawler.store.models import OutboxMessage
+from reports import fanout
+from tests.digest_support import CNHT, NOW, QN, make_config, running_sink, standard_archive
+
+LATER = NOW + timedelta(hours=1)
+
+
+def outbox_rows(database) -> dict[str, OutboxMessage]:
+    with database.session() as session:
+        return {row.recipient: row for row in session.scalars(select(OutboxMessage))}
+
+
+def test_build_jobs_honour_what_readers_chose(database):
+    readers = "".join(f'[[recipients]]\nemail = "{name}@example.org"\n' for name in ("chi", "dung", "giang"))
+    config = make_config(database.url, extra=readers)
+    standard_archive(database)
+    with database.session() as session:
+        save_preferences(
+            session, config, "chi@example.org", topics=[CNHT, QN], paused=True, subscribed=True, now=NOW, via="web"
+        )
+        unsubscribe(session, "dung@example.org", now=NOW, via="web")
+        save_preferences(
+            session, config, "giang@example.org", topics=[QN], paused=False, subscribed=True, now=NOW, via="web"
+        )
+    fanout.prepare_fanout(config, database, now=LATER)
+    result = fanout.build_shard(config, database, now=LATER, shard=0, shards=1)
+    rows = outbox_rows(database)
+    # A paused and an unsubscribed reader get nothing, as from `bantin digest --send`.
+    assert set(rows) == {"an@example.org", "binh@example.org", "giang@example.org"}
+    assert (result.queued, result.already, result.failed) == (3, 0, [])
+    # The topics a reader picked are theirs: Quảng Ninh only.
+    assert CNHT not in rows["giang@example.org"].subject and QN in rows["giang@example.org"].subject
+    assert CNHT in rows["an@example.org"].subject
+
+
+def test_a_build_job_writes_its_rows_in_a_few_statements_and_adds_nothing_when_run_again(database):
+    count = 2 * fanout.BUILD_CHUNK + 7
+    readers = "".join(f'[[recipients]]\nemail = "reader{index:03d}@example.org"\n' for index in range(count))
+    config = make_config(database.url, extra=readers)
+    standard_archive(database)
+    fanout.prepare_fanout(config, database, now=LATER)
+    inserts: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO OUTBOX"):
+            inserts.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        first = fanout.build_shard(config, database, now=LATER, shard=0, shards=1)
+        again = fanout.build_shard(config, database, now=LATER, shard=0, shards=1)
+    finally:
+        event.remove(database.engine, "before_cursor_execute", record)
+    readers_total = count + 2
+    assert (first.queued, first.already) == (readers_total, 0)
+    assert (again.queued, again.already) == (0, readers_total)
+    assert len(outbox_rows(database)) == readers_total
+    # One INSERT per chunk of readers, not one per reader; the run again writes nothing.
+    assert len(inserts) == -(-readers_total // fanout.BUILD_CHUNK)
+
+
+def test_a_sender_does_not_send_to_a_reader_who_paused_after_the_build(database):
+    with running_sink() as sink:
+        config = make_config(database.url, sink.port)
+        standard_archive(database)
+        fanout.prepare_fanout(config, database, now=LATER)
+        assert fanout.build_shard(config, database, now=LATER, shard=0, shards=1).queued == 2
+        with database.session() as session:
+            save_preferences(
+                session, config, "binh@example.org", topics=[QN], paused=True, subscribed=True, now=LATER, via="web"
+            )
+        result = fanout.send_claimed(
+            config, database, worker="w", clock=lambda: LATER, ttl=timedelta(minutes=2), batch_size=10
+        )
+    assert sorted((item.email, item.status) for item in result.results) == [
+        ("an@example.org", "sent"),
+        ("binh@example.org", "cancelled"),
+    ]
+    assert [rcpts for rcpts, _msg_id in sink.received] == [["an@example.org"]]
+    assert outbox_rows(database)["binh@example.org"].last_error == "not sent: the reader paused"
+
+
+def test_a_sender_spends_a_few_statements_per_message(database):
+    with running_sink() as sink:
+        config = make_config(database.url, sink.port)
+        standard_archive(database)
+        fanout.prepare_fanout(config, database, now=LATER)
+        fanout.build_shard(config, database, now=LATER, shard=0, shards=1)
+        with database.session() as session:
+            articles = [len(row.items) for row in session.scalars(select(OutboxMessage))]
+        statements: list[str] = []
+
+        def record(_conn, _cursor, statement, *_args) -> None:
+            statements.append(" ".join(statement.split()))
+
+        event.listen(database.engine, "before_cursor_execute", record)
+        try:
+            result = fanout.send_claimed(
+                config, database, worker="w", clock=lambda: LATER, ttl=timedelta(minutes=2), batch_size=10
+            )
+        finally:
+            event.remove(database.engine, "before_cursor_execute", record)
+    assert [item.status for item in result.results] == ["sent", "sent"] and min(articles) >= 2
+    selects = [statement for statement in statements if statement.upper().startswith("SELECT")]
+    # The reader's earlier deliveries are one look-up per message, not one per article...
+    assert len([statement for statement in selects if "FROM deliveries" in statement]) == len(result.results)
+    # ... and the claimed batch's messages are read in one query, not one per row.
+    assert len([statement for statement in selects if "FROM outbox WHERE outbox.id IN" in statement]) == 1
