@@ -30,7 +30,7 @@ from crawler.samplesite import texts
 from crawler.store import Database
 from crawler.store import index as archive_index
 from crawler.store.archive import article_query, matching_articles
-from crawler.store.models import ArticleRow
+from crawler.store.models import ArticleRow, Story
 from crawler.topics import TopicSet, match_article, rematch, sync_topics
 
 COMMON = '"công nghiệp hỗ trợ"'  # in ~5 % of the articles
@@ -87,7 +87,7 @@ def fill(database: Database, count: int, *, seed: int = 0, batch: int = 2000) ->
     table = ArticleRow.__table__
     started = time.perf_counter()
     for first in range(0, count, batch):
-        rows, entries = [], []
+        rows, stories, entries = [], [], []
         for number in range(first, min(count, first + batch)):
             body = rng.sample(paragraphs, rng.randint(6, 9))
             for kind, pool, share in (
@@ -102,6 +102,8 @@ def fill(database: Database, count: int, *, seed: int = 0, batch: int = 2000) ->
             tags = [rng.choice(texts.PROVINCES)]
             category = [rng.choice(["Kinh tế", "Xã hội", "Thế giới", "Văn hóa", "Thể thao"])]
             published = NOW - timedelta(days=number / PER_DAY, minutes=rng.randint(0, 60))
+            # Each synthetic article is a story of its own (one outlet: nothing to group).
+            stories.append({"id": number + 1, "created_at": published})
             rows.append(
                 {
                     "id": number + 1,
@@ -123,6 +125,7 @@ def fill(database: Database, count: int, *, seed: int = 0, batch: int = 2000) ->
                     "version": 1,
                     "content_hash": f"{number:064x}",
                     "extractor": "site",
+                    "story_id": number + 1,
                 }
             )
             tag_tokens = [token for tag in tags for token in archive_index._tokens(archive_index.normalize(tag).folded)]
@@ -140,11 +143,19 @@ def fill(database: Database, count: int, *, seed: int = 0, batch: int = 2000) ->
                 )
             )
         with database.engine.begin() as connection:
+            connection.execute(insert(Story.__table__), stories)
             connection.execute(insert(table), rows)
             archive_index._write(connection, entries)
         done = min(count, first + batch)
         if done % (batch * 25) == 0 or done == count:
             print(f"  filled {done}/{count} ({done / (time.perf_counter() - started):.0f} articles/s)", flush=True)
+    if database.dialect == "postgresql" and count:
+        # The keys were given explicitly: what the archive stores next must not collide with them.
+        with database.engine.begin() as connection:
+            for table_name in ("articles", "stories"):
+                connection.execute(
+                    text(f"SELECT setval(pg_get_serial_sequence('{table_name}', 'id'), :n)"), {"n": count}
+                )
     return shares
 
 
@@ -257,7 +268,6 @@ def main(argv: list[str] | None = None) -> int:
     with database.engine.begin() as connection:
         if database.dialect == "postgresql":
             connection.execute(text("ANALYZE"))
-            connection.execute(text("SELECT setval(pg_get_serial_sequence('articles', 'id'), :n)"), {"n": n})
         else:
             connection.exec_driver_sql("ANALYZE")
     print(
