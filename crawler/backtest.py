@@ -30,7 +30,6 @@ class MatchedArticle:
 class Backtest:
     query: str
     since: datetime | None
-    scanned: int = 0
     matched: int = 0
     # Site id -> articles of the period / matches; each outlet's copy of a story is matched on its own.
     scanned_per_site: Counter[str] = field(default_factory=Counter)
@@ -43,6 +42,11 @@ class Backtest:
     terms: Counter[str] = field(default_factory=Counter)
     # The newest `limit` matches, with their hits.
     articles: list[MatchedArticle] = field(default_factory=list)
+
+    @property
+    def scanned(self) -> int:
+        """Articles of the period, every outlet together."""
+        return self.scanned_per_site.total()
 
 
 def backtest(
@@ -59,7 +63,6 @@ def backtest(
     if since is not None:
         period = period.where(ArticleRow.published_at >= since)
     result.scanned_per_site.update({site: count for site, count in session.execute(period)})
-    result.scanned = result.scanned_per_site.total()
     found = matching_articles(
         session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)), published_from=since
     )
