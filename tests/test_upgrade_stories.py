@@ -4,17 +4,39 @@ The database is the 0001 release's (tests/release_0001.py) brought to 0003, the
 schema before stories, where other outlets then stored copies of NDO articles
 the release had delivered (with their topic matches), as a 0003 crawl of
 several sites would have.
+
+And the migration after it, 0007 (revoked admin sessions), on a database that
+0006 made from that release.
 """
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
+from importlib import resources
 
 import pytest
-from sqlalchemy import JSON, BigInteger, Integer, String, Text, column, func, insert, select, table, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    column,
+    func,
+    insert,
+    inspect,
+    select,
+    table,
+    text,
+)
 
+import crawler.store
+from crawler.errors import DatabaseTooNewError
 from crawler.store import Database, _alembic_config, _create_engine, schema_head
-from crawler.store.models import ArticleFingerprint, ArticleRow, Story, UTCDateTime
+from crawler.store.models import ArticleFingerprint, ArticleRow, RevokedSession, Story, UTCDateTime
+from crawler.store.revocations import PRUNE_AFTER, revoke_session, session_revoked
 from reports.digest import build_digest
 from tests import release_0001
 from tests.test_upgrade import NOW, digest_config, stored
@@ -183,3 +205,78 @@ def test_nothing_delivered_comes_back_after_the_upgrade_and_copies_fold_into_the
     assert sorted(failed.delivered_versions) == sorted(
         [(key, 2 if key == edited else 1) for key in matched] + [(key, 1) for key in copies.values()]
     )
+
+
+# -- 0006 -> 0007: revoked admin sessions -------------------------------------------------------
+
+
+def every_row(url: str) -> dict[str, list[dict]]:
+    """Each table's rows as the database holds them (reflected, so whatever schema it is at)."""
+    engine = _create_engine(url)
+    try:
+        with engine.connect() as connection:
+            metadata = MetaData()
+            metadata.reflect(connection)
+            return {
+                name: sorted((dict(row._mapping) for row in connection.execute(select(table_))), key=repr)
+                for name, table_ in metadata.tables.items()
+                if name != "alembic_version"
+            }
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def release_0006(database_url):
+    release = release_0001.build(database_url)
+    upgrade_to(database_url, "0006")
+    return release
+
+
+def test_0007_adds_the_revoked_sessions_table_to_a_0006_database_and_changes_nothing_else(database_url, release_0006):
+    before = every_row(database_url)
+    assert "revoked_sessions" not in before and before["articles"]
+    database = Database(database_url)
+    try:
+        assert schema_head() == "0007"
+        with database.engine.connect() as connection:
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0007"
+        schema = inspect(database.engine)
+        assert {c["name"] for c in schema.get_columns("revoked_sessions")} == {"sid", "expires_at", "revoked_at"}
+        assert schema.get_pk_constraint("revoked_sessions")["constrained_columns"] == ["sid"]
+        assert {i["name"] for i in schema.get_indexes("revoked_sessions")} == {"ix_revoked_sessions_expires_at"}
+        after = every_row(database_url)
+        assert after.pop("revoked_sessions") == []
+        assert after == before
+        # The new table works at once: a revocation is found, twice is once, an expired one is pruned.
+        with database.session() as session:
+            revoke_session(session, "old", expires_at=NOW, now=NOW - timedelta(hours=1))
+            revoke_session(session, "new", expires_at=NOW + timedelta(hours=12), now=NOW)
+            revoke_session(session, "new", expires_at=NOW + timedelta(hours=12), now=NOW)
+        with database.session() as session:
+            assert session_revoked(session, "old") and session_revoked(session, "new")
+            revoke_session(session, "later", expires_at=NOW + timedelta(hours=24), now=NOW + PRUNE_AFTER * 1.5)
+        with database.session() as session:
+            assert set(session.scalars(select(RevokedSession.sid))) == {"new", "later"}
+            assert not session_revoked(session, "old")
+    finally:
+        database.dispose()
+
+
+def test_a_0007_database_is_refused_by_the_bantin_before_it(database_url, release_0006, tmp_path, monkeypatch):
+    Database(database_url).dispose()
+    # The previous release's migrations: these without 0007.
+    previous = tmp_path / "migrations"
+    shutil.copytree(str(resources.files("crawler.store") / "migrations"), previous)
+    (previous / "versions" / "0007_revoked_sessions.py").unlink()
+    shipped = crawler.store._alembic_config
+
+    def previous_release(connection):
+        config = shipped(connection)
+        config.set_main_option("script_location", str(previous))
+        return config
+
+    monkeypatch.setattr(crawler.store, "_alembic_config", previous_release)
+    assert schema_head() == "0006"
+    with pytest.raises(DatabaseTooNewError, match="at schema 0007, newer than this bantin knows"):
+        Database(database_url)

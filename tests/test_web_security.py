@@ -6,15 +6,17 @@ import re
 from datetime import timedelta
 
 import pytest
+from itsdangerous import URLSafeSerializer
 from sqlalchemy import func, select
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from crawler.config import topic_key
-from crawler.store.models import Base
+from crawler.store.models import Base, RevokedSession
+from crawler.store.revocations import PRUNE_AFTER
 from crawler.tokens import make_key, make_token
 from crawler.web import create_app
-from crawler.web.security import SESSION_COOKIE, SESSION_SECONDS, safe_next
+from crawler.web.security import SESSION_COOKIE, SESSION_SECONDS, read_session, safe_next
 from tests.digest_support import NOW, PUBLIC_URL, SECRET, SECRET_ENV, hit, standard_archive
 from tests.web_support import ADMIN_HASH_ENV, SAME_ORIGIN, WEB, form_token, make_site, web_config
 
@@ -402,3 +404,151 @@ def test_a_session_from_before_the_clock_is_not_accepted(site):
     site.login()
     site.clocks.now -= timedelta(hours=1)
     assert site.client.get("/admin", follow_redirects=False).status_code == 303
+
+
+# -- logout ends the session everywhere ---------------------------------------------------------
+
+
+def revoked(database) -> set[str]:
+    with database.session() as session:
+        return set(session.scalars(select(RevokedSession.sid)))
+
+
+def holding(site, cookie: str) -> TestClient:
+    """Another browser (or an attacker) presenting a copy of a session cookie to `site`."""
+    client = TestClient(site.client.app, base_url=PUBLIC_URL)
+    client.cookies.set(SESSION_COOKIE, cookie)
+    return client
+
+
+def sid_of(site, cookie: str) -> str:
+    session = read_session(site.web.settings, cookie, now=site.clocks.wall)
+    assert session is not None
+    return session.sid
+
+
+def test_a_copied_session_cookie_is_refused_after_logout_by_every_web_process(site):
+    # A second process behind the same proxy: its own app, the same database.
+    second = make_site(site.database, clocks=site.clocks)
+    site.login()
+    cookie = site.client.cookies[SESSION_COOKIE]
+    token = form_token(site.client.get("/admin/readers").text)
+    for app in (site, second):
+        assert holding(app, cookie).get("/admin", follow_redirects=False).status_code == 200
+    before = counts(site.database)
+
+    response = site.client.post("/logout", data={"csrf": token}, headers=SAME_ORIGIN, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+    assert f'{SESSION_COOKIE}=""' in response.headers["set-cookie"]
+    assert revoked(site.database) == {sid_of(site, cookie)}
+
+    for app in (site, second):
+        copy = holding(app, cookie)
+        for path in ("/admin", "/admin/articles", "/admin/readers", "/metrics"):
+            assert copy.get(path, follow_redirects=False).status_code in (303, 403), (app, path)
+        # Its form token dies with it.
+        resend = copy.post(
+            "/admin/readers/resend",
+            data={"csrf": token, "recipient": AN, "date": "2025-03-27"},
+            headers=SAME_ORIGIN,
+            follow_redirects=False,
+        )
+        assert resend.status_code == 403
+        # The login page is offered again rather than skipped.
+        assert copy.get("/login", follow_redirects=False).status_code == 200
+    assert counts(site.database) == {**before, "revoked_sessions": before["revoked_sessions"] + 1}
+
+    # Logging in again (on either process) makes a new session, good on both.
+    assert second.login().status_code == 303
+    fresh = second.client.cookies[SESSION_COOKIE]
+    assert sid_of(site, fresh) != sid_of(site, cookie)
+    for app in (site, second):
+        assert holding(app, fresh).get("/admin", follow_redirects=False).status_code == 200
+
+
+def test_logging_out_twice_answers_the_same_and_revokes_once(site):
+    site.login()
+    cookie = site.client.cookies[SESSION_COOKIE]
+    token = form_token(site.client.get("/admin").text)
+    # A double click, or the form still open in a second tab: both posts carry the same cookie.
+    answers = [
+        holding(site, cookie).post("/logout", data={"csrf": token}, headers=SAME_ORIGIN, follow_redirects=False)
+        for _ in range(2)
+    ]
+    assert [(a.status_code, a.headers["location"]) for a in answers] == [(303, "/login")] * 2
+    assert revoked(site.database) == {sid_of(site, cookie)}
+    # Still a session and its token: without them, or with another session's token, a logout is refused.
+    assert holding(site, cookie).post("/logout", data={}, headers=SAME_ORIGIN).status_code == 403
+    other = make_site(site.database, clocks=site.clocks)
+    other.login()
+    other_token = form_token(other.client.get("/admin").text)
+    refused = holding(site, cookie).post("/logout", data={"csrf": other_token}, headers=SAME_ORIGIN)
+    assert refused.status_code == 403
+    anonymous = TestClient(site.client.app, base_url=PUBLIC_URL)
+    assert anonymous.post("/logout", data={"csrf": token}, headers=SAME_ORIGIN).status_code == 403
+    # And the revoked session reaches nothing but the logout.
+    assert holding(site, cookie).get("/admin", follow_redirects=False).status_code == 303
+    assert other.client.get("/admin", follow_redirects=False).status_code == 200
+
+
+def test_revocations_of_expired_sessions_are_pruned_but_not_before_their_cookies_expire_everywhere(site):
+    def login_and_logout() -> str:
+        assert site.login().status_code == 303
+        cookie = site.client.cookies[SESSION_COOKIE]
+        token = form_token(site.client.get("/admin").text)
+        site.client.post("/logout", data={"csrf": token}, headers=SAME_ORIGIN, follow_redirects=False)
+        return sid_of(site, cookie)
+
+    first = login_and_logout()
+    site.clocks.advance(SESSION_SECONDS + 1)
+    # The first cookie has expired here, but a web process whose clock lags may still take it.
+    second = login_and_logout()
+    assert revoked(site.database) == {first, second}
+    site.clocks.advance(PRUNE_AFTER.total_seconds())
+    third = login_and_logout()
+    assert revoked(site.database) == {second, third}
+
+
+def test_a_session_that_is_not_ours_is_anonymous_and_costs_no_query(site):
+    from sqlalchemy import event
+
+    from crawler.web.security import _credential_fingerprint, _sessions
+
+    settings = site.web.settings
+    now = int(site.clocks.wall())
+    fingerprint = _credential_fingerprint(settings)
+    foreign = URLSafeSerializer(b"someone else's key", salt="bantin-admin-session")
+    hostile = [
+        "garbage",
+        "." * 300,
+        "A" * 4000,
+        "eyJzaWQiOiJ4IiwiaWF0IjoxfQ.AAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        foreign.dumps({"sid": "x", "cred": fingerprint, "iat": now}),
+        # Signed with our key but not a session: what a leaked serializer bug could produce.
+        _sessions(settings).dumps(["sid", "x"]),
+        _sessions(settings).dumps({"sid": 7, "cred": fingerprint, "iat": now}),
+        _sessions(settings).dumps({"sid": "", "cred": fingerprint, "iat": now}),
+        _sessions(settings).dumps({"sid": "x", "cred": fingerprint, "iat": str(now)}),
+    ]
+    queries: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:
+        if "revoked_sessions" in statement:
+            queries.append(statement)
+
+    event.listen(site.database.engine, "before_cursor_execute", record)
+    try:
+        for value in hostile:
+            client = holding(site, value)
+            assert client.get("/admin", follow_redirects=False).status_code == 303, value
+            assert client.post("/logout", data={"csrf": "x"}, headers=SAME_ORIGIN).status_code == 403, value
+            assert client.get("/login").status_code == 200, value
+        assert queries == [] and revoked(site.database) == set()
+        # A real session: one look at the revocations per request, however often the page asks who is in.
+        site.login()
+        for path in ("/admin", "/admin/readers", "/admin/topics"):
+            queries.clear()
+            assert site.client.get(path, follow_redirects=False).status_code == 200
+            assert len(queries) == 1, (path, queries)
+    finally:
+        event.remove(site.database.engine, "before_cursor_execute", record)

@@ -318,3 +318,18 @@ class ReaderEvent(Base):
     via: Mapped[str] = mapped_column(String(16))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     at: Mapped[datetime]
+
+
+class RevokedSession(Base):
+    """An admin session ended by logging out, refused by every web process until its cookie expires anyway.
+
+    The cookie is signed and stateless; this row is what makes a copy of it worthless after logout.
+    ``expires_at`` is when the cookie would have expired: the row is pruned after that.
+    """
+
+    __tablename__ = "revoked_sessions"
+
+    # The cookie's session id (crawler.web.security.new_session: 24 URL-safe characters).
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    revoked_at: Mapped[datetime]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from crawler.errors import BantinError, QueryError
 from crawler.matching import ArticleFields, Hit, QueryMatcher, TopicSpec
+from crawler.store.revocations import revoke_session
 from crawler.web.app import Form, WebApp
 from crawler.web.security import (
     LOGIN_COOKIE,
@@ -77,6 +78,11 @@ def login(web: WebApp, request: Request, form: Form | None) -> Response:
 
 
 def logout(web: WebApp, request: Request, form: Form | None) -> Response:
+    session = web.session(request)
+    if session is not None:
+        # The cookie is signed, not stored: deleting it here leaves any copy of it valid until it expires.
+        with web.database.session() as db:
+            revoke_session(db, session.sid, expires_at=session.expires_at, now=datetime.fromtimestamp(web.wall(), UTC))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(
         SESSION_COOKIE, path="/", secure=web.settings.secure_cookies, httponly=True, samesite="strict"

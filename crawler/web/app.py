@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from crawler.clock import utcnow
 from crawler.config import Config
 from crawler.store import Database
+from crawler.store.revocations import session_revoked
 from crawler.web.feeds import FeedCache
 from crawler.web.i18n import LANGUAGES, translator
 from crawler.web.security import (
@@ -37,13 +38,14 @@ from crawler.web.security import (
     SECURITY_HEADERS,
     SESSION_COOKIE,
     UNSAFE_METHODS,
+    AdminSession,
     RateLimiter,
     WebSettings,
     cross_site,
     csrf_token,
     csrf_valid,
     peer_in,
-    session_id,
+    read_session,
 )
 
 LANG_COOKIE = "bantin_lang"
@@ -120,8 +122,11 @@ class WebApp:
                 return forwarded.split(",")[-1].strip()
         return peer
 
-    def admin(self, request: Request) -> str | None:
-        """Who the admin is (what their form tokens are bound to), or None for an anonymous request."""
+    def admin(self, request: Request, *, revoked_too: bool = False) -> str | None:
+        """Who the admin is (what their form tokens are bound to), or None for an anonymous request.
+
+        A session ended by a logout is anonymous, unless `revoked_too` (logging out again).
+        """
         settings = self.settings
         if settings.proxy_header:
             peer = request.client.host if request.client else ""
@@ -129,10 +134,22 @@ class WebApp:
             if user and peer_in(peer, settings.trusted_proxies):
                 return f"proxy:{user}"
         if settings.admin_hash is not None:
-            sid = session_id(settings, request.cookies.get(SESSION_COOKIE), now=self.wall)
-            if sid is not None:
-                return f"session:{sid}"
+            session = self.session(request)
+            if session is not None and (revoked_too or not self._revoked(request, session)):
+                return f"session:{session.sid}"
         return None
+
+    def session(self, request: Request) -> AdminSession | None:
+        """The request's validly signed, unexpired admin session, whether or not it was revoked since."""
+        return read_session(self.settings, request.cookies.get(SESSION_COOKIE), now=self.wall)
+
+    def _revoked(self, request: Request, session: AdminSession) -> bool:
+        # A handler asks who the admin is again to render its page: one query per request, not per question.
+        known: dict[str, bool] = request.scope.setdefault("state", {}).setdefault("bantin_revoked", {})
+        if session.sid not in known:
+            with self.database.session(write=False) as db:
+                known[session.sid] = session_revoked(db, session.sid)
+        return known[session.sid]
 
     def language(self, request: Request) -> str:
         asked = request.query_params.get("lang")
@@ -202,8 +219,12 @@ class WebApp:
         return self.page(request, "message.html", status=status, language=language, admin=admin, message_key=key)
 
 
-def view(handler: Handler, *, admin: bool = False) -> Callable:
-    """An endpoint running `handler` in the thread pool, with its form read (size-capped) when unsafe."""
+def view(handler: Handler, *, admin: bool = False, revoked_too: bool = False) -> Callable:
+    """An endpoint running `handler` in the thread pool, with its form read (size-capped) when unsafe.
+
+    An admin handler runs only for an admin (a live session, or the trusted proxy's header) and, for
+    an unsafe method, with their form token; `revoked_too` also lets a revoked session's holder in.
+    """
 
     async def endpoint(request: Request) -> Response:
         web: WebApp = request.app.state.web
@@ -219,19 +240,25 @@ def view(handler: Handler, *, admin: bool = False) -> Callable:
             if form is None:
                 return web.message(request, "too_large", status=413)
         if admin:
-            who = web.admin(request)
-            if who is None:
-                if request.method in ("GET", "HEAD"):
-                    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
-                return web.message(request, "forbidden", status=403)
-            if form is not None and not csrf_valid(web.settings, who, form.get("csrf")):
-                return web.message(request, "forbidden", status=403, admin=who)
+            # Whether a session was revoked is a database read: not on the event loop.
+            return await run_in_threadpool(_as_admin, handler, web, request, form, revoked_too)
         return await run_in_threadpool(handler, web, request, form)
 
     endpoint.__name__ = handler.__name__
     endpoint.bantin_admin = admin  # type: ignore[attr-defined]
     return endpoint
+
+
+def _as_admin(handler: Handler, web: WebApp, request: Request, form: Form | None, revoked_too: bool) -> Response:
+    who = web.admin(request, revoked_too=revoked_too)
+    if who is None:
+        if request.method in ("GET", "HEAD"):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+        return web.message(request, "forbidden", status=403)
+    if form is not None and not csrf_valid(web.settings, who, form.get("csrf")):
+        return web.message(request, "forbidden", status=403, admin=who)
+    return handler(web, request, form)
 
 
 async def _read_form(request: Request) -> Form | None:
@@ -300,7 +327,9 @@ def create_app(web: WebApp) -> Starlette:
         Route("/metrics", view(public.metrics), methods=["GET"]),
         Route("/login", view(admin.login_form), methods=["GET"]),
         Route("/login", view(admin.login), methods=["POST"]),
-        Route("/logout", view(admin.logout, admin=True), methods=["POST"]),
+        # Logging out again with the same page's form (a double click, a second tab) answers as the first
+        # time did: the signed session and its form token still have to be valid.
+        Route("/logout", view(admin.logout, admin=True, revoked_too=True), methods=["POST"]),
         Route("/admin", view(admin.status, admin=True), methods=["GET"]),
         Route("/admin/articles", view(admin.articles, admin=True), methods=["GET"]),
         Route("/admin/articles/{article_id:int}", view(admin.article, admin=True), methods=["GET"]),

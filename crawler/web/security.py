@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
 from argon2 import PasswordHasher
@@ -135,8 +136,22 @@ def new_session(settings: WebSettings, *, now: Callable[[], float] = time.time) 
     return _sessions(settings).dumps(data), sid
 
 
-def session_id(settings: WebSettings, cookie: str | None, *, now: Callable[[], float] = time.time) -> str | None:
-    """The session id of a valid, unexpired session cookie made with the current credential, else None."""
+@dataclass(frozen=True, slots=True)
+class AdminSession:
+    """What a valid session cookie says: its id, and when it expires."""
+
+    sid: str
+    expires_at: datetime
+
+
+def read_session(
+    settings: WebSettings, cookie: str | None, *, now: Callable[[], float] = time.time
+) -> AdminSession | None:
+    """The session of a valid, unexpired session cookie made with the current credential, else None.
+
+    Only the signature and the clock are checked: whether the session was ended by a logout is
+    the database's to say (crawler.store.revocations), and the caller asks it.
+    """
     if not cookie:
         return None
     try:
@@ -150,7 +165,9 @@ def session_id(settings: WebSettings, cookie: str | None, *, now: Callable[[], f
     if not hmac.compare_digest(str(data.get("cred", "")), _credential_fingerprint(settings)):
         return None
     sid = data.get("sid")
-    return sid if isinstance(sid, str) and sid else None
+    if not isinstance(sid, str) or not sid:
+        return None
+    return AdminSession(sid, datetime.fromtimestamp(data["iat"] + SESSION_SECONDS, UTC))
 
 
 def csrf_token(settings: WebSettings, bound_to: str) -> str:
