@@ -168,11 +168,13 @@ class StoryPool:
         self.placed: list[Placed] = []
         self._story_sites: dict[int, set[str]] = {}
         self._complete: set[int] = set()
-        self._sites_of = sites_of
+        self.sites_of = sites_of
         # Rows 0..len(placed)-1 are the pool; grown by doubling, so adding an article costs one row.
         self._signatures = np.zeros((64, NUM_PERM), dtype=_SIGNATURE_DTYPE)
         self._moments = np.zeros(64, dtype=float)
-        self._sites = np.empty(64, dtype=object)
+        # Outlets as small integers: comparing them is what every placement does over the whole pool.
+        self._sites = np.zeros(64, dtype=np.int32)
+        self._site_codes: dict[str, int] = {}
         for entry in placed:
             self.add(entry)
 
@@ -182,20 +184,42 @@ class StoryPool:
         if row == len(self._moments):
             self._signatures = np.concatenate([self._signatures, np.zeros_like(self._signatures)])
             self._moments = np.concatenate([self._moments, np.zeros_like(self._moments)])
-            self._sites = np.concatenate([self._sites, np.empty(len(self._sites), dtype=object)])
+            self._sites = np.concatenate([self._sites, np.zeros_like(self._sites)])
         self._signatures[row] = entry.fingerprint.signature
         self._moments[row] = entry.published_at.timestamp()
-        self._sites[row] = entry.site
+        self._sites[row] = self._site_codes.setdefault(entry.site, len(self._site_codes))
         self.placed.append(entry)
         self._story_sites.setdefault(entry.story, set()).add(entry.site)
         if new_story:
             self._complete.add(entry.story)
 
+    def renumber(self, stories: dict[int, int], *, first: int = 0) -> None:
+        """Give stories founded with a provisional number (``stories``: provisional -> real) their real id.
+
+        Only entries from ``first`` on can hold a provisional number (they were added since it was given).
+        """
+        if not stories:
+            return
+        for entry in self.placed[first:]:
+            real = stories.get(entry.story)
+            if real is not None:
+                entry.story = real
+        for provisional, real in stories.items():
+            sites = self._story_sites.pop(provisional, None)
+            if sites is not None:
+                self._story_sites.setdefault(real, set()).update(sites)
+            if provisional in self._complete:
+                self._complete.discard(provisional)
+                self._complete.add(real)
+
+    def __len__(self) -> int:
+        return len(self.placed)
+
     def outlets(self, story: int) -> set[str]:
         known = self._story_sites.setdefault(story, set())
         if story not in self._complete:
-            if self._sites_of is not None:
-                known |= set(self._sites_of(story))
+            if self.sites_of is not None:
+                known |= set(self.sites_of(story))
             self._complete.add(story)
         return known
 
@@ -205,7 +229,9 @@ class StoryPool:
             return None
         count = len(self.placed)
         moments, sites = self._moments[:count], self._sites[:count]
-        near = np.flatnonzero((sites != site) & (np.abs(moments - published_at.timestamp()) <= WINDOW.total_seconds()))
+        # An outlet the pool has never seen gets no code: every article in the pool is another outlet's.
+        code = self._site_codes.get(site, -1)
+        near = np.flatnonzero((sites != code) & (np.abs(moments - published_at.timestamp()) <= WINDOW.total_seconds()))
         if not len(near):
             return None
         scores = body_similarities(self._signatures[near], fp.signature)

@@ -169,20 +169,26 @@ class Normalized:
         return self.to_original(starts[start], ends[end - 1])
 
 
-# The same field is normalised twice when an article is stored (the matcher, then the
-# archive index) and again by every topic test over it: keep the last few results.
-_RECENT_SIZE = 64
+# Storing a batch of articles normalises each field three times (the matcher, the story
+# fingerprint, the archive index) and every topic test over it again: keep the results
+# of about one batch (a whole batch of 50 articles, with room). Budgeted in characters,
+# not texts: a body's result, with its offset maps, costs some 80 bytes a character.
+_RECENT_CHARACTERS = 250_000
 _RECENT: dict[str, Normalized] = {}
+_recent_characters = 0
 
 
 def normalize(text: str) -> Normalized:
     """Normalise ``text`` for matching (see the module docstring)."""
+    global _recent_characters
     found = _RECENT.get(text)
     if found is None:
         found = _normalize(text)
-        if len(_RECENT) >= _RECENT_SIZE:
+        if _recent_characters + len(text) > _RECENT_CHARACTERS:
             _RECENT.clear()
+            _recent_characters = 0
         _RECENT[text] = found
+        _recent_characters += len(text)
     return found
 
 

@@ -258,3 +258,100 @@ def test_signatures_are_the_same_in_every_process():
             env={**os.environ, "PYTHONHASHSEED": seed},
         ).stdout.strip()
         assert out == here
+
+
+# --- a process's cached fingerprints ------------------------------------------------------------
+# Each Database is one engine, as each process has one: the second plays another process.
+
+
+def _stories(database_url) -> dict[str, int]:
+    database = Database(database_url)
+    try:
+        with database.session() as session:
+            return dict(session.execute(select(ArticleRow.external_id, ArticleRow.story_id)).all())
+    finally:
+        database.dispose()
+
+
+def _store(database, *items) -> None:
+    with database.session() as session:
+        for item in items:
+            store_article(session, item, now=NOW)
+
+
+def test_a_placement_sees_a_copy_another_process_stored_since_its_last_one(database_url, labelled):
+    entries = by_key(labelled)
+    first, second = Database(database_url), Database(database_url)
+    try:
+        _store(first, entries["vnp-fdi"].item)
+        _store(second, entries["ndo-fdi"].item)
+        # The first process founded the story; it must learn that NDO has joined it since.
+        _store(first, _item(entries["ndo-fdi"], external_id="ndo-fdi-again", url="https://nhandan.example/again.html"))
+    finally:
+        first.dispose()
+        second.dispose()
+    story = _stories(database_url)
+    assert story["vnp-fdi"] == story["ndo-fdi"] != story["ndo-fdi-again"]
+
+
+@pytest.mark.parametrize("editor", ["another process", "the same process"])
+def test_a_placement_compares_with_what_an_edited_article_says_now(database_url, labelled, editor):
+    entries = by_key(labelled)
+    first = Database(database_url)
+    second = Database(database_url) if editor == "another process" else first
+    rewritten = _item(
+        entries["vnp-cold"], title=entries["bqn-fdi"].item.title, sapo="", body=entries["bqn-fdi"].item.body
+    )
+    try:
+        _store(first, entries["vnp-cold"].item)
+        with second.session() as session:
+            assert store_article(session, rewritten, now=NOW + timedelta(hours=1))[0] == "updated"
+        # A copy of what the VietnamPlus article used to say is no copy of what it says now.
+        _store(first, entries["ndo-cold"].item)
+    finally:
+        first.dispose()
+        second.dispose()
+    story = _stories(database_url)
+    assert story["ndo-cold"] != story["vnp-cold"]
+
+
+@pytest.mark.parametrize("undone", ["transaction", "savepoint"])
+def test_a_placement_undone_leaves_nothing_behind_for_the_next(database, labelled, undone):
+    entries = by_key(labelled)
+    _store(database, entries["vnp-fdi"].item)  # the process's fingerprints are trusted from here
+    if undone == "transaction":
+        with pytest.raises(RuntimeError), database.session() as session:
+            store_article(session, entries["vnp-crash"].item, now=NOW)
+            session.flush()  # placed (a new story founded), then the transaction fails
+            raise RuntimeError("storage failed part-way")
+    else:
+        with database.session() as session:
+            savepoint = session.begin_nested()
+            store_article(session, entries["vnp-crash"].item, now=NOW)
+            session.flush()
+            savepoint.rollback()
+            # The rest of the transaction places and commits.
+            store_article(session, entries["ndo-fdi"].item, now=NOW)
+    # The copy finds no story of the undone original: it founds one that exists.
+    _store(database, entries["bqn-crash"].item)
+    with database.session() as session:
+        row = session.scalar(select(ArticleRow).where(ArticleRow.external_id == "bqn-crash"))
+        assert session.get(Story, row.story_id) is not None
+    assert "vnp-crash" not in _stories(database.url)
+
+
+def test_a_placement_reads_what_it_lacks_of_a_window_its_process_has_not_seen(database_url, labelled):
+    entries = by_key(labelled)
+    first, second = Database(database_url), Database(database_url)
+    original = entries["vnp-cnht"].item
+    try:
+        # Stored before the first process reads anything, six days after what it reads first.
+        _store(second, original)
+        _store(first, _item(entries["bqn-fdi"], published_at=original.published_at - timedelta(days=6)))
+        # The copy's window reaches past everything the first process has read.
+        _store(first, entries["ndo-cnht"].item)
+    finally:
+        first.dispose()
+        second.dispose()
+    story = _stories(database_url)
+    assert story["ndo-cnht"] == story["vnp-cnht"]

@@ -233,20 +233,22 @@ def release_0006(database_url):
     return release
 
 
-def test_0007_adds_the_revoked_sessions_table_to_a_0006_database_and_changes_nothing_else(database_url, release_0006):
+def test_0007_and_0008_add_their_tables_to_a_0006_database_and_change_nothing_else(database_url, release_0006):
     before = every_row(database_url)
-    assert "revoked_sessions" not in before and before["articles"]
+    assert "revoked_sessions" not in before and "story_epoch" not in before and before["articles"]
     database = Database(database_url)
     try:
-        assert schema_head() == "0007"
+        assert schema_head() == "0008"
         with database.engine.connect() as connection:
-            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0007"
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0008"
         schema = inspect(database.engine)
         assert {c["name"] for c in schema.get_columns("revoked_sessions")} == {"sid", "expires_at", "revoked_at"}
         assert schema.get_pk_constraint("revoked_sessions")["constrained_columns"] == ["sid"]
         assert {i["name"] for i in schema.get_indexes("revoked_sessions")} == {"ix_revoked_sessions_expires_at"}
         after = every_row(database_url)
         assert after.pop("revoked_sessions") == []
+        # One row, whose token no process has cached yet.
+        assert after.pop("story_epoch") == [{"id": 1, "token": 0}]
         assert after == before
         # The new table works at once: a revocation is found, twice is once, an expired one is pruned.
         with database.session() as session:
@@ -263,12 +265,13 @@ def test_0007_adds_the_revoked_sessions_table_to_a_0006_database_and_changes_not
         database.dispose()
 
 
-def test_a_0007_database_is_refused_by_the_bantin_before_it(database_url, release_0006, tmp_path, monkeypatch):
+def test_a_database_at_head_is_refused_by_the_bantin_of_0006(database_url, release_0006, tmp_path, monkeypatch):
     Database(database_url).dispose()
-    # The previous release's migrations: these without 0007.
+    # The release of 0006: these migrations without the later ones.
     previous = tmp_path / "migrations"
     shutil.copytree(str(resources.files("crawler.store") / "migrations"), previous)
-    (previous / "versions" / "0007_revoked_sessions.py").unlink()
+    for later in (previous / "versions").glob("000[7-9]_*.py"):
+        later.unlink()
     shipped = crawler.store._alembic_config
 
     def previous_release(connection):
@@ -278,5 +281,5 @@ def test_a_0007_database_is_refused_by_the_bantin_before_it(database_url, releas
 
     monkeypatch.setattr(crawler.store, "_alembic_config", previous_release)
     assert schema_head() == "0006"
-    with pytest.raises(DatabaseTooNewError, match="at schema 0007, newer than this bantin knows"):
+    with pytest.raises(DatabaseTooNewError, match="at schema 0008, newer than this bantin knows"):
         Database(database_url)

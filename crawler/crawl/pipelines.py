@@ -32,7 +32,7 @@ log = logging.getLogger("bantin.crawl")
 
 BATCH_SIZE = 50
 # A half-full batch waits at most this long, so a slow crawl still stores steadily.
-BATCH_SECONDS = 1.0
+BATCH_SECONDS = 2.0
 # Allocations between young-generation collections while crawling (Python's default is 700).
 GC_YOUNG_THRESHOLD = 5000
 

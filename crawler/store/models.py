@@ -138,6 +138,19 @@ class ArticleFingerprint(Base):
     shingles: Mapped[int] = mapped_column(Integer)
 
 
+class StoryEpoch(Base):
+    """One row: a token that every writer of fingerprints, story ids or articles replaces.
+
+    A process that keeps the fingerprints it has read between transactions trusts them only
+    while the token is the one it wrote itself (crawler/store/stories.py).
+    """
+
+    __tablename__ = "story_epoch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    token: Mapped[int] = mapped_column(BigInteger)
+
+
 class ArticleSource(Base):
     """Which discovery source (RSS, sitemap, listing, search...) saw which article."""
 
