@@ -364,8 +364,9 @@ def _retry(runtime: Runtime, job: queue.QueuedJob, why: str) -> bool:
     manager = runtime.app.job_manager
     try:
         manager.retry_job_by_id(job_id=job.id, retry_at=utcnow())
-    except exceptions.ConnectorException as exc:
-        if "queueing_lock" not in str(exc):
+    except exceptions.UniqueViolation as exc:
+        # procrastinate's message names no constraint: only this attribute says it was the queueing lock.
+        if exc.queueing_lock is None:
             raise
         utils.async_to_sync(manager.finish_job_by_id_async, job_id=job.id, status=_failed(), delete_job=False)
         log_event(

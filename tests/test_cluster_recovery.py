@@ -1,0 +1,562 @@
+"""The cluster's recovery logic in-process, on an injected clock: the sweep, the digest's wait, claim renewal.
+
+The sweep retries jobs whose worker stalled, or that nothing runs any more;
+closes crawl ledger rows with no crawl behind them and queues their outlet once.
+The digest plan waits for the crawl (re-queueing itself, queueing a missing
+crawl once) until its deadline. A sender's claims are renewed while it sends,
+so no other sender takes a row mid-send, and recovered once they expire.
+Tasks run as a worker runs them: in a thread outside the loop that opened the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+from procrastinate import JobContext, utils
+from procrastinate.jobs import Job, Status
+from sqlalchemy import select, text
+
+from crawler.clock import utcnow
+from crawler.config import parse_config
+from crawler.locks import crawl_lease, this_host, try_acquire
+from crawler.samplesite.model import VN_TZ
+from crawler.store import Database
+from crawler.store import runs as dead_runs
+from crawler.store.models import CrawlRun, OutboxMessage
+from reports import fanout
+from scheduler.cluster import queue, tasks
+from tests.cluster_support import cluster_toml, jobs_of, pg_url, smtp_sink  # noqa: F401 - fixture
+from tests.digest_support import NOW, Sink, make_config, standard_archive
+from tests.service_support import wait_for
+
+SITES = {site: f"http://127.0.0.1:9/{site}/" for site in ("a", "b", "c", "d", "e", "f")}
+ELSEWHERE = "elsewhere.example.org"
+
+
+class Clock:
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+# -- a worker's surroundings ----------------------------------------------------
+
+
+@pytest.fixture
+def cluster_db(pg_url) -> Iterator[Database]:  # noqa: F811
+    database = Database(pg_url)
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+@pytest.fixture
+def app(cluster_db):
+    """The App opened as `bantin worker` opens it (async, its loop in another thread than the tasks')."""
+    app = queue.make_app(cluster_db.url)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="worker-loop", daemon=True)
+    thread.start()
+
+    async def open_app() -> None:
+        await app.open_async()
+
+    asyncio.run_coroutine_threadsafe(open_app(), loop).result(30)
+    try:
+        yield app
+    finally:
+        asyncio.run_coroutine_threadsafe(app.close_async(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+def register_worker(app) -> int:
+    return utils.async_to_sync(app.job_manager.register_worker)
+
+
+def take(app, worker_id: int, queue_name: str) -> Job | None:
+    """What a worker does first with a job: mark it 'doing' under its id (and the 'started' event)."""
+    return utils.async_to_sync(app.job_manager.fetch_job, queues=[queue_name], worker_id=worker_id)
+
+
+def context(app, runtime: tasks.Runtime, job: Job) -> JobContext:
+    return JobContext(
+        app=app,
+        worker_name=runtime.name,
+        job=job,
+        start_timestamp=time.time(),
+        additional_context={"bantin": runtime},
+        abort_reason=lambda: None,
+    )
+
+
+def run_sweep(app, runtime: tasks.Runtime, worker_id: int) -> dict:
+    queue.defer(app, queue.SWEEP_TASK, timestamp=int(time.time()))
+    job = take(app, worker_id, queue.MAINTENANCE_QUEUE)
+    assert job is not None
+    result = tasks.sweep(context(app, runtime, job), **job.task_kwargs)
+    succeeded(app, job)
+    return result
+
+
+def succeeded(app, job: Job) -> None:
+    assert job.id is not None
+    utils.async_to_sync(
+        app.job_manager.finish_job_by_id_async, job_id=job.id, status=Status.SUCCEEDED, delete_job=False
+    )
+
+
+def runtime_for(database: Database, app, *, clock=utcnow, extra: str = "") -> tasks.Runtime:
+    config = parse_config(cluster_toml(database.url, sites=SITES, extra=extra))
+    return tasks.Runtime(config=config, database=database, name="sweeper", app=app, clock=clock)
+
+
+def status_of(database: Database, job_id: int) -> tuple[str, int]:
+    with database.session() as session:
+        return tuple(
+            session.execute(
+                text("SELECT status::text, attempts FROM procrastinate_jobs WHERE id = :id"), {"id": job_id}
+            ).one()
+        )
+
+
+def stall(database: Database, worker_id: int) -> None:
+    """The worker stopped sending heartbeats a minute ago (killed, its machine lost)."""
+    with database.session() as session:
+        session.execute(
+            text("UPDATE procrastinate_workers SET last_heartbeat = NOW() - INTERVAL '1 minute' WHERE id = :id"),
+            {"id": worker_id},
+        )
+
+
+def hold(database: Database, name: str, *, now: datetime, ttl: timedelta, info: dict | None = None) -> None:
+    """A lease held by a process on another machine (its pid cannot be checked from here: only its expiry)."""
+    assert try_acquire(database, name, f"{ELSEWHERE}:4242:x", ttl=ttl, info=info, clock=lambda: now) is None
+
+
+def crawl_job(app, worker_id: int | None, site: str) -> int:
+    job_id = queue.defer(app, queue.CRAWL_TASK, queueing_lock=crawl_lease(site), site=site)
+    assert job_id is not None
+    if worker_id is not None:
+        job = take(app, worker_id, queue.CRAWL_QUEUE)
+        assert job is not None and job.id == job_id
+    return job_id
+
+
+# -- the sweep: stalled and stuck jobs -------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_the_sweep_retries_the_jobs_of_a_worker_whose_heartbeat_stalled_and_no_others(cluster_db, app):
+    runtime = runtime_for(cluster_db, app)
+    dead, alive = register_worker(app), register_worker(app)
+    hold(
+        cluster_db,
+        f"{tasks.WORKER_LEASE_PREFIX}alive",
+        now=utcnow(),
+        ttl=timedelta(hours=1),
+        info={"worker_ids": [alive]},
+    )
+    orphaned = crawl_job(app, dead, "a")
+    running = crawl_job(app, alive, "b")
+    stall(cluster_db, dead)
+    result = run_sweep(app, runtime, alive)
+    assert result["retried"] == [orphaned]
+    # Back in the queue for any worker, its attempt counted; the live worker's crawl goes on.
+    assert status_of(cluster_db, orphaned) == ("todo", 1)
+    assert status_of(cluster_db, running) == ("doing", 0)
+    # Retried once: the next sweep finds nothing to do.
+    assert run_sweep(app, runtime, alive)["retried"] == []
+
+
+@pytest.mark.postgres
+def test_a_stalled_job_whose_work_is_queued_again_already_is_ended_not_retried(cluster_db, app):
+    runtime = runtime_for(cluster_db, app)
+    dead, alive = register_worker(app), register_worker(app)
+    orphaned = crawl_job(app, dead, "a")
+    # The next scheduled crawl of the outlet was queued meanwhile (the queueing lock binds waiting jobs only).
+    waiting = crawl_job(app, None, "a")
+    stall(cluster_db, dead)
+    result = run_sweep(app, runtime, alive)
+    # Running both would crawl the outlet twice; the waiting one does the work and the sweep goes on to the rest.
+    assert result["retried"] == []
+    assert status_of(cluster_db, orphaned)[0] == "failed"
+    assert status_of(cluster_db, waiting) == ("todo", 0)
+
+
+@pytest.mark.postgres
+def test_the_sweep_retries_a_crawl_nothing_runs_once_it_is_older_than_the_stall_timeout(cluster_db, app):
+    start = utcnow()
+    clock = Clock(start)
+    runtime = runtime_for(cluster_db, app, clock=clock)
+    stalled_after = timedelta(seconds=runtime.config.cluster.stalled_after_seconds)
+    # procrastinate thinks both workers alive (their rows beat); only `listed` has a bantin worker lease naming it,
+    # as a worker whose row was pruned and reused, or never published, has not.
+    listed, unlisted = register_worker(app), register_worker(app)
+    hold(
+        cluster_db,
+        f"{tasks.WORKER_LEASE_PREFIX}listed",
+        now=start,
+        ttl=timedelta(days=1),
+        info={"worker_ids": [listed]},
+    )
+    nobody = crawl_job(app, unlisted, "a")
+    with_worker = crawl_job(app, listed, "b")
+    crawling = crawl_job(app, unlisted, "c")
+    hold(cluster_db, crawl_lease("c"), now=start, ttl=timedelta(days=1))
+    lease_expired = crawl_job(app, unlisted, "d")
+    hold(cluster_db, crawl_lease("d"), now=start, ttl=timedelta(seconds=1))
+    crawl_job(app, None, "e")  # waiting, not started: not stuck whatever its age
+
+    # Younger than the stall timeout: it may still be starting its crawl.
+    assert tasks._stuck_crawls(runtime, stalled_after.total_seconds()) == []
+    assert run_sweep(app, runtime, listed)["retried"] == []
+
+    clock.now = start + stalled_after + timedelta(seconds=30)
+    stuck = tasks._stuck_crawls(runtime, stalled_after.total_seconds())
+    assert [job.id for job in stuck] == [nobody, lease_expired]
+    assert run_sweep(app, runtime, listed)["retried"] == [nobody, lease_expired]
+    assert [status_of(cluster_db, job) for job in (nobody, lease_expired)] == [("todo", 1), ("todo", 1)]
+    assert [status_of(cluster_db, job)[0] for job in (with_worker, crawling)] == ["doing", "doing"]
+
+
+# -- the sweep: the crawl ledger ----------------------------------------------------
+
+
+def gone_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def add_run(database: Database, site: str, *, status: str = "running", **values) -> int:
+    with database.session() as session:
+        run = CrawlRun(site=site, status=status, **values)
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def run_states(database: Database) -> dict[int, tuple[str, str, datetime | None]]:
+    with database.session() as session:
+        return {run.id: (run.status, run.message, run.finished_at) for run in session.scalars(select(CrawlRun))}
+
+
+@pytest.mark.postgres
+def test_ledger_rows_with_no_crawl_behind_them_are_closed_and_their_outlet_crawled_once(cluster_db, app):
+    now = utcnow()
+    runtime = runtime_for(
+        cluster_db,
+        app,
+        clock=Clock(now),
+        extra='[[sites]]\nid = "off"\nbase_url = "http://127.0.0.1:9/off/"\nenabled = false\n',
+    )
+    beat = now - timedelta(seconds=30)
+    silent = now - dead_runs.STALE_AFTER - timedelta(minutes=1)
+    # a: its process on this machine is gone. b: on another machine, silent for longer than the stale limit.
+    killed = add_run(cluster_db, "a", hostname=this_host(), pid=gone_pid(), started_at=beat, heartbeat_at=beat)
+    lost = add_run(cluster_db, "b", hostname=ELSEWHERE, pid=4242, started_at=silent, heartbeat_at=silent)
+
+    def died(site: str, message: str = "") -> None:
+        with cluster_db.session() as session:
+            run = CrawlRun(site=site, status="running", hostname=ELSEWHERE, started_at=silent, heartbeat_at=silent)
+            session.add(run)
+            session.flush()
+            dead_runs.close_dead_run(run, "test")
+            run.message = message or run.message
+
+    # c died yesterday and runs again, on another machine, beating; d runs on this one, its process alive.
+    died("c")
+    beating = add_run(cluster_db, "c", hostname=ELSEWHERE, pid=4242, started_at=silent, heartbeat_at=beat)
+    here = add_run(cluster_db, "d", hostname=this_host(), pid=os.getppid(), started_at=beat, heartbeat_at=beat)
+    # e died and its crawl has just started again on a worker (before its child took the site's lease).
+    died("e")
+    restarted_e = crawl_job(app, register_worker(app), "e")
+    # f was stopped cleanly (its job went back to the queue by itself); "off" died but is crawled no more.
+    died("f", "stopped by w1 (SIGTERM)")
+    died("off")
+
+    closed, requeued = tasks._reconcile_ledger(runtime)
+    assert sorted(closed) == [killed, lost]
+    states = run_states(cluster_db)
+    assert states[killed][0] == "interrupted" and states[killed][1].startswith(dead_runs.DEAD_MESSAGE)
+    assert "is gone" in states[killed][1]
+    assert states[lost][0] == "interrupted" and "no heartbeat" in states[lost][1]
+    # Closed as of their last sign of life, not of the sweep.
+    assert states[killed][2] == beat and states[lost][2] == silent
+    assert states[beating][0] == states[here][0] == "running"
+    assert requeued == ["a", "b"]
+    jobs = {args["site"]: (job_id, args) for job_id, _status, args in jobs_of(cluster_db, queue.CRAWL_TASK)}
+    assert set(jobs) == {"a", "b", "e"} and jobs["e"][0] == restarted_e
+    assert jobs["a"][1]["reason"] == "reconcile"
+
+    # Once per dead run: the requeued crawl of `a` fails too, without a new run row; no second one is queued.
+    with cluster_db.session() as session:
+        session.execute(
+            text("SELECT procrastinate_finish_job_v1(id, 'failed', false) FROM procrastinate_jobs WHERE id = :id"),
+            {"id": jobs["a"][0]},
+        )
+    assert tasks._reconcile_ledger(runtime) == ([], [])
+    assert len(jobs_of(cluster_db, queue.CRAWL_TASK)) == 3
+
+
+@pytest.mark.postgres
+def test_a_dead_outlet_is_not_queued_while_its_crawl_lease_is_held(cluster_db, app):
+    now = utcnow()
+    runtime = runtime_for(cluster_db, app, clock=Clock(now))
+    silent = now - dead_runs.STALE_AFTER - timedelta(minutes=1)
+    add_run(cluster_db, "a", hostname=ELSEWHERE, pid=4242, started_at=silent, heartbeat_at=silent)
+    # A crawl of `a` has just taken the lease (its ledger row is not written yet).
+    hold(cluster_db, crawl_lease("a"), now=now, ttl=timedelta(minutes=2))
+    closed, requeued = tasks._reconcile_ledger(runtime)
+    assert len(closed) == 1 and requeued == []
+    assert jobs_of(cluster_db, queue.CRAWL_TASK) == []
+    # The lease expired with nothing done: queued now.
+    runtime.clock = Clock(now + timedelta(minutes=3))
+    assert tasks._reconcile_ledger(runtime) == ([], ["a"])
+
+
+# -- the digest waits for the crawl -----------------------------------------------------
+
+# The crawl is due at 04:00 in Hà Nội, the digest at 05:00 and waits at most 30 minutes for it.
+DIGEST_SCHEDULE = """
+[schedule]
+crawl = "0 4 * * *"
+digest = "0 5 * * *"
+digest_wait_minutes = 30
+[digest]
+unsubscribe_mailto = "unsubscribe@example.org"
+"""
+CRAWL_DUE = datetime(2026, 3, 3, 4, 0, tzinfo=VN_TZ)
+DIGEST_DUE = CRAWL_DUE + timedelta(hours=1)
+STAMP = int(DIGEST_DUE.timestamp())
+
+
+def digest_runtime(database: Database, app, clock: Clock) -> tasks.Runtime:
+    sites = {site: SITES[site] for site in ("a", "b")}
+    config = parse_config(
+        cluster_toml(database.url, sites=sites, extra=DIGEST_SCHEDULE, cluster="digest_shards = 2\nsenders = 1")
+    )
+    return tasks.Runtime(config=config, database=database, name="planner", app=app, clock=clock)
+
+
+def crawled(database: Database, site: str, status: str, finished: datetime) -> None:
+    add_run(database, site, status=status, started_at=finished - timedelta(minutes=5), finished_at=finished)
+
+
+def run_plan(app, runtime: tasks.Runtime, worker_id: int) -> dict:
+    """Run the next plan job once it is due (a re-queued one is due a fraction of a second later)."""
+    job = wait_for(lambda: take(app, worker_id, queue.DIGEST_QUEUE), timeout=30, what="the plan job")
+    assert job.task_name == queue.PLAN_DIGEST_TASK
+    result = tasks.plan_digest(context(app, runtime, job), **job.task_kwargs)
+    succeeded(app, job)
+    return result
+
+
+def active(database: Database, task: str) -> list[queue.QueuedJob]:
+    return queue.active_jobs(database, task)
+
+
+@pytest.mark.postgres
+def test_the_digest_queues_the_missing_crawl_once_waits_for_it_and_goes_ahead_when_it_failed(cluster_db, app):
+    clock = Clock(DIGEST_DUE + timedelta(minutes=1))
+    runtime = digest_runtime(cluster_db, app, clock)
+    worker = register_worker(app)
+    crawled(cluster_db, "a", "ok", CRAWL_DUE + timedelta(minutes=20))
+    # b's last success is yesterday's: not this digest's crawl.
+    crawled(cluster_db, "b", "ok", CRAWL_DUE - timedelta(hours=20))
+    queue.defer(app, queue.PLAN_DIGEST_TASK, timestamp=STAMP)
+
+    assert run_plan(app, runtime, worker) == {"waiting_for": ["b"]}
+    [crawl] = active(cluster_db, queue.CRAWL_TASK)
+    assert crawl.args == {"site": "b", "reason": "digest"}
+    [plan] = active(cluster_db, queue.PLAN_DIGEST_TASK)
+    deadline = (clock.now + timedelta(minutes=30)).isoformat()
+    assert plan.args == {"timestamp": STAMP, "deadline": deadline, "requested": True}
+    assert plan.scheduled_at is not None and active(cluster_db, queue.BUILD_DIGEST_TASK) == []
+
+    # Still queued nine minutes later: waits again, for the same deadline, and queues no second crawl.
+    clock.advance(timedelta(minutes=9))
+    assert run_plan(app, runtime, worker) == {"waiting_for": ["b"]}
+    assert [job.id for job in active(cluster_db, queue.CRAWL_TASK)] == [crawl.id]
+    [plan] = active(cluster_db, queue.PLAN_DIGEST_TASK)
+    assert plan.args == {"timestamp": STAMP, "deadline": deadline, "requested": True}
+
+    # The crawl ran and failed: nothing more to wait for, the digest goes out with what there is.
+    with cluster_db.session() as session:
+        session.execute(
+            text("SELECT procrastinate_finish_job_v1(:id, 'failed', false)"),
+            {"id": crawl.id},
+        )
+    crawled(cluster_db, "b", "failed", clock.now)
+    clock.advance(timedelta(minutes=1))
+    assert run_plan(app, runtime, worker) == {"shards": 2, "senders": 1, "crawl": "crawl failed"}
+    assert active(cluster_db, queue.PLAN_DIGEST_TASK) == [] and active(cluster_db, queue.CRAWL_TASK) == []
+    builds = active(cluster_db, queue.BUILD_DIGEST_TASK)
+    assert sorted(job.args["shard"] for job in builds) == [0, 1]
+    assert {job.args["now"] for job in builds} == {clock.now.isoformat()}
+    assert len(active(cluster_db, queue.SEND_TASK)) == 1
+
+
+@pytest.mark.postgres
+def test_the_digest_waits_for_a_running_crawl_until_its_deadline(cluster_db, app):
+    clock = Clock(DIGEST_DUE + timedelta(minutes=1))
+    runtime = digest_runtime(cluster_db, app, clock)
+    worker = register_worker(app)
+    crawled(cluster_db, "a", "ok", CRAWL_DUE + timedelta(minutes=20))
+    # b is being crawled right now (by a `bantin crawl` outside the queue: only its lease says so).
+    hold(cluster_db, crawl_lease("b"), now=clock.now, ttl=timedelta(hours=2))
+    queue.defer(app, queue.PLAN_DIGEST_TASK, timestamp=STAMP)
+
+    assert run_plan(app, runtime, worker) == {"waiting_for": ["b"]}
+    # Not requested: the crawl was already going; none is queued beside it.
+    assert active(cluster_db, queue.CRAWL_TASK) == []
+    [plan] = active(cluster_db, queue.PLAN_DIGEST_TASK)
+    assert plan.args["requested"] is False
+
+    clock.advance(timedelta(minutes=29, seconds=59))
+    assert run_plan(app, runtime, worker) == {"waiting_for": ["b"]}
+    # The deadline: the digest goes with what there is, the crawl still running.
+    clock.advance(timedelta(seconds=1))
+    assert run_plan(app, runtime, worker)["crawl"] == "timed out"
+    assert active(cluster_db, queue.PLAN_DIGEST_TASK) == [] and active(cluster_db, queue.CRAWL_TASK) == []
+    assert len(active(cluster_db, queue.BUILD_DIGEST_TASK)) == 2
+
+
+@pytest.mark.postgres
+def test_the_digest_goes_at_once_when_every_outlet_was_crawled_since_the_crawl_was_due(cluster_db, app):
+    clock = Clock(DIGEST_DUE + timedelta(minutes=1))
+    runtime = digest_runtime(cluster_db, app, clock)
+    worker = register_worker(app)
+    crawled(cluster_db, "a", "ok", CRAWL_DUE + timedelta(minutes=20))
+    crawled(cluster_db, "b", "degraded", CRAWL_DUE + timedelta(minutes=1))
+    queue.defer(app, queue.PLAN_DIGEST_TASK, timestamp=STAMP)
+    assert run_plan(app, runtime, worker)["crawl"] == "done"
+    assert active(cluster_db, queue.CRAWL_TASK) == [] and active(cluster_db, queue.PLAN_DIGEST_TASK) == []
+
+
+# -- a sender's claims --------------------------------------------------------------
+
+LATER = NOW + timedelta(hours=1)
+TTL = timedelta(seconds=0.3)
+
+
+def built_rows(database, readers: str = "") -> list[int]:
+    config = make_config(database.url, extra=readers)
+    standard_archive(database)
+    fanout.prepare_fanout(config, database, now=LATER)
+    fanout.build_shard(config, database, now=LATER, shard=0, shards=1)
+    with database.session() as session:
+        return sorted(session.scalars(select(OutboxMessage.id)))
+
+
+def claims(database) -> dict[int, tuple[str, str | None, datetime | None]]:
+    with database.session() as session:
+        return {
+            row.id: (row.status, row.claimed_by, row.claim_expires_at)
+            for row in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+        }
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    # SQLite gives naive UTC back.
+    return moment.replace(tzinfo=NOW.tzinfo) if moment is not None and moment.tzinfo is None else moment
+
+
+def test_claims_are_renewed_while_sending_and_recovered_once_the_keeper_stopped(database):
+    dead, sending, pending = built_rows(database, '[[recipients]]\nemail = "chi@example.org"\n')
+    clock = Clock(LATER)
+    owner, other = fanout.new_owner("w1"), fanout.new_owner("w2")
+    # A sender that died before it sent anything: its claim runs out, its row is another sender's to claim.
+    assert fanout.claim_batch(database, fanout.new_owner("w0"), now=clock.now, ttl=TTL, limit=1) == [dead]
+    assert fanout.claim_batch(database, owner, now=clock.now, ttl=TTL, limit=10) == [sending, pending]
+    assert fanout._claimed_by(owner)(database, sending, clock.now)
+    with fanout.ClaimKeeper(database, owner, TTL, clock):
+        # Long past the first expiry: only the keeper's renewals keep the rows this sender's.
+        clock.advance(timedelta(minutes=5))
+        renewed = clock.now + TTL
+        wait_for(
+            lambda: [aware(claims(database)[row][2]) for row in (sending, pending)] == [renewed, renewed],
+            timeout=10,
+            what="the claims renewed",
+        )
+        # Another sender gets the row whose claim expired, none of this one's.
+        assert aware(claims(database)[dead][2]) == LATER + TTL
+        assert fanout.claim_batch(database, other, now=clock.now, ttl=TTL, limit=10) == [dead]
+        assert fanout.recover_expired_claims(database, now=clock.now) == 0
+        assert claims(database)[sending][:2] == ("sending", owner)
+    # Stopped (the sender died, or finished): no renewal after, the claims run out...
+    clock.advance(timedelta(minutes=5))
+    time.sleep(4 * TTL.total_seconds() / 3)
+    assert [aware(claims(database)[row][2]) for row in (sending, pending)] == [renewed, renewed]
+    # ... and the row it was sending goes back to pending, for another sender to claim with the rest.
+    assert fanout.recover_expired_claims(database, now=clock.now) == 1
+    assert claims(database)[sending] == ("pending", None, None)
+    assert fanout.claim_batch(database, other, now=clock.now, ttl=TTL, limit=10) == [dead, sending, pending]
+
+
+class HeldSink(Sink):
+    """Holds each message until the test lets it go: a sender in the middle of a slow SMTP transaction."""
+
+    def __init__(self):
+        super().__init__()
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        self.arrived.set()
+        while not self.release.is_set():
+            await asyncio.sleep(0.01)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_no_other_sender_takes_a_row_from_a_sender_in_the_middle_of_sending_it(database):
+    with smtp_sink(HeldSink()) as sink:
+        config = make_config(database.url, sink.port)
+        standard_archive(database)
+        fanout.prepare_fanout(config, database, now=LATER)
+        fanout.build_shard(config, database, now=LATER, shard=0, shards=1)
+        clock = Clock(LATER)
+        outcome: list[fanout.SendResult] = []
+        sender = threading.Thread(
+            target=lambda: outcome.append(
+                fanout.send_claimed(config, database, worker="w1", clock=clock, ttl=TTL, batch_size=10)
+            )
+        )
+        sender.start()
+        try:
+            assert sink.arrived.wait(10)
+            # The message takes longer than the claim lasts.
+            clock.advance(timedelta(minutes=5))
+            wait_for(
+                lambda: all(aware(expiry) > clock.now for _status, _by, expiry in claims(database).values()),
+                timeout=10,
+                what="the sender's claims renewed",
+            )
+            rows = claims(database)
+            assert sorted(status for status, _by, _expiry in rows.values()) == ["pending", "sending"]
+            # Neither the row being sent nor the one waiting its turn in the batch can be taken.
+            assert fanout.claim_batch(database, fanout.new_owner("w2"), now=clock.now, ttl=TTL, limit=10) == []
+            assert fanout.recover_expired_claims(database, now=clock.now) == 0
+        finally:
+            sink.release.set()
+            sender.join(30)
+    [result] = outcome
+    assert [item.status for item in result.results] == ["sent", "sent"]
+    assert sorted(rcpt for rcpts, _msg_id in sink.received for rcpt in rcpts) == ["an@example.org", "binh@example.org"]
+    assert {status for status, _by, _expiry in claims(database).values()} == {"sent"}
