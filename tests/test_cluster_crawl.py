@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from crawler.clock import VIETNAM
 from crawler.config import load_config
-from crawler.samplesite.model import VN_TZ
 from crawler.samplesite.server import SampleNetwork
 from crawler.store import Database
 from crawler.store.models import ArticleRow
@@ -47,7 +47,7 @@ def stored_count(database: Database, site: str) -> int:
 
 @pytest.fixture
 def network():
-    yesterday = (datetime.now(VN_TZ) - timedelta(days=1)).date()
+    yesterday = (datetime.now(VIETNAM) - timedelta(days=1)).date()
     with SampleNetwork.generate(OUTLETS, days=2, per_day=12, end_date=yesterday) as running:
         yield running
 
@@ -73,7 +73,7 @@ def test_killed_worker_mid_crawl_then_the_next_day(tmp_path: Path, pg_url, netwo
         for worker in workers:
             worker.wait_output("event=started")
         planner = ClusterService(config, database, install_signals=False)
-        now = datetime.now(VN_TZ)
+        now = datetime.now(VIETNAM)
         assert set(planner.plan(now).values()) == {"queued"}
         # A second planning step (another `bantin serve`, or the same one again) queues nothing more.
         assert set(planner.plan(now).values()) == {"done before"}
@@ -125,7 +125,7 @@ def test_killed_worker_mid_crawl_then_the_next_day(tmp_path: Path, pg_url, netwo
             expected[site] = {article.article_id for article in new} | {edited}
         before = {site: len(crawl_runs(database, site)) for site in OUTLETS}
         trigger = planner.triggers["crawl"]
-        later = previous_fire_time(trigger, datetime.now(VN_TZ) + timedelta(minutes=5))
+        later = previous_fire_time(trigger, datetime.now(VIETNAM) + timedelta(minutes=5))
         # The day's digest (05:00) is "done before" when it is within its misfire grace: the crawls are what count.
         next_day = planner.plan(later)
         assert {outcome for what, outcome in next_day.items() if what.startswith("crawl:")} == {"queued"}

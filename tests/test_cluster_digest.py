@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from crawler.clock import VIETNAM
 from crawler.config import load_config
-from crawler.samplesite.model import VN_TZ
 from crawler.store import Database
 from crawler.store.models import Delivery, OutboxMessage
 from scheduler.cluster import queue
@@ -92,7 +92,7 @@ query = '"Quảng Ninh"'
         for worker in workers:
             worker.wait_output("event=started")
         planner = ClusterService(config, database, install_signals=False)
-        due = previous_fire_time(planner.triggers["digest"], datetime.now(VN_TZ))
+        due = previous_fire_time(planner.triggers["digest"], datetime.now(VIETNAM))
         assert planner.plan(due + timedelta(minutes=1))["digest"] == "queued"
 
         def sending_worker():

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from crawler.clock import VIETNAM
 from crawler.cron import make_trigger
 from crawler.locks import lease_holder
-from crawler.samplesite.model import VN_TZ
 from crawler.store import Database
 from scheduler.cluster import queue
 from scheduler.service import SERVICE_LEASE, previous_fire_time
@@ -80,7 +80,7 @@ def finish_waiting_jobs(database: Database) -> None:
 
 def renewed_at(database: Database) -> datetime:
     holder = lease_holder(database, SERVICE_LEASE)
-    return holder.heartbeat_at if holder is not None else datetime.min.replace(tzinfo=VN_TZ)
+    return holder.heartbeat_at if holder is not None else datetime.min.replace(tzinfo=VIETNAM)
 
 
 def leader_pid(database: Database, clock: FileClock) -> int | None:
@@ -96,7 +96,7 @@ def test_three_serve_processes_queue_every_due_job_exactly_once(tmp_path: Path, 
     )
     config.write_text(text_.replace("plan_seconds = 0.2", "plan_seconds = 0.05"), encoding="utf-8")
     database = Database(pg_url)
-    start = datetime(2026, 12, 1, 0, 5, tzinfo=VN_TZ)
+    start = datetime(2026, 12, 1, 0, 5, tzinfo=VIETNAM)
     clock = FileClock(tmp_path / "clock", start)
     driver = write_serve_driver(tmp_path)
     serves = [ServeProcess(driver, config, clock, tmp_path / f"serve{index}.log") for index in range(3)]

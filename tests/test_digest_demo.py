@@ -30,3 +30,13 @@ def test_demo_crawls_the_sample_site_and_writes_previews(tmp_path, capsys):
     assert set(served) == {"nhandan", "vietnamplus", "tienphong", "baoquangninh"}
     assert stored == served
     assert all(str(path) in out for path in htmls + emls)
+    # The look-alikes republish some of each other's stories: the digests show one of them once, naming the
+    # other outlets that ran it.
+    shared = int(re.search(r"(\d+) stories carried by several outlets", out).group(1))
+    assert shared >= 5
+    vietnamese = next(path for path in htmls if "ban-doc" in path.name)
+    english = next(path for path in htmls if "reader" in path.name)
+    assert re.search(r"cũng đăng trên: <a href=\"http://127\.0\.0\.1:\d+/", vietnamese.read_text("utf-8"))
+    assert re.search(r"also on: <a href=\"http://127\.0\.0\.1:\d+/", english.read_text("utf-8"))
+    vietnamese_eml = next(path for path in emls if "ban-doc" in path.name).read_text("utf-8")
+    assert re.search(r"cũng đăng trên: \w+.* <http://127\.0\.0\.1:\d+/", vietnamese_eml)

@@ -2,7 +2,8 @@
 
 ``bantin crawl`` with one ``[[sites]]`` entry per look-alike, each on its own origin: first crawl vs each
 site's ground truth, day two fetching only what is new or edited on each site, one site down while the
-others complete, and the same number on two sites stored as two articles. SQLite and PostgreSQL.
+others complete, the same number on two sites stored as two articles, and the wire copies the look-alikes
+carry grouped as one story each (and nothing else grouped). SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 
 from crawler.crawl.run import crawl_child_command
 from crawler.samplesite.server import SampleNetwork
+from crawler.samplesite.wire import story_groups
 from tests.test_outlets_crawl import scrapy_crawl, sources_and_runs, stored, write_config
 
 pytestmark = pytest.mark.slow
@@ -117,6 +119,13 @@ def test_four_sites_first_crawl_day_two_and_one_site_down(tmp_path, database_url
             assert ours.id != theirs.id and ours.title == network[one].model.by_id[number].title
             assert theirs.title == network[other].model.by_id[number].title
     assert len(rows) == sum(len(sample.model.visible()) for sample in network.sites.values())
+    # The look-alikes' wire copies are one story each, and no other articles share one.
+    copies = story_groups({site: sample.model.visible() for site, sample in network.sites.items()})
+    assert copies
+    stories: dict[int, set[tuple[str, str]]] = {}
+    for key, row in rows.items():
+        stories.setdefault(row.story_id, set()).add(key)
+    assert sorted((frozenset(members) for members in stories.values() if len(members) > 1), key=sorted) == copies
 
     # Day two: each site publishes a day and edits yesterday's second article; only those are fetched.
     # Báo Quảng Ninh's feeds carry publication times only, so its edit goes unseen (README says so).

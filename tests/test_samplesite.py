@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from parsel import Selector
 
+from crawler.clock import VIETNAM
 from crawler.samplesite import (
     SampleSite,
     SampleSiteClient,
@@ -26,7 +27,7 @@ from crawler.samplesite import (
     generate_site,
     save_fixtures,
 )
-from crawler.samplesite.model import VN_TZ
+from crawler.samplesite.wire import story_groups
 
 END = date(2026, 8, 8)
 ROOT = Path(__file__).resolve().parents[1]
@@ -168,7 +169,7 @@ def _reference_extract(html: str) -> dict:
         clutter.drop()
     paragraphs = [clean("".join(p.css("::text").getall())) for p in body.css("p")]
     author = clean(sel.css(".article__author ::text").get(""))
-    author = re.sub(r"^(Bài và ảnh|Tin và ảnh):\s*", "", author)
+    author = re.sub(r"^(?:(?:Bài và ảnh|Tin và ảnh):|Theo)\s+", "", author)
     return {
         "title": clean(sel.css("h1.article__title::text").get("")),
         "sapo": clean(sel.css(".article__sapo::text").get("")),
@@ -318,7 +319,7 @@ def test_latest_listing_and_morenews_api(shared_site):
             seen.append(node.xpath("h3/a/@href").get())
             assert node.xpath("h3/a/@title").get()
             last = node.css("a.text.text2::text").getall()[-1]
-            dates.append(datetime.strptime(last, "%d/%m/%Y %H:%M").replace(tzinfo=VN_TZ))
+            dates.append(datetime.strptime(last, "%d/%m/%Y %H:%M").replace(tzinfo=VIETNAM))
         page += 1
     assert page == 4
     assert seen == [a.url(base) for a in model.visible()]
@@ -599,16 +600,78 @@ def _stories_of(articles):
     return stories
 
 
+OUTLET_IDS = ("nhandan", "vietnamplus", "tienphong", "baoquangninh")
+
+
+def _network_models(seed: int, days: int = 5, per_day: int = 14) -> dict:
+    return {site: generate_site(seed, days=days, per_day=per_day, end_date=END, outlet=site) for site in OUTLET_IDS}
+
+
 @pytest.mark.parametrize("seed", [0, 13])
-def test_unrelated_articles_of_the_look_alikes_are_not_one_story(seed):
-    # Three outlets drawing from the same banks on the same days: same sections, often the same headline.
-    network = [
-        (site, article)
-        for site in ("nhandan", "vietnamplus", "tienphong")
-        for article in generate_site(seed, days=5, per_day=14, end_date=date(2026, 8, 8), outlet=site).articles
-    ]
-    assert len(network) == 210
-    assert [story for story in _stories_of(network).values() if len(story) > 1] == []
+def test_the_look_alikes_wire_copies_are_one_story_and_their_other_articles_are_not(seed):
+    # Four outlets drawing from the same banks on the same days: same sections, often the same headline. The
+    # wire copies are the only stories with several outlets (precision), and each is one story (recall).
+    models = _network_models(seed)
+    network = [(site, article) for site, model in models.items() for article in model.articles]
+    assert len(network) == 280
+    groups = story_groups({site: model.articles for site, model in models.items()})
+    assert len(groups) >= 5
+    found = sorted(
+        (frozenset((site, str(number)) for site, number in story) for story in _stories_of(network).values()),
+        key=sorted,
+    )
+    assert [story for story in found if len(story) > 1] == groups
+
+
+def test_wire_copies_keep_every_outlets_counts_ids_and_urls():
+    from crawler.samplesite.model import _plain_site
+
+    taking_part = set()
+    for site, model in _network_models(0).items():
+        plain = _plain_site(0, 5, 14, END, model.outlet)
+        assert [(a.article_id, a.path, a.published_at, a.modified_at) for a in model.articles] == [
+            (a.article_id, a.path, a.published_at, a.modified_at) for a in plain.articles
+        ], site
+        copies = [a for a in model.articles if a.wire is not None and a.wire[0] != site]
+        taking_part |= {a.wire[0] for a in copies} | ({site} if copies else set())
+        for ours, own in zip(model.articles, plain.articles, strict=True):
+            if ours in copies:
+                assert ours.body != own.body and (ours.zone, ours.tags, ours.themes) == (own.zone, own.tags, own.themes)
+            else:
+                assert ours.expected() == own.expected(), (site, ours.article_id)
+    assert taking_part == set(OUTLET_IDS)
+
+
+def test_wire_copies_follow_their_original_within_hours_lightly_edited():
+    models = _network_models(0)
+    by_key = {(site, str(a.article_id)): a for site, model in models.items() for a in model.articles}
+    groups = story_groups({site: model.articles for site, model in models.items()})
+    # A few stories a day: 3.5 % of the day's 56 articles rounds to two.
+    assert len(groups) == 2 * 5
+    assert {len(group) for group in groups} == {2, 3}
+    copies = []
+    for group in groups:
+        first, *others = sorted((by_key[key] for key in group), key=lambda a: a.published_at)
+        assert first.wire == (first.outlet.id, first.article_id)
+        for copy in others:
+            assert copy.wire == first.wire and copy.themes == first.themes
+            assert timedelta(minutes=20) <= copy.published_at - first.published_at <= timedelta(hours=6)
+            # No served quirk, video or note box takes part: those traps stay where they were.
+            assert not (copy.quirk or first.quirk or copy.video or copy.notebox or first.notebox)
+            copies.append((first, copy))
+    # The demo's topics see stories with several outlets.
+    assert {frozenset({"cnht"}), frozenset({"quang-ninh"})} <= {first.themes for first, _ in copies}
+    assert any(copy.title != first.title for first, copy in copies)
+    assert any(copy.title == first.title for first, copy in copies)
+    assert any(re.match(r"\((NDO|Vietnam\+|TPO)\) - ", copy.sapo) for _, copy in copies)
+    assert any(copy.paragraphs[-1].startswith("(Theo ") for _, copy in copies)
+    assert any(len(copy.body) < len(first.body) for first, copy in copies)
+    for first, copy in copies:
+        assert copy.sapo.endswith(first.sapo.removeprefix("NDO - ")) and copy.body != first.body
+    assert all(a.author == a.author.upper() for _, a in copies)
+    # Deterministic per seed, and another seed republishes other stories.
+    assert story_groups({site: model.articles for site, model in _network_models(0).items()}) == groups
+    assert story_groups({site: model.articles for site, model in _network_models(1).items()}) != groups
 
 
 def test_a_sample_article_copied_by_another_outlet_is_one_story():

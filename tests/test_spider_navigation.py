@@ -19,10 +19,11 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
+from crawler.clock import VIETNAM
 from crawler.crawl import events
 from crawler.crawl.archive import ArchiveFilter
 from crawler.items import CrawledArticle
-from crawler.samplesite.model import VN_TZ, generate_site
+from crawler.samplesite.model import generate_site
 from crawler.samplesite.server import SampleSite
 from crawler.store.articles import KnownArticle
 from spiders.nhandan.spider import NhandanSpider
@@ -179,7 +180,7 @@ def test_since_adds_the_sitemap_index_and_moves_the_window():
     spider = make_spider(BANTIN_SINCE="2026-07-01")
     paths = [path_of(r) for r in spider.source_requests()]
     assert paths[-1] == "/sitemap.xml" and paths.count("/sitemap.xml") == 1
-    assert spider.window_start == datetime(2026, 7, 1, tzinfo=VN_TZ)
+    assert spider.window_start == datetime(2026, 7, 1, tzinfo=VIETNAM)
     assert "/sitemap.xml" not in [path_of(r) for r in make_spider().source_requests()]
 
 
@@ -336,7 +337,7 @@ def test_monthly_sitemaps_are_chosen_by_name_for_the_window():
     # Reading one of them announces only what is in the window.
     june = requests[-1]
     articles, _ = visit(site, june)
-    window = datetime(2026, 6, 20, tzinfo=VN_TZ)
+    window = datetime(2026, 6, 20, tzinfo=VIETNAM)
     expected = {a.article_id for a in site.model.in_month(2026, 6) if a.modified_at >= window}
     assert expected and {int(r.meta["bantin_external_id"]) for r in articles} == expected
 
@@ -501,7 +502,7 @@ def test_entries_dated_in_the_future_are_skipped_and_counted_not_remembered():
 def test_a_poisoned_time_already_in_the_archive_does_not_break_the_source():
     site = Site(seed=3, days=1, per_day=4)
     article = site.model.recent(48)[0]
-    end_of_time = datetime(9999, 12, 31, 23, 59, 59, tzinfo=VN_TZ)
+    end_of_time = datetime(9999, 12, 31, 23, 59, 59, tzinfo=VIETNAM)
     spider = make_spider(site, FakeArchive({article.article_id: end_of_time}))
     failed = record(spider, events.source_failed)
     requests, _ = visit(site, google_news_request(spider))

@@ -121,11 +121,20 @@ def demo(directory: str | None, days: int) -> None:
             per_site = dict(session.execute(select(ArticleRow.site, func.count()).group_by(ArticleRow.site)).all())
             stored = sum(per_site.values())
             per_topic = dict(session.execute(select(Match.topic, func.count()).group_by(Match.topic)).all())
+            outlets_per_story = (
+                select(ArticleRow.story_id)
+                .group_by(ArticleRow.story_id)
+                .having(func.count(func.distinct(ArticleRow.site)) > 1)
+                .subquery()
+            )
+            shared = session.scalar(select(func.count()).select_from(outlets_per_story))
         step(
             f"{stored} articles stored in {database_path} ("
             + ", ".join(f"{site} {per_site.get(site, 0)}" for site in base_urls)
             + ")"
         )
+        # The look-alikes republish a few of each other's stories: the digest shows each once.
+        step(f"{shared} stories carried by several outlets")
         for topic in config.topics:
             name = topic.name
             step(f"topic {name!r}: {per_topic.get(name, 0)} matching articles")

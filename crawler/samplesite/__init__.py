@@ -15,7 +15,6 @@ from __future__ import annotations
 from crawler.samplesite.client import SampleSiteClient
 from crawler.samplesite.fixtures import save_fixtures
 from crawler.samplesite.model import (
-    VN_TZ,
     SampleArticle,
     SampleImage,
     SiteModel,
@@ -39,7 +38,6 @@ def topics_toml(topics: list[tuple[str, str]] = DEMO_TOPICS) -> str:
 __all__ = [
     "DEMO_TOPICS",
     "topics_toml",
-    "VN_TZ",
     "Fault",
     "RequestRecord",
     "SampleArticle",

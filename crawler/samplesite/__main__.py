@@ -8,9 +8,8 @@ import sys
 import threading
 from datetime import date
 
-from crawler.clock import utcnow
+from crawler.clock import VIETNAM, utcnow
 from crawler.samplesite.fixtures import FIXTURE_END_DATE, save_fixtures
-from crawler.samplesite.model import VN_TZ
 from crawler.samplesite.outlets import OUTLETS
 from crawler.samplesite.server import SampleNetwork
 
@@ -64,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {len(expected['pages'])} pages and expected.json to {args.directory}")
         return 0
     days, per_day = (30, 70) if args.large else (args.days, args.per_day)
-    end_date = args.end_date or utcnow().astimezone(VN_TZ).date()
+    end_date = args.end_date or utcnow().astimezone(VIETNAM).date()
     network = SampleNetwork.generate(
         args.site or ["nhandan"], seed=args.seed, days=days, per_day=per_day, end_date=end_date, drifted=args.drifted
     )

@@ -11,13 +11,12 @@ import random
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 
-from crawler.clock import utcnow
-from crawler.samplesite import texts
-from crawler.samplesite.outlets import NDO, Outlet, get_outlet
-
-VN_TZ = timezone(timedelta(hours=7), "+07")
+from crawler.clock import VIETNAM, utcnow
+from crawler.samplesite import texts, wire
+from crawler.samplesite.outlets import NDO, OUTLETS, Outlet, get_outlet
 
 QUIRKS = ("", "nfd", "eth", "legacy-tone")
 LAYOUTS = ("standard", "legacy-pictures", "drifted")
@@ -143,6 +142,9 @@ class SampleArticle:
     outlet: Outlet = NDO
     # A dateline the page puts before the sapo that is not part of it (Tiền Phong's "TPO - ").
     sapo_prefix: str = ""
+    # The story this article tells on several outlets, as (outlet id, article id) of its first publication
+    # (the original's own key on the original); None when no other outlet ran it.
+    wire: tuple[str, int] | None = None
 
     @property
     def path(self) -> str:
@@ -249,7 +251,7 @@ class SiteModel:
         self.by_id: dict[int, SampleArticle] = {}
         self.first_day = first_day
         self.last_day = first_day - timedelta(days=1)
-        self.now = datetime.combine(first_day, time(0, 0), VN_TZ)
+        self.now = datetime.combine(first_day, time(0, 0), VIETNAM)
         self.version = 0
         self.robots_disallow = ["/admin/", "/preview/"]
         self._next_id = outlet.first_id + self.rng.randrange(0, 400)
@@ -309,7 +311,7 @@ class SiteModel:
     def set_now(self, when: datetime) -> None:
         if when.tzinfo is None:
             raise ValueError("now must be an aware datetime")
-        self.now = when.astimezone(VN_TZ)
+        self.now = when.astimezone(VIETNAM)
         self.version += 1
 
     def publish_next_day(self, count: int | None = None) -> list[SampleArticle]:
@@ -342,7 +344,7 @@ class SiteModel:
     ) -> SampleArticle:
         """Change an article (by default: append an update paragraph) and bump its modified time."""
         article = self.by_id[article_id]
-        modified = at.astimezone(VN_TZ) if at else max(self.now, article.modified_at + timedelta(minutes=1))
+        modified = at.astimezone(VIETNAM) if at else max(self.now, article.modified_at + timedelta(minutes=1))
         if title is not None:
             article.title = unicodedata.normalize("NFC", title)
         if sapo is not None:
@@ -529,7 +531,7 @@ def _generate_day(model: SiteModel, day: date, count: int) -> list[SampleArticle
     new: list[SampleArticle] = []
     for index in range(count):
         theme = themes[index]
-        published = datetime.combine(day, time(minutes[index] // 60, minutes[index] % 60), VN_TZ)
+        published = datetime.combine(day, time(minutes[index] // 60, minutes[index] % 60), VIETNAM)
         if theme:
             key = "cnht" if "cnht" in theme else next(iter(theme))
             zone = model.zone_by_key[rng.choice(_THEME_ZONES[key])]
@@ -734,21 +736,69 @@ def generate_site(
     site's ``now`` ends up 30 minutes after the last publication. ``drifted``
     articles (the newest ones first) use a layout without the site's selectors,
     so only JSON-LD/meta and generic extraction can read them.
+
+    A few stories of each day run on two or three of the outlets (``crawler/samplesite/wire.py``): each
+    outlet's model, alone or beside the others, holds its part of them. Days published later
+    (``publish_next_day``) are the outlet's own, as borrowed ids are.
     """
     if days < 1 or per_day < 1:
         raise ValueError("days and per_day must be at least 1")
     if end_date is None:
-        end_date = utcnow().astimezone(VN_TZ).date()
+        end_date = utcnow().astimezone(VIETNAM).date()
     outlet = get_outlet(outlet) if isinstance(outlet, str) else outlet
-    borrowed = None
-    if outlet.borrow_ids_from:
-        # The other outlet's look-alike of the same seed and days: the same numbers, other articles.
-        other = generate_site(seed, days, per_day, end_date, outlet=outlet.borrow_ids_from)
-        borrowed = [article.article_id for article in other.articles]
-    model = SiteModel(seed, per_day, end_date - timedelta(days=days - 1), outlet, borrowed)
-    for _ in range(days):
-        model.publish_next_day()
+    model = _plain_site(seed, days, per_day, end_date, outlet)
+    if outlet.id in OUTLETS:
+        _republish(model, days, end_date)
     for article in model.articles[::-1][:drifted]:
         article.layout = "drifted"
     model.version = 0
     return model
+
+
+def _plain_site(seed: int, days: int, per_day: int, end_date: date, outlet: Outlet) -> SiteModel:
+    """The outlet's own articles, before any of them gives way to another outlet's story."""
+    borrowed = None
+    if outlet.borrow_ids_from:
+        # The other outlet's look-alike of the same seed and days: the same numbers, other articles.
+        borrowed = [
+            article.article_id for article in _plain_articles(seed, days, per_day, end_date, outlet.borrow_ids_from)
+        ]
+    model = SiteModel(seed, per_day, end_date - timedelta(days=days - 1), outlet, borrowed)
+    for _ in range(days):
+        model.publish_next_day()
+    return model
+
+
+# Every outlet's model reads every other outlet's articles (borrowed ids, the wire plan): generated once.
+# Read only: a model of its own is generated afresh for each site.
+@lru_cache(maxsize=16)
+def _plain_articles(seed: int, days: int, per_day: int, end_date: date, outlet_id: str) -> tuple[SampleArticle, ...]:
+    return tuple(_plain_site(seed, days, per_day, end_date, get_outlet(outlet_id)).articles)
+
+
+@lru_cache(maxsize=4)
+def _wire_plan(seed: int, days: int, per_day: int, end_date: date) -> tuple[wire.WireGroup, ...]:
+    articles = {outlet_id: _plain_articles(seed, days, per_day, end_date, outlet_id) for outlet_id in OUTLETS}
+    return tuple(wire.plan(seed, articles))
+
+
+def _republish(model: SiteModel, days: int, end_date: date) -> None:
+    """Mark the model's originals and put the other outlets' stories in place of its copies' own text."""
+    seed, per_day = model.seed, model.per_day
+    for group in _wire_plan(seed, days, per_day, end_date):
+        origin_outlet, origin_id = group.origin
+        if origin_outlet == model.outlet.id:
+            model.by_id[origin_id].wire = group.origin
+        for copy_outlet, copy_id in group.copies:
+            if copy_outlet != model.outlet.id:
+                continue
+            origins = _plain_articles(seed, days, per_day, end_date, origin_outlet)
+            origin = next(article for article in origins if article.article_id == origin_id)
+            slot = model.by_id[copy_id]
+            # The slot keeps its id, URL (its slug too, as an edited headline often does), times, section,
+            # tags and images: only its text is the other outlet's story.
+            for name, value in wire.derive(origin, slot, model.seed).items():
+                setattr(slot, name, value)
+            for image in slot.images:
+                image.after_paragraph = min(image.after_paragraph, len(slot.paragraphs) - 1)
+            slot.wire = group.origin

@@ -63,6 +63,11 @@ class Outlet:
     # A photo's URL; ``{host}`` (image_host), ``{year}``, ``{month}`` (two digits), ``{folder}``,
     # ``{stamp}``, ``{name}``.
     image_format: str = "{host}/w800/Uploaded/{year}/{folder}/{stamp}/{name}"
+    # How other papers credit a story they republish from this one (``crawler/samplesite/wire.py``): a closing
+    # "(Theo ...)" line, a byline "Theo ..." when the credit is an agency, a dateline before the sapo.
+    credit: str = ""
+    credit_byline: str = ""
+    dateline: str = ""
 
     def title(self, text: str) -> str:
         return f"{text} | {self.paper_online}"
@@ -91,6 +96,8 @@ NDO = Outlet(
     js_global="__NDO__",
     email="toasoan@nhandan.vn",
     sapo_prefixes=("NDO - ",),
+    credit="Báo Nhân Dân",
+    dateline="(NDO)",
 )
 
 VIETNAMPLUS = Outlet(
@@ -129,6 +136,10 @@ VIETNAMPLUS = Outlet(
         "xahoi": (314, "xahoi", None),
         "phapluat": (327, "phapluat", None),
     },
+    # The national news agency's paper: its stories run elsewhere signed by the agency.
+    credit="TTXVN",
+    credit_byline="TTXVN",
+    dateline="(Vietnam+)",
 )
 
 TIENPHONG = Outlet(
@@ -170,6 +181,8 @@ TIENPHONG = Outlet(
         "thong-tin-hang-hoa": (166, "dia-oc", "Địa ốc"),
     },
     borrow_ids_from="nhandan",
+    credit="Báo Tiền Phong",
+    dateline="(TPO)",
 )
 
 BAOQUANGNINH = Outlet(
@@ -220,6 +233,7 @@ BAOQUANGNINH = Outlet(
     cms="baoquangninh",
     path_format="/{slug}-{id}.html",
     image_format="{host}/upload/image/{year}{month}/medium/{name}",
+    credit="Báo Quảng Ninh",
 )
 
 OUTLETS = {outlet.id: outlet for outlet in (NDO, VIETNAMPLUS, TIENPHONG, BAOQUANGNINH)}

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from crawler.clock import utcnow
+from crawler.clock import VIETNAM, utcnow
 from crawler.samplesite import quangninh, render
 from crawler.samplesite.model import SampleArticle, SiteModel
 
@@ -692,10 +692,10 @@ class SampleNetwork:
         drifted: int = 0,
         cache: bool = True,
     ) -> SampleNetwork:
-        from crawler.samplesite.model import VN_TZ, generate_site
+        from crawler.samplesite.model import generate_site
 
         # One calendar for all: ``end_date`` is read once.
-        end_date = end_date or utcnow().astimezone(VN_TZ).date()
+        end_date = end_date or utcnow().astimezone(VIETNAM).date()
         return cls(
             {
                 outlet: SampleSite(

@@ -529,6 +529,14 @@ QUANG_NAM = (
 WITH_D = "Đây là nội dung được nhiều bạn đọc quan tâm."
 WITH_LEGACY_TONE = "Người dân mong muốn có sức khỏe tốt, cuộc sống hòa thuận, ấm no."
 
+# A sentence an editor adds to a wire copy; no theme word, so the copy matches the topics its original matches.
+WIRE_ADDITIONS = [
+    "Thông tin chi tiết sẽ tiếp tục được cập nhật.",
+    "Phóng viên đang tiếp tục theo dõi diễn biến của sự việc.",
+    "Cơ quan chức năng khuyến cáo người dân theo dõi thông tin từ các kênh chính thức.",
+    "Đây là lần đầu tiên nội dung này được đưa ra bàn thảo rộng rãi.",
+]
+
 TAGS = [
     "Xây dựng Đảng",
     "Dân vận",
