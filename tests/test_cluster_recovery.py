@@ -24,10 +24,9 @@ from procrastinate import JobContext, utils
 from procrastinate.jobs import Job, Status
 from sqlalchemy import select, text
 
-from crawler.clock import utcnow
+from crawler.clock import VIETNAM, utcnow
 from crawler.config import parse_config
 from crawler.locks import crawl_lease, this_host, try_acquire
-from crawler.samplesite.model import VN_TZ
 from crawler.store import Database
 from crawler.store import runs as dead_runs
 from crawler.store.models import CrawlRun, OutboxMessage
@@ -342,7 +341,7 @@ digest_wait_minutes = 30
 [digest]
 unsubscribe_mailto = "unsubscribe@example.org"
 """
-CRAWL_DUE = datetime(2026, 3, 3, 4, 0, tzinfo=VN_TZ)
+CRAWL_DUE = datetime(2026, 3, 3, 4, 0, tzinfo=VIETNAM)
 DIGEST_DUE = CRAWL_DUE + timedelta(hours=1)
 STAMP = int(DIGEST_DUE.timestamp())
 
