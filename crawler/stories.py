@@ -235,10 +235,10 @@ class StoryPool:
         if not len(near):
             return None
         scores = body_similarities(self._signatures[near], fp.signature)
-        for order in np.argsort(-scores, kind="stable"):
+        # Nothing below BODY_WITH_TITLE can be the same story: sort only the rest (usually a handful).
+        kept = np.flatnonzero(scores >= BODY_WITH_TITLE)
+        for order in kept[np.argsort(-scores[kept], kind="stable")]:
             score = float(scores[order])
-            if score < BODY_WITH_TITLE:
-                break
             candidate = self.placed[int(near[order])]
             if same_story(fp, candidate.fingerprint, score) and site not in self.outlets(candidate.story):
                 return candidate.story
