@@ -104,16 +104,16 @@ _LATEST = datetime.max.replace(tzinfo=UTC)
 
 def _spans(moments: Sequence[datetime]) -> list[tuple[datetime, datetime]]:
     """The publication windows the candidates of these articles lie in, overlapping ones merged."""
-    spans: list[tuple[datetime, datetime]] = []
-    for moment in sorted(moments):
-        # Archives hold impossible claims such as 9999-12-31: the window stops at the calendar's ends.
-        start = moment - WINDOW if moment - _EARLIEST > WINDOW else _EARLIEST
-        end = moment + WINDOW if _LATEST - moment > WINDOW else _LATEST
-        if spans and start <= spans[-1][1]:
-            spans[-1] = (spans[-1][0], end)
-        else:
-            spans.append((start, end))
-    return spans
+    # Archives hold impossible claims such as 9999-12-31: the window stops at the calendar's ends.
+    return _merged(
+        [
+            (
+                moment - WINDOW if moment - _EARLIEST > WINDOW else _EARLIEST,
+                moment + WINDOW if _LATEST - moment > WINDOW else _LATEST,
+            )
+            for moment in moments
+        ]
+    )
 
 
 def _placed_between(connection: Connection, start: datetime, end: datetime) -> Iterator[Placed]:
@@ -196,6 +196,7 @@ def _cache_for(connection: Connection) -> _PoolCache:
 
 
 def _merged(spans: Sequence[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """These windows in order, overlapping ones merged."""
     merged: list[tuple[datetime, datetime]] = []
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:
@@ -218,7 +219,7 @@ def _uncovered(
             if low > cursor:
                 missing.append((cursor, low))
             cursor = max(cursor, high)
-        if cursor < end or (cursor == start == end):
+        if cursor < end:
             missing.append((cursor, end))
     return missing
 
@@ -272,7 +273,7 @@ def place_articles(
     lock), so two crawls storing copies of one story at once see each other's.
 
     ``cached``: keep the fingerprints read here for this process's next
-    placements, trusted while the story epoch is unchanged (needs schema 0007;
+    placements, trusted while the story epoch is unchanged (needs schema 0008;
     the migration that groups an older archive places without it).
     """
     if connection.dialect.name == "postgresql":
