@@ -8,7 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
+from crawler.samplesite import topics_toml
+from crawler.samplesite.server import SampleNetwork
+from crawler.store import Database
+from crawler.store.models import ArticleRow
 from tests.crawl_helpers import make_env
 
 pytestmark = pytest.mark.slow
@@ -32,34 +37,41 @@ crawler.store.Database.__init__ = counting
 from crawler.config import load_config
 from crawler.crawl.addon import CrawlSite
 from crawler.crawl.run import CrawlOptions, run_crawl
+from spiders.registry import get_site
 
 config = load_config(sys.argv[1])
-site = CrawlSite.from_entry(config.site_entries()[0], spider="nhandan")
-[outcome] = run_crawl(config, [site], CrawlOptions(now=sys.argv[2], polite=False, progress=False))
-result = outcome.run
-print(json.dumps({"opened": len(opened), "run_id": result.run_id, "status": result.status,
-                  "counts": result.counts.as_json(), "error_total": result.error_total,
-                  "started_at": result.started_at.isoformat(), "finished_at": result.finished_at.isoformat()}))
+sites = [CrawlSite.from_entry(entry, spider=get_site(entry.id).spider) for entry in config.site_entries()]
+outcomes = run_crawl(config, sites, CrawlOptions(now=sys.argv[2], polite=False, progress=False))
+print(json.dumps({"opened": len(opened), "runs": [
+    {"site": outcome.site, "run_id": outcome.run.run_id, "status": outcome.run.status,
+     "counts": outcome.run.counts.as_json(), "error_total": outcome.run.error_total,
+     "started_at": outcome.run.started_at.isoformat(), "finished_at": outcome.run.finished_at.isoformat()}
+    for outcome in outcomes]}))
 """
+
+
+def counting_crawl(config_path: Path, now: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", COUNTING_CRAWL, str(config_path), now],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def test_a_crawl_opens_the_database_once_and_reports_what_the_ledger_wrote(tmp_path, database_url):
     env = make_env(tmp_path, database_url, days=2, per_day=6)
     try:
-        done = subprocess.run(
-            [sys.executable, "-c", COUNTING_CRAWL, str(env.config_path), env.site.model.now.isoformat()],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = counting_crawl(env.config_path, env.site.model.now.isoformat())
     finally:
         env.site.stop()
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
     # The pipeline, the ledger and the archive filter share the ArchiveStore's one handle,
     # and the result comes from the ledger, not from reopening the database.
     assert result["opened"] == 1
+    [result] = result["runs"]
     [run] = env.runs()
     assert (result["run_id"], result["status"]) == (run.id, run.status) == (run.id, "ok")
     # Which source an article is counted under depends on which listing answered first: count them all.
@@ -67,3 +79,38 @@ def test_a_crawl_opens_the_database_once_and_reports_what_the_ledger_wrote(tmp_p
     assert result["error_total"] == 0
     assert result["finished_at"] == run.finished_at.isoformat()
     assert result["started_at"] == run.started_at.isoformat()
+
+
+def test_the_crawlers_of_several_sites_share_the_process_handle(tmp_path, database_url):
+    """One handle for the process, not one per site's crawler: each crawler's commit would otherwise leave the
+    other crawlers' cached story fingerprints untrusted, and every crawler would check the schema again."""
+    with SampleNetwork.generate(["nhandan", "vietnamplus", "tienphong"], days=2, per_day=6) as network:
+        entries = "".join(f'[[sites]]\nid = "{site}"\nbase_url = "{url}"\n' for site, url in network.base_urls.items())
+        config_path = tmp_path / "bantin.toml"
+        config_path.write_text(
+            f"""{entries}
+[storage]
+database_url = "{database_url}"
+[crawl]
+lookback_days = 7
+download_delay = 0
+timeout_seconds = 5
+retries = 1
+{topics_toml()}
+""",
+            encoding="utf-8",
+        )
+        result = counting_crawl(config_path, network["nhandan"].model.now.isoformat())
+    assert result["opened"] == 1
+    assert [(run["site"], run["status"]) for run in result["runs"]] == [
+        ("nhandan", "ok"),
+        ("vietnamplus", "ok"),
+        ("tienphong", "ok"),
+    ]
+    database = Database(database_url)
+    try:
+        with database.session() as session:
+            stored = dict(session.execute(select(ArticleRow.site, func.count()).group_by(ArticleRow.site)).all())
+    finally:
+        database.dispose()
+    assert set(stored) == {"nhandan", "vietnamplus", "tienphong"} and all(count > 0 for count in stored.values())

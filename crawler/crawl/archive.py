@@ -1,10 +1,13 @@
 """The crawl's archive: one database handle per crawl process, and the "already archived?" filter.
 
-:class:`ArchiveStore` is a Scrapy extension that owns the crawl's one
+:class:`ArchiveStore` is a Scrapy extension that holds the crawl process's one
 :class:`~crawler.store.Database`: the pipeline, the ledger and the filter find it
-with ``crawler.get_extension(ArchiveStore)``. It opens the database on first use
-(each open checks the schema) and disposes it when the engine stops, after every
-``spider_closed`` handler has written.
+with ``crawler.get_extension(ArchiveStore)``. The crawlers of one process (one per
+site) share that handle: one engine, one schema check, and one story-fingerprint
+cache that sees every site's placements (a handle per crawler would make each
+crawler's commit invalidate the others' caches). It opens on first use and is
+disposed when the last crawler's engine stops, after every ``spider_closed``
+handler has written.
 
 :class:`ArchiveFilter` is a spider middleware, the scrapy-deltafetch pattern: the
 spider requests every in-window article its sources announce (meta ``bantin_site``,
@@ -19,6 +22,7 @@ meta ``bantin_skipped``).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
@@ -36,8 +40,35 @@ from crawler.store.articles import KnownArticle, known_articles, needs_fetch, re
 ArticleKey = tuple[str, str]
 
 
+class _ProcessDatabases:
+    """The databases open in this process, by URL, with how many stores hold each."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[str, tuple[Database, int]] = {}
+
+    def acquire(self, url: str) -> Database:
+        with self._lock:
+            database, holders = self._open.get(url) or (None, 0)
+            if database is None:
+                database = Database(url)
+            self._open[url] = (database, holders + 1)
+            return database
+
+    def release(self, database: Database) -> None:
+        with self._lock:
+            _, holders = self._open.pop(database.url)
+            if holders > 1:
+                self._open[database.url] = (database, holders - 1)
+                return
+        database.dispose()
+
+
+_PROCESS_DATABASES = _ProcessDatabases()
+
+
 class ArchiveStore:
-    """The one Database of a crawl process, and the two questions the archive filter asks of it."""
+    """A crawler's way to the process's one Database, and the two questions the archive filter asks of it."""
 
     def __init__(self, database_url: str | None):
         self.database_url = database_url
@@ -54,12 +85,12 @@ class ArchiveStore:
         if self._database is None:
             if self.database_url is None:
                 raise StorageError("BANTIN_DATABASE_URL is not set: the crawl has no database to store into")
-            self._database = Database(self.database_url)
+            self._database = _PROCESS_DATABASES.acquire(self.database_url)
         return self._database
 
     def close(self) -> None:
         if self._database is not None:
-            self._database.dispose()
+            _PROCESS_DATABASES.release(self._database)
             self._database = None
 
     def known(self, site: str, external_ids: Iterable[str]) -> dict[str, KnownArticle]:
