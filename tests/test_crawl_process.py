@@ -114,3 +114,21 @@ retries = 1
     finally:
         database.dispose()
     assert set(stored) == {"nhandan", "vietnamplus", "tienphong"} and all(count > 0 for count in stored.values())
+
+
+def test_the_crawlers_of_one_process_tune_the_collector_once_and_the_last_puts_it_back():
+    import gc
+
+    from crawler.crawl.pipelines import GC_YOUNG_THRESHOLD, _CrawlCollector
+
+    saved, frozen = gc.get_threshold(), gc.get_freeze_count()
+    collector = _CrawlCollector()
+    collector.acquire()
+    collector.acquire()
+    assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *saved[1:])
+    collector.release()
+    # Another site's crawler is still running: its tuning stays.
+    assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *saved[1:])
+    collector.release()
+    assert gc.get_threshold() == saved
+    assert gc.get_freeze_count() == frozen

@@ -33,8 +33,40 @@ log = logging.getLogger("bantin.crawl")
 BATCH_SIZE = 50
 # A half-full batch waits at most this long, so a slow crawl still stores steadily.
 BATCH_SECONDS = 2.0
-# Allocations between young-generation collections while crawling (Python's default is 700).
-GC_YOUNG_THRESHOLD = 5000
+# Allocations between young-generation collections while crawling (Python's default is 700; 50,000 measured
+# about 3 % faster than 5,000 on the four-outlet crawl benchmark, 200,000 no faster).
+GC_YOUNG_THRESHOLD = 50_000
+
+
+class _CrawlCollector:
+    """The garbage collector's tuning for a crawl, shared by the crawlers of one process (one per site):
+    the first to open tunes it, the last to close puts it back."""
+
+    def __init__(self) -> None:
+        self.holders = 0
+        self.saved: tuple[int, ...] | None = None
+
+    def acquire(self) -> None:
+        if self.holders == 0:
+            # Everything loaded so far (modules, settings, the matcher) lives as long as the
+            # crawl: keep it out of the collector's generations, whose full passes over it
+            # otherwise cost about a tenth of the crawl's time. A larger youngest generation
+            # lets the many short-lived objects of each page die before a collection sees them.
+            gc.collect()
+            gc.freeze()
+            self.saved = gc.get_threshold()
+            gc.set_threshold(GC_YOUNG_THRESHOLD, *self.saved[1:])
+        self.holders += 1
+
+    def release(self) -> None:
+        self.holders -= 1
+        if self.holders == 0 and self.saved is not None:
+            gc.set_threshold(*self.saved)
+            self.saved = None
+            gc.unfreeze()
+
+
+_COLLECTOR = _CrawlCollector()
 
 
 class ArchivePipeline:
@@ -47,7 +79,7 @@ class ArchivePipeline:
         self.topics: TopicSet | None = None
         self.pending: list[CrawledArticle] = []
         self._flusher: LoopingCall | None = None
-        self._gc_threshold: tuple[int, ...] | None = None
+        self._collector_held = False
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -64,14 +96,9 @@ class ArchivePipeline:
 
     def open_spider(self, spider=None) -> None:
         self.topics = prepare_topics(self.store.database, self.topic_config, now=utcnow())
-        # Everything loaded so far (modules, settings, the matcher) lives as long as the
-        # crawl: keep it out of the collector's generations, whose full passes over it
-        # otherwise cost about a tenth of the crawl's time. A larger youngest generation
-        # lets the many short-lived objects of each page die before a collection sees them.
-        gc.collect()
-        gc.freeze()
-        self._gc_threshold = gc.get_threshold()
-        gc.set_threshold(GC_YOUNG_THRESHOLD, *self._gc_threshold[1:])
+        if not self._collector_held:
+            _COLLECTOR.acquire()
+            self._collector_held = True
         from twisted.internet import task
 
         self._flusher = task.LoopingCall(self.flush)
@@ -81,10 +108,9 @@ class ArchivePipeline:
         if self._flusher is not None and self._flusher.running:
             self._flusher.stop()
         self.flush()
-        if self._gc_threshold is not None:
-            gc.set_threshold(*self._gc_threshold)
-            self._gc_threshold = None
-            gc.unfreeze()
+        if self._collector_held:
+            self._collector_held = False
+            _COLLECTOR.release()
 
     def process_item(self, item, spider=None):
         if not isinstance(item, CrawledArticle):
