@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from crawler.samplesite import topics_toml
 from crawler.samplesite.server import SampleNetwork
 from crawler.store import Database
-from crawler.store.models import ArticleRow
+from crawler.store.models import ArticleRow, CrawlRun
 from tests.crawl_helpers import make_env
 
 pytestmark = pytest.mark.slow
@@ -49,10 +49,32 @@ print(json.dumps({"opened": len(opened), "runs": [
     for outcome in outcomes]}))
 """
 
+# `bantin crawl` itself (its leases, then every site's crawler), counting Database() constructions.
+COUNTING_CLI_CRAWL = """
+import json, sys
+import crawler.store
 
-def counting_crawl(config_path: Path, now: str) -> dict:
+opened = []
+original = crawler.store.Database.__init__
+
+def counting(self, *args, **kwargs):
+    opened.append(args[0] if args else kwargs.get("url"))
+    original(self, *args, **kwargs)
+
+crawler.store.Database.__init__ = counting
+
+from crawler.cli import main
+
+try:
+    main(["--config", sys.argv[1], "crawl", "--now", sys.argv[2], "--fast", "--no-progress"])
+except SystemExit as exit:
+    print(json.dumps({"opened": len(opened), "exit": exit.code}))
+"""
+
+
+def counting_crawl(config_path: Path, now: str, script: str = COUNTING_CRAWL) -> dict:
     done = subprocess.run(
-        [sys.executable, "-c", COUNTING_CRAWL, str(config_path), now],
+        [sys.executable, "-c", script, str(config_path), now],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -82,8 +104,9 @@ def test_a_crawl_opens_the_database_once_and_reports_what_the_ledger_wrote(tmp_p
 
 
 def test_the_crawlers_of_several_sites_share_the_process_handle(tmp_path, database_url):
-    """One handle for the process, not one per site's crawler: each crawler's commit would otherwise leave the
-    other crawlers' cached story fingerprints untrusted, and every crawler would check the schema again."""
+    """`bantin crawl` opens one handle for the process (its leases and every site's crawler), not one per site's
+    crawler: each crawler's commit would otherwise leave the other crawlers' cached story fingerprints
+    untrusted, and every crawler would check the schema again."""
     with SampleNetwork.generate(["nhandan", "vietnamplus", "tienphong"], days=2, per_day=6) as network:
         entries = "".join(f'[[sites]]\nid = "{site}"\nbase_url = "{url}"\n' for site, url in network.base_urls.items())
         config_path = tmp_path / "bantin.toml"
@@ -100,19 +123,16 @@ retries = 1
 """,
             encoding="utf-8",
         )
-        result = counting_crawl(config_path, network["nhandan"].model.now.isoformat())
-    assert result["opened"] == 1
-    assert [(run["site"], run["status"]) for run in result["runs"]] == [
-        ("nhandan", "ok"),
-        ("vietnamplus", "ok"),
-        ("tienphong", "ok"),
-    ]
+        result = counting_crawl(config_path, network["nhandan"].model.now.isoformat(), COUNTING_CLI_CRAWL)
+    assert result == {"opened": 1, "exit": 0}
     database = Database(database_url)
     try:
         with database.session() as session:
             stored = dict(session.execute(select(ArticleRow.site, func.count()).group_by(ArticleRow.site)).all())
+            runs = [(run.site, run.status) for run in session.scalars(select(CrawlRun).order_by(CrawlRun.site))]
     finally:
         database.dispose()
+    assert runs == [("nhandan", "ok"), ("tienphong", "ok"), ("vietnamplus", "ok")]
     assert set(stored) == {"nhandan", "vietnamplus", "tienphong"} and all(count > 0 for count in stored.values())
 
 

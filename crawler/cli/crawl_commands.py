@@ -163,7 +163,7 @@ def crawl(
 
         # Sites packaged outside bantin bring their spiders in their own modules.
         options.extra_settings["SPIDER_MODULES"] = spider_modules()
-        outcomes = run_crawl(config, [app.crawl_site(entry) for entry in free], options)
+        outcomes = run_crawl(config, [app.crawl_site(entry) for entry in free], options, database=app.database)
     _print_crawl_summary(outcomes, busy)
     if not all(outcome.ok for outcome in outcomes):
         sys.exit(1)

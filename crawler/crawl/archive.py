@@ -22,8 +22,9 @@ meta ``bantin_skipped``).
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 
 from scrapy import Request, signals
@@ -41,30 +42,49 @@ ArticleKey = tuple[str, str]
 
 
 class _ProcessDatabases:
-    """The databases open in this process, by URL, with how many stores hold each."""
+    """The databases open in this process, by URL, with how many stores hold each, and whether the process
+    opened it here (and so disposes of it after its last holder) or was lent it by its owner."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._open: dict[str, tuple[Database, int]] = {}
+        self._open: dict[str, tuple[Database, int, bool]] = {}
 
     def acquire(self, url: str) -> Database:
         with self._lock:
-            database, holders = self._open.get(url) or (None, 0)
+            database, holders, owned = self._open.get(url) or (None, 0, True)
             if database is None:
                 database = Database(url)
-            self._open[url] = (database, holders + 1)
+            self._open[url] = (database, holders + 1, owned)
             return database
 
     def release(self, database: Database) -> None:
         with self._lock:
-            _, holders = self._open.pop(database.url)
+            _, holders, owned = self._open.pop(database.url)
             if holders > 1:
-                self._open[database.url] = (database, holders - 1)
+                self._open[database.url] = (database, holders - 1, owned)
                 return
-        database.dispose()
+        if owned:
+            database.dispose()
+
+    @contextlib.contextmanager
+    def lent(self, database: Database) -> Iterator[None]:
+        with self._lock:
+            if database.url in self._open:
+                raise StorageError(f"a database for {database.describe()} is open in this process already")
+            self._open[database.url] = (database, 1, False)
+        try:
+            yield
+        finally:
+            self.release(database)
 
 
 _PROCESS_DATABASES = _ProcessDatabases()
+
+
+def lend_database(database: Database) -> contextlib.AbstractContextManager[None]:
+    """Within this, the crawlers of this process use ``database`` (the caller's, who disposes of it) as their
+    handle: a command that already opened the archive (for its leases) does not open it twice."""
+    return _PROCESS_DATABASES.lent(database)
 
 
 class ArchiveStore:

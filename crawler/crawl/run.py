@@ -20,12 +20,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from crawler.config import Config
 from crawler.crawl.addon import CrawlSite, scrapy_settings
 from crawler.errors import CrawlError
 from crawler.store.records import RunSummary
+
+if TYPE_CHECKING:
+    from crawler.store import Database
 
 # After SIGTERM, requests in flight get this long to finish before the crawl
 # is forced to stop; whoever stops a crawl waits somewhat longer than this.
@@ -87,11 +90,24 @@ def crawl_settings(config: Config, site: CrawlSite, options: CrawlOptions, *, pr
     return settings
 
 
-def run_crawl(config: Config, sites: Sequence[CrawlSite], options: CrawlOptions) -> list[SiteOutcome]:
+def run_crawl(
+    config: Config, sites: Sequence[CrawlSite], options: CrawlOptions, *, database: Database | None = None
+) -> list[SiteOutcome]:
     """Crawl these sites once, together, in this process; one outcome per site, in order.
 
     A site whose crawler cannot start or whose crawl fails does not stop the others.
+    ``database``: the caller's open handle on the configured archive, for the crawlers to share
+    (otherwise they open one of their own).
     """
+    if database is None:
+        return _run_crawl(config, sites, options)
+    from crawler.crawl.archive import lend_database
+
+    with lend_database(database):
+        return _run_crawl(config, sites, options)
+
+
+def _run_crawl(config: Config, sites: Sequence[CrawlSite], options: CrawlOptions) -> list[SiteOutcome]:
     from scrapy.crawler import Crawler, CrawlerProcess
 
     from crawler.crawl.ledger import CrawlLedger
