@@ -33,6 +33,14 @@ class SiteSpider(scrapy.Spider):
     # Sources whose articles are requested whatever their date (search reaches further back).
     unwindowed_sources: ClassVar[tuple[str, ...]] = ()
 
+    @classmethod
+    def update_settings(cls, settings) -> None:
+        super().update_settings(settings)
+        # `scrapy crawl <site>`: tells bantin's add-on which configured site this crawl is (below the
+        # priority `bantin crawl` sets it with, so a mismatch there is still refused in configure).
+        if hasattr(cls, "site"):
+            settings.set("BANTIN_SITE", cls.site.id, priority="spider")
+
     def configure(self, settings) -> None:
         """Read this run's settings (called at start: add-ons fill settings after the spider is built)."""
         site = self.site

@@ -168,3 +168,34 @@ def test_the_same_number_on_ndo_and_tien_phong_is_two_articles(tmp_path, databas
         assert len(rows) == len(ndo.visible()) + len(tp.model.visible())
     finally:
         env.site.stop()
+
+
+@pytest.mark.parametrize("site", ["vietnamplus", "tienphong"])
+def test_scrapy_crawl_of_a_site_reads_that_sites_entry(tmp_path, database_url, network, site):
+    """`scrapy crawl <site>` (README) crawls the site its spider names, with that site's `[[sites]]` entry."""
+    import os
+    import sys
+
+    sample = network[site]
+    text = write_config(tmp_path, database_url).read_text(encoding="utf-8")
+    text = re.sub(r"^\[site\]\nbase_url = .*$", "", text, flags=re.M)
+    config = tmp_path / "sites.toml"
+    # NDO's entry comes first and points nowhere: it must not be the one crawled.
+    config.write_text(
+        f'[[sites]]\nid = "nhandan"\nbase_url = "http://127.0.0.1:9"\n'
+        f'[[sites]]\nid = "{site}"\nbase_url = "{sample.base_url}"\n' + text,
+        encoding="utf-8",
+    )
+    crawled = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", site, "-s", f"BANTIN_NOW={sample.model.now.isoformat()}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BANTIN_CONFIG": str(config)},
+        timeout=180,
+    )
+    assert crawled.returncode == 0, crawled.stderr[-3000:]
+    truth = {str(article.article_id) for article in sample.model.visible()}
+    assert set(stored(database_url)) == {(site, external_id) for external_id in truth}
+    _, runs = sources_and_runs(database_url)
+    assert [(run.site, run.status) for run in runs] == [(site, "ok")]

@@ -51,7 +51,7 @@ def scrapy_settings(
 ) -> dict:
     """Scrapy settings for one site's crawl, from the configuration and this run's options."""
     if site is None:
-        # `scrapy crawl`: NDO's entry, else the first configured site (its spider has its id).
+        # No site named: NDO's entry, else the first configured site (its spider has its id).
         entry = config.site_entry(DEFAULT_SITE) or next(iter(config.site_entries()), None) or SiteEntry(id=DEFAULT_SITE)
         site = CrawlSite.from_entry(entry, spider=entry.id)
     crawl = config.crawl
@@ -96,10 +96,19 @@ def scrapy_settings(
 
 
 class BantinAddon:
-    """For `scrapy crawl nhandan`: read bantin's config unless `bantin crawl` already did."""
+    """For `scrapy crawl <site>`: read bantin's config unless `bantin crawl` already did.
+
+    The spider named its site (``BANTIN_SITE``, see ``spiders.navigation.SiteSpider``): its `[[sites]]`
+    entry is used (or the site's own defaults when the file does not list it).
+    """
 
     def update_settings(self, settings) -> None:
         if settings.getbool("BANTIN_CONFIGURED"):
             return
         config = load_config(settings.get("BANTIN_CONFIG") or None)
-        settings.setdict(scrapy_settings(config), priority="addon")
+        site_id = settings.get("BANTIN_SITE")
+        site = None
+        if site_id:
+            entry = config.site_entry(site_id) or SiteEntry(id=site_id)
+            site = CrawlSite.from_entry(entry, spider=site_id)
+        settings.setdict(scrapy_settings(config, site=site), priority="addon")

@@ -82,7 +82,7 @@ class CrawlLedger:
     def spider_opened(self, spider) -> None:
         # Extensions are all built by now (the store may come after the ledger in EXTENSIONS).
         self.store = self.crawler.get_extension(ArchiveStore)
-        # The site the spider crawls wins (`scrapy crawl tienphong` sets no BANTIN_SITE).
+        # The site the spider crawls wins (a crawler built by hand may set no BANTIN_SITE).
         spider_site = getattr(spider, "site", None)
         if spider_site is not None:
             self.site = spider_site.id
