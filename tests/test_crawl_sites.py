@@ -94,3 +94,17 @@ def test_site_url_goes_with_one_site_only(env, tmp_path):
     assert result.returncode == 2
     assert "--site nowhere: not a configured site (configured: nhandan, othersite)" in result.stderr
     assert env.runs() == []
+
+
+def test_a_disabled_site_is_left_out_unless_named(env, tmp_path):
+    with_sites(env, env.site.base_url)
+    text = env.config_path.read_text(encoding="utf-8")
+    entry = f'id = "{OTHER}"\nbase_url = "{env.site.base_url}"\n'
+    assert entry in text
+    env.config_path.write_text(text.replace(entry, entry + "enabled = false\n"), encoding="utf-8")
+    result = crawl(env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [(run.site, run.status) for run in env.runs()] == [("nhandan", "ok")]
+    named = crawl(env, tmp_path, "--site", OTHER)
+    assert named.returncode == 0, named.stderr
+    assert [(run.site, run.status) for run in env.runs()] == [("nhandan", "ok"), (OTHER, "ok")]

@@ -60,7 +60,7 @@ def test_without_sites_bantin_follows_ndo_alone_and_site_is_its_entry():
         ),
         ('[[sites]]\nid = "nhandan"\nbase_url = "ftp://x"\n', "sites[0].base_url", "http(s) URL"),
         ('[[sites]]\nid = "nhandan"\nconcurrency = 0\n', "sites[0].concurrency", "greater than or equal to 1"),
-        ('[[sites]]\nid = "nhandan"\ncategory_feeds = ["kinhte"]\n', "sites[0].category_feeds", "not a feed name"),
+        ('[[sites]]\nid = "nhandan"\ncategory_feeds = ["kinhte-311"]\n', "sites[0].category_feeds", "not a feed name"),
         # Each site's feeds have its own shape: Báo Quảng Ninh's are slugs without a zone id.
         (
             '[[sites]]\nid = "baoquangninh"\ncategory_feeds = ["xahoi/phapluat-327"]\n',
@@ -107,6 +107,45 @@ def test_each_site_crawler_gets_its_own_settings():
     default = scrapy_settings(config, site=CrawlSite(id="nhandan", spider="nhandan"))
     assert (default["DOWNLOAD_DELAY"], default["CONCURRENT_REQUESTS_PER_DOMAIN"]) == (2.0, 3)
     assert "BANTIN_SITE_URL" not in default  # the spider's own address
+
+
+def test_a_sites_own_politeness_and_feeds_reach_its_crawler_from_the_file(tmp_path):
+    """From `[[sites]]` in the file to each site's Scrapy settings, as `bantin crawl` resolves them."""
+    from crawler.cli import App
+    from crawler.crawl.run import CrawlOptions, crawl_settings
+
+    path = tmp_path / "bantin.toml"
+    path.write_text(
+        """
+[crawl]
+download_delay = 2.0
+concurrency = 3
+[[sites]]
+id = "nhandan"
+[[sites]]
+id = "vietnamplus"
+base_url = "http://127.0.0.1:9"
+download_delay = 0.5
+concurrency = 4
+category_feeds = ["kinhte-311"]
+[[sites]]
+id = "tienphong"
+enabled = false
+""",
+        encoding="utf-8",
+    )
+    app = App(str(path), debug=False)
+    # Without --site: the enabled sites, in file order.
+    chosen = app.chosen_sites()
+    assert [entry.id for entry in chosen] == ["nhandan", "vietnamplus"]
+    settings = {entry.id: crawl_settings(app.config, app.crawl_site(entry), CrawlOptions()) for entry in chosen}
+    own = settings["vietnamplus"]
+    assert (own.getfloat("DOWNLOAD_DELAY"), own.getint("CONCURRENT_REQUESTS_PER_DOMAIN")) == (0.5, 4)
+    assert own.getlist("BANTIN_CATEGORY_FEEDS") == ["kinhte-311"] and own["BANTIN_SITE_URL"] == "http://127.0.0.1:9"
+    default = settings["nhandan"]
+    assert (default.getfloat("DOWNLOAD_DELAY"), default.getint("CONCURRENT_REQUESTS_PER_DOMAIN")) == (2.0, 3)
+    # A disabled site is crawled only when asked for by name.
+    assert [entry.id for entry in app.chosen_sites(("tienphong",))] == ["tienphong"]
 
 
 def test_init_site_url_writes_the_site_table_and_leaves_the_sites_example_commented(capsys, tmp_path):
