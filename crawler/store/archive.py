@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from crawler.clock import VIETNAM
 from crawler.errors import AmbiguousArticleError, UsageError
 from crawler.query import Node
-from crawler.store.models import ArticleRow, CrawlRun, Match
+from crawler.store.models import ArticleRow, ArticleSource, CrawlRun, Match
 
 log = logging.getLogger("bantin.archive")
 
@@ -164,6 +164,22 @@ def topics_by_article(session: Session, keys: list[int]) -> dict[int, list[str]]
     return found
 
 
+def sources_by_article(session: Session, keys: list[int]) -> dict[int, list[ArticleSource]]:
+    """Where each of these articles was discovered (feed, sitemap, ...), by article key, by source name."""
+    found: dict[int, list[ArticleSource]] = {}
+    if keys:
+        for source in session.scalars(
+            select(ArticleSource).where(ArticleSource.article_id.in_(keys)).order_by(ArticleSource.source)
+        ):
+            found.setdefault(source.article_id, []).append(source)
+    return found
+
+
+def article_matches(session: Session, key: int) -> list[Match]:
+    """The topic matches of one article, with their hits, the first recorded first."""
+    return list(session.scalars(select(Match).where(Match.article_id == key).order_by(Match.id)))
+
+
 def story_copies(session: Session, rows: Iterable[ArticleRow]) -> dict[int, list[str]]:
     """For each article, the other sites whose copy of its story the archive holds (first published first)."""
     rows = list(rows)
@@ -222,3 +238,8 @@ def last_crawl_per_site(session: Session) -> dict[str, CrawlRun]:
     latest = select(CrawlRun.site, func.max(CrawlRun.id).label("id")).group_by(CrawlRun.site).subquery()
     rows = session.scalars(select(CrawlRun).join(latest, CrawlRun.id == latest.c.id))
     return {run.site: run for run in rows}
+
+
+def sites_in_archive(session: Session) -> set[str]:
+    """Every site the archive holds articles of (a site no longer registered included)."""
+    return set(session.scalars(select(ArticleRow.site).distinct()))
