@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from crawler.clock import VIETNAM
 from crawler.errors import AmbiguousArticleError, UsageError
 from crawler.query import Node
-from crawler.store.models import ArticleRow, ArticleSource, CrawlRun, Match
+from crawler.store.models import ArticleRow, ArticleSource, CrawlRun, Match, Topic
 
 log = logging.getLogger("bantin.archive")
 
@@ -243,3 +243,29 @@ def last_crawl_per_site(session: Session) -> dict[str, CrawlRun]:
 def sites_in_archive(session: Session) -> set[str]:
     """Every site the archive holds articles of (a site no longer registered included)."""
     return set(session.scalars(select(ArticleRow.site).distinct()))
+
+
+def stories_on_several_sites(session: Session) -> int:
+    """How many stories the archive holds copies of from more than one site."""
+    shared = (
+        select(ArticleRow.story_id)
+        .group_by(ArticleRow.story_id)
+        .having(func.count(func.distinct(ArticleRow.site)) > 1)
+        .subquery()
+    )
+    return session.scalar(select(func.count()).select_from(shared)) or 0
+
+
+def stored_topics(session: Session) -> dict[str, Topic]:
+    """Each configured topic as the archive last recorded it (query, version, version matched), by name."""
+    return {row.name: row for row in session.scalars(select(Topic))}
+
+
+def matches_per_topic(session: Session) -> dict[str, int]:
+    """How many articles each topic matched."""
+    return dict(session.execute(select(Match.topic, func.count()).group_by(Match.topic)).all())
+
+
+def last_match_per_topic(session: Session) -> dict[str, datetime]:
+    """When each topic last matched an article."""
+    return dict(session.execute(select(Match.topic, func.max(Match.matched_at)).group_by(Match.topic)).all())
