@@ -517,10 +517,7 @@ def search_articles(
         known = _check_sites(session, sites)
         after = None
         if before_key:
-            from crawler.store.archive import find_article
-            from spiders.registry import resolve_url
-
-            after = find_article(session, before_key, resolve_url=resolve_url, known_sites=known)
+            after = app.find_article(session, before_key, archived_sites=known)
         if count_only:
             found = search(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)), after=after)
             per_site = Counter(row.site for row, _ in found)

@@ -7,7 +7,7 @@ that every front end asks them the same way.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -23,6 +23,8 @@ log = logging.getLogger("bantin.archive")
 
 # A front end's way of reading an article URL: (site id, external id), or None when no site owns it.
 UrlResolver = Callable[[str], "tuple[str, str] | None"]
+# A site's rule for its own article ids, as its crawl stores them (NDO: leading zeros dropped).
+IdRule = Callable[[str], str]
 
 
 def article_query(
@@ -196,26 +198,26 @@ def story_copies(session: Session, rows: Iterable[ArticleRow]) -> dict[int, list
 
 
 def find_article(
-    session: Session, reference: str, *, resolve_url: UrlResolver, known_sites: Iterable[str]
+    session: Session, reference: str, *, resolve_url: UrlResolver, id_rules: Mapping[str, IdRule]
 ) -> ArticleRow:
     """One stored article from what a person types: a URL, ``SITE:ID``, or a site's own id.
 
+    ``id_rules``: each known site's rule for its ids, by site id; the id of ``SITE:ID`` or a bare
+    id is looked up as each site stores it (a site without a rule stores ids as typed).
     Raises :class:`UsageError` when nothing is stored under it and
     :class:`AmbiguousArticleError` when a bare id names articles of several sites.
     """
     reference = reference.strip()
     site, sep, external_id = reference.partition(":")
-    if sep and site in set(known_sites) and external_id and "/" not in external_id:
-        row = _by_identity(session, site, external_id)
+    if sep and site in id_rules and external_id and "/" not in external_id:
+        row = _by_identity(session, site, id_rules[site](external_id))
     elif "://" in reference:
         identity = resolve_url(reference)
         row = _by_identity(session, *identity) if identity else None
         if row is None:
             row = session.scalar(select(ArticleRow).where(ArticleRow.url == reference.split("#")[0].split("?")[0]))
     else:
-        rows = list(
-            session.scalars(select(ArticleRow).where(ArticleRow.external_id == reference).order_by(ArticleRow.site))
-        )
+        rows = _by_bare_id(session, reference, id_rules)
         if len(rows) > 1:
             raise AmbiguousArticleError(reference, [f"{row.site}:{row.external_id}" for row in rows])
         row = rows[0] if rows else None
@@ -226,6 +228,13 @@ def find_article(
 
 def _by_identity(session: Session, site: str, external_id: str) -> ArticleRow | None:
     return session.scalar(select(ArticleRow).where(ArticleRow.site == site, ArticleRow.external_id == external_id))
+
+
+def _by_bare_id(session: Session, typed: str, id_rules: Mapping[str, IdRule]) -> list[ArticleRow]:
+    """Each site's article stored under what that site's rule makes of ``typed``, by site."""
+    spellings = sorted({typed, *(rule(typed) for rule in id_rules.values())})
+    rows = session.scalars(select(ArticleRow).where(ArticleRow.external_id.in_(spellings)).order_by(ArticleRow.site))
+    return [row for row in rows if row.external_id == id_rules.get(row.site, str)(typed)]
 
 
 def articles_per_site(session: Session) -> dict[str, int]:
