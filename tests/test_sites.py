@@ -276,6 +276,47 @@ def test_articles_show_site_colon_id_and_an_ambiguous_bare_id(capsys, tmp_path, 
     assert code == 0 and json.loads(out)["site"] == OTHER
 
 
+def test_articles_show_reads_a_typed_id_as_its_site_stores_ids(capsys, tmp_path, database_url, archive):
+    # Every registered site drops an id's leading zeros when it stores it: so does a typed id.
+    path = config_file(tmp_path, database_url)
+    code, out, _ = run(capsys, "--config", str(path), "articles", "show", f"{OTHER}:0985001", "--format", "json")
+    assert code == 0 and (json.loads(out)["site"], json.loads(out)["external_id"]) == (OTHER, "985001")
+    code, out, _ = run(capsys, "--config", str(path), "articles", "show", "0042", "--format", "json")
+    assert code == 0 and (json.loads(out)["site"], json.loads(out)["external_id"]) == (OTHER, "42")
+    code, out, err = run(capsys, "--config", str(path), "articles", "show", "0985001")
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        f"bantin: error: '0985001' is an article id on several sites: nhandan:985001, {OTHER}:985001 "
+        "(say SITE:ID or give the URL)"
+    ]
+    code, out, _ = run(
+        capsys,
+        "--config",
+        str(path),
+        "articles",
+        "search",
+        '"Quảng Ninh"',
+        "--before",
+        f"{OTHER}:0985001",
+        "--format",
+        "json",
+    )
+    assert code == 0 and [(row["site"], row["external_id"]) for row in json.loads(out)] == [(OTHER, "42")]
+
+
+def test_a_bare_id_is_read_by_each_sites_own_rule(database):
+    from crawler.store.archive import find_article
+    from spiders.pages.urls import drop_leading_zeros
+
+    store(database, "nhandan", "985001", "Bài của Nhân Dân")
+    # A site whose ids keep their zeros: its 985001 is not the 0985001 typed.
+    store(database, "zeros", "985001", "Bài của báo giữ số 0")
+    rules = {"nhandan": drop_leading_zeros, "zeros": str}
+    with database.session(write=False) as session:
+        row = find_article(session, "0985001", resolve_url=lambda url: None, id_rules=rules)
+        assert (row.site, row.external_id) == ("nhandan", "985001")
+
+
 def test_json_output_names_site_and_external_id_beside_the_url(capsys, tmp_path, database_url, archive):
     path = config_file(tmp_path, database_url)
     code, out, _ = run(

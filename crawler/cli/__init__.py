@@ -11,6 +11,7 @@ import importlib
 import logging
 import os
 import sys
+from collections.abc import Iterable
 from functools import cached_property
 from typing import overload
 
@@ -81,12 +82,17 @@ class App:
     def config(self):
         return self.load_config()
 
-    def find_article(self, session, reference: str):
-        """The stored article a person means by a URL, SITE:ID or a site's own id (sites read their URLs)."""
-        from crawler.store.archive import find_article
+    def find_article(self, session, reference: str, *, archived_sites: Iterable[str] = ()):
+        """The stored article a person means by a URL, SITE:ID or a site's own id (sites read their URLs and ids).
+
+        ``archived_sites``: sites the archive holds that the registry may no longer know (ids as typed).
+        """
+        from crawler.store.archive import IdRule, find_article
         from spiders.registry import resolve_url, sites
 
-        return find_article(session, reference, resolve_url=resolve_url, known_sites=sites())
+        id_rules: dict[str, IdRule] = {site: str for site in archived_sites}
+        id_rules.update((site.id, site.normalise_id) for site in sites().values())
+        return find_article(session, reference, resolve_url=resolve_url, id_rules=id_rules)
 
     @overload
     def resolve_topic(self, topic: str) -> str: ...

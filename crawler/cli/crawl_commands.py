@@ -12,13 +12,12 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-from sqlalchemy import select
 
 from crawler.cli import App, pass_app
 from crawler.cli.output import DISPLAY_TZ, dumps, emit_json, emit_rows, format_option, json_default, local_time
 from crawler.clock import utcnow
 from crawler.errors import BantinError, LockBusyError, UsageError
-from crawler.store.archive import story_copies, topics_by_article
+from crawler.store.archive import article_matches, sources_by_article, story_copies, topics_by_article
 
 
 @click.command()
@@ -399,18 +398,13 @@ def list_articles(
 @pass_app
 def show_article(app: App, article: str, output_format: str) -> None:
     """One stored article in full: ARTICLE is its URL, SITE:ID, or the site's own id."""
-    from crawler.store.models import ArticleSource, Match
-
     with app.database.session() as session:
         row = app.find_article(session, article)
-        sources = list(session.scalars(select(ArticleSource).where(ArticleSource.article_id == row.id)))
-        matches = list(session.scalars(select(Match).where(Match.article_id == row.id)))
         data = _full(row)
-        data["sources"] = [
-            {"source": s.source, "first_seen_at": s.first_seen_at, "last_seen_at": s.last_seen_at, "lastmod": s.lastmod}
-            for s in sources
+        data["sources"] = [_source(source) for source in sources_by_article(session, [row.id]).get(row.id, [])]
+        data["matches"] = [
+            {"topic": m.topic, "hits": [hit.to_dict() for hit in m.hits]} for m in article_matches(session, row.id)
         ]
-        data["matches"] = [{"topic": m.topic, "hits": [hit.to_dict() for hit in m.hits]} for m in matches]
         data["story_id"] = row.story_id
         data["also_on"] = story_copies(session, [row]).get(row.id, [])
     if output_format == "json":
@@ -436,10 +430,10 @@ def show_article(app: App, article: str, output_format: str) -> None:
 
 def _check_sites(session, wanted) -> set[str]:
     """Refuse a site that is neither registered nor in the archive (a typo would just match nothing)."""
-    from crawler.store.models import ArticleRow
+    from crawler.store.archive import sites_in_archive
     from spiders.registry import sites
 
-    known = set(sites()) | set(session.scalars(select(ArticleRow.site).distinct()))
+    known = set(sites()) | sites_in_archive(session)
     unknown = [site for site in wanted if site not in known]
     if unknown:
         raise UsageError(f"unknown site {unknown[0]!r} (sites: {', '.join(sorted(known))})")
@@ -523,10 +517,7 @@ def search_articles(
         known = _check_sites(session, sites)
         after = None
         if before_key:
-            from crawler.store.archive import find_article
-            from spiders.registry import resolve_url
-
-            after = find_article(session, before_key, resolve_url=resolve_url, known_sites=known)
+            after = app.find_article(session, before_key, archived_sites=known)
         if count_only:
             found = search(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)), after=after)
             per_site = Counter(row.site for row, _ in found)
@@ -640,26 +631,21 @@ def _export(app: App, topic: str | None, since, until, output_format: str, out: 
     return count
 
 
+def _source(source) -> dict:
+    return {
+        "source": source.source,
+        "first_seen_at": source.first_seen_at,
+        "last_seen_at": source.last_seen_at,
+        "lastmod": source.lastmod,
+    }
+
+
 def _with_sources(session, rows, batch: int = 500):
     """(row, [its sources as exported]) for each row, reading the sources a batch at a time."""
-    from crawler.store.models import ArticleSource
 
     def flush(chunk):
-        found: dict[int, list[dict]] = {}
-        for source in session.scalars(
-            select(ArticleSource)
-            .where(ArticleSource.article_id.in_([r.id for r in chunk]))
-            .order_by(ArticleSource.source)
-        ):
-            found.setdefault(source.article_id, []).append(
-                {
-                    "source": source.source,
-                    "first_seen_at": source.first_seen_at,
-                    "last_seen_at": source.last_seen_at,
-                    "lastmod": source.lastmod,
-                }
-            )
-        return [(row, found.get(row.id, [])) for row in chunk]
+        found = sources_by_article(session, [row.id for row in chunk])
+        return [(row, [_source(source) for source in found.get(row.id, [])]) for row in chunk]
 
     chunk = []
     for row in rows:

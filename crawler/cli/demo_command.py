@@ -63,14 +63,12 @@ def demo(directory: str | None, days: int) -> None:
     127.0.0.1, crawled into a throw-away SQLite database, and the digests that
     would be sent are written as .eml and .html files.
     """
-    from sqlalchemy import func, select
-
     from crawler.config import load_config
     from crawler.crawl.run import crawl_child_command
     from crawler.samplesite.outlets import OUTLETS
     from crawler.samplesite.server import SampleNetwork
     from crawler.store import Database
-    from crawler.store.models import ArticleRow, Match
+    from crawler.store.archive import articles_per_site, matches_per_topic, stories_on_several_sites
     from reports.delivery import build_previews
 
     started = time.monotonic()
@@ -118,16 +116,10 @@ def demo(directory: str | None, days: int) -> None:
     database = Database(config.storage.url)
     try:
         with database.session() as session:
-            per_site = dict(session.execute(select(ArticleRow.site, func.count()).group_by(ArticleRow.site)).all())
+            per_site = articles_per_site(session)
             stored = sum(per_site.values())
-            per_topic = dict(session.execute(select(Match.topic, func.count()).group_by(Match.topic)).all())
-            outlets_per_story = (
-                select(ArticleRow.story_id)
-                .group_by(ArticleRow.story_id)
-                .having(func.count(func.distinct(ArticleRow.site)) > 1)
-                .subquery()
-            )
-            shared = session.scalar(select(func.count()).select_from(outlets_per_story))
+            per_topic = matches_per_topic(session)
+            shared = stories_on_several_sites(session)
         step(
             f"{stored} articles stored in {database_path} ("
             + ", ".join(f"{site} {per_site.get(site, 0)}" for site in base_urls)

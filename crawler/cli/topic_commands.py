@@ -6,7 +6,6 @@ import sys
 from datetime import timedelta
 
 import click
-from sqlalchemy import func, select
 
 from crawler.cli import App, pass_app
 from crawler.cli.output import DISPLAY_TZ, emit_json, emit_rows, format_option, local_time, table
@@ -94,12 +93,12 @@ def topics() -> None:
 def list_topics(app: App, output_format: str) -> None:
     """The configured topics, their match counts and whether the archive is up to date with them."""
     from crawler.matching import TopicSpec
-    from crawler.store.models import Match, Topic
+    from crawler.store.archive import last_match_per_topic, matches_per_topic, stored_topics
 
     with app.database.session() as session:
-        stored = {row.name: row for row in session.scalars(select(Topic))}
-        counts = dict(session.execute(select(Match.topic, func.count()).group_by(Match.topic)).all())
-        latest = dict(session.execute(select(Match.topic, func.max(Match.matched_at)).group_by(Match.topic)).all())
+        stored = stored_topics(session)
+        counts = matches_per_topic(session)
+        latest = last_match_per_topic(session)
     rows = []
     for topic in app.config.topics:
         version = TopicSpec(topic.name, topic.query, topic.accents).version

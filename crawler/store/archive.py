@@ -7,7 +7,7 @@ that every front end asks them the same way.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -17,12 +17,14 @@ from sqlalchemy.orm import Session
 from crawler.clock import VIETNAM
 from crawler.errors import AmbiguousArticleError, UsageError
 from crawler.query import Node
-from crawler.store.models import ArticleRow, CrawlRun, Match
+from crawler.store.models import ArticleRow, ArticleSource, CrawlRun, Match, Topic
 
 log = logging.getLogger("bantin.archive")
 
 # A front end's way of reading an article URL: (site id, external id), or None when no site owns it.
 UrlResolver = Callable[[str], "tuple[str, str] | None"]
+# A site's rule for its own article ids, as its crawl stores them (NDO: leading zeros dropped).
+IdRule = Callable[[str], str]
 
 
 def article_query(
@@ -164,6 +166,22 @@ def topics_by_article(session: Session, keys: list[int]) -> dict[int, list[str]]
     return found
 
 
+def sources_by_article(session: Session, keys: list[int]) -> dict[int, list[ArticleSource]]:
+    """Where each of these articles was discovered (feed, sitemap, ...), by article key, by source name."""
+    found: dict[int, list[ArticleSource]] = {}
+    if keys:
+        for source in session.scalars(
+            select(ArticleSource).where(ArticleSource.article_id.in_(keys)).order_by(ArticleSource.source)
+        ):
+            found.setdefault(source.article_id, []).append(source)
+    return found
+
+
+def article_matches(session: Session, key: int) -> list[Match]:
+    """The topic matches of one article, with their hits, the first recorded first."""
+    return list(session.scalars(select(Match).where(Match.article_id == key).order_by(Match.id)))
+
+
 def story_copies(session: Session, rows: Iterable[ArticleRow]) -> dict[int, list[str]]:
     """For each article, the other sites whose copy of its story the archive holds (first published first)."""
     rows = list(rows)
@@ -180,26 +198,26 @@ def story_copies(session: Session, rows: Iterable[ArticleRow]) -> dict[int, list
 
 
 def find_article(
-    session: Session, reference: str, *, resolve_url: UrlResolver, known_sites: Iterable[str]
+    session: Session, reference: str, *, resolve_url: UrlResolver, id_rules: Mapping[str, IdRule]
 ) -> ArticleRow:
     """One stored article from what a person types: a URL, ``SITE:ID``, or a site's own id.
 
+    ``id_rules``: each known site's rule for its ids, by site id; the id of ``SITE:ID`` or a bare
+    id is looked up as each site stores it (a site without a rule stores ids as typed).
     Raises :class:`UsageError` when nothing is stored under it and
     :class:`AmbiguousArticleError` when a bare id names articles of several sites.
     """
     reference = reference.strip()
     site, sep, external_id = reference.partition(":")
-    if sep and site in set(known_sites) and external_id and "/" not in external_id:
-        row = _by_identity(session, site, external_id)
+    if sep and site in id_rules and external_id and "/" not in external_id:
+        row = _by_identity(session, site, id_rules[site](external_id))
     elif "://" in reference:
         identity = resolve_url(reference)
         row = _by_identity(session, *identity) if identity else None
         if row is None:
             row = session.scalar(select(ArticleRow).where(ArticleRow.url == reference.split("#")[0].split("?")[0]))
     else:
-        rows = list(
-            session.scalars(select(ArticleRow).where(ArticleRow.external_id == reference).order_by(ArticleRow.site))
-        )
+        rows = _by_bare_id(session, reference, id_rules)
         if len(rows) > 1:
             raise AmbiguousArticleError(reference, [f"{row.site}:{row.external_id}" for row in rows])
         row = rows[0] if rows else None
@@ -212,6 +230,13 @@ def _by_identity(session: Session, site: str, external_id: str) -> ArticleRow | 
     return session.scalar(select(ArticleRow).where(ArticleRow.site == site, ArticleRow.external_id == external_id))
 
 
+def _by_bare_id(session: Session, typed: str, id_rules: Mapping[str, IdRule]) -> list[ArticleRow]:
+    """Each site's article stored under what that site's rule makes of ``typed``, by site."""
+    spellings = sorted({typed, *(rule(typed) for rule in id_rules.values())})
+    rows = session.scalars(select(ArticleRow).where(ArticleRow.external_id.in_(spellings)).order_by(ArticleRow.site))
+    return [row for row in rows if row.external_id == id_rules.get(row.site, str)(typed)]
+
+
 def articles_per_site(session: Session) -> dict[str, int]:
     """How many articles the archive holds for each site."""
     return dict(session.execute(select(ArticleRow.site, func.count()).group_by(ArticleRow.site)).all())
@@ -222,3 +247,34 @@ def last_crawl_per_site(session: Session) -> dict[str, CrawlRun]:
     latest = select(CrawlRun.site, func.max(CrawlRun.id).label("id")).group_by(CrawlRun.site).subquery()
     rows = session.scalars(select(CrawlRun).join(latest, CrawlRun.id == latest.c.id))
     return {run.site: run for run in rows}
+
+
+def sites_in_archive(session: Session) -> set[str]:
+    """Every site the archive holds articles of (a site no longer registered included)."""
+    return set(session.scalars(select(ArticleRow.site).distinct()))
+
+
+def stories_on_several_sites(session: Session) -> int:
+    """How many stories the archive holds copies of from more than one site."""
+    shared = (
+        select(ArticleRow.story_id)
+        .group_by(ArticleRow.story_id)
+        .having(func.count(func.distinct(ArticleRow.site)) > 1)
+        .subquery()
+    )
+    return session.scalar(select(func.count()).select_from(shared)) or 0
+
+
+def stored_topics(session: Session) -> dict[str, Topic]:
+    """Each configured topic as the archive last recorded it (query, version, version matched), by name."""
+    return {row.name: row for row in session.scalars(select(Topic))}
+
+
+def matches_per_topic(session: Session) -> dict[str, int]:
+    """How many articles each topic matched."""
+    return dict(session.execute(select(Match.topic, func.count()).group_by(Match.topic)).all())
+
+
+def last_match_per_topic(session: Session) -> dict[str, datetime]:
+    """When each topic last matched an article."""
+    return dict(session.execute(select(Match.topic, func.max(Match.matched_at)).group_by(Match.topic)).all())

@@ -6,7 +6,7 @@ import secrets
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import load_only
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -266,7 +266,7 @@ def article(web: WebApp, request: Request, form: Form | None) -> Response:
 
 def topics(web: WebApp, request: Request, form: Form | None) -> Response:
     from crawler.backtest import backtest
-    from crawler.store.models import Match, Topic
+    from crawler.store.archive import matches_per_topic, stored_topics
     from crawler.web.public import topic_feed_key
 
     params = request.query_params
@@ -279,8 +279,8 @@ def topics(web: WebApp, request: Request, form: Form | None) -> Response:
     base = web.base_url(request)
     result = error = None
     with web.database.session(write=False) as session:
-        stored = {row.name: row for row in session.scalars(select(Topic))}
-        counts = dict(session.execute(select(Match.topic, func.count()).group_by(Match.topic)).all())
+        stored = stored_topics(session)
+        counts = matches_per_topic(session)
         if query:
             since = None if whole else web.clock() - timedelta(days=days)
             try:

@@ -14,7 +14,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select
 
 from crawler.store import Database
-from crawler.store.models import ArticleRow, CrawlRun, JobRun, OutboxMessage, ReaderPreference
+from crawler.store.archive import articles_per_site
+from crawler.store.models import CrawlRun, JobRun, OutboxMessage, ReaderPreference
 
 OUTBOX_STATES = ("pending", "sending", "sent", "failed", "cancelled")
 
@@ -34,7 +35,7 @@ class _ArchiveCollector:
                 .where(CrawlRun.status.in_(("ok", "degraded")))
                 .group_by(CrawlRun.site)
             ).all()
-            articles = session.execute(select(ArticleRow.site, func.count()).group_by(ArticleRow.site)).all()
+            articles = articles_per_site(session)
             jobs = session.execute(
                 select(JobRun.job, JobRun.status, func.count()).group_by(JobRun.job, JobRun.status)
             ).all()
@@ -65,7 +66,7 @@ class _ArchiveCollector:
                 success.add_metric([site], finished.timestamp())
         yield success
         stored = GaugeMetricFamily("bantin_articles", "Articles in the archive, by site.", labels=["site"])
-        for site, count in articles:
+        for site, count in articles.items():
             stored.add_metric([site], count)
         yield stored
         job_runs = CounterMetricFamily(
