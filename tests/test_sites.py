@@ -60,7 +60,7 @@ def test_without_sites_bantin_follows_ndo_alone_and_site_is_its_entry():
         ),
         ('[[sites]]\nid = "nhandan"\nbase_url = "ftp://x"\n', "sites[0].base_url", "http(s) URL"),
         ('[[sites]]\nid = "nhandan"\nconcurrency = 0\n', "sites[0].concurrency", "greater than or equal to 1"),
-        ('[[sites]]\nid = "nhandan"\ncategory_feeds = ["kinhte-311"]\n', "sites[0].category_feeds", "not a feed name"),
+        ('[[sites]]\nid = "nhandan"\ncategory_feeds = ["kinhte"]\n', "sites[0].category_feeds", "not a feed name"),
         # Each site's feeds have its own shape: Báo Quảng Ninh's are slugs without a zone id.
         (
             '[[sites]]\nid = "baoquangninh"\ncategory_feeds = ["xahoi/phapluat-327"]\n',
