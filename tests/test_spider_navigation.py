@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 import scrapy
 from scrapy.http import HtmlResponse, TextResponse, XmlResponse
+from scrapy.settings import Settings
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
@@ -85,7 +86,10 @@ def make_spider(
     crawler = get_crawler(spider_class, values)
     spider = spider_class.from_crawler(crawler)
     crawler.spider = spider
-    spider.configure(crawler.settings)
+    # As `bantin crawl` sets them: above the spider's own (it names its site at spider priority).
+    configured = Settings(crawler.settings.copy_to_dict())
+    configured.setdict(settings, priority="cmdline")
+    spider.configure(configured)
     spider.archive_filter = ArchiveFilter(crawler, archive if archive is not None else FakeArchive())
     return spider
 
