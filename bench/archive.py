@@ -84,7 +84,6 @@ def fill(database: Database, count: int, *, seed: int = 0, batch: int = 2000) ->
     rng = random.Random(seed)
     paragraphs, titles, common, trap, rare, tokens = _pools(rng)
     shares = {"common": 0, "trap": 0, "rare": 0}
-    table = ArticleRow.__table__
     started = time.perf_counter()
     for first in range(0, count, batch):
         rows, stories, entries = [], [], []
@@ -143,8 +142,8 @@ def fill(database: Database, count: int, *, seed: int = 0, batch: int = 2000) ->
                 )
             )
         with database.engine.begin() as connection:
-            connection.execute(insert(Story.__table__), stories)
-            connection.execute(insert(table), rows)
+            connection.execute(insert(Story), stories)
+            connection.execute(insert(ArticleRow), rows)
             archive_index._write(connection, entries)
         done = min(count, first + batch)
         if done % (batch * 25) == 0 or done == count:
@@ -227,6 +226,7 @@ def _sizes(database: Database) -> tuple[float, float]:
     """(archive MB, of which the index MB)."""
     with database.engine.connect() as connection:
         if database.dialect == "sqlite":
+            assert database.engine.url.database is not None  # the bench's archive is a file
             path = Path(database.engine.url.database)
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
             total = path.stat().st_size
@@ -240,8 +240,8 @@ def _sizes(database: Database) -> tuple[float, float]:
             except Exception:  # noqa: BLE001 - dbstat is a compile-time option
                 indexed = 0
         else:
-            total = connection.execute(text("SELECT pg_database_size(current_database())")).scalar()
-            indexed = connection.execute(text("SELECT pg_total_relation_size('article_index')")).scalar()
+            total = connection.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
+            indexed = connection.execute(text("SELECT pg_total_relation_size('article_index')")).scalar_one()
     return total / 2**20, indexed / 2**20
 
 

@@ -172,10 +172,11 @@ def crawl_round(server: str, sites: dict[str, str], delay: float, workers: int, 
     from crawler.store import Database
 
     with fresh_database(server) as url:
-        config = load_config(write_config(tmp / f"crawl{workers}.toml", url, sites, delay))
+        config_path = write_config(tmp / f"crawl{workers}.toml", url, sites, delay)
+        config = load_config(config_path)
         database = Database(url)
         running = Workers(
-            config.path, [f"w{index}" for index in range(1, workers + 1)], "--concurrency", "1", "--queues", "crawl"
+            config_path, [f"w{index}" for index in range(1, workers + 1)], "--concurrency", "1", "--queues", "crawl"
         )
         try:
             started = time.monotonic()
@@ -193,10 +194,11 @@ def death_to_retry(server: str, sites: dict[str, str], delay: float, tmp: Path) 
     from crawler.store import Database
 
     with fresh_database(server) as url:
-        config = load_config(write_config(tmp / "death.toml", url, sites, delay))
+        config_path = write_config(tmp / "death.toml", url, sites, delay)
+        config = load_config(config_path)
         database = Database(url)
         # A free slot on the others: the figure is the recovery, not the wait for a worker to finish its crawl.
-        running = Workers(config.path, ["w1", "w2", "w3"], "--concurrency", "2", "--queues", "crawl")
+        running = Workers(config_path, ["w1", "w2", "w3"], "--concurrency", "2", "--queues", "crawl")
         try:
             queue_crawls(config, database)
             victim = wait(
@@ -251,9 +253,10 @@ def digest_rounds(server: str, sites: dict[str, str], recipients: int, tmp: Path
     )
     try:
         with fresh_database(server) as url:
-            config = load_config(write_config(tmp / "digest.toml", url, sites, 0.0, "batch_size = 50\n" + extra))
+            config_path = write_config(tmp / "digest.toml", url, sites, 0.0, "batch_size = 50\n" + extra)
+            config = load_config(config_path)
             database = Database(url)
-            crawl = Workers(config.path, ["c1", "c2", "c3"], "--concurrency", "1", "--queues", "crawl")
+            crawl = Workers(config_path, ["c1", "c2", "c3"], "--concurrency", "1", "--queues", "crawl")
             try:
                 queue_crawls(config, database)
                 wait(lambda: len([r for r in closed_runs(database) if r.status != "running"]) == len(sites), 600)
@@ -264,7 +267,7 @@ def digest_rounds(server: str, sites: dict[str, str], recipients: int, tmp: Path
             started = time.perf_counter()
             built = build_shard(config, database, now=now, shard=0, shards=1)
             build_rate = built.queued / (time.perf_counter() - started)
-            senders = Workers(config.path, ["s1", "s2", "s3"], "--concurrency", "1", "--queues", "digest")
+            senders = Workers(config_path, ["s1", "s2", "s3"], "--concurrency", "1", "--queues", "digest")
             try:
                 app = queue.make_app(url)
                 app.open()
@@ -275,9 +278,9 @@ def digest_rounds(server: str, sites: dict[str, str], recipients: int, tmp: Path
 
                 def sent() -> int:
                     with database.session() as session:
-                        return session.scalar(
+                        return session.execute(
                             select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "sent")
-                        )
+                        ).scalar_one()
 
                 wait(lambda: sent() == built.queued, 600, poll=0.02)
                 send_rate = built.queued / (time.perf_counter() - started)

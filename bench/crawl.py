@@ -146,6 +146,7 @@ class SiteProcess:
         from crawler.samplesite.client import SampleSiteClient
 
         self.base_urls: dict[str, str] = {}
+        assert self.process.stdout is not None  # stdout=PIPE
         for outlet in outlets:
             line = self.process.stdout.readline().strip()
             if not line.startswith("http://"):

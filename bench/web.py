@@ -91,6 +91,7 @@ def _start(config_path: Path, port: int, workers: int) -> subprocess.Popen:
                 return process
         except OSError:
             if process.poll() is not None:
+                assert process.stderr is not None  # stderr=PIPE
                 raise SystemExit(f"bantin web did not start: {process.stderr.read().decode()[-1000:]}") from None
             time.sleep(0.1)
     raise SystemExit("bantin web did not answer in 60 s")
@@ -102,16 +103,18 @@ def _login(port: int) -> str:
     connection.request("GET", "/login")
     response = connection.getresponse()
     page = response.read().decode()
-    nonce = re.search(r"bantin_login=([^;]+)", response.getheader("set-cookie", "")).group(1)
-    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-    body = urlencode({"csrf": token, "password": PASSWORD, "next": "/admin"})
+    nonce = re.search(r"bantin_login=([^;]+)", response.getheader("set-cookie", ""))
+    token = re.search(r'name="csrf" value="([^"]+)"', page)
+    if nonce is None or token is None:
+        raise SystemExit(f"the login page set no login cookie or has no form token: {response.status}")
+    body = urlencode({"csrf": token.group(1), "password": PASSWORD, "next": "/admin"})
     connection.request(
         "POST",
         "/login",
         body=body,
         headers={
             "content-type": "application/x-www-form-urlencoded",
-            "cookie": f"bantin_login={nonce}",
+            "cookie": f"bantin_login={nonce.group(1)}",
             "origin": f"http://127.0.0.1:{port}",
         },
     )

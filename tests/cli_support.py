@@ -13,4 +13,6 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
         main([*argv])
         raise SystemExit(0)
     captured = capsys.readouterr()
-    return exited.value.code or 0, captured.out, captured.err
+    code = exited.value.code
+    assert code is None or isinstance(code, int), f"bantin exited with a message, not a status: {code!r}"
+    return code or 0, captured.out, captured.err

@@ -170,6 +170,7 @@ class Archive:
     def update_article(self, article_id: int, title: str) -> None:
         with self.database.session() as session:
             article = session.get(ArticleRow, article_id)
+            assert article is not None
             article.title = title
             article.version += 1
             for match in session.query(Match).filter_by(article_id=article_id):
@@ -224,6 +225,8 @@ def standard_archive(database: Database) -> Archive:
 
 class Sink:
     """An aiosmtpd handler that records messages and can refuse on demand."""
+
+    port: int  # its SMTP server's, set by whoever starts that server
 
     def __init__(self):
         self.messages: list[bytes] = []

@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from crawler.locks import LeaseInfo, lease_holder
+
 REPO = Path(__file__).resolve().parents[1]
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -224,6 +226,13 @@ def wait_for(predicate, *, timeout: float = PATIENCE, what: str = "condition", p
         time.sleep(0.05)
 
 
+def holder_of(database, name: str) -> LeaseInfo:
+    """The holder of a lease the test expects to be held."""
+    holder = lease_holder(database, name)
+    assert holder is not None, f"nobody holds the {name} lease"
+    return holder
+
+
 def count(database, model, *conditions) -> int:
     with database.session() as session:
         return session.scalar(select(func.count()).select_from(model).where(*conditions))
@@ -268,8 +277,8 @@ class Driver:
         self.handle.close()
 
 
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 class FakeClock:

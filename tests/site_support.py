@@ -8,6 +8,7 @@ installed site package; in-process tests put the path on ``sys.path``.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,7 @@ def child_environment(path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def second_site(tmp_path, monkeypatch) -> Path:
+def second_site(tmp_path, monkeypatch) -> Iterator[Path]:
     """The second site, known to this process's registry for the test (and to children given its path)."""
     from spiders import registry
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TypeVar
 
 import pytest
 import scrapy
@@ -15,6 +17,8 @@ from crawler.samplesite.model import generate_site
 from crawler.store.articles import store_article
 from crawler.store.models import ArticleRow, ArticleSource
 from spiders.nhandan.spider import NhandanSpider
+
+T = TypeVar("T")
 
 BASE = "https://nhandan.vn"
 
@@ -43,7 +47,8 @@ def announced(articles, source="rss", shift=timedelta(0)) -> list[scrapy.Request
     ]
 
 
-def statements(store: ArchiveStore, run) -> tuple[object, int]:
+def statements(store: ArchiveStore, run: Callable[[], T]) -> tuple[T, int]:
+    """What ``run`` returns, and how many SQL statements it sent."""
     count = 0
 
     def counted(*_args, **_kwargs):

@@ -37,6 +37,7 @@ def widths(tmp_path, html: str, width: int) -> tuple[int, int]:
     page = tmp_path / f"page-{width}.html"
     page.write_text(HOST.format(width=width, doc=escape(html, quote=True)), encoding="utf-8")
     profile = tmp_path / f"profile-{width}"
+    assert BROWSER is not None  # the module is skipped without one
     result = subprocess.run(
         [
             BROWSER,

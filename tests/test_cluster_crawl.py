@@ -42,7 +42,7 @@ def article_ids(site) -> dict[int, int]:
 
 def stored_count(database: Database, site: str) -> int:
     with database.session() as session:
-        return session.scalar(select(func.count()).select_from(ArticleRow).where(ArticleRow.site == site))
+        return session.execute(select(func.count()).select_from(ArticleRow).where(ArticleRow.site == site)).scalar_one()
 
 
 @pytest.fixture
@@ -106,7 +106,9 @@ def test_killed_worker_mid_crawl_then_the_next_day(tmp_path: Path, pg_url, netwo
         for site in OUTLETS:
             runs = crawl_runs(database, site)
             for earlier, later in zip(runs, runs[1:], strict=False):
-                assert earlier.finished_at <= later.started_at, f"{site}: runs {earlier.id} and {later.id} overlap"
+                assert earlier.finished_at is not None and earlier.finished_at <= later.started_at, (
+                    f"{site}: runs {earlier.id} and {later.id} overlap"
+                )
             # Every visible article stored once; nothing surfaced as failed (no duplicate-key errors).
             assert stored_count(database, site) == len(network[site].model.visible())
             assert runs[-1].counts.totals()["failed"] == 0
@@ -125,9 +127,10 @@ def test_killed_worker_mid_crawl_then_the_next_day(tmp_path: Path, pg_url, netwo
             expected[site] = {article.article_id for article in new} | {edited}
         before = {site: len(crawl_runs(database, site)) for site in OUTLETS}
         trigger = planner.triggers["crawl"]
-        later = previous_fire_time(trigger, datetime.now(VIETNAM) + timedelta(minutes=5))
+        fired = previous_fire_time(trigger, datetime.now(VIETNAM) + timedelta(minutes=5))
+        assert fired is not None
         # The day's digest (05:00) is "done before" when it is within its misfire grace: the crawls are what count.
-        next_day = planner.plan(later)
+        next_day = planner.plan(fired)
         assert {outcome for what, outcome in next_day.items() if what.startswith("crawl:")} == {"queued"}
         wait_for(
             lambda: all(

@@ -52,7 +52,9 @@ def outbox(database: Database) -> list[OutboxMessage]:
 
 def sent_count(database: Database) -> int:
     with database.session() as session:
-        return session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "sent"))
+        return session.execute(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "sent")
+        ).scalar_one()
 
 
 def digest_jobs_done(database: Database) -> bool:
@@ -93,6 +95,7 @@ query = '"Quảng Ninh"'
             worker.wait_output("event=started")
         planner = ClusterService(config, database, install_signals=False)
         due = previous_fire_time(planner.triggers["digest"], datetime.now(VIETNAM))
+        assert due is not None
         assert planner.plan(due + timedelta(minutes=1))["digest"] == "queued"
 
         def sending_worker():

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import overload
 
 import pytest
 from procrastinate import JobContext, utils
@@ -472,6 +473,10 @@ def claims(database) -> dict[int, tuple[str, str | None, datetime | None]]:
         }
 
 
+@overload
+def aware(moment: datetime) -> datetime: ...
+@overload
+def aware(moment: None) -> None: ...
 def aware(moment: datetime | None) -> datetime | None:
     # SQLite gives naive UTC back.
     return moment.replace(tzinfo=NOW.tzinfo) if moment is not None and moment.tzinfo is None else moment
@@ -543,7 +548,10 @@ def test_no_other_sender_takes_a_row_from_a_sender_in_the_middle_of_sending_it(d
             # The message takes longer than the claim lasts.
             clock.advance(timedelta(minutes=5))
             wait_for(
-                lambda: all(aware(expiry) > clock.now for _status, _by, expiry in claims(database).values()),
+                lambda: all(
+                    expiry is not None and aware(expiry) > clock.now
+                    for _status, _by, expiry in claims(database).values()
+                ),
                 timeout=10,
                 what="the sender's claims renewed",
             )

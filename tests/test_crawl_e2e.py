@@ -73,7 +73,7 @@ def test_matches_are_stored_with_the_crawl(env):
         matches = list(session.scalars(select(Match)))
     db.dispose()
     post_ids = {row.id: post_id for post_id, row in env.articles().items()}
-    by_topic = {}
+    by_topic: dict[str, set[int]] = {}
     for match in matches:
         by_topic.setdefault(match.topic, set()).add(post_ids[match.article_id])
     assert by_topic.get("Quảng Ninh") and by_topic.get("Công nghiệp hỗ trợ")

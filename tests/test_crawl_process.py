@@ -99,6 +99,7 @@ def test_a_crawl_opens_the_database_once_and_reports_what_the_ledger_wrote(tmp_p
     # Which source an article is counted under depends on which listing answered first: count them all.
     assert result["counts"] == run.counts and sum(source["new"] for source in result["counts"].values()) > 0
     assert result["error_total"] == 0
+    assert run.finished_at is not None
     assert result["finished_at"] == run.finished_at.isoformat()
     assert result["started_at"] == run.started_at.isoformat()
 

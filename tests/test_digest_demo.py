@@ -26,14 +26,16 @@ def test_demo_crawls_the_sample_site_and_writes_previews(tmp_path, capsys):
     # The first crawl of the fresh archive back-fills: every outlet stores every article its look-alike serves
     # (the everyday sources alone list VietnamPlus's and Tiền Phong's newest only).
     served = dict(re.findall(r"sample (\w+) with (\d+) articles serving", out))
-    stored = dict(re.findall(r"(\w+) (\d+)", re.search(r"articles stored in .* \((.*)\)", out).group(1)))
+    summary = re.search(r"articles stored in .* \((.*)\)", out)
+    assert summary is not None
+    stored = dict(re.findall(r"(\w+) (\d+)", summary.group(1)))
     assert set(served) == {"nhandan", "vietnamplus", "tienphong", "baoquangninh"}
     assert stored == served
     assert all(str(path) in out for path in htmls + emls)
     # The look-alikes republish some of each other's stories: the digests show one of them once, naming the
     # other outlets that ran it.
-    shared = int(re.search(r"(\d+) stories carried by several outlets", out).group(1))
-    assert shared >= 5
+    carried = re.search(r"(\d+) stories carried by several outlets", out)
+    assert carried is not None and int(carried.group(1)) >= 5
     vietnamese = next(path for path in htmls if "ban-doc" in path.name)
     english = next(path for path in htmls if "reader" in path.name)
     assert re.search(r"cũng đăng trên: <a href=\"http://127\.0\.0\.1:\d+/", vietnamese.read_text("utf-8"))

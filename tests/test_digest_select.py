@@ -182,11 +182,13 @@ def test_stale_crawl_is_warned_about(tmp_path):
     config = make_config(url)
     with database.session() as session:
         digest = build_digest(session, config, config.recipients[0], now=NOW)
+    assert digest.coverage.warning is not None
     assert digest.coverage.warning.startswith("Cảnh báo: chưa có lượt thu thập")
     from tests.digest_support import Archive
 
     Archive(database).crawl(started=NOW - timedelta(hours=30))
     with database.session() as session:
         digest = build_digest(session, config, config.recipients[0], now=NOW)
+    assert digest.coverage.warning is not None
     assert "quá lâu" in digest.coverage.warning
     assert digest.empty and digest.subject == "Bản tin NDO 27/03/2025: không có bài mới"

@@ -345,13 +345,14 @@ def test_without_a_usable_index_queries_scan(hard_archive, caplog):
 def test_rematch_reads_only_the_candidates_and_drops_what_no_longer_matches(hard_archive, monkeypatch):
     import crawler.topics as topics_module
 
-    visited = []
+    visited: list[int] = []
     real = topics_module.match_article
-    monkeypatch.setattr(
-        topics_module,
-        "match_article",
-        lambda session, article, *args, **kwargs: visited.append(article.id) or real(session, article, *args, **kwargs),
-    )
+
+    def recording(session, article, *args, **kwargs):
+        visited.append(article.id)
+        return real(session, article, *args, **kwargs)
+
+    monkeypatch.setattr(topics_module, "match_article", recording)
     prepare_topics(hard_archive, [{"name": "QN", "query": '"Quảng Ninh"'}], now=NOW)
     assert sorted(visited) == sorted(_candidates_of(hard_archive, '"Quảng Ninh"')) == [2, 8, 13]
     assert _matched(hard_archive) == {"QN": {2, 8, 13}}

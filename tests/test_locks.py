@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared helpers beside this file
 
-from service_support import REPO, FakeClock, utc
+from service_support import REPO, FakeClock, holder_of, utc
 
 from crawler.errors import LockBusyError
 from crawler.locks import hold_lease, lease_holder, make_owner, parse_owner, try_acquire
@@ -34,10 +34,10 @@ def plant(database: Database, name: str, owner: str, *, at: datetime, ttl: timed
 
 def test_hold_and_release(database):
     with hold_lease(database, "crawl", info={"purpose": "`bantin crawl`"}) as lease:
-        holder = lease_holder(database, "crawl")
-        assert holder.owner == lease.owner
-        assert holder.host == socket.gethostname()
-        assert holder.info == {"purpose": "`bantin crawl`"}
+        held = holder_of(database, "crawl")
+        assert held.owner == lease.owner
+        assert held.host == socket.gethostname()
+        assert held.info == {"purpose": "`bantin crawl`"}
     assert lease_holder(database, "crawl") is None
 
 
@@ -54,7 +54,7 @@ def test_busy_lease_names_the_holder(database):
 
 def test_different_names_do_not_conflict(database):
     with hold_lease(database, "crawl"), hold_lease(database, "digest"):
-        assert lease_holder(database, "crawl").owner != lease_holder(database, "digest").owner
+        assert holder_of(database, "crawl").owner != holder_of(database, "digest").owner
 
 
 def test_release_on_error(database):
@@ -68,7 +68,7 @@ def test_expired_lease_of_another_host_is_taken_over(database):
     clock = FakeClock(utc(2025, 3, 27, 0, 0))
     plant(database, "crawl", "otherhost:4242:abc", at=clock.now - timedelta(minutes=5))
     with hold_lease(database, "crawl", clock=clock) as lease:
-        assert lease_holder(database, "crawl").owner == lease.owner
+        assert holder_of(database, "crawl").owner == lease.owner
 
 
 def test_live_lease_of_another_host_is_respected(database):
@@ -86,7 +86,7 @@ def test_dead_process_on_this_host_is_taken_over_before_expiry(database):
     clock = FakeClock(utc(2025, 3, 27, 0, 0))
     plant(database, "crawl", f"{socket.gethostname()}:{dead_pid()}:abc", at=clock.now)
     with hold_lease(database, "crawl", clock=clock) as lease:
-        assert lease_holder(database, "crawl").owner == lease.owner
+        assert holder_of(database, "crawl").owner == lease.owner
 
 
 def test_wait_gets_the_lease_when_released(database):
@@ -95,7 +95,7 @@ def test_wait_gets_the_lease_when_released(database):
     timer = threading.Timer(0.3, first.__exit__, args=(None, None, None))
     timer.start()
     with hold_lease(database, "digest", wait=20) as lease:
-        assert lease_holder(database, "digest").owner == lease.owner
+        assert holder_of(database, "digest").owner == lease.owner
     timer.join()
 
 
@@ -104,22 +104,22 @@ def test_heartbeat_renews_and_detects_loss(database):
     with hold_lease(database, "service", clock=clock, heartbeat_seconds=3600) as lease:
         clock.advance(90)
         assert lease.renew()
-        assert lease_holder(database, "service").expires_at == clock.now + timedelta(minutes=2)
+        assert holder_of(database, "service").expires_at == clock.now + timedelta(minutes=2)
         assert lease.update_info(next_runs={"crawl": "x"})
-        assert lease_holder(database, "service").info["next_runs"] == {"crawl": "x"}
+        assert holder_of(database, "service").info["next_runs"] == {"crawl": "x"}
         # Stalled past the TTL: someone else takes over; our next renewal notices.
         clock.advance(600)
         assert try_acquire(database, "service", "elsewhere:1:z", clock=clock) is None
         assert not lease.renew()
         assert lease.lost.is_set()
     # Releasing a lost lease leaves the new holder alone.
-    assert lease_holder(database, "service").owner == "elsewhere:1:z"
+    assert holder_of(database, "service").owner == "elsewhere:1:z"
 
 
 def test_owner_strings():
     host, pid = parse_owner(make_owner())
     assert host == socket.gethostname()
-    assert pid > 0
+    assert pid is not None and pid > 0
     assert parse_owner("fe80::1:123:abcd") == ("fe80::1", 123)
 
 
@@ -140,7 +140,7 @@ def test_thread_race_has_one_winner(database_url):
     for thread in threads:
         thread.join()
     assert len(winners) == 1
-    assert lease_holder(databases[0], "crawl").owner == winners[0]
+    assert holder_of(databases[0], "crawl").owner == winners[0]
     for db in databases:
         db.dispose()
 
@@ -203,8 +203,12 @@ def test_process_race_has_one_winner(database, tmp_path):
         )
         for _ in range(4)
     ]
-    lines = [process.stdout.readline().strip() for process in processes]
+    lines = []
     for process in processes:
+        assert process.stdout is not None  # stdout=PIPE
+        lines.append(process.stdout.readline().strip())
+    for process in processes:
+        assert process.stdin is not None  # stdin=PIPE
         process.stdin.close()
         process.wait(timeout=30)
     assert sorted(lines) == ["busy", "busy", "busy", "won"]

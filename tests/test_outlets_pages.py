@@ -350,6 +350,7 @@ def test_each_outlets_feed_and_article_go_through_the_archive_filter_under_its_o
             url=page["url"], meta={**requests[0].meta, "bantin_external_id": page["expected"]["external_id"]}
         )
     article = HtmlResponse(url=page["url"], body=(FIXTURES / site / "article-normal.html").read_bytes(), request=wanted)
+    assert wanted.callback is not None
     (item,) = split_output(filtered(spider, article, wanted.callback(article)))[1]
     assert isinstance(item, CrawledArticle)
     assert (item.article.site, item.article.external_id) == (site, page["expected"]["external_id"])
@@ -398,6 +399,7 @@ def test_serve_starts_one_look_alike_per_site_each_on_its_own_origin():
         text=True,
     )
     try:
+        assert process.stdout is not None  # stdout=PIPE
         urls = [process.stdout.readline().strip() for _ in range(2)]
         assert len(set(urls)) == 2 and all(url.startswith("http://127.0.0.1:") for url in urls)
         feeds = [urllib.request.urlopen(url + "/rss/home.rss", timeout=10).read().decode() for url in urls]
@@ -418,5 +420,7 @@ def test_each_row_s_registry_entry_is_derived_from_the_row_in_one_place():
         assert site.normalise_id("000985123") == "985123" and site.normalise_id("0") == "0"
         assert site.everyday_sources  # what every crawl of it reads, from its row
     page = page_of("vietnamplus", "article-normal.html")
-    item = get_site("vietnamplus").extract((FIXTURES / "vietnamplus" / "article-normal.html").read_bytes(), page["url"])
+    extract = get_site("vietnamplus").extract
+    assert extract is not None
+    item = extract((FIXTURES / "vietnamplus" / "article-normal.html").read_bytes(), page["url"])
     assert (item.site, item.external_id) == ("vietnamplus", page["expected"]["external_id"])

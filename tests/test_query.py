@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crawler.errors import QueryError
-from crawler.query import And, Not, Or, Term, parse_query, positive_terms, render, terms
+from crawler.query import And, Node, Not, Or, Term, parse_query, positive_terms, render, terms
 
 
 @pytest.mark.parametrize(
@@ -170,14 +170,14 @@ def _anchored_trees() -> st.SearchStrategy:
     return st.recursive(_terms, extend, max_leaves=8)
 
 
-def _flat(node: object) -> object:
+def _flat(node: Node) -> Node:
     """The parser flattens nested AND/OR; do the same to a generated tree."""
     if isinstance(node, (And, Or)):
         kind = type(node)
-        out = []
+        out: list[Node] = []
         for child in node.children:
-            child = _flat(child)
-            out.extend(child.children if isinstance(child, kind) else (child,))
+            flat = _flat(child)
+            out.extend(flat.children if isinstance(flat, kind) else (flat,))
         return kind(tuple(out))
     if isinstance(node, Not):
         return Not(_flat(node.child))
@@ -186,5 +186,5 @@ def _flat(node: object) -> object:
 
 @settings(max_examples=120, deadline=None)
 @given(_anchored_trees())
-def test_render_parse_round_trip(tree: object) -> None:
+def test_render_parse_round_trip(tree: Node) -> None:
     assert parse_query(render(tree)) == _flat(tree)

@@ -57,6 +57,7 @@ def test_match_hits_are_hits_and_outbox_items_are_delivered_versions(archive):  
     prepare_topics(db, [{"name": "QN", "query": '"Quảng Ninh"'}], now=NOW)
     with db.session() as session:
         match = session.query(Match).first()
+        assert match is not None
         assert match.hits and all(isinstance(hit, Hit) for hit in match.hits)
         session.add(
             OutboxMessage(

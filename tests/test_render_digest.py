@@ -63,6 +63,7 @@ def test_html_has_dark_mode_phone_meta_and_inlined_css(built):
 def test_environment_escapes_html_not_txt_and_is_strict():
     env = environment()
     assert env.from_string("{{ x }}").render(x="<b>") == "&lt;b&gt;"  # unknown extension: escaped
+    assert callable(env.autoescape)  # chosen per template name
     assert env.autoescape("digest.html") is True and env.autoescape("digest.txt") is False
     with pytest.raises(UndefinedError):
         env.from_string("{{ missing.attr }}").render()

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import unicodedata
 import urllib.error
+import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
 from datetime import date, datetime, timedelta
@@ -176,7 +177,7 @@ def _reference_extract(html: str) -> dict:
         "body": "\n\n".join(p for p in paragraphs if p),
         "author": "" if author == "Báo Nhân Dân điện tử" else author,
         "published_at": datetime.strptime(
-            sel.css(".article__meta time.time::attr(datetime)").get(), "%Y-%m-%dT%H:%M:%S%z"
+            sel.css(".article__meta time.time::attr(datetime)").get(""), "%Y-%m-%dT%H:%M:%S%z"
         ).isoformat(),
         "category": [clean(t) for t in sel.css(".breadcrumbs .text::text").getall()],
         "tags": [clean(t) for t in sel.css(".article__tag a::text").getall()],
@@ -203,9 +204,9 @@ def test_article_page_clutter_and_metadata(shared_site):
     sel = Selector(text=text(base + with_related.path))
     assert sel.css(".article__body .related-news article.story h3.story__heading a.cms-link")
     assert sel.css('.article__body div.qc[id^="adsWeb_"] script')
-    assert "Bản quyền thuộc về Báo Nhân Dân" in sel.css("footer").get()
+    assert "Bản quyền thuộc về Báo Nhân Dân" in sel.css("footer").get("")
     assert "Trụ sở Bộ biên tập: 71 Hàng Trống - Hà Nội." in sel.css("footer ::text").getall()
-    assert sel.css('meta[property="article:published_time"]::attr(content)').get().endswith("+0700")
+    assert sel.css('meta[property="article:published_time"]::attr(content)').get("").endswith("+0700")
     assert sel.css('meta[property="article:section"]::attr(content)').getall() == with_related.categories
     assert sel.css('meta[name="keywords"]::attr(content)').get() == ", ".join(with_related.tag_names)
     for href in sel.css(".article__tag a::attr(href)").getall():
@@ -265,14 +266,16 @@ def test_robots_and_sitemaps(shared_site):
     urls = news.findall("sm:url", NS)
     assert urls
     for url in urls:
-        published = datetime.fromisoformat(url.find("news:news/news:publication_date", NS).text)
+        published = datetime.fromisoformat(url.findtext("news:news/news:publication_date", "", NS))
         assert model.now - timedelta(hours=48) <= published <= model.now
-        assert url.find("news:news/news:title", NS).text
-        assert url.find("sm:lastmod", NS).text
+        assert url.findtext("news:news/news:title", "", NS)
+        assert url.findtext("sm:lastmod", "", NS)
     assert len(urls) == len(model.recent(48)) < len(model.articles)
 
     monthly = ET.fromstring(text(base + "/sitemaps/news-2026-8.xml"))
-    lastmods = {el.find("sm:loc", NS).text: el.find("sm:lastmod", NS).text for el in monthly.findall("sm:url", NS)}
+    lastmods = {
+        el.findtext("sm:loc", "", NS): el.findtext("sm:lastmod", "", NS) for el in monthly.findall("sm:url", NS)
+    }
     assert lastmods == {a.url(base): a.modified_at.isoformat() for a in model.articles}
     assert fetch(base + "/sitemaps/news-2026-08.xml")[0] == 404
     categories = ET.fromstring(text(base + "/sitemaps/categories.xml"))
@@ -288,8 +291,8 @@ def test_rss_feeds(shared_site):
     assert [i.findtext("link") for i in items] == [a.url(base) for a in model.visible()[:50]]
     first = items[0]
     assert first.findtext("guid") == first.findtext("link")
-    assert "<img" in first.findtext("description")
-    assert first.findtext("pubDate").endswith("+0700")
+    assert "<img" in first.findtext("description", "")
+    assert first.findtext("pubDate", "").endswith("+0700")
     zone_items = ET.fromstring(text(base + "/rss/kinhte-1185.rss")).findall("channel/item")
     kinhte = {a.url(base) for a in model.articles if "Kinh tế" in a.categories}
     assert zone_items and {i.findtext("link") for i in zone_items} <= kinhte
@@ -305,7 +308,7 @@ def test_latest_listing_and_morenews_api(shared_site):
     assert stories[0].css("h2.story__heading > a.cms-link::attr(title)").get() == model.visible()[0].title
     assert stories[1].css("h3.story__heading > a.cms-link::attr(href)").get() == model.visible()[1].url(base)
     assert stories[1].css("div.story__summary::text").get()
-    assert stories[1].css("figure.story__thumb img::attr(data-src)").get().startswith("https://")
+    assert stories[1].css("figure.story__thumb img::attr(data-src)").get("").startswith("https://")
 
     seen: list[str] = []
     dates: list[datetime] = []
@@ -316,7 +319,7 @@ def test_latest_listing_and_morenews_api(shared_site):
         if not data["data"]["articles"]:
             break
         for node in Selector(text=data["data"]["articles"]).xpath("//article"):
-            seen.append(node.xpath("h3/a/@href").get())
+            seen.append(node.xpath("h3/a/@href").get(""))
             assert node.xpath("h3/a/@title").get()
             last = node.css("a.text.text2::text").getall()[-1]
             dates.append(datetime.strptime(last, "%d/%m/%Y %H:%M").replace(tzinfo=VIETNAM))
@@ -338,9 +341,10 @@ def test_category_tag_topic_pages(shared_site):
     assert fetch(f"{base}/api/morenews-zone-4242-0.html")[0] == 404
     tag = model.tags["Quảng Ninh"]
     tag_links = Selector(text=text(base + tag.path)).css(".story__heading a::attr(href)").getall()
-    assert tag_links and all(
-        model.by_id[int(re.search(r"post(\d+)", u).group(1))].tag_names.count("Quảng Ninh") for u in tag_links
-    )
+    assert tag_links
+    for u in tag_links:
+        post = re.search(r"post(\d+)", u)
+        assert post is not None and model.by_id[int(post.group(1))].tag_names.count("Quảng Ninh")
     topic = model.topics[0]
     assert Selector(text=text(base + topic.path)).css("article.story")
 
@@ -351,7 +355,7 @@ def test_search_is_accent_insensitive(shared_site):
     found = sel.css(".box-search-result .story__heading a::attr(href)").getall()
     expected = [a.url(base) for a in model.visible() if "quang ninh" in fold(a.title + " " + a.sapo)]
     assert found == expected[:20] and found
-    phrase = urllib.request.quote('"công nghiệp hỗ trợ"')
+    phrase = urllib.parse.quote('"công nghiệp hỗ trợ"')
     data = json.loads(text(f"{base}/api/morenews-search-0-0.html?phrase={phrase}"))
     hits = Selector(text=data["data"]["articles"]).xpath("//article/h3/a/@href").getall()
     assert hits and all(
@@ -530,6 +534,7 @@ def test_subprocess_server_with_client():
         text=True,
     )
     try:
+        assert process.stdout is not None  # stdout=PIPE
         base = process.stdout.readline().strip()
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", base)
         client = SampleSiteClient(base)
@@ -589,7 +594,8 @@ def _stories_of(articles):
     """Each (site, article) placed as a crawl places it: the story it joins, or a new one."""
     from crawler.stories import Placed, StoryPool, fingerprint
 
-    pool, stories = StoryPool(), {}
+    pool = StoryPool()
+    stories: dict[int, list[tuple[str, int]]] = {}
     for key, (site, article) in enumerate(sorted(articles, key=lambda pair: pair[1].published_at)):
         mark = fingerprint(article.title, article.sapo, article.body)
         story = pool.story_for(site, article.published_at, mark)

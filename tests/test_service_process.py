@@ -23,6 +23,7 @@ from service_support import (
     count,
     cron_at,
     fake_crawl_command,
+    holder_of,
     wait_for,
     write_scripts,
     write_service_config,
@@ -204,11 +205,11 @@ def test_sigkilled_crawl_child_fails_the_job_and_the_service_goes_on(setup):
     assert lease_holder(setup.database, "crawl:nhandan") is None
     # Still serving: the service keeps its lease fresh after the crash.
     wait_for(
-        lambda: lease_holder(setup.database, "service").heartbeat_at > killed_at,
+        lambda: holder_of(setup.database, "service").heartbeat_at > killed_at,
         what="a heartbeat",
         process=service.process,
     )
-    assert lease_holder(setup.database, "service").pid == service.process.pid
+    assert holder_of(setup.database, "service").pid == service.process.pid
     assert service.stop() == 0
 
 

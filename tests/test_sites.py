@@ -382,11 +382,14 @@ def test_digest_coverage_line_is_per_site(tmp_path, database_url, archive):
         coverage = crawl_coverage(session, since=None, now=now, tz=UTC, language="en", sites=["nhandan", OTHER])
     by_site = {entry.site: entry for entry in coverage.sites}
     assert (by_site["nhandan"].scanned, by_site["nhandan"].failures, by_site["nhandan"].warning) == (3, 0, None)
-    assert (by_site[OTHER].scanned, by_site[OTHER].failures) == (0, 1) and "failed" in by_site[OTHER].warning
+    other = by_site[OTHER]
+    assert other.warning is not None
+    assert (other.scanned, other.failures) == (0, 1) and "failed" in other.warning
     assert coverage.scanned == 3 and coverage.failures == 1 and coverage.runs == 2
     # Each outlet by the short name its items show (the test site's is "BT").
     assert coverage.line.startswith("NDO: Scanned 3 new or updated articles (1 crawl runs")
     assert " BT: Scanned 0 new or updated articles" in coverage.line
+    assert coverage.warning is not None
     assert coverage.warning.startswith("BT: Warning: the last crawl")
     with archive.session() as session:
         alone = crawl_coverage(session, since=None, now=now, tz=UTC, language="en", sites=["nhandan"])

@@ -53,14 +53,16 @@ def check(config: Path, network: SampleNetwork, *args: str) -> subprocess.Comple
     )
 
 
-def snapshot(database_url: str) -> dict:
+def snapshot(database_url: str) -> dict[str, object]:
     """Every table's row count, and for SQLite the file's bytes."""
     database = Database(database_url)
     try:
         with database.session(write=False) as session:
             bind = session.get_bind()
             names = inspect(bind).get_table_names()
-            counts = {name: session.scalar(select(func.count()).select_from(table(name))) for name in names}
+            counts: dict[str, object] = {
+                name: session.scalar(select(func.count()).select_from(table(name))) for name in names
+            }
     finally:
         database.dispose()
     if database_url.startswith("sqlite:///"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from types import MethodType
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
@@ -129,6 +130,7 @@ def split_output(output) -> tuple[list[scrapy.Request], list[CrawledArticle]]:
 
 def visit(site: Site, request: scrapy.Request):
     response = site.response(request)
+    assert isinstance(request.callback, MethodType), request.callback  # a method of the spider that made it
     return split_output(filtered(request.callback.__self__, response, request.callback(response)))
 
 
@@ -388,7 +390,8 @@ def test_a_source_that_does_not_download_signals_source_failed_with_the_status()
     request = google_news_request(spider)
     response = HtmlResponse(url=request.url, status=503, body=b"busy", request=request)
     failure = Failure(HttpError(response, "Ignoring non-200 response"))
-    failure.request = request
+    failure.request = request  # type: ignore[attr-defined]  # as scrapy's downloader hangs it on the failure
+    assert request.errback is not None
     request.errback(failure)
     assert failed == [{"source": GOOGLE_NEWS, "url": request.url, "reason": "HTTP 503"}]
 
@@ -423,7 +426,8 @@ def test_an_article_that_does_not_download_signals_article_failed_without_extrac
     request = article_request(spider, url, 990002)
     response = HtmlResponse(url=url, status=404, body=b"", request=request)
     failure = Failure(HttpError(response, "Ignoring non-200 response"))
-    failure.request = request
+    failure.request = request  # type: ignore[attr-defined]  # as scrapy's downloader hangs it on the failure
+    assert request.errback is not None
     request.errback(failure)
     assert failed == [{"source": RSS, "url": url, "reason": "HTTP 404"}]
 

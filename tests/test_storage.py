@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -24,7 +25,7 @@ NOW = datetime(2026, 3, 27, 1, 0, tzinfo=UTC)
 
 
 def item(article_id=985001, **changes) -> Item:
-    fields = dict(
+    article = Item(
         site="nhandan",
         external_id=str(article_id),
         url=f"https://nhandan.vn/bai-viet-post{article_id}.html",
@@ -38,8 +39,7 @@ def item(article_id=985001, **changes) -> Item:
         tags=["Quảng Ninh"],
         images=[Image("https://image.nhandan.vn/a.jpg", "Quang cảnh hội thảo.")],
     )
-    fields.update(changes)
-    return Item(**fields)
+    return dataclasses.replace(article, **changes)
 
 
 def test_new_database_gets_every_table(database):
@@ -199,6 +199,7 @@ def test_sqlite_transaction_that_reads_then_writes_survives_another_writer(sqlit
     other_wrote = True
     with database.session() as session:
         row = session.get(Lease, "x")
+        assert row is not None
         try:
             other.execute("UPDATE leases SET owner = 'other' WHERE name = 'y'")
         except sqlite3.OperationalError:
@@ -206,7 +207,8 @@ def test_sqlite_transaction_that_reads_then_writes_survives_another_writer(sqlit
         row.owner = "us"
     other.close()
     with database.session() as session:
-        assert session.get(Lease, "x").owner == "us"
+        row = session.get(Lease, "x")
+        assert row is not None and row.owner == "us"
     assert not other_wrote
     # A read-only scan takes no write lock: a writer is not held up by it.
     with database.session(write=False) as session:

@@ -26,7 +26,9 @@ def config(tmp_path, database_url):
     database = Database(database_url)
     with database.session() as session:
         for key in KEYS:
-            store_article(session, labelled[key].item, now=labelled[key].item.published_at)
+            item = labelled[key].item
+            assert item.published_at is not None
+            store_article(session, item, now=item.published_at)
     with database.session() as session:
         stories = dict(session.execute(select(ArticleRow.external_id, ArticleRow.story_id)).all())
     database.dispose()

@@ -89,6 +89,7 @@ def test_matches_record_term_field_offsets_and_snippet(archive):
     prepare_topics(database, [{"name": "QN", "query": '"Quảng Ninh"'}], now=NOW)
     with database.session() as session:
         match = session.scalar(select(Match).join(ArticleRow).where(ArticleRow.external_id == "1005"))
+        assert match is not None
         hits = match.hits
         assert match.article_version == 1 and match.topic_version
     database.dispose()

@@ -17,6 +17,7 @@ from crawler.store.models import ArticleRow, CrawlRun, Match
 from reports.digest import build_digest
 from tests import release_0001
 from tests.crawl_helpers import make_env
+from tests.service_support import holder_of
 
 NOW = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)
 
@@ -145,7 +146,7 @@ def test_new_articles_get_keys_above_the_old_ones(upgraded, release):
     # And through Core, as a bulk insert would: the key comes from the database, not the ORM.
     with upgraded.engine.begin() as connection:
         key = connection.execute(
-            insert(ArticleRow.__table__).values(
+            insert(ArticleRow).values(
                 site="baochinhphu",
                 external_id="2",
                 url="https://baochinhphu.vn/a-2.htm",
@@ -260,7 +261,7 @@ def test_the_next_crawl_fetches_only_what_is_new_or_edited(tmp_path, database_ur
         database = Database(database_url)
         try:
             # The release's crawl lease is now the NDO crawl's, and its dead holder does not block a crawl.
-            assert lease_holder(database, crawl_lease("nhandan")).owner == release.crawl_lease_owner
+            assert holder_of(database, crawl_lease("nhandan")).owner == release.crawl_lease_owner
         finally:
             database.dispose()
         new = env.site.publish_next_day(count=4)

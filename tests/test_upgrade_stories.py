@@ -83,7 +83,9 @@ def upgrade_to(url: str, revision: str) -> None:
     try:
         with engine.connect() as connection:
             if connection.dialect.name == "sqlite":
-                connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+                driver = connection.connection.driver_connection
+                assert driver is not None
+                driver.execute("PRAGMA foreign_keys=OFF")
             with connection.begin():
                 command.upgrade(_alembic_config(connection), revision)
     finally:

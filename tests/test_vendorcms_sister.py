@@ -188,6 +188,7 @@ def test_the_sister_spider_requests_its_articles_and_the_archive_filter_knows_it
     assert discovered == [{"source": GOOGLE_NEWS, "count": 2, "requested": 1, "skipped": []}]
 
     article = HtmlResponse(url=URL, body=sister_page(), request=requests[0])
+    assert requests[0].callback is not None
     (item,) = split_output(filtered(spider, article, requests[0].callback(article)))[1]
     assert isinstance(item, CrawledArticle)
     assert (item.article.site, item.article.external_id) == ("sister", "981234")

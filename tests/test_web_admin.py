@@ -85,7 +85,9 @@ def test_archive_lists_the_newest_and_pages_with_a_keyset(site):
     assert first.status_code == 200
     ids = re.findall(r'href="/admin/articles/(\d+)"', first.text)
     assert len(ids) == 50
-    following = re.search(r'class="next" href="([^"]+)"', first.text).group(1).replace("&amp;", "&")
+    next_link = re.search(r'class="next" href="([^"]+)"', first.text)
+    assert next_link is not None
+    following = next_link.group(1).replace("&amp;", "&")
     second = site.client.get(following)
     more = re.findall(r'href="/admin/articles/(\d+)"', second.text)
     assert len(more) == 13 and not set(more) & set(ids) and 'class="next"' not in second.text
@@ -116,6 +118,7 @@ def test_topics_page_counts_matches_and_back_tests_like_the_cli(site, capsys, tm
     assert CNHT in page.text and QN in page.text and "/feeds/topic/" in page.text
     tested = site.client.get("/admin/topics", params={"q": '"Quảng Ninh"', "all": "1"})
     matched = re.search(r'<p class="result"><b>(\d+) trên (\d+)', tested.text)
+    assert matched is not None
     from crawler.backtest import backtest
 
     with site.database.session() as session:
@@ -215,7 +218,9 @@ def test_newest_pages_along_the_index_equal_the_archive_order_with_undated_last(
 
 def test_switching_language_keeps_the_search_and_then_the_page_speaks_english(site):
     page = site.client.get("/admin/articles", params={"q": "CNHT", "site": "nhandan", "lang": "vi"})
-    link = re.search(r'<a class="lang" href="([^"]+)"', page.text).group(1)
+    lang_link = re.search(r'<a class="lang" href="([^"]+)"', page.text)
+    assert lang_link is not None
+    link = lang_link.group(1)
     assert parse_qs(urlsplit(html.unescape(link)).query) == {"q": ["CNHT"], "site": ["nhandan"], "lang": ["en"]}
     english = site.client.get("/admin/articles" + html.unescape(link))
     assert english.status_code == 200 and '<html lang="en">' in english.text and "<mark>CNHT</mark>" in english.text

@@ -117,6 +117,7 @@ def test_bantin_web_serves_on_loopback_and_stops_on_sigterm(tmp_path, workers):
                 if process.poll() is not None:
                     break
                 time.sleep(0.1)
+        assert process.stderr is not None  # stderr=PIPE
         assert answer is not None, process.stderr.read() if process.poll() is not None else "no answer"
         assert answer[0] == 200 and answer[1] == "ok\n"
         assert "default-src 'none'" in answer[2]["content-security-policy"]

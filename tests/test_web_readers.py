@@ -193,7 +193,9 @@ def test_the_digest_link_unsubscribes_the_reader_it_was_sent_to_and_no_other(sit
     url = header.split(",")[0].strip("<> ")
     assert previews[AN]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert AN not in header and "an%40" not in header
-    prefs = previews[AN].get_body(("plain",)).get_content()
+    plain = previews[AN].get_body(("plain",))
+    assert plain is not None
+    prefs = plain.get_content()
     assert f"{site.config.web.public_url}{prefs_path(AN)}" in prefs
     assert _one_click(site, urlsplit(url).path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
     assert set(stored(site.database)) == {"an@example.org"}

@@ -77,7 +77,8 @@ def unguarded(app_routes) -> set[tuple[str, str]]:
         (method, route.path)
         for route in app_routes
         if not getattr(route.endpoint, "bantin_admin", False)
-        for method in (route.methods or ()) - {"HEAD"}
+        # No method list: the route answers every method ("*"), so it is listed, not skipped.
+        for method in (route.methods or {"*"}) - {"HEAD"}
     } - PUBLIC_ROUTES
 
 
@@ -110,11 +111,18 @@ def test_every_admin_route_refuses_an_anonymous_request(site):
 
 
 def test_a_new_route_without_the_admin_mark_is_caught():
+    from starlette.endpoints import HTTPEndpoint
+
     from crawler.web.app import view
     from crawler.web.public import healthz
 
+    class Export(HTTPEndpoint):
+        """Its methods are whatever it defines: starlette lists none for the route."""
+
     added = [Route("/readers/export", view(healthz), methods=["GET"]), Route("/admin/x", view(healthz, admin=True))]
     assert unguarded(added) == {("GET", "/readers/export")}
+    # A class endpoint's route has no method list: it is caught too, under every method.
+    assert unguarded([Route("/readers/all", Export)]) == {("*", "/readers/all")}
 
 
 def test_no_get_route_changes_anything(site):

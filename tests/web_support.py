@@ -14,7 +14,7 @@ from crawler.store import Database
 from crawler.web import WebApp, create_app
 from crawler.web.security import WebSettings, hash_password
 from spiders.registry import everyday_sources
-from tests.digest_support import NOW, PUBLIC_URL, SECRET_ENV, config_text, make_config
+from tests.digest_support import NOW, PUBLIC_URL, SECRET_ENV, Archive, config_text, make_config
 
 ADMIN_PASSWORD = "correct horse battery staple"
 ADMIN_HASH_ENV = "BANTIN_TEST_WEB_ADMIN_HASH"
@@ -53,6 +53,8 @@ class Site:
     web: WebApp
     client: TestClient
     clocks: Clocks = field(default_factory=Clocks)
+    # The archive a test adds articles to, set by the fixtures that build one (unset otherwise).
+    archive: Archive = field(init=False, repr=False, compare=False)
 
     def login(self, password: str = ADMIN_PASSWORD, next_path: str = "/admin"):
         page = self.client.get("/login")
@@ -105,5 +107,5 @@ def smtp_sink():
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
-    handler.port = port  # type: ignore[attr-defined]
+    handler.port = port
     return handler, controller.stop
