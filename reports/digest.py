@@ -15,7 +15,6 @@ for is recorded as delivered with it, and counts are of stories, not copies.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -28,6 +27,7 @@ from crawler.config import Config, RecipientConfig, TopicConfig, topic_key
 from crawler.matching import Hit
 from crawler.store.models import ArticleRow, CrawlRun, Delivery, Match, OutboxMessage
 from crawler.store.records import RunCounts
+from crawler.text import clean_display
 from reports import i18n
 from reports.outlets import outlet, outlet_names, product_name
 
@@ -459,7 +459,8 @@ def highlight(hit: Hit) -> list[Segment]:
 
 
 def _clean(value: str) -> str:
-    return unicodedata.normalize("NFC", value).replace("\0", "").strip()
+    # Stored text is not always a page object's clean text: `bantin articles import` stores a file's as it is.
+    return clean_display(value.replace("\0", "")).strip()
 
 
 def _newest_first(item: Item) -> tuple:

@@ -104,3 +104,32 @@ def test_shared_spider_code_knows_no_outlet(path):
 def test_the_registry_names_sites_only_through_their_packages():
     strings = _code_strings(SPIDERS / "registry.py")
     assert not [text for text in strings for fact in NDO_FACTS if fact in text]
+
+
+# -- one text-cleaning table ------------------------------------------------------------------
+
+# Where house code lives; the sample site reproduces the outlets' pages, quirks and all, on purpose.
+HOUSE = [
+    path
+    for root in ("crawler", "spiders", "reports", "scheduler")
+    for path in _modules(REPO / root)
+    if not path.is_relative_to(REPO / "crawler" / "samplesite")
+]
+
+
+def _cleaned_characters() -> str:
+    from crawler.text import ETH_AS_D, INVISIBLE
+
+    # U+FEFF is also the byte order mark, which parsers strip off a document's start before reading it.
+    return "".join(chr(code) for code in ETH_AS_D) + INVISIBLE.replace("\ufeff", "")
+
+
+@pytest.mark.parametrize(
+    "path", [path for path in HOUSE if path != REPO / "crawler" / "text.py"], ids=lambda p: str(p.relative_to(REPO))
+)
+def test_only_crawler_text_spells_the_cleaned_characters(path):
+    # One table (crawler.text) says which characters clean-up deletes or reads as another: a copy
+    # elsewhere would drift from it.
+    cleaned = _cleaned_characters()
+    found = sorted({f"U+{ord(char):04X}" for text in _code_strings(path) for char in text if char in cleaned})
+    assert not found, f"{path.relative_to(REPO)} spells {found}: take them from crawler.text"
