@@ -133,3 +133,35 @@ def test_only_crawler_text_spells_the_cleaned_characters(path):
     cleaned = _cleaned_characters()
     found = sorted({f"U+{ord(char):04X}" for text in _code_strings(path) for char in text if char in cleaned})
     assert not found, f"{path.relative_to(REPO)} spells {found}: take them from crawler.text"
+
+
+# -- one clock --------------------------------------------------------------------------------
+
+# Reads of the wall clock: datetime.now()/utcnow()/today(), date.today(), time.time() (called or handed on).
+_WALL_CLOCKS = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"), ("date", "today")}
+_WALL_CLOCKS |= {("time", "time"), ("time", "time_ns")}
+
+
+def _wall_clock_reads(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            if (node.value.id, node.attr) in _WALL_CLOCKS:
+                found.append(f"line {node.lineno}: {node.value.id}.{node.attr}")
+        elif isinstance(node, ast.ImportFrom) and node.module == "time":
+            found += [f"line {node.lineno}: from time import {a.name}" for a in node.names if a.name.startswith("time")]
+    return found
+
+
+EVERY_MODULE = [path for root in ("crawler", "spiders", "reports", "scheduler") for path in _modules(REPO / root)]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [path for path in EVERY_MODULE if path != REPO / "crawler" / "clock.py"],
+    ids=lambda p: str(p.relative_to(REPO)),
+)
+def test_the_wall_clock_is_read_only_through_crawler_clock(path):
+    # One clock (crawler.clock.utcnow), so that every "now" can be injected; monotonic timers are another matter.
+    reads = _wall_clock_reads(path)
+    assert not reads, f"{path.relative_to(REPO)} reads the wall clock itself ({reads}): use crawler.clock.utcnow"
