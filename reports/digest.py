@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
-from crawler.config import Config, RecipientConfig, TopicConfig, topic_key
+from crawler.config import DEFAULT_SITE, Config, RecipientConfig, TopicConfig, topic_key
 from crawler.matching import Hit
 from crawler.store.models import ArticleRow, CrawlRun, Delivery, Match, OutboxMessage
 from crawler.store.records import RunCounts
@@ -517,7 +517,9 @@ def crawl_coverage(
     (the templates show one line per outlet).
     """
     window_start = since or (now - timedelta(days=1))
-    site_ids = sites or list(session.scalars(select(CrawlRun.site).distinct().order_by(CrawlRun.site))) or ["nhandan"]
+    site_ids = (
+        sites or list(session.scalars(select(CrawlRun.site).distinct().order_by(CrawlRun.site))) or [DEFAULT_SITE]
+    )
     per_site = [
         _site_coverage(session, site, window_start=window_start, now=now, tz=tz, language=language) for site in site_ids
     ]

@@ -1,4 +1,4 @@
-"""Layering of the site packages: spiders/ imports no storage, and no outlet's facts leak out of its package."""
+"""Layering: spiders/ imports no storage, no outlet's facts leak out of its site package, one text table, one clock."""
 
 from __future__ import annotations
 
@@ -13,10 +13,18 @@ REPO = Path(__file__).resolve().parents[1]
 SPIDERS = REPO / "spiders"
 # The site packages: each owns its outlet's facts. Everything else under spiders/ is shared.
 SITE_PACKAGES = {"nhandan", "vietnamplus", "tienphong", "baoquangninh"}
+SAMPLE_SITE = REPO / "crawler" / "samplesite"
 
 
 def _modules(root: Path) -> list[Path]:
     return sorted(path for path in root.rglob("*.py") if "__pycache__" not in path.parts)
+
+
+def _name(path: Path) -> str:
+    return str(path.relative_to(REPO))
+
+
+EVERY_MODULE = [path for root in ("crawler", "spiders", "reports", "scheduler") for path in _modules(REPO / root)]
 
 
 def _imports(path: Path) -> set[str]:
@@ -29,7 +37,7 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("path", _modules(SPIDERS), ids=lambda p: str(p.relative_to(REPO)))
+@pytest.mark.parametrize("path", _modules(SPIDERS), ids=_name)
 def test_no_spider_module_imports_storage(path):
     storage = {
         name for name in _imports(path) if name == "crawler.store" or name.startswith(("crawler.store.", "sqlalchemy"))
@@ -95,7 +103,7 @@ SHARED = [
 ]
 
 
-@pytest.mark.parametrize("path", SHARED, ids=lambda p: str(p.relative_to(REPO)))
+@pytest.mark.parametrize("path", SHARED, ids=_name)
 def test_shared_spider_code_knows_no_outlet(path):
     leaks = sorted({(fact, text) for text in _code_strings(path) for fact in NDO_FACTS if fact in text})
     assert not leaks, f"{path.relative_to(REPO)}: {leaks}"
@@ -106,15 +114,61 @@ def test_the_registry_names_sites_only_through_their_packages():
     assert not [text for text in strings for fact in NDO_FACTS if fact in text]
 
 
+# What NDO's package alone knows of it: hosts, URL shapes, source paths, class names, feed names and zone.
+# Outside spiders/ the outlets' names may show (a sender's default, help texts); NDO's id only in the
+# configuration, whose `[site]` table is its legacy entry (crawler.config.DEFAULT_SITE, the starter file);
+# Asia/Ho_Chi_Minh only as the readers' zone (crawler.clock.VIETNAM).
+NDO_URL_FACTS = (
+    "nhandan",
+    "nhandan.vn",
+    "-post",
+    "/rss/",
+    "tin-moi",
+    "tim-kiem",
+    "google-news",
+    "tu-khoa",
+    "article__",
+    "story__",
+    "cms-",
+    "kinhte-",
+    "zoneId",
+    "Ho_Chi_Minh",
+)
+ALLOWED_IN = {
+    "nhandan": {REPO / "crawler" / "config.py", REPO / "crawler" / "starter.toml"},
+    "Ho_Chi_Minh": {REPO / "crawler" / "clock.py"},
+}
+# The core, the reports and the scheduler, modules and data files (templates, the starter file); not the
+# sample site, nor the migrations (history: they say what the schema was, NDO's id in it included).
+OUTSIDE_SPIDERS = [
+    path
+    for root in ("crawler", "reports", "scheduler")
+    for path in sorted((REPO / root).rglob("*"))
+    if path.suffix in (".py", ".toml", ".html", ".txt", ".css")
+    and "__pycache__" not in path.parts
+    and not path.is_relative_to(SAMPLE_SITE)
+    and not path.is_relative_to(REPO / "crawler" / "store" / "migrations")
+]
+
+
+@pytest.mark.parametrize("path", OUTSIDE_SPIDERS, ids=_name)
+def test_nothing_outside_spiders_knows_ndo_urls_or_zone(path):
+    texts = _code_strings(path) if path.suffix == ".py" else path.read_text(encoding="utf-8").splitlines()
+    leaks = sorted(
+        {
+            (fact, text[:80])
+            for text in texts
+            for fact in NDO_URL_FACTS
+            if fact in text and path not in ALLOWED_IN.get(fact, ())
+        }
+    )
+    assert not leaks, f"{_name(path)}: {leaks} (the site's facts are its package's: spiders/nhandan, the registry)"
+
+
 # -- one text-cleaning table ------------------------------------------------------------------
 
-# Where house code lives; the sample site reproduces the outlets' pages, quirks and all, on purpose.
-HOUSE = [
-    path
-    for root in ("crawler", "spiders", "reports", "scheduler")
-    for path in _modules(REPO / root)
-    if not path.is_relative_to(REPO / "crawler" / "samplesite")
-]
+# The sample site reproduces the outlets' pages, quirks and all, on purpose.
+HOUSE = [path for path in EVERY_MODULE if not path.is_relative_to(SAMPLE_SITE)]
 
 
 def _cleaned_characters() -> str:
@@ -124,9 +178,7 @@ def _cleaned_characters() -> str:
     return "".join(chr(code) for code in ETH_AS_D) + INVISIBLE.replace("\ufeff", "")
 
 
-@pytest.mark.parametrize(
-    "path", [path for path in HOUSE if path != REPO / "crawler" / "text.py"], ids=lambda p: str(p.relative_to(REPO))
-)
+@pytest.mark.parametrize("path", [path for path in HOUSE if path != REPO / "crawler" / "text.py"], ids=_name)
 def test_only_crawler_text_spells_the_cleaned_characters(path):
     # One table (crawler.text) says which characters clean-up deletes or reads as another: a copy
     # elsewhere would drift from it.
@@ -153,13 +205,10 @@ def _wall_clock_reads(path: Path) -> list[str]:
     return found
 
 
-EVERY_MODULE = [path for root in ("crawler", "spiders", "reports", "scheduler") for path in _modules(REPO / root)]
-
-
 @pytest.mark.parametrize(
     "path",
     [path for path in EVERY_MODULE if path != REPO / "crawler" / "clock.py"],
-    ids=lambda p: str(p.relative_to(REPO)),
+    ids=_name,
 )
 def test_the_wall_clock_is_read_only_through_crawler_clock(path):
     # One clock (crawler.clock.utcnow), so that every "now" can be injected; monotonic timers are another matter.
