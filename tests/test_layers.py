@@ -1,10 +1,11 @@
-"""Layering: spiders/ imports no storage, no outlet's facts leak out of its site package, one text table, one clock."""
+"""Layering: spiders/ import no storage, outlets' facts stay in their packages, one text table, one clock, contracts."""
 
 from __future__ import annotations
 
 import ast
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -214,3 +215,35 @@ def test_the_wall_clock_is_read_only_through_crawler_clock(path):
     # One clock (crawler.clock.utcnow), so that every "now" can be injected; monotonic timers are another matter.
     reads = _wall_clock_reads(path)
     assert not reads, f"{path.relative_to(REPO)} reads the wall clock itself ({reads}): use crawler.clock.utcnow"
+
+
+# -- the import contracts -----------------------------------------------------------------------
+
+# crawler/'s front ends: the CLI (the composition root, `python -m crawler` included) and the web app.
+FRONT_ENDS = {"crawler.cli", "crawler.web", "crawler.__main__"}
+
+
+def _contract(name: str) -> dict:
+    contracts = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    return next(contract for contract in contracts["contracts"] if contract["name"] == name)
+
+
+def _core() -> set[str]:
+    """Every module and subpackage directly in crawler/ but the front ends."""
+    children = {
+        f"crawler.{path.stem}"
+        for path in (REPO / "crawler").iterdir()
+        if (path.suffix == ".py" and path.stem != "__init__") or (path / "__init__.py").is_file()
+    }
+    return children - FRONT_ENDS
+
+
+@pytest.mark.parametrize(
+    "name", ["The core imports no spiders, scheduler or reports", "Only the CLI knows the web app"]
+)
+def test_the_contracts_hold_every_core_module(name):
+    # A contract cannot say "crawler but its front ends": it lists the core, and a module added to
+    # crawler/ must join the list (or be a front end) to be held to it.
+    sources = set(_contract(name)["source_modules"])
+    assert sources & _core() == _core(), f"{name!r} does not list {sorted(_core() - sources)}"
+    assert not sources & FRONT_ENDS
