@@ -64,6 +64,7 @@ def populate(database, *, articles: int, now: datetime, seed: int = 7) -> None:
             )
         session.add(
             CrawlRun(
+                site="nhandan",
                 started_at=now - timedelta(hours=2),
                 finished_at=now - timedelta(hours=1),
                 status="ok",

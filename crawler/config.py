@@ -8,6 +8,7 @@ refused with the file, the key and what is wrong (exit status 2 at the CLI).
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 import tomllib
@@ -34,6 +35,7 @@ from pydantic import (
 )
 
 from crawler import PROJECT_URL, __version__
+from crawler.clock import VIETNAM, utcnow
 from crawler.errors import ConfigError, QueryError
 
 CONFIG_ENV = "BANTIN_CONFIG"
@@ -70,12 +72,14 @@ class _Section(BaseModel):
 class SiteConfig(_Section):
     """The `[site]` table: NDO's entry, from before bantin followed several sites (same as one `[[sites]]`)."""
 
-    base_url: str = "https://nhandan.vn"
-    # RSS category feeds to read besides /rss/home.rss, as "<slug>-<zoneId>" (e.g. "kinhte-1185").
+    # None: the site's own address (from the registry).
+    base_url: str | None = None
+    # Category feeds to read besides the site's home feed, named as the site names them.
     category_feeds: list[str] = Field(default_factory=list)
 
-    _check_base_url = field_validator("base_url")(lambda value: _http_origin(value))
-    _check_feeds = field_validator("category_feeds")(lambda value: _feed_names(value))
+    _check_base_url = field_validator("base_url")(lambda value: value if value is None else _http_origin(value))
+    # As in a `[[sites]]` entry: check_sites holds them to the site's own shape.
+    _check_feeds = field_validator("category_feeds")(lambda value: _safe_feed_names(value))
 
 
 # The site bantin follows when the configuration names none (`[site]` is its entry).
@@ -103,16 +107,8 @@ class SiteEntry(_Section):
 def _http_origin(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an http(s) URL such as https://nhandan.vn")
+        raise ValueError("must be an http(s) URL such as https://news.example.org")
     return value.rstrip("/")
-
-
-def _feed_names(value: list[str]) -> list[str]:
-    for name in value:
-        slug, _, zone = name.rpartition("-")
-        if not slug or not zone.isdigit():
-            raise ValueError(f"{name!r} is not a feed name such as 'kinhte-1185'")
-    return value
 
 
 _SAFE_FEED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_-]*$")
@@ -185,7 +181,7 @@ class CrawlConfig(_Section):
 
 
 class ScheduleConfig(_Section):
-    timezone: str = "Asia/Ho_Chi_Minh"
+    timezone: str = VIETNAM.key
     crawl: str = "0 6 * * *"
     digest: str = "30 6 * * *"
     # How late a missed run may still start (APScheduler's default of one second
@@ -206,7 +202,6 @@ class ScheduleConfig(_Section):
     @field_validator("crawl", "digest")
     @classmethod
     def _valid_cron(cls, expression: str, info: ValidationInfo) -> str:
-        from crawler.clock import utcnow
         from crawler.cron import make_trigger
 
         try:
@@ -477,7 +472,7 @@ class Config(_Section):
             raise _KeyedError(
                 "site",
                 "give either the [site] table or [[sites]] entries, not both "
-                "(move base_url and category_feeds into the nhandan entry of [[sites]])",
+                f"(move base_url and category_feeds into the [[sites]] entry with id = {DEFAULT_SITE!r})",
             )
         ids: dict[str, int] = {}
         for index, entry in enumerate(self.sites or ()):
@@ -514,13 +509,7 @@ class Config(_Section):
         if self.sites is not None:
             return list(self.sites)
         legacy = self.site
-        return [
-            SiteEntry(
-                id=DEFAULT_SITE,
-                base_url=legacy.base_url if "base_url" in legacy.model_fields_set else None,
-                category_feeds=list(legacy.category_feeds),
-            )
-        ]
+        return [SiteEntry(id=DEFAULT_SITE, base_url=legacy.base_url, category_feeds=list(legacy.category_feeds))]
 
     def enabled_sites(self) -> list[SiteEntry]:
         return [entry for entry in self.site_entries() if entry.enabled]
@@ -529,17 +518,23 @@ class Config(_Section):
         return next((entry for entry in self.site_entries() if entry.id == site_id), None)
 
     def check_sites(self, known_sites: Iterable[str], *, path: object = None) -> None:
-        """Refuse a `[[sites]]` id that no registered site has (the registry lives above the core)."""
+        """Refuse a `[[sites]]` id that no registered site has (the registry lives above the core).
+
+        Given the registry's sites themselves (by id, not only their ids), also refuse a feed name
+        that is not in its site's shape, in `[[sites]]` or in the `[site]` table.
+        """
+        where = path or self._path or "<config>"
         known = list(known_sites)
         for index, entry in enumerate(self.sites or ()):
             if entry.id not in known:
                 raise ConfigError(
-                    f"unknown site {entry.id!r} (known sites: {', '.join(known)})",
-                    path=path or self._path or "<config>",
-                    key=f"sites[{index}].id",
+                    f"unknown site {entry.id!r} (known sites: {', '.join(known)})", path=where, key=f"sites[{index}].id"
                 )
-            # Given the registry's sites themselves (not only their ids): each feed name in the site's shape.
-            site = known_sites.get(entry.id) if isinstance(known_sites, Mapping) else None
+        if not isinstance(known_sites, Mapping):
+            return
+        keys = [f"sites[{index}]" for index in range(len(self.sites))] if self.sites is not None else ["site"]
+        for key, entry in zip(keys, self.site_entries(), strict=True):
+            site = known_sites.get(entry.id)
             shape = getattr(site, "feed_name", None)
             for name in entry.category_feeds if site is not None else ():
                 if shape is None or not shape.match(name):
@@ -547,8 +542,8 @@ class Config(_Section):
                     raise ConfigError(
                         f"{name!r} is not a feed name of {entry.id}"
                         + (f" (such as {example!r})" if example else " (it reads no configured feeds)"),
-                        path=path or self._path or "<config>",
-                        key=f"sites[{index}].category_feeds",
+                        path=where,
+                        key=f"{key}.category_feeds",
                     )
 
     def topics_for(self, recipient: RecipientConfig) -> list[TopicConfig]:
@@ -690,9 +685,21 @@ def _check_queries(config: Config, path: object) -> None:
             raise ConfigError(str(exc), path=path, key=f"topics[{index}].query") from None
 
 
-def starter_config(database_url: str | None = None) -> str:
-    """The commented starter file that `bantin init` writes."""
+def starter_config(database_url: str | None = None, *, site_url: str, feed_example: str) -> str:
+    """The commented starter file that `bantin init` writes.
+
+    ``site_url`` and ``feed_example`` fill the `[site]` table (NDO's entry): the site's facts are the
+    registry's, which the composition root holds.
+    """
     template = resources.files("crawler").joinpath("starter.toml").read_text(encoding="utf-8")
-    return template.replace("@DATABASE_URL@", database_url or default_database_url()).replace(
-        "@USER_AGENT@", DEFAULT_USER_AGENT
-    )
+    values = {
+        "@DATABASE_URL@": database_url or default_database_url(),
+        "@USER_AGENT@": DEFAULT_USER_AGENT,
+        "@TIMEZONE@": VIETNAM.key,
+        # As TOML basic strings: the escapes json.dumps writes (non-ASCII kept) are TOML's too.
+        "@SITE_URL@": json.dumps(site_url, ensure_ascii=False),
+        "@FEED_EXAMPLE@": json.dumps(feed_example, ensure_ascii=False),
+    }
+    for placeholder, value in values.items():
+        template = template.replace(placeholder, value)
+    return template

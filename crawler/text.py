@@ -24,6 +24,7 @@ import unicodedata
 from bisect import bisect_right
 
 __all__ = [
+    "ETH_AS_D",
     "INVISIBLE",
     "Normalized",
     "clean_display",
@@ -35,9 +36,14 @@ __all__ = [
     "tone_canonical",
 ]
 
+# The one table of what text clean-up deletes or reads differently: the page objects
+# (spiders.pages.textutil) and the matcher below both take it from here.
+# Characters that show nothing: zero-width space, non-joiner and joiner, word joiner, BOM, soft hyphen.
 INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
-_INV = "\u200b-\u200d\u2060\ufeff\u00ad"
-_ETH = str.maketrans({"\u00d0": "\u0110", "\u00f0": "\u0111"})
+# Ð (U+00D0, Icelandic eth) and ð are typed for Đ/đ on some Vietnamese pages; no Vietnamese text means eth.
+ETH_AS_D = str.maketrans({"\u00d0": "\u0110", "\u00f0": "\u0111"})
+# INVISIBLE inside a regex character class.
+_INV = re.escape(INVISIBLE)
 
 # A white-space run that does not already read as one plain space, or a run of
 # invisible characters alone (deleted). A single " " between words is left to
@@ -211,7 +217,7 @@ def _normalize(text: str) -> Normalized:
     else:
         cleaned = text
     if "\u00d0" in cleaned or "\u00f0" in cleaned:
-        cleaned = cleaned.translate(_ETH)
+        cleaned = cleaned.translate(ETH_AS_D)
     # Plain path only when NFC and lower-casing are one-to-one; otherwise
     # (decomposed text, an invisible between a letter and its mark, İ) go
     # character cluster by cluster.
@@ -226,7 +232,7 @@ def _normalize(text: str) -> Normalized:
 
 
 def _cluster_key(chars: str) -> str:
-    key = unicodedata.normalize("NFC", chars.translate(_ETH)).lower()
+    key = unicodedata.normalize("NFC", chars.translate(ETH_AS_D)).lower()
     return key.replace("ς", "σ") if "ς" in key else key
 
 

@@ -15,7 +15,6 @@ for is recorded as delivered with it, and counts are of stories, not copies.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -24,10 +23,11 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
-from crawler.config import Config, RecipientConfig, TopicConfig, topic_key
+from crawler.config import DEFAULT_SITE, Config, RecipientConfig, TopicConfig, topic_key
 from crawler.matching import Hit
 from crawler.store.models import ArticleRow, CrawlRun, Delivery, Match, OutboxMessage
 from crawler.store.records import RunCounts
+from crawler.text import clean_display
 from reports import i18n
 from reports.outlets import outlet, outlet_names, product_name
 
@@ -459,7 +459,8 @@ def highlight(hit: Hit) -> list[Segment]:
 
 
 def _clean(value: str) -> str:
-    return unicodedata.normalize("NFC", value).replace("\0", "").strip()
+    # Stored text is not always a page object's clean text: `bantin articles import` stores a file's as it is.
+    return clean_display(value.replace("\0", "")).strip()
 
 
 def _newest_first(item: Item) -> tuple:
@@ -516,7 +517,9 @@ def crawl_coverage(
     (the templates show one line per outlet).
     """
     window_start = since or (now - timedelta(days=1))
-    site_ids = sites or list(session.scalars(select(CrawlRun.site).distinct().order_by(CrawlRun.site))) or ["nhandan"]
+    site_ids = (
+        sites or list(session.scalars(select(CrawlRun.site).distinct().order_by(CrawlRun.site))) or [DEFAULT_SITE]
+    )
     per_site = [
         _site_coverage(session, site, window_start=window_start, now=now, tz=tz, language=language) for site in site_ids
     ]

@@ -180,6 +180,7 @@ class Archive:
         with self.database.session() as session:
             session.add(
                 CrawlRun(
+                    site="nhandan",
                     started_at=started,
                     finished_at=started + timedelta(minutes=3),
                     status=status,

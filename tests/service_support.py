@@ -59,7 +59,7 @@ try:
         # A SIGTERM during the insert is held until the row and its id are known.
         signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGTERM}})
         with db.session() as s:
-            run = CrawlRun(started_at=now(), status="running", trigger="service", pid=os.getpid(),
+            run = CrawlRun(site="nhandan", started_at=now(), status="running", trigger="service", pid=os.getpid(),
                            hostname=socket.gethostname(), heartbeat_at=now(),
                            counts={{"rss": {{"discovered": 3, "fetched": 2, "new": 2, "updated": 0, "failed": 0}}}},
                            errors=[])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -65,9 +66,12 @@ def test_valid_config_reads_every_section():
 
 
 def test_starter_config_is_valid_and_commented(tmp_path):
-    text = starter_config(f"sqlite:///{tmp_path}/db.sqlite3")
+    text = starter_config(f"sqlite:///{tmp_path}/db.sqlite3", site_url="https://news.example.org", feed_example="a-1")
     config = parse_config(text)
     assert config.storage.database_url.endswith("db.sqlite3")
+    assert config.site.base_url == "https://news.example.org"
+    assert config.schedule.timezone == "Asia/Ho_Chi_Minh"
+    assert 'example: ["a-1"]' in text and not re.search(r"@[A-Z_]+@", text)  # every placeholder filled
     assert text.count("#") > 20
     assert "password =" not in text  # secrets never live in the file
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from tests.digest_support import (
     CNHT,
     NOW,
     QN,
+    Archive,
     hit,
     make_config,
     standard_setup,
@@ -94,6 +96,30 @@ def test_delivered_articles_are_not_owed_until_they_change(setup):
     assert again.groups[0].items[0].title == "Tiêu đề mới: công nghiệp hỗ trợ"
     # The subject does not call a changed article new.
     assert again.subject.startswith("Bản tin NDO 27/03/2025: 1 bài cập nhật — ")
+
+
+def test_stored_text_is_shown_as_the_one_normaliser_cleans_it(tmp_path):
+    # An imported archive (`bantin articles import`) is stored as its file has it: decomposed,
+    # with invisible characters and stray white space.
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    database = Database(url)
+    config = make_config(url)
+    title = "Công nghiệp\u200b  hỗ trợ\u00a0Bắc Ninh\x00"
+    Archive(database).article(
+        unicodedata.normalize("NFD", title),
+        topics={CNHT: [hit("công nghiệp hỗ trợ", "title", "Công nghiệp hỗ trợ Bắc Ninh")]},
+        sapo=unicodedata.normalize("NFD", " Sapo\ufeff của\tbài. "),
+        author=unicodedata.normalize("NFD", "Minh\u00adHà"),
+        category=[unicodedata.normalize("NFD", "Kinh\u2060 tế")],
+    )
+    [item] = digest_for(config, database).groups[0].items
+    assert (item.title, item.sapo, item.author, item.category) == (
+        "Công nghiệp hỗ trợ Bắc Ninh",
+        "Sapo của bài.",
+        "MinhHà",
+        "Kinh tế",
+    )
+    database.dispose()
 
 
 def test_articles_in_an_unsent_outbox_row_are_not_owed_twice(setup):

@@ -28,7 +28,7 @@ def test_hit_from_dict_inverts_to_dict():
 
 def test_run_counts_read_back_typed_and_written_back_unchanged(database):
     with database.session() as session:
-        session.add(CrawlRun(started_at=NOW, status="ok", counts=COUNTS_JSON, errors=[]))
+        session.add(CrawlRun(site="nhandan", started_at=NOW, status="ok", counts=COUNTS_JSON, errors=[]))
     with database.session() as session:
         run = session.query(CrawlRun).one()
         assert isinstance(run.counts, RunCounts)

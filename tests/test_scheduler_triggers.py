@@ -111,6 +111,7 @@ def test_plan_catch_up_respects_what_ran(database):
         )
         session.add(
             CrawlRun(
+                site="nhandan",
                 started_at=utc(2025, 3, 26, 23, 10),
                 finished_at=utc(2025, 3, 26, 23, 20),
                 status="degraded",
@@ -150,6 +151,7 @@ def test_failed_runs_do_not_count_as_done(database):
         )
         session.add(
             CrawlRun(
+                site="nhandan",
                 started_at=utc(2025, 3, 26, 23, 0),
                 finished_at=utc(2025, 3, 26, 23, 5),
                 status="failed",

@@ -187,6 +187,7 @@ def test_digest_does_not_recrawl_when_todays_crawl_completed(database, fake):
     with database.session() as session:
         session.add(
             CrawlRun(
+                site="nhandan",
                 started_at=utc(2025, 3, 26, 23, 0),
                 finished_at=utc(2025, 3, 26, 23, 4),
                 status="ok",
@@ -224,6 +225,7 @@ def test_digest_waits_for_a_running_crawl(database, fake):
             with database.session() as session:
                 session.add(
                     CrawlRun(
+                        site="nhandan",
                         started_at=utc(2025, 3, 26, 23, 0),
                         finished_at=clock.now,
                         status="ok",
@@ -266,6 +268,7 @@ def test_digest_skipped_while_a_manual_digest_sends(database, fake):
     with database.session() as session:
         session.add(
             CrawlRun(
+                site="nhandan",
                 started_at=utc(2025, 3, 26, 23, 0),
                 finished_at=utc(2025, 3, 26, 23, 4),
                 status="ok",
@@ -290,6 +293,7 @@ def test_dead_crawl_rows_are_interrupted_at_service_start(database):
     with database.session() as session:
         session.add(
             CrawlRun(
+                site="nhandan",
                 started_at=utc(2025, 3, 26, 23, 0),
                 status="running",
                 trigger="service",
@@ -301,6 +305,7 @@ def test_dead_crawl_rows_are_interrupted_at_service_start(database):
         )
         session.add(
             CrawlRun(
+                site="nhandan",
                 started_at=utc(2025, 3, 26, 23, 0),
                 status="running",
                 trigger="service",

@@ -69,6 +69,13 @@ def test_without_sites_bantin_follows_ndo_alone_and_site_is_its_entry():
         ),
         ('[[sites]]\nid = "nhandan"\ncategory_feeds = ["../admin"]\n', "sites[0].category_feeds", "not a feed name"),
         ('[[sites]]\nid = "nhandan"\nspeed = 1\n', "sites[0].speed", "unknown key"),
+        # The [site] table is NDO's entry: its feeds are held to NDO's shape, which its site package knows.
+        (
+            '[site]\ncategory_feeds = ["kinhte"]\n',
+            "site.category_feeds",
+            "not a feed name of nhandan (such as 'kinhte-1185')",
+        ),
+        ('[site]\ncategory_feeds = ["../admin"]\n', "site.category_feeds", "not a feed name"),
     ],
 )
 def test_bad_sites_are_refused_with_the_key(text, key, message):
@@ -85,6 +92,17 @@ def test_an_unknown_site_is_refused_at_load_with_exit_2_naming_the_known_ones(ca
     assert err.strip().splitlines() == [
         f"bantin: error: {path}: sites[1].id: unknown site 'x' "
         "(known sites: nhandan, vietnamplus, tienphong, baoquangninh)"
+    ]
+
+
+def test_the_site_tables_feeds_are_checked_at_load_against_its_site_package(capsys, tmp_path):
+    path = tmp_path / "bantin.toml"
+    path.write_text('[site]\ncategory_feeds = ["kinhte-1185", "xahoi/phapluat"]\n', encoding="utf-8")
+    code, out, err = run(capsys, "--config", str(path), "articles", "list")
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        f"bantin: error: {path}: site.category_feeds: 'xahoi/phapluat' is not a feed name of nhandan "
+        "(such as 'kinhte-1185')"
     ]
 
 
@@ -165,6 +183,17 @@ def test_init_site_url_writes_the_site_table_and_leaves_the_sites_example_commen
     assert '\nbase_url = "http://127.0.0.1:8000"\n' in text and "#   [[sites]]" in text
     [entry] = parse_config(text).site_entries()
     assert (entry.id, entry.base_url) == ("nhandan", "http://127.0.0.1:8000")
+
+
+def test_init_writes_the_site_tables_address_and_feed_example_from_its_site_package(capsys, tmp_path):
+    path = tmp_path / "bantin.toml"
+    code, _, err = run(capsys, "init", "--config", str(path), "--database-url", f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    assert code == 0, err
+    text = path.read_text(encoding="utf-8")
+    ndo = registered_sites()["nhandan"]
+    assert f'\nbase_url = "{ndo.base_url}"\n' in text and f'example: ["{ndo.feed_example}"]' in text
+    [entry] = parse_config(text, known_sites=registered_sites()).site_entries()
+    assert (entry.id, entry.base_url) == ("nhandan", ndo.base_url)
 
 
 # -- sites list, articles of several sites ---------------------------------------------------------

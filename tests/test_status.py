@@ -47,6 +47,7 @@ def status_json(config: Path):
 def add_crawl(database, *, hours_ago: float, status: str = "ok", counts=None, message: str = "", errors=(), **fields):
     started = NOW - timedelta(hours=hours_ago)
     finished = None if status == "running" else started + timedelta(minutes=3)
+    fields.setdefault("site", "nhandan")
     with database.session() as session:
         session.add(
             CrawlRun(

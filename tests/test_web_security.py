@@ -430,7 +430,7 @@ def holding(site, cookie: str) -> TestClient:
 
 
 def sid_of(site, cookie: str) -> str:
-    session = read_session(site.web.settings, cookie, now=site.clocks.wall)
+    session = read_session(site.web.settings, cookie, now=site.clocks.utc)
     assert session is not None
     return session.sid
 
@@ -523,7 +523,7 @@ def test_a_session_that_is_not_ours_is_anonymous_and_costs_no_query(site):
     from crawler.web.security import _credential_fingerprint, _sessions
 
     settings = site.web.settings
-    now = int(site.clocks.wall())
+    now = int(site.clocks.utc().timestamp())
     fingerprint = _credential_fingerprint(settings)
     foreign = URLSafeSerializer(b"someone else's key", salt="bantin-admin-session")
     hostile = [

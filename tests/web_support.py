@@ -35,9 +35,6 @@ class Clocks:
     def utc(self) -> datetime:
         return self.now
 
-    def wall(self) -> float:
-        return self.now.timestamp()
-
     def monotonic(self) -> float:
         return self.seconds
 
@@ -84,7 +81,6 @@ def make_site(database: Database, config: Config | None = None, *, clocks: Clock
         outlets=OUTLETS,
         everyday_sources=everyday_sources,
         clock=clocks.utc,
-        wall=clocks.wall,
         monotonic=clocks.monotonic,
     )
     client = TestClient(create_app(web), base_url=PUBLIC_URL)

@@ -71,8 +71,9 @@ class App:
         from crawler.config import load_config
 
         config = load_config(self.config_path)
-        if config.sites is not None:
-            # Only [[sites]] names sites; importing the registry loads every site package (and Scrapy).
+        if config.sites is not None or config.site.category_feeds:
+            # Only [[sites]] names sites, and only it or [site] names feeds (each in its site's shape);
+            # importing the registry loads every site package (and Scrapy).
             from spiders.registry import sites
 
             config.check_sites(sites(), path=config.path)

@@ -35,20 +35,19 @@ def init(app: App, local_config: str | None, force: bool, site_url: str | None, 
     """
     import os
 
-    from crawler.config import CONFIG_ENV, default_config_path, parse_config, starter_config
+    from crawler.config import CONFIG_ENV, DEFAULT_SITE, default_config_path, parse_config, starter_config
     from crawler.store import Database
+    from spiders.registry import sites
 
     chosen = local_config or app.config_path
     path = Path(chosen or os.environ.get(CONFIG_ENV) or default_config_path()).expanduser()
     if path.exists() and not force:
         raise UsageError(f"{path} already exists (use --force to overwrite it)")
-    text = starter_config(database_url)
-    if site_url:
-        # The [site] table's own line (NDO's entry), not the commented [[sites]] example.
-        text = text.replace('\nbase_url = "https://nhandan.vn"\n', f"\nbase_url = {json.dumps(site_url)}\n", 1)
-    from spiders.registry import sites
-
-    config = parse_config(text, path=path, known_sites=sites())
+    registry = sites()
+    # The [site] table is NDO's entry: its address and feed names are its site package's.
+    site = registry[DEFAULT_SITE]
+    text = starter_config(database_url, site_url=site_url or site.base_url, feed_example=site.feed_example)
+    config = parse_config(text, path=path, known_sites=registry)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     database = Database(config.storage.url)

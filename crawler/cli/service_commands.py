@@ -179,7 +179,7 @@ def systemd_unit(
         *install,
         "",
         "[Unit]",
-        "Description=bantin: crawl nhandan.vn and e-mail the daily digest"
+        "Description=bantin: crawl the followed news sites and e-mail the daily digest"
         if role == "serve"
         else "Description=bantin worker: run the cluster's queued crawls and digests on this machine",
         f"Documentation={PROJECT_URL}",

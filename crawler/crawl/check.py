@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from scrapy import Request
 
+from crawler.clock import utcnow
 from crawler.config import Config
 from crawler.crawl import events
 from crawler.crawl.addon import CrawlSite
@@ -223,7 +224,7 @@ def run_check(config: Config, sites: Sequence[CrawlSite], *, now: datetime | Non
     """Check these sites together in this process (one Scrapy process); one report per site, in order."""
     from scrapy.crawler import Crawler, CrawlerProcess
 
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     # The process's settings are merged into every crawler's: below the crawlers' own priority.
     process = CrawlerProcess(check_settings(config, sites[0], now, priority="project"))
     crawlers: list[tuple[CrawlSite, Crawler | None, str]] = []

@@ -8,7 +8,6 @@ import json
 import re
 import socket
 import threading
-import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -601,7 +600,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.command,
                 self.path,
                 status,
-                time.time(),
+                utcnow().timestamp(),
                 fault,
                 self.headers.get("User-Agent", ""),
                 self.headers.get("Host", ""),

@@ -179,7 +179,7 @@ class CrawlRun(Base):
     status: Mapped[str] = mapped_column(String(16), default="running")
     trigger: Mapped[str] = mapped_column(String(16), default="manual")
     # The registered site this run crawled (one run per site).
-    site: Mapped[str] = mapped_column(String(32), default="nhandan", index=True)
+    site: Mapped[str] = mapped_column(String(32), index=True)
     site_url: Mapped[str] = mapped_column(String(500), default="")
     since: Mapped[date | None] = mapped_column(Date)
     # {source: {"discovered": n, "fetched": n, "new": n, "updated": n, "unchanged": n, "failed": n}}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -70,7 +70,7 @@ def login(web: WebApp, request: Request, form: Form | None) -> Response:
         return _login_page(web, request, nonce=nonce, next_path=next_path, error="login_limited", status=429)
     if not password_matches(web.settings.admin_hash, form.get("password")):
         return _login_page(web, request, nonce=nonce, next_path=next_path, error="login_failed", status=401)
-    cookie, _ = new_session(web.settings, now=web.wall)
+    cookie, _ = new_session(web.settings, now=web.clock)
     response = RedirectResponse(next_path, status_code=303)
     response.set_cookie(SESSION_COOKIE, cookie, **cookie_options(web.settings, SESSION_SECONDS))
     response.delete_cookie(LOGIN_COOKIE, path="/")
@@ -82,7 +82,7 @@ def logout(web: WebApp, request: Request, form: Form | None) -> Response:
     if session is not None:
         # The cookie is signed, not stored: deleting it here leaves any copy of it valid until it expires.
         with web.database.session() as db:
-            revoke_session(db, session.sid, expires_at=session.expires_at, now=datetime.fromtimestamp(web.wall(), UTC))
+            revoke_session(db, session.sid, expires_at=session.expires_at, now=web.clock())
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(
         SESSION_COOKIE, path="/", secure=web.settings.secure_cookies, httponly=True, samesite="strict"

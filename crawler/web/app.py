@@ -89,7 +89,6 @@ class WebApp:
     # The sources every crawl of a site reads (the site registry's, given by the composition root too).
     everyday_sources: Callable[[str], Sequence[str]]
     clock: Callable[[], datetime] = utcnow
-    wall: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
     # Worker processes serving this app (`bantin web --workers`): each holds its own share of the
     # limits, so that all of them together allow no more than one process would.
@@ -141,7 +140,7 @@ class WebApp:
 
     def session(self, request: Request) -> AdminSession | None:
         """The request's validly signed, unexpired admin session, whether or not it was revoked since."""
-        return read_session(self.settings, request.cookies.get(SESSION_COOKIE), now=self.wall)
+        return read_session(self.settings, request.cookies.get(SESSION_COOKIE), now=self.clock)
 
     def _revoked(self, request: Request, session: AdminSession) -> bool:
         # A handler asks who the admin is again to render its page: one query per request, not per question.

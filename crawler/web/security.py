@@ -22,6 +22,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from crawler.clock import utcnow
 from crawler.config import Config
 from crawler.errors import ConfigError
 
@@ -129,10 +130,10 @@ def _sessions(settings: WebSettings) -> URLSafeSerializer:
     return URLSafeSerializer(settings.key("session"), salt="bantin-admin-session")
 
 
-def new_session(settings: WebSettings, *, now: Callable[[], float] = time.time) -> tuple[str, str]:
+def new_session(settings: WebSettings, *, now: Callable[[], datetime] = utcnow) -> tuple[str, str]:
     """(cookie value, session id) for an admin who just logged in."""
     sid = secrets.token_urlsafe(18)
-    data = {"sid": sid, "cred": _credential_fingerprint(settings), "iat": int(now())}
+    data = {"sid": sid, "cred": _credential_fingerprint(settings), "iat": int(now().timestamp())}
     return _sessions(settings).dumps(data), sid
 
 
@@ -145,7 +146,7 @@ class AdminSession:
 
 
 def read_session(
-    settings: WebSettings, cookie: str | None, *, now: Callable[[], float] = time.time
+    settings: WebSettings, cookie: str | None, *, now: Callable[[], datetime] = utcnow
 ) -> AdminSession | None:
     """The session of a valid, unexpired session cookie made with the current credential, else None.
 
@@ -160,7 +161,7 @@ def read_session(
         return None
     if not isinstance(data, dict) or not isinstance(data.get("iat"), int):
         return None
-    if not 0 <= now() - data["iat"] <= SESSION_SECONDS:
+    if not 0 <= now().timestamp() - data["iat"] <= SESSION_SECONDS:
         return None
     if not hmac.compare_digest(str(data.get("cred", "")), _credential_fingerprint(settings)):
         return None

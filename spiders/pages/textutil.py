@@ -5,21 +5,11 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# Ð (U+00D0, Icelandic eth) and ð are typed for Đ/đ on some Vietnamese pages; no Vietnamese text means eth.
-_TRANSLATE = str.maketrans(
-    {
-        "\u00d0": "\u0110",
-        "\u00f0": "\u0111",
-        "\u00a0": " ",
-        "\u202f": " ",
-        "\u200b": None,
-        "\u200c": None,
-        "\u200d": None,
-        "\u2060": None,
-        "\ufeff": None,
-        "\u00ad": None,
-    }
-)
+from crawler.text import ETH_AS_D, INVISIBLE
+
+# The house's one clean-up table (crawler.text): eth read as Đ/đ, invisible characters deleted.
+# Other white space needs no entry: clean_text collapses every kind of it to one space.
+_TRANSLATE = ETH_AS_D | dict.fromkeys(map(ord, INVISIBLE))
 
 
 # Control characters other than white space: scraped text is untrusted, and an ESC or BEL
