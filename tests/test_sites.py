@@ -340,6 +340,7 @@ def test_a_bare_id_is_read_by_each_sites_own_rule(database):
     store(database, "nhandan", "985001", "Bài của Nhân Dân")
     # A site whose ids keep their zeros: its 985001 is not the 0985001 typed.
     store(database, "zeros", "985001", "Bài của báo giữ số 0")
+
     def keep_as_typed(external_id: str) -> str:
         return external_id
 
