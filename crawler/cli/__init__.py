@@ -161,7 +161,7 @@ pass_app = click.make_pass_decorator(App)
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors in the log.")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, debug: bool, quiet: bool) -> None:
-    """bantin: follow the Vietnamese press (Nhân Dân, VietnamPlus, Tiền Phong, Báo Quảng Ninh, ...) on your topics, with a daily digest e-mail."""
+    """bantin: follow the Vietnamese press on your topics, with a daily digest e-mail."""
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     quiet_libraries(debug)
