@@ -1,14 +1,15 @@
 """Crawl benchmark: bantin's crawl vs a bare Scrapy download of the same pages, plus peak memory.
 
-    python -m bench.crawl [--days 30 --per-day 70] [--repeats 2] [--quick]
+    python -m bench.crawl [--days 30 --per-day 70] [--repeats 2] [--outlet ID ...] [--quick]
 
 One run prints everything issue 2 asks for:
 
 (a) extraction throughput of the page object vs ``trafilatura.extract`` (``bench.extract``);
 (b) a full ``bantin crawl --fast`` of the four look-alikes (NDO, VietnamPlus, Tiền Phong, Báo Quảng Ninh,
-    each on its own origin, one crawler per site in one process) vs a bare Scrapy download of the same
-    URLs with the same structure (one bare spider per site in one process, the same concurrency), pages/s
-    and the ratio, each crawl in its own child process, alternating, the median reported;
+    each on its own origin, one crawler per site in one process; ``--outlet`` keeps to some of them) vs a
+    bare Scrapy download of the same URLs with the same structure (one bare spider per site in one
+    process, the same concurrency), pages/s and the ratio, each crawl in its own child process,
+    alternating, the median reported;
 (c) the peak RSS of each crawl child, and of the real crawl run over archives already holding 1x and
     2x the site's article count (memory must not grow with the archive).
 
@@ -360,7 +361,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
     print(flush=True)
 
     end_date = utcnow().date()
-    site = SiteProcess(args.seed, args.days, args.per_day, end_date)
+    site = SiteProcess(args.seed, args.days, args.per_day, end_date, tuple(args.outlets))
     try:
         with tempfile.TemporaryDirectory(prefix="bantin-bench-") as tmp:
             workdir = Path(tmp)
@@ -491,6 +492,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=2, help="timed runs of each crawl, alternating (default 2)")
     parser.add_argument("--extract-pages", type=int, default=400, help="pages for the extraction benchmark")
     parser.add_argument("--no-memory", action="store_true", help="skip the archive-size memory runs")
+    parser.add_argument(
+        "--outlet",
+        dest="outlets",
+        action="append",
+        choices=OUTLETS,
+        help="crawl only this look-alike (repeatable; default: all four, in this order: " + ", ".join(OUTLETS) + ")",
+    )
     parser.add_argument("--quick", action="store_true", help="a small site and one run each (smoke test)")
     parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--urls", help=argparse.SUPPRESS)
@@ -501,6 +509,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--bare needs --urls and --settings")
         return run_bare(args.urls, args.settings)
     args.archive_sizes = (1, 2)
+    args.outlets = [outlet for outlet in OUTLETS if outlet in (args.outlets or OUTLETS)]
     if args.quick:
         args.days, args.per_day, args.repeats, args.extract_pages = 2, 10, 1, 20
         args.archive_sizes = (2,)
