@@ -453,9 +453,12 @@ _DISPLAY_IRREGULAR = re.compile(rf"[{_INV}]|[^\S ]|  ")
 
 
 def clean_display(text: str) -> str:
-    """Text for showing: invisibles deleted, white-space runs as one space, NFC; case kept."""
-    if not _DISPLAY_IRREGULAR.search(text) and unicodedata.is_normalized("NFC", text):
+    """Text for showing: invisibles deleted, white-space runs as one space, Ð/ð as Đ/đ, NFC; case kept."""
+    eth = "\u00d0" in text or "\u00f0" in text
+    if not eth and not _DISPLAY_IRREGULAR.search(text) and unicodedata.is_normalized("NFC", text):
         return text
+    if eth:
+        text = text.translate(ETH_AS_D)
     text = _DISPLAY_SPACE.sub(" ", text)
     text = _DISPLAY_INVISIBLE.sub("", text)
     return unicodedata.normalize("NFC", text)

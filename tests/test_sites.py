@@ -333,6 +333,15 @@ def test_articles_show_reads_a_typed_id_as_its_site_stores_ids(capsys, tmp_path,
     assert code == 0 and [(row["site"], row["external_id"]) for row in json.loads(out)] == [(OTHER, "42")]
 
 
+def test_articles_show_finds_an_article_of_a_site_no_longer_registered(capsys, tmp_path, database_url, archive):
+    # An outlet's package was removed, its articles stay: SITE:ID still shows them, the id read as typed.
+    store(archive, "gone", "0042", "Bài của báo đã thôi theo dõi")
+    path = config_file(tmp_path, database_url)
+    code, out, err = run(capsys, "--config", str(path), "articles", "show", "gone:0042", "--format", "json")
+    assert code == 0, err
+    assert (json.loads(out)["site"], json.loads(out)["external_id"]) == ("gone", "0042")
+
+
 def test_a_bare_id_is_read_by_each_sites_own_rule(database):
     from crawler.store.archive import find_article
     from spiders.pages.urls import drop_leading_zeros

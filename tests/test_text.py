@@ -140,6 +140,8 @@ def test_folded_offsets_when_a_lone_mark_is_dropped() -> None:
 def test_clean_display() -> None:
     assert clean_display(NFD("Hà\u00a0\u200bNội\n\nthủy")) == "Hà Nội thủy"
     assert clean_display("plain text") == "plain text"
+    # Typed for Đ/đ on some pages (and in imported archives): shown as the matcher reads it.
+    assert clean_display("\u00d0ồng Nai, \u00f0ường") == "Đồng Nai, đường"
 
 
 # --- properties ------------------------------------------------------------------------

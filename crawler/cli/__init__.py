@@ -11,7 +11,6 @@ import importlib
 import logging
 import os
 import sys
-from collections.abc import Iterable
 from functools import cached_property
 from typing import overload
 
@@ -83,15 +82,15 @@ class App:
     def config(self):
         return self.load_config()
 
-    def find_article(self, session, reference: str, *, archived_sites: Iterable[str] = ()):
+    def find_article(self, session, reference: str):
         """The stored article a person means by a URL, SITE:ID or a site's own id (sites read their URLs and ids).
 
-        ``archived_sites``: sites the archive holds that the registry may no longer know (ids as typed).
+        A site the archive holds but the registry no longer knows still answers, its ids read as typed.
         """
-        from crawler.store.archive import IdRule, find_article
+        from crawler.store.archive import IdRule, find_article, sites_in_archive
         from spiders.registry import resolve_url, sites
 
-        id_rules: dict[str, IdRule] = {site: str for site in archived_sites}
+        id_rules: dict[str, IdRule] = {site: str for site in sites_in_archive(session)}
         id_rules.update((site.id, site.normalise_id) for site in sites().values())
         return find_article(session, reference, resolve_url=resolve_url, id_rules=id_rules)
 

@@ -427,7 +427,7 @@ def show_article(app: App, article: str, output_format: str) -> None:
         click.echo(f"topic {match['topic']!r}: {', '.join(terms)}")
 
 
-def _check_sites(session, wanted) -> set[str]:
+def _check_sites(session, wanted) -> None:
     """Refuse a site that is neither registered nor in the archive (a typo would just match nothing)."""
     from crawler.store.archive import sites_in_archive
     from spiders.registry import sites
@@ -436,7 +436,6 @@ def _check_sites(session, wanted) -> set[str]:
     unknown = [site for site in wanted if site not in known]
     if unknown:
         raise UsageError(f"unknown site {unknown[0]!r} (sites: {', '.join(sorted(known))})")
-    return known
 
 
 def _full(row) -> dict:
@@ -513,10 +512,10 @@ def search_articles(
         sites=sites or None,
     )
     with app.database.session(write=False) as session:
-        known = _check_sites(session, sites)
+        _check_sites(session, sites)
         after = None
         if before_key:
-            after = app.find_article(session, before_key, archived_sites=known)
+            after = app.find_article(session, before_key)
         if count_only:
             found = search(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)), after=after)
             per_site = Counter(row.site for row, _ in found)
