@@ -228,7 +228,11 @@ def _sizes(database: Database) -> tuple[float, float]:
         if database.dialect == "sqlite":
             assert database.engine.url.database is not None  # the bench's archive is a file
             path = Path(database.engine.url.database)
-            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            # A checkpoint cannot run inside a transaction (every SQLAlchemy statement here opens one, see
+            # crawler.store): to the driver itself, before the first one.
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             total = path.stat().st_size
             try:
                 indexed = (

@@ -33,3 +33,17 @@ def test_quick_benchmark_prints_every_figure():
     rows = dict(re.findall(r"^\s{4}(real #1|bare #1)\s+(\d+)\s", out, re.M))
     assert rows["real #1"] == rows["bare #1"] and int(rows["real #1"]) > 20
     assert re.search(r"^\s{4}40\s+[\d.]+ MB", out, re.M), out  # 2 x (2 days x 10) stored before the crawl
+
+
+@pytest.mark.slow
+def test_archive_benchmark_runs_end_to_end_on_a_small_archive():
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.archive", "--articles", "200", "--scan-sample", "20", "--repeats", "1"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert re.search(r"^\s+topics test, whole archive .* index\s+[\d.]+ s\s+scan", result.stdout, re.M), result.stdout
+    assert re.search(r"^\s+archive on disk: [\d.]+ MB with the index", result.stdout, re.M), result.stdout
