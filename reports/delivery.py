@@ -40,7 +40,7 @@ from crawler.readers import ACTIVE, UNSUBSCRIBED, Reader, effective_reader, effe
 from crawler.store import Database
 from crawler.store.models import ArticleRow, Delivery, OutboxMessage
 from crawler.topics import prepare_topics
-from reports.digest import Digest, build_digest, recipient_key
+from reports.digest import CoverageCache, Digest, build_digest, recipient_key
 from reports.mailer import (
     MAIL_POLICY,
     UTF8_MAIL_POLICY,
@@ -140,9 +140,14 @@ class _Composed:
 
 
 def _compose(
-    session: Session, config: Config, recipient: RecipientConfig, now: datetime, links: ReaderLinks
+    session: Session,
+    config: Config,
+    recipient: RecipientConfig,
+    now: datetime,
+    links: ReaderLinks,
+    coverages: CoverageCache | None = None,
 ) -> _Composed:
-    digest = build_digest(session, config, recipient, now=now)
+    digest = build_digest(session, config, recipient, now=now, coverages=coverages)
     unsubscribe = links.unsubscribe(recipient.email)
     digest, rendered = render_within(
         digest,

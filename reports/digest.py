@@ -213,10 +213,24 @@ def safe_url(url: str | None) -> str | None:
     return url
 
 
+# Coverage already computed in one build, by what it depends on: the previous digest's time, the build's time, the
+# time zone, the language and the followed sites; never by who the reader is.
+CoverageCache = dict[tuple[datetime | None, datetime, str, str, tuple[str, ...]], Coverage]
+
+
 def build_digest(
-    session: Session, config: Config, recipient: RecipientConfig, *, now: datetime, max_items: int | None = None
+    session: Session,
+    config: Config,
+    recipient: RecipientConfig,
+    *,
+    now: datetime,
+    max_items: int | None = None,
+    coverages: CoverageCache | None = None,
 ) -> Digest:
-    """What `recipient` is owed at `now`, grouped and capped, with the coverage line."""
+    """What `recipient` is owed at `now`, grouped and capped, with the coverage line.
+
+    `coverages`, shared by the readers of one build, computes each distinct coverage once instead of once per reader.
+    """
     tz = config.schedule.tz
     language = recipient.language or config.digest.language
     topics = config.topics_for(recipient)
@@ -237,7 +251,12 @@ def build_digest(
     cap = max_items if max_items is not None else config.digest.max_items
     since = previous_digest_at(session, recipient.email)
     sites = [entry.id for entry in config.enabled_sites()]
-    coverage = crawl_coverage(session, since=since, now=now, tz=tz, language=language, sites=sites)
+    coverage_key = (since, now, str(tz), language, tuple(sites))
+    coverage = coverages.get(coverage_key) if coverages is not None else None
+    if coverage is None:
+        coverage = crawl_coverage(session, since=since, now=now, tz=tz, language=language, sites=sites)
+        if coverages is not None:
+            coverages[coverage_key] = coverage
     brand = product_name(language, sites)
     digest = Digest(
         recipient=recipient.email,

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import event, select
 
-from crawler.readers import save_preferences, unsubscribe
+from crawler.readers import digest_recipients, save_preferences, unsubscribe
 from crawler.store.models import OutboxMessage
 from reports import fanout
+from reports.delivery import _compose, _outbox_values
+from reports.digest import CoverageCache, recipient_key
+from reports.mailer import ReaderLinks
 from tests.digest_support import CNHT, NOW, QN, make_config, running_sink, standard_archive
 
 LATER = NOW + timedelta(hours=1)
@@ -115,3 +119,70 @@ def test_a_sender_spends_a_few_statements_per_message(database):
     assert len([statement for statement in selects if "FROM deliveries" in statement]) == len(result.results)
     # ... and the claimed batch's messages are read in one query, not one per row.
     assert len([statement for statement in selects if "FROM outbox WHERE outbox.id IN" in statement]) == 1
+
+
+def test_a_build_shares_coverage_between_readers_yet_composes_each_as_alone(database):
+    """Readers with the same previous digest share one coverage; each message is still exactly their own."""
+    readers = f'[[recipients]]\nemail = "chi@example.org"\nname = "Lê Chi"\ntopics = ["{CNHT}"]\n'
+    readers += '[[recipients]]\nemail = "dung@example.org"\n'
+    config = make_config(database.url, extra=readers)
+    archive = standard_archive(database)
+    archive.crawl(started=NOW - timedelta(minutes=10), counts={"rss": {"discovered": 5, "new": 4, "updated": 1}})
+    previous = NOW - timedelta(minutes=30)
+    with database.session() as session:
+        # Ân and Chi got a digest at the same time (Dũng and Bình never did): the same coverage window.
+        for email in ("an@example.org", "chi@example.org"):
+            session.add(
+                OutboxMessage(
+                    digest_key="2025-03-26",
+                    digest_date=previous.date() - timedelta(days=1),
+                    recipient=email,
+                    message_id=f"<previous-{email}>",
+                    subject="earlier",
+                    raw_message=b"earlier",
+                    items=[],
+                    status="sent",
+                    created_at=previous,
+                    updated_at=previous,
+                    sent_at=previous,
+                    kind="digest",
+                )
+            )
+    fanout.prepare_fanout(config, database, now=LATER)
+    links = ReaderLinks.from_config(config)
+    alone: dict[str, dict] = {}
+    lines: dict[str, str] = {}
+    coverages: CoverageCache = {}
+    with database.session(write=False) as session:
+        for recipient in digest_recipients(config, session):
+            composed = _compose(session, config, recipient, LATER, links)
+            alone[recipient_key(recipient.email)] = _outbox_values(composed, recipient, LATER)
+            lines[recipient_key(recipient.email)] = composed.digest.coverage.line
+            _compose(session, config, recipient, LATER, links, coverages)
+        session.rollback()
+    # Ân and Chi (same language, same previous digest) share one; Dũng (no previous digest) and Bình (English) not.
+    assert len(coverages) == 3
+    assert lines["an@example.org"] == lines["chi@example.org"] != lines["dung@example.org"]
+
+    result = fanout.build_shard(config, database, now=LATER, shard=0, shards=1)
+
+    assert (result.queued, result.failed) == (4, [])
+    rows = outbox_rows(database)
+    assert set(rows) == set(alone)
+    for key, expected in alone.items():
+        row = rows[key]
+        built = {name: getattr(row, name) for name in ("digest_key", "message_id", "subject")}
+        assert built == {name: expected[name] for name in built}, key
+        assert _without_boundaries(row.raw_message) == _without_boundaries(expected["raw_message"]), key
+        assert [list(pair) for pair in row.items] == expected["items"], key
+    # Their own topics and links, not a neighbour's.
+    assert QN not in rows["chi@example.org"].subject and QN in rows["an@example.org"].subject
+
+
+def _without_boundaries(raw: bytes) -> bytes:
+    """The message's bytes but its MIME boundaries, which the email package draws at random for each message."""
+    boundaries = set(re.findall(rb'boundary="([^"]+)"', raw))
+    assert boundaries
+    for boundary in boundaries:
+        raw = raw.replace(boundary, b"BOUNDARY")
+    return raw
