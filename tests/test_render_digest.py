@@ -96,6 +96,8 @@ def test_size_budget_moves_items_to_the_text_list(built):
     assert "https://nhandan.vn/bai-" in fitted.text.split("… và")[1]
     assert fitted.html.rstrip().endswith("</html>")
     # What fits is what rendering the fitted digest whole gives, text and HTML alike (links included).
-    links = {"unsubscribe": "https://bantin.example.org/u/t", "preferences": "https://bantin.example.org/p/t"}
-    assert render_within(digest, max_html_kb=30, **links)[1] == render(fitted_digest, **links)
-    assert render_within(digest, max_html_kb=500, **links) == (digest, render(digest, **links))
+    unsubscribe, preferences = "https://bantin.example.org/u/t", "https://bantin.example.org/p/t"
+    shrunk = render_within(digest, max_html_kb=30, unsubscribe=unsubscribe, preferences=preferences)
+    assert shrunk[1] == render(fitted_digest, unsubscribe=unsubscribe, preferences=preferences)
+    whole = render_within(digest, max_html_kb=500, unsubscribe=unsubscribe, preferences=preferences)
+    assert whole == (digest, render(digest, unsubscribe=unsubscribe, preferences=preferences))
