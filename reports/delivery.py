@@ -40,7 +40,7 @@ from crawler.readers import ACTIVE, UNSUBSCRIBED, Reader, effective_reader, effe
 from crawler.store import Database
 from crawler.store.models import ArticleRow, Delivery, OutboxMessage
 from crawler.topics import prepare_topics
-from reports.digest import CoverageCache, Digest, build_digest, recipient_key
+from reports.digest import Digest, SharedLookups, build_digest, recipient_key
 from reports.mailer import (
     MAIL_POLICY,
     UTF8_MAIL_POLICY,
@@ -145,9 +145,9 @@ def _compose(
     recipient: RecipientConfig,
     now: datetime,
     links: ReaderLinks,
-    coverages: CoverageCache | None = None,
+    shared: SharedLookups | None = None,
 ) -> _Composed:
-    digest = build_digest(session, config, recipient, now=now, coverages=coverages)
+    digest = build_digest(session, config, recipient, now=now, shared=shared)
     unsubscribe = links.unsubscribe(recipient.email)
     digest, rendered = render_within(
         digest,

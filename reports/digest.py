@@ -213,9 +213,16 @@ def safe_url(url: str | None) -> str | None:
     return url
 
 
-# Coverage already computed in one build, by what it depends on: the previous digest's time, the build's time, the
-# time zone, the language and the followed sites; never by who the reader is.
-CoverageCache = dict[tuple[datetime | None, datetime, str, str, tuple[str, ...]], Coverage]
+@dataclass(slots=True)
+class SharedLookups:
+    """What readers composed in one transaction share, keyed by all it depends on and never by who the reader is.
+
+    Coverage by the previous digest's time, the build's time and zone, the language and the followed sites; the
+    matched articles by topic set (ORM rows: one session's, so one transaction's).
+    """
+
+    coverages: dict[tuple[datetime | None, datetime, str, str, tuple[str, ...]], Coverage] = field(default_factory=dict)
+    matches: dict[tuple[str, ...], list[Any]] = field(default_factory=dict)
 
 
 def build_digest(
@@ -225,16 +232,16 @@ def build_digest(
     *,
     now: datetime,
     max_items: int | None = None,
-    coverages: CoverageCache | None = None,
+    shared: SharedLookups | None = None,
 ) -> Digest:
     """What `recipient` is owed at `now`, grouped and capped, with the coverage line.
 
-    `coverages`, shared by the readers of one build, computes each distinct coverage once instead of once per reader.
+    `shared`, passed for the readers of one transaction, looks up what they have in common once, not once per reader.
     """
     tz = config.schedule.tz
     language = recipient.language or config.digest.language
     topics = config.topics_for(recipient)
-    items = owed_items(session, recipient, topics, tz=tz, language=language)
+    items = owed_items(session, recipient, topics, tz=tz, language=language, shared=shared)
     local_now = now.astimezone(tz)
     date_text = local_now.strftime("%d/%m/%Y")
     groups = [Group(topic.name, [], 0) for topic in topics]
@@ -252,11 +259,11 @@ def build_digest(
     since = previous_digest_at(session, recipient.email)
     sites = [entry.id for entry in config.enabled_sites()]
     coverage_key = (since, now, str(tz), language, tuple(sites))
-    coverage = coverages.get(coverage_key) if coverages is not None else None
+    coverage = shared.coverages.get(coverage_key) if shared is not None else None
     if coverage is None:
         coverage = crawl_coverage(session, since=since, now=now, tz=tz, language=language, sites=sites)
-        if coverages is not None:
-            coverages[coverage_key] = coverage
+        if shared is not None:
+            shared.coverages[coverage_key] = coverage
     brand = product_name(language, sites)
     digest = Digest(
         recipient=recipient.email,
@@ -313,7 +320,13 @@ def _shorten(text: str, limit: int) -> str:
 
 
 def owed_items(
-    session: Session, recipient: RecipientConfig, topics: list[TopicConfig], *, tz: tzinfo, language: str
+    session: Session,
+    recipient: RecipientConfig,
+    topics: list[TopicConfig],
+    *,
+    tz: tzinfo,
+    language: str,
+    shared: SharedLookups | None = None,
 ) -> list[Item]:
     """One Item per owed story, under the first of the recipient's topics its article matched."""
     if not topics:
@@ -332,13 +345,20 @@ def owed_items(
             in_flight[delivered_version.article_id] = max(
                 delivered_version.version, in_flight.get(delivered_version.article_id, 0)
             )
-    rows = session.execute(
-        select(Match.topic, Match.hits, ArticleRow)
-        .join(ArticleRow, ArticleRow.id == Match.article_id)
-        .where(Match.topic.in_([topic.name for topic in topics]))
-        # The body is the bulk of an article and the digest never shows it.
-        .options(defer(ArticleRow.body), defer(ArticleRow.images))
-    ).all()
+    topic_names = tuple(topic.name for topic in topics)
+    rows = shared.matches.get(topic_names) if shared is not None else None
+    if rows is None:
+        rows = list(
+            session.execute(
+                select(Match.topic, Match.hits, ArticleRow)
+                .join(ArticleRow, ArticleRow.id == Match.article_id)
+                .where(Match.topic.in_(topic_names))
+                # The body is the bulk of an article and the digest never shows it.
+                .options(defer(ArticleRow.body), defer(ArticleRow.images))
+            ).all()
+        )
+        if shared is not None:
+            shared.matches[topic_names] = rows
     received = _received_stories(session, key, in_flight)
     matched: dict[int, tuple[ArticleRow, list[tuple[int, str, list[Hit]]]]] = {}
     for topic_name, hits, article in rows:

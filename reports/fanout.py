@@ -52,7 +52,7 @@ from reports.delivery import (
     not_sent_because,
     stopped_readers,
 )
-from reports.digest import CoverageCache, recipient_key
+from reports.digest import SharedLookups, recipient_key
 from reports.mailer import Envelope, ReaderLinks, SmtpSession, sender_address
 
 log = logging.getLogger("bantin.digest")
@@ -104,10 +104,8 @@ def build_shard(config: Config, database: Database, *, now: datetime, shard: int
         )
     todo = [recipient for recipient in recipients if recipient_key(recipient.email) not in done]
     result.already = len(recipients) - len(todo)
-    # Readers whose previous digest was built at the same time share one coverage: computed once for the shard.
-    coverages: CoverageCache = {}
     for start in range(0, len(todo), BUILD_CHUNK):
-        _build_chunk(config, database, todo[start : start + BUILD_CHUNK], now, links, result, coverages)
+        _build_chunk(config, database, todo[start : start + BUILD_CHUNK], now, links, result)
     return result
 
 
@@ -118,15 +116,17 @@ def _build_chunk(
     now: datetime,
     links: ReaderLinks,
     result: BuildResult,
-    coverages: CoverageCache,
 ) -> None:
     rows = []
     with database.session() as session:
+        # The chunk's readers look up what they share (coverage per previous-digest time, matches per topic set)
+        # once, in this transaction.
+        shared = SharedLookups()
         for recipient in recipients:
             try:
                 # A reader whose digest cannot be built leaves the transaction usable for the others.
                 with session.begin_nested():
-                    composed = _compose(session, config, recipient, now, links, coverages)
+                    composed = _compose(session, config, recipient, now, links, shared)
                     digest = composed.digest
                     if digest.empty and (
                         not config.digest.send_empty or _digests_on(session, recipient.email, digest.digest_date)

@@ -11,7 +11,7 @@ from crawler.readers import digest_recipients, save_preferences, unsubscribe
 from crawler.store.models import OutboxMessage
 from reports import fanout
 from reports.delivery import _compose, _outbox_values
-from reports.digest import CoverageCache, recipient_key
+from reports.digest import SharedLookups, recipient_key
 from reports.mailer import ReaderLinks
 from tests.digest_support import CNHT, NOW, QN, make_config, running_sink, standard_archive
 
@@ -121,8 +121,8 @@ def test_a_sender_spends_a_few_statements_per_message(database):
     assert len([statement for statement in selects if "FROM outbox WHERE outbox.id IN" in statement]) == 1
 
 
-def test_a_build_shares_coverage_between_readers_yet_composes_each_as_alone(database):
-    """Readers with the same previous digest share one coverage; each message is still exactly their own."""
+def test_a_build_shares_lookups_between_readers_yet_composes_each_as_alone(database):
+    """Readers share coverage and matches where theirs are the same; each message is still exactly their own."""
     readers = f'[[recipients]]\nemail = "chi@example.org"\nname = "Lê Chi"\ntopics = ["{CNHT}"]\n'
     readers += '[[recipients]]\nemail = "dung@example.org"\n'
     config = make_config(database.url, extra=readers)
@@ -130,6 +130,11 @@ def test_a_build_shares_coverage_between_readers_yet_composes_each_as_alone(data
     archive.crawl(started=NOW - timedelta(minutes=10), counts={"rss": {"discovered": 5, "new": 4, "updated": 1}})
     previous = NOW - timedelta(minutes=30)
     with database.session() as session:
+        # Ân, composed first, follows Quảng Ninh only: matches shared by anything less than the topic set would
+        # give Chi (after him) his.
+        save_preferences(
+            session, config, "an@example.org", topics=[QN], paused=False, subscribed=True, now=NOW, via="web"
+        )
         # Ân and Chi got a digest at the same time (Dũng and Bình never did): the same coverage window.
         for email in ("an@example.org", "chi@example.org"):
             session.add(
@@ -152,16 +157,17 @@ def test_a_build_shares_coverage_between_readers_yet_composes_each_as_alone(data
     links = ReaderLinks.from_config(config)
     alone: dict[str, dict] = {}
     lines: dict[str, str] = {}
-    coverages: CoverageCache = {}
+    shared = SharedLookups()
     with database.session(write=False) as session:
         for recipient in digest_recipients(config, session):
             composed = _compose(session, config, recipient, LATER, links)
             alone[recipient_key(recipient.email)] = _outbox_values(composed, recipient, LATER)
             lines[recipient_key(recipient.email)] = composed.digest.coverage.line
-            _compose(session, config, recipient, LATER, links, coverages)
+            _compose(session, config, recipient, LATER, links, shared)
         session.rollback()
-    # Ân and Chi (same language, same previous digest) share one; Dũng (no previous digest) and Bình (English) not.
-    assert len(coverages) == 3
+    # Ân and Chi (same language, same previous digest) share one coverage; Dũng (no previous digest) and Bình
+    # (English) do not. Ân and Bình (Quảng Ninh) share their matches; Chi and Dũng have their own topics.
+    assert (len(shared.coverages), len(shared.matches)) == (3, 3)
     assert lines["an@example.org"] == lines["chi@example.org"] != lines["dung@example.org"]
 
     result = fanout.build_shard(config, database, now=LATER, shard=0, shards=1)
@@ -176,7 +182,8 @@ def test_a_build_shares_coverage_between_readers_yet_composes_each_as_alone(data
         assert _without_boundaries(row.raw_message) == _without_boundaries(expected["raw_message"]), key
         assert [list(pair) for pair in row.items] == expected["items"], key
     # Their own topics and links, not a neighbour's.
-    assert QN not in rows["chi@example.org"].subject and QN in rows["an@example.org"].subject
+    assert QN not in rows["chi@example.org"].subject and CNHT not in rows["an@example.org"].subject
+    assert CNHT in rows["chi@example.org"].subject and QN in rows["an@example.org"].subject
 
 
 def _without_boundaries(raw: bytes) -> bytes:
