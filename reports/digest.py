@@ -218,11 +218,13 @@ class SharedLookups:
     """What readers composed in one transaction share, keyed by all it depends on and never by who the reader is.
 
     Coverage by the previous digest's time, the build's time and zone, the language and the followed sites; the
-    matched articles by topic set (ORM rows: one session's, so one transaction's).
+    matched articles by topic set (ORM rows: one session's, so one transaction's); the copies of stories by the
+    stories a message shows.
     """
 
     coverages: dict[tuple[datetime | None, datetime, str, str, tuple[str, ...]], Coverage] = field(default_factory=dict)
     matches: dict[tuple[str, ...], list[Any]] = field(default_factory=dict)
+    copies: dict[tuple[int, ...], list[Any]] = field(default_factory=dict)
 
 
 def build_digest(
@@ -285,7 +287,7 @@ def build_digest(
         outlets=outlet_names(language, sites),
     )
     digest = digest.with_shown(cap) if total > cap else digest
-    link_copies(session, [item for group in digest.groups for item in group.items])
+    link_copies(session, [item for group in digest.groups for item in group.items], shared=shared)
     return digest
 
 
@@ -409,7 +411,7 @@ def _received_stories(session: Session, recipient: str, in_flight: dict[int, int
     return stories
 
 
-def link_copies(session: Session, items: list[Item]) -> None:
+def link_copies(session: Session, items: list[Item], *, shared: SharedLookups | None = None) -> None:
     """Fill each item's "also on": the other outlets' copies of its story, first published first.
 
     Only for the items a message shows (one query for them all): an archive's
@@ -417,11 +419,18 @@ def link_copies(session: Session, items: list[Item]) -> None:
     """
     if not items:
         return
-    rows = session.execute(
-        select(ArticleRow.story_id, ArticleRow.id, ArticleRow.site, ArticleRow.url, ArticleRow.published_at).where(
-            ArticleRow.story_id.in_(sorted({item.story_id for item in items}))
+    story_ids = tuple(sorted({item.story_id for item in items}))
+    rows = shared.copies.get(story_ids) if shared is not None else None
+    if rows is None:
+        rows = list(
+            session.execute(
+                select(
+                    ArticleRow.story_id, ArticleRow.id, ArticleRow.site, ArticleRow.url, ArticleRow.published_at
+                ).where(ArticleRow.story_id.in_(story_ids))
+            ).all()
         )
-    ).all()
+        if shared is not None:
+            shared.copies[story_ids] = rows
     copies: dict[int, list[tuple[int, str, str]]] = {}
     for row in sorted(rows, key=_first_published):
         copies.setdefault(row.story_id, []).append((row.id, row.site, row.url))

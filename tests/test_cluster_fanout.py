@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from email import message_from_bytes, policy
 
 from sqlalchemy import event, select
 
 from crawler.readers import digest_recipients, save_preferences, unsubscribe
-from crawler.store.models import OutboxMessage
+from crawler.store.models import ArticleRow, OutboxMessage
 from reports import fanout
 from reports.delivery import _compose, _outbox_values
 from reports.digest import SharedLookups, recipient_key
@@ -128,6 +129,11 @@ def test_a_build_shares_lookups_between_readers_yet_composes_each_as_alone(datab
     config = make_config(database.url, extra=readers)
     archive = standard_archive(database)
     archive.crawl(started=NOW - timedelta(minutes=10), counts={"rss": {"discovered": 5, "new": 4, "updated": 1}})
+    # A copy of the first Công nghiệp hỗ trợ story on another outlet: Chi's message links it, Ân's (Quảng Ninh) not.
+    copy = archive.article("Bản sao", topics={})
+    with database.session() as session:
+        story = session.get_one(ArticleRow, 1001).story_id
+        session.get_one(ArticleRow, copy).site, session.get_one(ArticleRow, copy).story_id = "vietnamplus", story
     previous = NOW - timedelta(minutes=30)
     with database.session() as session:
         # Ân, composed first, follows Quảng Ninh only: matches shared by anything less than the topic set would
@@ -184,6 +190,8 @@ def test_a_build_shares_lookups_between_readers_yet_composes_each_as_alone(datab
     # Their own topics and links, not a neighbour's.
     assert QN not in rows["chi@example.org"].subject and CNHT not in rows["an@example.org"].subject
     assert CNHT in rows["chi@example.org"].subject and QN in rows["an@example.org"].subject
+    assert b"/bai-1001-" in _html_of(rows["chi@example.org"]) and b"/bai-1001-" not in _html_of(rows["an@example.org"])
+    assert _html_of(rows["chi@example.org"]).count(b"/bai-%d-" % copy) == 1
 
 
 def _without_boundaries(raw: bytes) -> bytes:
@@ -193,3 +201,9 @@ def _without_boundaries(raw: bytes) -> bytes:
     for boundary in boundaries:
         raw = raw.replace(boundary, b"BOUNDARY")
     return raw
+
+
+def _html_of(row: OutboxMessage) -> bytes:
+    html = message_from_bytes(row.raw_message, policy=policy.default).get_body(("html",))
+    assert html is not None
+    return html.get_content().encode("utf-8")
