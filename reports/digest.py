@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer
 
 from crawler.config import DEFAULT_SITE, Config, RecipientConfig, TopicConfig, topic_key
@@ -225,6 +225,8 @@ class SharedLookups:
     coverages: dict[tuple[datetime | None, datetime, str, str, tuple[str, ...]], Coverage] = field(default_factory=dict)
     matches: dict[tuple[str, ...], list[Any]] = field(default_factory=dict)
     copies: dict[tuple[int, ...], list[Any]] = field(default_factory=dict)
+    # Read for all of the transaction's readers at once, when given: when each one's last digest was built.
+    previous: dict[str, datetime] | None = None
 
 
 def build_digest(
@@ -258,7 +260,10 @@ def build_digest(
     topic_counts = [(group.topic, group.total) for group in groups]
     total = len(items)
     cap = max_items if max_items is not None else config.digest.max_items
-    since = previous_digest_at(session, recipient.email)
+    if shared is not None and shared.previous is not None:
+        since = shared.previous.get(recipient_key(recipient.email))
+    else:
+        since = previous_digest_at(session, recipient.email)
     sites = [entry.id for entry in config.enabled_sites()]
     coverage_key = (since, now, str(tz), language, tuple(sites))
     coverage = shared.coverages.get(coverage_key) if shared is not None else None
@@ -537,15 +542,22 @@ def _fair_order(groups: list[Group], overflow: list[Item]) -> list[Item]:
 
 def previous_digest_at(session: Session, email: str) -> datetime | None:
     """When the last digest this recipient received was built."""
-    return session.scalar(
-        select(OutboxMessage.created_at)
-        .where(
-            OutboxMessage.recipient == recipient_key(email),
-            OutboxMessage.status == "sent",
-            OutboxMessage.kind == "digest",
-        )
-        .order_by(OutboxMessage.created_at.desc())
-        .limit(1)
+    return previous_digests_at(session, [email]).get(recipient_key(email))
+
+
+def previous_digests_at(session: Session, emails: list[str]) -> dict[str, datetime]:
+    """{recipient key: when the last digest they received was built}, for those who received one."""
+    keys = sorted({recipient_key(email) for email in emails})
+    return dict(
+        session.execute(
+            select(OutboxMessage.recipient, func.max(OutboxMessage.created_at))
+            .where(
+                OutboxMessage.recipient.in_(keys),
+                OutboxMessage.status == "sent",
+                OutboxMessage.kind == "digest",
+            )
+            .group_by(OutboxMessage.recipient)
+        ).all()
     )
 
 

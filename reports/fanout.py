@@ -52,7 +52,7 @@ from reports.delivery import (
     not_sent_because,
     stopped_readers,
 )
-from reports.digest import SharedLookups, recipient_key
+from reports.digest import SharedLookups, previous_digests_at, recipient_key
 from reports.mailer import Envelope, ReaderLinks, SmtpSession, sender_address
 
 log = logging.getLogger("bantin.digest")
@@ -120,8 +120,8 @@ def _build_chunk(
     rows = []
     with database.session() as session:
         # The chunk's readers look up what they share (coverage per previous-digest time, matches per topic set)
-        # once, in this transaction.
-        shared = SharedLookups()
+        # once, in this transaction, and when each one's last digest was built in one query for them all.
+        shared = SharedLookups(previous=previous_digests_at(session, [recipient.email for recipient in recipients]))
         for recipient in recipients:
             try:
                 # A reader whose digest cannot be built leaves the transaction usable for the others.

@@ -12,7 +12,7 @@ from crawler.readers import digest_recipients, save_preferences, unsubscribe
 from crawler.store.models import ArticleRow, OutboxMessage
 from reports import fanout
 from reports.delivery import _compose, _outbox_values
-from reports.digest import SharedLookups, recipient_key
+from reports.digest import SharedLookups, previous_digests_at, recipient_key
 from reports.mailer import ReaderLinks
 from tests.digest_support import CNHT, NOW, QN, make_config, running_sink, standard_archive
 
@@ -142,23 +142,31 @@ def test_a_build_shares_lookups_between_readers_yet_composes_each_as_alone(datab
             session, config, "an@example.org", topics=[QN], paused=False, subscribed=True, now=NOW, via="web"
         )
         # Ân and Chi got a digest at the same time (Dũng and Bình never did): the same coverage window.
-        for email in ("an@example.org", "chi@example.org"):
+        # Ân also has an older digest, Chi a newer one that failed: neither is the previous digest.
+        earlier = [("an@example.org", "sent", previous - timedelta(days=1)), ("chi@example.org", "failed", NOW)]
+        for email, status, built in [
+            ("an@example.org", "sent", previous),
+            ("chi@example.org", "sent", previous),
+        ] + earlier:
             session.add(
                 OutboxMessage(
-                    digest_key="2025-03-26",
-                    digest_date=previous.date() - timedelta(days=1),
+                    digest_key=f"{built.date().isoformat()}-{status}",
+                    digest_date=previous.date() - timedelta(days=2),
                     recipient=email,
-                    message_id=f"<previous-{email}>",
+                    message_id=f"<previous-{status}-{built.timestamp()}-{email}>",
                     subject="earlier",
                     raw_message=b"earlier",
                     items=[],
-                    status="sent",
-                    created_at=previous,
-                    updated_at=previous,
-                    sent_at=previous,
+                    status=status,
+                    created_at=built,
+                    updated_at=built,
+                    sent_at=built if status == "sent" else None,
                     kind="digest",
                 )
             )
+    with database.session(write=False) as session:
+        everyone = ["An@example.org", "chi@example.org", "binh@example.org", "dung@example.org"]
+        assert previous_digests_at(session, everyone) == {"an@example.org": previous, "chi@example.org": previous}
     fanout.prepare_fanout(config, database, now=LATER)
     links = ReaderLinks.from_config(config)
     alone: dict[str, dict] = {}
@@ -179,12 +187,16 @@ def test_a_build_shares_lookups_between_readers_yet_composes_each_as_alone(datab
     result = fanout.build_shard(config, database, now=LATER, shard=0, shards=1)
 
     assert (result.queued, result.failed) == (4, [])
-    rows = outbox_rows(database)
+    with database.session() as session:
+        rows = {
+            row.recipient: row
+            for row in session.scalars(select(OutboxMessage).where(OutboxMessage.created_at == LATER))
+        }
     assert set(rows) == set(alone)
     for key, expected in alone.items():
         row = rows[key]
-        built = {name: getattr(row, name) for name in ("digest_key", "message_id", "subject")}
-        assert built == {name: expected[name] for name in built}, key
+        fields = {name: getattr(row, name) for name in ("digest_key", "message_id", "subject")}
+        assert fields == {name: expected[name] for name in fields}, key
         assert _without_boundaries(row.raw_message) == _without_boundaries(expected["raw_message"]), key
         assert [list(pair) for pair in row.items] == expected["items"], key
     # Their own topics and links, not a neighbour's.
