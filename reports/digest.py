@@ -16,7 +16,7 @@ for is recorded as delivered with it, and counts are of stories, not copies.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -225,8 +225,10 @@ class SharedLookups:
     coverages: dict[tuple[datetime | None, datetime, str, str, tuple[str, ...]], Coverage] = field(default_factory=dict)
     matches: dict[tuple[str, ...], list[Any]] = field(default_factory=dict)
     copies: dict[tuple[int, ...], list[Any]] = field(default_factory=dict)
-    # Read for all of the transaction's readers at once, when given: when each one's last digest was built.
+    # Read for all of the transaction's readers at once, when given: when each one's last digest was built, and
+    # (the day, how many digests the outbox holds for each one that day).
     previous: dict[str, datetime] | None = None
+    digests_on: tuple[date, dict[str, int]] | None = None
 
 
 def build_digest(

@@ -164,6 +164,22 @@ def test_a_build_shares_lookups_between_readers_yet_composes_each_as_alone(datab
                     kind="digest",
                 )
             )
+        # Dũng's digest earlier today failed: his next one is the day's second.
+        session.add(
+            OutboxMessage(
+                digest_key="2025-03-27",
+                digest_date=LATER.astimezone(config.schedule.tz).date(),
+                recipient="dung@example.org",
+                message_id="<failed-today-dung@example.org>",
+                subject="failed",
+                raw_message=b"failed",
+                items=[],
+                status="failed",
+                created_at=NOW,
+                updated_at=NOW,
+                kind="digest",
+            )
+        )
     with database.session(write=False) as session:
         everyone = ["An@example.org", "chi@example.org", "binh@example.org", "dung@example.org"]
         assert previous_digests_at(session, everyone) == {"an@example.org": previous, "chi@example.org": previous}
@@ -193,6 +209,7 @@ def test_a_build_shares_lookups_between_readers_yet_composes_each_as_alone(datab
             for row in session.scalars(select(OutboxMessage).where(OutboxMessage.created_at == LATER))
         }
     assert set(rows) == set(alone)
+    assert rows["dung@example.org"].digest_key == "2025-03-27-2" and rows["an@example.org"].digest_key == "2025-03-27"
     for key, expected in alone.items():
         row = rows[key]
         fields = {name: getattr(row, name) for name in ("digest_key", "message_id", "subject")}
