@@ -40,7 +40,7 @@ from crawler.readers import ACTIVE, UNSUBSCRIBED, Reader, effective_reader, effe
 from crawler.store import Database
 from crawler.store.models import ArticleRow, Delivery, OutboxMessage
 from crawler.topics import prepare_topics
-from reports.digest import Digest, build_digest, recipient_key
+from reports.digest import Digest, SharedLookups, build_digest, recipient_key
 from reports.mailer import (
     MAIL_POLICY,
     UTF8_MAIL_POLICY,
@@ -140,9 +140,14 @@ class _Composed:
 
 
 def _compose(
-    session: Session, config: Config, recipient: RecipientConfig, now: datetime, links: ReaderLinks
+    session: Session,
+    config: Config,
+    recipient: RecipientConfig,
+    now: datetime,
+    links: ReaderLinks,
+    shared: SharedLookups | None = None,
 ) -> _Composed:
-    digest = build_digest(session, config, recipient, now=now)
+    digest = build_digest(session, config, recipient, now=now, shared=shared)
     unsubscribe = links.unsubscribe(recipient.email)
     digest, rendered = render_within(
         digest,
@@ -150,7 +155,7 @@ def _compose(
         unsubscribe=unsubscribe[0] or unsubscribe[1],
         preferences=links.preferences(recipient.email),
     )
-    key = _next_digest_key(session, recipient.email, digest.digest_date)
+    key = _next_digest_key(session, recipient.email, digest.digest_date, shared)
     message = build_message(
         config,
         recipient=recipient.email,
@@ -165,9 +170,9 @@ def _compose(
     return _Composed(digest, rendered, message, key)
 
 
-def _next_digest_key(session: Session, email: str, day: date) -> str:
+def _next_digest_key(session: Session, email: str, day: date, shared: SharedLookups | None = None) -> str:
     """ "2025-03-27" for a recipient's first digest of the day, then "2025-03-27-2", ..."""
-    earlier = _digests_on(session, email, day)
+    earlier = _digests_on(session, email, day, shared)
     return day.isoformat() if not earlier else f"{day.isoformat()}-{earlier + 1}"
 
 
@@ -414,19 +419,26 @@ def _outbox_values(composed: _Composed, recipient: RecipientConfig, now: datetim
     )
 
 
-def _digests_on(session: Session, email: str, day: date) -> int:
+def _digests_on(session: Session, email: str, day: date, shared: SharedLookups | None = None) -> int:
     """How many digests the outbox holds for this recipient and day, whatever their state."""
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(OutboxMessage)
+    if shared is not None and shared.digests_on is not None and shared.digests_on[0] == day:
+        return shared.digests_on[1].get(recipient_key(email), 0)
+    return digests_on(session, [email], day).get(recipient_key(email), 0)
+
+
+def digests_on(session: Session, emails: list[str], day: date) -> dict[str, int]:
+    """{recipient key: how many digests the outbox holds for them and day, whatever their state}, for those with any."""
+    keys = sorted({recipient_key(email) for email in emails})
+    return dict(
+        session.execute(
+            select(OutboxMessage.recipient, func.count())
             .where(
-                OutboxMessage.recipient == recipient_key(email),
+                OutboxMessage.recipient.in_(keys),
                 OutboxMessage.digest_date == day,
                 OutboxMessage.kind == "digest",
             )
-        )
-        or 0
+            .group_by(OutboxMessage.recipient)
+        ).all()
     )
 
 

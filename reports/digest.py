@@ -16,11 +16,11 @@ for is recorded as delivered with it, and counts are of stories, not copies.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer
 
 from crawler.config import DEFAULT_SITE, Config, RecipientConfig, TopicConfig, topic_key
@@ -213,14 +213,41 @@ def safe_url(url: str | None) -> str | None:
     return url
 
 
+@dataclass(slots=True)
+class SharedLookups:
+    """What readers composed in one transaction share, keyed by all it depends on and never by who the reader is.
+
+    Coverage by the previous digest's time, the build's time and zone, the language and the followed sites; the
+    matched articles by topic set (ORM rows: one session's, so one transaction's); the copies of stories by the
+    stories a message shows.
+    """
+
+    coverages: dict[tuple[datetime | None, datetime, str, str, tuple[str, ...]], Coverage] = field(default_factory=dict)
+    matches: dict[tuple[str, ...], list[Any]] = field(default_factory=dict)
+    copies: dict[tuple[int, ...], list[Any]] = field(default_factory=dict)
+    # Read for all of the transaction's readers at once, when given: when each one's last digest was built, and
+    # (the day, how many digests the outbox holds for each one that day).
+    previous: dict[str, datetime] | None = None
+    digests_on: tuple[date, dict[str, int]] | None = None
+
+
 def build_digest(
-    session: Session, config: Config, recipient: RecipientConfig, *, now: datetime, max_items: int | None = None
+    session: Session,
+    config: Config,
+    recipient: RecipientConfig,
+    *,
+    now: datetime,
+    max_items: int | None = None,
+    shared: SharedLookups | None = None,
 ) -> Digest:
-    """What `recipient` is owed at `now`, grouped and capped, with the coverage line."""
+    """What `recipient` is owed at `now`, grouped and capped, with the coverage line.
+
+    `shared`, passed for the readers of one transaction, looks up what they have in common once, not once per reader.
+    """
     tz = config.schedule.tz
     language = recipient.language or config.digest.language
     topics = config.topics_for(recipient)
-    items = owed_items(session, recipient, topics, tz=tz, language=language)
+    items = owed_items(session, recipient, topics, tz=tz, language=language, shared=shared)
     local_now = now.astimezone(tz)
     date_text = local_now.strftime("%d/%m/%Y")
     groups = [Group(topic.name, [], 0) for topic in topics]
@@ -235,9 +262,17 @@ def build_digest(
     topic_counts = [(group.topic, group.total) for group in groups]
     total = len(items)
     cap = max_items if max_items is not None else config.digest.max_items
-    since = previous_digest_at(session, recipient.email)
+    if shared is not None and shared.previous is not None:
+        since = shared.previous.get(recipient_key(recipient.email))
+    else:
+        since = previous_digest_at(session, recipient.email)
     sites = [entry.id for entry in config.enabled_sites()]
-    coverage = crawl_coverage(session, since=since, now=now, tz=tz, language=language, sites=sites)
+    coverage_key = (since, now, str(tz), language, tuple(sites))
+    coverage = shared.coverages.get(coverage_key) if shared is not None else None
+    if coverage is None:
+        coverage = crawl_coverage(session, since=since, now=now, tz=tz, language=language, sites=sites)
+        if shared is not None:
+            shared.coverages[coverage_key] = coverage
     brand = product_name(language, sites)
     digest = Digest(
         recipient=recipient.email,
@@ -259,7 +294,7 @@ def build_digest(
         outlets=outlet_names(language, sites),
     )
     digest = digest.with_shown(cap) if total > cap else digest
-    link_copies(session, [item for group in digest.groups for item in group.items])
+    link_copies(session, [item for group in digest.groups for item in group.items], shared=shared)
     return digest
 
 
@@ -294,7 +329,13 @@ def _shorten(text: str, limit: int) -> str:
 
 
 def owed_items(
-    session: Session, recipient: RecipientConfig, topics: list[TopicConfig], *, tz: tzinfo, language: str
+    session: Session,
+    recipient: RecipientConfig,
+    topics: list[TopicConfig],
+    *,
+    tz: tzinfo,
+    language: str,
+    shared: SharedLookups | None = None,
 ) -> list[Item]:
     """One Item per owed story, under the first of the recipient's topics its article matched."""
     if not topics:
@@ -313,13 +354,20 @@ def owed_items(
             in_flight[delivered_version.article_id] = max(
                 delivered_version.version, in_flight.get(delivered_version.article_id, 0)
             )
-    rows = session.execute(
-        select(Match.topic, Match.hits, ArticleRow)
-        .join(ArticleRow, ArticleRow.id == Match.article_id)
-        .where(Match.topic.in_([topic.name for topic in topics]))
-        # The body is the bulk of an article and the digest never shows it.
-        .options(defer(ArticleRow.body), defer(ArticleRow.images))
-    ).all()
+    topic_names = tuple(topic.name for topic in topics)
+    rows = shared.matches.get(topic_names) if shared is not None else None
+    if rows is None:
+        rows = list(
+            session.execute(
+                select(Match.topic, Match.hits, ArticleRow)
+                .join(ArticleRow, ArticleRow.id == Match.article_id)
+                .where(Match.topic.in_(topic_names))
+                # The body is the bulk of an article and the digest never shows it.
+                .options(defer(ArticleRow.body), defer(ArticleRow.images))
+            ).all()
+        )
+        if shared is not None:
+            shared.matches[topic_names] = rows
     received = _received_stories(session, key, in_flight)
     matched: dict[int, tuple[ArticleRow, list[tuple[int, str, list[Hit]]]]] = {}
     for topic_name, hits, article in rows:
@@ -370,7 +418,7 @@ def _received_stories(session: Session, recipient: str, in_flight: dict[int, int
     return stories
 
 
-def link_copies(session: Session, items: list[Item]) -> None:
+def link_copies(session: Session, items: list[Item], *, shared: SharedLookups | None = None) -> None:
     """Fill each item's "also on": the other outlets' copies of its story, first published first.
 
     Only for the items a message shows (one query for them all): an archive's
@@ -378,11 +426,18 @@ def link_copies(session: Session, items: list[Item]) -> None:
     """
     if not items:
         return
-    rows = session.execute(
-        select(ArticleRow.story_id, ArticleRow.id, ArticleRow.site, ArticleRow.url, ArticleRow.published_at).where(
-            ArticleRow.story_id.in_(sorted({item.story_id for item in items}))
+    story_ids = tuple(sorted({item.story_id for item in items}))
+    rows = shared.copies.get(story_ids) if shared is not None else None
+    if rows is None:
+        rows = list(
+            session.execute(
+                select(
+                    ArticleRow.story_id, ArticleRow.id, ArticleRow.site, ArticleRow.url, ArticleRow.published_at
+                ).where(ArticleRow.story_id.in_(story_ids))
+            ).all()
         )
-    ).all()
+        if shared is not None:
+            shared.copies[story_ids] = rows
     copies: dict[int, list[tuple[int, str, str]]] = {}
     for row in sorted(rows, key=_first_published):
         copies.setdefault(row.story_id, []).append((row.id, row.site, row.url))
@@ -489,15 +544,22 @@ def _fair_order(groups: list[Group], overflow: list[Item]) -> list[Item]:
 
 def previous_digest_at(session: Session, email: str) -> datetime | None:
     """When the last digest this recipient received was built."""
-    return session.scalar(
-        select(OutboxMessage.created_at)
-        .where(
-            OutboxMessage.recipient == recipient_key(email),
-            OutboxMessage.status == "sent",
-            OutboxMessage.kind == "digest",
-        )
-        .order_by(OutboxMessage.created_at.desc())
-        .limit(1)
+    return previous_digests_at(session, [email]).get(recipient_key(email))
+
+
+def previous_digests_at(session: Session, emails: list[str]) -> dict[str, datetime]:
+    """{recipient key: when the last digest they received was built}, for those who received one."""
+    keys = sorted({recipient_key(email) for email in emails})
+    return dict(
+        session.execute(
+            select(OutboxMessage.recipient, func.max(OutboxMessage.created_at))
+            .where(
+                OutboxMessage.recipient.in_(keys),
+                OutboxMessage.status == "sent",
+                OutboxMessage.kind == "digest",
+            )
+            .group_by(OutboxMessage.recipient)
+        ).all()
     )
 
 

@@ -49,10 +49,11 @@ from reports.delivery import (
     _finish,
     _outbox_values,
     _recover_sending,
+    digests_on,
     not_sent_because,
     stopped_readers,
 )
-from reports.digest import recipient_key
+from reports.digest import SharedLookups, previous_digests_at, recipient_key
 from reports.mailer import Envelope, ReaderLinks, SmtpSession, sender_address
 
 log = logging.getLogger("bantin.digest")
@@ -119,14 +120,22 @@ def _build_chunk(
 ) -> None:
     rows = []
     with database.session() as session:
+        # The chunk's readers look up what they share (coverage per previous-digest time, matches per topic set)
+        # once, in this transaction, and their past digests (when the last was built, how many today) in one query each.
+        emails = [recipient.email for recipient in recipients]
+        day = now.astimezone(config.schedule.tz).date()
+        shared = SharedLookups(
+            previous=previous_digests_at(session, emails), digests_on=(day, digests_on(session, emails, day))
+        )
         for recipient in recipients:
             try:
                 # A reader whose digest cannot be built leaves the transaction usable for the others.
                 with session.begin_nested():
-                    composed = _compose(session, config, recipient, now, links)
+                    composed = _compose(session, config, recipient, now, links, shared)
                     digest = composed.digest
                     if digest.empty and (
-                        not config.digest.send_empty or _digests_on(session, recipient.email, digest.digest_date)
+                        not config.digest.send_empty
+                        or _digests_on(session, recipient.email, digest.digest_date, shared)
                     ):
                         result.empty += 1
                         continue

@@ -56,18 +56,24 @@ def _inliner() -> css_inline.CSSInliner:
 def render(
     digest: Digest, *, unsubscribe: str | None = None, preferences: str | None = None, text: bool = True
 ) -> Rendered:
-    shown = sum(len(group.items) for group in digest.groups)
-    context = {
+    context = _context(digest, unsubscribe=unsubscribe, preferences=preferences)
+    html = _inliner().inline(environment().get_template(HTML_TEMPLATE).render(context))
+    body = _text(context) if text else ""
+    return Rendered(text=body, html=html, shown=context["shown"])
+
+
+def _context(digest: Digest, *, unsubscribe: str | None, preferences: str | None) -> dict:
+    return {
         "d": digest,
         "lang": digest.language,
         "unsubscribe": unsubscribe,
         "preferences": preferences,
-        "shown": shown,
+        "shown": sum(len(group.items) for group in digest.groups),
     }
-    env = environment()
-    html = _inliner().inline(env.get_template(HTML_TEMPLATE).render(context))
-    body = env.get_template(TEXT_TEMPLATE).render(context) if text else ""
-    return Rendered(text=body, html=html, shown=shown)
+
+
+def _text(context: dict) -> str:
+    return environment().get_template(TEXT_TEMPLATE).render(context)
 
 
 def render_within(
@@ -85,4 +91,6 @@ def render_within(
         target = min(rendered.shown - 1, int(rendered.shown * budget / rendered.html_bytes * 0.95))
         digest = digest.with_shown(max(target, 0))
         rendered = render(digest, unsubscribe=unsubscribe, preferences=preferences, text=False)
-    return digest, render(digest, unsubscribe=unsubscribe, preferences=preferences)
+    # The HTML that fits is kept: rendering and inlining it again for the text part gave the same bytes, at a cost.
+    text = _text(_context(digest, unsubscribe=unsubscribe, preferences=preferences))
+    return digest, Rendered(text=text, html=rendered.html, shown=rendered.shown)

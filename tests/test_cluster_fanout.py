@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from email import message_from_bytes, policy
 
 from sqlalchemy import event, select
 
-from crawler.readers import save_preferences, unsubscribe
-from crawler.store.models import OutboxMessage
+from crawler.readers import digest_recipients, save_preferences, unsubscribe
+from crawler.store.models import ArticleRow, OutboxMessage
 from reports import fanout
+from reports.delivery import _compose, _outbox_values
+from reports.digest import SharedLookups, previous_digests_at, recipient_key
+from reports.mailer import ReaderLinks
 from tests.digest_support import CNHT, NOW, QN, make_config, running_sink, standard_archive
 
 LATER = NOW + timedelta(hours=1)
@@ -115,3 +120,119 @@ def test_a_sender_spends_a_few_statements_per_message(database):
     assert len([statement for statement in selects if "FROM deliveries" in statement]) == len(result.results)
     # ... and the claimed batch's messages are read in one query, not one per row.
     assert len([statement for statement in selects if "FROM outbox WHERE outbox.id IN" in statement]) == 1
+
+
+def test_a_build_shares_lookups_between_readers_yet_composes_each_as_alone(database):
+    """Readers share coverage and matches where theirs are the same; each message is still exactly their own."""
+    readers = f'[[recipients]]\nemail = "chi@example.org"\nname = "Lê Chi"\ntopics = ["{CNHT}"]\n'
+    readers += '[[recipients]]\nemail = "dung@example.org"\n'
+    config = make_config(database.url, extra=readers)
+    archive = standard_archive(database)
+    archive.crawl(started=NOW - timedelta(minutes=10), counts={"rss": {"discovered": 5, "new": 4, "updated": 1}})
+    # A copy of the first Công nghiệp hỗ trợ story on another outlet: Chi's message links it, Ân's (Quảng Ninh) not.
+    copy = archive.article("Bản sao", topics={})
+    with database.session() as session:
+        story = session.get_one(ArticleRow, 1001).story_id
+        session.get_one(ArticleRow, copy).site, session.get_one(ArticleRow, copy).story_id = "vietnamplus", story
+    previous = NOW - timedelta(minutes=30)
+    with database.session() as session:
+        # Ân, composed first, follows Quảng Ninh only: matches shared by anything less than the topic set would
+        # give Chi (after him) his.
+        save_preferences(
+            session, config, "an@example.org", topics=[QN], paused=False, subscribed=True, now=NOW, via="web"
+        )
+        # Ân and Chi got a digest at the same time (Dũng and Bình never did): the same coverage window.
+        # Ân also has an older digest, Chi a newer one that failed: neither is the previous digest.
+        earlier = [("an@example.org", "sent", previous - timedelta(days=1)), ("chi@example.org", "failed", NOW)]
+        for email, status, built in [
+            ("an@example.org", "sent", previous),
+            ("chi@example.org", "sent", previous),
+        ] + earlier:
+            session.add(
+                OutboxMessage(
+                    digest_key=f"{built.date().isoformat()}-{status}",
+                    digest_date=previous.date() - timedelta(days=2),
+                    recipient=email,
+                    message_id=f"<previous-{status}-{built.timestamp()}-{email}>",
+                    subject="earlier",
+                    raw_message=b"earlier",
+                    items=[],
+                    status=status,
+                    created_at=built,
+                    updated_at=built,
+                    sent_at=built if status == "sent" else None,
+                    kind="digest",
+                )
+            )
+        # Dũng's digest earlier today failed: his next one is the day's second.
+        session.add(
+            OutboxMessage(
+                digest_key="2025-03-27",
+                digest_date=LATER.astimezone(config.schedule.tz).date(),
+                recipient="dung@example.org",
+                message_id="<failed-today-dung@example.org>",
+                subject="failed",
+                raw_message=b"failed",
+                items=[],
+                status="failed",
+                created_at=NOW,
+                updated_at=NOW,
+                kind="digest",
+            )
+        )
+    with database.session(write=False) as session:
+        everyone = ["An@example.org", "chi@example.org", "binh@example.org", "dung@example.org"]
+        assert previous_digests_at(session, everyone) == {"an@example.org": previous, "chi@example.org": previous}
+    fanout.prepare_fanout(config, database, now=LATER)
+    links = ReaderLinks.from_config(config)
+    alone: dict[str, dict] = {}
+    lines: dict[str, str] = {}
+    shared = SharedLookups()
+    with database.session(write=False) as session:
+        for recipient in digest_recipients(config, session):
+            composed = _compose(session, config, recipient, LATER, links)
+            alone[recipient_key(recipient.email)] = _outbox_values(composed, recipient, LATER)
+            lines[recipient_key(recipient.email)] = composed.digest.coverage.line
+            _compose(session, config, recipient, LATER, links, shared)
+        session.rollback()
+    # Ân and Chi (same language, same previous digest) share one coverage; Dũng (no previous digest) and Bình
+    # (English) do not. Ân and Bình (Quảng Ninh) share their matches; Chi and Dũng have their own topics.
+    assert (len(shared.coverages), len(shared.matches)) == (3, 3)
+    assert lines["an@example.org"] == lines["chi@example.org"] != lines["dung@example.org"]
+
+    result = fanout.build_shard(config, database, now=LATER, shard=0, shards=1)
+
+    assert (result.queued, result.failed) == (4, [])
+    with database.session() as session:
+        rows = {
+            row.recipient: row
+            for row in session.scalars(select(OutboxMessage).where(OutboxMessage.created_at == LATER))
+        }
+    assert set(rows) == set(alone)
+    assert rows["dung@example.org"].digest_key == "2025-03-27-2" and rows["an@example.org"].digest_key == "2025-03-27"
+    for key, expected in alone.items():
+        row = rows[key]
+        fields = {name: getattr(row, name) for name in ("digest_key", "message_id", "subject")}
+        assert fields == {name: expected[name] for name in fields}, key
+        assert _without_boundaries(row.raw_message) == _without_boundaries(expected["raw_message"]), key
+        assert [list(pair) for pair in row.items] == expected["items"], key
+    # Their own topics and links, not a neighbour's.
+    assert QN not in rows["chi@example.org"].subject and CNHT not in rows["an@example.org"].subject
+    assert CNHT in rows["chi@example.org"].subject and QN in rows["an@example.org"].subject
+    assert b"/bai-1001-" in _html_of(rows["chi@example.org"]) and b"/bai-1001-" not in _html_of(rows["an@example.org"])
+    assert _html_of(rows["chi@example.org"]).count(b"/bai-%d-" % copy) == 1
+
+
+def _without_boundaries(raw: bytes) -> bytes:
+    """The message's bytes but its MIME boundaries, which the email package draws at random for each message."""
+    boundaries = set(re.findall(rb'boundary="([^"]+)"', raw))
+    assert boundaries
+    for boundary in boundaries:
+        raw = raw.replace(boundary, b"BOUNDARY")
+    return raw
+
+
+def _html_of(row: OutboxMessage) -> bytes:
+    html = message_from_bytes(row.raw_message, policy=policy.default).get_body(("html",))
+    assert html is not None
+    return html.get_content().encode("utf-8")

@@ -95,3 +95,9 @@ def test_size_budget_moves_items_to_the_text_list(built):
     assert "Bài CNHT 0" in fitted.text  # the oldest is listed by title (order: newest first)
     assert "https://nhandan.vn/bai-" in fitted.text.split("… và")[1]
     assert fitted.html.rstrip().endswith("</html>")
+    # What fits is what rendering the fitted digest whole gives, text and HTML alike (links included).
+    unsubscribe, preferences = "https://bantin.example.org/u/t", "https://bantin.example.org/p/t"
+    shrunk = render_within(digest, max_html_kb=30, unsubscribe=unsubscribe, preferences=preferences)
+    assert shrunk[1] == render(fitted_digest, unsubscribe=unsubscribe, preferences=preferences)
+    whole = render_within(digest, max_html_kb=500, unsubscribe=unsubscribe, preferences=preferences)
+    assert whole == (digest, render(digest, unsubscribe=unsubscribe, preferences=preferences))
