@@ -643,40 +643,43 @@ def retry_delay(attempts: int, max_attempts: int) -> timedelta:
 def _mark_sent(database: Database, row_id: int, now: datetime) -> None:
     """The server accepted the message: mark it sent and record the deliveries, in ONE transaction."""
     with database.session() as session:
-        row = session.get_one(OutboxMessage, row_id)
-        row.status = "sent"
-        row.sent_at = now
-        row.updated_at = now
-        row.last_error = ""
-        row.next_attempt_at = None
-        if row.kind != "digest":
+        # One UPDATE ... RETURNING, not a SELECT of the whole row (its raw message included) and an UPDATE.
+        kind, recipient, items = session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id)
+            .values(status="sent", sent_at=now, updated_at=now, last_error="", next_attempt_at=None)
+            .returning(OutboxMessage.kind, OutboxMessage.recipient, OutboxMessage.items)
+        ).one()
+        if kind != "digest":
             return
-        pairs = {int(article_id): int(version) for article_id, version in row.items or ()}
-        existing = set(session.scalars(select(ArticleRow.id).where(ArticleRow.id.in_(pairs))))
-        # One look-up for the reader's earlier deliveries of these articles, not one per article.
-        delivered = {
-            delivery.article_id: delivery
-            for delivery in session.scalars(
-                select(Delivery).where(Delivery.recipient == row.recipient, Delivery.article_id.in_(existing))
+        pairs = {int(article_id): int(version) for article_id, version in items or ()}
+        # One look-up for which articles still exist and the reader's earlier deliveries of them.
+        delivered = dict(
+            session.execute(
+                select(ArticleRow.id, Delivery)
+                .outerjoin(Delivery, (Delivery.article_id == ArticleRow.id) & (Delivery.recipient == recipient))
+                .where(ArticleRow.id.in_(pairs))
             )
-        }
+            .tuples()
+            .all()
+        )
         for article_id, version in pairs.items():
-            if article_id not in existing:
+            if article_id not in delivered:
                 continue  # deleted from the archive since the message was built
-            delivery = delivered.get(article_id)
+            delivery = delivered[article_id]
             if delivery is None:
                 session.add(
                     Delivery(
-                        recipient=row.recipient,
+                        recipient=recipient,
                         article_id=article_id,
                         article_version=version,
-                        outbox_id=row.id,
+                        outbox_id=row_id,
                         delivered_at=now,
                     )
                 )
             elif delivery.article_version < version:
                 delivery.article_version = version
-                delivery.outbox_id = row.id
+                delivery.outbox_id = row_id
                 delivery.delivered_at = now
 
 
