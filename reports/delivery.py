@@ -654,15 +654,14 @@ def _mark_sent(database: Database, row_id: int, now: datetime) -> None:
             return
         pairs = {int(article_id): int(version) for article_id, version in items or ()}
         # One look-up for which articles still exist and the reader's earlier deliveries of them.
-        delivered = dict(
-            session.execute(
+        delivered = {
+            article_id: delivery
+            for article_id, delivery in session.execute(
                 select(ArticleRow.id, Delivery)
                 .outerjoin(Delivery, (Delivery.article_id == ArticleRow.id) & (Delivery.recipient == recipient))
                 .where(ArticleRow.id.in_(pairs))
             )
-            .tuples()
-            .all()
-        )
+        }
         for article_id, version in pairs.items():
             if article_id not in delivered:
                 continue  # deleted from the archive since the message was built
