@@ -20,8 +20,8 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Runs one crawl in a fresh process (the reactor cannot restart) and counts Database() constructions.
-COUNTING_CRAWL = """
+# A fresh process (the reactor cannot restart) that counts Database() constructions.
+COUNTING = """
 import json, sys
 import crawler.store
 
@@ -33,6 +33,12 @@ def counting(self, *args, **kwargs):
     original(self, *args, **kwargs)
 
 crawler.store.Database.__init__ = counting
+"""
+
+# Runs one crawl through run_crawl.
+COUNTING_CRAWL = (
+    COUNTING
+    + """
 
 from crawler.config import load_config
 from crawler.crawl.addon import CrawlSite
@@ -48,20 +54,12 @@ print(json.dumps({"opened": len(opened), "runs": [
      "started_at": outcome.run.started_at.isoformat(), "finished_at": outcome.run.finished_at.isoformat()}
     for outcome in outcomes]}))
 """
+)
 
-# `bantin crawl` itself (its leases, then every site's crawler), counting Database() constructions.
-COUNTING_CLI_CRAWL = """
-import json, sys
-import crawler.store
-
-opened = []
-original = crawler.store.Database.__init__
-
-def counting(self, *args, **kwargs):
-    opened.append(args[0] if args else kwargs.get("url"))
-    original(self, *args, **kwargs)
-
-crawler.store.Database.__init__ = counting
+# `bantin crawl` itself (its leases, then every site's crawler).
+COUNTING_CLI_CRAWL = (
+    COUNTING
+    + """
 
 from crawler.cli import main
 
@@ -70,6 +68,7 @@ try:
 except SystemExit as exit:
     print(json.dumps({"opened": len(opened), "exit": exit.code}))
 """
+)
 
 
 def counting_crawl(config_path: Path, now: str, script: str = COUNTING_CRAWL) -> dict:
