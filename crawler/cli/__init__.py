@@ -87,11 +87,10 @@ class App:
 
         A site the archive holds but the registry no longer knows still answers, its ids read as typed.
         """
-        from crawler.store.archive import IdRule, find_article, sites_in_archive
+        from crawler.store.archive import find_article
         from spiders.registry import resolve_url, sites
 
-        id_rules: dict[str, IdRule] = {site: str for site in sites_in_archive(session)}
-        id_rules.update((site.id, site.normalise_id) for site in sites().values())
+        id_rules = {site.id: site.normalise_id for site in sites().values()}
         return find_article(session, reference, resolve_url=resolve_url, id_rules=id_rules)
 
     @overload

@@ -209,18 +209,20 @@ def find_article(
     """
     reference = reference.strip()
     site, sep, external_id = reference.partition(":")
-    if sep and site in id_rules and external_id and "/" not in external_id:
-        row = _by_identity(session, site, id_rules[site](external_id))
-    elif "://" in reference:
-        identity = resolve_url(reference)
-        row = _by_identity(session, *identity) if identity else None
-        if row is None:
-            row = session.scalar(select(ArticleRow).where(ArticleRow.url == reference.split("#")[0].split("?")[0]))
-    else:
-        rows = _by_bare_id(session, reference, id_rules)
-        if len(rows) > 1:
-            raise AmbiguousArticleError(reference, [f"{row.site}:{row.external_id}" for row in rows])
-        row = rows[0] if rows else None
+    site_and_id = bool(sep and external_id and "/" not in external_id)
+    # A site without a rule (one the archive still holds but the registry no longer knows) keeps ids as typed.
+    row = _by_identity(session, site, id_rules.get(site, str)(external_id)) if site_and_id else None
+    if row is None and not (site_and_id and site in id_rules):
+        if "://" in reference:
+            identity = resolve_url(reference)
+            row = _by_identity(session, *identity) if identity else None
+            if row is None:
+                row = session.scalar(select(ArticleRow).where(ArticleRow.url == reference.split("#")[0].split("?")[0]))
+        else:
+            rows = _by_bare_id(session, reference, id_rules)
+            if len(rows) > 1:
+                raise AmbiguousArticleError(reference, [f"{row.site}:{row.external_id}" for row in rows])
+            row = rows[0] if rows else None
     if row is None:
         raise UsageError(f"no stored article {reference!r}")
     return row
