@@ -15,9 +15,10 @@ for is recorded as delivered with it, and counts are of stories, not copies.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
@@ -30,6 +31,8 @@ from crawler.store.records import RunCounts
 from crawler.text import clean_display
 from reports import i18n
 from reports.outlets import outlet, outlet_names, product_name
+
+_T = TypeVar("_T")
 
 # A crawl older than this when the digest is built is worth a warning.
 STALE_CRAWL = timedelta(hours=26)
@@ -231,6 +234,15 @@ class SharedLookups:
     digests_on: tuple[date, dict[str, int]] | None = None
 
 
+def _once(table: dict | None, key: Any, compute: Callable[[], _T]) -> _T:
+    """``compute()``, remembered in ``table`` under ``key`` when there is a table (a SharedLookups one)."""
+    if table is None:
+        return compute()
+    if key not in table:
+        table[key] = compute()
+    return table[key]
+
+
 def build_digest(
     session: Session,
     config: Config,
@@ -267,12 +279,11 @@ def build_digest(
     else:
         since = previous_digest_at(session, recipient.email)
     sites = [entry.id for entry in config.enabled_sites()]
-    coverage_key = (since, now, str(tz), language, tuple(sites))
-    coverage = shared.coverages.get(coverage_key) if shared is not None else None
-    if coverage is None:
-        coverage = crawl_coverage(session, since=since, now=now, tz=tz, language=language, sites=sites)
-        if shared is not None:
-            shared.coverages[coverage_key] = coverage
+    coverage = _once(
+        shared.coverages if shared is not None else None,
+        (since, now, str(tz), language, tuple(sites)),
+        lambda: crawl_coverage(session, since=since, now=now, tz=tz, language=language, sites=sites),
+    )
     brand = product_name(language, sites)
     digest = Digest(
         recipient=recipient.email,
@@ -355,9 +366,10 @@ def owed_items(
                 delivered_version.version, in_flight.get(delivered_version.article_id, 0)
             )
     topic_names = tuple(topic.name for topic in topics)
-    rows = shared.matches.get(topic_names) if shared is not None else None
-    if rows is None:
-        rows = list(
+    rows = _once(
+        shared.matches if shared is not None else None,
+        topic_names,
+        lambda: list(
             session.execute(
                 select(Match.topic, Match.hits, ArticleRow)
                 .join(ArticleRow, ArticleRow.id == Match.article_id)
@@ -365,9 +377,8 @@ def owed_items(
                 # The body is the bulk of an article and the digest never shows it.
                 .options(defer(ArticleRow.body), defer(ArticleRow.images))
             ).all()
-        )
-        if shared is not None:
-            shared.matches[topic_names] = rows
+        ),
+    )
     received = _received_stories(session, key, in_flight)
     matched: dict[int, tuple[ArticleRow, list[tuple[int, str, list[Hit]]]]] = {}
     for topic_name, hits, article in rows:
@@ -427,17 +438,17 @@ def link_copies(session: Session, items: list[Item], *, shared: SharedLookups | 
     if not items:
         return
     story_ids = tuple(sorted({item.story_id for item in items}))
-    rows = shared.copies.get(story_ids) if shared is not None else None
-    if rows is None:
-        rows = list(
+    rows = _once(
+        shared.copies if shared is not None else None,
+        story_ids,
+        lambda: list(
             session.execute(
                 select(
                     ArticleRow.story_id, ArticleRow.id, ArticleRow.site, ArticleRow.url, ArticleRow.published_at
                 ).where(ArticleRow.story_id.in_(story_ids))
             ).all()
-        )
-        if shared is not None:
-            shared.copies[story_ids] = rows
+        ),
+    )
     copies: dict[int, list[tuple[int, str, str]]] = {}
     for row in sorted(rows, key=_first_published):
         copies.setdefault(row.story_id, []).append((row.id, row.site, row.url))
