@@ -235,6 +235,49 @@ def test_the_sweep_retries_a_crawl_nothing_runs_once_it_is_older_than_the_stall_
     assert [status_of(cluster_db, job)[0] for job in (with_worker, crawling)] == ["doing", "doing"]
 
 
+@pytest.mark.postgres
+def test_the_sweep_takes_over_neither_itself_nor_the_jobs_its_own_worker_runs_when_its_heartbeat_lags(cluster_db, app):
+    runtime = runtime_for(cluster_db, app)
+    lagging, dead = register_worker(app), register_worker(app)
+    mine = crawl_job(app, lagging, "a")
+    runtime.track(mine, "crawl a")
+    orphaned = crawl_job(app, dead, "b")
+    # The sweeping worker's loop lagged (a loaded machine): its own heartbeat is as old as the dead worker's.
+    stall(cluster_db, lagging)
+    stall(cluster_db, dead)
+    queue.defer(app, queue.SWEEP_TASK, timestamp=int(time.time()))
+    sweep_job = take(app, lagging, queue.MAINTENANCE_QUEUE)
+    assert sweep_job is not None and sweep_job.id is not None
+    assert {job.id for job in queue.stalled_jobs(cluster_db, stalled_after=30)} == {mine, orphaned, sweep_job.id}
+    result = tasks.sweep(context(app, runtime, sweep_job), **sweep_job.task_kwargs)
+    assert result["retried"] == [orphaned]
+    # Neither the running sweep nor the crawl beside it went back to the queue (they would run twice).
+    assert status_of(cluster_db, sweep_job.id) == ("doing", 0)
+    assert status_of(cluster_db, mine) == ("doing", 0)
+    assert status_of(cluster_db, orphaned) == ("todo", 1)
+    succeeded(app, sweep_job)
+
+
+@pytest.mark.postgres
+def test_the_sweep_queues_one_sender_when_rows_are_due_and_no_sender_runs(cluster_db, app):
+    rows = built_rows(cluster_db)
+    clock = Clock(LATER)
+    runtime = runtime_for(cluster_db, app, clock=clock)
+    worker = register_worker(app)
+    # Rows under a live claim are a sender's, alive or not yet expired: nothing to queue.
+    owner = fanout.new_owner("w1")
+    assert fanout.claim_batch(cluster_db, owner, now=clock.now, ttl=timedelta(minutes=2), limit=10) == rows
+    assert run_sweep(app, runtime, worker)["sender_queued"] is False
+    assert active(cluster_db, queue.SEND_TASK) == []
+    # The claim ran out (its sender died before sending): the rows are due, and no sender job is queued or running.
+    clock.advance(timedelta(minutes=3))
+    assert run_sweep(app, runtime, worker)["sender_queued"] is True
+    [sender] = active(cluster_db, queue.SEND_TASK)
+    # The next sweep finds the sender waiting for a slot: not a second one.
+    assert run_sweep(app, runtime, worker)["sender_queued"] is False
+    assert [job.id for job in active(cluster_db, queue.SEND_TASK)] == [sender.id]
+
+
 # -- the sweep: the crawl ledger ----------------------------------------------------
 
 

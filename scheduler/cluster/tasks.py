@@ -91,6 +91,10 @@ class Runtime:
         finally:
             self.track(job_id, None)
 
+    def running_jobs(self) -> set[int]:
+        with self._lock:
+            return set(self.running)
+
     def track(self, job_id: int, what: str | None) -> None:
         """Keep the worker's lease info current: `bantin status` shows what each worker runs."""
         with self._lock:
@@ -324,7 +328,8 @@ def send_outbox(context: JobContext, *, timestamp: int | None = None) -> dict:
 def sweep(context: JobContext, timestamp: int) -> dict:
     """Periodic, in every worker (deferred once per period): put the cluster right after deaths.
 
-    1. Jobs of workers whose heartbeat stalled run again (procrastinate leaves them 'doing').
+    1. Jobs of workers whose heartbeat stalled run again (procrastinate leaves them 'doing'); not the sweep's
+       own worker's, which is alive since it sweeps.
     2. bantin's own check, not trusting the queue alone: a crawl job 'doing' for
        longer than the stall timeout whose site lease is free and whose worker's
        lease is gone is stuck too (a pruned or reused worker row).
@@ -334,15 +339,22 @@ def sweep(context: JobContext, timestamp: int) -> dict:
        sender is queued when rows are due and none is running.
     """
     runtime = runtime_of(context)
-    own = _job_id(context)
     stalled_after = runtime.config.cluster.stalled_after_seconds
-    retried = []
-    for job in queue.stalled_jobs(runtime.database, stalled_after=stalled_after):
-        if job.id != own and _retry(runtime, job, "its worker stopped sending heartbeats"):
-            retried.append(job.id)
-    for job in _stuck_crawls(runtime, stalled_after):
-        if job.id not in retried and _retry(runtime, job, "no worker and no crawl lease behind it"):
-            retried.append(job.id)
+    # This process is alive, whatever its heartbeat says (a lagging loop, a paused machine): the sweep itself and
+    # the jobs it runs beside it are not another worker's to take over. A job is looked at once per sweep.
+    seen = {_job_id(context), *runtime.running_jobs()}
+    retried: list[int] = []
+
+    def retry(jobs: list[queue.QueuedJob], why: str) -> None:
+        for job in jobs:
+            if job.id in seen:
+                continue
+            seen.add(job.id)
+            if _retry(runtime, job, why):
+                retried.append(job.id)
+
+    retry(queue.stalled_jobs(runtime.database, stalled_after=stalled_after), "its worker stopped sending heartbeats")
+    retry(_stuck_crawls(runtime, stalled_after), "no worker and no crawl lease behind it")
     closed, requeued = _reconcile_ledger(runtime)
     recovered, sender = _reconcile_outbox(runtime)
     _forget_old(runtime)
@@ -356,13 +368,21 @@ def sweep(context: JobContext, timestamp: int) -> dict:
             outbox_recovered=recovered or None,
             sender=sender or None,
         )
-    return {"retried": retried, "interrupted_crawls": closed, "requeued": requeued, "outbox_recovered": recovered}
+    return {
+        "retried": retried,
+        "interrupted_crawls": closed,
+        "requeued": requeued,
+        "outbox_recovered": recovered,
+        "sender_queued": sender,
+    }
 
 
 def _retry(runtime: Runtime, job: queue.QueuedJob, why: str) -> bool:
     """Run a stalled job again; when an identical job is already waiting, end this one as failed instead."""
     manager = runtime.app.job_manager
     try:
+        # procrastinate compares `retry_at` with PostgreSQL's clock, not with the runtime's (an injected one in
+        # tests, the same wall clock in a worker): the wall clock says "now" in its terms.
         manager.retry_job_by_id(job_id=job.id, retry_at=utcnow())
     except exceptions.UniqueViolation as exc:
         # procrastinate's message names no constraint: only this attribute says it was the queueing lock.
