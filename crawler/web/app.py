@@ -108,6 +108,8 @@ class WebApp:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            # The templates ship with the package: checking their files on every render was ~15 % of a page.
+            auto_reload=False,
         )
 
     # -- who is asking ------------------------------------------------------------------------
