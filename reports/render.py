@@ -41,6 +41,8 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # The templates ship with the package: no file check on every render (one per reader's digest).
+        auto_reload=False,
     )
     env.globals["t"] = i18n.text
     return env
