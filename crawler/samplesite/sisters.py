@@ -88,15 +88,15 @@ from spiders.nhandan.site import PROFILE as NDO
 from spiders.vendorcms.spider import VendorCmsSpider
 
 
-def _row(site_id, name, short_name):
+def _row(site_id, name, short_name, host):
     # NDO's row under the sister's identity: the row completes the Site (its page object reads as the sister).
     identity = dataclasses.replace(
         IDENTITY,
         id=site_id,
         name=name,
         short_name=short_name,
-        base_url=f"https://{site_id}.example",
-        hosts=(f"{site_id}.example",),
+        base_url=f"https://{host}",
+        hosts=(host,),
         spider=site_id,
     )
     return dataclasses.replace(NDO, site=identity)
@@ -104,7 +104,7 @@ def _row(site_id, name, short_name):
 
 _SISTER = """
 
-{constant}_PROFILE = _row({id!r}, {name!r}, {short_name!r})
+{constant}_PROFILE = _row({id!r}, {name!r}, {short_name!r}, {host!r})
 {constant} = {constant}_PROFILE.site
 
 
@@ -133,6 +133,7 @@ def write_sister_sites(
             id=sister.id,
             name=sister.name,
             short_name=sister.short_name,
+            host=sister.host,
         )
         for sister in sisters
     )
