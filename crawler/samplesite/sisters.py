@@ -148,9 +148,7 @@ def write_sister_sites(
     return directory
 
 
-def child_environment(path: Path, environment: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment (this process's by default) of a child that knows the sites written under ``path``."""
-    environment = dict(os.environ if environment is None else environment)
-    existing = environment.get("PYTHONPATH")
-    environment["PYTHONPATH"] = str(path) + (os.pathsep + existing if existing else "")
-    return environment
+def child_environment(path: Path) -> dict[str, str]:
+    """This process's environment for a child that knows the sites written under ``path``."""
+    existing = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": str(path) + (os.pathsep + existing if existing else "")}
