@@ -93,6 +93,8 @@ class Worker:
     config: Path
     log: Path
     args: tuple[str, ...] = ()
+    # Its environment (this process's when None): the sister sites' path on PYTHONPATH, for one.
+    env: dict[str, str] | None = None
     process: subprocess.Popen = field(init=False)
 
     def __post_init__(self) -> None:
@@ -111,6 +113,7 @@ class Worker:
             stdout=self._handle,
             stderr=subprocess.STDOUT,
             cwd=str(REPO),
+            env=self.env,
         )
 
     def output(self) -> str:
@@ -216,7 +219,7 @@ class FileClock:
 class ServeProcess:
     """A `bantin serve` (cluster mode) whose clock is a FileClock."""
 
-    def __init__(self, driver: Path, config: Path, clock: FileClock, log: Path):
+    def __init__(self, driver: Path, config: Path, clock: FileClock, log: Path, env: dict[str, str] | None = None):
         self.log = log
         self._handle = open(log, "wb")
         self.process = subprocess.Popen(
@@ -224,6 +227,7 @@ class ServeProcess:
             stdout=self._handle,
             stderr=subprocess.STDOUT,
             cwd=str(REPO),
+            env=env,
         )
 
     def output(self) -> str:

@@ -4,7 +4,7 @@ One holds the service lease and queues; the others wait. The leader is
 SIGKILLed once (a standby takes over at once: same host, its pid is gone) and
 frozen once (SIGSTOP: a standby takes over when the lease expires on the
 injected clock, and the old leader, resumed, finds the lease lost and exits).
-Every due crawl (per site) and digest is queued exactly once, none missed.
+Every due crawl (per site, of the cluster's twelve outlets) and digest is queued exactly once, none missed.
 """
 
 from __future__ import annotations
@@ -19,15 +19,17 @@ from sqlalchemy import text
 from crawler.clock import VIETNAM
 from crawler.cron import make_trigger
 from crawler.locks import lease_holder
+from crawler.samplesite.sisters import CLUSTER_OUTLETS, child_environment
 from crawler.store import Database
 from scheduler.cluster import queue
 from scheduler.service import SERVICE_LEASE, previous_fire_time
 from tests.cluster_support import FileClock, ServeProcess, cluster_toml, pg_url, write_serve_driver  # noqa: F401
 from tests.service_support import wait_for
+from tests.site_support import sister_sites  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-SITES = ("nhandan", "vietnamplus", "tienphong")
+SITES = CLUSTER_OUTLETS
 CRAWL, DIGEST = "*/5 * * * *", "2,32 * * * *"
 # Shorter than the service lease (two minutes on the same clock): a tick never expires a live leader's lease.
 TICK = timedelta(minutes=1)
@@ -88,7 +90,7 @@ def leader_pid(database: Database, clock: FileClock) -> int | None:
     return holder.pid if holder is not None and not holder.expired(clock.now) else None
 
 
-def test_three_serve_processes_queue_every_due_job_exactly_once(tmp_path: Path, pg_url):  # noqa: F811
+def test_three_serve_processes_queue_every_due_job_exactly_once(tmp_path: Path, pg_url, sister_sites):  # noqa: F811
     sites = {site: "http://127.0.0.1:9" for site in SITES}
     config = tmp_path / "bantin.toml"
     text_ = cluster_toml(
@@ -99,7 +101,8 @@ def test_three_serve_processes_queue_every_due_job_exactly_once(tmp_path: Path, 
     start = datetime(2026, 12, 1, 0, 5, tzinfo=VIETNAM)
     clock = FileClock(tmp_path / "clock", start)
     driver = write_serve_driver(tmp_path)
-    serves = [ServeProcess(driver, config, clock, tmp_path / f"serve{index}.log") for index in range(3)]
+    environment = child_environment(sister_sites)
+    serves = [ServeProcess(driver, config, clock, tmp_path / f"serve{index}.log", environment) for index in range(3)]
     by_pid = {serve.process.pid: serve for serve in serves}
     try:
         wait_for(lambda: leader_pid(database, clock) in by_pid, what="a leader")
@@ -148,7 +151,8 @@ def test_three_serve_processes_queue_every_due_job_exactly_once(tmp_path: Path, 
         jobs = queued(database)
         # Exactly once each, none missed (the stand-in workers finished every job in time: none coalesced).
         assert len(jobs) == len(set(jobs)) and set(jobs) == due(start, clock.now)
-        assert len([job for job in jobs if job[0] == queue.CRAWL_TASK]) == 3 * len(fire_times(CRAWL, start, clock.now))
+        crawls = [job for job in jobs if job[0] == queue.CRAWL_TASK]
+        assert len(crawls) == len(SITES) * len(fire_times(CRAWL, start, clock.now))
         assert sum('event="took over"' in serve.output() for serve in serves) == 2
     finally:
         for serve in serves:

@@ -6,8 +6,11 @@ import socket
 import subprocess
 
 import pytest
+from sqlalchemy import func, select
 
 from crawler.locks import hold_lease
+from crawler.samplesite import SampleSite, generate_site
+from crawler.store.models import ArticleRow
 from tests.crawl_helpers import make_env
 from tests.site_support import OTHER, child_environment, write_second_site
 
@@ -97,14 +100,28 @@ def test_site_url_goes_with_one_site_only(env, tmp_path):
 
 
 def test_a_disabled_site_is_left_out_unless_named(env, tmp_path):
-    with_sites(env, env.site.base_url)
-    text = env.config_path.read_text(encoding="utf-8")
-    entry = f'id = "{OTHER}"\nbase_url = "{env.site.base_url}"\n'
-    assert entry in text
-    env.config_path.write_text(text.replace(entry, entry + "enabled = false\n"), encoding="utf-8")
-    result = crawl(env, tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert [(run.site, run.status) for run in env.runs()] == [("nhandan", "ok")]
-    named = crawl(env, tmp_path, "--site", OTHER)
-    assert named.returncode == 0, named.stderr
+    # The other site on a look-alike of its own: two sites never serve one article URL.
+    with SampleSite(generate_site(seed=1, days=2, per_day=6)) as other:
+        with_sites(env, other.base_url)
+        text = env.config_path.read_text(encoding="utf-8")
+        entry = f'id = "{OTHER}"\nbase_url = "{other.base_url}"\n'
+        assert entry in text
+        env.config_path.write_text(text.replace(entry, entry + "enabled = false\n"), encoding="utf-8")
+        result = crawl(env, tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert [(run.site, run.status) for run in env.runs()] == [("nhandan", "ok")]
+        named = crawl(env, tmp_path, "--site", OTHER)
+        assert named.returncode == 0, named.stderr
     assert [(run.site, run.status) for run in env.runs()] == [("nhandan", "ok"), (OTHER, "ok")]
+    # NDO's row reads the other site's pages as that site's articles, not NDO's.
+    assert stored_per_site(env) == {"nhandan": 12, OTHER: 12}
+
+
+def stored_per_site(env) -> dict[str, int]:
+    database = env.database()
+    try:
+        with database.session() as session:
+            rows = session.execute(select(ArticleRow.site, func.count()).group_by(ArticleRow.site)).all()
+    finally:
+        database.dispose()
+    return {site: count for site, count in rows}

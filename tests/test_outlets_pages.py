@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -386,6 +387,8 @@ def test_serve_starts_one_look_alike_per_site_each_on_its_own_origin():
             "vietnamplus",
             "--site",
             "tienphong",
+            "--sisters",
+            "1",
             "--days",
             "1",
             "--per-day",
@@ -400,11 +403,13 @@ def test_serve_starts_one_look_alike_per_site_each_on_its_own_origin():
     )
     try:
         assert process.stdout is not None  # stdout=PIPE
-        urls = [process.stdout.readline().strip() for _ in range(2)]
-        assert len(set(urls)) == 2 and all(url.startswith("http://127.0.0.1:") for url in urls)
+        urls = [process.stdout.readline().strip() for _ in range(3)]
+        assert len(set(urls)) == 3 and all(url.startswith("http://127.0.0.1:") for url in urls)
         feeds = [urllib.request.urlopen(url + "/rss/home.rss", timeout=10).read().decode() for url in urls]
         assert "-post" in feeds[0] and ".vnp<" in feeds[0] and ".tpo<" not in feeds[0]
         assert ".tpo<" in feeds[1] and "Báo Tiền Phong" in feeds[1]
+        # Then the first sister: NDO's markup and paper name, articles in its own id range.
+        assert "Báo Nhân Dân" in feeds[2] and re.search(r"-post2\d{6}\.html<", feeds[2])
     finally:
         process.terminate()
         process.wait(timeout=10)

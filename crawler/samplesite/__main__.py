@@ -12,6 +12,7 @@ from crawler.clock import VIETNAM, utcnow
 from crawler.samplesite.fixtures import FIXTURE_END_DATE, save_fixtures
 from crawler.samplesite.outlets import OUTLETS
 from crawler.samplesite.server import SampleNetwork
+from crawler.samplesite.sisters import SISTER_IDS, SISTERS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -23,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         help="serve the site; the first stdout line is its base URL "
-        "(one line per --site, in order, each on its own port)",
+        "(one line per --site, then per sister, in order, each on its own port)",
     )
     serve.add_argument(
         "--site",
@@ -31,6 +32,15 @@ def _parser() -> argparse.ArgumentParser:
         choices=list(OUTLETS),
         default=None,
         help="the outlet to imitate (repeatable; default nhandan)",
+    )
+    serve.add_argument(
+        "--sisters",
+        type=int,
+        choices=range(len(SISTERS) + 1),
+        default=0,
+        metavar="N",
+        help=f"also serve the first N of the {len(SISTERS)} sample-only sister outlets ({SISTERS[0].id}, ...: "
+        "NDO's markup, articles of their own), after the --site ones",
     )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=0, help="0 = a free port (with several --site: the first's)")
@@ -65,7 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     days, per_day = (30, 70) if args.large else (args.days, args.per_day)
     end_date = args.end_date or utcnow().astimezone(VIETNAM).date()
     network = SampleNetwork.generate(
-        args.site or ["nhandan"], seed=args.seed, days=days, per_day=per_day, end_date=end_date, drifted=args.drifted
+        [*(args.site or ["nhandan"]), *SISTER_IDS[: args.sisters]],
+        seed=args.seed,
+        days=days,
+        per_day=per_day,
+        end_date=end_date,
+        drifted=args.drifted,
     )
     sites = list(network.sites.values())
     sites[0].start(args.host, args.port)

@@ -8,6 +8,7 @@ import json
 import re
 import socket
 import threading
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -18,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 from crawler.clock import VIETNAM, utcnow
 from crawler.samplesite import quangninh, render
 from crawler.samplesite.model import SampleArticle, SiteModel
+from crawler.samplesite.sisters import sample_outlet
 
 STATUS_FAULTS = (400, 401, 403, 404, 410, 429, 500, 502, 503, 504)
 NAMED_FAULTS = ("timeout", "truncated", "malformed", "slow")
@@ -674,6 +676,8 @@ class SampleNetwork:
         with SampleNetwork.generate(["nhandan", "tienphong"], days=3) as network:
             network.base_urls      # {"nhandan": "http://127.0.0.1:41001", "tienphong": "http://127.0.0.1:41002"}
             network["tienphong"].publish_next_day()
+
+    The cluster's twelve: ``SampleNetwork.generate(CLUSTER_OUTLETS)`` (``crawler.samplesite.sisters``).
     """
 
     def __init__(self, sites: dict[str, SampleSite]):
@@ -682,7 +686,7 @@ class SampleNetwork:
     @classmethod
     def generate(
         cls,
-        outlets: list[str] | tuple[str, ...] = ("nhandan", "vietnamplus", "tienphong"),
+        outlets: Iterable[str] = ("nhandan", "vietnamplus", "tienphong"),
         *,
         seed: int = 0,
         days: int = 5,
@@ -695,15 +699,17 @@ class SampleNetwork:
 
         # One calendar for all: ``end_date`` is read once.
         end_date = end_date or utcnow().astimezone(VIETNAM).date()
+        # A registered outlet's look-alike or a sample-only sister's (crawler.samplesite.sisters).
+        chosen = {outlet_id: sample_outlet(outlet_id) for outlet_id in outlets}
         return cls(
             {
-                outlet: SampleSite(
+                outlet_id: SampleSite(
                     generate_site(
                         seed=seed, days=days, per_day=per_day, end_date=end_date, drifted=drifted, outlet=outlet
                     ),
                     cache=cache,
                 )
-                for outlet in dict.fromkeys(outlets)
+                for outlet_id, outlet in chosen.items()
             }
         )
 
