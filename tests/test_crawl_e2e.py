@@ -36,6 +36,8 @@ def expected_articles(env):
 def test_first_crawl_stores_every_article_with_every_field(env):
     result = env.crawl()
     assert "crawl run 1: ok" in result.stdout
+    # A clean crawl of a healthy site warns of nothing (the log's warnings are for the reader to act on).
+    assert " WARNING " not in result.stdout + result.stderr
     stored = env.articles()
     expected = expected_articles(env)
     assert set(stored) == set(expected)

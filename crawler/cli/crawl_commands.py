@@ -152,7 +152,11 @@ def crawl(
     info = {"purpose": "`bantin crawl`", "trigger": trigger}
     with contextlib.ExitStack() as held:
         # The leases first: resolving sites loads the site packages (and Scrapy), which takes a while.
-        free, busy = _hold_site_leases(held, app.database, entries, wait=wait, info=info)
+        # In cluster mode a lease is renewed as often as the worker beats: a crawl whose lease another worker
+        # took over (this one was frozen or cut off for longer than the lease lasts) learns it, and stops, soon.
+        beat = config.cluster.heartbeat_seconds if config.cluster.enabled else None
+        leases, busy = _hold_site_leases(held, app.database, entries, wait=wait, info=info, heartbeat_seconds=beat)
+        free = [entry for entry in entries if entry.id in leases]
         for site_id, reason in busy:
             click.echo(f"{site_id}: skipped: {reason}", err=True)
         if not free:
@@ -161,35 +165,38 @@ def crawl(
 
         # Sites packaged outside bantin bring their spiders in their own modules.
         options.extra_settings["SPIDER_MODULES"] = spider_modules()
-        outcomes = run_crawl(config, [app.crawl_site(entry) for entry in free], options, database=app.database)
+        outcomes = run_crawl(
+            config, [app.crawl_site(entry) for entry in free], options, database=app.database, leases=leases
+        )
     _print_crawl_summary(outcomes, busy)
     if not all(outcome.ok for outcome in outcomes):
         sys.exit(1)
 
 
-def _hold_site_leases(stack: contextlib.ExitStack, database, entries, *, wait: float, info: dict):
-    """Take each site's crawl lease: (the sites now held, [(busy site, why)]), all waits within one deadline."""
+def _hold_site_leases(
+    stack: contextlib.ExitStack, database, entries, *, wait: float, info: dict, heartbeat_seconds: float | None
+):
+    """Take each site's crawl lease: ({site id: its lease}, [(busy site, why)]), all waits within one deadline."""
     import time
 
     from crawler.locks import crawl_lease, hold_lease
 
     deadline = time.monotonic() + max(wait, 0.0)
-    free, busy = [], []
+    held, busy = {}, []
     for site in entries:
         try:
-            stack.enter_context(
+            held[site.id] = stack.enter_context(
                 hold_lease(
                     database,
                     crawl_lease(site.id),
                     wait=max(deadline - time.monotonic(), 0.0),
                     info={**info, "site": site.id},
+                    heartbeat_seconds=heartbeat_seconds,
                 )
             )
         except LockBusyError as exc:
             busy.append((site.id, str(exc)))
-        else:
-            free.append(site)
-    return free, busy
+    return held, busy
 
 
 def _parse_instant(text: str) -> datetime:

@@ -60,6 +60,8 @@ class CrawlLedger:
         self.finished_at: datetime | None = None
         self.status = "running"
         self.message = ""
+        # Why the crawl was told to stop (a signal, a lost lease): the row's final verdict says it too.
+        self.stopped_because = ""
         self._flusher = None
 
     @classmethod
@@ -200,6 +202,7 @@ class CrawlLedger:
         process killed, the row already says what happened. A crawl that
         still closes normally overwrites this with its final verdict.
         """
+        self.stopped_because = why
         if self.store is None or self.run_id is None:
             return
         message = f"{why}; the next run picks up what this one missed"
@@ -280,7 +283,11 @@ class CrawlLedger:
     def verdict(self, reason: str) -> tuple[str, str]:
         counts = self.counts
         if reason in ("shutdown", "closespider_timeout"):
-            why = "time limit reached" if reason == "closespider_timeout" else "stopped by a signal"
+            why = (
+                "time limit reached"
+                if reason == "closespider_timeout"
+                else self.stopped_because or "stopped by a signal"
+            )
             return "interrupted", f"{why}; the next run picks up what this one missed"
         if reason != "finished":
             return "failed", f"crawl ended: {reason}"

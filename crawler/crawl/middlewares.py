@@ -6,6 +6,7 @@ import logging
 import random
 from urllib.parse import urlsplit
 
+from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
@@ -85,6 +86,20 @@ def _origin(parts) -> tuple[str, int | None] | None:
     except ValueError:
         return None
     return host[4:] if host.startswith("www.") else host, None if port in (None, 80, 443) else port
+
+
+class NoRefererRedirectMiddleware(RedirectMiddleware):
+    """Scrapy's redirects, sending no Referer on them either: the crawl runs no Referer middleware (no site needs
+    one), and the stock middleware looks for it when the engine starts and warns on every crawl that it is off."""
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        middleware = cls(crawler.settings)
+        middleware.crawler = crawler
+        return middleware
+
+    def handle_referer(self, request, response) -> None:
+        request.headers.pop("Referer", None)
 
 
 class SiteHostsMiddleware:

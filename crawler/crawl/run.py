@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -28,6 +28,7 @@ from crawler.errors import CrawlError
 from crawler.store.records import RunSummary
 
 if TYPE_CHECKING:
+    from crawler.locks import HeldLease
     from crawler.store import Database
 
 # After SIGTERM, requests in flight get this long to finish before the crawl
@@ -91,23 +92,32 @@ def crawl_settings(config: Config, site: CrawlSite, options: CrawlOptions, *, pr
 
 
 def run_crawl(
-    config: Config, sites: Sequence[CrawlSite], options: CrawlOptions, *, database: Database | None = None
+    config: Config,
+    sites: Sequence[CrawlSite],
+    options: CrawlOptions,
+    *,
+    database: Database | None = None,
+    leases: Mapping[str, HeldLease] | None = None,
 ) -> list[SiteOutcome]:
     """Crawl these sites once, together, in this process; one outcome per site, in order.
 
     A site whose crawler cannot start or whose crawl fails does not stop the others.
     ``database``: the caller's open handle on the configured archive, for the crawlers to share
-    (otherwise they open one of their own).
+    (otherwise they open one of their own). ``leases``: each site's crawl lease the caller holds;
+    a site whose lease is found lost (this process was frozen or cut off for longer than the lease
+    lasts, and another crawl took the site over) stops at once, so two crawls of it never go on together.
     """
     if database is None:
-        return _run_crawl(config, sites, options)
+        return _run_crawl(config, sites, options, leases or {})
     from crawler.crawl.archive import lend_database
 
     with lend_database(database):
-        return _run_crawl(config, sites, options)
+        return _run_crawl(config, sites, options, leases or {})
 
 
-def _run_crawl(config: Config, sites: Sequence[CrawlSite], options: CrawlOptions) -> list[SiteOutcome]:
+def _run_crawl(
+    config: Config, sites: Sequence[CrawlSite], options: CrawlOptions, leases: Mapping[str, HeldLease]
+) -> list[SiteOutcome]:
     from scrapy.crawler import Crawler, CrawlerProcess
 
     from crawler.crawl.ledger import CrawlLedger
@@ -134,7 +144,12 @@ def _run_crawl(config: Config, sites: Sequence[CrawlSite], options: CrawlOptions
         process.crawl(site_crawler)
         crawlers.append((site, site_crawler, ""))
     if any(crawler is not None for _, crawler, _ in crawlers):
-        previous = _install_stop_handlers(process, [crawler for _, crawler, _ in crawlers if crawler is not None])
+        running = [crawler for _, crawler, _ in crawlers if crawler is not None]
+        previous = _install_stop_handlers(process, running)
+        lost: set[int] = set()
+        for site, built, _ in crawlers:
+            if built is not None and site.id in leases:
+                _stop_when_lost(leases[site.id], built, running, lost)
         try:
             # Scrapy's own handlers would wait for requests in flight on the first
             # signal; ours close the ledger rows first and bound the wait.
@@ -210,6 +225,39 @@ def _install_stop_handlers(process, crawlers) -> dict:
         previous[signum] = signal.getsignal(signum)
         signal.signal(signum, on_signal)
     return previous
+
+
+def _stop_when_lost(lease: HeldLease, crawler, crawlers: list, lost: set[int]) -> None:
+    """When ``lease`` is found lost, close the site's ledger row interrupted and stop its crawler; force
+    the whole process to stop after the grace if every crawler still running has lost its lease too
+    (``lost``: the ids of those crawlers, shared by the process's sites)."""
+    from twisted.internet import reactor as installed_reactor
+    from twisted.internet.base import ReactorBase
+
+    from crawler.crawl.ledger import CrawlLedger
+
+    reactor = cast(ReactorBase, installed_reactor)
+    log = logging.getLogger("bantin.crawl")
+
+    def force() -> None:
+        if reactor.running and all(id(other) in lost for other in crawlers if other.crawling):
+            log.warning("forcing the crawl to stop: requests still in flight are abandoned")
+            with contextlib.suppress(RuntimeError):  # already stopping
+                reactor.stop()
+
+    def stop() -> None:
+        lost.add(id(crawler))
+        why = f"lost the {lease.name} lease: another crawl took the site over"
+        log.error("%s; stopping this site's crawl", why)
+        with contextlib.suppress(RuntimeError):  # the crawler never built its extensions
+            crawler.get_extension(CrawlLedger).interrupt(why)
+        if crawler.crawling:
+            crawler.stop()
+        reactor.callLater(STOP_GRACE_SECONDS, force)
+
+    lease.on_lost = lambda: reactor.callFromThread(stop)
+    if lease.lost.is_set():  # lost while the crawlers were being built
+        lease.on_lost()
 
 
 def watch_lifeline(fd: int = 0, *, grace: float = STOP_GRACE_SECONDS + 20) -> threading.Thread:

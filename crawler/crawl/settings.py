@@ -36,6 +36,8 @@ DOWNLOADER_MIDDLEWARES = {
     # the site); each costs a little on every request.
     "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "crawler.crawl.middlewares.NoRefererRedirectMiddleware": 600,
 }
 SPIDER_MIDDLEWARES = {
     # Depth limits and URL-length checks guard open-ended crawls; this one only follows
