@@ -109,6 +109,10 @@ def schema_head() -> str:
     return head
 
 
+# PostgreSQL advisory lock held while migrating ("bantin" in ASCII): one key for every bantin database's schema.
+SCHEMA_LOCK_KEY = 0x62616E74696E
+
+
 def upgrade(engine: Engine) -> None:
     """Bring a new or older database to this code's schema; refuse a newer one."""
     from alembic.util import CommandError
@@ -124,6 +128,10 @@ def upgrade(engine: Engine) -> None:
                 driver.execute("PRAGMA foreign_keys=OFF")
             try:
                 with connection.begin():
+                    if connection.dialect.name == "postgresql":
+                        # Machines of a cluster starting at once would each migrate and all but one fail halfway
+                        # (SQLite's BEGIN IMMEDIATE serialises them already): the others wait, then find it done.
+                        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK_KEY})")
                     _upgrade_in(connection)
                     if sqlite:
                         broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
