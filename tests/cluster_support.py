@@ -338,3 +338,17 @@ def add_run(database: Database, site: str, *, status: str = "running", **values)
         session.add(run)
         session.flush()
         return run.id
+
+
+@dataclass
+class Serve(Worker):
+    """A real `bantin serve` process (`name` only labels it), its output in a file: SIGTERM with `stop`."""
+
+    def __post_init__(self) -> None:
+        self._handle = open(self.log, "wb")
+        self.process = subprocess.Popen(
+            [*python_module_command(), "crawler", "--config", str(self.config), "serve", *self.args],
+            stdout=self._handle,
+            stderr=subprocess.STDOUT,
+            cwd=str(REPO),
+        )
