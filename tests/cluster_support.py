@@ -245,3 +245,115 @@ def write_serve_driver(directory: Path) -> Path:
     driver = directory / "serve_driver.py"
     driver.write_text(SERVE_DRIVER.format(repo=str(REPO)), encoding="utf-8")
     return driver
+
+
+# -- in-process: procrastinate opened as a worker opens it, and the rows other machines leave ---------------
+
+ELSEWHERE = "elsewhere.example.org"
+
+
+@pytest.fixture
+def cluster_db(pg_url):  # noqa: F811 - the fixture above, requested by name
+    database = Database(pg_url)
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+@contextlib.contextmanager
+def worker_app(database_url: str):
+    """The App opened as `bantin worker` opens it (async, its loop in another thread than the tasks')."""
+    import asyncio
+    import threading
+
+    from scheduler.cluster import queue
+
+    app = queue.make_app(database_url)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="worker-loop", daemon=True)
+    thread.start()
+
+    async def open_app() -> None:
+        await app.open_async()
+
+    asyncio.run_coroutine_threadsafe(open_app(), loop).result(30)
+    try:
+        yield app
+    finally:
+        asyncio.run_coroutine_threadsafe(app.close_async(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+@pytest.fixture
+def app(cluster_db):
+    with worker_app(cluster_db.url) as opened:
+        yield opened
+
+
+def register_worker(app) -> int:
+    from procrastinate import utils
+
+    return utils.async_to_sync(app.job_manager.register_worker)
+
+
+def take(app, worker_id: int, queue_name: str):
+    """What a worker does first with a job: mark it 'doing' under its id (and the 'started' event); a Job or None."""
+    from procrastinate import utils
+
+    return utils.async_to_sync(app.job_manager.fetch_job, queues=[queue_name], worker_id=worker_id)
+
+
+def stall(database: Database, worker_id: int) -> None:
+    """The worker stopped sending heartbeats a minute ago (killed, its machine lost)."""
+    with database.session() as session:
+        session.execute(
+            text("UPDATE procrastinate_workers SET last_heartbeat = NOW() - INTERVAL '1 minute' WHERE id = :id"),
+            {"id": worker_id},
+        )
+
+
+def hold(database: Database, name: str, *, now, ttl, info: dict | None = None) -> None:
+    """A lease held by a process on another machine (its pid cannot be checked from here: only its expiry)."""
+    from crawler.locks import try_acquire
+
+    assert try_acquire(database, name, f"{ELSEWHERE}:4242:x", ttl=ttl, info=info, clock=lambda: now) is None
+
+
+def crawl_job(app, worker_id: int | None, site: str) -> int:
+    """A crawl job for `site`, queued, and taken by `worker_id` unless None."""
+    from crawler.locks import crawl_lease
+    from scheduler.cluster import queue
+
+    job_id = queue.defer(app, queue.CRAWL_TASK, queueing_lock=crawl_lease(site), site=site)
+    assert job_id is not None
+    if worker_id is not None:
+        job = take(app, worker_id, queue.CRAWL_QUEUE)
+        assert job is not None and job.id == job_id
+    return job_id
+
+
+def add_run(database: Database, site: str, *, status: str = "running", **values) -> int:
+    """A crawl ledger row as written by whichever machine ran it; its id."""
+    with database.session() as session:
+        run = CrawlRun(site=site, status=status, **values)
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+@dataclass
+class Serve(Worker):
+    """A real `bantin serve` process (`name` only labels it), its output in a file: SIGTERM with `stop`."""
+
+    def __post_init__(self) -> None:
+        self._handle = open(self.log, "wb")
+        self.process = subprocess.Popen(
+            [*python_module_command(), "crawler", "--config", str(self.config), "serve", *self.args],
+            stdout=self._handle,
+            stderr=subprocess.STDOUT,
+            cwd=str(REPO),
+            env=self.env,
+        )

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import overload
 
@@ -27,18 +26,33 @@ from sqlalchemy import select, text
 
 from crawler.clock import VIETNAM, utcnow
 from crawler.config import parse_config
-from crawler.locks import crawl_lease, this_host, try_acquire
+from crawler.locks import crawl_lease, this_host
 from crawler.store import Database
 from crawler.store import runs as dead_runs
 from crawler.store.models import CrawlRun, OutboxMessage
 from reports import fanout
 from scheduler.cluster import queue, tasks
-from tests.cluster_support import cluster_toml, jobs_of, pg_url, smtp_sink  # noqa: F401 - fixture
+from tests import cluster_support
+from tests.cluster_support import (  # noqa: F401 - pg_url: a fixture
+    ELSEWHERE,
+    add_run,
+    cluster_toml,
+    crawl_job,
+    hold,
+    jobs_of,
+    pg_url,
+    register_worker,
+    smtp_sink,
+    stall,
+    take,
+)
 from tests.digest_support import NOW, Sink, make_config, standard_archive
 from tests.service_support import wait_for
 
+# Fixtures, found by pytest as module attributes: a database and the App opened as a worker opens it.
+cluster_db, app = cluster_support.cluster_db, cluster_support.app
+
 SITES = {site: f"http://127.0.0.1:9/{site}/" for site in ("a", "b", "c", "d", "e", "f")}
-ELSEWHERE = "elsewhere.example.org"
 
 
 class Clock:
@@ -53,45 +67,6 @@ class Clock:
 
 
 # -- a worker's surroundings ----------------------------------------------------
-
-
-@pytest.fixture
-def cluster_db(pg_url) -> Iterator[Database]:  # noqa: F811
-    database = Database(pg_url)
-    try:
-        yield database
-    finally:
-        database.dispose()
-
-
-@pytest.fixture
-def app(cluster_db):
-    """The App opened as `bantin worker` opens it (async, its loop in another thread than the tasks')."""
-    app = queue.make_app(cluster_db.url)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="worker-loop", daemon=True)
-    thread.start()
-
-    async def open_app() -> None:
-        await app.open_async()
-
-    asyncio.run_coroutine_threadsafe(open_app(), loop).result(30)
-    try:
-        yield app
-    finally:
-        asyncio.run_coroutine_threadsafe(app.close_async(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
-
-
-def register_worker(app) -> int:
-    return utils.async_to_sync(app.job_manager.register_worker)
-
-
-def take(app, worker_id: int, queue_name: str) -> Job | None:
-    """What a worker does first with a job: mark it 'doing' under its id (and the 'started' event)."""
-    return utils.async_to_sync(app.job_manager.fetch_job, queues=[queue_name], worker_id=worker_id)
 
 
 def context(app, runtime: tasks.Runtime, job: Job) -> JobContext:
@@ -133,29 +108,6 @@ def status_of(database: Database, job_id: int) -> tuple[str, int]:
                 text("SELECT status::text, attempts FROM procrastinate_jobs WHERE id = :id"), {"id": job_id}
             ).one()
         )
-
-
-def stall(database: Database, worker_id: int) -> None:
-    """The worker stopped sending heartbeats a minute ago (killed, its machine lost)."""
-    with database.session() as session:
-        session.execute(
-            text("UPDATE procrastinate_workers SET last_heartbeat = NOW() - INTERVAL '1 minute' WHERE id = :id"),
-            {"id": worker_id},
-        )
-
-
-def hold(database: Database, name: str, *, now: datetime, ttl: timedelta, info: dict | None = None) -> None:
-    """A lease held by a process on another machine (its pid cannot be checked from here: only its expiry)."""
-    assert try_acquire(database, name, f"{ELSEWHERE}:4242:x", ttl=ttl, info=info, clock=lambda: now) is None
-
-
-def crawl_job(app, worker_id: int | None, site: str) -> int:
-    job_id = queue.defer(app, queue.CRAWL_TASK, queueing_lock=crawl_lease(site), site=site)
-    assert job_id is not None
-    if worker_id is not None:
-        job = take(app, worker_id, queue.CRAWL_QUEUE)
-        assert job is not None and job.id == job_id
-    return job_id
 
 
 # -- the sweep: stalled and stuck jobs -------------------------------------------------
@@ -285,14 +237,6 @@ def gone_pid() -> int:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     return child.pid
-
-
-def add_run(database: Database, site: str, *, status: str = "running", **values) -> int:
-    with database.session() as session:
-        run = CrawlRun(site=site, status=status, **values)
-        session.add(run)
-        session.flush()
-        return run.id
 
 
 def run_states(database: Database) -> dict[int, tuple[str, str, datetime | None]]:

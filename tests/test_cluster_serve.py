@@ -5,6 +5,8 @@ SIGKILLed once (a standby takes over at once: same host, its pid is gone) and
 frozen once (SIGSTOP: a standby takes over when the lease expires on the
 injected clock, and the old leader, resumed, finds the lease lost and exits).
 Every due crawl (per site, of the cluster's twelve outlets) and digest is queued exactly once, none missed.
+Those processes run a driver script on a file clock; the real `bantin serve`
+command is run too, twice: one leads and queues, the other waits, both stop at SIGTERM.
 """
 
 from __future__ import annotations
@@ -23,7 +25,14 @@ from crawler.samplesite.sisters import CLUSTER_OUTLETS, child_environment
 from crawler.store import Database
 from scheduler.cluster import queue
 from scheduler.service import SERVICE_LEASE, previous_fire_time
-from tests.cluster_support import FileClock, ServeProcess, cluster_toml, pg_url, write_serve_driver  # noqa: F401
+from tests.cluster_support import (  # noqa: F401 - pg_url: a fixture
+    FileClock,
+    Serve,
+    ServeProcess,
+    cluster_toml,
+    pg_url,
+    write_serve_driver,
+)
 from tests.service_support import wait_for
 from tests.site_support import sister_sites  # noqa: F401 - a fixture
 
@@ -157,4 +166,59 @@ def test_three_serve_processes_queue_every_due_job_exactly_once(tmp_path: Path, 
     finally:
         for serve in serves:
             serve.close()
+        database.dispose()
+
+
+def test_the_real_bantin_serve_leads_on_one_machine_and_waits_as_a_standby_on_another(
+    tmp_path: Path,
+    pg_url,  # noqa: F811
+    sister_sites,  # noqa: F811
+):
+    """`bantin --config X serve` itself, twice on one database: the command's cluster branch is what runs."""
+    config = tmp_path / "bantin.toml"
+    # Every minute: the latest fire time is less than a minute old, within the grace, so the first planning step
+    # (at once, then every plan_seconds) finds the crawls and the digest due.
+    config.write_text(
+        cluster_toml(
+            pg_url,
+            sites={site: "http://127.0.0.1:9" for site in SITES},
+            extra='[schedule]\ncrawl = "* * * * *"\ndigest = "* * * * *"\n',
+        ),
+        encoding="utf-8",
+    )
+    # Migrated before either starts: each then opens a database at head.
+    database = Database(pg_url)
+    environment = child_environment(sister_sites)
+    leader = Serve("leader", config, tmp_path / "leader.log", env=environment)
+    standby: Serve | None = None
+    try:
+        leader.wait_output("event=started")
+        standby = Serve("standby", config, tmp_path / "standby.log", env=environment)
+        # The one-machine service would exit 75 here ("already running"): in cluster mode it waits for the lease.
+        standby.wait_output("event=standby")
+        assert f"(pid {leader.process.pid})" in standby.output()
+        holder = lease_holder(database, SERVICE_LEASE)
+        assert holder is not None and holder.pid == leader.process.pid
+
+        def crawls_queued() -> list[tuple[str, str, int]]:
+            jobs = queued(database)
+            return jobs if {site for task, site, _ in jobs if task == queue.CRAWL_TASK} == set(SITES) else []
+
+        jobs = wait_for(crawls_queued, what="a crawl queued for every outlet")
+        # Queued once per fire time, not once per planning step or per process.
+        assert len(jobs) == len(set(jobs))
+        assert all(stamp % 60 == 0 for _task, _site, stamp in jobs)
+        with database.session() as session:
+            statuses = session.execute(text("SELECT DISTINCT status::text FROM procrastinate_jobs")).scalars().all()
+        assert statuses == ["todo"]
+        # A standby stops at SIGTERM while it waits; the leader stops cleanly and lets go of its lease.
+        assert standby.stop() == 0, standby.output()[-3000:]
+        assert "event=took over" not in standby.output()
+        assert leader.stop() == 0, leader.output()[-3000:]
+        assert "event=stopped outcome=ok" in leader.output()
+        assert lease_holder(database, SERVICE_LEASE) is None
+    finally:
+        for serve in (leader, standby):
+            if serve is not None:
+                serve.close()
         database.dispose()

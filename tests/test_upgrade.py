@@ -12,10 +12,12 @@ from crawler.config import parse_config
 from crawler.errors import StorageError
 from crawler.locks import crawl_lease, lease_holder
 from crawler.samplesite import DEMO_TOPICS, topics_toml
-from crawler.store import Database
+from crawler.store import Database, schema_head
 from crawler.store.models import ArticleRow, CrawlRun, Match
 from reports.digest import build_digest
+from scheduler.cluster import queue
 from tests import release_0001
+from tests.cluster_support import pg_url, register_worker, take, worker_app  # noqa: F401 - pg_url: a fixture
 from tests.crawl_helpers import make_env
 from tests.service_support import holder_of
 
@@ -193,6 +195,79 @@ def test_nothing_already_delivered_is_owed_again(upgraded, release, database_url
     assert owed[release_0001.PENDING_TO] == ([(edited, 2)] if edited in qn else [])
     # A refused digest delivered nothing: its articles are owed again.
     assert owed[release_0001.FAILED_TO] == [(key, 2 if key == edited else 1) for key in matched]
+
+
+def queue_and_fetch(database_url: str) -> tuple[int, int]:
+    """Queue a crawl through bantin's queue, as `bantin serve` does, and take it as a worker does; (job, worker)."""
+    with worker_app(database_url) as app:
+        job_id = queue.defer(app, queue.CRAWL_TASK, queueing_lock=crawl_lease("nhandan"), site="nhandan")
+        assert job_id is not None
+        worker_id = register_worker(app)
+        job = take(app, worker_id, queue.CRAWL_QUEUE)
+        assert job is not None
+        assert (job.id, job.task_name, job.task_kwargs) == (job_id, queue.CRAWL_TASK, {"site": "nhandan"})
+        assert take(app, worker_id, queue.CRAWL_QUEUE) is None
+    return job_id, worker_id
+
+
+def active_crawls(database: Database) -> list[tuple[int, str, dict, int | None]]:
+    return [(job.id, job.status, job.args, job.worker_id) for job in queue.active_jobs(database, queue.CRAWL_TASK)]
+
+
+@pytest.mark.postgres
+def test_the_job_queue_works_after_upgrading_from_the_first_release(pg_url):  # noqa: F811
+    release_0001.build(pg_url)
+    database = Database(pg_url)
+    try:
+        assert revision(database) == schema_head()
+        job_id, worker_id = queue_and_fetch(pg_url)
+        assert active_crawls(database) == [(job_id, "doing", {"site": "nhandan"}, worker_id)]
+
+        # The planner's own deferral (procrastinate's periodic-defer function), once per fire time.
+        def digest_once() -> str:
+            return queue.defer_once(
+                database,
+                queue.PLAN_DIGEST_TASK,
+                queue=queue.DIGEST_QUEUE,
+                periodic_id="digest",
+                timestamp=1_800_000_000,
+                args={},
+            )
+
+        assert [digest_once(), digest_once()] == ["queued", "done before"]
+    finally:
+        database.dispose()
+
+
+@pytest.mark.postgres
+def test_an_upgrade_keeps_a_job_queue_applied_by_hand_before_it(pg_url):  # noqa: F811
+    """Migration 0005 on a database whose owner ran `procrastinate schema --apply` (and queued a job) beforehand."""
+    release_0001.build(pg_url)
+    by_hand = queue.make_app(pg_url)
+    by_hand.open()
+    try:
+        by_hand.schema_manager.apply_schema()
+        waiting = queue.defer(by_hand, queue.CRAWL_TASK, site="tienphong")
+    finally:
+        by_hand.close()
+    database = Database(pg_url)
+    try:
+        assert revision(database) == schema_head()
+        # Left as it was, the job queued before the upgrade with it...
+        assert active_crawls(database) == [(waiting, "todo", {"site": "tienphong"}, None)]
+        with database.engine.connect() as connection:
+            columns = set(connection.execute(text("SELECT * FROM outbox LIMIT 0")).keys())
+        # ... and the rest of the migration went through.
+        assert {"claimed_by", "claim_expires_at"} <= columns
+        # The queue works: the waiting job is taken first, then a new one.
+        with worker_app(pg_url) as app:
+            worker_id = register_worker(app)
+            first = take(app, worker_id, queue.CRAWL_QUEUE)
+            assert first is not None and first.id == waiting
+        job_id, _worker = queue_and_fetch(pg_url)
+        assert [job for job, status, _args, _by in active_crawls(database) if status == "doing"] == [waiting, job_id]
+    finally:
+        database.dispose()
 
 
 def test_a_second_open_changes_nothing(upgraded, database_url, monkeypatch):

@@ -29,7 +29,13 @@ def cluster_status(config: Config, database: Database, *, now: datetime) -> dict
             "queues": {},
             "stalled": [],
             "sites": [],
-            "warnings": [{"kind": "cluster", "message": "the database has no job queue (schema 0005 missing)"}],
+            "warnings": [
+                {
+                    "kind": "cluster",
+                    "code": "no_job_queue",
+                    "message": "the database has no job queue (schema 0005 missing)",
+                }
+            ],
         }
     workers = []
     for worker_lease in leases_named(database, WORKER_LEASE_PREFIX):
@@ -45,12 +51,16 @@ def cluster_status(config: Config, database: Database, *, now: datetime) -> dict
                 "since": stamp(worker_lease.acquired_at),
                 "heartbeat_age_seconds": max(0, int((now - worker_lease.heartbeat_at).total_seconds())),
                 "running": info.get("running", []),
+                "worker_ids": info.get("worker_ids") or [],
             }
         )
+    # procrastinate knows a job's worker by its row id only; each bantin worker lists the ids of its own.
+    by_worker_id = {worker_id: worker for worker in workers for worker_id in worker["worker_ids"]}
     if not any(worker["alive"] for worker in workers):
         warnings.append(
             {
                 "kind": "cluster",
+                "code": "no_worker",
                 "message": "no `bantin worker` is running: queued crawls and digests wait (start one on each machine)",
             }
         )
@@ -59,17 +69,19 @@ def cluster_status(config: Config, database: Database, *, now: datetime) -> dict
             warnings.append(
                 {
                     "kind": "cluster",
+                    "code": "worker_gone",
                     "message": f"worker {worker['name']} on {worker['host']} stopped "
                     "without unregistering (killed or host lost); its jobs "
                     "run elsewhere once stalled",
                 }
             )
-    stalled = [
+    stalled: list[dict[str, Any]] = [
         {
             "id": job.id,
             "task": job.task,
             "args": job.args,
             "worker_id": job.worker_id,
+            "worker": _named(by_worker_id.get(job.worker_id)),
             "started_at": stamp(job.started_at),
         }
         for job in queue.stalled_jobs(database, stalled_after=config.cluster.stalled_after_seconds)
@@ -78,8 +90,10 @@ def cluster_status(config: Config, database: Database, *, now: datetime) -> dict
         warnings.append(
             {
                 "kind": "cluster",
+                "code": "job_stalled",
                 "message": f"job #{job['id']} ({job['task']}) is stalled: its worker "
-                "sends no heartbeat; the next sweep runs it again",
+                + (f"{job['worker']['name']} on {job['worker']['host']} " if job["worker"] else "")
+                + "sends no heartbeat; the next sweep runs it again",
             }
         )
     active = queue.active_jobs(database, queue.CRAWL_TASK)
@@ -123,6 +137,11 @@ def cluster_status(config: Config, database: Database, *, now: datetime) -> dict
     }
 
 
+def _named(worker: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The bantin worker behind a procrastinate worker id, as `bantin status` names it."""
+    return {"name": worker["name"], "host": worker["host"], "pid": worker["pid"]} if worker else None
+
+
 def render_cluster(report: dict[str, Any], human_time) -> list[str]:
     lines = [f"Cluster: {sum(worker['alive'] for worker in report['workers'])} worker(s) running"]
     for worker in report["workers"]:
@@ -139,8 +158,9 @@ def render_cluster(report: dict[str, Any], human_time) -> list[str]:
     lines.append("Stalled jobs: none" if not report["stalled"] else "Stalled jobs:")
     for job in report["stalled"]:
         lines.append(
-            f"  #{job['id']} {job['task']} {job['args']} (worker {job['worker_id']}, started "
-            f"{human_time(job['started_at'])})"
+            f"  #{job['id']} {job['task']} {job['args']} ("
+            + (f"worker {job['worker']['name']} on {job['worker']['host']}, " if job["worker"] else "")
+            + f"procrastinate worker {job['worker_id']}, started {human_time(job['started_at'])})"
         )
     lines.append("Outlets (cluster):")
     for site in report["sites"]:
