@@ -230,6 +230,42 @@ def test_the_sweep_queues_one_sender_when_rows_are_due_and_no_sender_runs(cluste
     assert [job.id for job in active(cluster_db, queue.SEND_TASK)] == [sender.id]
 
 
+@pytest.mark.postgres
+def test_a_sender_waits_only_for_running_builds_and_a_build_queues_the_sender_it_finds_missing(cluster_db, app):
+    config = make_config(cluster_db.url)
+    standard_archive(cluster_db)
+    fanout.prepare_fanout(config, cluster_db, now=LATER)
+    runtime = tasks.Runtime(config=config, database=cluster_db, name="w1", app=app, clock=Clock(LATER))
+    worker = register_worker(app)
+    # A worker with one digest slot runs a sender; the digest's build job is queued behind it, waiting for that slot.
+    queue.defer(app, queue.SEND_TASK, queueing_lock="send:1:0", timestamp=1)
+    sender = take(app, worker, queue.DIGEST_QUEUE)
+    assert sender is not None and sender.task_name == queue.SEND_TASK
+    queue.defer(app, queue.BUILD_DIGEST_TASK, timestamp=1, shard=0, shards=1, now=LATER.isoformat())
+    outcome: list[dict] = []
+    sending = threading.Thread(
+        target=lambda: outcome.append(tasks.send_outbox(context(app, runtime, sender), timestamp=1))
+    )
+    sending.start()
+    sending.join(20)
+    try:
+        # Waiting for the build would hold the slot the build waits for, for ever.
+        assert not sending.is_alive(), "the sender waits for a build job that cannot start"
+    finally:
+        runtime.stopping.set()
+        sending.join(20)
+    assert outcome == [{"sent": 0, "failed": 0, "pending": 0}]
+    succeeded(app, sender)
+    # The build runs in the freed slot; its rows would wait for the next sweep: it queues their sender itself.
+    build = take(app, worker, queue.DIGEST_QUEUE)
+    assert build is not None and build.task_name == queue.BUILD_DIGEST_TASK
+    runtime.stopping.clear()
+    assert tasks.build_digest(context(app, runtime, build), **build.task_kwargs)["queued"] == 2
+    succeeded(app, build)
+    [queued_sender] = active(cluster_db, queue.SEND_TASK)
+    assert queued_sender.status == "todo"
+
+
 # -- the sweep: the crawl ledger ----------------------------------------------------
 
 

@@ -286,6 +286,8 @@ def build_digest(context: JobContext, *, timestamp: int, shard: int, shards: int
         result = build_shard(
             runtime.config, runtime.database, now=datetime.fromisoformat(now), shard=shard, shards=shards
         )
+        # The digest's senders may all have finished while this job waited for a slot.
+        _queue_sender_if_idle(runtime)
     log_event(
         "digest",
         "built",
@@ -312,13 +314,28 @@ def send_outbox(context: JobContext, *, timestamp: int | None = None) -> dict:
             worker=runtime.name,
             stop=runtime.stopping,
             clock=runtime.clock,
-            more_coming=lambda: bool(queue.active_jobs(runtime.database, queue.BUILD_DIGEST_TASK)),
+            more_coming=lambda: _builds_running(runtime.database),
             ttl=timedelta(seconds=cluster.claim_seconds),
             batch_size=cluster.batch_size,
         )
     counts: dict[str, Any] = {status: result.count(status) for status in ("sent", "failed", "pending")}
     log_event("digest", "sent", batches=result.batches, recovered=result.recovered or None, **counts)
     return counts
+
+
+def _builds_running(database: Database) -> bool:
+    """A build job a worker runs now: its rows are coming, and the sender waits for them. Not one still waiting
+    for a slot: the slot this sender holds may be the one it waits for; it queues a sender itself when done."""
+    return any(job.status == "doing" for job in queue.active_jobs(database, queue.BUILD_DIGEST_TASK))
+
+
+def _queue_sender_if_idle(runtime: Runtime) -> bool:
+    """Queue a sender when outbox rows are due and no sender is queued or running (True if one was queued)."""
+    from reports.fanout import due_rows
+
+    if not due_rows(runtime.database, now=runtime.clock()) or queue.active_jobs(runtime.database, queue.SEND_TASK):
+        return False
+    return queue.defer(runtime.app, queue.SEND_TASK, queueing_lock="send:sweep") is not None
 
 
 # -- the sweep ------------------------------------------------------------------
@@ -518,10 +535,7 @@ def _forget_old(runtime: Runtime) -> None:
 
 
 def _reconcile_outbox(runtime: Runtime) -> tuple[int, bool]:
-    from reports.fanout import due_rows, recover_expired_claims
+    from reports.fanout import recover_expired_claims
 
-    now = runtime.clock()
-    recovered = recover_expired_claims(runtime.database, now=now)
-    if not due_rows(runtime.database, now=now) or queue.active_jobs(runtime.database, queue.SEND_TASK):
-        return recovered, False
-    return recovered, queue.defer(runtime.app, queue.SEND_TASK, queueing_lock="send:sweep") is not None
+    recovered = recover_expired_claims(runtime.database, now=runtime.clock())
+    return recovered, _queue_sender_if_idle(runtime)
