@@ -22,7 +22,7 @@ from typing import overload
 import pytest
 from procrastinate import JobContext, utils
 from procrastinate.jobs import Job, Status
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 from crawler.clock import VIETNAM, utcnow
 from crawler.config import parse_config
@@ -30,7 +30,8 @@ from crawler.locks import crawl_lease, this_host
 from crawler.store import Database
 from crawler.store import runs as dead_runs
 from crawler.store.models import CrawlRun, OutboxMessage
-from reports import fanout
+from reports import delivery, fanout
+from reports.delivery import OUTBOX_LEASE
 from scheduler.cluster import queue, tasks
 from tests import cluster_support
 from tests.cluster_support import (  # noqa: F401 - pg_url: a fixture
@@ -590,3 +591,42 @@ def test_no_other_sender_takes_a_row_from_a_sender_in_the_middle_of_sending_it(d
     assert [item.status for item in result.results] == ["sent", "sent"]
     assert sorted(rcpt for rcpts, _msg_id in sink.received for rcpt in rcpts) == ["an@example.org", "binh@example.org"]
     assert {status for status, _by, _expiry in claims(database).values()} == {"sent"}
+
+
+# -- one machine and the cluster on one outbox ------------------------------------------
+
+
+def set_status(database, row_id: int, status: str) -> None:
+    with database.session() as session:
+        session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(status=status))
+
+
+def test_a_cluster_sender_leaves_alone_a_row_a_live_one_machine_run_is_sending(database):
+    mid_send, _other = built_rows(database)
+    # `bantin digest --send` on another machine holds the outbox lease and is sending this row (it claims none).
+    set_status(database, mid_send, "sending")
+    hold(database, OUTBOX_LEASE, now=LATER, ttl=timedelta(minutes=2))
+    assert fanout.recover_expired_claims(database, now=LATER) == 0
+    assert claims(database)[mid_send] == ("sending", None, None)
+    # That run died (its lease ran out): the row goes back to pending, to be resent with the same bytes.
+    assert fanout.recover_expired_claims(database, now=LATER + timedelta(minutes=3)) == 1
+    assert claims(database)[mid_send] == ("pending", None, None)
+
+
+def test_a_one_machine_digest_run_never_takes_a_row_from_a_live_cluster_sender(database):
+    sending, waiting = built_rows(database)
+    owner = fanout.new_owner("w1")
+    # A cluster sender claimed both rows and is in the middle of sending the first.
+    assert fanout.claim_batch(database, owner, now=LATER, ttl=timedelta(minutes=2), limit=10) == [sending, waiting]
+    set_status(database, sending, "sending")
+    with smtp_sink(Sink()) as sink:
+        config = make_config(database.url, sink.port)
+        run = delivery.run_digest(config, database, now=LATER + timedelta(minutes=1), sleep=lambda _s: None)
+        assert run.recovered == 0 and run.sent == 0
+        assert sink.received == []
+        assert claims(database)[sending][:2] == ("sending", owner)
+        assert claims(database)[waiting][:2] == ("pending", owner)
+        # The sender died: once its claim is over, the next run resends the row it was sending and sends the other.
+        run = delivery.run_digest(config, database, now=LATER + timedelta(minutes=3), sleep=lambda _s: None)
+        assert run.recovered == 1 and run.sent == 2
+        assert sorted(rcpt for rcpts, _id in sink.received for rcpt in rcpts) == ["an@example.org", "binh@example.org"]
