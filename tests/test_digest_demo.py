@@ -41,7 +41,7 @@ def test_demo_crawls_the_sample_site_and_writes_previews(tmp_path, capsys):
     english = next(path for path in htmls if "reader" in path.name)
     assert re.search(r"cũng đăng trên: <a href=\"http://127\.0\.0\.1:\d+/", vietnamese.read_text("utf-8"))
     assert re.search(r"also on: <a href=\"http://127\.0\.0\.1:\d+/", english.read_text("utf-8"))
-    # The text part of the message (quoted-printable in the file), as a mail client shows it.
+    # The text part of the message (base64 in the file), as a mail client shows it.
     vietnamese_eml = message_from_bytes(
         next(path for path in emls if "ban-doc" in path.name).read_bytes(), policy=policy.default
     )
