@@ -154,6 +154,7 @@ def _compose(
         max_html_kb=config.digest.max_html_kb,
         unsubscribe=unsubscribe[0] or unsubscribe[1],
         preferences=links.preferences(recipient.email),
+        fragments=shared.fragments if shared is not None else None,
     )
     key = _next_digest_key(session, recipient.email, digest.digest_date, shared)
     msg_id = message_id(key, recipient.email, sender_address(config.smtp))

@@ -53,7 +53,7 @@ from reports.delivery import (
     not_sent_because,
     stopped_readers,
 )
-from reports.digest import SharedLookups, previous_digests_at, recipient_key
+from reports.digest import SharedLookups, held_by, previous_digests_at, recipient_key
 from reports.mailer import Envelope, ReaderLinks, SmtpSession, sender_address
 
 log = logging.getLogger("bantin.digest")
@@ -121,11 +121,15 @@ def _build_chunk(
     rows = []
     with database.session() as session:
         # The chunk's readers look up what they share (coverage per previous-digest time, matches per topic set)
-        # once, in this transaction, and their past digests (when the last was built, how many today) in one query each.
+        # once, in this transaction, and their past digests (when the last was built, how many today) and what
+        # they hold (deliveries, rows not yet sent, their stories) in one query each. Nothing the loop below
+        # does writes those (its rows are inserted after it), so each reader reads what it would have read alone.
         emails = [recipient.email for recipient in recipients]
         day = now.astimezone(config.schedule.tz).date()
         shared = SharedLookups(
-            previous=previous_digests_at(session, emails), digests_on=(day, digests_on(session, emails, day))
+            previous=previous_digests_at(session, emails),
+            digests_on=(day, digests_on(session, emails, day)),
+            held=held_by(session, emails),
         )
         for recipient in recipients:
             try:
