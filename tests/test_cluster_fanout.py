@@ -76,7 +76,7 @@ def test_a_build_job_writes_its_rows_in_a_few_statements_and_adds_nothing_when_r
         with database.session() as session:
             offered = session.scalar(fanout.LZ4_OFFERED)
             methods = set(session.scalars(text("SELECT pg_column_compression(raw_message) FROM outbox")))
-        assert methods == {"lz4"} if offered else "lz4" not in methods
+        assert (methods == {"lz4"}) if offered else ("lz4" not in methods)
 
 
 def test_a_sender_does_not_send_to_a_reader_who_paused_after_the_build(database):
