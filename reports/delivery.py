@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import format_datetime
 from typing import Any, TypedDict, cast
@@ -135,7 +134,8 @@ class Preview:
 class _Composed:
     digest: Digest
     rendered: Rendered
-    message: EmailMessage
+    raw: bytes
+    message_id: str
     digest_key: str
 
 
@@ -154,20 +154,22 @@ def _compose(
         max_html_kb=config.digest.max_html_kb,
         unsubscribe=unsubscribe[0] or unsubscribe[1],
         preferences=links.preferences(recipient.email),
+        fragments=shared.fragments if shared is not None else None,
     )
     key = _next_digest_key(session, recipient.email, digest.digest_date, shared)
-    message = build_message(
+    msg_id = message_id(key, recipient.email, sender_address(config.smtp))
+    raw = build_message(
         config,
         recipient=recipient.email,
         recipient_name=recipient.name,
         subject=digest.subject,
         text=rendered.text,
         html=rendered.html,
-        msg_id=message_id(key, recipient.email, sender_address(config.smtp)),
+        msg_id=msg_id,
         now=now,
         unsubscribe=unsubscribe,
     )
-    return _Composed(digest, rendered, message, key)
+    return _Composed(digest, rendered, raw, msg_id, key)
 
 
 def _next_digest_key(session: Session, email: str, day: date, shared: SharedLookups | None = None) -> str:
@@ -196,7 +198,7 @@ def build_previews(
             Preview(
                 recipient=recipient.email,
                 subject=composed.digest.subject,
-                eml_bytes=composed.message.as_bytes(),
+                eml_bytes=composed.raw,
                 html=composed.rendered.html,
                 text=composed.rendered.text,
                 item_count=composed.digest.total,
@@ -406,9 +408,9 @@ def _outbox_values(composed: _Composed, recipient: RecipientConfig, now: datetim
         digest_key=composed.digest_key,
         digest_date=digest.digest_date,
         recipient=recipient_key(recipient.email),
-        message_id=composed.message["Message-ID"],
+        message_id=composed.message_id,
         subject=digest.subject,
-        raw_message=composed.message.as_bytes(),
+        raw_message=composed.raw,
         items=[[article_id, version] for article_id, version in digest.delivered_versions],
         status="pending",
         attempts=0,

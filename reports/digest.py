@@ -16,8 +16,9 @@ for is recorded as delivered with it, and counts are of stories, not copies.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -228,10 +229,63 @@ class SharedLookups:
     coverages: dict[tuple[datetime | None, datetime, str, str, tuple[str, ...]], Coverage] = field(default_factory=dict)
     matches: dict[tuple[str, ...], list[Any]] = field(default_factory=dict)
     copies: dict[tuple[int, ...], list[Any]] = field(default_factory=dict)
+    # Each owed article as an item, by all it is made of (see ``owed_items``), copied for each reader.
+    items: dict[tuple, Item] = field(default_factory=dict)
+    # Each item's rendering, by template, language and the item's whole content (``reports.render``).
+    fragments: dict[tuple[str, str, str], str] = field(default_factory=dict)
     # Read for all of the transaction's readers at once, when given: when each one's last digest was built, and
     # (the day, how many digests the outbox holds for each one that day).
     previous: dict[str, datetime] | None = None
     digests_on: tuple[date, dict[str, int]] | None = None
+    # {reader key: what they have}, for all of the transaction's readers (``held_by``).
+    held: dict[str, Held] | None = None
+
+
+@dataclass(slots=True)
+class Held:
+    """What a reader has or is about to have: the owed items' starting point."""
+
+    # {article key: version} delivered to them, and waiting for them in unsent outbox rows.
+    delivered: dict[int, int] = field(default_factory=dict)
+    in_flight: dict[int, int] = field(default_factory=dict)
+    # The stories of either (a story held from one outlet is not owed again from another).
+    stories: set[int] = field(default_factory=set)
+
+
+def held_by(session: Session, emails: list[str]) -> dict[str, Held]:
+    """{reader key: Held} for every one of `emails`: three queries for them all, four when rows are in flight."""
+    keys = sorted({recipient_key(email) for email in emails})
+    held = {key: Held() for key in keys}
+    for key, article_id, version in session.execute(
+        select(Delivery.recipient, Delivery.article_id, Delivery.article_version).where(Delivery.recipient.in_(keys))
+    ):
+        held[key].delivered[article_id] = version
+    for key, pairs in session.execute(
+        select(OutboxMessage.recipient, OutboxMessage.items).where(
+            OutboxMessage.recipient.in_(keys), OutboxMessage.status.in_(IN_FLIGHT)
+        )
+    ):
+        in_flight = held[key].in_flight
+        for delivered_version in pairs:
+            in_flight[delivered_version.article_id] = max(
+                delivered_version.version, in_flight.get(delivered_version.article_id, 0)
+            )
+    delivered_stories = (
+        select(Delivery.recipient, ArticleRow.story_id)
+        .join(ArticleRow, ArticleRow.id == Delivery.article_id)
+        .where(Delivery.recipient.in_(keys))
+        .distinct()
+    )
+    for key, story_id in session.execute(delivered_stories):
+        held[key].stories.add(story_id)
+    waiting = sorted({article_id for entry in held.values() for article_id in entry.in_flight})
+    if waiting:
+        story_of = dict(
+            session.execute(select(ArticleRow.id, ArticleRow.story_id).where(ArticleRow.id.in_(waiting))).all()
+        )
+        for entry in held.values():
+            entry.stories.update(story_of[article_id] for article_id in entry.in_flight if article_id in story_of)
+    return held
 
 
 def _once(table: dict | None, key: Any, compute: Callable[[], _T]) -> _T:
@@ -354,17 +408,10 @@ def owed_items(
     order = {topic_key(topic.name): index for index, topic in enumerate(topics)}
     names = {topic_key(topic.name): topic.name for topic in topics}
     key = recipient_key(recipient.email)
-    delivered = dict(
-        session.execute(select(Delivery.article_id, Delivery.article_version).where(Delivery.recipient == key)).all()
-    )
-    in_flight: dict[int, int] = {}
-    for (pairs,) in session.execute(
-        select(OutboxMessage.items).where(OutboxMessage.recipient == key, OutboxMessage.status.in_(IN_FLIGHT))
-    ):
-        for delivered_version in pairs:
-            in_flight[delivered_version.article_id] = max(
-                delivered_version.version, in_flight.get(delivered_version.article_id, 0)
-            )
+    holds = shared.held.get(key) if shared is not None and shared.held is not None else None
+    if holds is None:
+        holds = held_by(session, [key])[key]
+    delivered, in_flight, received = holds.delivered, holds.in_flight, holds.stories
     topic_names = tuple(topic.name for topic in topics)
     rows = _once(
         shared.matches if shared is not None else None,
@@ -379,7 +426,6 @@ def owed_items(
             ).all()
         ),
     )
-    received = _received_stories(session, key, in_flight)
     matched: dict[int, tuple[ArticleRow, list[tuple[int, str, list[Hit]]]]] = {}
     for topic_name, hits, article in rows:
         index = order.get(topic_key(topic_name))
@@ -401,7 +447,23 @@ def owed_items(
         # An update shows under the article the reader had; a new story under its first outlet.
         owed.sort(key=lambda entry: (entry[0].id not in delivered, _first_published(entry[0])))
         article, topic_hits = owed[0]
-        item = _item(article, topic_hits, names, updated=article.id in delivered, tz=tz, language=language)
+        updated = article.id in delivered
+        make = partial(_item, article, topic_hits, names, updated=updated, tz=tz, language=language)
+        if shared is None:
+            item = make()
+        else:
+            # All an item is made of: the article (one transaction's row), the topics it matched in the reader's
+            # order (their hits are the article's), whether it is an update, the zone and the language. Another
+            # reader's item is copied: what follows is this reader's own.
+            made_of = (
+                article.id,
+                article.version,
+                tuple(name for _i, name, _h in topic_hits),
+                updated,
+                str(tz),
+                language,
+            )
+            item = replace(_once(shared.items, made_of, make))
         item.story_id = story_id
         item.delivers = sorted((entry.id, entry.version) for entry, _ in owed)
         item.other_topics = list(
@@ -414,19 +476,6 @@ def owed_items(
         )
         items.append(item)
     return items
-
-
-def _received_stories(session: Session, recipient: str, in_flight: dict[int, int]) -> set[int]:
-    """The stories the reader has (an article delivered) or is about to have (an article in an unsent row)."""
-    delivered = (
-        select(ArticleRow.story_id)
-        .join(Delivery, Delivery.article_id == ArticleRow.id)
-        .where(Delivery.recipient == recipient)
-    )
-    stories = set(session.scalars(delivered.distinct()))
-    if in_flight:
-        stories |= set(session.scalars(select(ArticleRow.story_id).where(ArticleRow.id.in_(sorted(in_flight)))))
-    return stories
 
 
 def link_copies(session: Session, items: list[Item], *, shared: SharedLookups | None = None) -> None:

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crawler.clock import utcnow
@@ -53,7 +53,7 @@ from reports.delivery import (
     not_sent_because,
     stopped_readers,
 )
-from reports.digest import SharedLookups, previous_digests_at, recipient_key
+from reports.digest import SharedLookups, held_by, previous_digests_at, recipient_key
 from reports.mailer import Envelope, ReaderLinks, SmtpSession, sender_address
 
 log = logging.getLogger("bantin.digest")
@@ -103,11 +103,19 @@ def build_shard(config: Config, database: Database, *, now: datetime, shard: int
                 select(OutboxMessage.recipient).where(OutboxMessage.kind == "digest", OutboxMessage.created_at == now)
             )
         )
+        lz4 = database.dialect == "postgresql" and bool(session.scalar(LZ4_OFFERED))
     todo = [recipient for recipient in recipients if recipient_key(recipient.email) not in done]
     result.already = len(recipients) - len(todo)
     for start in range(0, len(todo), BUILD_CHUNK):
-        _build_chunk(config, database, todo[start : start + BUILD_CHUNK], now, links, result)
+        _build_chunk(config, database, todo[start : start + BUILD_CHUNK], now, links, result, lz4=lz4)
     return result
+
+
+# PostgreSQL compresses each stored message (its 50-100 KB) on the way in: with its default, pglz, that was
+# 40 of a 50-row INSERT's 70 ms, a quarter of a build job's time; lz4 takes a fifth of that and stores them
+# smaller. Set for the build's own transactions only, where the server has it (PostgreSQL 14+ built with
+# lz4); reading such a row back needs nothing.
+LZ4_OFFERED = text("SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")
 
 
 def _build_chunk(
@@ -117,15 +125,21 @@ def _build_chunk(
     now: datetime,
     links: ReaderLinks,
     result: BuildResult,
+    *,
+    lz4: bool,
 ) -> None:
     rows = []
     with database.session() as session:
         # The chunk's readers look up what they share (coverage per previous-digest time, matches per topic set)
-        # once, in this transaction, and their past digests (when the last was built, how many today) in one query each.
+        # once, in this transaction, and their past digests (when the last was built, how many today) and what
+        # they hold (deliveries, rows not yet sent, their stories) in one query each. Nothing the loop below
+        # does writes those (its rows are inserted after it), so each reader reads what it would have read alone.
         emails = [recipient.email for recipient in recipients]
         day = now.astimezone(config.schedule.tz).date()
         shared = SharedLookups(
-            previous=previous_digests_at(session, emails), digests_on=(day, digests_on(session, emails, day))
+            previous=previous_digests_at(session, emails),
+            digests_on=(day, digests_on(session, emails, day)),
+            held=held_by(session, emails),
         )
         for recipient in recipients:
             try:
@@ -146,6 +160,8 @@ def _build_chunk(
         if not rows:
             return
         module = postgresql if database.dialect == "postgresql" else sqlite
+        if lz4:
+            session.execute(text("SET LOCAL default_toast_compression = 'lz4'"))
         inserted = session.scalars(
             module.insert(OutboxMessage)
             .values(rows)

@@ -13,9 +13,10 @@ from functools import lru_cache
 
 import css_inline
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from reports import i18n
-from reports.digest import Digest
+from reports.digest import Digest, Item
 
 HTML_TEMPLATE = "digest.html"
 TEXT_TEMPLATE = "digest.txt"
@@ -41,7 +42,8 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        # The templates ship with the package: no file check on every render (one per reader's digest).
+        # Package data, never edited under a running process: checking each file's mtime on every render
+        # was a twentieth of a digest's build.
         auto_reload=False,
     )
     env.globals["t"] = i18n.text
@@ -55,23 +57,71 @@ def _inliner() -> css_inline.CSSInliner:
     return css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
 
+# {(item template, language, the item's repr): its rendering}, shared by the messages of one build.
+Fragments = dict[tuple[str, str, str], str]
+
+
 def render(
-    digest: Digest, *, unsubscribe: str | None = None, preferences: str | None = None, text: bool = True
+    digest: Digest,
+    *,
+    unsubscribe: str | None = None,
+    preferences: str | None = None,
+    text: bool = True,
+    fragments: Fragments | None = None,
 ) -> Rendered:
-    context = _context(digest, unsubscribe=unsubscribe, preferences=preferences)
+    return _render(digest, unsubscribe, preferences, text, _ItemParts(digest.language, fragments))
+
+
+def _render(
+    digest: Digest, unsubscribe: str | None, preferences: str | None, text: bool, parts: _ItemParts
+) -> Rendered:
+    context = _context(digest, unsubscribe=unsubscribe, preferences=preferences, parts=parts)
     html = _inliner().inline(environment().get_template(HTML_TEMPLATE).render(context))
     body = _text(context) if text else ""
     return Rendered(text=body, html=html, shown=context["shown"])
 
 
-def _context(digest: Digest, *, unsubscribe: str | None, preferences: str | None) -> dict:
+def _context(digest: Digest, *, unsubscribe: str | None, preferences: str | None, parts: _ItemParts) -> dict:
     return {
         "d": digest,
         "lang": digest.language,
         "unsubscribe": unsubscribe,
         "preferences": preferences,
         "shown": sum(len(group.items) for group in digest.groups),
+        "item_part": parts,
     }
+
+
+class _ItemParts:
+    """What the digest templates call for each item: its template rendered alone, remembered in `fragments`.
+
+    An item shows only what it holds (and the language), so readers owed the same story under the same topic
+    share its rendering. The key is the item's whole repr — every field it has — so a template that starts
+    reading another field can never be handed a fragment rendered without it.
+    """
+
+    def __init__(self, language: str, fragments: Fragments | None):
+        self.language, self.fragments = language, fragments
+        # Each item's repr by identity, for the HTML and then the text part: one digest's rendering only,
+        # while its items are alive (a dead object's id can be another's).
+        self._reprs: dict[int, str] = {}
+
+    def __call__(self, name: str, item: Item) -> str:
+        if self.fragments is None:
+            return _render_item(name, item, self.language)
+        content = self._reprs.get(id(item))
+        if content is None:
+            content = self._reprs[id(item)] = repr(item)
+        key = (name, self.language, content)
+        if key not in self.fragments:
+            self.fragments[key] = _render_item(name, item, self.language)
+        return self.fragments[key]
+
+
+def _render_item(name: str, item: Item, language: str) -> str:
+    rendered = environment().get_template(name).render(item=item, lang=language)
+    # HTML is escaped inside the fragment already: the page must not escape it again.
+    return Markup(rendered) if name.endswith(".html") else rendered
 
 
 def _text(context: dict) -> str:
@@ -79,7 +129,12 @@ def _text(context: dict) -> str:
 
 
 def render_within(
-    digest: Digest, *, max_html_kb: int, unsubscribe: str | None = None, preferences: str | None = None
+    digest: Digest,
+    *,
+    max_html_kb: int,
+    unsubscribe: str | None = None,
+    preferences: str | None = None,
+    fragments: Fragments | None = None,
 ) -> tuple[Digest, Rendered]:
     """Render, showing fewer items in the HTML until it fits the size budget.
 
@@ -87,12 +142,13 @@ def render_within(
     left-out items move to the "and N more" list of the text part.
     """
     budget = max_html_kb * 1024
-    rendered = render(digest, unsubscribe=unsubscribe, preferences=preferences, text=False)
+    parts = _ItemParts(digest.language, fragments)
+    rendered = _render(digest, unsubscribe, preferences, False, parts)
     while rendered.html_bytes > budget and rendered.shown > 0:
         # Shrink in proportion to the overshoot, by at least one item.
         target = min(rendered.shown - 1, int(rendered.shown * budget / rendered.html_bytes * 0.95))
         digest = digest.with_shown(max(target, 0))
-        rendered = render(digest, unsubscribe=unsubscribe, preferences=preferences, text=False)
+        rendered = _render(digest, unsubscribe, preferences, False, parts)
     # The HTML that fits is kept: rendering and inlining it again for the text part gave the same bytes, at a cost.
-    text = _text(_context(digest, unsubscribe=unsubscribe, preferences=preferences))
+    text = _text(_context(digest, unsubscribe=unsubscribe, preferences=preferences, parts=parts))
     return digest, Rendered(text=text, html=rendered.html, shown=rendered.shown)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from email import message_from_bytes, policy
 from email.utils import parsedate_to_datetime
 
 import pytest
@@ -263,6 +264,51 @@ def test_header_values_with_cr_lf_nul_are_refused(env):
                 now=NOW,
                 unsubscribe=None,
             )
+
+
+def test_a_message_is_7bit_mime_that_parses_back_to_what_was_built(env):
+    config, _, _ = env
+    subject = "Bản tin NDO 27/03/2025: 3 bài mới — " + ", ".join(f"Công nghiệp hỗ trợ {n} (2)" for n in range(8))
+    # A trailing space and a leading "." (SMTP's dot-stuffing) must come back exactly, long lines too.
+    text = "Xin chào Nguyễn Văn Ân, \n.\n=== " + "Quảng Ninh phát triển mạnh mẽ " * 30 + "\n"
+    html = "<p>" + "Công nghiệp hỗ trợ " * 400 + "</p>\n"
+    unsubscribe = (f"{PUBLIC_URL}/u/token", "mailto:unsubscribe@example.org?subject=unsubscribe%20token")
+    for recipient, name, body in (("an@example.org", "Nguyễn Văn Ân", html), ("an@example.org", 'Ân, "A"', None)):
+        raw = build_message(
+            config,
+            recipient=recipient,
+            recipient_name=name,
+            subject=subject,
+            text=text,
+            html=body,
+            msg_id="<bantin.2025-03-27.abc@example.org>",
+            now=NOW,
+            unsubscribe=unsubscribe,
+        )
+        lines = raw.split(b"\r\n")
+        assert raw.isascii() and b"\n" not in raw.replace(b"\r\n", b"") and max(map(len, lines)) <= 998
+        # RFC 2047: a header line holding an encoded word is at most 76 characters.
+        assert all(len(line) <= 76 for line in lines if b"=?utf-8?" in line)
+        message = message_from_bytes(raw, policy=policy.default)
+        assert not [part.defects for part in message.walk() if part.defects]
+        assert message["Subject"] == subject
+        assert message["To"].addresses[0].display_name == name
+        assert message["To"].addresses[0].addr_spec == recipient
+        assert message["From"].addresses[0].display_name == "Bản tin NDO"
+        assert message["Message-ID"] == "<bantin.2025-03-27.abc@example.org>"
+        assert message["List-Unsubscribe"] == f"<{unsubscribe[0]}>, <{unsubscribe[1]}>"
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert parsedate_to_datetime(message["Date"]) == NOW
+        plain = message.get_body(("plain",))
+        assert plain is not None and plain["Content-Transfer-Encoding"] == "base64"
+        assert plain.get_content() == text.replace("\n", "\r\n")
+        if body is None:
+            assert message.get_content_type() == "text/plain"
+            continue
+        assert [part.get_content_type() for part in message.iter_parts()] == ["text/plain", "text/html"]
+        rich = message.get_body(("html",))
+        assert rich is not None and rich["Content-Transfer-Encoding"] == "base64"
+        assert rich.get_content() == body.replace("\n", "\r\n")
 
 
 def write_config(tmp_path, port):
