@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crawler.clock import utcnow
@@ -381,19 +381,6 @@ def due_rows(database: Database, *, now: datetime) -> int:
                     or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
                     or_(OutboxMessage.claim_expires_at.is_(None), OutboxMessage.claim_expires_at <= now),
                 )
-            )
-            or 0
-        )
-
-
-def expired_sending(database: Database, *, now: datetime) -> int:
-    """Rows "sending" under an expired claim: a sender died while sending them."""
-    with database.session(write=False) as session:
-        return (
-            session.scalar(
-                select(func.count())
-                .select_from(OutboxMessage)
-                .where(and_(OutboxMessage.status == "sending", OutboxMessage.claim_expires_at <= now))
             )
             or 0
         )
