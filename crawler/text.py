@@ -34,6 +34,7 @@ __all__ = [
     "normalize",
     "term_keys",
     "tone_canonical",
+    "tone_fixed_stretch",
 ]
 
 # The one table of what text clean-up deletes or reads differently: the page objects
@@ -138,7 +139,9 @@ class Normalized:
     @property
     def folded(self) -> str:
         if self._folded is None:
-            self._folded, self._fold_map = _fold_with_map(self.exact)
+            # Folding strips every mark, so where a tone sits cannot change it: folding ``key`` gives the
+            # folded ``exact`` (offsets too, the two being of one length) without placing a single tone.
+            self._folded, self._fold_map = _fold_with_map(self.key)
         return self._folded
 
     def _start(self, pos: int) -> int:
@@ -368,6 +371,28 @@ def tone_canonical(key: str) -> str:
     ``key`` must already be normalised (NFC, lower case).
     """
     return " ".join(map(_TOKENS.__getitem__, key.split(" ")))
+
+
+# A run of two vowels or more: where tone placement may move a mark (see _AMBIGUOUS_GROUP).
+_VOWEL_RUN = re.compile(rf"[{_ALL_VOWELS}]{{2,}}")
+
+
+def tone_fixed_stretch(exact: str) -> tuple[str, int]:
+    """The longest stretch of an exact key that tone placement leaves alone, and its offset in it.
+
+    Placing tones changes only vowel runs of two or more that carry a tone, and the
+    neighbours that decide how stay inside a whole-syllable match: wherever ``exact``
+    occurs whole in ``tone_canonical(key)``, ``key`` itself holds this stretch at that
+    offset. The matcher looks a rare term up by it without placing the tones of a
+    whole article.
+    """
+    pieces, start = [], 0
+    for run in _VOWEL_RUN.finditer(exact):
+        if any(_SPLIT[char][1] >= 0 for char in run.group()):
+            pieces.append((exact[start : run.start()], start))
+            start = run.end()
+    pieces.append((exact[start:], start))
+    return max(pieces, key=lambda piece: len(piece[0]))
 
 
 # --- folding ----------------------------------------------------------------------
