@@ -346,13 +346,13 @@ def test_rematch_reads_only_the_candidates_and_drops_what_no_longer_matches(hard
     import crawler.topics as topics_module
 
     visited: list[int] = []
-    real = topics_module.match_article
+    real = topics_module.match_stored
 
-    def recording(session, article, *args, **kwargs):
-        visited.append(article.id)
-        return real(session, article, *args, **kwargs)
+    def recording(session, articles, *args, **kwargs):
+        visited.extend(article.id for article in articles)
+        return real(session, articles, *args, **kwargs)
 
-    monkeypatch.setattr(topics_module, "match_article", recording)
+    monkeypatch.setattr(topics_module, "match_stored", recording)
     prepare_topics(hard_archive, [{"name": "QN", "query": '"Quảng Ninh"'}], now=NOW)
     assert sorted(visited) == sorted(_candidates_of(hard_archive, '"Quảng Ninh"')) == [2, 8, 13]
     assert _matched(hard_archive) == {"QN": {2, 8, 13}}
