@@ -59,24 +59,29 @@ _IRREGULAR_RUN = re.compile(
 
 
 def _irregular_runs(text: str) -> list[tuple[int, int]]:
-    """Spans of ``_IRREGULAR_RUN`` in ``text``, without a regex pass for the common shapes.
+    """Spans of ``_IRREGULAR_RUN`` in ``text``, without a regex pass for the commonest shape.
 
     Every white-space or invisible character except " " is unprintable, so
-    printable text without a double space has no runs at all, and text whose
-    only unprintable characters are paragraph breaks ("\n\n" between words)
-    has exactly those.
+    printable text without a double space has no runs at all.
     """
-    if "  " not in text:
-        if text.isprintable():
-            return []
-        if " \n" not in text and "\n " not in text and "\n\n\n" not in text and text.replace("\n\n", "").isprintable():
-            runs = []
-            start = text.find("\n\n")
-            while start >= 0:
-                runs.append((start, start + 2))
-                start = text.find("\n\n", start + 2)
-            return runs
+    if "  " not in text and text.isprintable():
+        return []
     return [m.span() for m in _IRREGULAR_RUN.finditer(text)]
+
+
+def _paragraphs(text: str) -> list[str] | None:
+    """The paragraphs of a text whose only irregular runs are its paragraph breaks, else None.
+
+    That is an article body's usual shape: printable paragraphs without a double space or a
+    space at either end, one "\n\n" between each two. Each break is then one run of two
+    characters, read as one space.
+    """
+    if "  " in text or " \n" in text or "\n " in text:
+        return None
+    paragraphs = text.split("\n\n")
+    if len(paragraphs) == 1 or "" in paragraphs or not all(map(str.isprintable, paragraphs)):
+        return None
+    return paragraphs
 
 
 def _is_attacher(char: str) -> bool:
@@ -203,8 +208,19 @@ def normalize(text: str) -> Normalized:
 
 def _normalize(text: str) -> Normalized:
     edits: list[tuple[int, int, int, int]] = []
-    runs = _irregular_runs(text)
-    if runs:
+    paragraphs = _paragraphs(text)
+    runs = _irregular_runs(text) if paragraphs is None else []
+    if paragraphs is not None:
+        # What the loop below makes of them, in two C-speed passes instead of two slices a break.
+        cleaned = " ".join(paragraphs)
+        pos = kpos = 0
+        for paragraph in paragraphs[:-1]:
+            pos += len(paragraph)
+            kpos += len(paragraph)
+            edits.append((kpos, kpos + 1, pos, pos + 2))
+            pos += 2
+            kpos += 1
+    elif runs:
         pieces: list[str] = []
         pos = kpos = 0
         for start, end in runs:
