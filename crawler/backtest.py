@@ -61,7 +61,11 @@ def backtest(
     result = Backtest(query=query, since=since)
     period = select(ArticleRow.site, func.count()).group_by(ArticleRow.site)
     if since is not None:
-        period = period.where(ArticleRow.published_at >= since)
+        # Grouped by the bare column, SQLite walks the (site, external_id) index over the whole archive
+        # to spare a sort and reads each row's date; grouped by an expression it reads the period's rows
+        # along the date index (10 ms instead of 130 ms for 30 days of a 100,000-article archive).
+        site = ArticleRow.site.concat("")
+        period = select(site, func.count()).where(ArticleRow.published_at >= since).group_by(site)
     result.scanned_per_site.update({site: count for site, count in session.execute(period)})
     found = matching_rows(
         session,

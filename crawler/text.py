@@ -76,7 +76,7 @@ def _paragraphs(text: str) -> list[str] | None:
     space at either end, one "\n\n" between each two. Each break is then one run of two
     characters, read as one space.
     """
-    if "  " in text or " \n" in text or "\n " in text:
+    if "\n\n" not in text or "  " in text or " \n" in text or "\n " in text:
         return None
     paragraphs = text.split("\n\n")
     if len(paragraphs) == 1 or "" in paragraphs or not all(map(str.isprintable, paragraphs)):
@@ -110,6 +110,9 @@ def is_word_char(char: str) -> bool:
     return _WORD_CHARS[char]
 
 
+_NO_EDITS: list[int] = []
+
+
 class Normalized:
     """A text, its match keys and the way back from key offsets to the text.
 
@@ -124,10 +127,10 @@ class Normalized:
     def __init__(self, original: str, key: str, edits: list[tuple[int, int, int, int]]):
         self.original = original
         self.key = key
-        self._ks = [edit[0] for edit in edits]
-        self._ke = [edit[1] for edit in edits]
-        self._os = [edit[2] for edit in edits]
-        self._oe = [edit[3] for edit in edits]
+        if edits:
+            self._ks, self._ke, self._os, self._oe = map(list, zip(*edits, strict=True))
+        else:  # most titles, sapos and tags: one shared empty list each, never written to
+            self._ks = self._ke = self._os = self._oe = _NO_EDITS
         self._exact: str | None = None
         self._folded: str | None = None
         self._fold_map: tuple[list[int], list[int]] | None = None
