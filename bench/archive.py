@@ -180,7 +180,9 @@ def _search_page(database: Database, query: str, *, use_index: bool, limit: int 
     found = read = 0
     with database.session() as session:
         if use_index:
-            rows = matching_articles(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row), "q"))
+            rows = matching_articles(
+                session, tree, lambda row: matcher.carried(ArticleFields.from_article(row), "q"), first_batch=limit
+            )
             for _ in rows:
                 found += 1
                 if found >= limit:

@@ -524,7 +524,7 @@ def search_articles(
         rows = []
         last = None
         found = matching_articles(
-            session, tree, accept, since=first_day, until=last_day, sites=sites or None, after=after
+            session, tree, accept, since=first_day, until=last_day, sites=sites or None, after=after, first_batch=limit
         )
         for row, carried in found:
             summary = _summary(row, [])

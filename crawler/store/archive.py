@@ -6,6 +6,7 @@ that every front end asks them the same way.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -37,15 +38,21 @@ def article_query(
     candidates=None,
     after: ArticleRow | None = None,
     published_from: datetime | None = None,
+    by_date: bool = False,
 ) -> Select[ArticleRow]:
     """Stored articles, newest first; ``since``/``until`` are publication days in Vietnam time.
 
     ``candidates``: a selectable of article ids (the archive index's) to keep to.
     ``after``: only articles that come after this one in the newest-first order (the next page).
+    ``by_date``: keep to the candidates by testing each article met along the date index (SQLite),
+    instead of looking every candidate up and sorting them all: the first rows come at once when
+    candidates are many.
     """
     query = select(ArticleRow)
     if candidates is not None:
-        query = query.where(ArticleRow.id.in_(select(candidates.c.id)))
+        # `id + 0` is no longer the key: SQLite cannot drive the query by the candidates' keys.
+        key = ArticleRow.id + 0 if by_date else ArticleRow.id
+        query = query.where(key.in_(select(candidates.c.id)))
     if after is not None:
         query = query.where(_after(after))
     if published_from is not None:
@@ -104,6 +111,9 @@ def newest_articles(
     return rows
 
 
+# More candidates than this, and a page of them is found sooner along the date index (see _matching_chunks):
+# the walk meets a candidate in every archive/DENSE_CANDIDATES articles or sooner.
+DENSE_CANDIDATES = 2000
 # What the matcher reads of an article: ``ArticleFields.from_article`` takes a row of these.
 MATCHED_COLUMNS = (
     ArticleRow.id,
@@ -224,7 +234,11 @@ def _matching_chunks(
     batch: int,
     first_batch: int | None,
 ) -> Iterator[list[tuple[Row, Any]]]:
-    """The accepted (row, verdict) of each read, in order."""
+    """The accepted (row, verdict) of each read, in order.
+
+    ``first_batch`` (a caller that stops after a page): when the query has many candidates, SQLite walks
+    the date index newest first and stops there, instead of sorting every candidate before the first.
+    """
     from crawler.store.index import candidates_for
 
     candidates, why = candidates_for(session, tree)
@@ -232,8 +246,20 @@ def _matching_chunks(
         log.warning("scanning every article: %s", why)
     else:
         log.debug("reading the query's candidates from the archive index")
+    by_date = (
+        candidates is not None
+        and first_batch is not None
+        and session.get_bind().dialect.name == "sqlite"
+        and len(session.execute(select(candidates.c.id).limit(DENSE_CANDIDATES + 1)).all()) > DENSE_CANDIDATES
+    )
     query = article_query(
-        since=since, until=until, sites=sites, candidates=candidates, after=after, published_from=published_from
+        since=since,
+        until=until,
+        sites=sites,
+        candidates=candidates,
+        after=after,
+        published_from=published_from,
+        by_date=by_date,
     )
     selected = (*MATCHED_COLUMNS, *columns)
     if candidates is None:
@@ -241,7 +267,7 @@ def _matching_chunks(
             query.with_only_columns(*selected).execution_options(yield_per=batch)
         ).partitions()
     else:
-        chunks = _rows_in_order(session, query, selected, batch, first_batch or batch)
+        chunks = _rows_in_order(session, query, selected, batch, first_batch or batch, stream=by_date)
     for rows in chunks:
         accepted = []
         for row in rows:
@@ -252,16 +278,19 @@ def _matching_chunks(
 
 
 def _rows_in_order(
-    session: Session, query: Select, selected: Sequence[Any], batch: int, first_batch: int
+    session: Session, query: Select, selected: Sequence[Any], batch: int, first_batch: int, *, stream: bool
 ) -> Iterator[Sequence[Row]]:
-    """The rows of ``query``, ordering only their keys: sorting whole ~3 KB rows costs more than reading them."""
-    keys = session.scalars(query.with_only_columns(ArticleRow.id).execution_options(yield_per=batch * 5)).all()
-    start, size = 0, max(1, min(first_batch, batch))
-    while start < len(keys):
-        chunk = keys[start : start + size]
+    """The rows of ``query``, ordering only their keys: sorting whole ~3 KB rows costs more than reading them.
+
+    ``stream``: read the keys as the query finds them (it walks an index in order) rather than all first.
+    """
+    found = session.scalars(query.with_only_columns(ArticleRow.id).execution_options(yield_per=batch * 5))
+    keys: Iterator[int] = iter(found if stream else found.all())
+    size = max(1, min(first_batch, batch))
+    while chunk := list(itertools.islice(keys, size)):
         loaded = {row.id: row for row in session.execute(select(*selected).where(ArticleRow.id.in_(chunk)))}
         yield [loaded[key] for key in chunk]
-        start, size = start + size, min(size * 2, batch)
+        size = min(size * 2, batch)
 
 
 def topics_by_article(session: Session, keys: list[int]) -> dict[int, list[str]]:
