@@ -6,6 +6,12 @@ each automaton runs once over it, every occurrence is checked for syllable
 boundaries, and each topic's query tree is then evaluated over the set of
 (term, field) pairs found. Only topics with at least one of their positive
 terms present are evaluated: the parser guarantees that nothing else can match.
+
+A matcher of a few exact terms and no folded one (a back-test, a search, the re-match
+of one topic: every candidate the archive index gives it) skips the automata: each term
+is looked up in the field's key by its longest stretch that tone placement cannot move,
+and tones are placed in the few spans holding it only (``_local_scan``), which finds the
+spans the automaton would.
 """
 
 from __future__ import annotations
