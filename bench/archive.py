@@ -1,13 +1,17 @@
 """Archive benchmark: search, topic tests and re-matching from the archive index vs today's full scan.
 
     python -m bench.archive [--articles 100000] [--database-url URL] [--scan-sample 2000] [--keep]
+                            [--only search,month,whole,rematch,size] [--reuse] [--no-scan]
 
 Fills a throw-away archive (SQLite in a temporary folder unless --database-url names an empty
 database) with N synthetic Vietnamese articles of ~2.5 KB by bulk inserts — a known share mentions
 each test phrase, and some carry the "công nghiệp. Hỗ trợ" trap the matcher must reject — then
 prints, for each question, the time with the index and the time of the full scan (the scan is timed
 on a sample of articles and extrapolated when a full run would take too long), the archive's size
-with and without the index, and the process's peak memory. A benchmark, not a test.
+with and without the index, and the process's peak memory. The topic tests and the re-match time the
+commands' own functions (``crawler.backtest.backtest``, ``crawler.topics.rematch``). ``--keep`` and
+then ``--reuse`` with the kept URL ask the same archive again (another checkout's code, say) without
+filling it anew. A benchmark, not a test.
 """
 
 from __future__ import annotations
@@ -21,16 +25,17 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import delete, func, insert, select, text
 
 from bench.matching import _sentence, _vocabulary
+from crawler.backtest import backtest
 from crawler.matching import ArticleFields, Matcher, TopicSpec
 from crawler.query import parse_query
 from crawler.samplesite import texts
 from crawler.store import Database
 from crawler.store import index as archive_index
 from crawler.store.archive import article_query, matching_articles
-from crawler.store.models import ArticleRow, Story
+from crawler.store.models import ArticleRow, Match, Story, Topic
 from crawler.topics import TopicSet, match_article, rematch, sync_topics
 
 COMMON = '"công nghiệp hỗ trợ"'  # in ~5 % of the articles
@@ -39,6 +44,7 @@ COMMON_SHARE, TRAP_SHARE, RARE_SHARE = 0.05, 0.02, 0.0005
 PER_DAY = 150  # NDO publishes about this many articles a day
 NOW = datetime(2026, 3, 27, 1, 0, tzinfo=UTC)
 PAGE = 50
+QUESTIONS = ("search", "month", "whole", "rematch", "size")
 
 
 def _pools(rng: random.Random):
@@ -174,7 +180,9 @@ def _search_page(database: Database, query: str, *, use_index: bool, limit: int 
     found = read = 0
     with database.session() as session:
         if use_index:
-            rows = matching_articles(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row), "q"))
+            rows = matching_articles(
+                session, tree, lambda row: matcher.carried(ArticleFields.from_article(row), "q"), first_batch=limit
+            )
             for _ in rows:
                 found += 1
                 if found >= limit:
@@ -192,16 +200,13 @@ def _search_page(database: Database, query: str, *, use_index: bool, limit: int 
 
 
 def _topic_test(database: Database, query: str, since: datetime | None, *, use_index: bool, budget: int | None = None):
+    """`topics test`: the command's own back-test, or today's scan of the period (``budget`` rows at most)."""
+    if use_index:
+        with database.session() as session:
+            return backtest(session, query, since=since, limit=30, zone=UTC).matched, None
     matcher = Matcher([TopicSpec("q", query)])
-    tree = parse_query(query)
     matched = read = 0
     with database.session() as session:
-        if use_index:
-            for _ in matching_articles(
-                session, tree, lambda row: matcher.carried(ArticleFields.from_article(row), "q"), published_from=since
-            ):
-                matched += 1
-            return matched, None
         query_rows = article_query(published_from=since).execution_options(yield_per=500)
         for row in session.scalars(query_rows):
             read += 1
@@ -209,6 +214,13 @@ def _topic_test(database: Database, query: str, since: datetime | None, *, use_i
             if budget is not None and read >= budget:
                 break
     return matched, read
+
+
+def _forget_topic(database: Database, name: str) -> None:
+    """A re-match of a *new* topic each time: no matches nor row of an earlier run."""
+    with database.session() as session:
+        session.execute(delete(Match).where(Match.topic == name))
+        session.execute(delete(Topic).where(Topic.name == name))
 
 
 def _scan_rematch_sample(database: Database, topic_set: TopicSet, sample: int) -> float:
@@ -258,92 +270,117 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--articles", type=int, default=100_000)
     parser.add_argument("--database-url", help="An empty database to fill (default: a temporary SQLite file).")
     parser.add_argument("--scan-sample", type=int, default=2000, help="Articles the full scan is timed on.")
-    parser.add_argument("--repeats", type=int, default=5, help="Runs of each search (the median is shown).")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="Runs of each search and topic test (the median is shown)."
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the temporary SQLite file.")
+    parser.add_argument("--only", default=",".join(QUESTIONS), help=f"The questions to ask, of {', '.join(QUESTIONS)}.")
+    parser.add_argument("--reuse", action="store_true", help="Ask a --database-url filled (and kept) before.")
+    parser.add_argument("--no-scan", action="store_true", help="Time the index alone, not today's scan.")
     args = parser.parse_args(argv)
+    asked = set(args.only.split(","))
+    if asked - set(QUESTIONS):
+        parser.error(f"--only: unknown question(s) {', '.join(sorted(asked - set(QUESTIONS)))}")
+    if args.reuse and not args.database_url:
+        parser.error("--reuse needs --database-url")
     folder = tempfile.mkdtemp(prefix="bantin-bench-archive-")
     url = args.database_url or f"sqlite:///{folder}/archive.sqlite3"
     database = Database(url)
-    n = args.articles
-    print(f"archive benchmark: {n} articles on {database.dialect} ({database.describe()})")
-    started = time.perf_counter()
-    shares = fill(database, n)
-    fill_seconds = time.perf_counter() - started
-    with database.engine.begin() as connection:
-        if database.dialect == "postgresql":
-            connection.execute(text("ANALYZE"))
-        else:
-            connection.exec_driver_sql("ANALYZE")
-    print(
-        f"  filled in {fill_seconds:.0f} s; common phrase in {shares['common']}, trap in {shares['trap']}, "
-        f"rare phrase in {shares['rare']} articles; peak memory {_peak_mb():.0f} MB"
-    )
+    if args.reuse:
+        with database.session() as session:
+            n = session.scalar(select(func.count()).select_from(ArticleRow)) or 0
+        print(f"archive benchmark: {n} articles on {database.dialect} ({database.describe()}), filled before")
+    else:
+        n = args.articles
+        print(f"archive benchmark: {n} articles on {database.dialect} ({database.describe()})")
+        started = time.perf_counter()
+        shares = fill(database, n)
+        fill_seconds = time.perf_counter() - started
+        with database.engine.begin() as connection:
+            if database.dialect == "postgresql":
+                connection.execute(text("ANALYZE"))
+            else:
+                connection.exec_driver_sql("ANALYZE")
+        print(
+            f"  filled in {fill_seconds:.0f} s; common phrase in {shares['common']}, trap in {shares['trap']}, "
+            f"rare phrase in {shares['rare']} articles; peak memory {_peak_mb():.0f} MB"
+        )
     sample = min(args.scan_sample, n)
-    rows = []
+    scan = not args.no_scan
 
-    def row(name: str, indexed: float, scan: float, scan_note: str, target: str) -> None:
-        rows.append((name, indexed, scan, scan_note, target))
-        print(f"  {name:<44} index {indexed:9.3f} s   scan {scan:9.1f} s{scan_note}   ({target})", flush=True)
+    def row(name: str, indexed: float, scan_seconds: float | None, scan_note: str, target: str) -> None:
+        scanned = f"scan {scan_seconds:9.1f} s{scan_note}" if scan_seconds is not None else "scan not timed"
+        print(f"  {name:<44} index {indexed:9.3f} s   {scanned}   ({target})", flush=True)
 
-    for label, query in (("rare", RARE), ("common", COMMON)):
-        seconds, _ = _timed(lambda query=query: _search_page(database, query, use_index=True), args.repeats)
-        scan_seconds, (found, read) = _timed(
-            lambda query=query: _search_page(database, query, use_index=False, budget=sample)
+    if "search" in asked:
+        for label, query in (("rare", RARE), ("common", COMMON)):
+            seconds, _ = _timed(lambda query=query: _search_page(database, query, use_index=True), args.repeats)
+            scan_seconds, note = None, ""
+            if scan:
+                scan_seconds, (found, read) = _timed(
+                    lambda query=query: _search_page(database, query, use_index=False, budget=sample)
+                )
+                if found >= PAGE:
+                    note = " (measured)"
+                else:  # the scan would read the whole archive before answering
+                    scan_seconds, note = scan_seconds * n / max(1, read), f" (extrapolated from {read})"
+            row(
+                f"articles search, first page, {label} phrase", seconds, scan_seconds, note, "target p50 <= 0.3 s at 1M"
+            )
+    if "month" in asked:
+        month = NOW - timedelta(days=30)
+        seconds, matched = _timed(lambda: _topic_test(database, COMMON, month, use_index=True), args.repeats)
+        with database.session() as session:
+            in_month = session.scalar(
+                select(text("count(*)")).select_from(ArticleRow).where(ArticleRow.published_at >= month)
+            )
+        scan_seconds, note = None, ""
+        if scan:
+            scan_seconds, (_, read) = _timed(
+                lambda: _topic_test(database, COMMON, month, use_index=False, budget=sample)
+            )
+            scan_seconds = scan_seconds * in_month / max(1, read)
+            note = f" ({'measured' if read >= in_month else f'extrapolated from {read}'})"
+        row(
+            f"topics test, 30 days ({in_month} articles, {matched[0]} match)",
+            seconds,
+            scan_seconds,
+            note,
+            "target <= 1 s at 1M",
         )
-        if found >= PAGE:
-            note = " (measured)"
-        else:  # the scan would read the whole archive before answering
+    if "whole" in asked:
+        seconds, matched = _timed(lambda: _topic_test(database, COMMON, None, use_index=True), args.repeats)
+        scan_seconds, note = None, ""
+        if scan:
+            scan_seconds, (_, read) = _timed(
+                lambda: _topic_test(database, COMMON, None, use_index=False, budget=sample)
+            )
             scan_seconds, note = scan_seconds * n / max(1, read), f" (extrapolated from {read})"
-        row(f"articles search, first page, {label} phrase", seconds, scan_seconds, note, "target p50 <= 0.3 s at 1M")
-    month = NOW - timedelta(days=30)
-    seconds, matched = _timed(lambda: _topic_test(database, COMMON, month, use_index=True))
-    with database.session() as session:
-        in_month = session.scalar(
-            select(text("count(*)")).select_from(ArticleRow).where(ArticleRow.published_at >= month)
+        row(f"topics test, whole archive ({matched[0]} match)", seconds, scan_seconds, note, "target <= 5 s at 1M")
+    if "rematch" in asked:
+        topic_set = TopicSet.from_config([{"name": "CNHT", "query": COMMON}])
+        _forget_topic(database, "CNHT")
+        with database.session() as session:
+            sync_topics(session, topic_set, now=NOW)
+        scan_seconds, note = None, ""
+        if scan:
+            scan_seconds, note = _scan_rematch_sample(database, topic_set, sample) * n, f" (extrapolated from {sample})"
+        seconds, counts = _timed(lambda: rematch(database, topic_set, now=NOW))
+        row(f"re-match one new topic ({counts['CNHT']} match)", seconds, scan_seconds, note, "target <= 60 s at 1M")
+    if "size" in asked:
+        total_mb, index_mb = _sizes(database)
+        print(
+            f"  archive on disk: {total_mb:.0f} MB with the index, {total_mb - index_mb:.0f} MB without "
+            f"(index {index_mb:.0f} MB, {index_mb / max(1e-9, total_mb - index_mb):.0%})"
         )
-    scan_seconds, (_, read) = _timed(lambda: _topic_test(database, COMMON, month, use_index=False, budget=sample))
-    scan_seconds = scan_seconds * in_month / max(1, read)
-    row(
-        f"topics test, 30 days ({in_month} articles, {matched[0]} match)",
-        seconds,
-        scan_seconds,
-        f" ({'measured' if read >= in_month else f'extrapolated from {read}'})",
-        "target <= 1 s at 1M",
-    )
-    seconds, matched = _timed(lambda: _topic_test(database, COMMON, None, use_index=True))
-    scan_seconds, (_, read) = _timed(lambda: _topic_test(database, COMMON, None, use_index=False, budget=sample))
-    row(
-        f"topics test, whole archive ({matched[0]} match)",
-        seconds,
-        scan_seconds * n / max(1, read),
-        f" (extrapolated from {read})",
-        "target <= 5 s at 1M",
-    )
-    topic_set = TopicSet.from_config([{"name": "CNHT", "query": COMMON}])
-    with database.session() as session:
-        sync_topics(session, topic_set, now=NOW)
-    per_article = _scan_rematch_sample(database, topic_set, sample)
-    seconds, counts = _timed(lambda: rematch(database, topic_set, now=NOW))
-    row(
-        f"re-match one new topic ({counts['CNHT']} match)",
-        seconds,
-        per_article * n,
-        f" (extrapolated from {sample})",
-        "target <= 60 s at 1M",
-    )
-    total_mb, index_mb = _sizes(database)
-    print(
-        f"  archive on disk: {total_mb:.0f} MB with the index, {total_mb - index_mb:.0f} MB without "
-        f"(index {index_mb:.0f} MB, {index_mb / max(1e-9, total_mb - index_mb):.0%})"
-    )
     print(f"  peak memory (RSS) of this process: {_peak_mb():.0f} MB")
     database.dispose()
-    if not args.keep and not args.database_url:
+    if args.keep and not args.database_url:
+        print(f"  kept {url}")
+    else:
         for path in Path(folder).glob("*"):
             path.unlink()
         Path(folder).rmdir()
-    elif args.keep:
-        print(f"  kept {url}")
     return 0
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from crawler.matching import ArticleFields, Hit, QueryMatcher
 from crawler.query import parse_query
-from crawler.store.archive import matching_articles
+from crawler.store.archive import matching_rows
 from crawler.store.models import ArticleRow
 
 
@@ -61,11 +61,20 @@ def backtest(
     result = Backtest(query=query, since=since)
     period = select(ArticleRow.site, func.count()).group_by(ArticleRow.site)
     if since is not None:
-        period = period.where(ArticleRow.published_at >= since)
+        # Grouped by the bare column, SQLite walks the (site, external_id) index over the whole archive
+        # to spare a sort and reads each row's date; grouped by an expression it reads the period's rows
+        # along the date index (10 ms instead of 130 ms for 30 days of a 100,000-article archive).
+        site = ArticleRow.site.concat("")
+        period = select(site, func.count()).where(ArticleRow.published_at >= since).group_by(site)
     result.scanned_per_site.update({site: count for site, count in session.execute(period)})
-    found = matching_articles(
-        session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)), published_from=since
+    found = matching_rows(
+        session,
+        tree,
+        lambda row: matcher.carried(ArticleFields.from_article(row)),
+        columns=(ArticleRow.site, ArticleRow.published_at, ArticleRow.story_id),
+        published_from=since,
     )
+    listed: list[tuple[int, list[Hit], list[str]]] = []
     for row, carried in found:
         result.matched += 1
         day = row.published_at.astimezone(zone).date().isoformat() if row.published_at else "undated"
@@ -74,6 +83,11 @@ def backtest(
         result.stories.add(row.story_id)
         result.site_stories.setdefault(row.site, set()).add(row.story_id)
         result.terms.update(carried)
-        if len(result.articles) < limit:
-            result.articles.append(MatchedArticle(row, matcher.explain(ArticleFields.from_article(row)).hits, carried))
+        if len(listed) < limit:
+            listed.append((row.id, matcher.explain(ArticleFields.from_article(row)).hits, carried))
+    # Only the listed matches are read whole (as stored articles, for their titles, links and outlets).
+    stored = {
+        row.id: row for row in session.scalars(select(ArticleRow).where(ArticleRow.id.in_([k for k, _, _ in listed])))
+    }
+    result.articles = [MatchedArticle(stored[key], hits, carried) for key, hits, carried in listed]
     return result

@@ -6,6 +6,12 @@ each automaton runs once over it, every occurrence is checked for syllable
 boundaries, and each topic's query tree is then evaluated over the set of
 (term, field) pairs found. Only topics with at least one of their positive
 terms present are evaluated: the parser guarantees that nothing else can match.
+
+A matcher of a few exact terms and no folded one (a back-test, a search, the re-match
+of one topic: every candidate the archive index gives it) skips the automata: each term
+is looked up in the field's key by its longest stretch that tone placement cannot move,
+and tones are placed in the few spans holding it only (``_local_scan``), which finds the
+spans the automaton would.
 """
 
 from __future__ import annotations
@@ -20,7 +26,15 @@ import ahocorasick
 
 from crawler.errors import ConfigError
 from crawler.query import FIELDS, And, Node, Not, Or, Term, parse_query, render
-from crawler.text import Normalized, clean_display, is_word_char, normalize, term_keys
+from crawler.text import (
+    Normalized,
+    clean_display,
+    is_word_char,
+    normalize,
+    term_keys,
+    tone_canonical,
+    tone_fixed_stretch,
+)
 
 __all__ = [
     "ACCENT_MODES",
@@ -43,6 +57,11 @@ SNIPPET_WORDS = 12  # on each side of the hit: about 25 words in all
 _BIT = {name: 1 << i for i, name in enumerate(FIELDS)}
 _DEFAULT_SCOPE = _BIT["title"] | _BIT["sapo"] | _BIT["body"] | _BIT["tag"]
 _FIELD_ORDER = {name: i for i, name in enumerate(FIELDS)}
+# A matcher of this few exact patterns (and no folded one) -- a query, a topic being re-matched -- finds
+# each in a field by a stretch that tone placement cannot change, placing the tones of the few places that
+# hold it instead of the whole field's; a stretch met more often than this sends the field the usual way.
+_LOCAL_PATTERNS = 8
+_LOCAL_OCCURRENCES = 24
 
 
 def query_version(query: str, accents: str = "auto") -> str:
@@ -280,6 +299,13 @@ class Matcher:
                 self._scanned_bits |= ref.scope_bits
         self._has_exact = len(self._exact) > 0
         self._has_fold = len(self._fold) > 0
+        # (pid, exact key, stretch, its offset) of each pattern, when every field can be looked up by them.
+        self._stretches: list[tuple[int, str, str, int]] | None = None
+        exact_patterns = [(pid, key) for (folded, key), pid in self._patterns.items() if not folded]
+        if not self._has_fold and len(exact_patterns) <= _LOCAL_PATTERNS:
+            stretches = [(pid, key, *tone_fixed_stretch(key)) for pid, key in exact_patterns]
+            if all(stretch for _, _, stretch, _ in stretches):
+                self._stretches = stretches
         if self._has_exact:
             self._exact.make_automaton()
         if self._has_fold:
@@ -350,6 +376,12 @@ class Matcher:
             units.append((name, index, norm))
             if not norm.key:
                 continue
+            local = self._local_scan(norm.key) if self._stretches is not None else None
+            if local is not None:
+                for pid, start, end in local:
+                    first[(pid, unit)] = (start, end, False)
+                    found[pid] = found.get(pid, 0) | bit
+                continue
             for automaton, folded in automata:
                 key = norm.folded if folded else norm.exact
                 last = len(key) - 1
@@ -363,6 +395,36 @@ class Matcher:
                     first[(pid, unit)] = (start, end + 1, folded)
                     found[pid] = found.get(pid, 0) | bit
         return _Scan(units, found, first)
+
+    def _local_scan(self, key: str) -> list[tuple[int, int, int]] | None:
+        """(pid, start, end) of each pattern's first whole-syllable occurrence in ``key`` (a field's
+        unplaced key), the spans ``_scan`` finds in its exact key; None when a stretch is too common to pay.
+
+        Whole syllables at both ends leave the tones of the span to the span alone, so placing them
+        in the slice tells whether the pattern is there.
+        """
+        found: list[tuple[int, int, int]] = []
+        last = len(key)
+        seen = 0
+        for pid, pattern, stretch, offset in self._stretches or ():
+            at = key.find(stretch)
+            while at >= 0:
+                seen += 1
+                if seen > _LOCAL_OCCURRENCES:
+                    return None
+                start = at - offset
+                end = start + len(pattern)
+                if (
+                    start >= 0
+                    and end <= last
+                    and not (start and is_word_char(key[start - 1]))
+                    and not (end < last and is_word_char(key[end]))
+                    and tone_canonical(key[start:end]) == pattern
+                ):
+                    found.append((pid, start, end))
+                    break
+                at = key.find(stretch, at + 1)
+        return found
 
     @staticmethod
     def _evaluate(program: _Program, topic: _Topic, found: dict[int, int]) -> bool:

@@ -20,11 +20,12 @@ from sqlalchemy.orm import Session
 from crawler.config import TopicConfig
 from crawler.matching import ArticleFields, Matcher, TopicSpec
 from crawler.store import Database
+from crawler.store.archive import MATCHED_COLUMNS
 from crawler.store.models import ArticleRow, Match, Topic
 
 log = logging.getLogger("bantin.topics")
 
-REMATCH_BATCH = 500
+REMATCH_BATCH = 1000
 
 
 @dataclass
@@ -91,6 +92,22 @@ def sync_topics(session: Session, topic_set: TopicSet, *, now: datetime) -> list
     return stale
 
 
+def _match_rows(found: dict[str, list], topic_set: TopicSet, article_version: int, now: datetime) -> list[dict]:
+    """The matches table's rows (without the article) for what the matcher ``found`` in one article."""
+    versions = topic_set.versions
+    return [
+        dict(
+            topic=spec.name,
+            topic_version=versions[spec.name],
+            article_version=article_version,
+            hits=[hit.to_dict() for hit in found[spec.name]],
+            matched_at=now,
+        )
+        for spec in topic_set.specs
+        if found.get(spec.name)
+    ]
+
+
 def match_article(
     session: Session, article: ArticleRow, topic_set: TopicSet, *, now: datetime, new: bool = False
 ) -> list[str]:
@@ -98,40 +115,53 @@ def match_article(
 
     ``new``: the article was just added, so it has no stored matches to look up (nor a key yet).
     """
+    if not new:
+        return match_stored(session, [article], topic_set, now=now).get(article.id, [])
     found = topic_set.matcher.match(ArticleFields.from_article(article))
-    names = [spec.name for spec in topic_set.specs]
-    if not found and new:
+    if not found:
         return []
-    versions = topic_set.versions
-    rows: list[dict[str, Any]] = [
-        dict(
-            topic=name,
-            topic_version=versions[name],
-            article_version=article.version,
-            hits=[hit.to_dict() for hit in found[name]],
-            matched_at=now,
-        )
-        for name in names
-        if found.get(name)
-    ]
-    if new:
-        # Nobody else can see an article this transaction just added: plain inserts, batched at flush.
-        session.add_all(Match(article=article, **row) for row in rows)
-        return [row["topic"] for row in rows]
-    existing = set(session.scalars(select(Match.topic).where(Match.article_id == article.id, Match.topic.in_(names))))
-    gone = [name for name in names if name in existing and not found.get(name)]
-    if gone:
-        session.execute(delete(Match).where(Match.article_id == article.id, Match.topic.in_(gone)))
-    if rows:
-        # A concurrent re-match (another process preparing the same new topic) may insert
-        # the same (article, topic) at once: an upsert lets both succeed, last one wins.
-        session.execute(_upsert_matches(session, [dict(article_id=article.id, **row) for row in rows]))
+    rows = _match_rows(found, topic_set, article.version, now)
+    # Nobody else can see an article this transaction just added: plain inserts, batched at flush.
+    session.add_all(Match(article=article, **row) for row in rows)
     return [row["topic"] for row in rows]
 
 
-def _upsert_matches(session: Session, rows: list[dict]):
+def match_stored(
+    session: Session, articles: Sequence[Any], topic_set: TopicSet, *, now: datetime
+) -> dict[int, list[str]]:
+    """Re-match stored articles (anything with id, version and the matched fields: an ``ArticleRow``, a plain
+    row of them) against every topic in the set, in a few statements for the lot; returns, by article key,
+    the topics each matched (an article that matched none is absent).
+    """
+    names = [spec.name for spec in topic_set.specs]
+    matched: dict[int, list[str]] = {}
+    rows: list[dict[str, Any]] = []
+    for article in articles:
+        found = topic_set.matcher.match(ArticleFields.from_article(article))
+        if found:
+            kept = _match_rows(found, topic_set, article.version, now)
+            rows += [dict(article_id=article.id, **row) for row in kept]
+            matched[article.id] = [row["topic"] for row in kept]
+    keys = [article.id for article in articles]
+    gone: dict[str, list[int]] = {}
+    for key, name in session.execute(
+        select(Match.article_id, Match.topic).where(Match.article_id.in_(keys), Match.topic.in_(names))
+    ):
+        if name not in matched.get(key, ()):
+            gone.setdefault(name, []).append(key)
+    for name, lost in gone.items():
+        session.execute(delete(Match).where(Match.topic == name, Match.article_id.in_(lost)))
+    if rows:
+        # A concurrent re-match (another process preparing the same new topic) may insert
+        # the same (article, topic) at once: an upsert lets both succeed, last one wins. One
+        # statement for the lot, its values sent in batches by the driver's executemany.
+        session.execute(_upsert_matches(session), rows)
+    return matched
+
+
+def _upsert_matches(session: Session):
     module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = module.insert(Match).values(rows)
+    statement = module.insert(Match)
     return statement.on_conflict_do_update(
         index_elements=[Match.article_id, Match.topic],
         set_={
@@ -162,16 +192,22 @@ def rematch(
     if usable:
         last_id = -1
         while True:
+            # Every candidate key in one read (the index answers a query at once, not page by page: each page
+            # would be the whole query again), then the articles in batches; a second read catches the
+            # articles stored meanwhile.
             with database.session() as session:
-                keys = candidate_ids(session, candidates, after=last_id, limit=batch_size)
-                batch = list(session.scalars(select(ArticleRow).where(ArticleRow.id.in_(keys)).order_by(ArticleRow.id)))
-                # Each article's lookup of its own matches needs nothing pending flushed first:
-                # one flush per batch instead of one per article.
-                with session.no_autoflush:
-                    for article in batch:
-                        for name in match_article(session, article, topic_set, now=now):
+                keys = candidate_ids(session, candidates, after=last_id, limit=None)
+            for first in range(0, len(keys), batch_size):
+                with database.session() as session:
+                    batch = session.execute(
+                        select(*MATCHED_COLUMNS, ArticleRow.version).where(
+                            ArticleRow.id.in_(keys[first : first + batch_size])
+                        )
+                    ).all()
+                    for names_matched in match_stored(session, batch, topic_set, now=now).values():
+                        for name in names_matched:
                             counts[name] += 1
-            if len(keys) < batch_size:
+            if not keys:
                 break
             last_id = keys[-1]
         with database.session() as session:
@@ -183,13 +219,14 @@ def rematch(
         last_id = -1
         while True:
             with database.session() as session:
-                batch = list(
-                    session.scalars(
-                        select(ArticleRow).where(ArticleRow.id > last_id).order_by(ArticleRow.id).limit(batch_size)
-                    )
-                )
-                for article in batch:
-                    for name in match_article(session, article, topic_set, now=now):
+                batch = session.execute(
+                    select(*MATCHED_COLUMNS, ArticleRow.version)
+                    .where(ArticleRow.id > last_id)
+                    .order_by(ArticleRow.id)
+                    .limit(batch_size)
+                ).all()
+                for names_matched in match_stored(session, batch, topic_set, now=now).values():
+                    for name in names_matched:
                         counts[name] += 1
             if len(batch) < batch_size:
                 break

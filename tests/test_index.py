@@ -128,7 +128,10 @@ def _indexed(session, query: str, mode: str) -> list[int]:
     return [
         row.id
         for row, _ in matching_articles(
-            session, parse_query(query), lambda row: matcher.carried(ArticleFields.from_article(row), "q")
+            session,
+            parse_query(query),
+            lambda row: matcher.carried(ArticleFields.from_article(row), "q"),
+            first_batch=2,  # as a caller that wants one page
         )
     ]
 
@@ -139,8 +142,11 @@ def _candidates(session, query: str) -> set[int]:
     return set(session.scalars(select(sub.c.id)))
 
 
+@pytest.mark.parametrize("dense", [False, True])
 @pytest.mark.parametrize("mode", ["auto", "exact", "fold"])
-def test_index_and_scan_give_the_same_answers(hard_archive, mode):
+def test_index_and_scan_give_the_same_answers(hard_archive, mode, dense, monkeypatch):
+    if dense:  # every query as one of many candidates: a page walks the date index (SQLite)
+        monkeypatch.setattr("crawler.store.archive.DENSE_CANDIDATES", 0)
     with hard_archive.session() as session:
         assert index_available(session)
         total = session.scalar(select(text("count(*)")).select_from(ArticleRow))
@@ -346,13 +352,13 @@ def test_rematch_reads_only_the_candidates_and_drops_what_no_longer_matches(hard
     import crawler.topics as topics_module
 
     visited: list[int] = []
-    real = topics_module.match_article
+    real = topics_module.match_stored
 
-    def recording(session, article, *args, **kwargs):
-        visited.append(article.id)
-        return real(session, article, *args, **kwargs)
+    def recording(session, articles, *args, **kwargs):
+        visited.extend(article.id for article in articles)
+        return real(session, articles, *args, **kwargs)
 
-    monkeypatch.setattr(topics_module, "match_article", recording)
+    monkeypatch.setattr(topics_module, "match_stored", recording)
     prepare_topics(hard_archive, [{"name": "QN", "query": '"Quảng Ninh"'}], now=NOW)
     assert sorted(visited) == sorted(_candidates_of(hard_archive, '"Quảng Ninh"')) == [2, 8, 13]
     assert _matched(hard_archive) == {"QN": {2, 8, 13}}

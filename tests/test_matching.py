@@ -339,6 +339,44 @@ def test_variants_match_identically(pair: tuple[str, str], field: str) -> None:
             assert _same_words(found, text[twin.start : twin.end])
 
 
+# One matcher per query: few exact patterns, so fields are looked up by their tone-fixed stretches
+# (the path of `topics test`, search and re-matching one topic) instead of the many-topic scan above.
+_SINGLE = {
+    f"q{i}-{mode}": Matcher([TopicSpec(f"q{i}-{mode}", q, mode)])
+    for i, q in enumerate(_QUERIES)
+    for mode in ("auto", "exact", "fold")
+    if not (mode == "exact" and q == "Ha Noi")
+}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    texts_and_variants(),
+    st.sampled_from(["title", "sapo", "body", "tags"]),
+    st.sampled_from([1, 1, 14, 27]),
+    st.sampled_from([" ", "", "x", "à"]),
+)
+def test_a_single_query_finds_the_hits_of_the_full_scan(
+    pair: tuple[str, str], field: str, copies: int, glue: str
+) -> None:
+    # Copies make some stretches common enough to send the field the usual way; the glue (also in front)
+    # joins syllables, so that a stretch is found where the term is not a whole syllable.
+    text = glue + glue.join([pair[1]] * copies) + glue
+    fields = ArticleFields(tags=[text]) if field == "tags" else ArticleFields(**{field: text})
+    everything = _MATCHER.match(fields)
+    for name, single in _SINGLE.items():
+        assert single.match(fields).get(name) == everything.get(name)
+
+
+def test_the_tone_fixed_stretch_avoids_every_toned_vowel_run() -> None:
+    from crawler.text import tone_fixed_stretch
+
+    assert tone_fixed_stretch("công nghiệp hỗ trợ") == ("công ngh", 0)
+    assert tone_fixed_stretch("hoà bình") == (" bình", 3)
+    assert tone_fixed_stretch("hoa bình") == ("hoa bình", 0)  # no tone in the run: nothing to move
+    assert tone_fixed_stretch("người") == ("ng", 0)
+
+
 def _same_words(a: str, b: str) -> bool:
     from crawler.text import normalize
 

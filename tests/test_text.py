@@ -270,3 +270,15 @@ def test_key_spans_map_to_original_text_with_the_same_key(text: str, data: st.Da
     assert 0 <= ostart < oend <= len(text)
     # The original span covers whole character clusters, so it normalises to at least the key span.
     assert norm.key[start:end] in normalize(text[ostart:oend]).key
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(vietnamese_text(), min_size=2, max_size=5).map("\n\n".join), st.data())
+def test_paragraph_breaks_read_as_one_space_each(text: str, data: st.DataObject) -> None:
+    # An article body's usual shape, which takes a path of its own.
+    norm = normalize(text)
+    assert norm.key == _reference_key(text)
+    start = data.draw(st.integers(0, len(norm.key) - 1))
+    end = data.draw(st.integers(start + 1, len(norm.key)))
+    ostart, oend = norm.to_original(start, end)
+    assert normalize(text[ostart:oend]).key.strip(" ") == norm.key[start:end].strip(" ")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import functools
 import json
 import sys
 from collections import Counter
@@ -508,30 +507,32 @@ def search_articles(
     """
     from crawler.matching import ArticleFields, QueryMatcher
     from crawler.query import parse_query
-    from crawler.store.archive import matching_articles
+    from crawler.store.archive import matches_per_site, matching_articles
 
     matcher = QueryMatcher(query, mode)
     tree = parse_query(query)
-    search = functools.partial(
-        matching_articles,
-        since=since.date() if since else None,
-        until=until.date() if until else None,
-        sites=sites or None,
-    )
+    first_day, last_day = since.date() if since else None, until.date() if until else None
+
+    def accept(row) -> list[str] | None:
+        return matcher.carried(ArticleFields.from_article(row))
+
     with app.database.session(write=False) as session:
         _check_sites(session, sites)
         after = None
         if before_key:
             after = app.find_article(session, before_key)
         if count_only:
-            found = search(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)), after=after)
-            per_site = Counter(row.site for row, _ in found)
+            per_site = matches_per_site(
+                session, tree, accept, since=first_day, until=last_day, sites=sites or None, after=after
+            )
             _emit_per_outlet(query, per_site, output_format)
             return
         results = []
         rows = []
         last = None
-        found = search(session, tree, lambda row: matcher.carried(ArticleFields.from_article(row)), after=after)
+        found = matching_articles(
+            session, tree, accept, since=first_day, until=last_day, sites=sites or None, after=after, first_batch=limit
+        )
         for row, carried in found:
             summary = _summary(row, [])
             summary["terms"] = carried

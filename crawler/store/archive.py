@@ -6,12 +6,14 @@ that every front end asks them the same way.
 
 from __future__ import annotations
 
+import itertools
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Row, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from crawler.clock import VIETNAM
@@ -36,15 +38,21 @@ def article_query(
     candidates=None,
     after: ArticleRow | None = None,
     published_from: datetime | None = None,
+    by_date: bool = False,
 ) -> Select[ArticleRow]:
     """Stored articles, newest first; ``since``/``until`` are publication days in Vietnam time.
 
     ``candidates``: a selectable of article ids (the archive index's) to keep to.
     ``after``: only articles that come after this one in the newest-first order (the next page).
+    ``by_date``: keep to the candidates by testing each article met along the date index (SQLite),
+    instead of looking every candidate up and sorting them all: the first rows come at once when
+    candidates are many.
     """
     query = select(ArticleRow)
     if candidates is not None:
-        query = query.where(ArticleRow.id.in_(select(candidates.c.id)))
+        # `id + 0` is no longer the key: SQLite cannot drive the query by the candidates' keys.
+        key = ArticleRow.id + 0 if by_date else ArticleRow.id
+        query = query.where(key.in_(select(candidates.c.id)))
     if after is not None:
         query = query.where(_after(after))
     if published_from is not None:
@@ -103,10 +111,77 @@ def newest_articles(
     return rows
 
 
+# More candidates than this, and a page of them is found sooner along the date index (see _matching_chunks):
+# the walk meets a candidate in every archive/DENSE_CANDIDATES articles or sooner.
+DENSE_CANDIDATES = 2000
+# What the matcher reads of an article: ``ArticleFields.from_article`` takes a row of these.
+MATCHED_COLUMNS = (
+    ArticleRow.id,
+    ArticleRow.title,
+    ArticleRow.sapo,
+    ArticleRow.body,
+    ArticleRow.tags,
+    ArticleRow.category,
+)
+
+
+def matching_rows(
+    session: Session,
+    tree: Node,
+    accept: Callable[[Row], Any],
+    *,
+    columns: Sequence[Any] = (),
+    since: date | None = None,
+    until: date | None = None,
+    sites: Iterable[str] | None = None,
+    after: ArticleRow | None = None,
+    published_from: datetime | None = None,
+    batch: int = 1000,
+    first_batch: int | None = None,
+) -> Iterator[tuple[Row, Any]]:
+    """(row, verdict) for each article ``accept`` returns a verdict for, newest first.
+
+    The rows are plain rows of ``MATCHED_COLUMNS`` and ``columns``, never ORM objects:
+    a whole-archive question reads tens of thousands of candidates, and building,
+    tracking and dropping a mapped object for each cost as much as matching it.
+    """
+    for chunk in _matching_chunks(
+        session,
+        tree,
+        accept,
+        columns=columns,
+        since=since,
+        until=until,
+        sites=sites,
+        after=after,
+        published_from=published_from,
+        batch=batch,
+        first_batch=first_batch,
+    ):
+        yield from chunk
+
+
+def matches_per_site(
+    session: Session,
+    tree: Node,
+    accept: Callable[[Row], Any],
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    sites: Iterable[str] | None = None,
+    after: ArticleRow | None = None,
+) -> Counter[str]:
+    """How many articles ``accept`` takes, per site (`articles search --count`), reading none of them whole."""
+    found = matching_rows(
+        session, tree, accept, columns=(ArticleRow.site,), since=since, until=until, sites=sites, after=after
+    )
+    return Counter(row.site for row, _ in found)
+
+
 def matching_articles(
     session: Session,
     tree: Node,
-    accept: Callable[[ArticleRow], Any],
+    accept: Callable[[Row], Any],
     *,
     since: date | None = None,
     until: date | None = None,
@@ -116,12 +191,53 @@ def matching_articles(
     batch: int = 200,
     first_batch: int | None = None,
 ) -> Iterator[tuple[ArticleRow, Any]]:
-    """(row, verdict) for each article ``accept`` returns a verdict for, newest first.
+    """Like ``matching_rows``, each match as its stored ``ArticleRow`` (for a page of results).
 
     The archive index narrows the rows to the candidates of the query ``tree``;
     ``accept`` (the matcher) decides. Without a usable index every article is read.
     ``first_batch``: how many candidates the first read loads (then twice as many each time, up to
     ``batch``), for a caller that stops after one page.
+    """
+    for chunk in _matching_chunks(
+        session,
+        tree,
+        accept,
+        columns=(),
+        since=since,
+        until=until,
+        sites=sites,
+        after=after,
+        published_from=published_from,
+        batch=batch,
+        first_batch=first_batch,
+    ):
+        if chunk:
+            loaded = {
+                row.id: row
+                for row in session.scalars(select(ArticleRow).where(ArticleRow.id.in_([row.id for row, _ in chunk])))
+            }
+            for row, verdict in chunk:
+                yield loaded[row.id], verdict
+
+
+def _matching_chunks(
+    session: Session,
+    tree: Node,
+    accept: Callable[[Row], Any],
+    *,
+    columns: Sequence[Any],
+    since: date | None,
+    until: date | None,
+    sites: Iterable[str] | None,
+    after: ArticleRow | None,
+    published_from: datetime | None,
+    batch: int,
+    first_batch: int | None,
+) -> Iterator[list[tuple[Row, Any]]]:
+    """The accepted (row, verdict) of each read, in order.
+
+    ``first_batch`` (a caller that stops after a page): when the query has many candidates, SQLite walks
+    the date index newest first and stops there, instead of sorting every candidate before the first.
     """
     from crawler.store.index import candidates_for
 
@@ -130,29 +246,51 @@ def matching_articles(
         log.warning("scanning every article: %s", why)
     else:
         log.debug("reading the query's candidates from the archive index")
-    query = article_query(
-        since=since, until=until, sites=sites, candidates=candidates, after=after, published_from=published_from
+    by_date = (
+        candidates is not None
+        and first_batch is not None
+        and session.get_bind().dialect.name == "sqlite"
+        and len(session.execute(select(candidates.c.id).limit(DENSE_CANDIDATES + 1)).all()) > DENSE_CANDIDATES
     )
+    query = article_query(
+        since=since,
+        until=until,
+        sites=sites,
+        candidates=candidates,
+        after=after,
+        published_from=published_from,
+        by_date=by_date,
+    )
+    selected = (*MATCHED_COLUMNS, *columns)
     if candidates is None:
-        rows: Iterable[ArticleRow] = session.scalars(query.execution_options(yield_per=batch))
+        chunks: Iterable[Sequence[Row]] = session.execute(
+            query.with_only_columns(*selected).execution_options(yield_per=batch)
+        ).partitions()
     else:
-        rows = _rows_in_order(session, query, batch, first_batch or batch)
-    for row in rows:
-        verdict = accept(row)
-        if verdict is not None:
-            yield row, verdict
+        chunks = _rows_in_order(session, query, selected, batch, first_batch or batch, stream=by_date)
+    for rows in chunks:
+        accepted = []
+        for row in rows:
+            verdict = accept(row)
+            if verdict is not None:
+                accepted.append((row, verdict))
+        yield accepted
 
 
-def _rows_in_order(session: Session, query: Select, batch: int, first_batch: int) -> Iterator[ArticleRow]:
-    """The rows of ``query``, ordering only their keys: sorting whole ~3 KB rows costs more than reading them."""
-    keys = session.scalars(query.with_only_columns(ArticleRow.id).execution_options(yield_per=batch * 5)).all()
-    start, size = 0, max(1, min(first_batch, batch))
-    while start < len(keys):
-        chunk = keys[start : start + size]
-        loaded = {row.id: row for row in session.scalars(select(ArticleRow).where(ArticleRow.id.in_(chunk)))}
-        for key in chunk:
-            yield loaded[key]
-        start, size = start + size, min(size * 2, batch)
+def _rows_in_order(
+    session: Session, query: Select, selected: Sequence[Any], batch: int, first_batch: int, *, stream: bool
+) -> Iterator[Sequence[Row]]:
+    """The rows of ``query``, ordering only their keys: sorting whole ~3 KB rows costs more than reading them.
+
+    ``stream``: read the keys as the query finds them (it walks an index in order) rather than all first.
+    """
+    found = session.scalars(query.with_only_columns(ArticleRow.id).execution_options(yield_per=batch * 5))
+    keys: Iterator[int] = iter(found if stream else found.all())
+    size = max(1, min(first_batch, batch))
+    while chunk := list(itertools.islice(keys, size)):
+        loaded = {row.id: row for row in session.execute(select(*selected).where(ArticleRow.id.in_(chunk)))}
+        yield [loaded[key] for key in chunk]
+        size = min(size * 2, batch)
 
 
 def topics_by_article(session: Session, keys: list[int]) -> dict[int, list[str]]:

@@ -225,12 +225,11 @@ def candidates_for(session: Session, tree: Node):
     return candidate_subquery(session.get_bind().dialect.name, expr), None
 
 
-def candidate_ids(session: Session, expr: Any, *, after: int = -1, limit: int = 1000) -> list[int]:
-    """The next ``limit`` candidate ids above ``after``, in id order (for walking all candidates)."""
+def candidate_ids(session: Session, expr: Any, *, after: int = -1, limit: int | None = 1000) -> list[int]:
+    """The next ``limit`` (None: all) candidate ids above ``after``, in id order (for walking all candidates)."""
     candidates = candidate_subquery(session.get_bind().dialect.name, expr)
-    return list(
-        session.scalars(select(candidates.c.id).where(candidates.c.id > after).order_by(candidates.c.id).limit(limit))
-    )
+    query = select(candidates.c.id).where(candidates.c.id > after).order_by(candidates.c.id)
+    return list(session.scalars(query if limit is None else query.limit(limit)))
 
 
 # --- state ------------------------------------------------------------------------------------
