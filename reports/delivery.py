@@ -353,7 +353,11 @@ def _recover_sending(database: Database, now: datetime, *, expired_claims_only: 
     if not expired_claims_only:
         claim_over = OutboxMessage.claim_expires_at.is_(None) | claim_over
     with database.session() as session:
-        stuck = session.scalars(select(OutboxMessage).where(OutboxMessage.status == "sending", claim_over)).all()
+        # Locked until this transaction ends: two recoveries at once (the sweeps of two workers, a sender starting)
+        # must not both take a row, or the second would undo a claim made on it after the first.
+        stuck = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.status == "sending", claim_over).with_for_update(skip_locked=True)
+        ).all()
         for row in stuck:
             row.claimed_by, row.claim_expires_at = None, None
             count = unknown_outcomes(row.last_error) + 1

@@ -314,9 +314,12 @@ def send_claimed(
     with SmtpSession(config.smtp) as smtp, ClaimKeeper(database, owner, ttl, clock):
         try:
             while not stop.is_set():
+                # Asked before claiming: a build that is done has committed its rows, which this claim then
+                # sees; asked after, a build finishing in between would leave its last rows to the next sweep.
+                coming = more_coming()
                 ids = claim_batch(database, owner, now=clock(), ttl=ttl, limit=batch_size)
                 if not ids:
-                    if more_coming():
+                    if coming:
                         stop.wait(poll_seconds)
                         continue
                     break

@@ -630,3 +630,25 @@ def test_a_one_machine_digest_run_never_takes_a_row_from_a_live_cluster_sender(d
         run = delivery.run_digest(config, database, now=LATER + timedelta(minutes=3), sleep=lambda _s: None)
         assert run.recovered == 1 and run.sent == 2
         assert sorted(rcpt for rcpts, _id in sink.received for rcpt in rcpts) == ["an@example.org", "binh@example.org"]
+
+
+def test_a_sender_sends_the_last_rows_of_a_build_that_ended_while_it_looked(database):
+    with smtp_sink(Sink()) as sink:
+        config = make_config(database.url, sink.port)
+        standard_archive(database)
+        fanout.prepare_fanout(config, database, now=LATER)
+        asked: list[bool] = []
+
+        def more_coming() -> bool:
+            # The digest's one build job commits its rows and ends just as the sender first looks for more.
+            if not asked:
+                fanout.build_shard(config, database, now=LATER, shard=0, shards=1)
+            asked.append(False)
+            return False
+
+        result = fanout.send_claimed(
+            config, database, worker="w1", more_coming=more_coming, clock=Clock(LATER), ttl=TTL, batch_size=10
+        )
+    # Not left to the next sweep: no build is running any more, so nothing else would send them sooner.
+    assert [item.status for item in result.results] == ["sent", "sent"]
+    assert sorted(rcpt for rcpts, _id in sink.received for rcpt in rcpts) == ["an@example.org", "binh@example.org"]

@@ -287,8 +287,10 @@ def test_a_message_is_7bit_mime_that_parses_back_to_what_was_built(env):
         )
         lines = raw.split(b"\r\n")
         assert raw.isascii() and b"\n" not in raw.replace(b"\r\n", b"") and max(map(len, lines)) <= 998
-        # RFC 2047: a header line holding an encoded word is at most 76 characters.
+        # RFC 2047: a header line holding an encoded word is at most 76 characters; RFC 2045: so is a base64 line.
         assert all(len(line) <= 76 for line in lines if b"=?utf-8?" in line)
+        below_headers = raw.split(b"\r\n\r\n", 1)[1].split(b"\r\n")
+        assert len(below_headers) > 20 and all(len(line) <= 76 for line in below_headers)
         message = message_from_bytes(raw, policy=policy.default)
         assert not [part.defects for part in message.walk() if part.defects]
         assert message["Subject"] == subject
