@@ -174,7 +174,8 @@ def test_the_real_bantin_serve_leads_on_one_machine_and_waits_as_a_standby_on_an
     pg_url,  # noqa: F811
     sister_sites,  # noqa: F811
 ):
-    """`bantin --config X serve` itself, twice on one database: the command's cluster branch is what runs."""
+    """`bantin --config X serve` itself, twice on one database: the command's cluster branch is what runs, and
+    the standby takes over when the leader dies."""
     config = tmp_path / "bantin.toml"
     # Every minute: the latest fire time is less than a minute old, within the grace, so the first planning step
     # (at once, then every plan_seconds) finds the crawls and the digest due.
@@ -211,11 +212,17 @@ def test_the_real_bantin_serve_leads_on_one_machine_and_waits_as_a_standby_on_an
         with database.session() as session:
             statuses = session.execute(text("SELECT DISTINCT status::text FROM procrastinate_jobs")).scalars().all()
         assert statuses == ["todo"]
-        # A standby stops at SIGTERM while it waits; the leader stops cleanly and lets go of its lease.
+        # The leader dies (SIGKILL): the standby on this host sees its pid gone and takes over at once, and queues
+        # nothing twice (the 100-tick test above proves that on an injected clock).
+        leader.kill()
+        standby.wait_output('event="took over"')
+        holder = lease_holder(database, SERVICE_LEASE)
+        assert holder is not None and holder.pid == standby.process.pid
+        after = queued(database)
+        assert set(jobs) <= set(after) and len(after) == len(set(after))
+        # The new leader stops cleanly at SIGTERM and lets go of its lease.
         assert standby.stop() == 0, standby.output()[-3000:]
-        assert "event=took over" not in standby.output()
-        assert leader.stop() == 0, leader.output()[-3000:]
-        assert "event=stopped outcome=ok" in leader.output()
+        assert "event=stopped outcome=ok" in standby.output()
         assert lease_holder(database, SERVICE_LEASE) is None
     finally:
         for serve in (leader, standby):

@@ -61,7 +61,7 @@ class ClusterService(Service):
                 self.waiter(self.stopping, poll)
                 continue
             if waiting:
-                log_event("service", "took over", reason="the serving process's lease expired")
+                log_event("service", "took over", reason="the serving process is gone or its lease expired")
             self.app.open()
             self._app_open = True
             return lease_cm
