@@ -153,11 +153,7 @@ class ClusterService(Service):
 
     def _queue_retries(self, now: datetime) -> None:
         """Rows waiting for a retry (greylisting) are sent when due, between digests, by a sender job."""
-        from reports.fanout import due_rows
-
-        if not due_rows(self.database, now=now) or queue.active_jobs(self.database, queue.SEND_TASK):
-            return
-        if queue.defer(self.app, queue.SEND_TASK, queueing_lock="send:retry") is not None:
+        if queue.defer_sender_if_idle(self.app, self.database, now=now, lock="send:retry"):
             log_event("digest", "queued", reason="outbox rows due for a retry")
 
     def run(self) -> int:

@@ -180,6 +180,15 @@ def active_jobs(database: Database, task: str | None = None) -> list[QueuedJob]:
     return [QueuedJob(*row) for row in rows]
 
 
+def defer_sender_if_idle(app, database: Database, *, now: datetime, lock: str) -> bool:
+    """Queue a sender when outbox rows are due and no sender is queued or running (True if one was queued)."""
+    from reports.fanout import due_rows
+
+    if not due_rows(database, now=now) or active_jobs(database, SEND_TASK):
+        return False
+    return defer(app, SEND_TASK, queueing_lock=lock) is not None
+
+
 def site_jobs(database: Database, site: str) -> list[QueuedJob]:
     return [job for job in active_jobs(database, CRAWL_TASK) if job.args.get("site") == site]
 

@@ -330,12 +330,7 @@ def _builds_running(database: Database) -> bool:
 
 
 def _queue_sender_if_idle(runtime: Runtime) -> bool:
-    """Queue a sender when outbox rows are due and no sender is queued or running (True if one was queued)."""
-    from reports.fanout import due_rows
-
-    if not due_rows(runtime.database, now=runtime.clock()) or queue.active_jobs(runtime.database, queue.SEND_TASK):
-        return False
-    return queue.defer(runtime.app, queue.SEND_TASK, queueing_lock="send:sweep") is not None
+    return queue.defer_sender_if_idle(runtime.app, runtime.database, now=runtime.clock(), lock="send:sweep")
 
 
 # -- the sweep ------------------------------------------------------------------
