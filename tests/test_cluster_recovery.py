@@ -652,3 +652,33 @@ def test_a_sender_sends_the_last_rows_of_a_build_that_ended_while_it_looked(data
     # Not left to the next sweep: no build is running any more, so nothing else would send them sooner.
     assert [item.status for item in result.results] == ["sent", "sent"]
     assert sorted(rcpt for rcpts, _id in sink.received for rcpt in rcpts) == ["an@example.org", "binh@example.org"]
+
+
+@pytest.mark.postgres
+def test_the_planner_queues_one_sender_for_rows_due_between_digests(cluster_db):
+    from scheduler.cluster.planner import ClusterService
+
+    rows = built_rows(cluster_db)
+    config = parse_config(cluster_toml(cluster_db.url, sites=SITES))
+    planner = ClusterService(config, cluster_db, install_signals=False)
+    planner.app.open()
+    try:
+        # A reader's server said "try later" (greylisting): the row waits for its retry, no digest is due.
+        planner.plan(LATER)
+        [sender] = active(cluster_db, queue.SEND_TASK)
+        planner.plan(LATER)
+        assert [job.id for job in active(cluster_db, queue.SEND_TASK)] == [sender.id]
+        # Rows under a live claim are a sender's: nothing is queued for them.
+        succeeded_job(cluster_db, sender.id)
+        assert (
+            fanout.claim_batch(cluster_db, fanout.new_owner("w1"), now=LATER, ttl=timedelta(hours=1), limit=10) == rows
+        )
+        planner.plan(LATER)
+        assert active(cluster_db, queue.SEND_TASK) == []
+    finally:
+        planner.app.close()
+
+
+def succeeded_job(database: Database, job_id: int) -> None:
+    with database.session() as session:
+        session.execute(text("SELECT procrastinate_finish_job_v1(:id, 'succeeded', false)"), {"id": job_id})
