@@ -231,6 +231,11 @@ class Service:
             self.scheduler.add_listener(lambda _event: self.started.set(), EVENT_SCHEDULER_STARTED)
             lease.on_lost = lambda: self.request_stop("lost the service lease")
             self._publish()
+            if self.stopping.is_set():
+                # Told to stop before its scheduler existed (SIGTERM to a standby just as it took over): the
+                # stopper found nothing to shut down, and a scheduler started now would run until killed.
+                log_event("service", "stopped", outcome="ok")
+                return 0
             self.scheduler.start()
             if self._stopper is not None:
                 self._stopper.join()

@@ -397,3 +397,20 @@ def test_a_crawl_of_any_site_counts_as_a_crawl_in_progress(database, fake):
     with hold_lease(database, "crawl:othersite", clock=clock):
         assert service.crawl_in_progress()
     assert not service.crawl_in_progress()
+
+
+def test_a_stop_asked_before_the_scheduler_exists_ends_the_service_instead_of_being_lost(database, fake):
+    # SIGTERM to a cluster standby in the moment it takes the lease over: the stop comes before run() has built
+    # its scheduler, so there is nothing yet for it to shut down.
+    service = make_service(database, fake("ok"))
+    service.request_stop("SIGTERM")
+    outcome: list[int] = []
+    running = threading.Thread(target=lambda: outcome.append(service.run()), daemon=True)
+    running.start()
+    running.join(30)
+    ran_on = running.is_alive()
+    if ran_on and service.scheduler is not None:
+        service.scheduler.shutdown(wait=False)  # the test's clean-up: the stop was lost
+        running.join(30)
+    assert not ran_on, "the service ran on after its stop"
+    assert outcome == [0]
