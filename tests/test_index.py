@@ -16,7 +16,7 @@ from crawler.matching import ArticleFields, Matcher, TopicSpec, match_query
 from crawler.query import parse_query
 from crawler.store import Database
 from crawler.store import index as archive_index
-from crawler.store.archive import article_query, matching_articles
+from crawler.store.archive import article_query, matching_articles, matching_rows
 from crawler.store.articles import store_article
 from crawler.store.index import (
     candidate_subquery,
@@ -414,3 +414,21 @@ def test_a_caller_that_wants_one_page_loads_few_rows_first_and_still_gets_them_a
         assert first.external_id == "1" and len(loaded) == 2
         # Then 2, 4, 5, … rows a read, in the archive's order, none lost.
         assert [first.external_id] + [row.external_id for row, _ in found] == [str(n) for n in range(1, 13)]
+
+
+def test_a_caller_that_stops_after_a_page_matches_none_of_the_candidates_read_ahead(database):
+    with database.session() as session:
+        for number in range(1, 13):
+            store_article(session, _item(number, f"Tin {number}", "đón khách du lịch", [], []), now=NOW)
+    judged: list[int] = []
+
+    def accept(row) -> bool:
+        judged.append(row.id)
+        return True
+
+    with database.session(write=False) as session:
+        found = matching_rows(session, parse_query("khách"), accept, batch=8, first_batch=8)
+        first, _ = next(found)
+        assert len(judged) == 1
+        # The rest are still all there, in the archive's order.
+        assert len([first, *(row for row, _ in found)]) == 12 and len(judged) == 12

@@ -111,7 +111,7 @@ def newest_articles(
     return rows
 
 
-# More candidates than this, and a page of them is found sooner along the date index (see _matching_chunks):
+# More candidates than this, and a page of them is found sooner along the date index (see _candidate_chunks):
 # the walk meets a candidate in every archive/DENSE_CANDIDATES articles or sooner.
 DENSE_CANDIDATES = 2000
 # What the matcher reads of an article: ``ArticleFields.from_article`` takes a row of these.
@@ -144,11 +144,12 @@ def matching_rows(
     The rows are plain rows of ``MATCHED_COLUMNS`` and ``columns``, never ORM objects:
     a whole-archive question reads tens of thousands of candidates, and building,
     tracking and dropping a mapped object for each cost as much as matching it.
+    ``accept`` runs as the caller asks for the next match: one that stops after a page
+    matches none of the read-ahead candidates it did not need (most of a search page's cost).
     """
-    for chunk in _matching_chunks(
+    for rows in _candidate_chunks(
         session,
         tree,
-        accept,
         columns=columns,
         since=since,
         until=until,
@@ -158,7 +159,10 @@ def matching_rows(
         batch=batch,
         first_batch=first_batch,
     ):
-        yield from chunk
+        for row in rows:
+            verdict = accept(row)
+            if verdict is not None:
+                yield row, verdict
 
 
 def matches_per_site(
@@ -198,10 +202,9 @@ def matching_articles(
     ``first_batch``: how many candidates the first read loads (then twice as many each time, up to
     ``batch``), for a caller that stops after one page.
     """
-    for chunk in _matching_chunks(
+    for rows in _candidate_chunks(
         session,
         tree,
-        accept,
         columns=(),
         since=since,
         until=until,
@@ -211,6 +214,7 @@ def matching_articles(
         batch=batch,
         first_batch=first_batch,
     ):
+        chunk = [(row, verdict) for row in rows if (verdict := accept(row)) is not None]
         if chunk:
             loaded = {
                 row.id: row
@@ -220,10 +224,9 @@ def matching_articles(
                 yield loaded[row.id], verdict
 
 
-def _matching_chunks(
+def _candidate_chunks(
     session: Session,
     tree: Node,
-    accept: Callable[[Row], Any],
     *,
     columns: Sequence[Any],
     since: date | None,
@@ -233,8 +236,8 @@ def _matching_chunks(
     published_from: datetime | None,
     batch: int,
     first_batch: int | None,
-) -> Iterator[list[tuple[Row, Any]]]:
-    """The accepted (row, verdict) of each read, in order.
+) -> Iterator[Sequence[Row]]:
+    """The candidate rows (``MATCHED_COLUMNS`` and ``columns``) of each read, in order.
 
     ``first_batch`` (a caller that stops after a page): when the query has many candidates, SQLite walks
     the date index newest first and stops there, instead of sorting every candidate before the first.
@@ -268,13 +271,7 @@ def _matching_chunks(
         ).partitions()
     else:
         chunks = _rows_in_order(session, query, selected, batch, first_batch or batch, stream=by_date)
-    for rows in chunks:
-        accepted = []
-        for row in rows:
-            verdict = accept(row)
-            if verdict is not None:
-                accepted.append((row, verdict))
-        yield accepted
+    yield from chunks
 
 
 def _rows_in_order(

@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from crawler.errors import BantinError, QueryError
 from crawler.matching import ArticleFields, Hit, QueryMatcher, TopicSpec
+from crawler.store.models import ArticleRow
 from crawler.store.revocations import revoke_session
 from crawler.web.app import Form, WebApp
 from crawler.web.security import (
@@ -31,6 +32,8 @@ from reports.digest import safe_url
 PAGE_SIZE = 50
 # What a list shows: the bodies (most of a row's bytes) stay in the database.
 LISTED_COLUMNS = ("id", "site", "title", "url", "published_at", "sapo")
+# What a search result adds to the matched columns (id, title, sapo, ...) to be listed.
+SEARCH_COLUMNS = (ArticleRow.site, ArticleRow.url, ArticleRow.published_at)
 BACKTEST_TITLES = 50
 BACKTEST_MAX_DAYS = 3660
 
@@ -157,8 +160,7 @@ def _matched(result) -> list[Hit] | None:
 
 def articles(web: WebApp, request: Request, form: Form | None) -> Response:
     from crawler.query import parse_query
-    from crawler.store.archive import matching_articles, newest_articles
-    from crawler.store.models import ArticleRow
+    from crawler.store.archive import matching_rows, newest_articles
 
     params = request.query_params
     query = params.get("q", "").strip()
@@ -182,15 +184,19 @@ def articles(web: WebApp, request: Request, form: Form | None) -> Response:
             except QueryError as exc:
                 error = str(exc)
             else:
-                found = matching_articles(
+                found = matching_rows(
                     session,
                     tree,
                     # One scan per candidate: the verdict carries the hits the page highlights.
                     lambda row: _matched(matcher.explain(ArticleFields.from_article(row))),
+                    # Plain rows of what a list shows: no second read of the matches as whole articles.
+                    columns=SEARCH_COLUMNS,
                     sites=sites,
                     after=after,
-                    # Most candidates match: the first read need not be much more than a page.
+                    # Most candidates match: each read need not be much more than a page (a page
+                    # that falls a few short reads one more page of candidates, not twice as many).
                     first_batch=PAGE_SIZE + 14,
+                    batch=PAGE_SIZE + 14,
                 )
                 for row, hits in found:
                     if len(rows) == PAGE_SIZE:
