@@ -1,6 +1,7 @@
 """Web benchmark: page, search and feed latency of `bantin web` under concurrent clients on loopback.
 
-    python -m bench.web [--articles 100000] [--clients 20] [--requests 200] [--workers 1] [--database-url URL] [--keep]
+    python -m bench.web [--articles 100000] [--clients 20] [--requests 200] [--workers 1] [--database-url URL]
+                        [--keep | --reuse FOLDER]
 
 Fills a throw-away archive with N synthetic articles (bench.archive's generator, with its index),
 matches one topic over it, starts `bantin web` in its own process (`--workers` uvicorn workers,
@@ -13,7 +14,9 @@ one by default), logs in, then runs `--clients` threads on keep-alive connection
 
 Prints per kind the server's own time (its Server-Timing header: from the request's arrival to the
 response's start) against the targets, and the end-to-end latency a client saw, queueing behind the
-other clients included. A benchmark, not a test.
+other clients included. `--reuse FOLDER` fills an archive there the first time and serves that
+same archive on later runs (a run that changes only the app need not fill 100,000 articles again).
+A benchmark, not a test.
 """
 
 from __future__ import annotations
@@ -179,6 +182,23 @@ def _run(port: int, cookie: str, plan: list[tuple[str, str]], clients: int):
     return times, server
 
 
+def _filled(database: Database, articles: int) -> bool:
+    """Whether the archive holds the `articles` synthetic articles and the topic matched over them."""
+    from sqlalchemy import func, select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from crawler.store.archive import stored_topics
+    from crawler.store.models import ArticleRow
+
+    try:
+        with database.session(write=False) as session:
+            count = session.scalar(select(func.count()).select_from(ArticleRow))
+            topic = stored_topics(session).get(TOPIC)
+    except SQLAlchemyError:
+        return False
+    return count == articles and topic is not None and topic.matched_version is not None
+
+
 def _p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[max(0, int(round(0.95 * len(ordered))) - 1)]
@@ -192,19 +212,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of `bantin web`.")
     parser.add_argument("--database-url", help="An empty database to fill (default: SQLite in a temporary folder).")
     parser.add_argument("--keep", action="store_true", help="Keep the temporary folder.")
+    parser.add_argument(
+        "--reuse", type=Path, metavar="FOLDER", help="Fill the SQLite archive in FOLDER once, then serve it as it is."
+    )
     args = parser.parse_args(argv)
 
-    folder = Path(tempfile.mkdtemp(prefix="bantin-bench-web-"))
+    folder = args.reuse or Path(tempfile.mkdtemp(prefix="bantin-bench-web-"))
+    folder.mkdir(parents=True, exist_ok=True)
     url = args.database_url or f"sqlite:///{folder / 'archive.sqlite3'}"
     port = _free_port()
     config_path = folder / "bantin.toml"
     config_path.write_text(_config_text(url, port), encoding="utf-8")
     database = Database(url)
-    print(f"filling {args.articles} articles into {database.describe()}", flush=True)
-    fill(database, args.articles)
-    started = time.perf_counter()
-    prepare_topics(database, parse_config(config_path.read_text(encoding="utf-8")).topics, now=NOW)
-    print(f"  matched the topic in {time.perf_counter() - started:.1f} s", flush=True)
+    # The topic is matched last: its stored version says the archive was filled in full.
+    if args.reuse is not None and _filled(database, args.articles):
+        print(f"reusing the {args.articles} articles of {database.describe()}", flush=True)
+    else:
+        print(f"filling {args.articles} articles into {database.describe()}", flush=True)
+        fill(database, args.articles)
+        started = time.perf_counter()
+        prepare_topics(database, parse_config(config_path.read_text(encoding="utf-8")).topics, now=NOW)
+        print(f"  matched the topic in {time.perf_counter() - started:.1f} s", flush=True)
     database.dispose()
     process = _start(config_path, port, args.workers)
     try:
@@ -222,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         process.terminate()
         process.wait(timeout=30)
-    if args.keep:
+    if args.keep or args.reuse is not None:
         print(f"kept {folder}")
     else:
         import shutil
