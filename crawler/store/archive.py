@@ -11,7 +11,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Row, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -36,7 +36,7 @@ def article_query(
     topic: str | None = None,
     sites: Iterable[str] | None = None,
     candidates=None,
-    after: ArticleRow | None = None,
+    after: Place | None = None,
     published_from: datetime | None = None,
     by_date: bool = False,
 ) -> Select[ArticleRow]:
@@ -68,7 +68,17 @@ def article_query(
     return query.order_by(ArticleRow.published_at.desc().nulls_last(), ArticleRow.id.desc())
 
 
-def _after(row: ArticleRow):
+class Place(Protocol):
+    """Where an article stands in the newest-first order: all a next page needs of the last row shown."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def published_at(self) -> datetime | None: ...
+
+
+def _after(row: Place):
     """Rows after ``row`` in (published_at desc nulls last, id desc)."""
     if row.published_at is None:
         return and_(ArticleRow.published_at.is_(None), ArticleRow.id < row.id)
@@ -79,21 +89,29 @@ def _after(row: ArticleRow):
     )
 
 
+def place_of(session: Session, key: int) -> Place | None:
+    """The article ``key``'s place in the order (to ask for the page after it), or None if it is gone."""
+    return session.execute(select(ArticleRow.id, ArticleRow.published_at).where(ArticleRow.id == key)).first()
+
+
 def newest_articles(
     session: Session,
     *,
     sites: Iterable[str] | None = None,
-    after: ArticleRow | None = None,
+    after: Place | None = None,
     limit: int,
-    options: Sequence[Any] = (),
-) -> list[ArticleRow]:
+    columns: Sequence[Any] = (),
+) -> list[Row]:
     """One page of ``article_query``'s order (newest first, undated last), read along an index.
 
     The same rows as ``article_query(sites=..., after=...).limit(limit)``, but dated and undated
     articles are asked for apart: a condition "after this row, or undated" cannot bound an index
     scan (PostgreSQL then reads every row after the page), each half alone can.
+    Plain rows of id, published_at and ``columns`` (a page is shown, not changed: no ORM objects to build),
+    each a ``Place`` for the next page.
     """
-    rows: list[ArticleRow] = []
+    selected = (ArticleRow.id, ArticleRow.published_at, *columns)
+    rows: list[Row] = []
     if after is None or after.published_at is not None:
         dated = article_query(sites=sites).where(ArticleRow.published_at.is_not(None))
         if after is not None:
@@ -101,13 +119,13 @@ def newest_articles(
             dated = dated.where(
                 ArticleRow.published_at <= moment, or_(ArticleRow.published_at < moment, ArticleRow.id < after.id)
             )
-        rows = list(session.scalars(dated.options(*options).limit(limit)))
+        rows = list(session.execute(dated.with_only_columns(*selected).limit(limit)))
         if len(rows) == limit:
             return rows
     undated = article_query(sites=sites).where(ArticleRow.published_at.is_(None))
     if after is not None and after.published_at is None:
         undated = undated.where(ArticleRow.id < after.id)
-    rows += session.scalars(undated.options(*options).limit(limit - len(rows)))
+    rows += session.execute(undated.with_only_columns(*selected).limit(limit - len(rows)))
     return rows
 
 
@@ -134,7 +152,7 @@ def matching_rows(
     since: date | None = None,
     until: date | None = None,
     sites: Iterable[str] | None = None,
-    after: ArticleRow | None = None,
+    after: Place | None = None,
     published_from: datetime | None = None,
     batch: int = 1000,
     first_batch: int | None = None,
@@ -173,7 +191,7 @@ def matches_per_site(
     since: date | None = None,
     until: date | None = None,
     sites: Iterable[str] | None = None,
-    after: ArticleRow | None = None,
+    after: Place | None = None,
 ) -> Counter[str]:
     """How many articles ``accept`` takes, per site (`articles search --count`), reading none of them whole."""
     found = matching_rows(
@@ -190,7 +208,7 @@ def matching_articles(
     since: date | None = None,
     until: date | None = None,
     sites: Iterable[str] | None = None,
-    after: ArticleRow | None = None,
+    after: Place | None = None,
     published_from: datetime | None = None,
     batch: int = 200,
     first_batch: int | None = None,
@@ -232,7 +250,7 @@ def _candidate_chunks(
     since: date | None,
     until: date | None,
     sites: Iterable[str] | None,
-    after: ArticleRow | None,
+    after: Place | None,
     published_from: datetime | None,
     batch: int,
     first_batch: int | None,
