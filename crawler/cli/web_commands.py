@@ -65,6 +65,8 @@ def web(app: App, host: str, port: int, workers: int, hash_only: bool) -> None:
         if app.config.path is not None:
             os.environ[CONFIG_ENV] = str(app.config.path)
         os.environ[WORKERS_ENV] = str(workers)
+    if workers == 1:
+        settle_heap()
     # No proxy headers: the peer address is the socket's (a trusted proxy's forwarding is read by the
     # app itself, only from web.trusted_proxies).
     uvicorn.run(
@@ -83,7 +85,25 @@ def web(app: App, host: str, port: int, workers: int, hash_only: bool) -> None:
 
 def worker_app():
     """The app of one of several worker processes (what `web --workers N` gives uvicorn to import)."""
-    return build_web_app(App(os.environ.get(CONFIG_ENV), False), workers=int(os.environ.get(WORKERS_ENV, "1")))
+    app = build_web_app(App(os.environ.get(CONFIG_ENV), False), workers=int(os.environ.get(WORKERS_ENV, "1")))
+    settle_heap()
+    return app
+
+
+# Container allocations between two young-generation collections (Python's default: 700). A request
+# allocates tens of thousands of short-lived objects that reference counting frees anyway.
+YOUNG_COLLECTION_EVERY = 10_000
+
+
+def settle_heap() -> None:
+    """Once the app is built: what it imported and built lives as long as the process, so the cyclic
+    collector stops walking it (a full collection walked all of it, ~80 ms of one request's time
+    every ~80 requests), and the young generation is collected less often (~0.3 ms per request)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION_EVERY, *gc.get_threshold()[1:])
 
 
 def build_web_app(app: App, *, workers: int = 1):

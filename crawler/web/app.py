@@ -293,6 +293,9 @@ async def _read_form(request: Request) -> Form | None:
         return Form()
 
 
+_SECURITY_HEADERS = [(name.encode(), value.encode()) for name, value in SECURITY_HEADERS.items()]
+
+
 class Guard:
     """Security headers on every answer; cross-site unsafe requests refused before routing."""
 
@@ -305,30 +308,30 @@ class Guard:
             await self.app(scope, receive, send)
             return
 
-        request = Request(scope)
         started = time.perf_counter()
+        method, path = scope["method"], scope["path"]
         # The server's own time, for the benchmark and operators; never on a reader's or the login's
         # pages, where it would tell a valid token or password from a forged one.
-        timed = request.url.path.startswith(TIMED_PREFIXES)
+        timed = path.startswith(TIMED_PREFIXES)
 
         async def with_headers(message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
-                for name, value in SECURITY_HEADERS.items():
-                    if name.encode() not in present:
-                        headers.append((name.encode(), value.encode()))
+                headers += [(name, value) for name, value in _SECURITY_HEADERS if name not in present]
                 if timed:
                     elapsed = (time.perf_counter() - started) * 1000
                     headers.append((b"server-timing", f"app;dur={elapsed:.1f}".encode()))
                 message["headers"] = headers
             await send(message)
 
-        one_click = request.method == "POST" and request.url.path.startswith(ONE_CLICK_PREFIX)
-        if not one_click and cross_site(request.method, request.headers, self.web.own_origins(request)):
-            response = self.web.message(request, "forbidden", status=403)
-            await response(scope, receive, with_headers)
-            return
+        # Only an unsafe method can be refused as cross-site: a GET builds no request to ask.
+        if method in UNSAFE_METHODS and not (method == "POST" and path.startswith(ONE_CLICK_PREFIX)):
+            request = Request(scope)
+            if cross_site(method, request.headers, self.web.own_origins(request)):
+                response = self.web.message(request, "forbidden", status=403)
+                await response(scope, receive, with_headers)
+                return
         await self.app(scope, receive, with_headers)
 
 
