@@ -19,6 +19,7 @@ from urllib.parse import quote, urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
+from sqlalchemy import event
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -50,6 +51,10 @@ from crawler.web.security import (
 )
 
 LANG_COOKIE = "bantin_lang"
+# How much of an SQLite archive the web app's connections read through a memory map instead of
+# copying each page in by a system call (a search reads the index's long lists of common
+# syllables): the index look-up of a rare phrase 5.0 -> 2.2 ms, of a common one 2.9 -> 2.1 ms.
+SQLITE_MMAP_BYTES = 1 << 30
 # The one unsafe request that may come from anywhere (RFC 8058: a mail client posts it).
 ONE_CLICK_PREFIX = "/u/"
 # Per client and minute, for all worker processes together (at most one per worker when there are more).
@@ -58,6 +63,13 @@ READER_POSTS = 30
 TIMED_PREFIXES = ("/admin", "/feeds/topic/", "/healthz", "/readyz", "/metrics")
 
 Handler = Callable[["WebApp", Request, "Form | None"], Response]
+
+
+def _map_reads(dbapi_connection, record, _proxy) -> None:
+    # On checkout, once per connection: the pool also holds connections opened before the app (migrations).
+    if not record.info.get("bantin_mmap"):
+        dbapi_connection.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+        record.info["bantin_mmap"] = True
 
 
 class Form:
@@ -103,6 +115,8 @@ class WebApp:
         self.login_limit = RateLimiter(max(1, LOGIN_ATTEMPTS // self.workers), 60, self.monotonic)
         self.reader_limit = RateLimiter(max(1, READER_POSTS // self.workers), 60, self.monotonic)
         self.feeds = FeedCache()
+        if self.database.dialect == "sqlite":
+            event.listen(self.database.engine, "checkout", _map_reads)
         self.templates = Environment(
             loader=PackageLoader("crawler.web", "templates"),
             autoescape=select_autoescape(["html"], default=True),
