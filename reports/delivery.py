@@ -28,7 +28,7 @@ from email.parser import BytesParser
 from email.utils import format_datetime
 from typing import Any, TypedDict, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from crawler.clock import utcnow
@@ -522,11 +522,14 @@ def _deliver(
     now: datetime,
     sleep: Callable[[float], None],
     claim: Callable[[Database, int, datetime], bool] | None = None,
+    mark_sent: Callable[[Database, int, datetime], None] | None = None,
 ) -> tuple[str, str]:
     """Try one row up to smtp.max_attempts times; returns (status, error).
 
     `claim` turns the row from pending to sending (default: if nobody else did
     it first); a cluster sender passes its own, which also checks its claim.
+    `mark_sent` records the server's acceptance (default: at once); a cluster
+    sender's gathers a few rows and marks them in one transaction.
     """
     backoff = config.smtp.retry_backoff_seconds
     error = ""
@@ -566,10 +569,14 @@ def _deliver(
             log.exception("digest for %s could not be sent", envelope.recipient)
             _finish(database, row_id, "failed", now, error=error)
             return "failed", error
-        _mark_sent(database, row_id, now)
+        (mark_sent or _mark_one_sent)(database, row_id, now)
         log.info("digest for %s accepted by the server", envelope.recipient)
         return "sent", ""
     return "pending", error
+
+
+def _mark_one_sent(database: Database, row_id: int, now: datetime) -> None:
+    _mark_sent(database, [row_id], now)
 
 
 def _unknown_outcome(
@@ -646,46 +653,57 @@ def retry_delay(attempts: int, max_attempts: int) -> timedelta:
     return min(RETRY_FIRST * 2 ** min(rounds - 1, 16), RETRY_MAX)
 
 
-def _mark_sent(database: Database, row_id: int, now: datetime) -> None:
-    """The server accepted the message: mark it sent and record the deliveries, in ONE transaction."""
+def _mark_sent(database: Database, row_ids: list[int], now: datetime) -> None:
+    """The server accepted these messages: mark them sent and record their deliveries, in ONE transaction."""
     with database.session() as session:
-        # One UPDATE ... RETURNING, not a SELECT of the whole row (its raw message included) and an UPDATE.
-        kind, recipient, items = session.execute(
+        # One UPDATE ... RETURNING, not a SELECT of the whole rows (their raw messages included) and an UPDATE.
+        marked = session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == row_id)
+            .where(OutboxMessage.id.in_(row_ids))
             .values(status="sent", sent_at=now, updated_at=now, last_error="", next_attempt_at=None)
-            .returning(OutboxMessage.kind, OutboxMessage.recipient, OutboxMessage.items)
-        ).one()
-        if kind != "digest":
+            .returning(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.recipient, OutboxMessage.items)
+        ).all()
+        # In the order they were sent: a later message to the same reader records its versions over an earlier's.
+        digests = [
+            (row_id, recipient, {int(article_id): int(version) for article_id, version in items or ()})
+            for row_id, kind, recipient, items in sorted(marked)
+            if kind == "digest"
+        ]
+        articles = {article_id for _row_id, _recipient, pairs in digests for article_id in pairs}
+        if not articles:
             return
-        pairs = {int(article_id): int(version) for article_id, version in items or ()}
-        # One look-up for which articles still exist and the reader's earlier deliveries of them.
-        delivered = {
-            article_id: delivery
-            for article_id, delivery in session.execute(
-                select(ArticleRow.id, Delivery)
-                .outerjoin(Delivery, (Delivery.article_id == ArticleRow.id) & (Delivery.recipient == recipient))
-                .where(ArticleRow.id.in_(pairs))
+        # One look-up for which articles still exist and the readers' earlier deliveries of them.
+        existing: set[int] = set()
+        earlier: dict[tuple[str, int], Delivery] = {}
+        for article_id, found in session.execute(
+            select(ArticleRow.id, Delivery)
+            .outerjoin(
+                Delivery,
+                (Delivery.article_id == ArticleRow.id)
+                & Delivery.recipient.in_(sorted({recipient for _row_id, recipient, _pairs in digests})),
             )
-        }
-        for article_id, version in pairs.items():
-            if article_id not in delivered:
-                continue  # deleted from the archive since the message was built
-            delivery = delivered[article_id]
-            if delivery is None:
-                session.add(
-                    Delivery(
-                        recipient=recipient,
-                        article_id=article_id,
-                        article_version=version,
-                        outbox_id=row_id,
-                        delivered_at=now,
-                    )
-                )
-            elif delivery.article_version < version:
-                delivery.article_version = version
-                delivery.outbox_id = row_id
-                delivery.delivered_at = now
+            .where(ArticleRow.id.in_(sorted(articles)))
+        ):
+            existing.add(article_id)
+            if found is not None:
+                earlier[(found.recipient, article_id)] = found
+        new: dict[tuple[str, int], dict[str, Any]] = {}
+        for row_id, recipient, pairs in digests:
+            for article_id, version in pairs.items():
+                if article_id not in existing:
+                    continue  # deleted from the archive since the message was built
+                delivery = earlier.get((recipient, article_id))
+                if delivery is None:
+                    fresh = new.setdefault((recipient, article_id), dict(recipient=recipient, article_id=article_id))
+                    if fresh.get("article_version", 0) < version:
+                        fresh.update(article_version=version, outbox_id=row_id, delivered_at=now)
+                elif delivery.article_version < version:
+                    delivery.article_version = version
+                    delivery.outbox_id = row_id
+                    delivery.delivered_at = now
+        if new:
+            # One INSERT for them all (executemany as one statement), not the unit of work's per object.
+            session.execute(insert(Delivery), list(new.values()))
 
 
 def resend_digest(
