@@ -28,7 +28,7 @@ from email.parser import BytesParser
 from email.utils import format_datetime
 from typing import Any, TypedDict, cast
 
-from sqlalchemy import CursorResult, func, insert, select, update
+from sqlalchemy import CursorResult, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from crawler.clock import utcnow
@@ -37,7 +37,7 @@ from crawler.errors import ConfigError, UsageError
 from crawler.locks import hold_lease
 from crawler.readers import ACTIVE, UNSUBSCRIBED, Reader, effective_reader, effective_readers
 from crawler.store import Database
-from crawler.store.models import ArticleRow, Delivery, OutboxMessage
+from crawler.store.models import ArticleRow, Delivery, OutboxMessage, UTCDateTime
 from crawler.topics import prepare_topics
 from reports.digest import Digest, SharedLookups, build_digest, recipient_key
 from reports.mailer import (
@@ -687,23 +687,55 @@ def _mark_sent(database: Database, row_ids: list[int], now: datetime) -> None:
             existing.add(article_id)
             if found is not None:
                 earlier[(found.recipient, article_id)] = found
-        new: dict[tuple[str, int], dict[str, Any]] = {}
+        # {(reader, article): (version, outbox row)} of the deliveries to write.
+        new: dict[tuple[str, int], tuple[int, int]] = {}
         for row_id, recipient, pairs in digests:
             for article_id, version in pairs.items():
                 if article_id not in existing:
                     continue  # deleted from the archive since the message was built
                 delivery = earlier.get((recipient, article_id))
                 if delivery is None:
-                    fresh = new.setdefault((recipient, article_id), dict(recipient=recipient, article_id=article_id))
-                    if fresh.get("article_version", 0) < version:
-                        fresh.update(article_version=version, outbox_id=row_id, delivered_at=now)
+                    if new.get((recipient, article_id), (0, 0))[0] < version:
+                        new[(recipient, article_id)] = (version, row_id)
                 elif delivery.article_version < version:
                     delivery.article_version = version
                     delivery.outbox_id = row_id
                     delivery.delivered_at = now
-        if new:
-            # One INSERT for them all (executemany as one statement), not the unit of work's per object.
-            session.execute(insert(Delivery), list(new.values()))
+        if new and database.dialect == "postgresql":
+            # A hundred deliveries a message: one statement with four arrays, not a statement per row (psycopg's
+            # executemany) nor one of thousands of parameters (parsed again for each new count of rows).
+            session.execute(
+                _INSERT_DELIVERIES,
+                dict(
+                    recipients=[recipient for recipient, _article_id in new],
+                    article_ids=[article_id for _recipient, article_id in new],
+                    versions=[version for version, _row_id in new.values()],
+                    outbox_ids=[row_id for _version, row_id in new.values()],
+                    delivered_at=now,
+                ),
+            )
+        elif new:
+            session.execute(
+                insert(Delivery),
+                [
+                    dict(
+                        recipient=recipient,
+                        article_id=article_id,
+                        article_version=version,
+                        outbox_id=row_id,
+                        delivered_at=now,
+                    )
+                    for (recipient, article_id), (version, row_id) in new.items()
+                ],
+            )
+
+
+_INSERT_DELIVERIES = text(
+    "INSERT INTO deliveries (recipient, article_id, article_version, outbox_id, delivered_at)"
+    " SELECT recipient, article_id, article_version, outbox_id, :delivered_at"
+    " FROM unnest(CAST(:recipients AS text[]), CAST(:article_ids AS bigint[]), CAST(:versions AS integer[]),"
+    " CAST(:outbox_ids AS integer[])) AS new (recipient, article_id, article_version, outbox_id)"
+).bindparams(bindparam("delivered_at", type_=UTCDateTime()))
 
 
 def resend_digest(
