@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 
 import css_inline
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from reports import i18n
-from reports.digest import Digest, Item
+from reports.digest import PER_READER_FIELDS, Digest, Item
 
 HTML_TEMPLATE = "digest.html"
 TEXT_TEMPLATE = "digest.txt"
@@ -128,7 +128,8 @@ class _ItemParts:
 
     An item shows only what it holds (and the language), so readers owed the same story under the same topic
     share its rendering. The key is the item's whole repr — every field it has — so a template that starts
-    reading another field can never be handed a fragment rendered without it.
+    reading another field can never be handed a fragment rendered without it; for a reader's copy of a shared
+    item, the shared item's repr (made once) and the copy's own fields stand for it (``_content``).
     """
 
     def __init__(self, language: str, fragments: Fragments | None):
@@ -143,7 +144,7 @@ class _ItemParts:
     def __call__(self, name: str, item: Item) -> str:
         content = self._reprs.get(id(item))
         if content is None:
-            content = self._reprs[id(item)] = repr(item)
+            content = self._reprs[id(item)] = _content(item)
         key = (name, self.language, content)
         if key not in self.fragments:
             self.fragments[key] = _render_item(name, item, self.language)
@@ -152,6 +153,22 @@ class _ItemParts:
         self.placed.append(self.fragments[key])
         # Plain text, so the page template's escaping leaves it as it is.
         return f"bantin-item-{_NONCE}-{len(self.placed) - 1}."
+
+
+def _content(item: Item) -> str:
+    """The item's repr, or what stands for it: the repr of the shared item it is a copy of (computed once for
+    all readers) and of the fields set on the copy, when every other field is still the shared item's own."""
+    if item.copy_of is None:
+        return repr(item)
+    shared, shared_repr = item.copy_of
+    if any(getattr(item, name) is not getattr(shared, name) for name in _SHARED_FIELDS):
+        return repr(item)
+    return shared_repr + repr(tuple(getattr(item, name) for name in PER_READER_FIELDS))
+
+
+_SHARED_FIELDS = tuple(
+    entry.name for entry in fields(Item) if entry.name not in PER_READER_FIELDS and entry.name != "copy_of"
+)
 
 
 def _render_item(name: str, item: Item, language: str) -> str:
