@@ -28,7 +28,7 @@ from email.parser import BytesParser
 from email.utils import format_datetime
 from typing import Any, TypedDict, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from crawler.clock import utcnow
@@ -37,7 +37,7 @@ from crawler.errors import ConfigError, UsageError
 from crawler.locks import hold_lease
 from crawler.readers import ACTIVE, UNSUBSCRIBED, Reader, effective_reader, effective_readers
 from crawler.store import Database
-from crawler.store.models import ArticleRow, Delivery, OutboxMessage
+from crawler.store.models import ArticleRow, Delivery, OutboxMessage, UTCDateTime
 from crawler.topics import prepare_topics
 from reports.digest import Digest, SharedLookups, build_digest, recipient_key
 from reports.mailer import (
@@ -522,11 +522,14 @@ def _deliver(
     now: datetime,
     sleep: Callable[[float], None],
     claim: Callable[[Database, int, datetime], bool] | None = None,
+    mark_sent: Callable[[Database, int, datetime], None] | None = None,
 ) -> tuple[str, str]:
     """Try one row up to smtp.max_attempts times; returns (status, error).
 
     `claim` turns the row from pending to sending (default: if nobody else did
     it first); a cluster sender passes its own, which also checks its claim.
+    `mark_sent` records the server's acceptance (default: at once); a cluster
+    sender's gathers a few rows and marks them in one transaction.
     """
     backoff = config.smtp.retry_backoff_seconds
     error = ""
@@ -566,10 +569,14 @@ def _deliver(
             log.exception("digest for %s could not be sent", envelope.recipient)
             _finish(database, row_id, "failed", now, error=error)
             return "failed", error
-        _mark_sent(database, row_id, now)
+        (mark_sent or _mark_one_sent)(database, row_id, now)
         log.info("digest for %s accepted by the server", envelope.recipient)
         return "sent", ""
     return "pending", error
+
+
+def _mark_one_sent(database: Database, row_id: int, now: datetime) -> None:
+    _mark_sent(database, [row_id], now)
 
 
 def _unknown_outcome(
@@ -646,46 +653,89 @@ def retry_delay(attempts: int, max_attempts: int) -> timedelta:
     return min(RETRY_FIRST * 2 ** min(rounds - 1, 16), RETRY_MAX)
 
 
-def _mark_sent(database: Database, row_id: int, now: datetime) -> None:
-    """The server accepted the message: mark it sent and record the deliveries, in ONE transaction."""
+def _mark_sent(database: Database, row_ids: list[int], now: datetime) -> None:
+    """The server accepted these messages: mark them sent and record their deliveries, in ONE transaction."""
     with database.session() as session:
-        # One UPDATE ... RETURNING, not a SELECT of the whole row (its raw message included) and an UPDATE.
-        kind, recipient, items = session.execute(
+        # One UPDATE ... RETURNING, not a SELECT of the whole rows (their raw messages included) and an UPDATE.
+        marked = session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == row_id)
+            .where(OutboxMessage.id.in_(row_ids))
             .values(status="sent", sent_at=now, updated_at=now, last_error="", next_attempt_at=None)
-            .returning(OutboxMessage.kind, OutboxMessage.recipient, OutboxMessage.items)
-        ).one()
-        if kind != "digest":
+            .returning(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.recipient, OutboxMessage.items)
+        ).all()
+        # In the order they were sent: a later message to the same reader records its versions over an earlier's.
+        digests = [
+            (row_id, recipient, {int(article_id): int(version) for article_id, version in items or ()})
+            for row_id, kind, recipient, items in sorted(marked)
+            if kind == "digest"
+        ]
+        articles = {article_id for _row_id, _recipient, pairs in digests for article_id in pairs}
+        if not articles:
             return
-        pairs = {int(article_id): int(version) for article_id, version in items or ()}
-        # One look-up for which articles still exist and the reader's earlier deliveries of them.
-        delivered = {
-            article_id: delivery
-            for article_id, delivery in session.execute(
-                select(ArticleRow.id, Delivery)
-                .outerjoin(Delivery, (Delivery.article_id == ArticleRow.id) & (Delivery.recipient == recipient))
-                .where(ArticleRow.id.in_(pairs))
+        # One look-up for which articles still exist and the readers' earlier deliveries of them.
+        existing: set[int] = set()
+        earlier: dict[tuple[str, int], Delivery] = {}
+        for article_id, found in session.execute(
+            select(ArticleRow.id, Delivery)
+            .outerjoin(
+                Delivery,
+                (Delivery.article_id == ArticleRow.id)
+                & Delivery.recipient.in_(sorted({recipient for _row_id, recipient, _pairs in digests})),
             )
-        }
-        for article_id, version in pairs.items():
-            if article_id not in delivered:
-                continue  # deleted from the archive since the message was built
-            delivery = delivered[article_id]
-            if delivery is None:
-                session.add(
-                    Delivery(
+            .where(ArticleRow.id.in_(sorted(articles)))
+        ):
+            existing.add(article_id)
+            if found is not None:
+                earlier[(found.recipient, article_id)] = found
+        # {(reader, article): (version, outbox row)} of the deliveries to write.
+        new: dict[tuple[str, int], tuple[int, int]] = {}
+        for row_id, recipient, pairs in digests:
+            for article_id, version in pairs.items():
+                if article_id not in existing:
+                    continue  # deleted from the archive since the message was built
+                delivery = earlier.get((recipient, article_id))
+                if delivery is None:
+                    if new.get((recipient, article_id), (0, 0))[0] < version:
+                        new[(recipient, article_id)] = (version, row_id)
+                elif delivery.article_version < version:
+                    delivery.article_version = version
+                    delivery.outbox_id = row_id
+                    delivery.delivered_at = now
+        if new and database.dialect == "postgresql":
+            # A hundred deliveries a message: one statement with four arrays, not a statement per row (psycopg's
+            # executemany) nor one of thousands of parameters (parsed again for each new count of rows).
+            session.execute(
+                _INSERT_DELIVERIES,
+                dict(
+                    recipients=[recipient for recipient, _article_id in new],
+                    article_ids=[article_id for _recipient, article_id in new],
+                    versions=[version for version, _row_id in new.values()],
+                    outbox_ids=[row_id for _version, row_id in new.values()],
+                    delivered_at=now,
+                ),
+            )
+        elif new:
+            session.execute(
+                insert(Delivery),
+                [
+                    dict(
                         recipient=recipient,
                         article_id=article_id,
                         article_version=version,
                         outbox_id=row_id,
                         delivered_at=now,
                     )
-                )
-            elif delivery.article_version < version:
-                delivery.article_version = version
-                delivery.outbox_id = row_id
-                delivery.delivered_at = now
+                    for (recipient, article_id), (version, row_id) in new.items()
+                ],
+            )
+
+
+_INSERT_DELIVERIES = text(
+    "INSERT INTO deliveries (recipient, article_id, article_version, outbox_id, delivered_at)"
+    " SELECT recipient, article_id, article_version, outbox_id, :delivered_at"
+    " FROM unnest(CAST(:recipients AS text[]), CAST(:article_ids AS bigint[]), CAST(:versions AS integer[]),"
+    " CAST(:outbox_ids AS integer[])) AS new (recipient, article_id, article_version, outbox_id)"
+).bindparams(bindparam("delivered_at", type_=UTCDateTime()))
 
 
 def resend_digest(

@@ -101,6 +101,14 @@ class Item:
     also_on: list[OutletLink] = field(default_factory=list)
     # (article key, version) of every owed article the item stands for: its own and the copies folded into it.
     delivers: list[tuple[int, int]] = field(default_factory=list)
+    # For a copy of an item built once for several readers (``owed_items``): that item and its repr, which a
+    # rendering's cache key starts from (``reports.render``). Not part of what the item says.
+    copy_of: tuple[Item, str] | None = field(default=None, repr=False, compare=False)
+
+
+# The fields ``owed_items`` and ``link_copies`` set on each reader's copy of a shared item: all others are the
+# shared item's own.
+PER_READER_FIELDS = ("story_id", "delivers", "other_topics", "also_on")
 
 
 @dataclass(slots=True)
@@ -229,8 +237,8 @@ class SharedLookups:
     coverages: dict[tuple[datetime | None, datetime, str, str, tuple[str, ...]], Coverage] = field(default_factory=dict)
     matches: dict[tuple[str, ...], list[Any]] = field(default_factory=dict)
     copies: dict[tuple[int, ...], list[Any]] = field(default_factory=dict)
-    # Each owed article as an item, by all it is made of (see ``owed_items``), copied for each reader.
-    items: dict[tuple, Item] = field(default_factory=dict)
+    # Each owed article as an item, by all it is made of (see ``owed_items``), with its repr; copied for each reader.
+    items: dict[tuple, tuple[Item, str]] = field(default_factory=dict)
     # Each item's rendering, by template, language and the item's whole content (``reports.render``).
     fragments: dict[tuple[str, str, str], str] = field(default_factory=dict)
     # Read for all of the transaction's readers at once, when given: when each one's last digest was built, and
@@ -463,7 +471,8 @@ def owed_items(
                 str(tz),
                 language,
             )
-            item = replace(_once(shared.items, made_of, make))
+            built = _once(shared.items, made_of, partial(_with_repr, make))
+            item = replace(built[0], copy_of=built)
         item.story_id = story_id
         item.delivers = sorted((entry.id, entry.version) for entry, _ in owed)
         item.other_topics = list(
@@ -476,6 +485,11 @@ def owed_items(
         )
         items.append(item)
     return items
+
+
+def _with_repr(make: Callable[[], Item]) -> tuple[Item, str]:
+    item = make()
+    return item, repr(item)
 
 
 def link_copies(session: Session, items: list[Item], *, shared: SharedLookups | None = None) -> None:

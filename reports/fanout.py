@@ -10,11 +10,12 @@ Sending: a sender claims a batch of due rows with ``FOR UPDATE SKIP LOCKED``
 (two senders never claim one row), renews its claim while it sends, and sends
 each row through the same state machine as one machine does (pending ->
 sending -> sent | failed, with the same retries and the same "outcome unknown"
-rule). A row is marked sent, with its deliveries, in one transaction after the
-server's 250. A sender that dies leaves its rows claimed: once the claim has
-expired, rows it never started are simply claimable again, and the one it was
-sending (status "sending") is resent once with the same bytes and Message-ID —
-the only duplicates a dead sender can cause. Today's rule "a row left sending
+rule). Rows the server accepted (its 250) are marked sent, with their
+deliveries, a few at a time in one transaction (MARK_SENT_EVERY); until then
+they stay "sending". A sender that dies leaves its rows claimed: once the claim
+has expired, rows it never started are simply claimable again, and those it was
+sending or had sent unmarked (status "sending") are resent once with the same
+bytes and Message-ID — the only duplicates a dead sender can cause. Today's rule "a row left sending
 belongs to a dead run" is never applied to a row under a live claim.
 """
 
@@ -47,6 +48,7 @@ from reports.delivery import (
     _describe,
     _digests_on,
     _finish,
+    _mark_sent,
     _outbox_values,
     _recover_sending,
     digests_on,
@@ -336,8 +338,45 @@ def send_claimed(
     return result
 
 
+# Messages the server accepted are marked sent (with their deliveries) this many at a time, in one transaction:
+# a commit per message was most of a sender's time. Until then each stays "sending" under this sender's live
+# claim, so a sender killed in between resends exactly those (same Message-ID): the rows it had in flight.
+MARK_SENT_EVERY = 10
+
+
+class _SentMarks:
+    """Accepted rows waiting to be marked sent together; marked when MARK_SENT_EVERY have gathered, and at the
+    end of the batch (whatever ends it)."""
+
+    def __init__(self, database: Database, clock: Clock):
+        self.database, self.clock = database, clock
+        self.rows: list[int] = []
+
+    def add(self, _database: Database, row_id: int, _now: datetime) -> None:
+        self.rows.append(row_id)
+        if len(self.rows) >= MARK_SENT_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        rows, self.rows = self.rows, []
+        if rows:
+            _mark_sent(self.database, rows, self.clock())
+
+
 def _send_batch(
     config, database, smtp, ids, claim, configured, envelope_from, result, clock, sleep, stop
+) -> str | None:
+    marks = _SentMarks(database, clock)
+    try:
+        return _send_rows(
+            config, database, smtp, ids, claim, marks, configured, envelope_from, result, clock, sleep, stop
+        )
+    finally:
+        marks.flush()
+
+
+def _send_rows(
+    config, database, smtp, ids, claim, marks, configured, envelope_from, result, clock, sleep, stop
 ) -> str | None:
     # Read per batch: a reader who pauses while a long digest run sends is not sent to after.
     stopped = stopped_readers(config, database)
@@ -363,7 +402,16 @@ def _send_batch(
             result.results.append(RecipientResult(shown, "cancelled", items, error, **info))
             continue
         status, error = _deliver(
-            config, database, smtp, row_id, raw, Envelope(envelope_from, recipient), now, sleep, claim=claim
+            config,
+            database,
+            smtp,
+            row_id,
+            raw,
+            Envelope(envelope_from, recipient),
+            now,
+            sleep,
+            claim=claim,
+            mark_sent=marks.add,
         )
         if status == "transport":
             result.results.append(RecipientResult(shown, "pending", items, error, **info))

@@ -291,7 +291,8 @@ class _Client(smtplib.SMTP):
         code, reply = self.getreply()
         if code != 354:
             raise smtplib.SMTPDataError(code, reply)
-        body = re.sub(rb"(?m)^\.", b"..", msg)
+        # Dot-stuffing (RFC 5321 §4.5.2). Base64 lines never start with ".": most messages need none.
+        body = re.sub(rb"(?m)^\.", b"..", msg) if msg.startswith(b".") or b"\n." in msg else msg
         if not body.endswith(b"\r\n"):
             body += b"\r\n"
         self.send(body + b".\r\n")

@@ -8,15 +8,16 @@ highlights are markup the template adds around escaped segments.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+import secrets
+from dataclasses import dataclass, fields
 from functools import lru_cache
 
 import css_inline
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
 
 from reports import i18n
-from reports.digest import Digest, Item
+from reports.digest import PER_READER_FIELDS, Digest, Item
 
 HTML_TEMPLATE = "digest.html"
 TEXT_TEMPLATE = "digest.txt"
@@ -76,9 +77,39 @@ def _render(
     digest: Digest, unsubscribe: str | None, preferences: str | None, text: bool, parts: _ItemParts
 ) -> Rendered:
     context = _context(digest, unsubscribe=unsubscribe, preferences=preferences, parts=parts)
-    html = _inliner().inline(environment().get_template(HTML_TEMPLATE).render(context))
+    parts.placed = []
+    # The page is inlined with a placeholder for each item, whose fragment was inlined alone once (and is
+    # shared by every message showing it): inlining each whole page was a quarter of a digest's build.
+    page = _inliner().inline(environment().get_template(HTML_TEMPLATE).render(context))
+    html = _PLACEHOLDER.sub(lambda found: parts.placed[int(found.group(1))], page)
     body = _text(context) if text else ""
     return Rendered(text=body, html=html, shown=context["shown"])
+
+
+# Text no scraped content can hold (its nonce is this process's), which the inliner passes through as it is.
+_NONCE = secrets.token_hex(8)
+_PLACEHOLDER = re.compile(rf"bantin-item-{_NONCE}-(\d+)\.")
+
+
+@lru_cache(maxsize=1)
+def _fragment_page() -> tuple[str, str]:
+    """A page around an item's fragment: the digest's own stylesheet, so that the fragment is inlined as in the
+    digest. Every rule outside @media names one tag or class (tests.test_render_digest checks the bytes are
+    those of the whole page inlined), so an element's style does not depend on where it stands."""
+    env = environment()
+    assert env.loader is not None
+    source = env.loader.get_source(env, HTML_TEMPLATE)[0]
+    found = re.search(r"<style>.*?</style>", source, re.DOTALL)
+    assert found is not None, f"{HTML_TEMPLATE} has no <style>"
+    # Nothing after </body>: the parser would add text there to the body.
+    return f"<!DOCTYPE html>\n<html>\n<head>\n{found.group(0)}\n</head>\n<body>", "</body></html>"
+
+
+def _inline_fragment(html: str) -> str:
+    head, tail = _fragment_page()
+    page = _inliner().inline(head + html + tail)
+    start = page.index(">", page.index("<body")) + 1
+    return page[start : page.rindex("</body>")]
 
 
 def _context(digest: Digest, *, unsubscribe: str | None, preferences: str | None, parts: _ItemParts) -> dict:
@@ -97,31 +128,52 @@ class _ItemParts:
 
     An item shows only what it holds (and the language), so readers owed the same story under the same topic
     share its rendering. The key is the item's whole repr — every field it has — so a template that starts
-    reading another field can never be handed a fragment rendered without it.
+    reading another field can never be handed a fragment rendered without it; for a reader's copy of a shared
+    item, the shared item's repr (made once) and the copy's own fields stand for it (``_content``).
     """
 
     def __init__(self, language: str, fragments: Fragments | None):
-        self.language, self.fragments = language, fragments
+        self.language = language
+        self.fragments: Fragments = {} if fragments is None else fragments
         # Each item's repr by identity, for the HTML and then the text part: one digest's rendering only,
         # while its items are alive (a dead object's id can be another's).
         self._reprs: dict[int, str] = {}
+        # The inlined HTML fragments of the page being rendered, in order: the page holds their placeholders.
+        self.placed: list[str] = []
 
     def __call__(self, name: str, item: Item) -> str:
-        if self.fragments is None:
-            return _render_item(name, item, self.language)
         content = self._reprs.get(id(item))
         if content is None:
-            content = self._reprs[id(item)] = repr(item)
+            content = self._reprs[id(item)] = _content(item)
         key = (name, self.language, content)
         if key not in self.fragments:
             self.fragments[key] = _render_item(name, item, self.language)
-        return self.fragments[key]
+        if not name.endswith(".html"):
+            return self.fragments[key]
+        self.placed.append(self.fragments[key])
+        # Plain text, so the page template's escaping leaves it as it is.
+        return f"bantin-item-{_NONCE}-{len(self.placed) - 1}."
+
+
+def _content(item: Item) -> str:
+    """The item's repr, or what stands for it: the repr of the shared item it is a copy of (computed once for
+    all readers) and of the fields set on the copy, when every other field is still the shared item's own."""
+    if item.copy_of is None:
+        return repr(item)
+    shared, shared_repr = item.copy_of
+    if any(getattr(item, name) is not getattr(shared, name) for name in _SHARED_FIELDS):
+        return repr(item)
+    return shared_repr + repr(tuple(getattr(item, name) for name in PER_READER_FIELDS))
+
+
+_SHARED_FIELDS = tuple(
+    entry.name for entry in fields(Item) if entry.name not in PER_READER_FIELDS and entry.name != "copy_of"
+)
 
 
 def _render_item(name: str, item: Item, language: str) -> str:
     rendered = environment().get_template(name).render(item=item, lang=language)
-    # HTML is escaped inside the fragment already: the page must not escape it again.
-    return Markup(rendered) if name.endswith(".html") else rendered
+    return _inline_fragment(rendered) if name.endswith(".html") else rendered
 
 
 def _text(context: dict) -> str:

@@ -122,8 +122,11 @@ def test_a_sender_spends_a_few_statements_per_message(database):
             event.remove(database.engine, "before_cursor_execute", record)
     assert [item.status for item in result.results] == ["sent", "sent"] and min(articles) >= 2
     selects = [statement for statement in statements if statement.upper().startswith("SELECT")]
-    # The reader's earlier deliveries are one look-up per message, not one per article...
-    assert len([statement for statement in selects if "deliveries" in statement]) == len(result.results)
+    # The readers' earlier deliveries are one look-up for the messages marked sent together, not one per article
+    # nor one per message...
+    assert len([statement for statement in selects if "deliveries" in statement]) == 1
+    # ... their deliveries are written in one statement...
+    assert len([statement for statement in statements if statement.startswith("INSERT INTO deliveries")]) == 1
     # ... marking a message sent does not read its whole row (raw message included) back...
     assert not [statement for statement in selects if "FROM outbox WHERE outbox.id = " in statement]
     # ... and the claimed batch's messages are read in one query, not one per row.
@@ -286,3 +289,49 @@ def _html_of(row: OutboxMessage) -> bytes:
     html = message_from_bytes(row.raw_message, policy=policy.default).get_body(("html",))
     assert html is not None
     return html.get_content().encode("utf-8")
+
+
+def test_rows_marked_sent_together_record_what_each_would_alone(database):
+    """Two messages to one reader marked in one transaction: the later's versions win, as marked one by one."""
+    from reports.delivery import _mark_sent
+
+    standard_archive(database)
+    with database.session() as session:
+        first, second, third = session.scalars(select(ArticleRow.id).order_by(ArticleRow.id).limit(3)).all()
+        ids = []
+        for key, items, reader in (
+            ("2025-03-27", [[first, 1], [second, 1]], "an@example.org"),
+            ("2025-03-27-2", [[first, 2], [third, 1]], "an@example.org"),
+            ("2025-03-27", [[first, 1]], "binh@example.org"),
+        ):
+            row = OutboxMessage(
+                digest_key=key,
+                digest_date=NOW.date(),
+                recipient=reader,
+                message_id=f"<{key}.{reader}>",
+                subject="s",
+                raw_message=b"x",
+                items=items,
+                status="sending",
+                attempts=1,
+                last_error="",
+                created_at=NOW,
+                updated_at=NOW,
+                kind="digest",
+            )
+            session.add(row)
+            session.flush()
+            ids.append(row.id)
+    _mark_sent(database, ids, LATER)
+    with database.session() as session:
+        got = {
+            (delivery.recipient, delivery.article_id): (delivery.article_version, delivery.outbox_id)
+            for delivery in session.scalars(select(Delivery))
+        }
+        assert {row.status for row in session.scalars(select(OutboxMessage))} == {"sent"}
+    assert got == {
+        ("an@example.org", first): (2, ids[1]),
+        ("an@example.org", second): (1, ids[0]),
+        ("an@example.org", third): (1, ids[1]),
+        ("binh@example.org", first): (1, ids[2]),
+    }

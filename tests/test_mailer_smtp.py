@@ -358,3 +358,15 @@ def test_cli_smtp_test_with_the_server_down(tmp_path, capsys):
     path = write_config(tmp_path, free_port())
     assert run_cli("--config", str(path), "smtp", "test", "--to", "ops@example.org") == 1
     assert "cannot reach SMTP server" in capsys.readouterr().err
+
+
+def test_lines_starting_with_a_dot_are_dot_stuffed_and_arrive_unchanged(sink):
+    """Base64 bodies never need it, so it runs only when a line starts with "." (here, a hand-written message)."""
+    from crawler.config import SmtpConfig
+    from reports.mailer import Envelope, SmtpSession
+
+    raw = b"Subject: dots\r\nMessage-ID: <dots@example.org>\r\n\r\n.\r\n..two\r\nend\r\n"
+    with SmtpSession(SmtpConfig(host="127.0.0.1", port=sink.port, security="none")) as session:
+        session.send(raw, Envelope("bantin@example.org", "an@example.org"))
+        session.send(first := b".X-First: a dot\r\n\r\nbody\r\n", Envelope("bantin@example.org", "an@example.org"))
+    assert sink.messages == [raw, first]

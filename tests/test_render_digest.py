@@ -101,3 +101,29 @@ def test_size_budget_moves_items_to_the_text_list(built):
     assert shrunk[1] == render(fitted_digest, unsubscribe=unsubscribe, preferences=preferences)
     whole = render_within(digest, max_html_kb=500, unsubscribe=unsubscribe, preferences=preferences)
     assert whole == (digest, render(digest, unsubscribe=unsubscribe, preferences=preferences))
+
+
+def test_items_inlined_alone_give_the_bytes_of_the_whole_page_inlined(built):
+    """Each item's fragment is inlined once, alone, and shared: the message must be byte for byte the one that
+    inlining the whole page would give (a stylesheet rule that depends on where an element stands would not)."""
+    from markupsafe import Markup
+
+    from reports import render as rendering
+
+    def raw_item(name: str, item) -> str:
+        fragment = environment().get_template(name).render(item=item, lang=digest.language)
+        return Markup(fragment) if name.endswith(".html") else fragment
+
+    config, database, _ = built
+    fragments: rendering.Fragments = {}
+    for index in range(len(config.recipients)):
+        for digest in (make_digest(config, database, index), make_digest(config, database, index).with_shown(1)):
+            unsubscribe, preferences = "https://bantin.example.org/u/t", "https://bantin.example.org/r/t"
+            parts = rendering._ItemParts(digest.language, None)
+            context = rendering._context(digest, unsubscribe=unsubscribe, preferences=preferences, parts=parts)
+            context["item_part"] = raw_item
+            whole = rendering._inliner().inline(environment().get_template(rendering.HTML_TEMPLATE).render(context))
+            shared = render(digest, unsubscribe=unsubscribe, preferences=preferences, fragments=fragments)
+            assert shared.html == whole
+            assert render(digest, unsubscribe=unsubscribe, preferences=preferences).html == whole
+    assert fragments
