@@ -109,6 +109,9 @@ class ChildRun:
     label: str
     exit_code: int
     wall_seconds: float
+    # User + system CPU of the whole child, start-up and shutdown included (steadier than seconds
+    # on a shared machine).
+    cpu_seconds: float
     maxrss_kb: int
     pages: int
     span_seconds: float
@@ -200,6 +203,7 @@ def run_child(label: str, command: list[str], site: SiteProcess, log_path: Path)
         label,
         process.returncode,
         wall,
+        usage.ru_utime + usage.ru_stime,
         usage.ru_maxrss,
         len(log),
         span,
@@ -422,11 +426,11 @@ def run_benchmark(args: argparse.Namespace) -> int:
         site.stop()
 
     print()
-    print(f"    {'run':<28} {'pages':>6} {'seconds':>8} {'pages/s':>8} {'process s':>9} {'peak RSS':>11}")
+    print(f"    {'run':<28} {'pages':>6} {'seconds':>8} {'pages/s':>8} {'process s':>9} {'CPU s':>6} {'peak RSS':>11}")
     for run in runs:
         print(
             f"    {run.label:<28} {run.pages:>6} {run.span_seconds:>8.2f} {run.pages_per_second:>8.1f} "
-            f"{run.wall_seconds:>9.1f} {_mb(run.maxrss_kb):>11}"
+            f"{run.wall_seconds:>9.1f} {run.cpu_seconds:>6.1f} {_mb(run.maxrss_kb):>11}"
         )
     real_rate = statistics.median(run.pages_per_second for run in real_runs)
     bare_rate = statistics.median(run.pages_per_second for run in bare_runs)

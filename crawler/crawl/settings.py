@@ -45,13 +45,17 @@ SPIDER_MIDDLEWARES = {
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
     "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
     "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
+    # A development aid (warns once if a spider copies Scrapy's internal meta keys into its requests,
+    # which these spiders never do), and one more async generator on every request and item.
+    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
     # "Already archived?": drops announced articles the archive has unchanged (crawler/crawl/archive.py).
     "crawler.crawl.archive.ArchiveFilter": 900,
 }
 
-# Items processed in parallel per response. Scrapy's default of 100 starts 100
-# asyncio tasks for every response, which costs more than the pages' own work.
-CONCURRENT_ITEMS = 16
+# Items processed in parallel per response. Scrapy starts this many asyncio tasks for every
+# response (its default of 100 costs more than the pages' own work); the pipeline and the
+# archive filter never wait on anything, so more than one buys no concurrency at all.
+CONCURRENT_ITEMS = 1
 
 RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
 RETRY_BACKOFF_BASE = 1.0
