@@ -26,6 +26,7 @@ from bisect import bisect_right
 __all__ = [
     "ETH_AS_D",
     "INVISIBLE",
+    "RECENT_CHARACTERS",
     "Normalized",
     "clean_display",
     "fold",
@@ -34,6 +35,7 @@ __all__ = [
     "normalize",
     "term_keys",
     "tone_canonical",
+    "tone_canonical_token",
     "tone_fixed_stretch",
 ]
 
@@ -190,7 +192,8 @@ class Normalized:
 # fingerprint, the archive index) and every topic test over it again: keep the results
 # of about one batch (a whole batch of 50 articles, with room). Budgeted in characters,
 # not texts: a body's result, with its offset maps, costs some 80 bytes a character.
-_RECENT_CHARACTERS = 250_000
+# A writer storing more at once flushes every half of this (``crawler.imports``).
+RECENT_CHARACTERS = 250_000
 _RECENT: dict[str, Normalized] = {}
 _recent_characters = 0
 
@@ -201,7 +204,7 @@ def normalize(text: str) -> Normalized:
     found = _RECENT.get(text)
     if found is None:
         found = _normalize(text)
-        if _recent_characters + len(text) > _RECENT_CHARACTERS:
+        if _recent_characters + len(text) > RECENT_CHARACTERS:
             _RECENT.clear()
             _recent_characters = 0
         _RECENT[text] = found
@@ -384,12 +387,16 @@ _TOKEN_CACHE_SIZE = 50_000
 _TOKENS = _TokenCache()
 
 
+# One space-free piece of a normalised key (a token or a syllable), its tones placed.
+tone_canonical_token = _TOKENS.__getitem__
+
+
 def tone_canonical(key: str) -> str:
     """Move each syllable's tone mark to one fixed vowel; same length as ``key``.
 
     ``key`` must already be normalised (NFC, lower case).
     """
-    return " ".join(map(_TOKENS.__getitem__, key.split(" ")))
+    return " ".join(map(tone_canonical_token, key.split(" ")))
 
 
 # A run of two vowels or more: where tone placement may move a mark (see _AMBIGUOUS_GROUP).

@@ -93,6 +93,7 @@ BACKFILL_BATCH = 1000
 _RUN = re.compile(r"[^\W_]+")
 _ASCII_RUN = re.compile(r"[a-z0-9]+")  # the same runs in a lower-cased ASCII key
 _PLAIN = re.compile(r"[a-y0-9][a-z0-9]*")
+_LONG_ASCII_RUN = re.compile(rf"[a-z0-9]{{{_MAX_TOKEN + 1}}}")
 
 
 class _Encoded(dict):
@@ -119,7 +120,10 @@ _ENCODED = _Encoded()
 
 def _tokens(folded_key: str) -> list[str]:
     if folded_key.isascii():  # folded Vietnamese nearly always is: its alnum runs are [a-z0-9]+
-        return list(map(_ENCODED.__getitem__, _ASCII_RUN.findall(folded_key)))
+        runs = _ASCII_RUN.findall(folded_key)
+        if "z" not in folded_key and not _LONG_ASCII_RUN.search(folded_key):
+            return runs  # every run is its own token (Vietnamese has no z)
+        return list(map(_ENCODED.__getitem__, runs))
     return list(map(_ENCODED.__getitem__, _RUN.findall(folded_key)))
 
 

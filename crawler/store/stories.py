@@ -284,7 +284,11 @@ def place_articles(
     cache = _cache_for(connection)
     with cache.lock:
         token = _epoch_token(connection)
-        if cache.token is None or token != cache.token or len(cache.pool) > POOL_CACHE_LIMIT:
+        # This transaction placed with the cache already (an import flushes a batch in parts) and made no
+        # change it did not see since: the token it wrote is still there, rolled back by no savepoint.
+        pending = connection.info.get(_PENDING)
+        ours = pending is not None and pending[0] is cache and token is not None and pending[1] == token
+        if not ours and (cache.token is None or token != cache.token) or len(cache.pool) > POOL_CACHE_LIMIT:
             cache.reset()
         # Untrusted until this transaction commits (a failure part-way leaves it so).
         cache.token = None
@@ -325,10 +329,11 @@ def new_stories(connection: Connection, count: int, *, now: datetime) -> list[in
     """The ids of ``count`` new stories, in one statement."""
     if not count:
         return []
-    rows = connection.execute(
-        insert(_stories).returning(_stories.c.id, sort_by_parameter_order=True), [{"created_at": now}] * count
-    )
-    return [int(key) for key in rows.scalars()]
+    # The rows are alike, so which key goes to which story does not matter: without asking for the keys in
+    # parameter order, SQLite inserts them in one statement rather than one each. Sorted, they come in the
+    # order the database gave them, as before.
+    rows = connection.execute(insert(_stories).returning(_stories.c.id), [{"created_at": now}] * count)
+    return sorted(int(key) for key in rows.scalars())
 
 
 def write_fingerprints(connection: Connection, rows: Sequence[tuple[int, Fingerprint]]) -> None:
