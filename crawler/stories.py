@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 
@@ -90,11 +91,26 @@ def signature_version() -> int:
     return FINGERPRINT_VERSION * 1000 + int(RMinHash.ALGORITHM_VERSION)
 
 
+class _PieceSyllables(dict):
+    """A space-free piece of a normalised key -> its syllables, tones placed (computed on first sight).
+
+    Tones are placed piece by piece in ``Normalized.exact`` and a syllable never spans a space, so a
+    text's syllables are its pieces' syllables one after another.
+    """
+
+    def __missing__(self, piece: str) -> tuple[str, ...]:
+        if len(self) >= 200_000:
+            self.clear()
+        value = self[piece] = tuple(_WORD.findall(tone_canonical_token(piece)))
+        return value
+
+
+_PIECES = _PieceSyllables()
+
+
 def _syllables(text: str) -> list[str]:
-    """The syllables of ``Normalized.exact``, placing the tones of each syllable (a cached lookup) rather
-    than of the whole text: a tone moves within its vowel group, and what decides where (a q or g before,
-    a letter after) lies within the syllable, so the syllables of the placed text are the placed syllables."""
-    return list(map(tone_canonical_token, _WORD.findall(normalize(text).key)))
+    """The syllables of ``normalize(text).exact``, without placing the tones of the whole text first."""
+    return list(chain.from_iterable(map(_PIECES.__getitem__, normalize(text).key.split(" "))))
 
 
 def fingerprint(title: str, sapo: str, body: str) -> Fingerprint:
