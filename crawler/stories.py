@@ -110,7 +110,7 @@ _PIECES = _PieceSyllables()
 
 def _syllables(text: str) -> list[str]:
     """The syllables of ``normalize(text).exact``, without placing the tones of the whole text first."""
-    return list(chain.from_iterable(map(_PIECES.__getitem__, normalize(text).key.split(" "))))
+    return list(chain.from_iterable(map(_PIECES.__getitem__, normalize(text).pieces)))
 
 
 def fingerprint(title: str, sapo: str, body: str) -> Fingerprint:
@@ -126,7 +126,7 @@ def fingerprint(title: str, sapo: str, body: str) -> Fingerprint:
     minhash = RMinHash(num_perm=NUM_PERM, seed=SEED)
     if shingles:
         # The set's order changes with PYTHONHASHSEED; the signature does not (a minimum per slot).
-        minhash.update(list(shingles))
+        minhash.update(shingles)
     return Fingerprint(np.array(minhash.digest(), dtype=_SIGNATURE_DTYPE), normalize(title).exact, len(shingles))
 
 

@@ -124,7 +124,7 @@ class Normalized:
     shift, so plain prose costs nothing.
     """
 
-    __slots__ = ("original", "key", "_ks", "_ke", "_os", "_oe", "_exact", "_folded", "_fold_map")
+    __slots__ = ("original", "key", "_ks", "_ke", "_os", "_oe", "_exact", "_folded", "_fold_map", "_pieces")
 
     def __init__(self, original: str, key: str, edits: list[tuple[int, int, int, int]]):
         self.original = original
@@ -136,6 +136,7 @@ class Normalized:
         self._exact: str | None = None
         self._folded: str | None = None
         self._fold_map: tuple[list[int], list[int]] | None = None
+        self._pieces: list[str] | None = None
 
     def __repr__(self) -> str:
         return f"Normalized(key={self.key!r})"
@@ -145,6 +146,16 @@ class Normalized:
         if self._exact is None:
             self._exact = tone_canonical(self.key)
         return self._exact
+
+    @property
+    def pieces(self) -> list[str]:
+        """``key`` split at its spaces: what tone placement and folding work on one at a time.
+
+        Kept, so that the story fingerprint and the archive index walk the same strings (each hashed once).
+        """
+        if self._pieces is None:
+            self._pieces = self.key.split(" ")
+        return self._pieces
 
     @property
     def folded(self) -> str:

@@ -47,7 +47,7 @@ from sqlalchemy.orm import Session
 
 from crawler.query import And, Node, Not, Term
 from crawler.store.models import ArticleRow
-from crawler.text import fold, normalize, term_keys
+from crawler.text import Normalized, fold, normalize, term_keys
 
 __all__ = [
     "INDEX_VERSION",
@@ -146,9 +146,9 @@ class _PieceTokens(dict):
 _PIECES = _PieceTokens()
 
 
-def _key_tokens(key: str) -> list[str]:
-    """``_tokens(fold(key))`` for a normalised key, without folding the whole key first."""
-    return list(chain.from_iterable(map(_PIECES.__getitem__, key.split(" "))))
+def _key_tokens(normalized: Normalized) -> list[str]:
+    """``_tokens(normalized.folded)``, without folding the whole key first."""
+    return list(chain.from_iterable(map(_PIECES.__getitem__, normalized.pieces)))
 
 
 def term_tokens(term_text: str) -> list[str]:
@@ -159,11 +159,11 @@ def term_tokens(term_text: str) -> list[str]:
 def field_tokens(title: str, sapo: str, body: str, tags: Sequence[str], category: Sequence[str]) -> list[list[str]]:
     """Index tokens per indexed field, in FIELDS order; tags and categories run on one after another."""
     return [
-        _key_tokens(normalize(title or "").key),
-        _key_tokens(normalize(sapo or "").key),
-        _key_tokens(normalize(body or "").key),
-        [token for tag in tags or () for token in _key_tokens(normalize(tag).key)],
-        [token for name in category or () for token in _key_tokens(normalize(name).key)],
+        _key_tokens(normalize(title or "")),
+        _key_tokens(normalize(sapo or "")),
+        _key_tokens(normalize(body or "")),
+        [token for tag in tags or () for token in _key_tokens(normalize(tag))],
+        [token for name in category or () for token in _key_tokens(normalize(name))],
     ]
 
 
