@@ -136,17 +136,21 @@ def _sqlite_keys(session: Session, flush_context, instances) -> None:
     in between. PostgreSQL batches its inserts by itself.
     """
     for model in (ArticleRow, Match):
-        new = [row for row in session.new if isinstance(row, model) and row.id is None]
-        if not new:
+        new = [row for row in session.new if isinstance(row, model)]
+        if all(row.id is not None for row in new):
             continue
         connection = session.connection()
         if connection.dialect.name != "sqlite":
             return
         largest = connection.execute(select(func.max(model.id))).scalar() or 0
-        # In the order the unit of work inserts them, as their rowids would have been given.
+        # In the order the unit of work inserts them, as SQLite would have given them (a row whose key a
+        # caller chose counts for the rows after it).
         new.sort(key=lambda row: inspect(row).insert_order)
-        for offset, row in enumerate(new, start=1):
-            row.id = largest + offset
+        for row in new:
+            if row.id is None:
+                row.id = largest = largest + 1
+            else:
+                largest = max(largest, row.id)
 
 
 def load_articles(session: Session, site: str, external_ids: Iterable[str]) -> dict[str, ArticleRow]:
