@@ -10,6 +10,7 @@ from typing import Literal
 
 from sqlalchemy import event, func, insert, inspect, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import instance_state
 
 from crawler.items import ExtractedArticle
 from crawler.store.models import ArticleRow, ArticleSource, Match
@@ -135,8 +136,9 @@ def _sqlite_keys(session: Session, flush_context, instances) -> None:
     transaction holds SQLite's write lock from its start (see ``crawler.store``): nobody else inserts
     in between. PostgreSQL batches its inserts by itself.
     """
-    for model in (ArticleRow, Match):
-        new = [row for row in session.new if isinstance(row, model)]
+    models: tuple[type[ArticleRow | Match], ...] = (ArticleRow, Match)
+    for model in models:
+        new: list[ArticleRow | Match] = [row for row in session.new if isinstance(row, model)]
         if all(row.id is not None for row in new):
             continue
         connection = session.connection()
@@ -145,7 +147,7 @@ def _sqlite_keys(session: Session, flush_context, instances) -> None:
         largest = connection.execute(select(func.max(model.id))).scalar() or 0
         # In the order the unit of work inserts them, as SQLite would have given them (a row whose key a
         # caller chose counts for the rows after it).
-        new.sort(key=lambda row: inspect(row).insert_order)
+        new.sort(key=lambda row: instance_state(row).insert_order or 0)
         for row in new:
             if row.id is None:
                 row.id = largest = largest + 1
