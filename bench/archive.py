@@ -1,7 +1,8 @@
 """Archive benchmark: search, topic tests and re-matching from the archive index vs today's full scan.
 
     python -m bench.archive [--articles 100000] [--database-url URL] [--scan-sample 2000] [--keep]
-                            [--only search,month,whole,rematch,size] [--reuse] [--no-scan]
+                            [--only search,month,whole,rematch,size,import] [--reuse] [--no-scan]
+                            [--import-url URL]
 
 Fills a throw-away archive (SQLite in a temporary folder unless --database-url names an empty
 database) with N synthetic Vietnamese articles of ~2.5 KB by bulk inserts — a known share mentions
@@ -11,7 +12,14 @@ on a sample of articles and extrapolated when a full run would take too long), t
 with and without the index, and the process's peak memory. The topic tests and the re-match time the
 commands' own functions (``crawler.backtest.backtest``, ``crawler.topics.rematch``). ``--keep`` and
 then ``--reuse`` with the kept URL ask the same archive again (another checkout's code, say) without
-filling it anew. A benchmark, not a test.
+filling it anew.
+
+``--only import`` (not asked by default) times `articles import`: the filled archive is exported by
+`bantin articles export` (JSON Lines, every article) and imported through the command's own function
+(``crawler.imports.import_articles``) into a new archive (a temporary SQLite file unless --import-url names
+an empty database) with two topics (the common and the rare phrase), then imported again (every article
+unchanged). It prints articles/s as the command reports it and the CPU time per article (this process's).
+The issue's figure: ``python -m bench.archive --articles 20000 --only import``. A benchmark, not a test.
 """
 
 from __future__ import annotations
@@ -44,7 +52,8 @@ COMMON_SHARE, TRAP_SHARE, RARE_SHARE = 0.05, 0.02, 0.0005
 PER_DAY = 150  # NDO publishes about this many articles a day
 NOW = datetime(2026, 3, 27, 1, 0, tzinfo=UTC)
 PAGE = 50
-QUESTIONS = ("search", "month", "whole", "rematch", "size")
+QUESTIONS = ("search", "month", "whole", "rematch", "size", "import")
+DEFAULT_QUESTIONS = QUESTIONS[:-1]  # importing the whole archive again is asked for by name
 
 
 def _pools(rng: random.Random):
@@ -261,6 +270,41 @@ def _sizes(database: Database) -> tuple[float, float]:
     return total / 2**20, indexed / 2**20
 
 
+def _import(source_url: str, target_url: str, folder: str) -> None:
+    """Export the archive with `bantin articles export`, import it twice into ``target_url``; print the rates."""
+    from crawler.cli import main as bantin
+    from crawler.imports import import_articles
+    from crawler.topics import prepare_topics
+
+    config = Path(folder) / "export.toml"
+    config.write_text(f'[storage]\ndatabase_url = "{source_url}"\n', encoding="utf-8")
+    dump = Path(folder) / "export.jsonl"
+    try:
+        bantin(["--config", str(config), "articles", "export", "--out", str(dump)])
+    except SystemExit as exc:
+        if exc.code:
+            raise
+    target = Database(target_url)
+    topics = prepare_topics(target, [{"name": "CNHT", "query": COMMON}, {"name": "BTL", "query": RARE}], now=NOW)
+    for label in ("new", "unchanged"):
+        cpu = time.process_time()
+        with dump.open(encoding="utf-8") as lines:
+            report = import_articles(target, lines, topics, now=NOW)
+        cpu = time.process_time() - cpu
+        stored = max(1, report.stored)
+        print(
+            f"  articles import, {report.stored} articles ({report.new} new, {report.unchanged} unchanged) into "
+            f"{target.dialect}: {report.stored / max(1e-9, report.seconds):,.0f} articles/s, "
+            f"CPU {cpu / stored * 1000:.3f} ms an article (target for new ones: >= 2,000/s)",
+            flush=True,
+        )
+        if report.skipped or report.stored != (report.new if label == "new" else report.unchanged):
+            raise SystemExit(f"the import stored something other than {label} articles: {report}")
+    target.dispose()
+    dump.unlink()
+    config.unlink()
+
+
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -274,7 +318,10 @@ def main(argv: list[str] | None = None) -> int:
         "--repeats", type=int, default=5, help="Runs of each search and topic test (the median is shown)."
     )
     parser.add_argument("--keep", action="store_true", help="Keep the temporary SQLite file.")
-    parser.add_argument("--only", default=",".join(QUESTIONS), help=f"The questions to ask, of {', '.join(QUESTIONS)}.")
+    parser.add_argument(
+        "--only", default=",".join(DEFAULT_QUESTIONS), help=f"The questions to ask, of {', '.join(QUESTIONS)}."
+    )
+    parser.add_argument("--import-url", help="An empty database to import into (default: a temporary SQLite file).")
     parser.add_argument("--reuse", action="store_true", help="Ask a --database-url filled (and kept) before.")
     parser.add_argument("--no-scan", action="store_true", help="Time the index alone, not today's scan.")
     args = parser.parse_args(argv)
@@ -373,6 +420,8 @@ def main(argv: list[str] | None = None) -> int:
             f"  archive on disk: {total_mb:.0f} MB with the index, {total_mb - index_mb:.0f} MB without "
             f"(index {index_mb:.0f} MB, {index_mb / max(1e-9, total_mb - index_mb):.0%})"
         )
+    if "import" in asked:
+        _import(url, args.import_url or f"sqlite:///{folder}/imported.sqlite3", folder)
     print(f"  peak memory (RSS) of this process: {_peak_mb():.0f} MB")
     database.dispose()
     if args.keep and not args.database_url:

@@ -25,9 +25,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from crawler.clock import utcnow
 from crawler.items import ExtractedArticle, Image
 from crawler.store import Database
-from crawler.store.articles import StoreOutcome, load_articles, record_sources_of, store_article
-from crawler.store.models import ArticleRow, ArticleSource, CrawlRun
+from crawler.store.articles import StoreOutcome, add_sources, load_articles, record_sources_of, store_article
+from crawler.store.models import ArticleRow, CrawlRun
 from crawler.store.records import RunCounts
+from crawler.text import RECENT_CHARACTERS
 from crawler.topics import TopicSet, match_article
 
 log = logging.getLogger("bantin.import")
@@ -150,8 +151,15 @@ def _store(database: Database, batch: list[_Record], topics: TopicSet, now: date
         for site in {record.item.site for record in batch}:
             ids = [record.item.external_id for record in batch if record.item.site == site]
             stored.update(((site, key), row) for key, row in load_articles(session, site, ids).items())
+        unflushed = 0
         for record in batch:
             item = record.item
+            if unflushed > RECENT_CHARACTERS // 2:
+                # The flush fingerprints and indexes what was matched since the last one while the
+                # normaliser still remembers those texts: each field is normalised once, not three times.
+                session.flush()
+                unflushed = 0
+            unflushed += len(item.title) + len(item.sapo) + len(item.body)
             identity = (item.site, item.external_id)
             outcome, row = store_article(session, item, now=now, existing=stored.get(identity))
             stored[identity] = row
@@ -161,16 +169,12 @@ def _store(database: Database, batch: list[_Record], topics: TopicSet, now: date
                 row.first_seen_at = record.first_seen_at or row.first_seen_at
                 row.changed_at = record.changed_at or row.changed_at
                 row.version = record.version or row.version
-                for source, (first, last, lastmod) in (record.sources or {SOURCE: (None, None, None)}).items():
-                    session.add(
-                        ArticleSource(
-                            article=row,
-                            source=source,
-                            first_seen_at=first or now,
-                            last_seen_at=last or now,
-                            lastmod=lastmod,
-                        )
-                    )
+                history = record.sources or {SOURCE: (None, None, None)}
+                add_sources(
+                    session,
+                    row,
+                    {source: (first or now, last or now, mod) for source, (first, last, mod) in history.items()},
+                )
             else:
                 sources = {source: lastmod for source, (_, _, lastmod) in record.sources.items()}
                 seen[row.id] = sources or {SOURCE: None}

@@ -35,10 +35,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 
-from crawler.text import normalize
+from crawler.text import normalize, tone_canonical_token
 
 # Bump when the shingles change. Stored with each fingerprint combined with the MinHash library's own
 # algorithm version (signature_version()): signatures of another version are never compared with new ones.
@@ -90,8 +91,26 @@ def signature_version() -> int:
     return FINGERPRINT_VERSION * 1000 + int(RMinHash.ALGORITHM_VERSION)
 
 
+class _PieceSyllables(dict):
+    """A space-free piece of a normalised key -> its syllables, tones placed (computed on first sight).
+
+    Tones are placed piece by piece in ``Normalized.exact`` and a syllable never spans a space, so a
+    text's syllables are its pieces' syllables one after another.
+    """
+
+    def __missing__(self, piece: str) -> tuple[str, ...]:
+        if len(self) >= 200_000:
+            self.clear()
+        value = self[piece] = tuple(_WORD.findall(tone_canonical_token(piece)))
+        return value
+
+
+_PIECES = _PieceSyllables()
+
+
 def _syllables(text: str) -> list[str]:
-    return _WORD.findall(normalize(text).exact)
+    """The syllables of ``normalize(text).exact``, without placing the tones of the whole text first."""
+    return list(chain.from_iterable(map(_PIECES.__getitem__, normalize(text).pieces)))
 
 
 def fingerprint(title: str, sapo: str, body: str) -> Fingerprint:
@@ -102,11 +121,12 @@ def fingerprint(title: str, sapo: str, body: str) -> Fingerprint:
     words = _syllables(sapo) + _syllables(body)
     # A text shorter than a shingle is its one shingle.
     runs = zip(*(words[start:] for start in range(SHINGLE)), strict=False)
-    shingles = {" ".join(run) for run in runs} or ({" ".join(words)} - {""})
+    # map() joins in C: a body has some 500 shingles, and a Python loop over them cost more than hashing them.
+    shingles = set(map(" ".join, runs)) or ({" ".join(words)} - {""})
     minhash = RMinHash(num_perm=NUM_PERM, seed=SEED)
     if shingles:
         # The set's order changes with PYTHONHASHSEED; the signature does not (a minimum per slot).
-        minhash.update(list(shingles))
+        minhash.update(shingles)
     return Fingerprint(np.array(minhash.digest(), dtype=_SIGNATURE_DTYPE), normalize(title).exact, len(shingles))
 
 

@@ -26,6 +26,7 @@ from bisect import bisect_right
 __all__ = [
     "ETH_AS_D",
     "INVISIBLE",
+    "RECENT_CHARACTERS",
     "Normalized",
     "clean_display",
     "fold",
@@ -34,6 +35,7 @@ __all__ = [
     "normalize",
     "term_keys",
     "tone_canonical",
+    "tone_canonical_token",
     "tone_fixed_stretch",
 ]
 
@@ -122,7 +124,7 @@ class Normalized:
     shift, so plain prose costs nothing.
     """
 
-    __slots__ = ("original", "key", "_ks", "_ke", "_os", "_oe", "_exact", "_folded", "_fold_map")
+    __slots__ = ("original", "key", "_ks", "_ke", "_os", "_oe", "_exact", "_folded", "_fold_map", "_pieces")
 
     def __init__(self, original: str, key: str, edits: list[tuple[int, int, int, int]]):
         self.original = original
@@ -134,6 +136,7 @@ class Normalized:
         self._exact: str | None = None
         self._folded: str | None = None
         self._fold_map: tuple[list[int], list[int]] | None = None
+        self._pieces: list[str] | None = None
 
     def __repr__(self) -> str:
         return f"Normalized(key={self.key!r})"
@@ -143,6 +146,16 @@ class Normalized:
         if self._exact is None:
             self._exact = tone_canonical(self.key)
         return self._exact
+
+    @property
+    def pieces(self) -> list[str]:
+        """``key`` split at its spaces: what tone placement and folding work on one at a time.
+
+        Kept, so that the story fingerprint and the archive index walk the same strings (each hashed once).
+        """
+        if self._pieces is None:
+            self._pieces = self.key.split(" ")
+        return self._pieces
 
     @property
     def folded(self) -> str:
@@ -190,7 +203,8 @@ class Normalized:
 # fingerprint, the archive index) and every topic test over it again: keep the results
 # of about one batch (a whole batch of 50 articles, with room). Budgeted in characters,
 # not texts: a body's result, with its offset maps, costs some 80 bytes a character.
-_RECENT_CHARACTERS = 250_000
+# A writer storing more at once flushes every half of this (``crawler.imports``).
+RECENT_CHARACTERS = 250_000
 _RECENT: dict[str, Normalized] = {}
 _recent_characters = 0
 
@@ -201,7 +215,7 @@ def normalize(text: str) -> Normalized:
     found = _RECENT.get(text)
     if found is None:
         found = _normalize(text)
-        if _recent_characters + len(text) > _RECENT_CHARACTERS:
+        if _recent_characters + len(text) > RECENT_CHARACTERS:
             _RECENT.clear()
             _recent_characters = 0
         _RECENT[text] = found
@@ -384,12 +398,16 @@ _TOKEN_CACHE_SIZE = 50_000
 _TOKENS = _TokenCache()
 
 
+# One space-free piece of a normalised key (a token or a syllable), its tones placed.
+tone_canonical_token = _TOKENS.__getitem__
+
+
 def tone_canonical(key: str) -> str:
     """Move each syllable's tone mark to one fixed vowel; same length as ``key``.
 
     ``key`` must already be normalised (NFC, lower case).
     """
-    return " ".join(map(_TOKENS.__getitem__, key.split(" ")))
+    return " ".join(map(tone_canonical_token, key.split(" ")))
 
 
 # A run of two vowels or more: where tone placement may move a mark (see _AMBIGUOUS_GROUP).

@@ -47,3 +47,21 @@ def test_archive_benchmark_runs_end_to_end_on_a_small_archive():
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     assert re.search(r"^\s+topics test, whole archive .* index\s+[\d.]+ s\s+scan", result.stdout, re.M), result.stdout
     assert re.search(r"^\s+archive on disk: [\d.]+ MB with the index", result.stdout, re.M), result.stdout
+
+
+@pytest.mark.slow
+def test_archive_benchmark_times_an_import_of_the_archive():
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.archive", "--articles", "200", "--only", "import"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    for kind in (r"200 new, 0 unchanged", r"0 new, 200 unchanged"):
+        assert re.search(
+            rf"^\s+articles import, 200 articles \({kind}\) into sqlite: [\d,]+ articles/s, CPU [\d.]+ ms an article",
+            result.stdout,
+            re.M,
+        ), result.stdout

@@ -27,7 +27,7 @@ from crawler.store.index import (
     term_tokens,
 )
 from crawler.store.models import ArticleRow, Match
-from crawler.text import fold, is_word_char
+from crawler.text import fold, is_word_char, normalize
 from crawler.topics import TopicSet, prepare_topics, rematch
 
 NOW = datetime(2026, 3, 27, 1, 0, tzinfo=UTC)
@@ -236,6 +236,21 @@ def test_whatever_the_matcher_matches_the_index_finds(case):
     body, term, mode = case
     if match_query(f'"{term}"', ArticleFields(body=body), mode).matched:
         assert _contains_run(field_tokens("", "", body, [], [])[2], term_tokens(term))
+
+
+def test_no_character_lower_cases_and_folds_to_an_upper_case_ascii_letter():
+    """Why a key's pieces can be tokenised alone: an ASCII piece's runs are the same whichever pattern cuts it."""
+    for code in range(sys.maxunicode + 1):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        folded = fold(chr(code).lower())
+        assert not any("A" <= c <= "Z" for c in folded), hex(code)
+
+
+@given(_text_and_term())
+def test_tokens_are_those_of_the_whole_folded_key(case):
+    body = case[0] + " Zalo 北京 " + "a" * 70
+    assert field_tokens("", "", body, [], [])[2] == archive_index._tokens(normalize(body).folded)
 
 
 def test_tokens_are_plain_ascii_and_escapes_are_unambiguous():

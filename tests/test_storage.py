@@ -157,6 +157,32 @@ def test_sources_and_change_detection(database):
     assert needs_fetch(state, published + timedelta(hours=3))
 
 
+def test_new_articles_get_the_keys_the_database_would_give_them_and_their_sources_whatever_the_flushes(database):
+    with database.session() as session:
+        for number in (1, 2, 3):
+            # existing=None: no query, so no autoflush, between them
+            _, row = store_article(session, item(number), now=NOW, existing=None)
+            if number == 2:
+                row.id = 7  # a key chosen by the caller: the next article's comes after it
+            record_sources(session, row, {"rss": None}, now=NOW, new=True)
+            if number == 1:
+                session.flush()
+        nested = session.begin_nested()
+        _, gone = store_article(session, item(4), now=NOW, existing=None)
+        record_sources(session, gone, {"rss": None}, now=NOW, new=True)
+        session.flush()
+        nested.rollback()  # neither the article nor its sources
+        _, row = store_article(session, item(5), now=NOW, existing=None)
+        record_sources(session, row, {"sitemap": NOW}, now=NOW, new=True)
+    with database.session() as session:
+        keys = dict(session.execute(select(ArticleRow.id, ArticleRow.external_id)).all())
+        sources = {(keys[s.article_id], s.source) for s in session.scalars(select(ArticleSource))}
+    assert sources == {("1", "rss"), ("2", "rss"), ("3", "rss"), ("5", "sitemap")}
+    if database.dialect == "sqlite":
+        # SQLite's own choice (one above the largest, in the order of the inserts), given before they run.
+        assert keys == {1: "1", 7: "2", 8: "3", 9: "5"}
+
+
 def test_a_change_time_stored_at_the_end_of_time_does_not_hide_later_changes(database):
     # Archives from before dates were checked hold 9999-12-31 claims, on the page and on a source.
     end_of_time = datetime(9999, 12, 31, 23, 59, tzinfo=UTC)

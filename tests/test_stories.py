@@ -105,6 +105,27 @@ def test_fingerprints_ignore_case_tone_placement_nfd_and_invisible_characters():
     assert (stored.signature == plain.signature).all()
 
 
+def test_signatures_are_those_of_the_shingles_of_the_whole_placed_text(labelled):
+    """Stored signatures stay comparable: the shingles are built piece by piece, as if from the whole exact key."""
+    import re
+
+    from rensa import RMinHash
+
+    from crawler.stories import NUM_PERM, SEED, SHINGLE
+    from crawler.text import normalize
+
+    def reference(sapo: str, body: str) -> list[int]:
+        words = [w for text in (sapo, body) for w in re.findall(r"[^\W_]+", normalize(text).exact)]
+        shingles = {" ".join(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)} or {" ".join(words)}
+        minhash = RMinHash(num_perm=NUM_PERM, seed=SEED)
+        minhash.update(sorted(shingles - {""}))
+        return list(minhash.digest())
+
+    odd = ("Quý khách (gìn giữ) thuỷ_lợi 2026/3 hoà-bình\u200b QUẢNG\u00a0NINH", "Ðà Nẵng, 北京 x² " * 3)
+    for sapo, body in [(entry.item.sapo, entry.item.body) for entry in labelled] + [odd, ("", "một hai")]:
+        assert list(fingerprint("", sapo, body).signature) == reference(sapo, body)
+
+
 def _item(entry, **changes) -> ExtractedArticle:
     return replace(entry.item, **changes)
 

@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 from types import EllipsisType
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import event, func, insert, inspect, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import instance_state
 
 from crawler.items import ExtractedArticle
-from crawler.store.models import ArticleRow, ArticleSource
+from crawler.store.models import ArticleRow, ArticleSource, Match
 
 StoreOutcome = Literal["new", "updated", "unchanged"]
 
@@ -126,6 +127,34 @@ def store_article(
     return "unchanged", row
 
 
+@event.listens_for(Session, "before_flush")
+def _sqlite_keys(session: Session, flush_context, instances) -> None:
+    """Give new articles and matches on SQLite the keys SQLite itself would give them (one above the largest).
+
+    The unit of work then inserts a flush's rows of each in one statement instead of one each (SQLite's
+    RETURNING order is not guaranteed, so SQLAlchemy otherwise asks for each key alone). A writing
+    transaction holds SQLite's write lock from its start (see ``crawler.store``): nobody else inserts
+    in between. PostgreSQL batches its inserts by itself.
+    """
+    models: tuple[type[ArticleRow | Match], ...] = (ArticleRow, Match)
+    for model in models:
+        new: list[ArticleRow | Match] = [row for row in session.new if isinstance(row, model)]
+        if all(row.id is not None for row in new):
+            continue
+        connection = session.connection()
+        if connection.dialect.name != "sqlite":
+            return
+        largest = connection.execute(select(func.max(model.id))).scalar() or 0
+        # In the order the unit of work inserts them, as SQLite would have given them (a row whose key a
+        # caller chose counts for the rows after it).
+        new.sort(key=lambda row: instance_state(row).insert_order or 0)
+        for row in new:
+            if row.id is None:
+                row.id = largest = largest + 1
+            else:
+                largest = max(largest, row.id)
+
+
 def load_articles(session: Session, site: str, external_ids: Iterable[str]) -> dict[str, ArticleRow]:
     """The stored rows of one site among these ids, locked for update (one query for a batch)."""
     ids = sorted(set(external_ids))
@@ -162,12 +191,55 @@ def record_sources(
     ``new``: the article was just added, so it has no source rows to look up (nor a key yet).
     """
     if new:
-        for source, lastmod in sources.items():
-            session.add(
-                ArticleSource(article=article, source=source, first_seen_at=now, last_seen_at=now, lastmod=lastmod)
-            )
+        add_sources(session, article, {source: (now, now, lastmod) for source, lastmod in sources.items()})
         return
     record_sources_of(session, {article.id: sources}, now=now)
+
+
+_PENDING_SOURCES = "bantin_sources_pending"
+
+
+def add_sources(
+    session: Session, article: ArticleRow, sources: Mapping[str, tuple[datetime, datetime, datetime | None]]
+) -> None:
+    """The source rows of a just-added article: source -> (first seen, last seen, lastmod).
+
+    Written as plain rows when the flush has given the article its key, one statement for a flush's
+    articles: an ORM object per source cost more than the article's own row.
+    """
+    rows = [
+        {"source": source, "first_seen_at": first, "last_seen_at": last, "lastmod": lastmod}
+        for source, (first, last, lastmod) in sources.items()
+    ]
+    if not rows:
+        return
+    if inspect(article).persistent:
+        session.execute(insert(ArticleSource), [{"article_id": article.id, **row} for row in rows])
+    else:
+        session.info.setdefault(_PENDING_SOURCES, []).append((article, rows))
+
+
+@event.listens_for(Session, "after_flush")
+def _write_sources(session: Session, flush_context) -> None:
+    pending = session.info.pop(_PENDING_SOURCES, None)
+    if not pending:
+        return
+    # The session still shows its state from before the flush, but the flush gave its articles their keys.
+    # An article no longer in the session was taken out by a savepoint's rollback: its sources go with it.
+    kept = [(article, rows) for article, rows in pending if article in session and article not in session.deleted]
+    written = [(article, rows) for article, rows in kept if article.id is not None]
+    waiting = [(article, rows) for article, rows in kept if article.id is None]
+    if waiting:  # added to the session after this flush began
+        session.info[_PENDING_SOURCES] = waiting
+    if written:
+        session.connection().execute(
+            insert(ArticleSource), [{"article_id": article.id, **row} for article, rows in written for row in rows]
+        )
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_sources(session: Session) -> None:
+    session.info.pop(_PENDING_SOURCES, None)
 
 
 def record_sources_of(

@@ -38,6 +38,7 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Integer, event, inspect, select, text
@@ -46,7 +47,7 @@ from sqlalchemy.orm import Session
 
 from crawler.query import And, Node, Not, Term
 from crawler.store.models import ArticleRow
-from crawler.text import normalize, term_keys
+from crawler.text import Normalized, fold, normalize, term_keys
 
 __all__ = [
     "INDEX_VERSION",
@@ -93,6 +94,7 @@ BACKFILL_BATCH = 1000
 _RUN = re.compile(r"[^\W_]+")
 _ASCII_RUN = re.compile(r"[a-z0-9]+")  # the same runs in a lower-cased ASCII key
 _PLAIN = re.compile(r"[a-y0-9][a-z0-9]*")
+_LONG_ASCII_RUN = re.compile(rf"[a-z0-9]{{{_MAX_TOKEN + 1}}}")
 
 
 class _Encoded(dict):
@@ -119,8 +121,34 @@ _ENCODED = _Encoded()
 
 def _tokens(folded_key: str) -> list[str]:
     if folded_key.isascii():  # folded Vietnamese nearly always is: its alnum runs are [a-z0-9]+
-        return list(map(_ENCODED.__getitem__, _ASCII_RUN.findall(folded_key)))
+        runs = _ASCII_RUN.findall(folded_key)
+        if "z" not in folded_key and not _LONG_ASCII_RUN.search(folded_key):
+            return runs  # every run is its own token (Vietnamese has no z)
+        return list(map(_ENCODED.__getitem__, runs))
     return list(map(_ENCODED.__getitem__, _RUN.findall(folded_key)))
+
+
+class _PieceTokens(dict):
+    """A space-free piece of a normalised key -> the tokens of its folded form (computed on first sight).
+
+    Folding keeps every space and a run never spans one, so a key's tokens are its pieces' tokens one after
+    another; and no character lower-cases and folds to an upper-case ASCII letter (checked over all of
+    Unicode by the tests), so an ASCII piece has the same runs whichever of the two patterns cuts it.
+    """
+
+    def __missing__(self, piece: str) -> tuple[str, ...]:
+        if len(self) >= 200_000:
+            self.clear()
+        value = self[piece] = tuple(_tokens(fold(piece)))
+        return value
+
+
+_PIECES = _PieceTokens()
+
+
+def _key_tokens(normalized: Normalized) -> list[str]:
+    """``_tokens(normalized.folded)``, without folding the whole key first."""
+    return list(chain.from_iterable(map(_PIECES.__getitem__, normalized.pieces)))
 
 
 def term_tokens(term_text: str) -> list[str]:
@@ -131,11 +159,11 @@ def term_tokens(term_text: str) -> list[str]:
 def field_tokens(title: str, sapo: str, body: str, tags: Sequence[str], category: Sequence[str]) -> list[list[str]]:
     """Index tokens per indexed field, in FIELDS order; tags and categories run on one after another."""
     return [
-        _tokens(normalize(title or "").folded),
-        _tokens(normalize(sapo or "").folded),
-        _tokens(normalize(body or "").folded),
-        [token for tag in tags or () for token in _tokens(normalize(tag).folded)],
-        [token for name in category or () for token in _tokens(normalize(name).folded)],
+        _key_tokens(normalize(title or "")),
+        _key_tokens(normalize(sapo or "")),
+        _key_tokens(normalize(body or "")),
+        [token for tag in tags or () for token in _key_tokens(normalize(tag))],
+        [token for name in category or () for token in _key_tokens(normalize(name))],
     ]
 
 
