@@ -24,9 +24,10 @@ from crawler.samplesite.server import SampleNetwork
 from crawler.samplesite.sisters import CLUSTER_OUTLETS, child_environment
 from crawler.store import Database
 from crawler.store.models import ArticleRow
+from scheduler.cluster import queue
 from scheduler.cluster.planner import ClusterService
 from scheduler.service import previous_fire_time
-from tests.cluster_support import REPO, Worker, cluster_toml, crawl_runs, pg_url, pid_gone  # noqa: F401 - fixture
+from tests.cluster_support import REPO, Worker, cluster_toml, crawl_runs, jobs_of, pg_url, pid_gone  # noqa: F401 - fixture
 from tests.service_support import wait_for
 from tests.site_support import sister_sites  # noqa: F401 - a fixture
 
@@ -124,6 +125,13 @@ def test_killed_worker_mid_crawl_then_the_next_day(tmp_path: Path, pg_url, netwo
             lambda: all(any(run.status == "ok" for run in crawl_runs(database, site)) for site in OUTLETS),
             timeout=240,
             what="every outlet crawled ok",
+        )
+        # A crawl's ledger row says ok before its worker has finished the job; until then the next day's
+        # crawl of that outlet is (rightly) coalesced with it.
+        wait_for(
+            lambda: not any(status in ("todo", "doing") for _, status, _ in jobs_of(database, queue.CRAWL_TASK)),
+            timeout=60,
+            what="the day's crawl jobs finished",
         )
         killed = crawl_runs(database, victim.site)
         assert [run.status for run in killed] == ["interrupted", "ok"]
@@ -228,7 +236,6 @@ def test_sigterm_stops_a_worker_cleanly_and_its_crawl_runs_elsewhere(tmp_path: P
     try:
         for worker in workers:
             worker.wait_output("event=started")
-        from scheduler.cluster import queue
 
         app = queue.make_app(pg_url)
         app.open()
