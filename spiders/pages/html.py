@@ -283,11 +283,8 @@ def parse_html(html: str | bytes, url: str, encoding: str | None = None):
     try:
         return lxml.html.document_fromstring(text)
     except (etree.ParserError, ValueError) as exc:
-        # lxml refuses str input that declares an XML encoding; re-feed it as bytes.
-        try:
-            return lxml.html.document_fromstring(text.encode("utf-8"), parser=_utf8_parser())
-        except (etree.ParserError, ValueError):
-            raise ExtractionError(f"unparseable HTML: {exc}", url=url) from exc
+        # Its UTF-8 bytes (lxml's way round a str that declares an XML encoding) were tried above, or it has none.
+        raise ExtractionError(f"unparseable HTML: {exc}", url=url) from exc
 
 
 # -- page metadata ------------------------------------------------------------------------------
