@@ -39,7 +39,7 @@ from itertools import chain
 
 import numpy as np
 
-from crawler.text import normalize, tone_canonical_token
+from crawler.text import Memo, normalize, tone_canonical_token
 
 # Bump when the shingles change. Stored with each fingerprint combined with the MinHash library's own
 # algorithm version (signature_version()): signatures of another version are never compared with new ones.
@@ -91,21 +91,10 @@ def signature_version() -> int:
     return FINGERPRINT_VERSION * 1000 + int(RMinHash.ALGORITHM_VERSION)
 
 
-class _PieceSyllables(dict):
-    """A space-free piece of a normalised key -> its syllables, tones placed (computed on first sight).
-
-    Tones are placed piece by piece in ``Normalized.exact`` and a syllable never spans a space, so a
-    text's syllables are its pieces' syllables one after another.
-    """
-
-    def __missing__(self, piece: str) -> tuple[str, ...]:
-        if len(self) >= 200_000:
-            self.clear()
-        value = self[piece] = tuple(_WORD.findall(tone_canonical_token(piece)))
-        return value
-
-
-_PIECES = _PieceSyllables()
+# A space-free piece of a normalised key -> its syllables, tones placed. Tones are placed piece by piece in
+# ``Normalized.exact`` and a syllable never spans a space, so a text's syllables are its pieces' syllables
+# one after another.
+_PIECES: Memo[str, tuple[str, ...]] = Memo(lambda piece: tuple(_WORD.findall(tone_canonical_token(piece))), 200_000)
 
 
 def _syllables(text: str) -> list[str]:

@@ -22,10 +22,16 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
+from collections.abc import Callable
+from typing import TypeVar
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 __all__ = [
     "ETH_AS_D",
     "INVISIBLE",
+    "Memo",
     "RECENT_CHARACTERS",
     "Normalized",
     "clean_display",
@@ -379,23 +385,25 @@ def _replace_group(m: re.Match[str]) -> str:
     return value
 
 
-class _TokenCache(dict):
-    """Space-free token -> its tone-canonical form (computed on first sight).
+class Memo(dict[_K, _V]):
+    """``compute(key)`` remembered on first sight, for keys of which a language has few (syllables, tokens):
+    emptied when it holds ``limit`` of them, so that it stays bounded whatever the input."""
 
-    A vowel group never spans a space and its context (a q/g before, a letter
-    after) stops at one, so each token can be done alone. Unchanged tokens map
-    to themselves (``re.sub`` returns its input when nothing matched).
-    """
+    def __init__(self, compute: Callable[[_K], _V], limit: int):
+        super().__init__()
+        self.compute, self.limit = compute, limit
 
-    def __missing__(self, token: str) -> str:
-        if len(self) >= _TOKEN_CACHE_SIZE:
+    def __missing__(self, key: _K) -> _V:
+        if len(self) >= self.limit:
             self.clear()
-        value = self[token] = _AMBIGUOUS_GROUP.sub(_replace_group, token)
+        value = self[key] = self.compute(key)
         return value
 
 
-_TOKEN_CACHE_SIZE = 50_000
-_TOKENS = _TokenCache()
+# Space-free token -> its tone-canonical form. A vowel group never spans a space and its context (a q/g
+# before, a letter after) stops at one, so each token can be done alone. Unchanged tokens map to themselves
+# (``re.sub`` returns its input when nothing matched).
+_TOKENS: Memo[str, str] = Memo(lambda token: _AMBIGUOUS_GROUP.sub(_replace_group, token), 50_000)
 
 
 # One space-free piece of a normalised key (a token or a syllable), its tones placed.
@@ -460,17 +468,8 @@ def fold(text: str) -> str:
     return text.translate(_FOLD)
 
 
-class _FoldCache(dict):
-    """Space-free token -> ``fold(token)``: folding is per character and keeps " ", so tokens fold alone."""
-
-    def __missing__(self, token: str) -> str:
-        if len(self) >= _TOKEN_CACHE_SIZE:
-            self.clear()
-        value = self[token] = token.translate(_FOLD)
-        return value
-
-
-_FOLDED = _FoldCache()
+# Space-free token -> ``fold(token)``: folding is per character and keeps " ", so tokens fold alone.
+_FOLDED: Memo[str, str] = Memo(lambda token: token.translate(_FOLD), 50_000)
 
 
 def _fold_with_map(text: str) -> tuple[str, tuple[list[int], list[int]] | None]:

@@ -47,7 +47,7 @@ from sqlalchemy.orm import Session
 
 from crawler.query import And, Node, Not, Term
 from crawler.store.models import ArticleRow
-from crawler.text import Normalized, fold, normalize, term_keys
+from crawler.text import Memo, Normalized, fold, normalize, term_keys
 
 __all__ = [
     "INDEX_VERSION",
@@ -97,16 +97,6 @@ _PLAIN = re.compile(r"[a-y0-9][a-z0-9]*")
 _LONG_ASCII_RUN = re.compile(rf"[a-z0-9]{{{_MAX_TOKEN + 1}}}")
 
 
-class _Encoded(dict):
-    """Run -> its token (computed on first sight; a language has few distinct syllables)."""
-
-    def __missing__(self, run: str) -> str:
-        if len(self) >= 200_000:
-            self.clear()
-        value = self[run] = _encode(run)
-        return value
-
-
 def _encode(run: str) -> str:
     if len(run) <= _MAX_TOKEN and _PLAIN.fullmatch(run):
         return run
@@ -116,7 +106,8 @@ def _encode(run: str) -> str:
     return "z" + base64.b32hexencode(run.encode("utf-8")).decode("ascii").rstrip("=").lower()
 
 
-_ENCODED = _Encoded()
+# Run -> its token (a language has few distinct syllables).
+_ENCODED: Memo[str, str] = Memo(_encode, 200_000)
 
 
 def _tokens(folded_key: str) -> list[str]:
@@ -128,22 +119,11 @@ def _tokens(folded_key: str) -> list[str]:
     return list(map(_ENCODED.__getitem__, _RUN.findall(folded_key)))
 
 
-class _PieceTokens(dict):
-    """A space-free piece of a normalised key -> the tokens of its folded form (computed on first sight).
-
-    Folding keeps every space and a run never spans one, so a key's tokens are its pieces' tokens one after
-    another; and no character lower-cases and folds to an upper-case ASCII letter (checked over all of
-    Unicode by the tests), so an ASCII piece has the same runs whichever of the two patterns cuts it.
-    """
-
-    def __missing__(self, piece: str) -> tuple[str, ...]:
-        if len(self) >= 200_000:
-            self.clear()
-        value = self[piece] = tuple(_tokens(fold(piece)))
-        return value
-
-
-_PIECES = _PieceTokens()
+# A space-free piece of a normalised key -> the tokens of its folded form. Folding keeps every space and a
+# run never spans one, so a key's tokens are its pieces' tokens one after another; and no character
+# lower-cases and folds to an upper-case ASCII letter (checked over all of Unicode by the tests), so an ASCII
+# piece has the same runs whichever of the two patterns cuts it.
+_PIECES: Memo[str, tuple[str, ...]] = Memo(lambda piece: tuple(_tokens(fold(piece))), 200_000)
 
 
 def _key_tokens(normalized: Normalized) -> list[str]:
