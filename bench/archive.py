@@ -87,17 +87,13 @@ def _pools(rng: random.Random):
         for _ in range(200)
     ]
     rare = ["Du khách đến vịnh Bái Tử Long ngày càng đông. " + _sentence(rng, vocab, weights, 12) for _ in range(50)]
-    tokens = {
-        text_: archive_index._tokens(archive_index.normalize(text_).folded)
-        for text_ in paragraphs + titles + common + trap + rare
-    }
-    return paragraphs, titles, common, trap, rare, tokens
+    return paragraphs, titles, common, trap, rare
 
 
 def fill(database: Database, count: int, *, seed: int = 0, batch: int = 2000) -> dict[str, int]:
     """Bulk-insert ``count`` articles and their index entries (the session events are bypassed)."""
     rng = random.Random(seed)
-    paragraphs, titles, common, trap, rare, tokens = _pools(rng)
+    paragraphs, titles, common, trap, rare = _pools(rng)
     shares = {"common": 0, "trap": 0, "rare": 0}
     started = time.perf_counter()
     for first in range(0, count, batch):
@@ -142,20 +138,7 @@ def fill(database: Database, count: int, *, seed: int = 0, batch: int = 2000) ->
                     "story_id": number + 1,
                 }
             )
-            tag_tokens = [token for tag in tags for token in archive_index._tokens(archive_index.normalize(tag).folded)]
-            category_tokens = archive_index._tokens(archive_index.normalize(category[0]).folded)
-            entries.append(
-                (
-                    number + 1,
-                    [
-                        tokens[title],
-                        tokens[sapo],
-                        [t for part in body for t in tokens[part]],
-                        tag_tokens,
-                        category_tokens,
-                    ],
-                )
-            )
+            entries.append((number + 1, title, sapo, rows[-1]["body"], tags, category))
         with database.engine.begin() as connection:
             connection.execute(insert(Story), stories)
             connection.execute(insert(ArticleRow), rows)

@@ -11,11 +11,13 @@ the culprit. Importing the same file again changes nothing.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TextIO
@@ -195,6 +197,37 @@ def import_articles(
     progress: TextIO | None = None,
 ) -> ImportReport:
     """Store every readable line; see the module docstring. ``progress``: a stream for a progress line."""
+    with _heap_set_aside():
+        return _import_articles(database, lines, topics, now=now, batch_size=batch_size, progress=progress)
+
+
+@contextmanager
+def _heap_set_aside() -> Iterator[None]:
+    """Keep the objects that existed before (modules, caches) out of the collector's way while it lasts.
+
+    Each batch's session leaves enough survivors to set off a full collection every few batches, and a
+    full collection walked the whole heap each time: a tenth of an import's CPU time. What the import
+    itself creates is collected as before; a caller that froze objects itself is left as it was.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _import_articles(
+    database: Database,
+    lines: Iterable[str],
+    topics: TopicSet,
+    *,
+    now: datetime,
+    batch_size: int,
+    progress: TextIO | None,
+) -> ImportReport:
     report = ImportReport()
     started = time.perf_counter()
     runs: dict[str, CrawlRun] = {}

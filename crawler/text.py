@@ -208,9 +208,12 @@ class Normalized:
 # Storing a batch of articles normalises each field three times (the matcher, the story
 # fingerprint, the archive index) and every topic test over it again: keep the results
 # of about one batch (a whole batch of 50 articles, with room). Budgeted in characters,
-# not texts: a body's result, with its offset maps, costs some 80 bytes a character.
-# A writer storing more at once flushes every half of this (``crawler.imports``).
-RECENT_CHARACTERS = 250_000
+# not texts: a body's result, with its pieces and its exact and folded keys, costs some
+# 25 bytes a character (Vietnamese articles), so this holds some 25 MB at most.
+# A writer storing more at once flushes every half of this (``crawler.imports``): each
+# flush costs a dozen statements and the unit of work's rounds whatever it holds, and an
+# import flushing every 40 articles spent a tenth of its time there (every 170 now).
+RECENT_CHARACTERS = 1_000_000
 _RECENT: dict[str, Normalized] = {}
 _recent_characters = 0
 

@@ -152,3 +152,30 @@ def test_search_pages_newest_first_with_site_and_count(tmp_path, capsys, databas
     assert code == 2 and "unknown site 'nope'" in err
     code, _, err = run(capsys, "--config", config, "articles", "search", '("Quảng Ninh"')
     assert code == 2 and "position 0" in err
+
+
+def test_an_import_sets_the_heap_before_it_aside_from_the_collector_and_back_after(database):
+    import gc
+
+    from crawler.imports import import_articles
+    from crawler.topics import TopicSet
+
+    seen = []
+    article = {"site": "nhandan", "url": "https://nhandan.vn/a1.html", "title": "Tin", "body": "Nội dung."}
+
+    def lines(external_id: str):
+        seen.append(gc.get_freeze_count())
+        yield json.dumps({**article, "external_id": external_id, "url": f"https://nhandan.vn/a{external_id}.html"})
+
+    assert gc.get_freeze_count() == 0
+    assert import_articles(database, lines("1"), TopicSet.from_config([]), now=NOW).new == 1
+    # Frozen while the import ran, nothing left frozen after it.
+    assert seen[0] > 0 and gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        frozen, seen[:] = gc.get_freeze_count(), []
+        assert import_articles(database, lines("2"), TopicSet.from_config([]), now=NOW).new == 1
+        # A caller's own freeze is neither added to nor undone (frozen objects freed since have left it).
+        assert seen == [frozen] and 0 < gc.get_freeze_count() <= frozen
+    finally:
+        gc.unfreeze()

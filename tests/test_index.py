@@ -253,6 +253,16 @@ def test_tokens_are_those_of_the_whole_folded_key(case):
     assert field_tokens("", "", body, [], [])[2] == archive_index._tokens(normalize(body).folded)
 
 
+@given(_text_and_term())
+def test_sqlite_is_given_each_fields_tokens_and_spaces_alone(case):
+    """FTS5's ascii tokenizer reads back from each column text exactly the field's tokens."""
+    body = case[0] + " Zalo 北京 - " + "a" * 70
+    fields = ("Tiêu đề – " + case[1], "", body, ["Quảng Ninh", "—", "Hạ Long"], ["Kinh tế"])
+    texts = archive_index._field_texts(*fields)
+    assert all(set(text) <= set("abcdefghijklmnopqrstuvwxyz0123456789 ") for text in texts)
+    assert [text.split() for text in texts] == field_tokens(*fields)
+
+
 def test_tokens_are_plain_ascii_and_escapes_are_unambiguous():
     tokens = field_tokens("Zalo zz 北京 " + "a" * 100, "", "", [], [])[0]
     assert all(token.isascii() and token.isalnum() and token == token.lower() for token in tokens)

@@ -376,3 +376,32 @@ def test_a_placement_reads_what_it_lacks_of_a_window_its_process_has_not_seen(da
         second.dispose()
     story = _stories(database_url)
     assert story["ndo-cnht"] == story["vnp-cnht"]
+
+
+@pytest.mark.parametrize(
+    "sapo, body",
+    [
+        ("", ""),
+        ("Một", ""),
+        ("Một hai", "ba"),
+        ("Hoà bình, thuỷ lợi", "Giá vàng hôm nay 26/3 tăng; Hòa bình và THỦY lợi. Một hai ba một hai ba."),
+        ("北京 Zalo 😀 Ðà Nẵng", "Cafe\u0301 ở Hà Nội —\u00a0mọi người\u200b đều biết."),
+    ],
+)
+def test_a_signature_is_the_minhash_of_the_texts_shingles(sapo, body):
+    """What stored signatures were made of: the distinct three-syllable runs of the exact keys, as text."""
+    import re
+
+    import numpy as np
+    from rensa import RMinHash
+
+    from crawler.text import normalize
+
+    words = [word for text in (sapo, body) for word in re.findall(r"[^\W_]+", normalize(text).exact)]
+    shingles = {" ".join(words[start : start + 3]) for start in range(max(1, len(words) - 2))} - {""}
+    minhash = RMinHash(num_perm=128, seed=20261202)
+    minhash.update(shingles)
+    found = fingerprint("Tiêu đề", sapo, body)
+    assert found.shingles == len(shingles)
+    if shingles:
+        assert np.array_equal(found.signature, np.array(minhash.digest(), dtype="<u4"))

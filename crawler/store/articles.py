@@ -10,7 +10,7 @@ from typing import Literal
 
 from sqlalchemy import event, func, insert, inspect, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.orm.attributes import instance_state, manager_of_class
 
 from crawler.items import ExtractedArticle
 from crawler.store.models import ArticleRow, ArticleSource, Match
@@ -104,7 +104,10 @@ def store_article(
     else:
         row = existing
     if row is None:
-        row = ArticleRow(
+        # Not the mapper's constructor, which sets each of the 18 columns through its instrumentation (history,
+        # events): a new row has no history to keep, and no listener watches these attributes.
+        row = _new_article()
+        row.__dict__.update(
             site=item.site,
             external_id=item.external_id,
             url=item.url,
@@ -125,6 +128,9 @@ def store_article(
         row.changed_at = now
         return "updated", row
     return "unchanged", row
+
+
+_new_article = manager_of_class(ArticleRow).new_instance
 
 
 @event.listens_for(Session, "before_flush")
