@@ -578,3 +578,31 @@ def test_the_http_charset_reaches_the_page_object():
     )
     (item,) = split_output(spider.parse_article(response))[1]
     assert item.article.title == article.title
+
+
+def test_start_requests_are_marked_for_scrapy_s_start_queue_and_nothing_else_passes_the_marker():
+    from crawler.crawl.middlewares import StartRequestsMiddleware
+
+    settings = Settings()
+    settings.setmodule("crawler.crawl.settings", priority="project")
+    middlewares = settings.get_component_priority_dict_with_base("SPIDER_MIDDLEWARES")
+    assert middlewares["scrapy.spidermiddlewares.start.StartSpiderMiddleware"] is None
+    assert middlewares["crawler.crawl.middlewares.StartRequestsMiddleware"] is not None
+
+    item = {"not": "a request"}
+    marked = scrapy.Request(f"{BASE}/already", meta={"is_start_request": False})
+
+    async def start():
+        yield scrapy.Request(f"{BASE}/rss/home.rss")
+        yield item
+        yield marked
+
+    async def collect():
+        return [output async for output in StartRequestsMiddleware().process_start(start())]
+
+    first, second, third = asyncio.run(collect())
+    assert first.meta["is_start_request"] is True
+    assert second is item
+    assert third.meta["is_start_request"] is False
+    # Nothing a callback yields goes through it (Scrapy's own adds a layer there for every response).
+    assert not hasattr(StartRequestsMiddleware, "process_spider_output")

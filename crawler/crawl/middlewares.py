@@ -1,4 +1,5 @@
-"""Downloader middlewares: retries that back off, the site's hosts as a fence, robots.txt as RFC 9309 reads it."""
+"""Downloader middlewares: retries that back off, the site's hosts as a fence, robots.txt as RFC 9309 reads it;
+and the spider middleware that marks start requests."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Request
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
@@ -19,6 +21,21 @@ from twisted.internet.defer import Deferred
 from crawler.crawl import events
 
 log = logging.getLogger("bantin.crawl")
+
+
+class StartRequestsMiddleware:
+    """Scrapy's StartSpiderMiddleware (the ``is_start_request`` meta key its scheduler queues start
+    requests by) for start requests only.
+
+    Scrapy's own also passes everything every callback yields through one more async generator, only to
+    hand it back unchanged: a layer on every response and every request and item of the crawl.
+    """
+
+    async def process_start(self, start):
+        async for output in start:
+            if isinstance(output, Request):
+                output.meta.setdefault("is_start_request", True)
+            yield output
 
 
 class BackoffRetryMiddleware(RetryMiddleware):

@@ -40,6 +40,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.crawl.middlewares.NoRefererRedirectMiddleware": 600,
 }
 SPIDER_MIDDLEWARES = {
+    "scrapy.spidermiddlewares.start.StartSpiderMiddleware": None,
+    "crawler.crawl.middlewares.StartRequestsMiddleware": 25,
     # Depth limits and URL-length checks guard open-ended crawls; this one only follows
     # links its own sources list, one level deep. Nor does the site need a Referer.
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
@@ -56,6 +58,10 @@ SPIDER_MIDDLEWARES = {
 # response (its default of 100 costs more than the pages' own work); the pipeline and the
 # archive filter never wait on anything, so more than one buys no concurrency at all.
 CONCURRENT_ITEMS = 1
+
+# A development aid: Scrapy reads and parses the source of every generator callback (each source page's)
+# to warn about a `return value` in it, which these spiders never have; its cache misses for bound methods.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 
 RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
 RETRY_BACKOFF_BASE = 1.0
