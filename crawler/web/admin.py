@@ -194,7 +194,7 @@ def articles(web: WebApp, request: Request, form: Form | None) -> Response:
     error = None
     rows: list = []
     more = False
-    with web.database.session(write=False) as session:
+    with web.reading(request) as session:
         # The keyset needs only the row's place in the order, not its body.
         after = place_of(session, int(before)) if before.isdigit() else None
         if query:
@@ -245,7 +245,7 @@ def article(web: WebApp, request: Request, form: Form | None) -> Response:
     from crawler.store.models import ArticleRow, ArticleSource, Match
 
     article_id = request.path_params["article_id"]
-    with web.database.session(write=False) as session:
+    with web.reading(request) as session:
         row = session.get(ArticleRow, article_id)
         if row is None:
             return web.message(request, "not_found", status=404, admin=web.admin(request))
@@ -303,7 +303,7 @@ def topics(web: WebApp, request: Request, form: Form | None) -> Response:
         days = 30
     base = web.base_url(request)
     result = error = None
-    with web.database.session(write=False) as session:
+    with web.reading(request) as session:
         stored = stored_topics(session)
         counts = matches_per_topic(session)
         if query:
@@ -360,7 +360,7 @@ def _readers_page(web: WebApp, request: Request, *, notice: str | None = None, s
     from crawler.readers import effective_readers
     from crawler.store.models import OutboxMessage
 
-    with web.database.session(write=False) as session:
+    with web.reading(request) as session:
         readers = [
             {"email": r.email, "name": r.recipient.name, "state": r.state, "topics": list(r.topics), "source": r.source}
             for r in effective_readers(web.config, session)
