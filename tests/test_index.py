@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 import unicodedata
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from crawler.items import ExtractedArticle
 from crawler.matching import ArticleFields, Matcher, TopicSpec, match_query
 from crawler.query import parse_query
 from crawler.store import Database
+from crawler.store import archive as archive_module
 from crawler.store import index as archive_index
 from crawler.store.archive import article_query, matching_articles, matching_rows
 from crawler.store.articles import store_article
@@ -447,3 +449,28 @@ def test_a_caller_that_stops_after_a_page_matches_none_of_the_candidates_read_ah
         assert len(judged) == 1
         # The rest are still all there, in the archive's order.
         assert len([first, *(row for row, _ in found)]) == 12 and len(judged) == 12
+
+
+def test_a_caller_that_stops_after_a_few_matches_reads_about_what_is_still_wanted(database, monkeypatch):
+    with database.session() as session:
+        for number in range(1, 13):
+            store_article(session, _item(number, f"Tin {number}", "đón khách du lịch", [], []), now=NOW)
+    sizes: list[int] = []
+    archive_chunks = archive_module._candidate_chunks
+
+    def recorded(*args, **kwargs):
+        for rows in archive_chunks(*args, **kwargs):
+            sizes.append(len(rows))
+            yield rows
+
+    monkeypatch.setattr(archive_module, "_candidate_chunks", recorded)
+
+    def accept(row) -> bool | None:
+        return True if int(row.title.split()[1]) % 2 else None  # half the candidates match
+
+    with database.session(write=False) as session:
+        found = matching_rows(session, parse_query("khách"), accept, batch=8, first_batch=4, limit=3)
+        titles = [row.title for row, _ in itertools.islice(found, 3)]
+    assert titles == ["Tin 1", "Tin 3", "Tin 5"]
+    # Half of the first 4 matched: the one still wanted is about 2 rows away, read with room for 2 more (not 8).
+    assert sizes == [4, 4]

@@ -156,6 +156,7 @@ def matching_rows(
     published_from: datetime | None = None,
     batch: int = 1000,
     first_batch: int | None = None,
+    limit: int | None = None,
 ) -> Iterator[tuple[Row, Any]]:
     """(row, verdict) for each article ``accept`` returns a verdict for, newest first.
 
@@ -164,7 +165,19 @@ def matching_rows(
     tracking and dropping a mapped object for each cost as much as matching it.
     ``accept`` runs as the caller asks for the next match: one that stops after a page
     matches none of the read-ahead candidates it did not need (most of a search page's cost).
+    ``limit``: how many matches the caller stops after (a page, and one to tell there is more).
+    Each read after the first is then about what the share matched so far says is still wanted,
+    not a whole batch for a page that falls a few short (loading rows costs more than judging them).
     """
+    read = accepted = 0
+
+    def next_size() -> int | None:
+        if limit is None or not accepted or accepted >= limit:
+            return None
+        wanted = -(-(limit - accepted) * read // accepted)
+        # With room for a few more rejections than the share so far: one read more costs a round trip.
+        return min(wanted + wanted // 4 + 2, batch)
+
     for rows in _candidate_chunks(
         session,
         tree,
@@ -176,10 +189,13 @@ def matching_rows(
         published_from=published_from,
         batch=batch,
         first_batch=first_batch,
+        next_size=next_size,
     ):
         for row in rows:
+            read += 1
             verdict = accept(row)
             if verdict is not None:
+                accepted += 1
                 yield row, verdict
 
 
@@ -254,8 +270,11 @@ def _candidate_chunks(
     published_from: datetime | None,
     batch: int,
     first_batch: int | None,
+    next_size: Callable[[], int | None] | None = None,
 ) -> Iterator[Sequence[Row]]:
     """The candidate rows (``MATCHED_COLUMNS`` and ``columns``) of each read, in order.
+
+    ``next_size``: how many rows the next read loads (None, or without it: twice as many as the last, up to ``batch``).
 
     ``first_batch`` (a caller that stops after a page): when the query has many candidates, SQLite walks
     the date index newest first and stops there, instead of sorting every candidate before the first.
@@ -292,12 +311,19 @@ def _candidate_chunks(
             query.with_only_columns(*selected).execution_options(yield_per=batch)
         ).partitions()
     else:
-        chunks = _rows_in_order(session, query, selected, batch, first_batch or batch, stream=by_date)
+        chunks = _rows_in_order(session, query, selected, batch, first_batch or batch, next_size, stream=by_date)
     yield from chunks
 
 
 def _rows_in_order(
-    session: Session, query: Select, selected: Sequence[Any], batch: int, first_batch: int, *, stream: bool
+    session: Session,
+    query: Select,
+    selected: Sequence[Any],
+    batch: int,
+    first_batch: int,
+    next_size: Callable[[], int | None] | None,
+    *,
+    stream: bool,
 ) -> Iterator[Sequence[Row]]:
     """The rows of ``query``, ordering only their keys: sorting whole ~3 KB rows costs more than reading them.
 
@@ -309,7 +335,7 @@ def _rows_in_order(
     while chunk := list(itertools.islice(keys, size)):
         loaded = {row.id: row for row in session.execute(select(*selected).where(ArticleRow.id.in_(chunk)))}
         yield [loaded[key] for key in chunk]
-        size = min(size * 2, batch)
+        size = (next_size() if next_size else None) or min(size * 2, batch)
 
 
 def topics_by_article(session: Session, keys: list[int]) -> dict[int, list[str]]:

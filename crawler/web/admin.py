@@ -217,6 +217,7 @@ def articles(web: WebApp, request: Request, form: Form | None) -> Response:
                     # that falls a few short reads one more page of candidates, not twice as many).
                     first_batch=PAGE_SIZE + 14,
                     batch=PAGE_SIZE + 14,
+                    limit=PAGE_SIZE + 1,
                 )
                 for row, hits in found:
                     if len(rows) == PAGE_SIZE:
