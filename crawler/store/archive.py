@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from crawler.clock import VIETNAM
 from crawler.errors import AmbiguousArticleError, UsageError
-from crawler.query import Node
+from crawler.query import Node, render
 from crawler.store.models import ArticleRow, ArticleSource, CrawlRun, Match, Topic
 
 log = logging.getLogger("bantin.archive")
@@ -132,6 +132,9 @@ def newest_articles(
 # More candidates than this, and a page of them is found sooner along the date index (see _candidate_chunks):
 # the walk meets a candidate in every archive/DENSE_CANDIDATES articles or sooner.
 DENSE_CANDIDATES = 2000
+# Where a connection remembers the queries (canonical text) it found dense, and how many at most.
+DENSE_QUERIES = "bantin_dense_queries"
+DENSE_REMEMBERED = 1000
 # What the matcher reads of an article: ``ArticleFields.from_article`` takes a row of these.
 MATCHED_COLUMNS = (
     ArticleRow.id,
@@ -291,9 +294,19 @@ def _candidate_chunks(
     # the index a second time (a phrase of common syllables costs milliseconds to look up).
     few: Sequence[int] | None = None
     if candidates is not None and first_batch is not None and session.get_bind().dialect.name == "sqlite":
-        found = session.scalars(select(candidates.c.id).limit(DENSE_CANDIDATES + 1)).all()
-        by_date = len(found) > DENSE_CANDIDATES
-        few = None if by_date else found
+        # A query once found dense is walked by date at once: its next page (or the same page asked
+        # again) need not count its candidates first. Only the plan depends on it, never the rows.
+        dense = session.connection().info.setdefault(DENSE_QUERIES, set())
+        shape = render(tree, canonical=True)
+        by_date = shape in dense
+        if not by_date:
+            found = session.scalars(select(candidates.c.id).limit(DENSE_CANDIDATES + 1)).all()
+            by_date = len(found) > DENSE_CANDIDATES
+            few = None if by_date else found
+            if by_date:
+                if len(dense) >= DENSE_REMEMBERED:
+                    dense.clear()
+                dense.add(shape)
     query = article_query(
         since=since,
         until=until,
