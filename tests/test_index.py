@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 import unicodedata
 from datetime import UTC, datetime, timedelta
@@ -9,12 +10,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import inspect, select, text
+from sqlalchemy import event, inspect, select, text
 
 from crawler.items import ExtractedArticle
 from crawler.matching import ArticleFields, Matcher, TopicSpec, match_query
 from crawler.query import parse_query
 from crawler.store import Database
+from crawler.store import archive as archive_module
 from crawler.store import index as archive_index
 from crawler.store.archive import article_query, matching_articles, matching_rows
 from crawler.store.articles import store_article
@@ -457,3 +459,52 @@ def test_a_caller_that_stops_after_a_page_matches_none_of_the_candidates_read_ah
         assert len(judged) == 1
         # The rest are still all there, in the archive's order.
         assert len([first, *(row for row, _ in found)]) == 12 and len(judged) == 12
+
+
+def test_a_query_found_dense_is_walked_by_date_at_once_the_next_time(database, monkeypatch):
+    with database.session() as session:
+        for number in range(1, 5):
+            store_article(session, _item(number, f"Tin {number}", "đón khách du lịch", [], []), now=NOW)
+    monkeypatch.setattr("crawler.store.archive.DENSE_CANDIDATES", 1)
+    asked: list[str] = []
+
+    def page(session) -> list[str]:
+        found = matching_rows(
+            session, parse_query("khách"), lambda row: True, columns=(ArticleRow.title,), first_batch=2
+        )
+        return [row.title for row, _ in itertools.islice(found, 3)]
+
+    with database.session(write=False) as session:
+        if session.get_bind().dialect.name != "sqlite":
+            pytest.skip("only SQLite counts a query's candidates before choosing how to read them")
+        event.listen(session.get_bind(), "before_cursor_execute", lambda *a: asked.append(a[2]))
+        first, asked_first = page(session), len([sql for sql in asked if "article_index MATCH" in sql])
+        asked.clear()
+        assert page(session) == first == ["Tin 1", "Tin 2", "Tin 3"]
+    # The first page counted the candidates, then walked the date index; the next one only walks it.
+    assert asked_first == 2 and len([sql for sql in asked if "article_index MATCH" in sql]) == 1
+
+
+def test_a_caller_that_stops_after_a_few_matches_reads_about_what_is_still_wanted(database, monkeypatch):
+    with database.session() as session:
+        for number in range(1, 13):
+            store_article(session, _item(number, f"Tin {number}", "đón khách du lịch", [], []), now=NOW)
+    sizes: list[int] = []
+    archive_chunks = archive_module._candidate_chunks
+
+    def recorded(*args, **kwargs):
+        for rows in archive_chunks(*args, **kwargs):
+            sizes.append(len(rows))
+            yield rows
+
+    monkeypatch.setattr(archive_module, "_candidate_chunks", recorded)
+
+    def accept(row) -> bool | None:
+        return True if int(row.title.split()[1]) % 2 else None  # half the candidates match
+
+    with database.session(write=False) as session:
+        found = matching_rows(session, parse_query("khách"), accept, batch=8, first_batch=4, limit=3)
+        titles = [row.title for row, _ in itertools.islice(found, 3)]
+    assert titles == ["Tin 1", "Tin 3", "Tin 5"]
+    # Half of the first 4 matched: the one still wanted is about 2 rows away, read with room for 2 more (not 8).
+    assert sizes == [4, 4]

@@ -560,3 +560,26 @@ def test_a_session_that_is_not_ours_is_anonymous_and_costs_no_query(site):
             assert len(queries) == 1, (path, queries)
     finally:
         event.remove(site.database.engine, "before_cursor_execute", record)
+
+
+def test_an_admin_page_reads_in_one_transaction_its_revocation_check_included(site):
+    from sqlalchemy import event
+
+    from crawler.store.models import ArticleRow
+
+    with site.database.session(write=False) as session:
+        article = session.scalar(select(ArticleRow.id).limit(1))
+    site.login()
+    begun: list[object] = []
+
+    def record(connection) -> None:
+        begun.append(connection)
+
+    event.listen(site.database.engine, "begin", record)
+    try:
+        for path in ("/admin/articles", "/admin/articles?q=hỗ trợ", f"/admin/articles/{article}", "/admin/topics"):
+            begun.clear()
+            assert site.client.get(path, follow_redirects=False).status_code == 200
+            assert len(begun) == 1, path
+    finally:
+        event.remove(site.database.engine, "begin", record)

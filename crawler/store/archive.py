@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from crawler.clock import VIETNAM
 from crawler.errors import AmbiguousArticleError, UsageError
-from crawler.query import Node
+from crawler.query import Node, render
 from crawler.store.models import ArticleRow, ArticleSource, CrawlRun, Match, Topic
 
 log = logging.getLogger("bantin.archive")
@@ -132,6 +132,9 @@ def newest_articles(
 # More candidates than this, and a page of them is found sooner along the date index (see _candidate_chunks):
 # the walk meets a candidate in every archive/DENSE_CANDIDATES articles or sooner.
 DENSE_CANDIDATES = 2000
+# Where a connection remembers the queries (canonical text) it found dense, and how many at most.
+DENSE_QUERIES = "bantin_dense_queries"
+DENSE_REMEMBERED = 1000
 # What the matcher reads of an article: ``ArticleFields.from_article`` takes a row of these.
 MATCHED_COLUMNS = (
     ArticleRow.id,
@@ -156,6 +159,7 @@ def matching_rows(
     published_from: datetime | None = None,
     batch: int = 1000,
     first_batch: int | None = None,
+    limit: int | None = None,
 ) -> Iterator[tuple[Row, Any]]:
     """(row, verdict) for each article ``accept`` returns a verdict for, newest first.
 
@@ -164,7 +168,19 @@ def matching_rows(
     tracking and dropping a mapped object for each cost as much as matching it.
     ``accept`` runs as the caller asks for the next match: one that stops after a page
     matches none of the read-ahead candidates it did not need (most of a search page's cost).
+    ``limit``: how many matches the caller stops after (a page, and one to tell there is more).
+    Each read after the first is then about what the share matched so far says is still wanted,
+    not a whole batch for a page that falls a few short (loading rows costs more than judging them).
     """
+    read = accepted = 0
+
+    def next_size() -> int | None:
+        if limit is None or not accepted or accepted >= limit:
+            return None
+        wanted = -(-(limit - accepted) * read // accepted)
+        # With room for a few more rejections than the share so far: one read more costs a round trip.
+        return min(wanted + wanted // 4 + 2, batch)
+
     for rows in _candidate_chunks(
         session,
         tree,
@@ -176,10 +192,13 @@ def matching_rows(
         published_from=published_from,
         batch=batch,
         first_batch=first_batch,
+        next_size=next_size,
     ):
         for row in rows:
+            read += 1
             verdict = accept(row)
             if verdict is not None:
+                accepted += 1
                 yield row, verdict
 
 
@@ -254,8 +273,11 @@ def _candidate_chunks(
     published_from: datetime | None,
     batch: int,
     first_batch: int | None,
+    next_size: Callable[[], int | None] | None = None,
 ) -> Iterator[Sequence[Row]]:
     """The candidate rows (``MATCHED_COLUMNS`` and ``columns``) of each read, in order.
+
+    ``next_size``: how many rows the next read loads (None, or without it: twice as many as the last, up to ``batch``).
 
     ``first_batch`` (a caller that stops after a page): when the query has many candidates, SQLite walks
     the date index newest first and stops there, instead of sorting every candidate before the first.
@@ -272,9 +294,19 @@ def _candidate_chunks(
     # the index a second time (a phrase of common syllables costs milliseconds to look up).
     few: Sequence[int] | None = None
     if candidates is not None and first_batch is not None and session.get_bind().dialect.name == "sqlite":
-        found = session.scalars(select(candidates.c.id).limit(DENSE_CANDIDATES + 1)).all()
-        by_date = len(found) > DENSE_CANDIDATES
-        few = None if by_date else found
+        # A query once found dense is walked by date at once: its next page (or the same page asked
+        # again) need not count its candidates first. Only the plan depends on it, never the rows.
+        dense = session.connection().info.setdefault(DENSE_QUERIES, set())
+        shape = render(tree, canonical=True)
+        by_date = shape in dense
+        if not by_date:
+            found = session.scalars(select(candidates.c.id).limit(DENSE_CANDIDATES + 1)).all()
+            by_date = len(found) > DENSE_CANDIDATES
+            few = None if by_date else found
+            if by_date:
+                if len(dense) >= DENSE_REMEMBERED:
+                    dense.clear()
+                dense.add(shape)
     query = article_query(
         since=since,
         until=until,
@@ -292,12 +324,19 @@ def _candidate_chunks(
             query.with_only_columns(*selected).execution_options(yield_per=batch)
         ).partitions()
     else:
-        chunks = _rows_in_order(session, query, selected, batch, first_batch or batch, stream=by_date)
+        chunks = _rows_in_order(session, query, selected, batch, first_batch or batch, next_size, stream=by_date)
     yield from chunks
 
 
 def _rows_in_order(
-    session: Session, query: Select, selected: Sequence[Any], batch: int, first_batch: int, *, stream: bool
+    session: Session,
+    query: Select,
+    selected: Sequence[Any],
+    batch: int,
+    first_batch: int,
+    next_size: Callable[[], int | None] | None,
+    *,
+    stream: bool,
 ) -> Iterator[Sequence[Row]]:
     """The rows of ``query``, ordering only their keys: sorting whole ~3 KB rows costs more than reading them.
 
@@ -309,7 +348,7 @@ def _rows_in_order(
     while chunk := list(itertools.islice(keys, size)):
         loaded = {row.id: row for row in session.execute(select(*selected).where(ArticleRow.id.in_(chunk)))}
         yield [loaded[key] for key in chunk]
-        size = min(size * 2, batch)
+        size = (next_size() if next_size else None) or min(size * 2, batch)
 
 
 def topics_by_article(session: Session, keys: list[int]) -> dict[int, list[str]]:

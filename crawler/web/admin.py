@@ -6,13 +6,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from crawler.errors import BantinError, QueryError
 from crawler.matching import ArticleFields, Hit, QueryMatcher, TopicSpec
-from crawler.store.models import ArticleRow
+from crawler.store.models import ArticleRow, ArticleSource, Match
 from crawler.store.revocations import revoke_session
 from crawler.web.app import Form, WebApp
 from crawler.web.security import (
@@ -194,7 +194,7 @@ def articles(web: WebApp, request: Request, form: Form | None) -> Response:
     error = None
     rows: list = []
     more = False
-    with web.database.session(write=False) as session:
+    with web.reading(request) as session:
         # The keyset needs only the row's place in the order, not its body.
         after = place_of(session, int(before)) if before.isdigit() else None
         if query:
@@ -217,6 +217,7 @@ def articles(web: WebApp, request: Request, form: Form | None) -> Response:
                     # that falls a few short reads one more page of candidates, not twice as many).
                     first_batch=PAGE_SIZE + 14,
                     batch=PAGE_SIZE + 14,
+                    limit=PAGE_SIZE + 1,
                 )
                 for row, hits in found:
                     if len(rows) == PAGE_SIZE:
@@ -241,18 +242,21 @@ def articles(web: WebApp, request: Request, form: Form | None) -> Response:
     )
 
 
-def article(web: WebApp, request: Request, form: Form | None) -> Response:
-    from crawler.store.models import ArticleRow, ArticleSource, Match
+# Built once: building a statement and its cache key cost more than SQLite answering it.
+_ARTICLE_SOURCES = (
+    select(ArticleSource).where(ArticleSource.article_id == bindparam("article")).order_by(ArticleSource.first_seen_at)
+)
+_ARTICLE_MATCHES = select(Match).where(Match.article_id == bindparam("article")).order_by(Match.topic)
 
+
+def article(web: WebApp, request: Request, form: Form | None) -> Response:
     article_id = request.path_params["article_id"]
-    with web.database.session(write=False) as session:
+    with web.reading(request) as session:
         row = session.get(ArticleRow, article_id)
         if row is None:
             return web.message(request, "not_found", status=404, admin=web.admin(request))
-        sources = session.scalars(
-            select(ArticleSource).where(ArticleSource.article_id == row.id).order_by(ArticleSource.first_seen_at)
-        ).all()
-        matches = session.scalars(select(Match).where(Match.article_id == row.id).order_by(Match.topic)).all()
+        sources = session.scalars(_ARTICLE_SOURCES, {"article": row.id}).all()
+        matches = session.scalars(_ARTICLE_MATCHES, {"article": row.id}).all()
         data = {
             "title": row.title,
             "url": safe_url(row.url),
@@ -303,7 +307,7 @@ def topics(web: WebApp, request: Request, form: Form | None) -> Response:
         days = 30
     base = web.base_url(request)
     result = error = None
-    with web.database.session(write=False) as session:
+    with web.reading(request) as session:
         stored = stored_topics(session)
         counts = matches_per_topic(session)
         if query:
@@ -360,7 +364,7 @@ def _readers_page(web: WebApp, request: Request, *, notice: str | None = None, s
     from crawler.readers import effective_readers
     from crawler.store.models import OutboxMessage
 
-    with web.database.session(write=False) as session:
+    with web.reading(request) as session:
         readers = [
             {"email": r.email, "name": r.recipient.name, "state": r.state, "topics": list(r.topics), "source": r.source}
             for r in effective_readers(web.config, session)

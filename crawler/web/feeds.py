@@ -21,8 +21,9 @@ from datetime import UTC, datetime, tzinfo
 
 from feedgenerator import Atom1Feed
 from markupsafe import Markup
-from sqlalchemy import exists, func, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import Session, load_only
+from sqlalchemy.sql.elements import BindParameter
 
 from crawler.matching import Hit
 from crawler.store.models import ArticleRow, Match
@@ -115,6 +116,38 @@ def feed_entries(
 # Fewer matches than this: read them all and sort; more: walk the newest-first index until a feed's worth.
 _WALK_FROM = 500
 
+# Built once: building a statement and its cache key cost more than running it (a third of a cached feed).
+_TOPICS: BindParameter[list[str]] = bindparam("topics", expanding=True)
+_LIMIT: BindParameter[int] = bindparam("limit")
+_MATCHED = select(Match.article_id).where(Match.topic.in_(_TOPICS))
+# Counted up to the threshold only: a common topic's matches grow with the archive.
+_MATCH_COUNT = select(func.count()).select_from(_MATCHED.limit(_WALK_FROM).subquery())
+_NEWEST_OF_FEW = (
+    select(ArticleRow.id, ArticleRow.changed_at)
+    .where(ArticleRow.id.in_(_MATCHED))
+    .order_by(ArticleRow.published_at.desc().nulls_last(), ArticleRow.id.desc())
+    .limit(_LIMIT)
+)
+_CARRIED = exists().where(Match.article_id == ArticleRow.id, Match.topic.in_(_TOPICS))
+# Dated and undated apart, so that each half can go along an index (see store.archive.newest_articles).
+_NEWEST_DATED = (
+    select(ArticleRow.id, ArticleRow.changed_at)
+    .where(ArticleRow.published_at.is_not(None), _CARRIED)
+    .order_by(ArticleRow.published_at.desc(), ArticleRow.id.desc())
+    .limit(_LIMIT)
+)
+_NEWEST_UNDATED = (
+    select(ArticleRow.id, ArticleRow.changed_at)
+    .where(ArticleRow.published_at.is_(None), _CARRIED)
+    .order_by(ArticleRow.id.desc())
+    .limit(_LIMIT)
+)
+_MATCH_TIMES = (
+    select(Match.article_id, Match.topic, Match.matched_at)
+    .where(Match.article_id.in_(bindparam("keys", expanding=True)), Match.topic.in_(_TOPICS))
+    .order_by(Match.article_id, Match.topic)
+)
+
 
 def newest_matched(session: Session, topics: Sequence[str], *, limit: int = FEED_ENTRIES) -> list[tuple[int, datetime]]:
     """(key, changed_at) of the `limit` newest articles any of `topics` matched, in the archive's order.
@@ -123,37 +156,15 @@ def newest_matched(session: Session, topics: Sequence[str], *, limit: int = FEED
     (about limit / share rows, whatever the archive's size); a rare one from its matches, sorted.
     """
     wanted = list(topics)
-    matched = select(Match.article_id).where(Match.topic.in_(wanted))
-    # Counted up to the threshold only: a common topic's matches grow with the archive.
-    count = session.scalar(select(func.count()).select_from(matched.limit(_WALK_FROM).subquery())) or 0
+    count = session.scalar(_MATCH_COUNT, {"topics": wanted}) or 0
     if count < _WALK_FROM:
-        rows = session.execute(
-            select(ArticleRow.id, ArticleRow.changed_at)
-            .where(ArticleRow.id.in_(matched))
-            .order_by(ArticleRow.published_at.desc().nulls_last(), ArticleRow.id.desc())
-            .limit(limit)
-        ).all()
+        rows = session.execute(_NEWEST_OF_FEW, {"topics": wanted, "limit": limit}).all()
         return [(key, changed) for key, changed in rows]
-    carried = exists().where(Match.article_id == ArticleRow.id, Match.topic.in_(wanted))
-    # Dated and undated apart, so that each half can go along an index (see store.archive.newest_articles).
-    found = [
-        (key, changed)
-        for key, changed in session.execute(
-            select(ArticleRow.id, ArticleRow.changed_at)
-            .where(ArticleRow.published_at.is_not(None), carried)
-            .order_by(ArticleRow.published_at.desc(), ArticleRow.id.desc())
-            .limit(limit)
-        )
-    ]
+    found = [(key, changed) for key, changed in session.execute(_NEWEST_DATED, {"topics": wanted, "limit": limit})]
     if len(found) < limit:
         found += [
             (key, changed)
-            for key, changed in session.execute(
-                select(ArticleRow.id, ArticleRow.changed_at)
-                .where(ArticleRow.published_at.is_(None), carried)
-                .order_by(ArticleRow.id.desc())
-                .limit(limit - len(found))
-            )
+            for key, changed in session.execute(_NEWEST_UNDATED, {"topics": wanted, "limit": limit - len(found)})
         ]
     return found
 
@@ -172,11 +183,7 @@ def feed_stamp(session: Session, topics: Sequence[str]) -> tuple[tuple, datetime
     if newest:
         matches = [
             tuple(row)
-            for row in session.execute(
-                select(Match.article_id, Match.topic, Match.matched_at)
-                .where(Match.article_id.in_([key for key, _ in newest]), Match.topic.in_(list(topics)))
-                .order_by(Match.article_id, Match.topic)
-            )
+            for row in session.execute(_MATCH_TIMES, {"keys": [key for key, _ in newest], "topics": list(topics)})
         ]
         moments += [row[2] for row in matches]
     latest = max((moment for moment in moments if moment is not None), default=None)
