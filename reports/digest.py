@@ -101,12 +101,12 @@ class Item:
     also_on: list[OutletLink] = field(default_factory=list)
     # (article key, version) of every owed article the item stands for: its own and the copies folded into it.
     delivers: list[tuple[int, int]] = field(default_factory=list)
-    # For a copy of an item built once for several readers (``owed_items``): that item and its repr, which a
+    # For a copy of an item built once for several readers (``_owed_items``): that item and its repr, which a
     # rendering's cache key starts from (``reports.render``). Not part of what the item says.
     copy_of: tuple[Item, str] | None = field(default=None, repr=False, compare=False)
 
 
-# The fields ``owed_items`` and ``link_copies`` set on each reader's copy of a shared item: all others are the
+# The fields ``_owed_items`` and ``link_copies`` set on each reader's copy of a shared item: all others are the
 # shared item's own.
 PER_READER_FIELDS = ("story_id", "delivers", "other_topics", "also_on")
 
@@ -171,6 +171,9 @@ class Digest:
     # The product name ("Bản tin NDO") and the outlets' names for the intro.
     brand: str = ""
     outlets: str = ""
+    # When composed with SharedLookups: all the digest is made of but its reader (recipient and name). Readers
+    # with the same key are owed the same message but for those, which ``reports.render`` renders once.
+    key: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
     def empty(self) -> bool:
@@ -237,10 +240,14 @@ class SharedLookups:
     coverages: dict[tuple[datetime | None, datetime, str, str, tuple[str, ...]], Coverage] = field(default_factory=dict)
     matches: dict[tuple[str, ...], list[Any]] = field(default_factory=dict)
     copies: dict[tuple[int, ...], list[Any]] = field(default_factory=dict)
-    # Each owed article as an item, by all it is made of (see ``owed_items``), with its repr; copied for each reader.
+    # Each owed article as an item, by all it is made of (see ``_owed_items``), with its repr; copied for each reader.
     items: dict[tuple, tuple[Item, str]] = field(default_factory=dict)
     # Each item's rendering, by template, language and the item's whole content (``reports.render``).
     fragments: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    # Each digest by its key (``Digest.key``), for a reader of the same key; and what rendering one gave, by the
+    # key and all the rendering reads besides (``reports.render.render_within``).
+    digests: dict[tuple, Digest] = field(default_factory=dict)
+    renderings: dict[tuple, Any] = field(default_factory=dict)
     # Read for all of the transaction's readers at once, when given: when each one's last digest was built, and
     # (the day, how many digests the outbox holds for each one that day).
     previous: dict[str, datetime] | None = None
@@ -321,7 +328,38 @@ def build_digest(
     tz = config.schedule.tz
     language = recipient.language or config.digest.language
     topics = config.topics_for(recipient)
-    items = owed_items(session, recipient, topics, tz=tz, language=language, shared=shared)
+    owed = _owed_articles(session, recipient, topics, shared)
+    if shared is not None and shared.previous is not None:
+        since = shared.previous.get(recipient_key(recipient.email))
+    else:
+        since = previous_digest_at(session, recipient.email)
+    compose = partial(
+        _digest, session, config, recipient, owed, topics, now=now, since=since, max_items=max_items, shared=shared
+    )
+    if shared is None:
+        return compose(None)
+    # With the transaction's articles and the build's configuration, all the digest is made of.
+    key = (owed.key, tuple(topic.name for topic in topics), language, str(tz), now, since, max_items)
+    digest = _once(shared.digests, key, partial(compose, key))
+    return replace(digest, recipient=recipient.email, name=recipient.name)
+
+
+def _digest(
+    session: Session,
+    config: Config,
+    recipient: RecipientConfig,
+    owed: _Owed,
+    topics: list[TopicConfig],
+    key: tuple | None,
+    *,
+    now: datetime,
+    since: datetime | None,
+    max_items: int | None,
+    shared: SharedLookups | None,
+) -> Digest:
+    tz = config.schedule.tz
+    language = recipient.language or config.digest.language
+    items = _owed_items(owed, topics, tz=tz, language=language, shared=shared)
     local_now = now.astimezone(tz)
     date_text = local_now.strftime("%d/%m/%Y")
     groups = [Group(topic.name, [], 0) for topic in topics]
@@ -336,10 +374,6 @@ def build_digest(
     topic_counts = [(group.topic, group.total) for group in groups]
     total = len(items)
     cap = max_items if max_items is not None else config.digest.max_items
-    if shared is not None and shared.previous is not None:
-        since = shared.previous.get(recipient_key(recipient.email))
-    else:
-        since = previous_digest_at(session, recipient.email)
     sites = [entry.id for entry in config.enabled_sites()]
     coverage = _once(
         shared.coverages if shared is not None else None,
@@ -367,6 +401,7 @@ def build_digest(
         outlets=outlet_names(language, sites),
     )
     digest = digest.with_shown(cap) if total > cap else digest
+    digest.key = key
     link_copies(session, [item for group in digest.groups for item in group.items], shared=shared)
     return digest
 
@@ -401,20 +436,28 @@ def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def owed_items(
-    session: Session,
-    recipient: RecipientConfig,
-    topics: list[TopicConfig],
-    *,
-    tz: tzinfo,
-    language: str,
-    shared: SharedLookups | None = None,
-) -> list[Item]:
-    """One Item per owed story, under the first of the recipient's topics its article matched."""
+@dataclass(slots=True)
+class _Owed:
+    """The articles a reader is owed, each with the topics it matched ((index in the reader's topics, name, hits),
+    in that order), and the articles they had delivered."""
+
+    matched: dict[int, tuple[ArticleRow, list[tuple[int, str, list[Hit]]]]]
+    delivered: dict[int, int]
+
+    @property
+    def key(self) -> tuple:
+        """All the items are made of but the topics, zone and language: which articles, in which version, and
+        whether each is an update (its matches are the transaction's for the topics)."""
+        delivered = self.delivered
+        return tuple((article.id, article.version, article.id in delivered) for article, _ in self.matched.values())
+
+
+def _owed_articles(
+    session: Session, recipient: RecipientConfig, topics: list[TopicConfig], shared: SharedLookups | None
+) -> _Owed:
     if not topics:
-        return []
+        return _Owed({}, {})
     order = {topic_key(topic.name): index for index, topic in enumerate(topics)}
-    names = {topic_key(topic.name): topic.name for topic in topics}
     key = recipient_key(recipient.email)
     holds = shared.held.get(key) if shared is not None and shared.held is not None else None
     if holds is None:
@@ -446,15 +489,24 @@ def owed_items(
         elif article.story_id in received:
             continue  # the reader has this story from another outlet
         matched.setdefault(article.id, (article, []))[1].append((index, topic_name, hits or []))
+    return _Owed(matched, delivered)
+
+
+def _owed_items(
+    owed: _Owed, topics: list[TopicConfig], *, tz: tzinfo, language: str, shared: SharedLookups | None
+) -> list[Item]:
+    """One Item per owed story, under the first of the recipient's topics its article matched."""
+    names = {topic_key(topic.name): topic.name for topic in topics}
+    delivered = owed.delivered
     stories: dict[int, list[tuple[ArticleRow, list[tuple[int, str, list[Hit]]]]]] = {}
-    for article, topic_hits in matched.values():
+    for article, topic_hits in owed.matched.values():
         topic_hits.sort(key=lambda entry: entry[0])
         stories.setdefault(article.story_id, []).append((article, topic_hits))
     items = []
-    for story_id, owed in stories.items():
+    for story_id, entries in stories.items():
         # An update shows under the article the reader had; a new story under its first outlet.
-        owed.sort(key=lambda entry: (entry[0].id not in delivered, _first_published(entry[0])))
-        article, topic_hits = owed[0]
+        entries.sort(key=lambda entry: (entry[0].id not in delivered, _first_published(entry[0])))
+        article, topic_hits = entries[0]
         updated = article.id in delivered
         make = partial(_item, article, topic_hits, names, updated=updated, tz=tz, language=language)
         if shared is None:
@@ -474,11 +526,11 @@ def owed_items(
             built = _once(shared.items, made_of, partial(_with_repr, make))
             item = replace(built[0], copy_of=built)
         item.story_id = story_id
-        item.delivers = sorted((entry.id, entry.version) for entry, _ in owed)
+        item.delivers = sorted((entry.id, entry.version) for entry, _ in entries)
         item.other_topics = list(
             dict.fromkeys(
                 names[topic_key(name)]
-                for _article, hits_of in owed
+                for _article, hits_of in entries
                 for _index, name, _hits in hits_of
                 if names[topic_key(name)] != item.topic
             )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 
 import css_inline
@@ -187,12 +187,28 @@ def render_within(
     unsubscribe: str | None = None,
     preferences: str | None = None,
     fragments: Fragments | None = None,
+    renderings: dict[tuple, tuple[Digest, Rendered]] | None = None,
 ) -> tuple[Digest, Rendered]:
     """Render, showing fewer items in the HTML until it fits the size budget.
 
     Gmail clips HTML past ~102 KB (hiding the footer and the unsubscribe link);
     left-out items move to the "and N more" list of the text part.
+
+    `renderings` remembers the result for the digest's key (``Digest.key``) and all else the rendering reads: a
+    reader of the same key, name and links gets the same bytes without rendering them again.
     """
+    if renderings is None or digest.key is None:
+        return _render_within(digest, max_html_kb, unsubscribe, preferences, fragments)
+    key = (digest.key, digest.name, max_html_kb, unsubscribe, preferences)
+    if key not in renderings:
+        renderings[key] = _render_within(digest, max_html_kb, unsubscribe, preferences, fragments)
+    fitted, rendered = renderings[key]
+    return replace(fitted, recipient=digest.recipient), rendered
+
+
+def _render_within(
+    digest: Digest, max_html_kb: int, unsubscribe: str | None, preferences: str | None, fragments: Fragments | None
+) -> tuple[Digest, Rendered]:
     budget = max_html_kb * 1024
     parts = _ItemParts(digest.language, fragments)
     rendered = _render(digest, unsubscribe, preferences, False, parts)
