@@ -22,7 +22,7 @@ from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Subquery, func, select
 from sqlalchemy.orm import Session, defer
 
 from crawler.config import DEFAULT_SITE, Config, RecipientConfig, TopicConfig, topic_key
@@ -708,8 +708,26 @@ def crawl_coverage(
     site_ids = (
         sites or list(session.scalars(select(CrawlRun.site).distinct().order_by(CrawlRun.site))) or [DEFAULT_SITE]
     )
+    # Three queries for all the sites, not three per site (twelve outlets made coverage most of a build's queries).
+    of_sites = CrawlRun.site.in_(site_ids)
+    runs: dict[str, list[CrawlRun]] = {site: [] for site in site_ids}
+    for run in session.scalars(
+        select(CrawlRun)
+        .where(of_sites, CrawlRun.started_at >= window_start, CrawlRun.started_at <= now)
+        .order_by(CrawlRun.started_at)
+    ):
+        runs[run.site].append(run)
+    latest = _latest(of_sites, CrawlRun.status != "running", now)
+    last = {run.site: run for run in session.scalars(select(CrawlRun).join(latest, CrawlRun.id == latest.c.id))}
+    latest_good = _latest(of_sites, CrawlRun.status == "ok", now)
+    last_good = dict(
+        session.execute(
+            select(CrawlRun.site, CrawlRun.finished_at).join(latest_good, CrawlRun.id == latest_good.c.id)
+        ).all()
+    )
     per_site = [
-        _site_coverage(session, site, window_start=window_start, now=now, tz=tz, language=language) for site in site_ids
+        _site_coverage(site, runs[site], last.get(site), last_good.get(site), now=now, tz=tz, language=language)
+        for site in site_ids
     ]
     if len(per_site) == 1:
         only = per_site[0]
@@ -731,31 +749,35 @@ def crawl_coverage(
     )
 
 
+def _latest(of_sites: ColumnElement[bool], condition: ColumnElement[bool], now: datetime) -> Subquery:
+    """The id of each site's run started last by `now` among those meeting `condition`."""
+    ranked = (
+        select(
+            CrawlRun.id,
+            func.row_number()
+            .over(partition_by=CrawlRun.site, order_by=(CrawlRun.started_at.desc(), CrawlRun.id.desc()))
+            .label("rank"),
+        )
+        .where(of_sites, condition, CrawlRun.started_at <= now)
+        .subquery()
+    )
+    return select(ranked.c.id).where(ranked.c.rank == 1).subquery()
+
+
 def _site_coverage(
-    session: Session, site: str, *, window_start: datetime, now: datetime, tz: tzinfo, language: str
+    site: str,
+    runs: list[CrawlRun],
+    last: CrawlRun | None,
+    last_good: datetime | None,
+    *,
+    now: datetime,
+    tz: tzinfo,
+    language: str,
 ) -> SiteCoverage:
-    of_site = CrawlRun.site == site
-    runs = session.scalars(
-        select(CrawlRun)
-        .where(of_site, CrawlRun.started_at >= window_start, CrawlRun.started_at <= now)
-        .order_by(CrawlRun.started_at)
-    ).all()
     counts = RunCounts.combined(run.counts for run in runs)
     totals = counts.totals()
     scanned = totals["new"] + totals["updated"]
     failures = totals["failed"]
-    last = session.scalars(
-        select(CrawlRun)
-        .where(of_site, CrawlRun.status != "running", CrawlRun.started_at <= now)
-        .order_by(CrawlRun.started_at.desc())
-        .limit(1)
-    ).first()
-    last_good = session.scalar(
-        select(CrawlRun.finished_at)
-        .where(of_site, CrawlRun.status == "ok", CrawlRun.started_at <= now)
-        .order_by(CrawlRun.started_at.desc())
-        .limit(1)
-    )
 
     def when(moment: datetime | None) -> str:
         return moment.astimezone(tz).strftime("%H:%M %d/%m/%Y") if moment else "?"
