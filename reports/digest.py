@@ -443,13 +443,9 @@ class _Owed:
 
     matched: dict[int, tuple[ArticleRow, list[tuple[int, str, list[Hit]]]]]
     delivered: dict[int, int]
-
-    @property
-    def key(self) -> tuple:
-        """All the items are made of but the topics, zone and language: which articles, in which version, and
-        whether each is an update (its matches are the transaction's for the topics)."""
-        delivered = self.delivered
-        return tuple((article.id, article.version, article.id in delivered) for article, _ in self.matched.values())
+    # All the items are made of but the topics, zone and language: which articles, in which version, and whether
+    # each is an update (their matches are the transaction's for the topics).
+    key: tuple = ()
 
 
 def _owed_articles(
@@ -457,39 +453,49 @@ def _owed_articles(
 ) -> _Owed:
     if not topics:
         return _Owed({}, {})
-    order = {topic_key(topic.name): index for index, topic in enumerate(topics)}
     key = recipient_key(recipient.email)
     holds = shared.held.get(key) if shared is not None and shared.held is not None else None
     if holds is None:
         holds = held_by(session, [key])[key]
     delivered, in_flight, received = holds.delivered, holds.in_flight, holds.stories
-    topic_names = tuple(topic.name for topic in topics)
     rows = _once(
         shared.matches if shared is not None else None,
-        topic_names,
-        lambda: list(
-            session.execute(
-                select(Match.topic, Match.hits, ArticleRow)
-                .join(ArticleRow, ArticleRow.id == Match.article_id)
-                .where(Match.topic.in_(topic_names))
-                # The body is the bulk of an article and the digest never shows it.
-                .options(defer(ArticleRow.body), defer(ArticleRow.images))
-            ).all()
-        ),
+        tuple(topic.name for topic in topics),
+        partial(_topic_rows, session, topics),
     )
     matched: dict[int, tuple[ArticleRow, list[tuple[int, str, list[Hit]]]]] = {}
-    for topic_name, hits, article in rows:
-        index = order.get(topic_key(topic_name))
-        if index is None:
-            continue
-        held = max(delivered.get(article.id, 0), in_flight.get(article.id, 0))
+    owed: list[tuple[int, int, bool]] = []
+    for index, topic_name, hits, article, article_id, version, story_id in rows:
+        held = max(delivered.get(article_id, 0), in_flight.get(article_id, 0))
         if held:
-            if held >= article.version:
+            if held >= version:
                 continue
-        elif article.story_id in received:
+        elif story_id in received:
             continue  # the reader has this story from another outlet
-        matched.setdefault(article.id, (article, []))[1].append((index, topic_name, hits or []))
-    return _Owed(matched, delivered)
+        entry = matched.get(article_id)
+        if entry is None:
+            entry = matched[article_id] = (article, [])
+            owed.append((article_id, version, article_id in delivered))
+        entry[1].append((index, topic_name, hits))
+    return _Owed(matched, delivered, tuple(owed))
+
+
+def _topic_rows(session: Session, topics: list[TopicConfig]) -> list[tuple]:
+    """Each match of the topics: (index in `topics`, topic, hits, article, and the article's key, version and
+    story read once, not per reader: an ORM attribute costs a dozen times a tuple's)."""
+    order = {topic_key(topic.name): index for index, topic in enumerate(topics)}
+    rows = []
+    for topic_name, hits, article in session.execute(
+        select(Match.topic, Match.hits, ArticleRow)
+        .join(ArticleRow, ArticleRow.id == Match.article_id)
+        .where(Match.topic.in_([topic.name for topic in topics]))
+        # The body is the bulk of an article and the digest never shows it.
+        .options(defer(ArticleRow.body), defer(ArticleRow.images))
+    ):
+        index = order.get(topic_key(topic_name))
+        if index is not None:
+            rows.append((index, topic_name, hits or [], article, article.id, article.version, article.story_id))
+    return rows
 
 
 def _owed_items(
