@@ -245,7 +245,7 @@ class SharedLookups:
     # Each item's rendering, by template, language and the item's whole content (``reports.render``).
     fragments: dict[tuple[str, str, str], str] = field(default_factory=dict)
     # Each digest by its key (``Digest.key``), for a reader of the same key; and what rendering one gave, by the
-    # key and all the rendering reads besides (``reports.render.render_within``).
+    # key and whether the reader has a name and links (``reports.render.render_within``).
     digests: dict[tuple, Digest] = field(default_factory=dict)
     renderings: dict[tuple, Any] = field(default_factory=dict)
     # Read for all of the transaction's readers at once, when given: when each one's last digest was built, and
