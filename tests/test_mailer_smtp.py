@@ -402,3 +402,14 @@ def test_lines_starting_with_a_dot_are_dot_stuffed_and_arrive_unchanged(sink):
         session.send(raw, Envelope("bantin@example.org", "an@example.org"))
         session.send(first := b".X-First: a dot\r\n\r\nbody\r\n", Envelope("bantin@example.org", "an@example.org"))
     assert sink.messages == [raw, first]
+
+
+def test_base64_bodies_are_cut_as_encodebytes_cuts_them():
+    """Every length around a line's 57 bytes and a group's 3: the lines base64.encodebytes writes, with CRLF."""
+    import base64
+
+    from reports.mailer import _base64_lines
+
+    for length in [*range(0, 200), 57 * 40 - 1, 57 * 40, 57 * 40 + 1, 100_003]:
+        data = bytes((index * 7 + length) % 256 for index in range(length))
+        assert _base64_lines(data) == base64.encodebytes(data).replace(b"\n", b"\r\n"), length
