@@ -241,6 +241,9 @@ class _Pages:
         self.preferences = _SLOTS[2] if preferences else None
         # {the shown counts the budget led to: (that digest, its HTML, its text)}
         self.pages: dict[tuple[int, ...], tuple[Digest, Rendered, str]] = {}
+        # The last reader's name and links and what they were given: readers with none of their own (or the
+        # same) come one after another, and get the same strings, encoded once (``reports.mailer._part``).
+        self.last: tuple[tuple[str | None, ...], Digest, Rendered] | None = None
 
     def _page(self, digest: Digest, path: tuple[int, ...]) -> tuple[Digest, Rendered, str]:
         page = self.pages.get(path)
@@ -253,6 +256,8 @@ class _Pages:
         return page
 
     def fit(self, digest: Digest, budget: int, values: tuple[str | None, ...]) -> tuple[Digest, Rendered]:
+        if self.last is not None and self.last[0] == values:
+            return replace(self.last[1], recipient=digest.recipient), self.last[2]
         name, unsubscribe, preferences = values
         html_values = (
             (name or "").translate(_TEXT_ESCAPES),
@@ -271,7 +276,12 @@ class _Pages:
             html = _filled(page.html, html_values)
             size = len(html.encode("utf-8"))
         text = _filled(text, (name or "", unsubscribe or "", preferences or ""))
-        return replace(shrunk, recipient=digest.recipient, name=digest.name), Rendered(text, html, page.shown)
+        fitted, rendered = (
+            replace(shrunk, recipient=digest.recipient, name=digest.name),
+            Rendered(text, html, page.shown),
+        )
+        self.last = (values, fitted, rendered)
+        return fitted, rendered
 
 
 def _filled(page: str, values: tuple[str, ...]) -> str:
