@@ -15,7 +15,11 @@ Prints, from one run on throw-away databases (created on the server given, dropp
 (b) death to retry: a worker SIGKILLed in the middle of a crawl; seconds from the kill to its job
     running again on another worker (its new ledger row), with the stall timeout and sweep period used
     (three of the outlets on three workers with a free slot each: with none free, the job waits for one);
-(c) outbox rows built per second by one build job (in this process) for `--recipients` readers;
+(c) outbox rows built per second by one build job (in this process) for `--recipients` readers, set up as
+    readers usually are: each with their own name (varied Vietnamese names, some with & < > " so escaping is
+    paid for), spread over seven topic sets drawn from four topics (one in five readers in English), and
+    signed per-reader unsubscribe and preferences links (``[web] public_url`` and a secret file) -- not
+    identical nameless readers, which let the build compose and render one digest for all of them;
 (d) messages per second sent by three sender workers to a loopback SMTP sink: ``LoopbackSink``, a lean
     asyncio SMTP server in this process (a real SMTP conversation over TCP, each message read to its final
     dot and counted with its Message-ID), not aiosmtpd (the tests' sink): on a 2-core machine aiosmtpd took
@@ -46,12 +50,45 @@ from sqlalchemy.engine import make_url
 
 from crawler.clock import utcnow
 from crawler.crawl.run import python_module_command
-from crawler.samplesite import topics_toml
+from crawler.samplesite import DEMO_TOPICS, topics_toml
 from crawler.samplesite.outlets import OUTLETS as REGISTERED
 from crawler.samplesite.sisters import CLUSTER_OUTLETS, SISTER_IDS, child_environment, write_sister_sites
 
 REPO = Path(__file__).resolve().parent.parent
 OUTLETS = CLUSTER_OUTLETS
+
+
+# The demo topics and two more the sample sites write about: seven topic sets readers spread over.
+BENCH_TOPICS = [*DEMO_TOPICS, ("Chuyển đổi số", '"chuyển đổi số"'), ("Quảng Nam", '"Quảng Nam"')]
+TOPIC_SETS = [None, [0], [1], [2, 3], [0, 1], [1, 2, 3], [0, 3]]
+FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô"]
+MIDDLE = ["Văn", "Thị", "Minh", "Đức", "Ngọc", "Thanh", "Quốc", "Hữu"]
+GIVEN = ["An", "Bình", "Châu", "Dũng", "Giang", "Hà", "Khánh", "Lan", "Mai", "Nam", "Phương", "Quân", "Thảo", "Yến"]
+# Names a reader might give that HTML and headers must escape or encode.
+ODD = ["Công ty A&B", "Tổ <Kinh tế>", 'Chị "Hoa"', "Phòng R&D <Hà Nội>"]
+
+
+def bench_readers(count: int) -> str:
+    """`[[recipients]]` tables: each reader named, on one of `TOPIC_SETS`, every fifth in English."""
+    tables = []
+    for index in range(count):
+        name = (
+            ODD[index // 11 % len(ODD)]
+            if index % 11 == 0
+            else (f"{FAMILY[index % len(FAMILY)]} {MIDDLE[index // 3 % len(MIDDLE)]} {GIVEN[index // 7 % len(GIVEN)]}")
+        )
+        topics = TOPIC_SETS[index % len(TOPIC_SETS)]
+        table = f'[[recipients]]\nemail = "reader{index:05d}@example.org"\nname = {_toml_string(name)}\n'
+        if topics is not None:
+            table += "topics = [" + ", ".join(_toml_string(BENCH_TOPICS[topic][0]) for topic in topics) + "]\n"
+        if index % 5 == 4:
+            table += 'language = "en"\n'
+        tables.append(table)
+    return "".join(tables)
+
+
+def _toml_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 @contextmanager
@@ -238,20 +275,25 @@ def death_to_retry(server: str, sites: dict[str, str], delay: float, tmp: Path) 
     return elapsed, f"stall timeout {cluster.stalled_after_seconds:g} s, sweep every {cluster.sweep_seconds} s"
 
 
-def digest_rounds(server: str, sites: dict[str, str], recipients: int, tmp: Path) -> tuple[float, float, int]:
-    """(outbox rows built per second by one build job, messages per second by three senders, rows)."""
+def digest_rounds(server: str, sites: dict[str, str], recipients: int, tmp: Path) -> tuple[float, float, float, int]:
+    """(outbox rows built per second by one build job, its CPU seconds per row, messages per second by three
+    senders, rows)."""
     from crawler.config import load_config
     from crawler.store import Database
     from crawler.store.models import OutboxMessage
     from reports.fanout import build_shard, prepare_fanout
     from scheduler.cluster import queue
+    from spiders.registry import sites as sites_registry
 
     sink = LoopbackSink().start()
     port = sink.port
-    readers = "".join(f'[[recipients]]\nemail = "reader{index:05d}@example.org"\n' for index in range(recipients))
+    # A file, not the environment: the worker processes read the configuration too.
+    secret = tmp / "web-secret"
+    secret.write_text(uuid.uuid4().hex * 2, encoding="utf-8")
     extra = (
         f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n[digest]\n'
-        f'unsubscribe_mailto = "u@example.org"\n{topics_toml()}{readers}'
+        f'unsubscribe_mailto = "u@example.org"\n[web]\npublic_url = "https://bantin.example.org"\n'
+        f'secret_file = "{secret}"\n{topics_toml(BENCH_TOPICS)}{bench_readers(recipients)}'
     )
     try:
         with fresh_database(server) as url:
@@ -266,9 +308,13 @@ def digest_rounds(server: str, sites: dict[str, str], recipients: int, tmp: Path
                 crawl.stop()
             now = utcnow()
             prepare_fanout(config, database, now=now)
-            started = time.perf_counter()
+            # A worker has the site registry loaded before any job (it checks [[sites]] against it when it reads
+            # the configuration): its first load (every site package, Scrapy) is not the build's.
+            sites_registry()
+            started, cpu = time.perf_counter(), time.process_time()
             built = build_shard(config, database, now=now, shard=0, shards=1)
             build_rate = built.queued / (time.perf_counter() - started)
+            build_cpu = (time.process_time() - cpu) / max(built.queued, 1)
             senders = Workers(config_path, ["s1", "s2", "s3"], "--concurrency", "1", "--queues", "digest")
             try:
                 app = queue.make_app(url)
@@ -293,7 +339,7 @@ def digest_rounds(server: str, sites: dict[str, str], recipients: int, tmp: Path
         sink.stop()
     if sink.received < built.queued or len(sink.message_ids) < built.queued:
         raise SystemExit(f"bench.cluster: the sink got {sink.received} messages for {built.queued} rows")
-    return build_rate, send_rate, built.queued
+    return build_rate, build_cpu, send_rate, built.queued
 
 
 class LoopbackSink:
@@ -405,8 +451,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  death to retry: {retry:.1f} s from SIGKILL to the job running on another worker ({settings})")
         if args.crawl_only:
             return 0
-        build_rate, send_rate, rows = digest_rounds(args.database_url, sites, args.recipients, tmp)
-        print(f"  digest build: {build_rate:.0f} outbox rows/s by one build job ({rows} readers)")
+        build_rate, build_cpu, send_rate, rows = digest_rounds(args.database_url, sites, args.recipients, tmp)
+        print(
+            f"  digest build: {build_rate:.0f} outbox rows/s by one build job ({rows} readers), "
+            f"{build_cpu * 1000:.2f} ms CPU per row"
+        )
         print(f"  digest send: {send_rate:.0f} messages/s by 3 senders to a loopback SMTP sink")
     return 0
 

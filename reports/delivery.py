@@ -155,6 +155,7 @@ def _compose(
         unsubscribe=unsubscribe[0] or unsubscribe[1],
         preferences=links.preferences(recipient.email),
         fragments=shared.fragments if shared is not None else None,
+        renderings=shared.renderings if shared is not None else None,
     )
     key = _next_digest_key(session, recipient.email, digest.digest_date, shared)
     msg_id = message_id(key, recipient.email, sender_address(config.smtp))

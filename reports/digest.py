@@ -22,7 +22,7 @@ from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Subquery, func, select
 from sqlalchemy.orm import Session, defer
 
 from crawler.config import DEFAULT_SITE, Config, RecipientConfig, TopicConfig, topic_key
@@ -101,12 +101,12 @@ class Item:
     also_on: list[OutletLink] = field(default_factory=list)
     # (article key, version) of every owed article the item stands for: its own and the copies folded into it.
     delivers: list[tuple[int, int]] = field(default_factory=list)
-    # For a copy of an item built once for several readers (``owed_items``): that item and its repr, which a
+    # For a copy of an item built once for several readers (``_owed_items``): that item and its repr, which a
     # rendering's cache key starts from (``reports.render``). Not part of what the item says.
     copy_of: tuple[Item, str] | None = field(default=None, repr=False, compare=False)
 
 
-# The fields ``owed_items`` and ``link_copies`` set on each reader's copy of a shared item: all others are the
+# The fields ``_owed_items`` and ``link_copies`` set on each reader's copy of a shared item: all others are the
 # shared item's own.
 PER_READER_FIELDS = ("story_id", "delivers", "other_topics", "also_on")
 
@@ -171,6 +171,9 @@ class Digest:
     # The product name ("Bản tin NDO") and the outlets' names for the intro.
     brand: str = ""
     outlets: str = ""
+    # When composed with SharedLookups: all the digest is made of but its reader (recipient and name). Readers
+    # with the same key are owed the same message but for those, which ``reports.render`` renders once.
+    key: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
     def empty(self) -> bool:
@@ -237,10 +240,14 @@ class SharedLookups:
     coverages: dict[tuple[datetime | None, datetime, str, str, tuple[str, ...]], Coverage] = field(default_factory=dict)
     matches: dict[tuple[str, ...], list[Any]] = field(default_factory=dict)
     copies: dict[tuple[int, ...], list[Any]] = field(default_factory=dict)
-    # Each owed article as an item, by all it is made of (see ``owed_items``), with its repr; copied for each reader.
+    # Each owed article as an item, by all it is made of (see ``_owed_items``), with its repr; copied for each reader.
     items: dict[tuple, tuple[Item, str]] = field(default_factory=dict)
     # Each item's rendering, by template, language and the item's whole content (``reports.render``).
     fragments: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    # Each digest by its key (``Digest.key``), for a reader of the same key; and what rendering one gave, by the
+    # key and whether the reader has a name and links (``reports.render.render_within``).
+    digests: dict[tuple, Digest] = field(default_factory=dict)
+    renderings: dict[tuple, Any] = field(default_factory=dict)
     # Read for all of the transaction's readers at once, when given: when each one's last digest was built, and
     # (the day, how many digests the outbox holds for each one that day).
     previous: dict[str, datetime] | None = None
@@ -321,7 +328,38 @@ def build_digest(
     tz = config.schedule.tz
     language = recipient.language or config.digest.language
     topics = config.topics_for(recipient)
-    items = owed_items(session, recipient, topics, tz=tz, language=language, shared=shared)
+    owed = _owed_articles(session, recipient, topics, shared)
+    if shared is not None and shared.previous is not None:
+        since = shared.previous.get(recipient_key(recipient.email))
+    else:
+        since = previous_digest_at(session, recipient.email)
+    compose = partial(
+        _digest, session, config, recipient, owed, topics, now=now, since=since, max_items=max_items, shared=shared
+    )
+    if shared is None:
+        return compose(None)
+    # With the transaction's articles and the build's configuration, all the digest is made of.
+    key = (owed.key, tuple(topic.name for topic in topics), language, str(tz), now, since, max_items)
+    digest = _once(shared.digests, key, partial(compose, key))
+    return replace(digest, recipient=recipient.email, name=recipient.name)
+
+
+def _digest(
+    session: Session,
+    config: Config,
+    recipient: RecipientConfig,
+    owed: _Owed,
+    topics: list[TopicConfig],
+    key: tuple | None,
+    *,
+    now: datetime,
+    since: datetime | None,
+    max_items: int | None,
+    shared: SharedLookups | None,
+) -> Digest:
+    tz = config.schedule.tz
+    language = recipient.language or config.digest.language
+    items = _owed_items(owed, topics, tz=tz, language=language, shared=shared)
     local_now = now.astimezone(tz)
     date_text = local_now.strftime("%d/%m/%Y")
     groups = [Group(topic.name, [], 0) for topic in topics]
@@ -336,10 +374,6 @@ def build_digest(
     topic_counts = [(group.topic, group.total) for group in groups]
     total = len(items)
     cap = max_items if max_items is not None else config.digest.max_items
-    if shared is not None and shared.previous is not None:
-        since = shared.previous.get(recipient_key(recipient.email))
-    else:
-        since = previous_digest_at(session, recipient.email)
     sites = [entry.id for entry in config.enabled_sites()]
     coverage = _once(
         shared.coverages if shared is not None else None,
@@ -367,6 +401,7 @@ def build_digest(
         outlets=outlet_names(language, sites),
     )
     digest = digest.with_shown(cap) if total > cap else digest
+    digest.key = key
     link_copies(session, [item for group in digest.groups for item in group.items], shared=shared)
     return digest
 
@@ -401,60 +436,83 @@ def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def owed_items(
-    session: Session,
-    recipient: RecipientConfig,
-    topics: list[TopicConfig],
-    *,
-    tz: tzinfo,
-    language: str,
-    shared: SharedLookups | None = None,
-) -> list[Item]:
-    """One Item per owed story, under the first of the recipient's topics its article matched."""
+@dataclass(slots=True)
+class _Owed:
+    """The articles a reader is owed, each with the topics it matched ((index in the reader's topics, name, hits),
+    in that order), and the articles they had delivered."""
+
+    matched: dict[int, tuple[ArticleRow, list[tuple[int, str, list[Hit]]]]]
+    delivered: dict[int, int]
+    # All the items are made of but the topics, zone and language: which articles, in which version, and whether
+    # each is an update (their matches are the transaction's for the topics).
+    key: tuple = ()
+
+
+def _owed_articles(
+    session: Session, recipient: RecipientConfig, topics: list[TopicConfig], shared: SharedLookups | None
+) -> _Owed:
     if not topics:
-        return []
-    order = {topic_key(topic.name): index for index, topic in enumerate(topics)}
-    names = {topic_key(topic.name): topic.name for topic in topics}
+        return _Owed({}, {})
     key = recipient_key(recipient.email)
     holds = shared.held.get(key) if shared is not None and shared.held is not None else None
     if holds is None:
         holds = held_by(session, [key])[key]
     delivered, in_flight, received = holds.delivered, holds.in_flight, holds.stories
-    topic_names = tuple(topic.name for topic in topics)
     rows = _once(
         shared.matches if shared is not None else None,
-        topic_names,
-        lambda: list(
-            session.execute(
-                select(Match.topic, Match.hits, ArticleRow)
-                .join(ArticleRow, ArticleRow.id == Match.article_id)
-                .where(Match.topic.in_(topic_names))
-                # The body is the bulk of an article and the digest never shows it.
-                .options(defer(ArticleRow.body), defer(ArticleRow.images))
-            ).all()
-        ),
+        tuple(topic.name for topic in topics),
+        partial(_topic_rows, session, topics),
     )
     matched: dict[int, tuple[ArticleRow, list[tuple[int, str, list[Hit]]]]] = {}
-    for topic_name, hits, article in rows:
-        index = order.get(topic_key(topic_name))
-        if index is None:
-            continue
-        held = max(delivered.get(article.id, 0), in_flight.get(article.id, 0))
+    owed: list[tuple[int, int, bool]] = []
+    for index, topic_name, hits, article, article_id, version, story_id in rows:
+        held = max(delivered.get(article_id, 0), in_flight.get(article_id, 0))
         if held:
-            if held >= article.version:
+            if held >= version:
                 continue
-        elif article.story_id in received:
+        elif story_id in received:
             continue  # the reader has this story from another outlet
-        matched.setdefault(article.id, (article, []))[1].append((index, topic_name, hits or []))
+        entry = matched.get(article_id)
+        if entry is None:
+            entry = matched[article_id] = (article, [])
+            owed.append((article_id, version, article_id in delivered))
+        entry[1].append((index, topic_name, hits))
+    return _Owed(matched, delivered, tuple(owed))
+
+
+def _topic_rows(session: Session, topics: list[TopicConfig]) -> list[tuple]:
+    """Each match of the topics: (index in `topics`, topic, hits, article, and the article's key, version and
+    story read once, not per reader: an ORM attribute costs a dozen times a tuple's)."""
+    order = {topic_key(topic.name): index for index, topic in enumerate(topics)}
+    rows = []
+    for topic_name, hits, article in session.execute(
+        select(Match.topic, Match.hits, ArticleRow)
+        .join(ArticleRow, ArticleRow.id == Match.article_id)
+        .where(Match.topic.in_([topic.name for topic in topics]))
+        # The body is the bulk of an article and the digest never shows it.
+        .options(defer(ArticleRow.body), defer(ArticleRow.images))
+    ):
+        index = order.get(topic_key(topic_name))
+        if index is not None:
+            rows.append((index, topic_name, hits or [], article, article.id, article.version, article.story_id))
+    return rows
+
+
+def _owed_items(
+    owed: _Owed, topics: list[TopicConfig], *, tz: tzinfo, language: str, shared: SharedLookups | None
+) -> list[Item]:
+    """One Item per owed story, under the first of the recipient's topics its article matched."""
+    names = {topic_key(topic.name): topic.name for topic in topics}
+    delivered = owed.delivered
     stories: dict[int, list[tuple[ArticleRow, list[tuple[int, str, list[Hit]]]]]] = {}
-    for article, topic_hits in matched.values():
+    for article, topic_hits in owed.matched.values():
         topic_hits.sort(key=lambda entry: entry[0])
         stories.setdefault(article.story_id, []).append((article, topic_hits))
     items = []
-    for story_id, owed in stories.items():
+    for story_id, entries in stories.items():
         # An update shows under the article the reader had; a new story under its first outlet.
-        owed.sort(key=lambda entry: (entry[0].id not in delivered, _first_published(entry[0])))
-        article, topic_hits = owed[0]
+        entries.sort(key=lambda entry: (entry[0].id not in delivered, _first_published(entry[0])))
+        article, topic_hits = entries[0]
         updated = article.id in delivered
         make = partial(_item, article, topic_hits, names, updated=updated, tz=tz, language=language)
         if shared is None:
@@ -474,11 +532,11 @@ def owed_items(
             built = _once(shared.items, made_of, partial(_with_repr, make))
             item = replace(built[0], copy_of=built)
         item.story_id = story_id
-        item.delivers = sorted((entry.id, entry.version) for entry, _ in owed)
+        item.delivers = sorted((entry.id, entry.version) for entry, _ in entries)
         item.other_topics = list(
             dict.fromkeys(
                 names[topic_key(name)]
-                for _article, hits_of in owed
+                for _article, hits_of in entries
                 for _index, name, _hits in hits_of
                 if names[topic_key(name)] != item.topic
             )
@@ -656,8 +714,26 @@ def crawl_coverage(
     site_ids = (
         sites or list(session.scalars(select(CrawlRun.site).distinct().order_by(CrawlRun.site))) or [DEFAULT_SITE]
     )
+    # Three queries for all the sites, not three per site (twelve outlets made coverage most of a build's queries).
+    of_sites = CrawlRun.site.in_(site_ids)
+    runs: dict[str, list[CrawlRun]] = {site: [] for site in site_ids}
+    for run in session.scalars(
+        select(CrawlRun)
+        .where(of_sites, CrawlRun.started_at >= window_start, CrawlRun.started_at <= now)
+        .order_by(CrawlRun.started_at)
+    ):
+        runs[run.site].append(run)
+    latest = _latest(of_sites, CrawlRun.status != "running", now)
+    last = {run.site: run for run in session.scalars(select(CrawlRun).join(latest, CrawlRun.id == latest.c.id))}
+    latest_good = _latest(of_sites, CrawlRun.status == "ok", now)
+    last_good = dict(
+        session.execute(
+            select(CrawlRun.site, CrawlRun.finished_at).join(latest_good, CrawlRun.id == latest_good.c.id)
+        ).all()
+    )
     per_site = [
-        _site_coverage(session, site, window_start=window_start, now=now, tz=tz, language=language) for site in site_ids
+        _site_coverage(site, runs[site], last.get(site), last_good.get(site), now=now, tz=tz, language=language)
+        for site in site_ids
     ]
     if len(per_site) == 1:
         only = per_site[0]
@@ -679,31 +755,35 @@ def crawl_coverage(
     )
 
 
+def _latest(of_sites: ColumnElement[bool], condition: ColumnElement[bool], now: datetime) -> Subquery:
+    """The id of each site's run started last by `now` among those meeting `condition`."""
+    ranked = (
+        select(
+            CrawlRun.id,
+            func.row_number()
+            .over(partition_by=CrawlRun.site, order_by=(CrawlRun.started_at.desc(), CrawlRun.id.desc()))
+            .label("rank"),
+        )
+        .where(of_sites, condition, CrawlRun.started_at <= now)
+        .subquery()
+    )
+    return select(ranked.c.id).where(ranked.c.rank == 1).subquery()
+
+
 def _site_coverage(
-    session: Session, site: str, *, window_start: datetime, now: datetime, tz: tzinfo, language: str
+    site: str,
+    runs: list[CrawlRun],
+    last: CrawlRun | None,
+    last_good: datetime | None,
+    *,
+    now: datetime,
+    tz: tzinfo,
+    language: str,
 ) -> SiteCoverage:
-    of_site = CrawlRun.site == site
-    runs = session.scalars(
-        select(CrawlRun)
-        .where(of_site, CrawlRun.started_at >= window_start, CrawlRun.started_at <= now)
-        .order_by(CrawlRun.started_at)
-    ).all()
     counts = RunCounts.combined(run.counts for run in runs)
     totals = counts.totals()
     scanned = totals["new"] + totals["updated"]
     failures = totals["failed"]
-    last = session.scalars(
-        select(CrawlRun)
-        .where(of_site, CrawlRun.status != "running", CrawlRun.started_at <= now)
-        .order_by(CrawlRun.started_at.desc())
-        .limit(1)
-    ).first()
-    last_good = session.scalar(
-        select(CrawlRun.finished_at)
-        .where(of_site, CrawlRun.status == "ok", CrawlRun.started_at <= now)
-        .order_by(CrawlRun.started_at.desc())
-        .limit(1)
-    )
 
     def when(moment: datetime | None) -> str:
         return moment.astimezone(tz).strftime("%H:%M %d/%m/%Y") if moment else "?"

@@ -166,9 +166,9 @@ def _build_chunk(
             session.execute(text("SET LOCAL default_toast_compression = 'lz4'"))
         inserted = session.scalars(
             module.insert(OutboxMessage)
-            .values(rows)
             .on_conflict_do_nothing(index_elements=["digest_key", "recipient"])
-            .returning(OutboxMessage.id)
+            .returning(OutboxMessage.id),
+            rows,
         ).all()
     result.queued += len(inserted)
     result.already += len(rows) - len(inserted)

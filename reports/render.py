@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
+from typing import Any
 
 import css_inline
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -187,12 +188,111 @@ def render_within(
     unsubscribe: str | None = None,
     preferences: str | None = None,
     fragments: Fragments | None = None,
+    renderings: dict[tuple, Any] | None = None,
 ) -> tuple[Digest, Rendered]:
     """Render, showing fewer items in the HTML until it fits the size budget.
 
     Gmail clips HTML past ~102 KB (hiding the footer and the unsubscribe link);
     left-out items move to the "and N more" list of the text part.
+
+    `renderings` remembers, for the digest's key (``Digest.key``) and whether the reader has a name and links,
+    the pages rendered with placeholders for them (``_Pages``): a reader of the same key gets the bytes a
+    rendering of their own gave, their escaped name and links put in, without rendering them again.
     """
+    if renderings is None or digest.key is None:
+        return _render_within(digest, max_html_kb, unsubscribe, preferences, fragments)
+    values = (digest.name, unsubscribe, preferences)
+    if not all(map(_placeable, values)):
+        key = (digest.key, digest.name, max_html_kb, unsubscribe, preferences)
+        if key not in renderings:
+            renderings[key] = _render_within(digest, max_html_kb, unsubscribe, preferences, fragments)
+        fitted, rendered = renderings[key]
+        return replace(fitted, recipient=digest.recipient), rendered
+    # The page is rendered and inlined once for every reader of the key with a name and links (or none), with
+    # placeholders the reader's own are put in: a reader's name or signed links made every rendering theirs.
+    shape = (digest.key, max_html_kb, bool(digest.name), bool(unsubscribe), bool(preferences))
+    pages = renderings.get(shape)
+    if pages is None:
+        pages = renderings[shape] = _Pages(digest, fragments, bool(unsubscribe), bool(preferences))
+    return pages.fit(digest, max_html_kb * 1024, values)
+
+
+# What the page holds in the reader's name and links (and the text part as they are): the inliner's
+# serializer writes text and attributes with these escapes alone, whatever escapes the template wrote.
+_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_ATTRIBUTE_ESCAPES = str.maketrans({"&": "&amp;", '"': "&quot;"})
+_SLOTS = tuple(f"bantin-{part}-{_NONCE}." for part in ("name", "unsubscribe", "preferences"))
+# The parser rewrites some characters (line ends, NUL, no-break space, control characters): a value holding
+# one is rendered with the page, as it was.
+_UNPLACEABLE = re.compile(r"[\x00-\x1f\x7f-\xa0]")
+
+
+def _placeable(value: str | None) -> bool:
+    return value is None or _UNPLACEABLE.search(value) is None
+
+
+class _Pages:
+    """One key's pages rendered with placeholders, by the shown counts the size budget led to."""
+
+    def __init__(self, digest: Digest, fragments: Fragments | None, unsubscribe: bool, preferences: bool):
+        self.parts = _ItemParts(digest.language, fragments)
+        self.name = _SLOTS[0] if digest.name else ""
+        self.unsubscribe = _SLOTS[1] if unsubscribe else None
+        self.preferences = _SLOTS[2] if preferences else None
+        # {the shown counts the budget led to: (that digest, its HTML, its text)}
+        self.pages: dict[tuple[int, ...], tuple[Digest, Rendered, str]] = {}
+        # The last reader's name and links and what they were given: readers with none of their own (or the
+        # same) come one after another, and get the same strings, encoded once (``reports.mailer._part``).
+        self.last: tuple[tuple[str | None, ...], Digest, Rendered] | None = None
+
+    def _page(self, digest: Digest, path: tuple[int, ...]) -> tuple[Digest, Rendered, str]:
+        page = self.pages.get(path)
+        if page is None:
+            slotted = replace(digest, name=self.name)
+            unsubscribe, preferences = self.unsubscribe, self.preferences
+            rendered = _render(slotted, unsubscribe, preferences, False, self.parts)
+            context = _context(slotted, unsubscribe=unsubscribe, preferences=preferences, parts=self.parts)
+            page = self.pages[path] = (digest, rendered, _text(context))
+        return page
+
+    def fit(self, digest: Digest, budget: int, values: tuple[str | None, ...]) -> tuple[Digest, Rendered]:
+        if self.last is not None and self.last[0] == values:
+            return replace(self.last[1], recipient=digest.recipient), self.last[2]
+        name, unsubscribe, preferences = values
+        html_values = (
+            (name or "").translate(_TEXT_ESCAPES),
+            (unsubscribe or "").translate(_ATTRIBUTE_ESCAPES),
+            (preferences or "").translate(_ATTRIBUTE_ESCAPES),
+        )
+        path: tuple[int, ...] = ()
+        shrunk, page, text = self._page(digest, path)
+        html = _filled(page.html, html_values)
+        size = len(html.encode("utf-8"))
+        # The loop of _render_within, on the reader's own bytes.
+        while size > budget and page.shown > 0:
+            target = min(page.shown - 1, int(page.shown * budget / size * 0.95))
+            path += (max(target, 0),)
+            shrunk, page, text = self._page(shrunk.with_shown(max(target, 0)), path)
+            html = _filled(page.html, html_values)
+            size = len(html.encode("utf-8"))
+        text = _filled(text, (name or "", unsubscribe or "", preferences or ""))
+        fitted, rendered = (
+            replace(shrunk, recipient=digest.recipient, name=digest.name),
+            Rendered(text, html, page.shown),
+        )
+        self.last = (values, fitted, rendered)
+        return fitted, rendered
+
+
+def _filled(page: str, values: tuple[str, ...]) -> str:
+    for slot, value in zip(_SLOTS, values, strict=True):
+        page = page.replace(slot, value)
+    return page
+
+
+def _render_within(
+    digest: Digest, max_html_kb: int, unsubscribe: str | None, preferences: str | None, fragments: Fragments | None
+) -> tuple[Digest, Rendered]:
     budget = max_html_kb * 1024
     parts = _ItemParts(digest.language, fragments)
     rendered = _render(digest, unsubscribe, preferences, False, parts)

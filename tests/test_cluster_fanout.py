@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from email import message_from_bytes, policy
 
+import pytest
 from sqlalchemy import event, select, text
 
 from crawler.readers import digest_recipients, save_preferences, unsubscribe
@@ -276,6 +278,71 @@ def test_a_build_shares_lookups_between_readers_yet_composes_each_as_alone(datab
     assert _html_of(rows["chi@example.org"]).count(b"/bai-%d-" % copy) == 1
 
 
+def test_readers_owed_the_same_share_one_digest_and_one_rendering_per_name_and_links(database):
+    """Readers of the same topics who hold the same (here nothing) are composed once, and rendered once per name
+    and links; each message is still byte for byte the one composed alone."""
+    readers = '[[recipients]]\nemail = "hai@example.org"\n[[recipients]]\nemail = "ba@example.org"\n'
+    readers += '[[recipients]]\nemail = "tu@example.org"\nname = "Tư & <Tứ>"\n'
+    # Without [web] every reader's links are the one mailto.
+    config = make_config(database.url, extra=readers, web="")
+    standard_archive(database)
+    fanout.prepare_fanout(config, database, now=LATER)
+    links = ReaderLinks.from_config(config)
+    alone: dict[str, bytes] = {}
+    shared = SharedLookups()
+    together: dict[str, bytes] = {}
+    with database.session(write=False) as session:
+        for recipient in digest_recipients(config, session):
+            key = recipient_key(recipient.email)
+            alone[key] = _compose(session, config, recipient, LATER, links).raw
+            together[key] = _compose(session, config, recipient, LATER, links, shared).raw
+        session.rollback()
+    # Ân, Hai, Ba and Tư (every topic, Vietnamese, nothing held) share one digest, Bình (English, Quảng Ninh) has
+    # his; Hai and Ba (no name) share a page, Ân and Tư (named) another, their own names put in it.
+    assert len(shared.digests) == 2
+    assert len(shared.renderings) == 3
+    assert set(together) == {f"{name}@example.org" for name in ("an", "binh", "hai", "ba", "tu")}
+    for key, raw in together.items():
+        assert _without_boundaries(raw) == _without_boundaries(alone[key]), key
+    assert "Tư &amp; &lt;Tứ&gt;" in _html_of_raw(together["tu@example.org"]).decode("utf-8")
+    assert b"To: hai@example.org" in together["hai@example.org"]
+
+
+@pytest.mark.parametrize("max_html_kb", [75, 10])
+def test_readers_with_their_own_names_and_signed_links_share_one_page(database, max_html_kb):
+    """Named readers with signed links, on one digest, are rendered on one page their own name and links are put
+    in: each message is byte for byte the one rendered alone, whatever their names hold (and however the size
+    budget shrinks the page for the longer ones)."""
+    names = ["Nguyễn Văn An", "Tư & <Tứ>", "Chị \"Hoa\" 'Lan'", "R&amp;D", "A" * 9000, "Lê\\Thị {name} Bình"]
+    names.append("Trần\u00a0Nam")  # the parser's own: rendered with the page, as it was
+    readers = "".join(
+        f'[[recipients]]\nemail = "r{index}@example.org"\nname = {json.dumps(name, ensure_ascii=False)}\n'
+        for index, name in enumerate(names)
+    )
+    readers += '[[recipients]]\nemail = "plain@example.org"\n'
+    config = make_config(database.url, extra=readers, digest=f"max_html_kb = {max_html_kb}")
+    standard_archive(database)
+    fanout.prepare_fanout(config, database, now=LATER)
+    links = ReaderLinks.from_config(config)
+    shared = SharedLookups()
+    alone: dict[str, bytes] = {}
+    together: dict[str, bytes] = {}
+    with database.session(write=False) as session:
+        for recipient in digest_recipients(config, session):
+            key = recipient_key(recipient.email)
+            alone[key] = _compose(session, config, recipient, LATER, links).raw
+            together[key] = _compose(session, config, recipient, LATER, links, shared).raw
+        session.rollback()
+    assert {f"r{index}@example.org" for index in range(len(names))} <= set(together)
+    # One page per digest for its named readers (two digests), one for the unnamed, and the no-break space's own.
+    assert len(shared.renderings) == 4
+    for key, raw in together.items():
+        assert _without_boundaries(raw) == _without_boundaries(alone[key]), key
+    html = _html_of_raw(together["r1@example.org"]).decode("utf-8")
+    assert "Tư &amp; &lt;Tứ&gt;" in html and "/u/" in html
+    assert _html_of_raw(together["r1@example.org"]) != _html_of_raw(together["r0@example.org"])
+
+
 def _without_boundaries(raw: bytes) -> bytes:
     """The message's bytes but its MIME boundaries, which the email package draws at random for each message."""
     boundaries = set(re.findall(rb'boundary="([^"]+)"', raw))
@@ -286,7 +353,11 @@ def _without_boundaries(raw: bytes) -> bytes:
 
 
 def _html_of(row: OutboxMessage) -> bytes:
-    html = message_from_bytes(row.raw_message, policy=policy.default).get_body(("html",))
+    return _html_of_raw(row.raw_message)
+
+
+def _html_of_raw(raw: bytes) -> bytes:
+    html = message_from_bytes(raw, policy=policy.default).get_body(("html",))
     assert html is not None
     return html.get_content().encode("utf-8")
 

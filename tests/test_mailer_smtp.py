@@ -313,6 +313,38 @@ def test_a_message_is_7bit_mime_that_parses_back_to_what_was_built(env):
         assert rich.get_content() == body.replace("\n", "\r\n")
 
 
+def test_readers_of_the_same_bodies_share_their_encoding(env):
+    """Messages whose text and HTML are the same but for their headers encode the two parts once."""
+    from reports import mailer
+
+    config, _, _ = env
+    text, html = "Chào bạn,\n" * 50, "<p>Công nghiệp hỗ trợ</p>\n" * 200
+    mailer._part.cache_clear()
+    raws = [
+        build_message(
+            config,
+            recipient=f"{reader}@example.org",
+            recipient_name="",
+            subject="Bản tin",
+            text=text,
+            html=html,
+            msg_id=f"<{reader}@example.org>",
+            now=NOW,
+            unsubscribe=None,
+        )
+        for reader in ("hai", "ba")
+    ]
+    assert (mailer._part.cache_info().misses, mailer._part.cache_info().hits) == (2, 2)
+    parts = [[part for part in re.split(rb"\r\n--=_bantin_\w+", raw)[1:]] for raw in raws]
+    assert parts[0] == parts[1] and len(parts[0]) == 3
+    for raw in raws:
+        message = message_from_bytes(raw, policy=policy.default)
+        assert [part.get_content() for part in message.iter_parts()] == [
+            text.replace("\n", "\r\n"),
+            html.replace("\n", "\r\n"),
+        ]
+
+
 def write_config(tmp_path, port):
     path = tmp_path / "bantin.toml"
     path.write_text(config_text(f"sqlite:///{tmp_path / 'db.sqlite3'}", port), encoding="utf-8")
@@ -370,3 +402,14 @@ def test_lines_starting_with_a_dot_are_dot_stuffed_and_arrive_unchanged(sink):
         session.send(raw, Envelope("bantin@example.org", "an@example.org"))
         session.send(first := b".X-First: a dot\r\n\r\nbody\r\n", Envelope("bantin@example.org", "an@example.org"))
     assert sink.messages == [raw, first]
+
+
+def test_base64_bodies_are_cut_as_encodebytes_cuts_them():
+    """Every length around a line's 57 bytes and a group's 3: the lines base64.encodebytes writes, with CRLF."""
+    import base64
+
+    from reports.mailer import _base64_lines
+
+    for length in [*range(0, 200), 57 * 40 - 1, 57 * 40, 57 * 40 + 1, 100_003]:
+        data = bytes((index * 7 + length) % 256 for index in range(length))
+        assert _base64_lines(data) == base64.encodebytes(data).replace(b"\n", b"\r\n"), length

@@ -436,3 +436,43 @@ def test_digest_coverage_line_is_per_site(tmp_path, database_url, archive):
     with archive.session() as session:
         alone = crawl_coverage(session, since=None, now=now, tz=UTC, language="en", sites=["nhandan"])
     assert alone.line.startswith("Scanned 3") and alone.warning is None
+
+
+def test_digest_coverage_reads_every_site_in_three_queries(archive):
+    from sqlalchemy import event
+
+    from reports.digest import crawl_coverage
+
+    now = datetime.now(UTC)
+    add_run(archive, "nhandan", "failed", started=now - timedelta(days=2))
+    add_run(archive, OTHER, "ok", started=now - timedelta(hours=40))
+    add_run(archive, OTHER, "degraded", started=now - timedelta(minutes=10))
+    add_run(archive, OTHER, "running", started=now - timedelta(minutes=1))
+    add_run(archive, "vietnamplus", "ok", started=now - timedelta(hours=30))
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    event.listen(archive.engine, "before_cursor_execute", record)
+    try:
+        with archive.session() as session:
+            coverage = crawl_coverage(
+                session, since=None, now=now, tz=UTC, language="en", sites=["nhandan", OTHER, "vietnamplus", "ghost"]
+            )
+    finally:
+        event.remove(archive.engine, "before_cursor_execute", record)
+    # The window's runs, each site's last finished run and its last good one: not three queries per site.
+    assert len(statements) == 3
+    by_site = {entry.site: entry for entry in coverage.sites}
+    assert [entry.site for entry in coverage.sites] == ["nhandan", OTHER, "vietnamplus", "ghost"]
+    assert (by_site["nhandan"].runs, by_site["nhandan"].warning) == (1, None)
+    # The running crawl counts in the window but is not the last crawl: the degraded one before it is.
+    other = by_site[OTHER]
+    assert other.runs == 2 and other.warning is not None and "degraded" in other.warning
+    assert other.last_crawl_at == now - timedelta(minutes=10)
+    stale = by_site["vietnamplus"]
+    assert (stale.runs, stale.line) == (0, "No crawl has run since the previous digest.")
+    assert stale.warning is not None and stale.warning.startswith("Warning: the last successful crawl")
+    assert by_site["ghost"].warning == "Warning: no crawl has finished yet." and by_site["ghost"].last_crawl_at is None
