@@ -118,7 +118,8 @@ query = '"Quảng Ninh"'
         ]
         # Killed in the middle of a batch: rows claimed and not sent yet (they go to the other senders)...
         assert held
-        # ... and at most the one it was sending, which may reach the reader twice.
+        # ... and at most those it had in flight (the one it was sending, and the accepted ones not yet marked
+        # sent, MARK_SENT_EVERY at a time), which may reach the reader twice.
         in_flight = [row.recipient for row in held if row.status == "sending"]
         wait_for(
             lambda: sent_count(database) == RECIPIENTS and digest_jobs_done(database),
