@@ -135,6 +135,10 @@ DENSE_CANDIDATES = 2000
 # Where a connection remembers the queries (canonical text) it found dense, and how many at most.
 DENSE_QUERIES = "bantin_dense_queries"
 DENSE_REMEMBERED = 1000
+# Where a connection remembers its dense queries' candidate keys (see _dense_candidates), and how many keys
+# at most, all queries together: a kept key costs about 60 bytes, and each pooled connection keeps its own.
+DENSE_KEYS = "bantin_dense_keys"
+DENSE_KEYS_KEPT = 50_000
 # What the matcher reads of an article: ``ArticleFields.from_article`` takes a row of these.
 MATCHED_COLUMNS = (
     ArticleRow.id,
@@ -293,13 +297,17 @@ def _candidate_chunks(
     # Every candidate's key, when they are few: the rows are then looked up by them, without asking
     # the index a second time (a phrase of common syllables costs milliseconds to look up).
     few: Sequence[int] | None = None
+    # A dense query's candidates, kept to along the date walk in Python rather than by SQLite's IN.
+    dense_ids: frozenset[int] | None = None
     if candidates is not None and first_batch is not None and session.get_bind().dialect.name == "sqlite":
         # A query once found dense is walked by date at once: its next page (or the same page asked
         # again) need not count its candidates first. Only the plan depends on it, never the rows.
         dense = session.connection().info.setdefault(DENSE_QUERIES, set())
         shape = render(tree, canonical=True)
         by_date = shape in dense
-        if not by_date:
+        if by_date:
+            dense_ids = _dense_candidates(session, candidates)
+        else:
             found = session.scalars(select(candidates.c.id).limit(DENSE_CANDIDATES + 1)).all()
             by_date = len(found) > DENSE_CANDIDATES
             few = None if by_date else found
@@ -307,11 +315,12 @@ def _candidate_chunks(
                 if len(dense) >= DENSE_REMEMBERED:
                     dense.clear()
                 dense.add(shape)
+                dense_ids = _dense_candidates(session, candidates)
     query = article_query(
         since=since,
         until=until,
         sites=sites,
-        candidates=candidates if few is None else None,
+        candidates=candidates if few is None and dense_ids is None else None,
         after=after,
         published_from=published_from,
         by_date=by_date,
@@ -324,8 +333,37 @@ def _candidate_chunks(
             query.with_only_columns(*selected).execution_options(yield_per=batch)
         ).partitions()
     else:
-        chunks = _rows_in_order(session, query, selected, batch, first_batch or batch, next_size, stream=by_date)
+        chunks = _rows_in_order(
+            session, query, selected, batch, first_batch or batch, next_size, stream=by_date, keep=dense_ids
+        )
     yield from chunks
+
+
+def _dense_candidates(session: Session, candidates) -> frozenset[int] | None:
+    """Every candidate key of a dense query, remembered by the connection while the archive is unchanged.
+
+    Each page of a dense query otherwise has SQLite build its whole candidate set again (milliseconds).
+    The archive's version is read before the candidates, in the same transaction: a commit by another
+    connection (``data_version``) or by this one (its change count) makes the remembered set a miss.
+    """
+    connection = session.connection()
+    version = tuple(
+        connection.exec_driver_sql("SELECT (SELECT data_version FROM pragma_data_version), total_changes()").one()
+    )
+    # The index question itself, not the query's text: two texts the index reads alike share it.
+    compiled = candidates.compile(connection)
+    shape = (str(compiled), tuple(sorted(compiled.params.items())))
+    remembered = connection.info.setdefault(DENSE_KEYS, {})
+    hit = remembered.get(shape)
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    found = session.scalars(select(candidates.c.id).limit(DENSE_KEYS_KEPT + 1)).all()
+    # Too many to keep: SQLite keeps to them itself, and the next page need not read them to find that out.
+    keys = frozenset(found) if len(found) <= DENSE_KEYS_KEPT else None
+    if sum(len(kept or ()) for _, kept in remembered.values()) + len(keys or ()) > DENSE_KEYS_KEPT:
+        remembered.clear()
+    remembered[shape] = (version, keys)
+    return keys
 
 
 def _rows_in_order(
@@ -337,6 +375,7 @@ def _rows_in_order(
     next_size: Callable[[], int | None] | None,
     *,
     stream: bool,
+    keep: frozenset[int] | None = None,
 ) -> Iterator[Sequence[Row]]:
     """The rows of ``query``, ordering only their keys: sorting whole ~3 KB rows costs more than reading them.
 
@@ -344,6 +383,8 @@ def _rows_in_order(
     """
     found = session.scalars(query.with_only_columns(ArticleRow.id).execution_options(yield_per=batch * 5))
     keys: Iterator[int] = iter(found if stream else found.all())
+    if keep is not None:
+        keys = (key for key in keys if key in keep)
     size = max(1, min(first_batch, batch))
     while chunk := list(itertools.islice(keys, size)):
         loaded = {row.id: row for row in session.execute(select(*selected).where(ArticleRow.id.in_(chunk)))}
