@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -108,9 +109,17 @@ def build_shard(config: Config, database: Database, *, now: datetime, shard: int
         lz4 = database.dialect == "postgresql" and bool(session.scalar(LZ4_OFFERED))
     todo = [recipient for recipient in recipients if recipient_key(recipient.email) not in done]
     result.already = len(recipients) - len(todo)
+    # Readers share a composed digest and its page only within a chunk (one transaction): cut the chunks from the
+    # readers grouped by language and topics, so a chunk holds a few digests for many readers, not every digest
+    # for a few each. A stable sort keeps the order deterministic; which readers this shard builds is unchanged.
+    todo.sort(key=partial(_digest_group, config))
     for start in range(0, len(todo), BUILD_CHUNK):
         _build_chunk(config, database, todo[start : start + BUILD_CHUNK], now, links, result, lz4=lz4)
     return result
+
+
+def _digest_group(config: Config, recipient: RecipientConfig) -> tuple[str, tuple[str, ...]]:
+    return (recipient.language or config.digest.language, tuple(topic.name for topic in config.topics_for(recipient)))
 
 
 # PostgreSQL compresses each stored message (its 50-100 KB) on the way in: with its default, pglz, that was

@@ -12,6 +12,7 @@ from sqlalchemy import event, select, text
 
 from crawler.readers import digest_recipients, save_preferences, unsubscribe
 from crawler.store.models import ArticleRow, Delivery, OutboxMessage
+from reports import digest as digest_module
 from reports import fanout
 from reports.delivery import _compose, _outbox_values
 from reports.digest import SharedLookups, previous_digests_at, recipient_key
@@ -276,6 +277,36 @@ def test_a_build_shares_lookups_between_readers_yet_composes_each_as_alone(datab
     assert CNHT in rows["chi@example.org"].subject and QN in rows["an@example.org"].subject
     assert b"/bai-1001-" in _html_of(rows["chi@example.org"]) and b"/bai-1001-" not in _html_of(rows["an@example.org"])
     assert _html_of(rows["chi@example.org"]).count(b"/bai-%d-" % copy) == 1
+
+
+def test_a_build_job_cuts_its_chunks_from_readers_grouped_by_digest(database, monkeypatch):
+    """Readers share a composed digest only within a chunk: readers of two digests interleaved by address are
+    built in chunks of one digest each (but where a digest's readers run across a cut), not of both."""
+    readers = "".join(
+        f'[[recipients]]\nemail = "reader{index:03d}@example.org"\n'
+        + (f'topics = ["{CNHT}"]\n' if index % 2 else f'topics = ["{QN}"]\nlanguage = "en"\n')
+        for index in range(2 * fanout.BUILD_CHUNK)
+    )
+    config = make_config(database.url, extra=readers)
+    standard_archive(database)
+    fanout.prepare_fanout(config, database, now=LATER)
+    composed: list[tuple] = []
+    compose = digest_module._digest
+
+    def counted(*args, **kwargs):
+        composed.append(args[-1])
+        return compose(*args, **kwargs)
+
+    monkeypatch.setattr(digest_module, "_digest", counted)
+    result = fanout.build_shard(config, database, now=LATER, shard=0, shards=1)
+    readers_total = 2 * fanout.BUILD_CHUNK + 2
+    assert (result.queued, result.failed) == (readers_total, [])
+    # Ân (every topic), Bình and the English readers (Quảng Ninh), the Vietnamese ones (CNHT): three digests in
+    # three chunks, each composed once per chunk it reaches; interleaved, the first two chunks composed all of theirs.
+    digests = {key[1:3] for key in composed}
+    chunks = -(-readers_total // fanout.BUILD_CHUNK)
+    assert len(digests) == 3
+    assert len(composed) <= len(digests) + chunks - 1
 
 
 def test_readers_owed_the_same_share_one_digest_and_one_rendering_per_name_and_links(database):
