@@ -233,6 +233,10 @@ def crawl_round(server: str, sites: dict[str, str], delay: float, workers: int, 
             queue_crawls(config, database)
             wait(lambda: len([run for run in closed_runs(database) if run.status != "running"]) == len(sites), 600)
             elapsed = time.monotonic() - started
+            # A round timed on crawls that failed or were cut off would time less than the work.
+            failed = {run.site: run.status for run in closed_runs(database) if run.status != "ok"}
+            if failed:
+                raise SystemExit(f"bench.cluster: crawls did not end ok: {failed}")
         finally:
             running.stop()
             database.dispose()
