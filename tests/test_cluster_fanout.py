@@ -318,16 +318,8 @@ def test_readers_owed_the_same_share_one_digest_and_one_rendering_per_name_and_l
     config = make_config(database.url, extra=readers, web="")
     standard_archive(database)
     fanout.prepare_fanout(config, database, now=LATER)
-    links = ReaderLinks.from_config(config)
-    alone: dict[str, bytes] = {}
     shared = SharedLookups()
-    together: dict[str, bytes] = {}
-    with database.session(write=False) as session:
-        for recipient in digest_recipients(config, session):
-            key = recipient_key(recipient.email)
-            alone[key] = _compose(session, config, recipient, LATER, links).raw
-            together[key] = _compose(session, config, recipient, LATER, links, shared).raw
-        session.rollback()
+    alone, together = _composed_alone_and_together(database, config, shared)
     # Ân, Hai, Ba and Tư (every topic, Vietnamese, nothing held) share one digest, Bình (English, Quảng Ninh) has
     # his; Hai and Ba (no name) share a page, Ân and Tư (named) another, their own names put in it.
     assert len(shared.digests) == 2
@@ -354,16 +346,8 @@ def test_readers_with_their_own_names_and_signed_links_share_one_page(database, 
     config = make_config(database.url, extra=readers, digest=f"max_html_kb = {max_html_kb}")
     standard_archive(database)
     fanout.prepare_fanout(config, database, now=LATER)
-    links = ReaderLinks.from_config(config)
     shared = SharedLookups()
-    alone: dict[str, bytes] = {}
-    together: dict[str, bytes] = {}
-    with database.session(write=False) as session:
-        for recipient in digest_recipients(config, session):
-            key = recipient_key(recipient.email)
-            alone[key] = _compose(session, config, recipient, LATER, links).raw
-            together[key] = _compose(session, config, recipient, LATER, links, shared).raw
-        session.rollback()
+    alone, together = _composed_alone_and_together(database, config, shared)
     assert {f"r{index}@example.org" for index in range(len(names))} <= set(together)
     # One page per digest for its named readers (two digests), one for the unnamed, and the no-break space's own.
     assert len(shared.renderings) == 4
@@ -437,3 +421,17 @@ def test_rows_marked_sent_together_record_what_each_would_alone(database):
         ("an@example.org", third): (1, ids[1]),
         ("binh@example.org", first): (1, ids[2]),
     }
+
+
+def _composed_alone_and_together(database, config, shared: SharedLookups) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """Every reader's message composed on its own, and composed sharing ``shared`` with the others, by address."""
+    links = ReaderLinks.from_config(config)
+    alone: dict[str, bytes] = {}
+    together: dict[str, bytes] = {}
+    with database.session(write=False) as session:
+        for recipient in digest_recipients(config, session):
+            key = recipient_key(recipient.email)
+            alone[key] = _compose(session, config, recipient, LATER, links).raw
+            together[key] = _compose(session, config, recipient, LATER, links, shared).raw
+        session.rollback()
+    return alone, together
