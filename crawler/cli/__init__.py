@@ -204,5 +204,11 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - the edge: a bug still gets one clear line
         if debug:
             raise
+        from crawler.store import outage_reason
+
+        reason = outage_reason(exc)
+        if reason is not None:
+            click.echo(f"bantin: error: the database failed: {reason}", err=True)
+            sys.exit(1)
         click.echo(f"bantin: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
         sys.exit(1)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.errors import DatabaseTooNewError, StorageError
@@ -162,6 +162,17 @@ def _upgrade_in(connection) -> None:
             f"knows (head {', '.join(sorted(heads))}): upgrade bantin"
         )
     command.upgrade(config, "head")
+
+
+def outage_reason(exc: BaseException) -> str | None:
+    """Why the database went away under a command, if that is what ``exc`` says (None for anything else).
+
+    A server restarted, a connection an administrator terminated, a server out of reach: an outage to report in
+    one line, not a bug; what was committed before it stays stored.
+    """
+    if not isinstance(exc, OperationalError):
+        return None
+    return _first_line(exc.orig if isinstance(exc.orig, Exception) else exc)
 
 
 def _first_line(exc: Exception) -> str:
