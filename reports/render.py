@@ -270,9 +270,9 @@ class _Pages:
         size = len(html.encode("utf-8"))
         # The loop of _render_within, on the reader's own bytes.
         while size > budget and page.shown > 0:
-            target = min(page.shown - 1, int(page.shown * budget / size * 0.95))
-            path += (max(target, 0),)
-            shrunk, page, text = self._page(shrunk.with_shown(max(target, 0)), path)
+            fewer = _fewer_shown(page.shown, size, budget)
+            path += (fewer,)
+            shrunk, page, text = self._page(shrunk.with_shown(fewer), path)
             html = _filled(page.html, html_values)
             size = len(html.encode("utf-8"))
         text = _filled(text, (name or "", unsubscribe or "", preferences or ""))
@@ -290,6 +290,12 @@ def _filled(page: str, values: tuple[str, ...]) -> str:
     return page
 
 
+def _fewer_shown(shown: int, size: int, budget: int) -> int:
+    """How many items to show next when `shown` made `size` bytes of HTML: fewer in proportion to the overshoot,
+    by at least one."""
+    return max(min(shown - 1, int(shown * budget / size * 0.95)), 0)
+
+
 def _render_within(
     digest: Digest, max_html_kb: int, unsubscribe: str | None, preferences: str | None, fragments: Fragments | None
 ) -> tuple[Digest, Rendered]:
@@ -297,9 +303,7 @@ def _render_within(
     parts = _ItemParts(digest.language, fragments)
     rendered = _render(digest, unsubscribe, preferences, False, parts)
     while rendered.html_bytes > budget and rendered.shown > 0:
-        # Shrink in proportion to the overshoot, by at least one item.
-        target = min(rendered.shown - 1, int(rendered.shown * budget / rendered.html_bytes * 0.95))
-        digest = digest.with_shown(max(target, 0))
+        digest = digest.with_shown(_fewer_shown(rendered.shown, rendered.html_bytes, budget))
         rendered = _render(digest, unsubscribe, preferences, False, parts)
     # The HTML that fits is kept: rendering and inlining it again for the text part gave the same bytes, at a cost.
     text = _text(_context(digest, unsubscribe=unsubscribe, preferences=preferences, parts=parts))
